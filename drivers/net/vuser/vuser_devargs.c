@@ -1,0 +1,194 @@
+/* Parsing of the net_vuser devargs: the same keys and meanings as DPDK's virtio_user. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vuser_devargs.h"
+
+/* Keys DPDK's virtio_user has that are not implemented yet: rejected unless they ask
+ * for what the driver does anyway (value 0). */
+static const char *const vuser_pending_flags[] = {
+	"cq", "server", "mrg_rxbuf", "in_order", "packed_vq", "vectorized",
+};
+
+/* Values the ethdev API names in RTE_ETH_SPEED_NUM_* (Mbps). */
+static const uint32_t vuser_speeds[] = {
+	10, 100, 1000, 2500, 5000, 10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000,
+	400000,
+};
+
+#define VUSER_KNOWN_KEYS                                                              \
+	"path, queues, queue_size, mac, speed, cq, server, mrg_rxbuf, in_order, packed_vq, " \
+	"vectorized"
+
+static int
+vuser_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Decimal unsigned integer within [min, max], nothing else allowed. */
+static bool
+vuser_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+vuser_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]))
+			return false;
+		mac[i] = (uint8_t)b[i];
+	}
+	return true;
+}
+
+static int
+vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, char *err,
+		 size_t errlen)
+{
+	unsigned long v;
+
+	if (strcmp(key, "path") == 0) {
+		if (val[0] == '\0')
+			return vuser_fail(err, errlen, "path: empty");
+		if (strlen(val) >= sizeof(out->path))
+			return vuser_fail(err, errlen, "path: longer than %zu bytes",
+					  sizeof(out->path) - 1);
+		strcpy(out->path, val);
+		return 0;
+	}
+	if (strcmp(key, "queues") == 0) {
+		if (!vuser_parse_uint(val, 1, 65535, &v))
+			return vuser_fail(err, errlen, "queues=%s: not a number from 1 to 65535",
+					  val);
+		if (v > 1)
+			return vuser_fail(err, errlen,
+					  "queues=%s: multi-queue is not implemented yet, use queues=1",
+					  val);
+		out->queues = (uint16_t)v;
+		return 0;
+	}
+	if (strcmp(key, "queue_size") == 0) {
+		if (!vuser_parse_uint(val, 1, VUSER_MAX_QUEUE_SIZE, &v))
+			return vuser_fail(err, errlen,
+					  "queue_size=%s: not a number from 1 to %d", val,
+					  VUSER_MAX_QUEUE_SIZE);
+		if (v & (v - 1))
+			return vuser_fail(err, errlen,
+					  "queue_size=%s: a split ring needs a power of two", val);
+		out->queue_size = (uint16_t)v;
+		return 0;
+	}
+	if (strcmp(key, "mac") == 0) {
+		if (!vuser_parse_mac(val, out->mac))
+			return vuser_fail(err, errlen,
+					  "mac=%s: not an address of the form xx:xx:xx:xx:xx:xx",
+					  val);
+		if (out->mac[0] & 1)
+			return vuser_fail(err, errlen, "mac=%s: a multicast address", val);
+		if (!(out->mac[0] | out->mac[1] | out->mac[2] | out->mac[3] | out->mac[4] |
+		      out->mac[5]))
+			return vuser_fail(err, errlen, "mac=%s: the zero address", val);
+		out->mac_set = true;
+		return 0;
+	}
+	if (strcmp(key, "speed") == 0) {
+		if (vuser_parse_uint(val, 1, UINT32_MAX, &v))
+			for (size_t i = 0; i < sizeof(vuser_speeds) / sizeof(vuser_speeds[0]); i++)
+				if (vuser_speeds[i] == v) {
+					out->speed = (uint32_t)v;
+					return 0;
+				}
+		return vuser_fail(err, errlen,
+				  "speed=%s: not a link speed in Mbps (10, 100, 1000, 2500, 5000, "
+				  "10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000, 400000)",
+				  val);
+	}
+	for (size_t i = 0; i < sizeof(vuser_pending_flags) / sizeof(vuser_pending_flags[0]); i++) {
+		if (strcmp(key, vuser_pending_flags[i]) != 0)
+			continue;
+		if (strcmp(val, "0") == 0)
+			return 0;
+		if (strcmp(val, "1") == 0)
+			return vuser_fail(err, errlen, "%s=1: not implemented yet", key);
+		return vuser_fail(err, errlen, "%s=%s: expected 0 or 1", key, val);
+	}
+	if (strcmp(key, "iface") == 0 || strcmp(key, "interface_name") == 0)
+		return vuser_fail(err, errlen,
+				  "%s: the vhost-kernel (TAP) backend is not implemented yet", key);
+	return vuser_fail(err, errlen, "unknown devarg '%s' (known: " VUSER_KNOWN_KEYS ")", key);
+}
+
+int
+vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size_t errlen)
+{
+	char seen[16][32];
+	unsigned int nseen = 0;
+	const char *p = args ? args : "";
+
+	memset(out, 0, sizeof(*out));
+	out->queues = 1;
+	out->queue_size = VUSER_DEFAULT_QUEUE_SIZE;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char item[PATH_MAX + 32];
+		char *eq;
+		int rc;
+
+		if (len == 0)
+			return vuser_fail(err, errlen, "empty devarg in '%s'", args);
+		if (len >= sizeof(item))
+			return vuser_fail(err, errlen, "devarg of %zu bytes is too long", len);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		eq = strchr(item, '=');
+		if (!eq || eq == item)
+			return vuser_fail(err, errlen, "devarg '%s' is not of the form key=value",
+					  item);
+		*eq = '\0';
+		for (unsigned int i = 0; i < nseen; i++)
+			if (strcmp(seen[i], item) == 0)
+				return vuser_fail(err, errlen, "devarg '%s' given twice", item);
+		if (strlen(item) < sizeof(seen[0]) && nseen < 16)
+			strcpy(seen[nseen++], item);
+		rc = vuser_parse_pair(item, eq + 1, out, err, errlen);
+		if (rc < 0)
+			return rc;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (out->path[0] == '\0')
+		return vuser_fail(err, errlen, "path is required (path=<vhost-user socket>)");
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* Devargs of the net_vuser PMD: parsing and validation, plain C so unit tests run without EAL. */
+#ifndef VUSER_DEVARGS_H
+#define VUSER_DEVARGS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VUSER_DEFAULT_QUEUE_SIZE 256
+#define VUSER_MAX_QUEUE_SIZE 32768
+
+struct vuser_devargs {
+	char path[PATH_MAX];
+	uint16_t queues;
+	uint16_t queue_size;
+	uint8_t mac[6];
+	bool mac_set;
+	uint32_t speed; /* Mbps; 0: unknown */
+};
+
+/*
+ * Parse "key=value,key=value" as given after the vdev name. Fills defaults first.
+ * Returns 0, or -EINVAL with a one-line reason in err (which names the key).
+ */
+int vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size_t errlen);
+
+#endif /* VUSER_DEVARGS_H */

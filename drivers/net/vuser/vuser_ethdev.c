@@ -1,0 +1,345 @@
+/* net_vuser ethdev: probe/remove on the vdev bus and the ethdev ops. */
+#include <bus_vdev_driver.h>
+#include <ethdev_vdev.h>
+#include <rte_malloc.h>
+
+#include "vuser.h"
+
+RTE_LOG_REGISTER(vuser_logtype, pmd.net.vuser, NOTICE);
+
+#define VUSER_MIN_MTU 68
+#define VUSER_ETH_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN)
+#define VUSER_MAX_RX_PKTLEN 9728
+
+static struct vuser_port *
+vuser_port_of(struct rte_eth_dev *eth_dev)
+{
+	return eth_dev->data->dev_private;
+}
+
+static int
+vuser_dev_configure(struct rte_eth_dev *eth_dev)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	struct rte_eth_dev_data *data = eth_dev->data;
+
+	if (data->nb_rx_queues > port->args.queues || data->nb_tx_queues > port->args.queues) {
+		VUSER_LOG(ERR, port, "%u rx / %u tx queues asked, the port has queues=%u",
+			  data->nb_rx_queues, data->nb_tx_queues, port->args.queues);
+		return -EINVAL;
+	}
+	if (data->nb_rx_queues != data->nb_tx_queues) {
+		VUSER_LOG(ERR, port, "virtio queues come in pairs: %u rx and %u tx queues asked",
+			  data->nb_rx_queues, data->nb_tx_queues);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+
+	info->max_rx_queues = port->args.queues;
+	info->max_tx_queues = port->args.queues;
+	info->max_mac_addrs = 1;
+	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
+	info->max_rx_pktlen = VUSER_MAX_RX_PKTLEN;
+	info->min_mtu = VUSER_MIN_MTU;
+	info->max_mtu = VUSER_MAX_RX_PKTLEN - VUSER_ETH_OVERHEAD;
+	info->rx_desc_lim = (struct rte_eth_desc_lim){
+		.nb_max = port->args.queue_size, .nb_min = 1, .nb_align = 1,
+	};
+	info->tx_desc_lim = info->rx_desc_lim;
+	info->default_rxportconf.ring_size = port->args.queue_size;
+	info->default_txportconf.ring_size = port->args.queue_size;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
+	return 0;
+}
+
+static int
+vuser_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb_desc,
+		     unsigned int socket, const struct rte_eth_rxconf *conf __rte_unused,
+		     struct rte_mempool *mp)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	uint32_t room = rte_pktmbuf_data_room_size(mp);
+	uint32_t frame = eth_dev->data->mtu + VUSER_ETH_OVERHEAD;
+	struct vuser_rxq *rxq;
+	int rc;
+
+	/* Without mergeable buffers a frame must fit in one mbuf. */
+	if (room < RTE_PKTMBUF_HEADROOM + frame) {
+		VUSER_LOG(ERR, port,
+			  "rx queue %u: mbufs of mempool %s hold %u bytes, frames of MTU %u need %u",
+			  queue_id, mp->name, room > RTE_PKTMBUF_HEADROOM ?
+			  room - RTE_PKTMBUF_HEADROOM : 0, eth_dev->data->mtu, frame);
+		return -EINVAL;
+	}
+	if (eth_dev->data->rx_queues[queue_id]) {
+		vuser_rxq_free(eth_dev->data->rx_queues[queue_id]);
+		eth_dev->data->rx_queues[queue_id] = NULL;
+	}
+	rc = vuser_rxq_alloc(port, queue_id, nb_desc, (int)socket, mp, &rxq);
+	if (rc < 0)
+		return rc;
+	eth_dev->data->rx_queues[queue_id] = rxq;
+	return 0;
+}
+
+static int
+vuser_tx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb_desc,
+		     unsigned int socket, const struct rte_eth_txconf *conf __rte_unused)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	struct vuser_txq *txq;
+	int rc;
+
+	if (eth_dev->data->tx_queues[queue_id]) {
+		vuser_txq_free(eth_dev->data->tx_queues[queue_id]);
+		eth_dev->data->tx_queues[queue_id] = NULL;
+	}
+	rc = vuser_txq_alloc(port, queue_id, nb_desc, (int)socket, &txq);
+	if (rc < 0)
+		return rc;
+	eth_dev->data->tx_queues[queue_id] = txq;
+	return 0;
+}
+
+static void
+vuser_rx_queue_release(struct rte_eth_dev *eth_dev, uint16_t queue_id)
+{
+	vuser_rxq_free(eth_dev->data->rx_queues[queue_id]);
+	eth_dev->data->rx_queues[queue_id] = NULL;
+}
+
+static void
+vuser_tx_queue_release(struct rte_eth_dev *eth_dev, uint16_t queue_id)
+{
+	vuser_txq_free(eth_dev->data->tx_queues[queue_id]);
+	eth_dev->data->tx_queues[queue_id] = NULL;
+}
+
+static int
+vuser_link_update(struct rte_eth_dev *eth_dev, int wait_to_complete __rte_unused)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	struct rte_eth_link link = {
+		.link_speed = port->args.speed ? port->args.speed : RTE_ETH_SPEED_NUM_UNKNOWN,
+		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
+		.link_autoneg = RTE_ETH_LINK_FIXED,
+		.link_status = vuser_glue_link_up(port) ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+	};
+
+	return rte_eth_linkstatus_set(eth_dev, &link);
+}
+
+static int
+vuser_dev_start(struct rte_eth_dev *eth_dev)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	struct rte_eth_dev_data *data = eth_dev->data;
+	int rc;
+
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
+		if (!data->rx_queues[i] || !data->tx_queues[i]) {
+			VUSER_LOG(ERR, port, "queue pair %u is not set up", i);
+			return -EINVAL;
+		}
+	rc = vuser_glue_start(port);
+	if (rc < 0)
+		return rc;
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
+		data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
+		data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+	vuser_link_update(eth_dev, 0);
+	return 0;
+}
+
+static int
+vuser_dev_stop(struct rte_eth_dev *eth_dev)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	struct rte_eth_dev_data *data = eth_dev->data;
+
+	vuser_glue_stop(port);
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
+		data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
+		data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+	vuser_link_update(eth_dev, 0);
+	return 0;
+}
+
+static int
+vuser_dev_close(struct rte_eth_dev *eth_dev)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return 0;
+	if (port->started)
+		vuser_dev_stop(eth_dev);
+	for (uint16_t i = 0; i < eth_dev->data->nb_rx_queues; i++)
+		vuser_rx_queue_release(eth_dev, i);
+	for (uint16_t i = 0; i < eth_dev->data->nb_tx_queues; i++)
+		vuser_tx_queue_release(eth_dev, i);
+	vuser_glue_destroy(port);
+	return 0;
+}
+
+static int
+vuser_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *stats)
+{
+	struct rte_eth_dev_data *data = eth_dev->data;
+
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
+		const struct vuser_rxq *rxq = data->rx_queues[i];
+
+		if (!rxq)
+			continue;
+		stats->ipackets += rxq->stats.packets;
+		stats->ibytes += rxq->stats.bytes;
+		stats->ierrors += rxq->stats.errors;
+		stats->rx_nombuf += rxq->nombuf;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_ipackets[i] = rxq->stats.packets;
+			stats->q_ibytes[i] = rxq->stats.bytes;
+			stats->q_errors[i] = rxq->stats.errors;
+		}
+	}
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
+		const struct vuser_txq *txq = data->tx_queues[i];
+
+		if (!txq)
+			continue;
+		stats->opackets += txq->stats.packets;
+		stats->obytes += txq->stats.bytes;
+		stats->oerrors += txq->stats.errors;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_opackets[i] = txq->stats.packets;
+			stats->q_obytes[i] = txq->stats.bytes;
+		}
+	}
+	return 0;
+}
+
+static int
+vuser_stats_reset(struct rte_eth_dev *eth_dev)
+{
+	struct rte_eth_dev_data *data = eth_dev->data;
+
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
+		struct vuser_rxq *rxq = data->rx_queues[i];
+
+		if (rxq) {
+			memset(&rxq->stats, 0, sizeof(rxq->stats));
+			rxq->nombuf = 0;
+		}
+	}
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
+		struct vuser_txq *txq = data->tx_queues[i];
+
+		if (txq)
+			memset(&txq->stats, 0, sizeof(txq->stats));
+	}
+	return 0;
+}
+
+/* Without a control queue the device delivers every frame: it is promiscuous. */
+static int
+vuser_promiscuous_enable(struct rte_eth_dev *eth_dev __rte_unused)
+{
+	return 0;
+}
+
+static const struct eth_dev_ops vuser_ops = {
+	.dev_configure = vuser_dev_configure,
+	.dev_start = vuser_dev_start,
+	.dev_stop = vuser_dev_stop,
+	.dev_close = vuser_dev_close,
+	.dev_infos_get = vuser_dev_infos_get,
+	.link_update = vuser_link_update,
+	.stats_get = vuser_stats_get,
+	.stats_reset = vuser_stats_reset,
+	.promiscuous_enable = vuser_promiscuous_enable,
+	.rx_queue_setup = vuser_rx_queue_setup,
+	.tx_queue_setup = vuser_tx_queue_setup,
+	.rx_queue_release = vuser_rx_queue_release,
+	.tx_queue_release = vuser_tx_queue_release,
+};
+
+static int
+vuser_probe(struct rte_vdev_device *vdev)
+{
+	const char *name = rte_vdev_device_name(vdev);
+	struct vuser_devargs args;
+	struct rte_eth_dev *eth_dev;
+	struct vuser_port *port;
+	char err[512];
+	int rc;
+
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
+		rte_log(RTE_LOG_ERR, vuser_logtype,
+			"VUSER: %s: secondary processes are not supported yet\n", name);
+		return -ENOTSUP;
+	}
+	vuser_glue_install_log();
+	if (vuser_devargs_parse(rte_vdev_device_args(vdev), &args, err, sizeof(err)) < 0) {
+		rte_log(RTE_LOG_ERR, vuser_logtype, "VUSER: %s: invalid devargs: %s\n", name, err);
+		return -EINVAL;
+	}
+	eth_dev = rte_eth_vdev_allocate(vdev, sizeof(*port));
+	if (!eth_dev) {
+		rte_log(RTE_LOG_ERR, vuser_logtype, "VUSER: %s: cannot allocate an ethdev\n", name);
+		return -ENOMEM;
+	}
+	port = eth_dev->data->dev_private;
+	snprintf(port->name, sizeof(port->name), "%s", name);
+	port->args = args;
+	port->data = eth_dev->data;
+
+	rc = vuser_glue_create(port);
+	if (rc < 0)
+		goto fail;
+	eth_dev->data->mac_addrs = rte_zmalloc("vuser_mac", RTE_ETHER_ADDR_LEN, 0);
+	if (!eth_dev->data->mac_addrs) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	vuser_glue_get_mac(port, eth_dev->data->mac_addrs);
+	eth_dev->dev_ops = &vuser_ops;
+	eth_dev->rx_pkt_burst = vuser_recv_pkts;
+	eth_dev->tx_pkt_burst = vuser_xmit_pkts;
+	eth_dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+	rte_eth_dev_probing_finish(eth_dev);
+	VUSER_LOG(INFO, port, "port %u on %s", eth_dev->data->port_id, args.path);
+	return 0;
+fail:
+	vuser_glue_destroy(port);
+	rte_eth_dev_release_port(eth_dev);
+	return rc;
+}
+
+static int
+vuser_remove(struct rte_vdev_device *vdev)
+{
+	struct rte_eth_dev *eth_dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
+
+	if (!eth_dev)
+		return 0;
+	return rte_eth_dev_close(eth_dev->data->port_id);
+}
+
+static struct rte_vdev_driver vuser_driver = {
+	.probe = vuser_probe,
+	.remove = vuser_remove,
+};
+
+RTE_PMD_REGISTER_VDEV(net_vuser, vuser_driver);
+RTE_PMD_REGISTER_ALIAS(net_vuser, virtio_user);
+RTE_PMD_REGISTER_PARAM_STRING(net_vuser,
+	"path=<path> queues=<1> queue_size=<power of two> mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps>");

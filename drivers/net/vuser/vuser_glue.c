@@ -1,0 +1,177 @@
+/* The one place where the ethdev view (features, status, queues, notify) meets the device API. */
+#include <stdio.h>
+
+#include "vu_log.h"
+#include "vuser.h"
+
+static void
+vuser_log_sink(enum vu_log_level level, const char *fmt, va_list ap)
+{
+	static const uint32_t rte_levels[] = {
+		[VU_LOG_ERR] = RTE_LOG_ERR,	  [VU_LOG_WARNING] = RTE_LOG_WARNING,
+		[VU_LOG_NOTICE] = RTE_LOG_NOTICE, [VU_LOG_INFO] = RTE_LOG_INFO,
+		[VU_LOG_DEBUG] = RTE_LOG_DEBUG,
+	};
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	rte_log(rte_levels[level], vuser_logtype, "VUSER: %s\n", line);
+}
+
+void
+vuser_glue_install_log(void)
+{
+	vu_log_set_handler(vuser_log_sink);
+}
+
+int
+vuser_glue_create(struct vuser_port *port)
+{
+	struct vu_device_params params = {
+		.name = port->name,
+		.path = port->args.path,
+		.queue_pairs = port->args.queues,
+		.queue_size = port->args.queue_size,
+		.mac_set = port->args.mac_set,
+	};
+
+	memcpy(params.mac, port->args.mac, sizeof(params.mac));
+	return vu_device_create(&params, &port->dev);
+}
+
+void
+vuser_glue_destroy(struct vuser_port *port)
+{
+	vu_device_destroy(port->dev);
+	port->dev = NULL;
+}
+
+void
+vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac)
+{
+	vu_device_read_config(port->dev, 0, mac->addr_bytes, RTE_ETHER_ADDR_LEN);
+}
+
+bool
+vuser_glue_link_up(const struct vuser_port *port)
+{
+	return port->started && vu_device_link_up(port->dev);
+}
+
+void
+vuser_glue_notify(struct vuser_port *port, uint32_t vq_index)
+{
+	vu_device_notify(port->dev, vq_index);
+}
+
+/* Driver initialization as in spec 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK. */
+static int
+vuser_negotiate(struct vuser_port *port)
+{
+	struct vu_device *dev = port->dev;
+	uint8_t status = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER;
+	uint64_t features;
+	int rc;
+
+	rc = vu_device_set_status(dev, 0);
+	if (rc == 0)
+		rc = vu_device_set_status(dev, status);
+	if (rc < 0)
+		return rc;
+	features = vu_device_get_features(dev) & VUSER_DRIVER_FEATURES;
+	rc = vu_device_set_driver_features(dev, features);
+	if (rc == 0)
+		rc = vu_device_set_status(dev, status | VU_STATUS_FEATURES_OK);
+	if (rc < 0 || !(vu_device_get_status(dev) & VU_STATUS_FEATURES_OK)) {
+		VUSER_LOG(ERR, port, "device refused features 0x%" PRIx64, features);
+		return rc < 0 ? rc : -ENOTSUP;
+	}
+	port->features = features;
+	port->hdr_size = (uint16_t)vu_net_hdr_size(features);
+	VUSER_LOG(INFO, port, "negotiated features 0x%" PRIx64 " (device offers 0x%" PRIx64 ")",
+		  features, vu_device_get_features(dev));
+	return 0;
+}
+
+static struct vu_vring_addr
+vuser_ring_addr(const struct vu_split_ring *ring)
+{
+	return (struct vu_vring_addr){
+		.desc = (uint64_t)(uintptr_t)ring->desc,
+		.avail = (uint64_t)(uintptr_t)ring->avail,
+		.used = (uint64_t)(uintptr_t)ring->used,
+	};
+}
+
+static int
+vuser_setup_queues(struct vuser_port *port)
+{
+	struct rte_eth_dev_data *data = port->data;
+	int rc;
+
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
+		struct vuser_rxq *rxq = data->rx_queues[i];
+		struct vu_vring_addr addr;
+
+		rxq->hdr_size = port->hdr_size;
+		rc = vuser_rxq_start(rxq);
+		if (rc < 0)
+			return rc;
+		addr = vuser_ring_addr(&rxq->ring);
+		rc = vu_device_setup_queue(port->dev, rxq->vq_index, rxq->ring.size, &addr);
+		if (rc < 0)
+			return rc;
+	}
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
+		struct vuser_txq *txq = data->tx_queues[i];
+		struct vu_vring_addr addr;
+
+		txq->hdr_size = port->hdr_size;
+		vuser_txq_start(txq);
+		addr = vuser_ring_addr(&txq->ring);
+		rc = vu_device_setup_queue(port->dev, txq->vq_index, txq->ring.size, &addr);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+vuser_glue_start(struct vuser_port *port)
+{
+	struct vu_mem_table mem;
+	int rc;
+
+	rc = vuser_memory_table(port, &mem);
+	if (rc == 0)
+		rc = vu_device_set_memory(port->dev, &mem);
+	if (rc == 0)
+		rc = vuser_negotiate(port);
+	if (rc == 0)
+		rc = vuser_setup_queues(port);
+	if (rc == 0)
+		rc = vu_device_set_status(port->dev, vu_device_get_status(port->dev) |
+							     VU_STATUS_DRIVER_OK);
+	if (rc < 0) {
+		vuser_glue_stop(port);
+		return rc;
+	}
+	port->started = true;
+	return 0;
+}
+
+void
+vuser_glue_stop(struct vuser_port *port)
+{
+	struct rte_eth_dev_data *data = port->data;
+
+	/* Reset first: the backend must stop touching the rings before buffers go back. */
+	vu_device_set_status(port->dev, 0);
+	port->started = false;
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
+		if (data->rx_queues[i])
+			vuser_rxq_stop(data->rx_queues[i]);
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
+		if (data->tx_queues[i])
+			vuser_txq_stop(data->tx_queues[i]);
+}

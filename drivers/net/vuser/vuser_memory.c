@@ -1,0 +1,88 @@
+/* Describes EAL memory to the device as fd-backed regions, one per backing file. */
+#include <rte_memory.h>
+
+#include "vuser.h"
+
+struct vuser_memory_walk {
+	struct vu_mem_table *mem;
+	int error;
+	unsigned int wanted; /* regions needed, even past the table's capacity */
+};
+
+static struct vu_mem_region *
+vuser_region_for_fd(struct vuser_memory_walk *w, int fd)
+{
+	struct vu_mem_table *mem = w->mem;
+
+	for (uint32_t i = 0; i < mem->nregions; i++)
+		if (mem->regions[i].fd == fd)
+			return &mem->regions[i];
+	w->wanted++;
+	if (mem->nregions == VU_MEM_MAX_REGIONS)
+		return NULL;
+	return &mem->regions[mem->nregions++];
+}
+
+/* One region per file, spanning its lowest to highest segment: a file maps its memseg
+ * list linearly, so addr - offset is the same for every segment of it. */
+static int
+vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg *ms, void *arg)
+{
+	struct vuser_memory_walk *w = arg;
+	struct vu_mem_region *r;
+	size_t offset;
+	uint64_t start = (uint64_t)(uintptr_t)ms->addr;
+	uint64_t end = start + ms->len;
+	int fd;
+
+	if (msl->external)
+		return 0;
+	fd = rte_memseg_get_fd_thread_unsafe(ms);
+	if (fd < 0 || rte_memseg_get_fd_offset_thread_unsafe(ms, &offset) < 0) {
+		w->error = -ENOTSUP;
+		return -1;
+	}
+	r = vuser_region_for_fd(w, fd);
+	if (!r)
+		return 0;
+	if (r->len == 0) {
+		*r = (struct vu_mem_region){ .addr = start, .len = ms->len, .fd = fd,
+					     .offset = offset };
+		return 0;
+	}
+	if (start < r->addr) {
+		r->len += r->addr - start;
+		r->addr = start;
+		r->offset = offset;
+	}
+	if (end > r->addr + r->len)
+		r->len = end - r->addr;
+	return 0;
+}
+
+int
+vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem)
+{
+	struct vuser_memory_walk w = { .mem = mem };
+
+	memset(mem, 0, sizeof(*mem));
+	rte_memseg_walk(vuser_memory_walk_seg, &w);
+	if (w.error) {
+		VUSER_LOG(ERR, port,
+			  "EAL memory is not backed by files, a vhost backend cannot map it: run "
+			  "with hugepages or with --no-huge --single-file-segments");
+		return w.error;
+	}
+	if (w.wanted > VU_MEM_MAX_REGIONS) {
+		VUSER_LOG(ERR, port,
+			  "EAL memory spans %u files, vhost-user takes at most %u regions: run EAL "
+			  "with --single-file-segments",
+			  w.wanted, VU_MEM_MAX_REGIONS);
+		return -E2BIG;
+	}
+	if (mem->nregions == 0) {
+		VUSER_LOG(ERR, port, "no EAL memory to describe to the backend");
+		return -ENOMEM;
+	}
+	return 0;
+}

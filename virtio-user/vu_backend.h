@@ -1,0 +1,56 @@
+/* The backend ops interface: one ops table per vhost frontend (vhost-user, vhost-kernel). */
+#ifndef VU_BACKEND_H
+#define VU_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_mem.h"
+
+/* Ring addresses as the driver sees them (process virtual addresses). */
+struct vu_vring_addr {
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+};
+
+/* What a backend needs to open its connection. */
+struct vu_backend_params {
+	const char *name;        /* device name, for log lines */
+	const char *path;        /* socket or device node */
+	unsigned int timeout_ms; /* bound on connecting and on every reply */
+};
+
+/* Opaque per-backend state; each frontend defines its own. */
+struct vu_backend;
+
+/*
+ * Every op returns 0 or a negative errno and logs its own failure with the
+ * device name and the request that failed. Queue indexes are virtqueue
+ * indexes (rx0 = 0, tx0 = 1, ...).
+ */
+struct vu_backend_ops {
+	const char *name;
+	int (*open)(const struct vu_backend_params *params, struct vu_backend **out);
+	void (*close)(struct vu_backend *b);
+	/* Virtio feature bits the backend's data path offers. */
+	int (*get_features)(struct vu_backend *b, uint64_t *features);
+	/* Queue pairs the backend can serve (1 without multi-queue support). */
+	int (*get_max_queue_pairs)(struct vu_backend *b, uint32_t *pairs);
+	int (*set_features)(struct vu_backend *b, uint64_t features);
+	int (*set_mem_table)(struct vu_backend *b, const struct vu_mem_table *mem);
+	int (*set_vring_num)(struct vu_backend *b, uint32_t idx, uint32_t num);
+	int (*set_vring_base)(struct vu_backend *b, uint32_t idx, uint32_t base);
+	/* Stops the ring in the backend and returns where it stopped. */
+	int (*get_vring_base)(struct vu_backend *b, uint32_t idx, uint32_t *base);
+	int (*set_vring_addr)(struct vu_backend *b, uint32_t idx, const struct vu_vring_addr *addr);
+	int (*set_vring_kick)(struct vu_backend *b, uint32_t idx, int fd);
+	int (*set_vring_call)(struct vu_backend *b, uint32_t idx, int fd);
+	int (*set_vring_enable)(struct vu_backend *b, uint32_t idx, bool enable);
+	/* Returns the backend to the state right after open (rings forgotten). */
+	int (*reset)(struct vu_backend *b);
+};
+
+extern const struct vu_backend_ops vu_vhost_user_ops;
+
+#endif /* VU_BACKEND_H */

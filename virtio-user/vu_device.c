@@ -1,0 +1,418 @@
+/* Virtio-net device emulation over a vhost backend: the virtio side of a virtio-user port. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "vu_device.h"
+#include "vu_log.h"
+
+#define VU_DEFAULT_TIMEOUT_MS 5000
+
+/* Data-path features the device passes through from the backend: the backend's rings
+ * implement them, the device has nothing to emulate. */
+#define VU_DEVICE_DATA_PATH_FEATURES                                                       \
+	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) | \
+	 VU_BIT(VU_NET_F_GUEST_TSO6) | VU_BIT(VU_NET_F_HOST_TSO4) |                       \
+	 VU_BIT(VU_NET_F_HOST_TSO6) | VU_BIT(VU_NET_F_MRG_RXBUF) |                        \
+	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) |                  \
+	 VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_IN_ORDER))
+
+/* Features the device emulates itself (config space), never sent to the backend. */
+#define VU_DEVICE_EMULATED_FEATURES (VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS))
+
+struct vu_queue {
+	uint32_t size;
+	struct vu_vring_addr addr;
+	int kick_fd;
+	int call_fd;
+	bool ready;   /* set up by the driver */
+	bool started; /* handed to the backend */
+};
+
+struct vu_device {
+	char name[64];
+	const struct vu_backend_ops *ops;
+	struct vu_backend *backend;
+	uint64_t device_features;
+	uint64_t driver_features;
+	uint8_t status;
+	struct vu_net_config config;
+	uint32_t nqueues;
+	struct vu_queue *queues;
+	struct vu_mem_table mem;
+};
+
+const char *
+vu_device_name(const struct vu_device *dev)
+{
+	return dev->name;
+}
+
+uint64_t
+vu_device_get_features(const struct vu_device *dev)
+{
+	return dev->device_features;
+}
+
+uint64_t
+vu_device_get_driver_features(const struct vu_device *dev)
+{
+	return dev->driver_features;
+}
+
+uint8_t
+vu_device_get_status(const struct vu_device *dev)
+{
+	return dev->status;
+}
+
+uint32_t
+vu_device_num_queues(const struct vu_device *dev)
+{
+	return dev->nqueues;
+}
+
+bool
+vu_device_link_up(const struct vu_device *dev)
+{
+	return dev->config.status & VU_NET_S_LINK_UP;
+}
+
+static void
+vu_make_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6) {
+		/* No entropy: still a valid locally administered address. */
+		memset(mac, 0, 6);
+		mac[5] = 1;
+	}
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+}
+
+static void
+vu_queue_close_fds(struct vu_queue *q)
+{
+	if (q->kick_fd >= 0)
+		close(q->kick_fd);
+	if (q->call_fd >= 0)
+		close(q->call_fd);
+	q->kick_fd = -1;
+	q->call_fd = -1;
+}
+
+static int
+vu_device_alloc_queues(struct vu_device *dev)
+{
+	dev->queues = calloc(dev->nqueues, sizeof(*dev->queues));
+	if (!dev->queues)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+
+		q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (q->kick_fd < 0 || q->call_fd < 0) {
+			int err = errno;
+
+			VU_ERR("%s: eventfd for queue %u: %s", dev->name, i, strerror(err));
+			return -err;
+		}
+	}
+	return 0;
+}
+
+int
+vu_device_create(const struct vu_device_params *params, struct vu_device **out)
+{
+	struct vu_backend_params bp = {
+		.name = params->name,
+		.path = params->path,
+		.timeout_ms = params->timeout_ms ? params->timeout_ms : VU_DEFAULT_TIMEOUT_MS,
+	};
+	uint64_t backend_features;
+	uint32_t max_pairs;
+	struct vu_device *dev;
+	int rc;
+
+	if (params->queue_pairs == 0 || params->queue_pairs > VU_MAX_QUEUE_PAIRS) {
+		VU_ERR("%s: %u queue pairs requested, the device supports 1 to %u", params->name,
+		       params->queue_pairs, VU_MAX_QUEUE_PAIRS);
+		return -EINVAL;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
+	dev->ops = params->ops ? params->ops : &vu_vhost_user_ops;
+	dev->nqueues = 2u * params->queue_pairs;
+
+	rc = vu_device_alloc_queues(dev);
+	if (rc < 0)
+		goto fail;
+	rc = dev->ops->open(&bp, &dev->backend);
+	if (rc < 0)
+		goto fail;
+	rc = dev->ops->get_features(dev->backend, &backend_features);
+	if (rc == 0)
+		rc = dev->ops->get_max_queue_pairs(dev->backend, &max_pairs);
+	if (rc < 0)
+		goto fail;
+	if (params->queue_pairs > max_pairs) {
+		VU_ERR("%s: %u queue pairs requested, backend %s serves %u", dev->name,
+		       params->queue_pairs, params->path, max_pairs);
+		rc = -EINVAL;
+		goto fail;
+	}
+
+	dev->device_features =
+		(backend_features & VU_DEVICE_DATA_PATH_FEATURES) | VU_DEVICE_EMULATED_FEATURES;
+	if (params->mac_set)
+		memcpy(dev->config.mac, params->mac, sizeof(dev->config.mac));
+	else
+		vu_make_mac(dev->config.mac);
+	dev->config.max_virtqueue_pairs = params->queue_pairs;
+	*out = dev;
+	return 0;
+fail:
+	vu_device_destroy(dev);
+	return rc;
+}
+
+/* Stop the backend's rings; GET_VRING_BASE is what makes a vhost backend stop one. */
+static void
+vu_device_stop_backend(struct vu_device *dev)
+{
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+		uint32_t base;
+
+		if (!q->started)
+			continue;
+		dev->ops->set_vring_enable(dev->backend, i, false);
+		if (dev->ops->get_vring_base(dev->backend, i, &base) == 0)
+			VU_DEBUG("%s: queue %u stopped at %u", dev->name, i, base);
+		q->started = false;
+	}
+	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
+}
+
+static void
+vu_device_reset(struct vu_device *dev)
+{
+	if (dev->backend)
+		vu_device_stop_backend(dev);
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		dev->queues[i].ready = false;
+		dev->queues[i].size = 0;
+	}
+	dev->driver_features = 0;
+	dev->status = 0;
+}
+
+void
+vu_device_destroy(struct vu_device *dev)
+{
+	if (!dev)
+		return;
+	if (dev->backend) {
+		vu_device_reset(dev);
+		dev->ops->reset(dev->backend);
+		dev->ops->close(dev->backend);
+	}
+	for (uint32_t i = 0; dev->queues && i < dev->nqueues; i++)
+		vu_queue_close_fds(&dev->queues[i]);
+	free(dev->queues);
+	free(dev);
+}
+
+int
+vu_device_set_driver_features(struct vu_device *dev, uint64_t features)
+{
+	if (!(dev->status & VU_STATUS_DRIVER) || (dev->status & VU_STATUS_FEATURES_OK)) {
+		VU_ERR("%s: driver features written in status 0x%x", dev->name, dev->status);
+		return -EPERM;
+	}
+	dev->driver_features = features;
+	return 0;
+}
+
+/* Hand the memory table and every ready queue to the backend, then enable the rings. */
+static int
+vu_device_start_backend(struct vu_device *dev)
+{
+	const struct vu_backend_ops *ops = dev->ops;
+	struct vu_backend *b = dev->backend;
+	int rc;
+
+	if (dev->mem.nregions == 0) {
+		VU_ERR("%s: DRIVER_OK without a memory table", dev->name);
+		return -EINVAL;
+	}
+	rc = ops->set_features(b, dev->driver_features & ~VU_DEVICE_EMULATED_FEATURES);
+	if (rc == 0)
+		rc = ops->set_mem_table(b, &dev->mem);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+
+		if (!q->ready) {
+			VU_ERR("%s: DRIVER_OK with queue %u not set up", dev->name, i);
+			return -EINVAL;
+		}
+		/* Mark first: a ring the backend saw at all must be stopped on failure. */
+		q->started = true;
+		rc = ops->set_vring_call(b, i, q->call_fd);
+		if (rc == 0)
+			rc = ops->set_vring_num(b, i, q->size);
+		if (rc == 0)
+			rc = ops->set_vring_base(b, i, 0);
+		if (rc == 0)
+			rc = ops->set_vring_addr(b, i, &q->addr);
+		if (rc == 0)
+			rc = ops->set_vring_kick(b, i, q->kick_fd);
+		if (rc < 0)
+			return rc;
+	}
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		rc = ops->set_vring_enable(b, i, true);
+		if (rc < 0)
+			return rc;
+	}
+	dev->config.status |= VU_NET_S_LINK_UP;
+	return 0;
+}
+
+int
+vu_device_set_status(struct vu_device *dev, uint8_t status)
+{
+	uint8_t added = status & (uint8_t)~dev->status;
+	int rc;
+
+	if (status == 0) {
+		vu_device_reset(dev);
+		return 0;
+	}
+	if (dev->status & ~status) {
+		/* "The driver MUST NOT clear a device status bit." (spec 2.1.1) */
+		VU_ERR("%s: status 0x%x clears bits of 0x%x", dev->name, status, dev->status);
+		return -EINVAL;
+	}
+	if (added & VU_STATUS_FAILED) {
+		dev->status |= VU_STATUS_FAILED;
+		return 0;
+	}
+	if (((status & VU_STATUS_DRIVER) && !(status & VU_STATUS_ACKNOWLEDGE)) ||
+	    ((status & VU_STATUS_FEATURES_OK) && !(status & VU_STATUS_DRIVER)) ||
+	    ((status & VU_STATUS_DRIVER_OK) && !(status & VU_STATUS_FEATURES_OK))) {
+		VU_ERR("%s: status 0x%x skips a step of device initialization", dev->name, status);
+		return -EINVAL;
+	}
+	if (added & VU_STATUS_FEATURES_OK) {
+		uint64_t extra = dev->driver_features & ~dev->device_features;
+
+		if (extra) {
+			VU_ERR("%s: driver accepted features 0x%llx the device does not offer",
+			       dev->name, (unsigned long long)extra);
+			dev->status = status & (uint8_t)~(VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK);
+			return -ENOTSUP;
+		}
+	}
+	if (added & VU_STATUS_DRIVER_OK) {
+		rc = vu_device_start_backend(dev);
+		if (rc < 0) {
+			VU_ERR("%s: starting the backend failed: %s", dev->name, strerror(-rc));
+			vu_device_stop_backend(dev);
+			dev->status = (status & (uint8_t)~VU_STATUS_DRIVER_OK) |
+				      VU_STATUS_DEVICE_NEEDS_RESET;
+			return rc;
+		}
+	}
+	dev->status = status;
+	return 0;
+}
+
+int
+vu_device_read_config(const struct vu_device *dev, uint32_t offset, void *buf, uint32_t len)
+{
+	if (offset > sizeof(dev->config) || len > sizeof(dev->config) - offset)
+		return -EINVAL;
+	memcpy(buf, (const uint8_t *)&dev->config + offset, len);
+	return 0;
+}
+
+int
+vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem)
+{
+	if (mem->nregions == 0 || mem->nregions > VU_MEM_MAX_REGIONS) {
+		VU_ERR("%s: %u memory regions, the device takes 1 to %u", dev->name,
+		       mem->nregions, VU_MEM_MAX_REGIONS);
+		return -E2BIG;
+	}
+	for (uint32_t i = 0; i < mem->nregions; i++) {
+		const struct vu_mem_region *r = &mem->regions[i];
+
+		if (r->len == 0 || r->fd < 0 || r->addr + r->len < r->addr) {
+			VU_ERR("%s: memory region %u is invalid (addr 0x%llx len %llu fd %d)",
+			       dev->name, i, (unsigned long long)r->addr,
+			       (unsigned long long)r->len, r->fd);
+			return -EINVAL;
+		}
+	}
+	dev->mem = *mem;
+	if (dev->status & VU_STATUS_DRIVER_OK)
+		return dev->ops->set_mem_table(dev->backend, &dev->mem);
+	return 0;
+}
+
+int
+vu_device_setup_queue(struct vu_device *dev, uint32_t idx, uint32_t size,
+		      const struct vu_vring_addr *addr)
+{
+	if (idx >= dev->nqueues) {
+		VU_ERR("%s: queue %u does not exist (%u queues)", dev->name, idx, dev->nqueues);
+		return -EINVAL;
+	}
+	if (!(dev->status & VU_STATUS_FEATURES_OK) || (dev->status & VU_STATUS_DRIVER_OK)) {
+		VU_ERR("%s: queue %u set up in status 0x%x", dev->name, idx, dev->status);
+		return -EPERM;
+	}
+	if (size == 0 || size > 32768 ||
+	    (!(dev->driver_features & VU_BIT(VU_F_RING_PACKED)) && (size & (size - 1)))) {
+		VU_ERR("%s: queue %u size %u is invalid", dev->name, idx, size);
+		return -EINVAL;
+	}
+	dev->queues[idx].size = size;
+	dev->queues[idx].addr = *addr;
+	dev->queues[idx].ready = true;
+	return 0;
+}
+
+int
+vu_device_queue_kick_fd(const struct vu_device *dev, uint32_t idx)
+{
+	return idx < dev->nqueues ? dev->queues[idx].kick_fd : -EINVAL;
+}
+
+int
+vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx)
+{
+	return idx < dev->nqueues ? dev->queues[idx].call_fd : -EINVAL;
+}
+
+int
+vu_device_notify(struct vu_device *dev, uint32_t idx)
+{
+	uint64_t one = 1;
+
+	if (idx >= dev->nqueues)
+		return -EINVAL;
+	/* EAGAIN means the counter is saturated: the backend has a kick pending anyway. */
+	if (write(dev->queues[idx].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}

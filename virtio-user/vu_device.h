@@ -1,0 +1,67 @@
+/* Virtio-net device emulation: features, status machine, config space, queues, memory. */
+#ifndef VU_DEVICE_H
+#define VU_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_backend.h"
+#include "vu_mem.h"
+#include "vu_virtio.h"
+
+#define VU_MAX_QUEUE_PAIRS 128
+
+struct vu_device_params {
+	const char *name;  /* for log lines, e.g. "virtio_user0" */
+	const char *path;  /* vhost-user socket */
+	const struct vu_backend_ops *ops; /* NULL: chosen from the path */
+	uint16_t queue_pairs;
+	uint16_t queue_size;
+	uint8_t mac[6];
+	bool mac_set;      /* false: the device makes up a locally administered one */
+	unsigned int timeout_ms; /* 0: default */
+};
+
+struct vu_device;
+
+/* Connect to the backend and read what it offers. Returns 0 or -errno (logged). */
+int vu_device_create(const struct vu_device_params *params, struct vu_device **out);
+void vu_device_destroy(struct vu_device *dev);
+
+/* Features the device offers to the driver. */
+uint64_t vu_device_get_features(const struct vu_device *dev);
+/* Allowed while DRIVER is set and FEATURES_OK is not (spec 3.1.1). */
+int vu_device_set_driver_features(struct vu_device *dev, uint64_t features);
+uint64_t vu_device_get_driver_features(const struct vu_device *dev);
+
+/*
+ * Driver writes the status register. Writing 0 resets the device (stopping the backend's
+ * rings). Bits can only be added, in the spec's order. FEATURES_OK is refused (-ENOTSUP,
+ * and the bit stays clear) when the driver's features are not a subset of the device's.
+ * DRIVER_OK starts the backend with the memory table and the queues set up so far; on
+ * failure the device sets DEVICE_NEEDS_RESET and returns the error.
+ */
+int vu_device_set_status(struct vu_device *dev, uint8_t status);
+uint8_t vu_device_get_status(const struct vu_device *dev);
+
+/* Read the virtio-net config space (struct vu_net_config layout). */
+int vu_device_read_config(const struct vu_device *dev, uint32_t offset, void *buf, uint32_t len);
+
+/* Memory the backend may access; regions are copied, fds must stay open while in use. */
+int vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem);
+
+/* Queue set-up between FEATURES_OK and DRIVER_OK; idx is the virtqueue index. */
+uint32_t vu_device_num_queues(const struct vu_device *dev);
+int vu_device_setup_queue(struct vu_device *dev, uint32_t idx, uint32_t size,
+			  const struct vu_vring_addr *addr);
+/* Driver -> device notification fd (eventfd, write 8 bytes) and device -> driver. */
+int vu_device_queue_kick_fd(const struct vu_device *dev, uint32_t idx);
+int vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx);
+/* Notify the device that queue idx has new buffers. */
+int vu_device_notify(struct vu_device *dev, uint32_t idx);
+
+/* Link as the config space reports it. */
+bool vu_device_link_up(const struct vu_device *dev);
+const char *vu_device_name(const struct vu_device *dev);
+
+#endif /* VU_DEVICE_H */

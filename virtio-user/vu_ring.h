@@ -1,0 +1,134 @@
+/* Split virtqueue layout (spec 2.7) and the driver-side primitives the PMD's hot path inlines. */
+#ifndef VU_RING_H
+#define VU_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VU_DESC_F_NEXT 1u
+#define VU_DESC_F_WRITE 2u
+#define VU_DESC_F_INDIRECT 4u
+
+/* "The driver uses this in avail->flags to advise the device: don't interrupt me." */
+#define VU_AVAIL_F_NO_INTERRUPT 1u
+/* "The device uses this in used->flags to advise the driver: don't kick me." */
+#define VU_USED_F_NO_NOTIFY 1u
+
+/* Ring alignment: 4096 keeps the used ring on its own page, as legacy layouts did. */
+#define VU_RING_ALIGN 4096u
+
+struct vu_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+struct vu_avail {
+	uint16_t flags;
+	uint16_t idx;
+	uint16_t ring[];
+};
+
+struct vu_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
+struct vu_used {
+	uint16_t flags;
+	uint16_t idx;
+	struct vu_used_elem ring[];
+};
+
+/* Driver view of one split ring. */
+struct vu_split_ring {
+	struct vu_desc *desc;
+	struct vu_avail *avail;
+	struct vu_used *used;
+	uint16_t size;
+	uint16_t mask;
+	uint16_t avail_idx;     /* next avail slot (shadow of avail->idx) */
+	uint16_t last_used_idx; /* next used entry to consume */
+};
+
+static inline size_t
+vu_align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Bytes for desc + avail (with used_event) and, aligned, used (with avail_event). */
+static inline size_t
+vu_split_ring_used_offset(uint16_t size)
+{
+	return vu_align_up(sizeof(struct vu_desc) * size + sizeof(uint16_t) * (3u + size),
+			   VU_RING_ALIGN);
+}
+
+static inline size_t
+vu_split_ring_mem_size(uint16_t size)
+{
+	return vu_split_ring_used_offset(size) +
+	       vu_align_up(sizeof(uint16_t) * 3u + sizeof(struct vu_used_elem) * size,
+			   VU_RING_ALIGN);
+}
+
+/* Lay the ring out in zeroed memory of vu_split_ring_mem_size(size) bytes. size must be a
+ * power of two. */
+static inline void
+vu_split_ring_init(struct vu_split_ring *r, void *mem, uint16_t size)
+{
+	uint8_t *base = (uint8_t *)mem;
+
+	r->desc = (struct vu_desc *)base;
+	r->avail = (struct vu_avail *)(base + sizeof(struct vu_desc) * size);
+	r->used = (struct vu_used *)(base + vu_split_ring_used_offset(size));
+	r->size = size;
+	r->mask = (uint16_t)(size - 1);
+	r->avail_idx = 0;
+	r->last_used_idx = 0;
+}
+
+/* Number of used entries the device has published and the driver not consumed yet.
+ * Acquire: entries are read only after the index that covers them. */
+static inline uint16_t
+vu_split_ring_used_pending(const struct vu_split_ring *r)
+{
+	uint16_t idx = __atomic_load_n(&r->used->idx, __ATOMIC_ACQUIRE);
+
+	return (uint16_t)(idx - r->last_used_idx);
+}
+
+static inline const struct vu_used_elem *
+vu_split_ring_used_elem(const struct vu_split_ring *r, uint16_t n)
+{
+	return &r->used->ring[(uint16_t)(r->last_used_idx + n) & r->mask];
+}
+
+/* Put a chain head in the next avail slot; not visible to the device until publish. */
+static inline void
+vu_split_ring_avail_add(struct vu_split_ring *r, uint16_t head)
+{
+	r->avail->ring[r->avail_idx & r->mask] = head;
+	r->avail_idx++;
+}
+
+/* Make every added slot visible with one release store. */
+static inline void
+vu_split_ring_avail_publish(struct vu_split_ring *r)
+{
+	__atomic_store_n(&r->avail->idx, r->avail_idx, __ATOMIC_RELEASE);
+}
+
+/* After publishing: does the device want a notification? The full fence orders the
+ * avail->idx store before the used->flags load (spec 2.7.10's "memory barrier"). */
+static inline bool
+vu_split_ring_needs_kick(const struct vu_split_ring *r)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return !(__atomic_load_n(&r->used->flags, __ATOMIC_RELAXED) & VU_USED_F_NO_NOTIFY);
+}
+
+#endif /* VU_RING_H */

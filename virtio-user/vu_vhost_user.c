@@ -1,0 +1,453 @@
+/* vhost-user frontend (client mode): implements the backend ops over an AF_UNIX socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vu_backend.h"
+#include "vu_log.h"
+#include "vu_vhost_user_msg.h"
+
+/* Protocol features we use when the backend offers them. */
+#define VU_VHOST_USER_WANTED_PROTOCOL_FEATURES \
+	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
+
+struct vu_backend {
+	int sock;
+	unsigned int timeout_ms;
+	uint64_t features;          /* as offered by GET_FEATURES */
+	uint64_t protocol_features; /* negotiated */
+	uint32_t max_queue_pairs;
+	char name[64];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static bool
+vu_has_protocol_feature(const struct vu_backend *b, unsigned int bit)
+{
+	return b->protocol_features & (1ull << bit);
+}
+
+/* Send one request; when the backend acks (REPLY_ACK) and the request has no reply of its
+ * own, wait for the ack. fds are only borrowed. */
+static int
+vu_vhost_request(struct vu_backend *b, struct vu_vhost_msg *msg, bool has_reply)
+{
+	const char *req = vu_vhost_request_name(msg->hdr.request);
+	bool want_ack = !has_reply && vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	struct vu_vhost_msg ack;
+	const char *why;
+	int rc;
+
+	if (b->sock < 0) {
+		VU_ERR("%s: %s: not connected to %s", b->name, req, b->path);
+		return -ENOTCONN;
+	}
+	if (want_ack)
+		msg->hdr.flags |= VU_VHOST_USER_FLAG_NEED_REPLY;
+	rc = vu_vhost_msg_send(b->sock, msg, (int)b->timeout_ms);
+	if (rc < 0) {
+		VU_ERR("%s: %s: send to %s failed: %s", b->name, req, b->path, strerror(-rc));
+		return rc;
+	}
+	if (!want_ack)
+		return 0;
+	rc = vu_vhost_msg_recv(b->sock, &ack, (int)b->timeout_ms);
+	if (rc < 0) {
+		VU_ERR("%s: %s: no ack from %s: %s", b->name, req, b->path, strerror(-rc));
+		return rc;
+	}
+	rc = vu_vhost_msg_check_reply(&ack, msg->hdr.request, sizeof(uint64_t), &why);
+	if (rc < 0) {
+		VU_ERR("%s: %s: bad ack from %s: %s", b->name, req, b->path, why);
+		vu_vhost_msg_close_fds(&ack);
+		return rc;
+	}
+	if (ack.payload.u64 != 0) {
+		VU_ERR("%s: %s: backend %s refused (status %llu)", b->name, req, b->path,
+		       (unsigned long long)ack.payload.u64);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Receive and validate the reply to a request sent with has_reply. */
+static int
+vu_vhost_reply(struct vu_backend *b, uint32_t request, uint32_t size, struct vu_vhost_msg *reply)
+{
+	const char *req = vu_vhost_request_name(request);
+	const char *why;
+	int rc;
+
+	rc = vu_vhost_msg_recv(b->sock, reply, (int)b->timeout_ms);
+	if (rc < 0) {
+		VU_ERR("%s: %s: no reply from %s: %s", b->name, req, b->path,
+		       rc == -EPROTO ? "malformed message" : strerror(-rc));
+		return rc;
+	}
+	rc = vu_vhost_msg_check_reply(reply, request, size, &why);
+	if (rc < 0) {
+		VU_ERR("%s: %s: bad reply from %s: %s (request %u, size %u, flags 0x%x)", b->name,
+		       req, b->path, why, reply->hdr.request, reply->hdr.size, reply->hdr.flags);
+		vu_vhost_msg_close_fds(reply);
+	}
+	return rc;
+}
+
+static int
+vu_vhost_get_u64(struct vu_backend *b, uint32_t request, uint64_t *value)
+{
+	struct vu_vhost_msg msg;
+	int rc;
+
+	vu_vhost_msg_init(&msg, request, 0);
+	rc = vu_vhost_request(b, &msg, true);
+	if (rc == 0)
+		rc = vu_vhost_reply(b, request, sizeof(uint64_t), &msg);
+	if (rc == 0)
+		*value = msg.payload.u64;
+	return rc;
+}
+
+static int
+vu_vhost_set_u64(struct vu_backend *b, uint32_t request, uint64_t value)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, request, sizeof(uint64_t));
+	msg.payload.u64 = value;
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int
+vu_vhost_set_state(struct vu_backend *b, uint32_t request, uint32_t idx, uint32_t num)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, request, sizeof(struct vu_vhost_vring_state));
+	msg.payload.state.index = idx;
+	msg.payload.state.num = num;
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int
+vu_vhost_no_payload(struct vu_backend *b, uint32_t request)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, request, 0);
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int64_t
+vu_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connect without ever blocking longer than the timeout (a full backlog blocks connect). */
+static int
+vu_vhost_connect(struct vu_backend *b)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = vu_now_ms() + b->timeout_ms;
+	struct stat st;
+	int fd;
+
+	if (stat(b->path, &st) < 0) {
+		int err = errno;
+
+		VU_ERR("%s: vhost-user socket %s: %s", b->name, b->path, strerror(err));
+		return -err;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		VU_ERR("%s: %s is not a UNIX socket", b->name, b->path);
+		return -ENOTSOCK;
+	}
+	memcpy(sa.sun_path, b->path, strlen(b->path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		int err = errno;
+
+		VU_ERR("%s: socket(): %s", b->name, strerror(err));
+		return -err;
+	}
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = errno;
+
+		if ((err == EAGAIN || err == EINTR) && vu_now_ms() < deadline) {
+			poll(NULL, 0, 10);
+			continue;
+		}
+		if (err == ECONNREFUSED)
+			VU_ERR("%s: no vhost-user backend listening on %s (connection refused)",
+			       b->name, b->path);
+		else
+			VU_ERR("%s: connect to vhost-user socket %s: %s", b->name, b->path,
+			       strerror(err == EAGAIN ? ETIMEDOUT : err));
+		close(fd);
+		return -(err == EAGAIN ? ETIMEDOUT : err);
+	}
+	b->sock = fd;
+	return 0;
+}
+
+/* Connection set-up: SET_OWNER, features, protocol features, queue count. */
+static int
+vu_vhost_handshake(struct vu_backend *b)
+{
+	int rc;
+
+	rc = vu_vhost_no_payload(b, VU_VHOST_USER_SET_OWNER);
+	if (rc == 0)
+		rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_FEATURES, &b->features);
+	if (rc < 0)
+		return rc;
+	b->max_queue_pairs = 1;
+	if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
+		return 0;
+
+	uint64_t offered;
+
+	rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_PROTOCOL_FEATURES, &offered);
+	if (rc < 0)
+		return rc;
+	/* Set only after the SET is sent: the SET itself is not acked. */
+	rc = vu_vhost_set_u64(b, VU_VHOST_USER_SET_PROTOCOL_FEATURES,
+			      offered & VU_VHOST_USER_WANTED_PROTOCOL_FEATURES);
+	if (rc < 0)
+		return rc;
+	b->protocol_features = offered & VU_VHOST_USER_WANTED_PROTOCOL_FEATURES;
+	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_MQ)) {
+		uint64_t num;
+
+		rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_QUEUE_NUM, &num);
+		if (rc < 0)
+			return rc;
+		if (num == 0 || num > 0x8000) {
+			VU_ERR("%s: GET_QUEUE_NUM: backend %s reports %llu queue pairs", b->name,
+			       b->path, (unsigned long long)num);
+			return -EPROTO;
+		}
+		b->max_queue_pairs = (uint32_t)num;
+	}
+	VU_INFO("%s: vhost-user %s: features 0x%llx protocol features 0x%llx, %u queue pairs",
+		b->name, b->path, (unsigned long long)b->features,
+		(unsigned long long)b->protocol_features, b->max_queue_pairs);
+	return 0;
+}
+
+static void
+vu_vhost_close(struct vu_backend *b)
+{
+	if (!b)
+		return;
+	if (b->sock >= 0)
+		close(b->sock);
+	free(b);
+}
+
+static int
+vu_vhost_open(const struct vu_backend_params *params, struct vu_backend **out)
+{
+	struct vu_backend *b;
+	int rc;
+
+	if (strlen(params->path) >= sizeof(b->path)) {
+		VU_ERR("%s: socket path is %zu bytes, longer than a UNIX socket allows (%zu): %s",
+		       params->name, strlen(params->path), sizeof(b->path) - 1, params->path);
+		return -ENAMETOOLONG;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->sock = -1;
+	b->timeout_ms = params->timeout_ms;
+	snprintf(b->name, sizeof(b->name), "%s", params->name);
+	memcpy(b->path, params->path, strlen(params->path) + 1);
+
+	rc = vu_vhost_connect(b);
+	if (rc == 0)
+		rc = vu_vhost_handshake(b);
+	if (rc < 0) {
+		vu_vhost_close(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+static int
+vu_vhost_get_features(struct vu_backend *b, uint64_t *features)
+{
+	*features = b->features & ~(1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES);
+	return 0;
+}
+
+static int
+vu_vhost_get_max_queue_pairs(struct vu_backend *b, uint32_t *pairs)
+{
+	*pairs = b->max_queue_pairs;
+	return 0;
+}
+
+static int
+vu_vhost_set_features(struct vu_backend *b, uint64_t features)
+{
+	/* Keep PROTOCOL_FEATURES: with it, rings start disabled until SET_VRING_ENABLE. */
+	features |= b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES);
+	return vu_vhost_set_u64(b, VU_VHOST_USER_SET_FEATURES, features);
+}
+
+static int
+vu_vhost_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
+{
+	struct vu_vhost_msg msg;
+
+	if (mem->nregions == 0 || mem->nregions > VU_VHOST_USER_MAX_REGIONS) {
+		VU_ERR("%s: SET_MEM_TABLE: %u memory regions, vhost-user takes 1 to %u", b->name,
+		       mem->nregions, VU_VHOST_USER_MAX_REGIONS);
+		return -E2BIG;
+	}
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_MEM_TABLE,
+			  offsetof(struct vu_vhost_memory, regions) +
+				  mem->nregions * sizeof(struct vu_vhost_mem_region));
+	msg.payload.memory.nregions = mem->nregions;
+	for (uint32_t i = 0; i < mem->nregions; i++) {
+		const struct vu_mem_region *r = &mem->regions[i];
+
+		/* Descriptors carry process addresses, so "guest physical" == userspace. */
+		msg.payload.memory.regions[i] = (struct vu_vhost_mem_region){
+			.guest_phys_addr = r->addr,
+			.memory_size = r->len,
+			.userspace_addr = r->addr,
+			.mmap_offset = r->offset,
+		};
+		msg.fds[i] = r->fd;
+	}
+	msg.nfds = mem->nregions;
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int
+vu_vhost_set_vring_num(struct vu_backend *b, uint32_t idx, uint32_t num)
+{
+	return vu_vhost_set_state(b, VU_VHOST_USER_SET_VRING_NUM, idx, num);
+}
+
+static int
+vu_vhost_set_vring_base(struct vu_backend *b, uint32_t idx, uint32_t base)
+{
+	return vu_vhost_set_state(b, VU_VHOST_USER_SET_VRING_BASE, idx, base);
+}
+
+static int
+vu_vhost_get_vring_base(struct vu_backend *b, uint32_t idx, uint32_t *base)
+{
+	struct vu_vhost_msg msg;
+	int rc;
+
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_GET_VRING_BASE, sizeof(struct vu_vhost_vring_state));
+	msg.payload.state.index = idx;
+	rc = vu_vhost_request(b, &msg, true);
+	if (rc == 0)
+		rc = vu_vhost_reply(b, VU_VHOST_USER_GET_VRING_BASE,
+				    sizeof(struct vu_vhost_vring_state), &msg);
+	if (rc < 0)
+		return rc;
+	if (msg.payload.state.index != idx) {
+		VU_ERR("%s: GET_VRING_BASE: backend %s answered for ring %u, asked %u", b->name,
+		       b->path, msg.payload.state.index, idx);
+		return -EPROTO;
+	}
+	*base = msg.payload.state.num;
+	return 0;
+}
+
+static int
+vu_vhost_set_vring_addr(struct vu_backend *b, uint32_t idx, const struct vu_vring_addr *addr)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_VRING_ADDR, sizeof(struct vu_vhost_vring_addr));
+	msg.payload.addr = (struct vu_vhost_vring_addr){
+		.index = idx,
+		.desc_user_addr = addr->desc,
+		.used_user_addr = addr->used,
+		.avail_user_addr = addr->avail,
+	};
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int
+vu_vhost_set_vring_fd(struct vu_backend *b, uint32_t request, uint32_t idx, int fd)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, request, sizeof(uint64_t));
+	msg.payload.u64 = idx & VU_VHOST_USER_VRING_IDX_MASK;
+	if (fd < 0) {
+		msg.payload.u64 |= VU_VHOST_USER_VRING_NOFD;
+	} else {
+		msg.fds[0] = fd;
+		msg.nfds = 1;
+	}
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int
+vu_vhost_set_vring_kick(struct vu_backend *b, uint32_t idx, int fd)
+{
+	return vu_vhost_set_vring_fd(b, VU_VHOST_USER_SET_VRING_KICK, idx, fd);
+}
+
+static int
+vu_vhost_set_vring_call(struct vu_backend *b, uint32_t idx, int fd)
+{
+	return vu_vhost_set_vring_fd(b, VU_VHOST_USER_SET_VRING_CALL, idx, fd);
+}
+
+static int
+vu_vhost_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
+{
+	/* "If VHOST_USER_F_PROTOCOL_FEATURES has not been negotiated, the ring starts
+	 * directly in the enabled state": there is nothing to send then. */
+	if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
+		return 0;
+	return vu_vhost_set_state(b, VU_VHOST_USER_SET_VRING_ENABLE, idx, enable ? 1 : 0);
+}
+
+static int
+vu_vhost_reset(struct vu_backend *b)
+{
+	return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_OWNER);
+}
+
+const struct vu_backend_ops vu_vhost_user_ops = {
+	.name = "vhost-user",
+	.open = vu_vhost_open,
+	.close = vu_vhost_close,
+	.get_features = vu_vhost_get_features,
+	.get_max_queue_pairs = vu_vhost_get_max_queue_pairs,
+	.set_features = vu_vhost_set_features,
+	.set_mem_table = vu_vhost_set_mem_table,
+	.set_vring_num = vu_vhost_set_vring_num,
+	.set_vring_base = vu_vhost_set_vring_base,
+	.get_vring_base = vu_vhost_get_vring_base,
+	.set_vring_addr = vu_vhost_set_vring_addr,
+	.set_vring_kick = vu_vhost_set_vring_kick,
+	.set_vring_call = vu_vhost_set_vring_call,
+	.set_vring_enable = vu_vhost_set_vring_enable,
+	.reset = vu_vhost_reset,
+};

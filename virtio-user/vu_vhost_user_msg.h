@@ -1,0 +1,131 @@
+/* vhost-user protocol messages: definitions, framing with SCM_RIGHTS fds, and validation.
+ * Independent of any frontend state so that a backend side can reuse it. */
+#ifndef VU_VHOST_USER_MSG_H
+#define VU_VHOST_USER_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Front-end message types (vhost-user spec, "Front-end message types"). */
+enum vu_vhost_request {
+	VU_VHOST_USER_NONE = 0,
+	VU_VHOST_USER_GET_FEATURES = 1,
+	VU_VHOST_USER_SET_FEATURES = 2,
+	VU_VHOST_USER_SET_OWNER = 3,
+	VU_VHOST_USER_RESET_OWNER = 4,
+	VU_VHOST_USER_SET_MEM_TABLE = 5,
+	VU_VHOST_USER_SET_LOG_BASE = 6,
+	VU_VHOST_USER_SET_LOG_FD = 7,
+	VU_VHOST_USER_SET_VRING_NUM = 8,
+	VU_VHOST_USER_SET_VRING_ADDR = 9,
+	VU_VHOST_USER_SET_VRING_BASE = 10,
+	VU_VHOST_USER_GET_VRING_BASE = 11,
+	VU_VHOST_USER_SET_VRING_KICK = 12,
+	VU_VHOST_USER_SET_VRING_CALL = 13,
+	VU_VHOST_USER_SET_VRING_ERR = 14,
+	VU_VHOST_USER_GET_PROTOCOL_FEATURES = 15,
+	VU_VHOST_USER_SET_PROTOCOL_FEATURES = 16,
+	VU_VHOST_USER_GET_QUEUE_NUM = 17,
+	VU_VHOST_USER_SET_VRING_ENABLE = 18,
+	VU_VHOST_USER_REQUEST_MAX
+};
+
+/* Protocol feature bits. */
+#define VU_VHOST_USER_PROTOCOL_F_MQ 0
+#define VU_VHOST_USER_PROTOCOL_F_REPLY_ACK 3
+
+/* "VHOST_USER_F_PROTOCOL_FEATURES" in GET_FEATURES: bit 30. */
+#define VU_VHOST_USER_F_PROTOCOL_FEATURES 30
+
+/* Header flags: "Lower 2 bits are the version (currently 0x01)", bit 2 reply, bit 3 need_reply. */
+#define VU_VHOST_USER_VERSION 0x1u
+#define VU_VHOST_USER_VERSION_MASK 0x3u
+#define VU_VHOST_USER_FLAG_REPLY (1u << 2)
+#define VU_VHOST_USER_FLAG_NEED_REPLY (1u << 3)
+
+/* Kick/call/err payload: bits 0-7 queue index, bit 8 "no file descriptor". */
+#define VU_VHOST_USER_VRING_IDX_MASK 0xffu
+#define VU_VHOST_USER_VRING_NOFD (1u << 8)
+
+#define VU_VHOST_USER_MAX_FDS 8
+#define VU_VHOST_USER_MAX_REGIONS 8
+
+struct vu_vhost_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+} __attribute__((packed));
+
+struct vu_vhost_vring_state {
+	uint32_t index;
+	uint32_t num;
+} __attribute__((packed));
+
+/* Note the order on the wire: desc, used, avail. */
+struct vu_vhost_vring_addr {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc_user_addr;
+	uint64_t used_user_addr;
+	uint64_t avail_user_addr;
+	uint64_t log_guest_addr;
+} __attribute__((packed));
+
+struct vu_vhost_mem_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr;
+	uint64_t mmap_offset;
+} __attribute__((packed));
+
+struct vu_vhost_memory {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vu_vhost_mem_region regions[VU_VHOST_USER_MAX_REGIONS];
+} __attribute__((packed));
+
+union vu_vhost_payload {
+	uint64_t u64;
+	struct vu_vhost_vring_state state;
+	struct vu_vhost_vring_addr addr;
+	struct vu_vhost_memory memory;
+};
+
+/* One message with the fds that travel with it (ancillary data). */
+struct vu_vhost_msg {
+	struct vu_vhost_hdr hdr;
+	union vu_vhost_payload payload;
+	int fds[VU_VHOST_USER_MAX_FDS];
+	unsigned int nfds;
+};
+
+const char *vu_vhost_request_name(uint32_t request);
+
+/* Start a message: header with version 1, payload zeroed, no fds. */
+void vu_vhost_msg_init(struct vu_vhost_msg *msg, uint32_t request, uint32_t size);
+
+/* Payload size a request must carry, or -1 when it varies or is unknown.
+ * SET_MEM_TABLE is checked by vu_vhost_msg_check_mem_table instead. */
+int vu_vhost_request_payload_size(uint32_t request);
+
+/* Send header + payload + fds. Returns 0 or -errno (-EPIPE when the peer went away). */
+int vu_vhost_msg_send(int sock, const struct vu_vhost_msg *msg, int timeout_ms);
+
+/* Receive one message within timeout_ms. Validates the version bits and that
+ * size fits the payload; received fds are stored in msg->fds (caller closes them).
+ * Returns 0, -ETIMEDOUT, -ECONNRESET when the peer closed, -EPROTO on a malformed
+ * message (fds already closed), or another -errno. */
+int vu_vhost_msg_recv(int sock, struct vu_vhost_msg *msg, int timeout_ms);
+
+/* Check that msg is a reply to `request` with exactly `size` payload bytes and
+ * no fds. Returns 0 or -EPROTO; *why names the problem for the log line. */
+int vu_vhost_msg_check_reply(const struct vu_vhost_msg *msg, uint32_t request, uint32_t size,
+			     const char **why);
+
+/* Check a SET_MEM_TABLE payload: region count within limits and matching size. */
+int vu_vhost_msg_check_mem_table(const struct vu_vhost_msg *msg, const char **why);
+
+/* Close every fd held by msg and forget them. */
+void vu_vhost_msg_close_fds(struct vu_vhost_msg *msg);
+
+#endif /* VU_VHOST_USER_MSG_H */
