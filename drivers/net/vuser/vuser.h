@@ -83,6 +83,8 @@ void vuser_glue_install_log(void);
 
 /* vuser_memory.c */
 int vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem);
+int vuser_memory_watch(struct vuser_port *port);
+void vuser_memory_unwatch(struct vuser_port *port);
 
 /* vuser_rxtx.c */
 int vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, int socket,

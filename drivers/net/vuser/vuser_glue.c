@@ -35,13 +35,20 @@ vuser_glue_create(struct vuser_port *port)
 		.mac_set = port->args.mac_set,
 	};
 
+	int rc;
+
 	memcpy(params.mac, port->args.mac, sizeof(params.mac));
-	return vu_device_create(&params, &port->dev);
+	rc = vu_device_create(&params, &port->dev);
+	if (rc == 0)
+		rc = vuser_memory_watch(port);
+	return rc;
 }
 
 void
 vuser_glue_destroy(struct vuser_port *port)
 {
+	if (port->dev)
+		vuser_memory_unwatch(port);
 	vu_device_destroy(port->dev);
 	port->dev = NULL;
 }
