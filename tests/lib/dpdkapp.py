@@ -1,0 +1,696 @@
+"""Helpers to run DPDK applications (dpdk-testpmd) in tests and benchmarks.
+
+Standard library only.  What is here:
+
+  stage_plugin()       copy a PMD plugin (.so) into a private directory that EAL
+                       accepts for ``-d`` (no world-writable directory above it)
+  eal_args()           the EAL command line every app here uses (no hugepages)
+  Testpmd / DpdkApp    start an app, write commands to its stdin, capture its
+                       output in a log file, read its counters, stop it cleanly
+  Telemetry            client for the EAL telemetry socket (dpdk_telemetry.v2)
+  wait_until()         poll a condition with a deadline
+  wait_stable()        poll a value until it stops changing
+  Rate / measure_rates counter deltas between two instants (for benchmarks)
+
+Machine notes (DPDK 22.11 on Debian, no hugepages, 2 CPUs):
+  * every app runs with ``--no-huge --single-file-segments`` (memory backed by
+    memfd, which vhost-user needs) and a modest ``-m``;
+  * two polling apps share 2 CPUs with ``-l 0,1`` and different ``--main-lcore``;
+  * testpmd's own statistics printing is starved when polling threads share a
+    CPU, so counters are read from the telemetry socket instead;
+  * non-interactive testpmd exits at once when stdin is at EOF unless it has
+    ``--stats-period``; here stdin is always a pipe we hold open.
+"""
+
+import ctypes
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+TESTPMD = os.environ.get("DPDK_TESTPMD", "dpdk-testpmd")
+RUNTIME_ROOT = "/var/run/dpdk"
+DEFAULT_MEM_MB = 256
+
+_counter = itertools.count()
+
+try:
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _LIBC = None
+
+
+class DpdkAppError(Exception):
+    """An app failed to start, answer or stop as expected."""
+
+
+# --------------------------------------------------------------------------
+# waiting
+
+
+def wait_until(pred, timeout, interval=0.05, what=None):
+    """Call pred() until it returns a truthy value; return that value.
+
+    Returns None when the deadline passes (or raises DpdkAppError when
+    ``what`` is given, naming what was waited for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            if what:
+                raise DpdkAppError("timed out after %.1fs waiting for %s" % (timeout, what))
+            return None
+        time.sleep(interval)
+
+
+def wait_stable(read, timeout, settle=0.5, interval=0.1, until=None):
+    """Poll read() until its value has not changed for ``settle`` seconds.
+
+    If ``until`` is given, the value must also satisfy until(value) before it
+    may be considered settled.  Returns the last value read (settled or not:
+    the caller asserts on it, so a timeout shows up as a wrong value)."""
+    deadline = time.monotonic() + timeout
+    last = read()
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        cur = read()
+        now = time.monotonic()
+        if cur != last:
+            last, since = cur, now
+            continue
+        if now - since >= settle and (until is None or until(cur)):
+            return cur
+    return last
+
+
+# --------------------------------------------------------------------------
+# plugin staging
+
+
+def _world_writable_parent(path):
+    """Return the first directory at or above path that is world-writable."""
+    p = os.path.abspath(path)
+    while True:
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            pass
+        else:
+            if st.st_mode & stat.S_IWOTH:
+                return p
+        parent = os.path.dirname(p)
+        if parent == p:
+            return None
+        p = parent
+
+
+def private_root():
+    """A directory for staged plugins with no world-writable directory above.
+
+    $VUSER_RUNDIR if set, else /run/vuser (root), else $XDG_RUNTIME_DIR/vuser,
+    else ~/.cache/vuser."""
+    cands = []
+    if os.environ.get("VUSER_RUNDIR"):
+        cands.append(os.environ["VUSER_RUNDIR"])
+    cands.append("/run/vuser")
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        cands.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "vuser"))
+    cands.append(os.path.expanduser("~/.cache/vuser"))
+    errors = []
+    for c in cands:
+        try:
+            os.makedirs(c, mode=0o700, exist_ok=True)
+        except OSError as e:
+            errors.append("%s: %s" % (c, e))
+            continue
+        bad = _world_writable_parent(c)
+        if bad:
+            errors.append("%s: %s is world-writable" % (c, bad))
+            continue
+        return c
+    raise DpdkAppError("no private directory for plugins: " + "; ".join(errors))
+
+
+def stage_plugin(src, root=None):
+    """Copy plugin ``src`` into a fresh 0700 directory EAL will load it from.
+
+    Returns the staged file's path; remove it with unstage_plugin()."""
+    if not os.path.isfile(src):
+        raise DpdkAppError("plugin not found: %s (build it first: make build)" % src)
+    root = root or private_root()
+    d = tempfile.mkdtemp(prefix="plugin-", dir=root)
+    os.chmod(d, 0o700)
+    dst = os.path.join(d, os.path.basename(src))
+    shutil.copy2(src, dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
+def unstage_plugin(path):
+    if path and os.path.isfile(path):
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# telemetry
+
+
+def telemetry_path(file_prefix):
+    return os.path.join(RUNTIME_ROOT, file_prefix, "dpdk_telemetry.v2")
+
+
+class Telemetry:
+    """Client for DPDK's telemetry v2 socket (AF_UNIX, SOCK_SEQPACKET).
+
+    The first message from the server is a JSON hello carrying
+    ``max_output_len``; each command is one message and its answer one
+    message: ``{"<command>": <data>}``."""
+
+    def __init__(self, path, timeout=5.0):
+        self.path = path
+        self.timeout = timeout
+        self.sock = None
+        self.max_len = 16384
+        self.hello = None
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.path)
+            hello = s.recv(self.max_len)
+        except OSError:
+            s.close()
+            raise
+        if not hello:
+            s.close()
+            raise ConnectionError("telemetry %s closed at hello" % self.path)
+        self.hello = json.loads(hello.decode())
+        self.max_len = max(int(self.hello.get("max_output_len", self.max_len)), 4096)
+        self.sock = s
+        return self
+
+    def close(self):
+        if self.sock:
+            try:
+                self.sock.close()
+            finally:
+                self.sock = None
+
+    def __enter__(self):
+        return self.connect() if self.sock is None else self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def query(self, cmd):
+        """Send one command (e.g. ``/ethdev/stats,0``); return its data part."""
+        if self.sock is None:
+            self.connect()
+        try:
+            self.sock.send(cmd.encode())
+            raw = self.sock.recv(self.max_len)
+        except OSError:
+            self.close()
+            raise
+        if not raw:
+            self.close()
+            raise ConnectionError("telemetry %s closed" % self.path)
+        reply = json.loads(raw.decode())
+        key = cmd.split(",", 1)[0]
+        return reply.get(key, reply)
+
+    # convenience wrappers
+    def ethdev_list(self):
+        return list(self.query("/ethdev/list") or [])
+
+    def stats(self, port=0):
+        return self.query("/ethdev/stats,%d" % port)
+
+    def xstats(self, port=0):
+        return self.query("/ethdev/xstats,%d" % port)
+
+    def link_status(self, port=0):
+        return self.query("/ethdev/link_status,%d" % port)
+
+
+# --------------------------------------------------------------------------
+# EAL command line
+
+
+def eal_args(file_prefix, lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB,
+             vdevs=(), plugins=(), log_levels=(), extra=()):
+    """EAL arguments for an app on this machine (no hugepages, no PCI)."""
+    args = ["-l", str(lcores)]
+    if main_lcore is not None:
+        args += ["--main-lcore", str(main_lcore)]
+    args += ["--no-huge", "--single-file-segments", "-m", str(mem_mb),
+             "--no-pci", "--file-prefix", file_prefix]
+    for p in plugins:
+        args += ["-d", p]
+    for v in vdevs:
+        args += ["--vdev", v]
+    for lv in log_levels:
+        args += ["--log-level", lv]
+    args += list(extra)
+    return args
+
+
+def unique_prefix(tag):
+    """A file prefix distinct per process and per call."""
+    tag = re.sub(r"[^A-Za-z0-9_]", "", tag)[:16] or "app"
+    return "vu%d_%s%d" % (os.getpid(), tag, next(_counter))
+
+
+# --------------------------------------------------------------------------
+# apps
+
+
+class DpdkApp:
+    """One DPDK application process.
+
+    Output (stdout and stderr) goes to ``<log_dir>/<name>.log``, line
+    buffered through stdbuf when available, so it can be read while the app
+    runs (output()) and printed when a test fails.  stdin is a pipe kept
+    open for the app's lifetime (commands for interactive apps; EOF would
+    make non-interactive testpmd exit).  The app stays in the caller's
+    process group and is SIGKILLed by the kernel if the caller dies."""
+
+    def __init__(self, name, argv, file_prefix, log_dir, env=None, interactive=False):
+        self.name = name
+        self.argv = list(argv)
+        self.file_prefix = file_prefix
+        self.interactive = interactive
+        self.log_path = os.path.join(log_dir, "%s.log" % name)
+        self.env = env
+        self.proc = None
+        self.returncode = None
+        self._log = None
+        self._tele = None
+        self.started_at = None
+
+    # ---- lifecycle
+    def start(self):
+        _cleanup_runtime_dir(self.file_prefix)
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        argv = self.argv
+        stdbuf = shutil.which("stdbuf")
+        if stdbuf:
+            argv = [stdbuf, "-oL", "-eL"] + argv
+        self._log.write(("$ %s\n" % " ".join(self.argv)).encode())
+        self._log.flush()
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        self.started_at = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=self._log,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         preexec_fn=_die_with_parent)
+        except OSError as e:
+            self._log.close()
+            self._log = None
+            raise DpdkAppError("%s: cannot start %s: %s" % (self.name, self.argv[0], e))
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def poll(self):
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is not None:
+            self.returncode = rc
+        return rc
+
+    def send(self, line):
+        """Write one command line to the app's stdin."""
+        if not self.alive():
+            raise DpdkAppError("%s: not running (rc=%s), cannot send %r"
+                               % (self.name, self.poll(), line))
+        try:
+            self.proc.stdin.write((line.rstrip("\n") + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise DpdkAppError("%s: stdin closed, cannot send %r" % (self.name, line))
+
+    def output(self, with_cmdline=False):
+        """Everything the app printed so far.
+
+        The log file starts with the command line (``$ argv...``); it is left
+        out unless ``with_cmdline``, so that searches match only what the app
+        printed."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+        if not with_cmdline and text.startswith("$ "):
+            nl = text.find("\n")
+            text = text[nl + 1:] if nl >= 0 else ""
+        return text
+
+    def wait_for_output(self, pattern, timeout=10.0, since=0):
+        """Wait until the output (from offset ``since``) matches regex
+        ``pattern``; return the match.  Fails early if the app exits."""
+        rx = re.compile(pattern, re.M)
+
+        def check():
+            m = rx.search(self.output(), since)
+            if m:
+                return m
+            if not self.alive():
+                m = rx.search(self.output(), since)
+                if m:
+                    return m
+                raise DpdkAppError("%s exited (rc=%s) before printing /%s/"
+                                   % (self.name, self.poll(), pattern))
+            return None
+
+        return wait_until(check, timeout, what="%s to print /%s/" % (self.name, pattern))
+
+    def output_len(self):
+        """Length of output() now (an offset for wait_for_output(since=))."""
+        return len(self.output())
+
+    def wait_exit(self, timeout):
+        """Wait for the process to end; return its exit code or None."""
+        if self.proc is None:
+            return None
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def _signal(self, sig):
+        if self.alive():
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, timeout=10.0, commands=None):
+        """Stop the app cleanly and return its full output.
+
+        Interactive: writes ``commands`` (default ``stop``, ``quit``) to
+        stdin and closes it, then waits up to ``timeout`` s.
+        Non-interactive: writes a newline (answers "Press enter to exit"),
+        then sends SIGINT (testpmd's clean exit with --stats-period; it
+        exits 0) and waits up to ``timeout`` s.
+        Escalation when the app does not exit in time: SIGINT, then
+        SIGKILL.  The exit code is in self.returncode (negative:
+        killed by that signal)."""
+        if self.proc is None:
+            return self.output()
+        self.close_telemetry()
+        if self.alive():
+            if commands is None:
+                commands = ["stop", "quit"] if self.interactive else [""]
+            for c in commands:
+                try:
+                    self.send(c)
+                except DpdkAppError:
+                    break
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            if not self.interactive and self.wait_exit(0.3) is None:
+                self._signal(signal.SIGINT)
+            if self.wait_exit(timeout) is None:
+                self._note("no exit %.0fs after quit: SIGINT" % timeout)
+                self._signal(signal.SIGINT)
+                if self.wait_exit(min(timeout, 5.0)) is None:
+                    self._note("no exit after SIGINT: SIGKILL")
+                    self.kill()
+        else:
+            self.poll()
+        self._finish()
+        return self.output()
+
+    def kill(self):
+        """SIGKILL the app (testpmd forks nothing; stdbuf execs it)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            self.wait_exit(5.0)
+        self._finish()
+
+    def _note(self, msg):
+        try:
+            with open(self.log_path, "ab") as f:
+                f.write(("\n[dpdkapp] %s\n" % msg).encode())
+        except OSError:
+            pass
+
+    def _finish(self):
+        self.close_telemetry()
+        if self.proc is not None:
+            self.poll()
+            for f in (self.proc.stdin,):
+                try:
+                    if f:
+                        f.close()
+                except OSError:
+                    pass
+        if self._log:
+            self._log.close()
+            self._log = None
+        if self.returncode is not None:
+            _cleanup_runtime_dir(self.file_prefix)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.kill()
+        else:
+            self.stop()
+
+    # ---- telemetry
+    @property
+    def telemetry_path(self):
+        return telemetry_path(self.file_prefix)
+
+    def telemetry(self, timeout=15.0):
+        """A connected Telemetry client (waits for the socket to appear)."""
+        if self._tele is not None and self._tele.sock is not None:
+            return self._tele
+
+        def connect():
+            if not self.alive():
+                raise DpdkAppError("%s exited (rc=%s) before its telemetry socket answered"
+                                   % (self.name, self.poll()))
+            if not os.path.exists(self.telemetry_path):
+                return None
+            try:
+                return Telemetry(self.telemetry_path).connect()
+            except (OSError, ValueError):
+                return None
+
+        self._tele = wait_until(connect, timeout, interval=0.1,
+                                what="%s telemetry at %s" % (self.name, self.telemetry_path))
+        return self._tele
+
+    def close_telemetry(self):
+        if self._tele is not None:
+            self._tele.close()
+            self._tele = None
+
+    def query(self, cmd):
+        try:
+            return self.telemetry().query(cmd)
+        except (OSError, ValueError):
+            # one reconnect: the server may have dropped an idle client
+            self.close_telemetry()
+            return self.telemetry().query(cmd)
+
+    def ports(self):
+        return list(self.query("/ethdev/list") or [])
+
+    def stats(self, port=0):
+        return self.query("/ethdev/stats,%d" % port)
+
+    def xstats(self, port=0):
+        return self.query("/ethdev/xstats,%d" % port)
+
+    def link_status(self, port=0):
+        return self.query("/ethdev/link_status,%d" % port)
+
+    def counters(self, port=0, keys=("ipackets", "opackets", "ibytes", "obytes",
+                                     "imissed", "ierrors", "oerrors", "rx_nombuf")):
+        s = self.stats(port)
+        return {k: s.get(k) for k in keys}
+
+    def wait_link_up(self, port=0, timeout=15.0):
+        return wait_until(lambda: (self.link_status(port) or {}).get("status") == "UP",
+                          timeout, interval=0.1,
+                          what="%s port %d link up" % (self.name, port))
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGKILL when the parent dies, so that a
+    test runner killed by a timeout leaves no polling app behind (Linux
+    prctl PR_SET_PDEATHSIG; kept across exec for non-setuid programs)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+def _cleanup_runtime_dir(prefix):
+    """Remove /var/run/dpdk/<prefix> left by an app that has exited."""
+    if not prefix or "/" in prefix:
+        return
+    d = os.path.join(RUNTIME_ROOT, prefix)
+    if os.path.isdir(d):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Testpmd(DpdkApp):
+    """dpdk-testpmd with the usual layout for this machine.
+
+    eal:        EAL args beyond the defaults (built by eal_args())
+    vdevs:      --vdev values
+    plugins:    -d paths (already staged)
+    app_args:   testpmd args after ``--`` (``-i`` is added when interactive)
+    """
+
+    READY_INTERACTIVE = r"^testpmd> "
+
+    def __init__(self, name, log_dir, vdevs=(), plugins=(), app_args=(), interactive=False,
+                 lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB, eal_extra=(),
+                 log_levels=(), file_prefix=None, binary=None, env=None):
+        prefix = file_prefix or unique_prefix(name)
+        argv = [binary or TESTPMD]
+        argv += eal_args(prefix, lcores=lcores, main_lcore=main_lcore, mem_mb=mem_mb,
+                         vdevs=vdevs, plugins=plugins, log_levels=log_levels, extra=eal_extra)
+        argv.append("--")
+        if interactive:
+            argv.append("-i")
+        argv += list(app_args)
+        super().__init__(name, argv, prefix, log_dir, env=env, interactive=interactive)
+
+    def wait_ready(self, timeout=30.0):
+        """Interactive: wait for the first prompt (ports are configured and
+        started by then).  Non-interactive: wait for forwarding to start.
+        Then wait for telemetry to answer."""
+        if self.interactive:
+            self.wait_for_output(self.READY_INTERACTIVE, timeout)
+        else:
+            self.wait_for_output(r"packet forwarding packets/burst=|Press enter to exit",
+                                 timeout)
+        self.telemetry(timeout)
+        return self
+
+    def cmd(self, line, wait=None, timeout=10.0):
+        """Send an interactive command; with ``wait`` (a regex), wait for it
+        to appear in the output printed after the command was sent."""
+        since = self.output_len()
+        self.send(line)
+        if wait:
+            return self.wait_for_output(wait, timeout, since=since)
+        return None
+
+
+# --------------------------------------------------------------------------
+# rates (benchmarks)
+
+
+class Rate:
+    """Counter deltas between two telemetry samples of one port."""
+
+    def __init__(self, before, after, t0, t1):
+        self.before, self.after = before, after
+        self.seconds = max(t1 - t0, 1e-9)
+
+    def delta(self, key):
+        return (self.after.get(key) or 0) - (self.before.get(key) or 0)
+
+    def pps(self, key):
+        return self.delta(key) / self.seconds
+
+    def mpps(self, key):
+        return self.pps(key) / 1e6
+
+    def gbps(self, key):
+        return self.delta(key) * 8 / self.seconds / 1e9
+
+
+def sample(app, port=0):
+    t = time.monotonic()
+    s = app.stats(port)
+    return t, s
+
+
+def measure_rates(apps, seconds, port=0):
+    """Sample each app's port counters, sleep ``seconds``, sample again.
+
+    ``apps`` is a dict name -> app; returns a dict name -> Rate."""
+    first = {n: sample(a, port) for n, a in apps.items()}
+    time.sleep(seconds)
+    second = {n: sample(a, port) for n, a in apps.items()}
+    return {n: Rate(first[n][1], second[n][1], first[n][0], second[n][0]) for n in apps}
+
+
+# --------------------------------------------------------------------------
+# housekeeping
+
+
+def kill_all(apps):
+    """Kill every app in ``apps`` that is still running (test cleanup)."""
+    for a in apps:
+        try:
+            a.kill()
+        except Exception as e:  # never let cleanup mask the real failure
+            print("dpdkapp: kill %s: %s" % (getattr(a, "name", a), e), file=sys.stderr)
+
+
+def running_dpdk_apps(exclude=()):
+    """File prefixes under /var/run/dpdk whose telemetry socket answers:
+    other DPDK apps alive on this machine (they compete for the CPUs, which
+    matters to rate measurements)."""
+    found = []
+    try:
+        names = sorted(os.listdir(RUNTIME_ROOT))
+    except OSError:
+        return found
+    for n in names:
+        if n in exclude:
+            continue
+        path = telemetry_path(n)
+        if not os.path.exists(path):
+            continue
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(0.5)
+        try:
+            s.connect(path)
+            found.append(n)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    return found
+
+
+def tail(text, lines=60):
+    t = text.splitlines()
+    return "\n".join(t[-lines:])
