@@ -132,6 +132,9 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		.name = params->name,
 		.path = params->path,
 		.timeout_ms = params->timeout_ms ? params->timeout_ms : VU_DEFAULT_TIMEOUT_MS,
+		.queue_pairs = params->queue_pairs,
+		.ifname = params->ifname,
+		.tun_path = params->tun_path,
 	};
 	uint64_t backend_features;
 	uint32_t max_pairs;
@@ -147,8 +150,21 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	if (!dev)
 		return -ENOMEM;
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
-	dev->ops = params->ops ? params->ops : &vu_vhost_user_ops;
+	dev->ops = params->ops ? params->ops : vu_backend_ops_for_path(params->path);
 	dev->nqueues = 2u * params->queue_pairs;
+	if (params->ifname && dev->ops == &vu_vhost_user_ops) {
+		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates "
+		       "(path=/dev/vhost-net); %s is a vhost-user socket",
+		       dev->name, params->ifname, params->path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	/* Before open: vhost-kernel gives the port's MAC to its TAP. */
+	if (params->mac_set)
+		memcpy(dev->config.mac, params->mac, sizeof(dev->config.mac));
+	else
+		vu_make_mac(dev->config.mac);
+	bp.mac = dev->config.mac;
 
 	rc = vu_device_alloc_queues(dev);
 	if (rc < 0)
@@ -170,10 +186,6 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 
 	dev->device_features =
 		(backend_features & VU_DEVICE_DATA_PATH_FEATURES) | VU_DEVICE_EMULATED_FEATURES;
-	if (params->mac_set)
-		memcpy(dev->config.mac, params->mac, sizeof(dev->config.mac));
-	else
-		vu_make_mac(dev->config.mac);
 	dev->config.max_virtqueue_pairs = params->queue_pairs;
 	*out = dev;
 	return 0;
@@ -246,6 +258,9 @@ vu_device_start_backend(struct vu_device *dev)
 {
 	const struct vu_backend_ops *ops = dev->ops;
 	struct vu_backend *b = dev->backend;
+	/* A packed ring starts at slot 0 with both wrap counters at 1 (spec 2.8.1); the
+	 * vhost-user base word carries the wrap counter in bit 15. */
+	uint32_t base = dev->driver_features & VU_BIT(VU_F_RING_PACKED) ? 1u << 15 : 0;
 	int rc;
 
 	if (dev->mem.nregions == 0) {
@@ -270,7 +285,7 @@ vu_device_start_backend(struct vu_device *dev)
 		if (rc == 0)
 			rc = ops->set_vring_num(b, i, q->size);
 		if (rc == 0)
-			rc = ops->set_vring_base(b, i, 0);
+			rc = ops->set_vring_base(b, i, base);
 		if (rc == 0)
 			rc = ops->set_vring_addr(b, i, &q->addr);
 		if (rc == 0)

@@ -10,7 +10,6 @@
 #include <rte_memzone.h>
 
 #include "vu_device.h"
-#include "vu_ring.h"
 #include "vuser_devargs.h"
 
 extern int vuser_logtype;
@@ -24,50 +23,12 @@ extern int vuser_logtype;
 
 struct vuser_port;
 
-struct vuser_queue_stats {
-	uint64_t packets;
-	uint64_t bytes;
-	uint64_t errors;
-};
-
-struct vuser_rxq {
-	struct vu_split_ring ring;
-	struct rte_mbuf **sw_ring; /* mbuf posted in each descriptor, by descriptor id */
-	struct rte_mempool *mp;
-	struct vuser_port *port;
-	uint16_t nb_desc;          /* buffers kept posted */
-	uint16_t hdr_size;
-	uint16_t port_id;
-	uint16_t queue_id;
-	uint32_t vq_index;
-	uint64_t nombuf;
-	struct vuser_queue_stats stats;
-	const struct rte_memzone *mz;
-};
-
-struct vuser_txq {
-	struct vu_split_ring ring;
-	struct rte_mbuf **sw_ring; /* mbuf of each in-flight chain, by head id */
-	uint16_t *chain_tail;      /* last descriptor of each in-flight chain, by head id */
-	uint16_t *chain_len;       /* descriptors of each in-flight chain, by head id */
-	struct vu_net_hdr *hdrs;   /* a zeroed header slot per descriptor, in ring memory */
-	struct vuser_port *port;
-	uint16_t free_head;
-	uint16_t num_free;
-	uint16_t hdr_size;
-	uint16_t queue_id;
-	uint32_t vq_index;
-	struct vuser_queue_stats stats;
-	const struct rte_memzone *mz;
-};
-
 struct vuser_port {
 	char name[RTE_DEV_NAME_MAX_LEN];
 	struct vuser_devargs args;
 	struct vu_device *dev;
 	struct rte_eth_dev_data *data;
 	uint64_t features; /* negotiated with the device at start */
-	uint16_t hdr_size;
 	bool started;
 };
 
@@ -77,6 +38,7 @@ void vuser_glue_destroy(struct vuser_port *port);
 int vuser_glue_start(struct vuser_port *port);
 void vuser_glue_stop(struct vuser_port *port);
 bool vuser_glue_link_up(const struct vuser_port *port);
+uint64_t vuser_glue_features(const struct vuser_port *port);
 void vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac);
 void vuser_glue_notify(struct vuser_port *port, uint32_t vq_index);
 void vuser_glue_install_log(void);
@@ -86,18 +48,26 @@ int vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem);
 int vuser_memory_watch(struct vuser_port *port);
 void vuser_memory_unwatch(struct vuser_port *port);
 
-/* vuser_rxtx.c */
+/* vuser_queue.c: queue memory and lifecycle; bursts are in vuser_{split,packed}_{rx,tx}.c. */
+struct vuser_rxq;
+struct vuser_txq;
 int vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, int socket,
 		    struct rte_mempool *mp, struct vuser_rxq **out);
 int vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, int socket,
 		    struct vuser_txq **out);
 void vuser_rxq_free(struct vuser_rxq *rxq);
 void vuser_txq_free(struct vuser_txq *txq);
-int vuser_rxq_start(struct vuser_rxq *rxq);
-void vuser_txq_start(struct vuser_txq *txq);
+int vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features);
+void vuser_txq_start(struct vuser_txq *txq, uint64_t features);
 void vuser_rxq_stop(struct vuser_rxq *rxq);
 void vuser_txq_stop(struct vuser_txq *txq);
-uint16_t vuser_recv_pkts(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
-uint16_t vuser_xmit_pkts(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+struct vu_vring_addr vuser_rxq_ring_addr(const struct vuser_rxq *rxq);
+struct vu_vring_addr vuser_txq_ring_addr(const struct vuser_txq *txq);
+uint16_t vuser_rxq_vq_index(const struct vuser_rxq *rxq);
+uint16_t vuser_txq_vq_index(const struct vuser_txq *txq);
+uint16_t vuser_queue_ring_size(const struct vuser_port *port);
+void vuser_select_bursts(struct rte_eth_dev *eth_dev);
+void vuser_queue_stats(const struct rte_eth_dev_data *data, struct rte_eth_stats *stats);
+void vuser_queue_stats_reset(struct rte_eth_dev_data *data);
 
 #endif /* VUSER_H */

@@ -11,8 +11,23 @@
 /* Keys DPDK's virtio_user has that are not implemented yet: rejected unless they ask
  * for what the driver does anyway (value 0). */
 static const char *const vuser_pending_flags[] = {
-	"cq", "server", "mrg_rxbuf", "in_order", "packed_vq", "vectorized",
+	"cq", "server",
 };
+
+/* Boolean keys, with where their value goes. */
+static bool *
+vuser_flag_field(const char *key, struct vuser_devargs *out)
+{
+	if (strcmp(key, "mrg_rxbuf") == 0)
+		return &out->mrg_rxbuf;
+	if (strcmp(key, "in_order") == 0)
+		return &out->in_order;
+	if (strcmp(key, "packed_vq") == 0)
+		return &out->packed_vq;
+	if (strcmp(key, "vectorized") == 0)
+		return &out->vectorized;
+	return NULL;
+}
 
 /* Values the ethdev API names in RTE_ETH_SPEED_NUM_* (Mbps). */
 static const uint32_t vuser_speeds[] = {
@@ -22,7 +37,7 @@ static const uint32_t vuser_speeds[] = {
 
 #define VUSER_KNOWN_KEYS                                                              \
 	"path, queues, queue_size, mac, speed, cq, server, mrg_rxbuf, in_order, packed_vq, " \
-	"vectorized"
+	"vectorized, iface, interface_name"
 
 static int
 vuser_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -101,9 +116,6 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 			return vuser_fail(err, errlen,
 					  "queue_size=%s: not a number from 1 to %d", val,
 					  VUSER_MAX_QUEUE_SIZE);
-		if (v & (v - 1))
-			return vuser_fail(err, errlen,
-					  "queue_size=%s: a split ring needs a power of two", val);
 		out->queue_size = (uint16_t)v;
 		return 0;
 	}
@@ -132,6 +144,14 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 				  "10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000, 400000)",
 				  val);
 	}
+	bool *flag = vuser_flag_field(key, out);
+
+	if (flag) {
+		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+			return vuser_fail(err, errlen, "%s=%s: expected 0 or 1", key, val);
+		*flag = val[0] == '1';
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(vuser_pending_flags) / sizeof(vuser_pending_flags[0]); i++) {
 		if (strcmp(key, vuser_pending_flags[i]) != 0)
 			continue;
@@ -141,9 +161,23 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 			return vuser_fail(err, errlen, "%s=1: not implemented yet", key);
 		return vuser_fail(err, errlen, "%s=%s: expected 0 or 1", key, val);
 	}
-	if (strcmp(key, "iface") == 0 || strcmp(key, "interface_name") == 0)
-		return vuser_fail(err, errlen,
-				  "%s: the vhost-kernel (TAP) backend is not implemented yet", key);
+	if (strcmp(key, "iface") == 0 || strcmp(key, "interface_name") == 0) {
+		/* An interface name: what the kernel's dev_valid_name() takes, plus %d for
+		 * "the first free number", as DPDK's virtio_user allows. */
+		if (out->iface[0] != '\0')
+			return vuser_fail(err, errlen,
+					  "%s=%s: the TAP name is already given (iface and "
+					  "interface_name are the same key)",
+					  key, val);
+		if (val[0] == '\0' || strlen(val) >= sizeof(out->iface) ||
+		    strcmp(val, ".") == 0 || strcmp(val, "..") == 0 || strpbrk(val, "/: \t\n"))
+			return vuser_fail(err, errlen,
+					  "%s=%s: not an interface name (1 to %zu bytes, no '/', ':' "
+					  "or spaces)",
+					  key, val, sizeof(out->iface) - 1);
+		strcpy(out->iface, val);
+		return 0;
+	}
 	return vuser_fail(err, errlen, "unknown devarg '%s' (known: " VUSER_KNOWN_KEYS ")", key);
 }
 
@@ -157,6 +191,9 @@ vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size
 	memset(out, 0, sizeof(*out));
 	out->queues = 1;
 	out->queue_size = VUSER_DEFAULT_QUEUE_SIZE;
+	/* DPDK's virtio_user defaults, so that command lines mean the same. */
+	out->mrg_rxbuf = true;
+	out->in_order = true;
 
 	while (*p) {
 		const char *end = strchr(p, ',');
@@ -189,6 +226,12 @@ vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size
 			p++;
 	}
 	if (out->path[0] == '\0')
-		return vuser_fail(err, errlen, "path is required (path=<vhost-user socket>)");
+		return vuser_fail(err, errlen, "path is required (path=<vhost-user socket> or path=/dev/vhost-net)");
+	/* Checked last: packed_vq may come after queue_size. */
+	if (!out->packed_vq && (out->queue_size & (out->queue_size - 1)))
+		return vuser_fail(err, errlen,
+				  "queue_size=%u: a split ring needs a power of two (a packed ring, "
+				  "packed_vq=1, takes any size)",
+				  out->queue_size);
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 #define VUSER_DEFAULT_QUEUE_SIZE 256
 #define VUSER_MAX_QUEUE_SIZE 32768
+#define VUSER_IFNAMSIZ 16 /* IFNAMSIZ of <net/if.h>: 15 bytes and the NUL */
 
 struct vuser_devargs {
 	char path[PATH_MAX];
@@ -17,6 +18,11 @@ struct vuser_devargs {
 	uint8_t mac[6];
 	bool mac_set;
 	uint32_t speed; /* Mbps; 0: unknown */
+	char iface[VUSER_IFNAMSIZ]; /* vhost-kernel TAP name (iface= or interface_name=); "": default */
+	bool mrg_rxbuf;  /* VIRTIO_NET_F_MRG_RXBUF */
+	bool in_order;   /* VIRTIO_F_IN_ORDER */
+	bool packed_vq;  /* VIRTIO_F_RING_PACKED */
+	bool vectorized; /* ask for a SIMD data path */
 };
 
 /*

@@ -71,7 +71,8 @@ vuser_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb
 	int rc;
 
 	/* Without mergeable buffers a frame must fit in one mbuf. */
-	if (room < RTE_PKTMBUF_HEADROOM + frame) {
+	if (!(vuser_glue_features(port) & VU_BIT(VU_NET_F_MRG_RXBUF)) &&
+	    room < RTE_PKTMBUF_HEADROOM + frame) {
 		VUSER_LOG(ERR, port,
 			  "rx queue %u: mbufs of mempool %s hold %u bytes, frames of MTU %u need %u",
 			  queue_id, mp->name, room > RTE_PKTMBUF_HEADROOM ?
@@ -151,6 +152,7 @@ vuser_dev_start(struct rte_eth_dev *eth_dev)
 	rc = vuser_glue_start(port);
 	if (rc < 0)
 		return rc;
+	vuser_select_bursts(eth_dev);
 	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
 		data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
@@ -194,58 +196,14 @@ vuser_dev_close(struct rte_eth_dev *eth_dev)
 static int
 vuser_stats_get(struct rte_eth_dev *eth_dev, struct rte_eth_stats *stats)
 {
-	struct rte_eth_dev_data *data = eth_dev->data;
-
-	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
-		const struct vuser_rxq *rxq = data->rx_queues[i];
-
-		if (!rxq)
-			continue;
-		stats->ipackets += rxq->stats.packets;
-		stats->ibytes += rxq->stats.bytes;
-		stats->ierrors += rxq->stats.errors;
-		stats->rx_nombuf += rxq->nombuf;
-		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_ipackets[i] = rxq->stats.packets;
-			stats->q_ibytes[i] = rxq->stats.bytes;
-			stats->q_errors[i] = rxq->stats.errors;
-		}
-	}
-	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
-		const struct vuser_txq *txq = data->tx_queues[i];
-
-		if (!txq)
-			continue;
-		stats->opackets += txq->stats.packets;
-		stats->obytes += txq->stats.bytes;
-		stats->oerrors += txq->stats.errors;
-		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
-			stats->q_opackets[i] = txq->stats.packets;
-			stats->q_obytes[i] = txq->stats.bytes;
-		}
-	}
+	vuser_queue_stats(eth_dev->data, stats);
 	return 0;
 }
 
 static int
 vuser_stats_reset(struct rte_eth_dev *eth_dev)
 {
-	struct rte_eth_dev_data *data = eth_dev->data;
-
-	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
-		struct vuser_rxq *rxq = data->rx_queues[i];
-
-		if (rxq) {
-			memset(&rxq->stats, 0, sizeof(rxq->stats));
-			rxq->nombuf = 0;
-		}
-	}
-	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
-		struct vuser_txq *txq = data->tx_queues[i];
-
-		if (txq)
-			memset(&txq->stats, 0, sizeof(txq->stats));
-	}
+	vuser_queue_stats_reset(eth_dev->data);
 	return 0;
 }
 
@@ -312,8 +270,7 @@ vuser_probe(struct rte_vdev_device *vdev)
 	}
 	vuser_glue_get_mac(port, eth_dev->data->mac_addrs);
 	eth_dev->dev_ops = &vuser_ops;
-	eth_dev->rx_pkt_burst = vuser_recv_pkts;
-	eth_dev->tx_pkt_burst = vuser_xmit_pkts;
+	vuser_select_bursts(eth_dev);
 	eth_dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
 	rte_eth_dev_probing_finish(eth_dev);
 	VUSER_LOG(INFO, port, "port %u on %s", eth_dev->data->port_id, args.path);
@@ -342,4 +299,5 @@ static struct rte_vdev_driver vuser_driver = {
 RTE_PMD_REGISTER_VDEV(net_vuser, vuser_driver);
 RTE_PMD_REGISTER_ALIAS(net_vuser, virtio_user);
 RTE_PMD_REGISTER_PARAM_STRING(net_vuser,
-	"path=<path> queues=<1> queue_size=<power of two> mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps>");
+	"path=<path> queues=<1> queue_size=<1..32768> mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> "
+	"mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> vectorized=<0|1>");

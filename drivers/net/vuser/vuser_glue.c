@@ -33,6 +33,7 @@ vuser_glue_create(struct vuser_port *port)
 		.queue_pairs = port->args.queues,
 		.queue_size = port->args.queue_size,
 		.mac_set = port->args.mac_set,
+		.ifname = port->args.iface[0] ? port->args.iface : NULL,
 	};
 
 	int rc;
@@ -71,6 +72,43 @@ vuser_glue_notify(struct vuser_port *port, uint32_t vq_index)
 	vu_device_notify(port->dev, vq_index);
 }
 
+/* Features the driver will accept: what it implements, what the devargs ask for, and what
+ * the device offers. A devarg asking for a feature the backend lacks falls back to the
+ * path without it. */
+uint64_t
+vuser_glue_features(const struct vuser_port *port)
+{
+	uint64_t wanted = VUSER_DRIVER_FEATURES;
+	uint64_t offered = vu_device_get_features(port->dev);
+
+	if (port->args.mrg_rxbuf)
+		wanted |= VU_BIT(VU_NET_F_MRG_RXBUF);
+	if (port->args.in_order)
+		wanted |= VU_BIT(VU_F_IN_ORDER);
+	if (port->args.packed_vq)
+		wanted |= VU_BIT(VU_F_RING_PACKED);
+	return wanted & offered;
+}
+
+static void
+vuser_report_fallbacks(const struct vuser_port *port, uint64_t features)
+{
+	static const struct {
+		unsigned int bit;
+		const char *devarg;
+	} asked[] = {
+		{ VU_NET_F_MRG_RXBUF, "mrg_rxbuf=1" },
+		{ VU_F_IN_ORDER, "in_order=1" },
+		{ VU_F_RING_PACKED, "packed_vq=1" },
+	};
+	bool on[] = { port->args.mrg_rxbuf, port->args.in_order, port->args.packed_vq };
+
+	for (unsigned int i = 0; i < RTE_DIM(asked); i++)
+		if (on[i] && !(features & VU_BIT(asked[i].bit)))
+			VUSER_LOG(NOTICE, port, "%s: the backend does not offer feature bit %u, running without it",
+				  asked[i].devarg, asked[i].bit);
+}
+
 /* Driver initialization as in spec 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK. */
 static int
 vuser_negotiate(struct vuser_port *port)
@@ -85,7 +123,7 @@ vuser_negotiate(struct vuser_port *port)
 		rc = vu_device_set_status(dev, status);
 	if (rc < 0)
 		return rc;
-	features = vu_device_get_features(dev) & VUSER_DRIVER_FEATURES;
+	features = vuser_glue_features(port);
 	rc = vu_device_set_driver_features(dev, features);
 	if (rc == 0)
 		rc = vu_device_set_status(dev, status | VU_STATUS_FEATURES_OK);
@@ -94,49 +132,35 @@ vuser_negotiate(struct vuser_port *port)
 		return rc < 0 ? rc : -ENOTSUP;
 	}
 	port->features = features;
-	port->hdr_size = (uint16_t)vu_net_hdr_size(features);
+	vuser_report_fallbacks(port, features);
 	VUSER_LOG(INFO, port, "negotiated features 0x%" PRIx64 " (device offers 0x%" PRIx64 ")",
 		  features, vu_device_get_features(dev));
 	return 0;
-}
-
-static struct vu_vring_addr
-vuser_ring_addr(const struct vu_split_ring *ring)
-{
-	return (struct vu_vring_addr){
-		.desc = (uint64_t)(uintptr_t)ring->desc,
-		.avail = (uint64_t)(uintptr_t)ring->avail,
-		.used = (uint64_t)(uintptr_t)ring->used,
-	};
 }
 
 static int
 vuser_setup_queues(struct vuser_port *port)
 {
 	struct rte_eth_dev_data *data = port->data;
+	uint16_t size = vuser_queue_ring_size(port);
 	int rc;
 
 	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
 		struct vuser_rxq *rxq = data->rx_queues[i];
-		struct vu_vring_addr addr;
+		struct vu_vring_addr addr = vuser_rxq_ring_addr(rxq);
 
-		rxq->hdr_size = port->hdr_size;
-		rc = vuser_rxq_start(rxq);
-		if (rc < 0)
-			return rc;
-		addr = vuser_ring_addr(&rxq->ring);
-		rc = vu_device_setup_queue(port->dev, rxq->vq_index, rxq->ring.size, &addr);
+		rc = vuser_rxq_start(rxq, port->features);
+		if (rc == 0)
+			rc = vu_device_setup_queue(port->dev, vuser_rxq_vq_index(rxq), size, &addr);
 		if (rc < 0)
 			return rc;
 	}
 	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
 		struct vuser_txq *txq = data->tx_queues[i];
-		struct vu_vring_addr addr;
+		struct vu_vring_addr addr = vuser_txq_ring_addr(txq);
 
-		txq->hdr_size = port->hdr_size;
-		vuser_txq_start(txq);
-		addr = vuser_ring_addr(&txq->ring);
-		rc = vu_device_setup_queue(port->dev, txq->vq_index, txq->ring.size, &addr);
+		vuser_txq_start(txq, port->features);
+		rc = vu_device_setup_queue(port->dev, vuser_txq_vq_index(txq), size, &addr);
 		if (rc < 0)
 			return rc;
 	}

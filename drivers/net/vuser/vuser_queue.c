@@ -1,0 +1,347 @@
+/* Rx/Tx queue memory and lifecycle, for split and packed rings; burst selection and stats. */
+#include <rte_malloc.h>
+
+#include "vuser_queue.h"
+
+/* Ring memory fits either layout: the layout is known only once features are negotiated. */
+static size_t
+vuser_ring_bytes(uint16_t size)
+{
+	return RTE_MAX(vu_split_ring_mem_size(size), vu_packed_ring_mem_size(size));
+}
+
+static const struct rte_memzone *
+vuser_ring_zone(struct vuser_port *port, const char *kind, uint16_t queue_id, size_t len,
+		int socket)
+{
+	char zname[RTE_MEMZONE_NAMESIZE];
+	const struct rte_memzone *mz;
+
+	snprintf(zname, sizeof(zname), "vuser_%u_%s%u", port->data->port_id, kind, queue_id);
+	mz = rte_memzone_reserve_aligned(zname, len, socket, 0, VU_RING_ALIGN);
+	if (!mz && socket != SOCKET_ID_ANY)
+		mz = rte_memzone_reserve_aligned(zname, len, SOCKET_ID_ANY, 0, VU_RING_ALIGN);
+	if (!mz)
+		VUSER_LOG(ERR, port, "%s queue %u: no memory for a ring of %zu bytes: %s", kind,
+			  queue_id, len, rte_strerror(rte_errno));
+	return mz;
+}
+
+static uint16_t
+vuser_usable_desc(uint16_t nb_desc, uint16_t ring_size)
+{
+	return nb_desc == 0 || nb_desc > ring_size ? ring_size : nb_desc;
+}
+
+uint16_t
+vuser_queue_ring_size(const struct vuser_port *port)
+{
+	return port->args.queue_size;
+}
+
+int
+vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, int socket,
+		struct rte_mempool *mp, struct vuser_rxq **out)
+{
+	uint16_t size = vuser_queue_ring_size(port);
+	struct vuser_rxq *rxq;
+
+	rxq = rte_zmalloc_socket("vuser_rxq", sizeof(*rxq), RTE_CACHE_LINE_SIZE, socket);
+	if (!rxq)
+		return -ENOMEM;
+	rxq->sw_ring = rte_zmalloc_socket("vuser_rx_sw", sizeof(*rxq->sw_ring) * size,
+					  RTE_CACHE_LINE_SIZE, socket);
+	rxq->mz = vuser_ring_zone(port, "rx", queue_id, vuser_ring_bytes(size), socket);
+	if (!rxq->sw_ring || !rxq->mz) {
+		vuser_rxq_free(rxq);
+		return -ENOMEM;
+	}
+	rxq->mp = mp;
+	rxq->port = port;
+	rxq->size = size;
+	rxq->nb_desc = vuser_usable_desc(nb_desc, size);
+	rxq->port_id = port->data->port_id;
+	rxq->queue_id = queue_id;
+	*out = rxq;
+	return 0;
+}
+
+int
+vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, int socket,
+		struct vuser_txq **out)
+{
+	uint16_t size = vuser_queue_ring_size(port);
+	size_t ring_len = vuser_ring_bytes(size);
+	struct vuser_txq *txq;
+
+	txq = rte_zmalloc_socket("vuser_txq", sizeof(*txq), RTE_CACHE_LINE_SIZE, socket);
+	if (!txq)
+		return -ENOMEM;
+	txq->bufs = rte_zmalloc_socket("vuser_tx_bufs",
+				       (sizeof(*txq->bufs) + 2 * sizeof(uint16_t)) * size,
+				       RTE_CACHE_LINE_SIZE, socket);
+	/* The header slots live after the ring so the backend can read them. */
+	txq->mz = vuser_ring_zone(port, "tx", queue_id,
+				  ring_len + sizeof(struct vu_net_hdr) * size, socket);
+	if (!txq->bufs || !txq->mz) {
+		vuser_txq_free(txq);
+		return -ENOMEM;
+	}
+	txq->ids = (uint16_t *)(txq->bufs + size);
+	txq->order = txq->ids + size;
+	txq->hdrs = (struct vu_net_hdr *)((uint8_t *)txq->mz->addr + ring_len);
+	txq->port = port;
+	txq->size = size;
+	txq->nb_desc = vuser_usable_desc(nb_desc, size);
+	txq->queue_id = queue_id;
+	*out = txq;
+	return 0;
+}
+
+void
+vuser_rxq_free(struct vuser_rxq *rxq)
+{
+	if (!rxq)
+		return;
+	vuser_rxq_stop(rxq);
+	rte_memzone_free(rxq->mz);
+	rte_free(rxq->sw_ring);
+	rte_free(rxq);
+}
+
+void
+vuser_txq_free(struct vuser_txq *txq)
+{
+	if (!txq)
+		return;
+	vuser_txq_stop(txq);
+	rte_memzone_free(txq->mz);
+	rte_free(txq->bufs);
+	rte_free(txq);
+}
+
+static bool
+vuser_packed(uint64_t features)
+{
+	return features & VU_BIT(VU_F_RING_PACKED);
+}
+
+/* Post the buffer of id `id` in the next free slot of the ring (not yet published). */
+static void
+vuser_rx_post_initial(struct vuser_rxq *rxq, uint16_t id, struct rte_mbuf *m, bool packed)
+{
+	rxq->sw_ring[id] = m;
+	if (packed) {
+		struct vu_packed_ring *r = &rxq->packed;
+		struct vu_packed_desc *d = &r->desc[r->avail_idx];
+
+		d->addr = vuser_rx_buf_addr(rxq, m);
+		d->len = vuser_rx_buf_len(rxq, m);
+		d->id = id;
+		d->flags = (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r));
+		vu_packed_ring_avail_advance(r, 1);
+	} else {
+		struct vu_desc *d = &rxq->split.desc[id];
+
+		d->addr = vuser_rx_buf_addr(rxq, m);
+		d->len = vuser_rx_buf_len(rxq, m);
+		d->flags = VU_DESC_F_WRITE;
+		vu_split_ring_avail_add(&rxq->split, id);
+	}
+}
+
+/* Fresh ring with every usable buffer posted; called before DRIVER_OK. */
+int
+vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
+{
+	bool packed = vuser_packed(features);
+	struct rte_mbuf *m[VUSER_BURST_MAX];
+
+	rxq->hdr_size = (uint16_t)vu_net_hdr_size(features);
+	rxq->mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
+	memset(rxq->mz->addr, 0, vuser_ring_bytes(rxq->size));
+	/* Polling driver: the backend need not signal the call eventfd. */
+	if (packed) {
+		vu_packed_ring_init(&rxq->packed, rxq->mz->addr, rxq->size);
+		rxq->packed.driver_event->flags = VU_RING_EVENT_FLAGS_DISABLE;
+	} else {
+		vu_split_ring_init(&rxq->split, rxq->mz->addr, rxq->size);
+		rxq->split.avail->flags = VU_AVAIL_F_NO_INTERRUPT;
+	}
+	for (uint16_t id = 0; id < rxq->nb_desc;) {
+		uint16_t n = RTE_MIN((uint16_t)VUSER_BURST_MAX, (uint16_t)(rxq->nb_desc - id));
+
+		if (rte_pktmbuf_alloc_bulk(rxq->mp, m, n) != 0) {
+			VUSER_LOG(ERR, rxq->port, "rx queue %u: mempool %s has no %u free mbufs",
+				  rxq->queue_id, rxq->mp->name, rxq->nb_desc);
+			vuser_rxq_stop(rxq);
+			return -ENOMEM;
+		}
+		for (uint16_t i = 0; i < n; i++, id++)
+			vuser_rx_post_initial(rxq, id, m[i], packed);
+	}
+	if (!packed)
+		vu_split_ring_avail_publish(&rxq->split);
+	return 0;
+}
+
+void
+vuser_rxq_stop(struct vuser_rxq *rxq)
+{
+	if (!rxq->sw_ring)
+		return;
+	for (uint16_t id = 0; id < rxq->size; id++) {
+		rte_pktmbuf_free(rxq->sw_ring[id]);
+		rxq->sw_ring[id] = NULL;
+	}
+}
+
+void
+vuser_txq_start(struct vuser_txq *txq, uint64_t features)
+{
+	txq->hdr_size = (uint16_t)vu_net_hdr_size(features);
+	txq->in_order = features & VU_BIT(VU_F_IN_ORDER);
+	memset(txq->mz->addr, 0, vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
+	if (vuser_packed(features)) {
+		vu_packed_ring_init(&txq->packed, txq->mz->addr, txq->size);
+		txq->packed.driver_event->flags = VU_RING_EVENT_FLAGS_DISABLE;
+		/* Every id free; popped from the top, so id 0 goes first. */
+		for (uint16_t i = 0; i < txq->size; i++)
+			txq->ids[i] = (uint16_t)(txq->size - 1 - i);
+		txq->ids_top = txq->size;
+	} else {
+		struct vu_split_ring *r = &txq->split;
+
+		vu_split_ring_init(r, txq->mz->addr, txq->size);
+		r->avail->flags = VU_AVAIL_F_NO_INTERRUPT;
+		/* Free list threaded through desc.next, in ring order. */
+		for (uint16_t id = 0; id < txq->size; id++)
+			r->desc[id].next = (uint16_t)(id + 1 == txq->size ? 0 : id + 1);
+		txq->free_head = 0;
+	}
+	txq->num_free = txq->nb_desc;
+	txq->order_head = 0;
+	txq->order_tail = 0;
+	txq->order_count = 0;
+}
+
+void
+vuser_txq_stop(struct vuser_txq *txq)
+{
+	if (!txq->bufs)
+		return;
+	for (uint16_t id = 0; id < txq->size; id++) {
+		rte_pktmbuf_free(txq->bufs[id].m);
+		txq->bufs[id].m = NULL;
+	}
+}
+
+static struct vu_vring_addr
+vuser_ring_addr(const void *mem, uint16_t size, bool packed)
+{
+	uintptr_t base = (uintptr_t)mem;
+
+	if (packed)
+		return (struct vu_vring_addr){
+			.desc = base,
+			.avail = base + vu_packed_ring_driver_event_offset(size),
+			.used = base + vu_packed_ring_device_event_offset(size),
+		};
+	return (struct vu_vring_addr){
+		.desc = base,
+		.avail = base + sizeof(struct vu_desc) * size,
+		.used = base + vu_split_ring_used_offset(size),
+	};
+}
+
+struct vu_vring_addr
+vuser_rxq_ring_addr(const struct vuser_rxq *rxq)
+{
+	return vuser_ring_addr(rxq->mz->addr, rxq->size, vuser_packed(rxq->port->features));
+}
+
+struct vu_vring_addr
+vuser_txq_ring_addr(const struct vuser_txq *txq)
+{
+	return vuser_ring_addr(txq->mz->addr, txq->size, vuser_packed(txq->port->features));
+}
+
+/* Virtqueue indexes: rx of pair i is 2i, tx is 2i + 1 (spec 5.1.2). */
+uint16_t
+vuser_rxq_vq_index(const struct vuser_rxq *rxq)
+{
+	return (uint16_t)(2 * rxq->queue_id);
+}
+
+uint16_t
+vuser_txq_vq_index(const struct vuser_txq *txq)
+{
+	return (uint16_t)(2 * txq->queue_id + 1);
+}
+
+void
+vuser_select_bursts(struct rte_eth_dev *eth_dev)
+{
+	struct vuser_port *port = eth_dev->data->dev_private;
+	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
+
+	if (vuser_packed(port->features)) {
+		eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_mrg : vuser_packed_recv;
+		eth_dev->tx_pkt_burst = vuser_packed_xmit;
+	} else {
+		eth_dev->rx_pkt_burst = mrg ? vuser_split_recv_mrg : vuser_split_recv;
+		eth_dev->tx_pkt_burst = vuser_split_xmit;
+	}
+}
+
+void
+vuser_queue_stats(const struct rte_eth_dev_data *data, struct rte_eth_stats *stats)
+{
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
+		const struct vuser_rxq *rxq = data->rx_queues[i];
+
+		if (!rxq)
+			continue;
+		stats->ipackets += rxq->stats.packets;
+		stats->ibytes += rxq->stats.bytes;
+		stats->ierrors += rxq->stats.errors;
+		stats->rx_nombuf += rxq->nombuf;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_ipackets[i] = rxq->stats.packets;
+			stats->q_ibytes[i] = rxq->stats.bytes;
+			stats->q_errors[i] = rxq->stats.errors;
+		}
+	}
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
+		const struct vuser_txq *txq = data->tx_queues[i];
+
+		if (!txq)
+			continue;
+		stats->opackets += txq->stats.packets;
+		stats->obytes += txq->stats.bytes;
+		stats->oerrors += txq->stats.errors;
+		if (i < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			stats->q_opackets[i] = txq->stats.packets;
+			stats->q_obytes[i] = txq->stats.bytes;
+		}
+	}
+}
+
+void
+vuser_queue_stats_reset(struct rte_eth_dev_data *data)
+{
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
+		struct vuser_rxq *rxq = data->rx_queues[i];
+
+		if (rxq) {
+			memset(&rxq->stats, 0, sizeof(rxq->stats));
+			rxq->nombuf = 0;
+		}
+	}
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
+		struct vuser_txq *txq = data->tx_queues[i];
+
+		if (txq)
+			memset(&txq->stats, 0, sizeof(txq->stats));
+	}
+}

@@ -1,0 +1,200 @@
+/* Rx/Tx queue state of the net_vuser PMD and the inline helpers all ring layouts share. */
+#ifndef VUSER_QUEUE_H
+#define VUSER_QUEUE_H
+
+#include <rte_mbuf.h>
+
+#include "vu_ring.h"
+#include "vu_ring_packed.h"
+#include "vuser.h"
+
+/* Most used entries handled per burst call (bounds the on-stack arrays). */
+#define VUSER_BURST_MAX 64
+
+struct vuser_queue_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t errors;
+};
+
+struct vuser_rxq {
+	union {
+		struct vu_split_ring split;
+		struct vu_packed_ring packed;
+	};
+	struct rte_mbuf **sw_ring; /* mbuf posted under each buffer id */
+	struct rte_mempool *mp;
+	struct vuser_port *port;
+	uint16_t size;             /* ring size */
+	uint16_t nb_desc;          /* buffers kept posted */
+	uint16_t hdr_size;
+	uint16_t port_id;
+	uint16_t queue_id;
+	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
+	uint64_t nombuf;
+	struct vuser_queue_stats stats;
+	const struct rte_memzone *mz;
+};
+
+/* What one in-flight Tx buffer holds, by buffer id. */
+struct vuser_tx_buf {
+	struct rte_mbuf *m;
+	uint16_t ndesc; /* descriptors the chain takes */
+	uint16_t tail;  /* split: last descriptor of the chain */
+};
+
+struct vuser_txq {
+	union {
+		struct vu_split_ring split;
+		struct vu_packed_ring packed;
+	};
+	struct vuser_tx_buf *bufs; /* by buffer id (split: the head descriptor id) */
+	uint16_t *ids;             /* packed: free buffer ids (a stack) */
+	uint16_t *order;           /* in-order: buffer ids in the order they were made available */
+	struct vu_net_hdr *hdrs;   /* a zeroed header slot per buffer id, in ring memory */
+	struct vuser_port *port;
+	uint16_t size;
+	uint16_t nb_desc;          /* descriptors allowed in flight */
+	uint16_t num_free;         /* descriptors (slots) free now */
+	uint16_t free_head;        /* split: first free descriptor */
+	uint16_t ids_top;          /* packed: free ids on the stack */
+	uint16_t order_head;       /* in-order: oldest in-flight entry of `order` */
+	uint16_t order_tail;       /* in-order: next entry of `order` to fill */
+	uint16_t order_count;      /* in-order: buffers in flight */
+	uint16_t hdr_size;
+	uint16_t queue_id;
+	bool in_order;             /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
+	struct vuser_queue_stats stats;
+	const struct rte_memzone *mz;
+};
+
+uint16_t vuser_split_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_split_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+
+/* Where a posted Rx buffer starts: the header goes in the headroom right before the data,
+ * so the packet lands at the usual data offset. */
+static inline uint64_t
+vuser_rx_buf_addr(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
+{
+	return (uint64_t)(uintptr_t)m->buf_addr + RTE_PKTMBUF_HEADROOM - rxq->hdr_size;
+}
+
+static inline uint32_t
+vuser_rx_buf_len(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
+{
+	return (uint32_t)(m->buf_len - RTE_PKTMBUF_HEADROOM + rxq->hdr_size);
+}
+
+/* The header of a received packet, in front of its first buffer's data. */
+static inline const struct vu_net_hdr *
+vuser_rx_hdr(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
+{
+	return (const struct vu_net_hdr *)(uintptr_t)vuser_rx_buf_addr(rxq, m);
+}
+
+/* Turn the first buffer of a packet into the head mbuf; len includes the header. */
+static inline void
+vuser_rx_first_seg(const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len)
+{
+	m->data_off = RTE_PKTMBUF_HEADROOM;
+	m->data_len = (uint16_t)(len - rxq->hdr_size);
+	m->pkt_len = len - rxq->hdr_size;
+	m->nb_segs = 1;
+	m->next = NULL;
+	m->port = rxq->port_id;
+	m->ol_flags = 0;
+	m->packet_type = 0;
+}
+
+/* Append a further buffer of a mergeable packet: it holds data from its first byte. */
+static inline void
+vuser_rx_append_seg(const struct vuser_rxq *rxq, struct rte_mbuf *head, struct rte_mbuf *last,
+		    struct rte_mbuf *seg, uint32_t len)
+{
+	seg->data_off = (uint16_t)(RTE_PKTMBUF_HEADROOM - rxq->hdr_size);
+	seg->data_len = (uint16_t)len;
+	seg->next = NULL;
+	last->next = seg;
+	head->nb_segs++;
+	head->pkt_len += len;
+}
+
+/* A used length the buffer could not have held, or with no packet after the header. */
+static inline bool
+vuser_rx_len_bad(const struct vuser_rxq *rxq, const struct rte_mbuf *m, uint32_t len,
+		 bool first)
+{
+	return (first && len <= rxq->hdr_size) || len > vuser_rx_buf_len(rxq, m);
+}
+
+/* The header can share the first descriptor when it fits in a headroom we own. */
+static inline bool
+vuser_tx_can_push(const struct rte_mbuf *m, uint16_t hdr_size)
+{
+	return rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m) && m->nb_segs == 1 &&
+	       rte_pktmbuf_headroom(m) >= hdr_size;
+}
+
+/* Put the header in the mbuf's headroom; the descriptor then covers header + data. */
+static inline void
+vuser_tx_push_hdr(struct rte_mbuf *m, uint16_t hdr_size)
+{
+	memset(rte_pktmbuf_prepend(m, hdr_size), 0, hdr_size);
+}
+
+static inline uint64_t
+vuser_mbuf_addr(const struct rte_mbuf *m)
+{
+	return (uint64_t)(uintptr_t)rte_pktmbuf_mtod(m, void *);
+}
+
+/* Collects mbufs to free and frees them in bulk. */
+struct vuser_free_batch {
+	uint16_t n;
+	struct rte_mbuf *m[VUSER_BURST_MAX];
+};
+
+static inline void
+vuser_free_batch_add(struct vuser_free_batch *b, struct rte_mbuf *m)
+{
+	b->m[b->n++] = m;
+	if (unlikely(b->n == VUSER_BURST_MAX)) {
+		rte_pktmbuf_free_bulk(b->m, b->n);
+		b->n = 0;
+	}
+}
+
+static inline void
+vuser_free_batch_flush(struct vuser_free_batch *b)
+{
+	if (b->n)
+		rte_pktmbuf_free_bulk(b->m, b->n);
+	b->n = 0;
+}
+
+/* In-order bookkeeping: ids in the order made available; size need not be a power of 2. */
+static inline void
+vuser_tx_order_push(struct vuser_txq *txq, uint16_t id)
+{
+	txq->order[txq->order_tail] = id;
+	if (++txq->order_tail == txq->size)
+		txq->order_tail = 0;
+	txq->order_count++;
+}
+
+static inline uint16_t
+vuser_tx_order_pop(struct vuser_txq *txq)
+{
+	uint16_t id = txq->order[txq->order_head];
+
+	if (++txq->order_head == txq->size)
+		txq->order_head = 0;
+	txq->order_count--;
+	return id;
+}
+
+#endif /* VUSER_QUEUE_H */

@@ -1,0 +1,187 @@
+/* Tx bursts for split and packed rings: descriptor writing, completion and in-order batches. */
+#include "vuser_queue.h"
+
+/* Give back everything buffer `id` held. */
+static __rte_always_inline void
+vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_free_batch *fb)
+{
+	struct vuser_tx_buf *buf = &txq->bufs[id];
+
+	vuser_free_batch_add(fb, buf->m);
+	buf->m = NULL;
+	txq->num_free = (uint16_t)(txq->num_free + buf->ndesc);
+	if (packed) {
+		txq->ids[txq->ids_top++] = id;
+	} else {
+		txq->split.desc[buf->tail].next = txq->free_head;
+		txq->free_head = id;
+	}
+}
+
+/* A used entry for `id`: with IN_ORDER it also completes every buffer made available
+ * before it ("the device ... only writing out a single used descriptor with the Buffer ID
+ * corresponding to the last descriptor in the batch"). Returns descriptors completed. */
+static __rte_always_inline uint16_t
+vuser_tx_complete(struct vuser_txq *txq, bool packed, uint32_t id, struct vuser_free_batch *fb)
+{
+	uint16_t before = txq->num_free;
+
+	if (unlikely(id >= txq->size || txq->bufs[id].m == NULL)) {
+		txq->stats.errors++;
+		return 0;
+	}
+	if (txq->in_order) {
+		uint16_t done;
+
+		do {
+			done = vuser_tx_order_pop(txq);
+			vuser_tx_release(txq, packed, done, fb);
+		} while (done != id && txq->order_count);
+	} else {
+		vuser_tx_release(txq, packed, (uint16_t)id, fb);
+	}
+	return (uint16_t)(txq->num_free - before);
+}
+
+static __rte_always_inline void
+vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
+{
+	struct vuser_free_batch fb;
+
+	fb.n = 0;
+	if (packed) {
+		struct vu_packed_ring *r = &txq->packed;
+
+		while (txq->num_free < txq->nb_desc) {
+			const struct vu_packed_desc *d = &r->desc[r->used_idx];
+			uint16_t ndesc;
+
+			if (!vu_packed_desc_is_used(d, r->used_wrap))
+				break;
+			ndesc = vuser_tx_complete(txq, packed, d->id, &fb);
+			/* The device skips the rest of the chain or batch, and so do we. */
+			vu_packed_ring_used_advance(r, ndesc ? ndesc : 1);
+		}
+	} else {
+		struct vu_split_ring *r = &txq->split;
+		uint16_t n = vu_split_ring_used_pending(r);
+
+		for (uint16_t i = 0; i < n; i++)
+			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id, &fb);
+		r->last_used_idx = (uint16_t)(r->last_used_idx + n);
+	}
+	vuser_free_batch_flush(&fb);
+}
+
+/* Write one descriptor of a chain. Split: at descriptor `*slot`, following the free list.
+ * Packed: at the ring's fill position; the head's flags are left for the caller. */
+static __rte_always_inline void
+vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, uint64_t addr,
+	      uint32_t len, bool more, bool head)
+{
+	if (packed) {
+		struct vu_packed_ring *r = &txq->packed;
+		struct vu_packed_desc *d = &r->desc[r->avail_idx];
+
+		d->addr = addr;
+		d->len = len;
+		d->id = id;
+		if (!head)
+			d->flags = (uint16_t)(vu_packed_ring_avail_flags(r) |
+					      (more ? VU_DESC_F_NEXT : 0));
+		vu_packed_ring_avail_advance(r, 1);
+	} else {
+		struct vu_desc *d = &txq->split.desc[*slot];
+
+		d->addr = addr;
+		d->len = len;
+		d->flags = more ? VU_DESC_F_NEXT : 0;
+		if (more)
+			*slot = d->next;
+	}
+}
+
+static __rte_always_inline uint16_t
+vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
+{
+	uint64_t bytes = 0;
+	uint16_t ntx = 0, sent = 0;
+	bool kick;
+
+	vuser_tx_reclaim(txq, packed);
+	for (; ntx < nb_pkts; ntx++) {
+		struct rte_mbuf *m = pkts[ntx];
+		bool push = vuser_tx_can_push(m, txq->hdr_size);
+		uint16_t need = (uint16_t)(m->nb_segs + !push);
+		uint32_t pkt_len = m->pkt_len;
+		uint16_t head_slot, head_flags = 0, id, slot;
+
+		if (unlikely(need > txq->num_free)) {
+			if (likely(need <= txq->nb_desc))
+				break; /* ring full: the caller keeps the rest */
+			/* A chain longer than the ring can never be sent. */
+			txq->stats.errors++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (packed) {
+			id = txq->ids[--txq->ids_top];
+			head_slot = txq->packed.avail_idx;
+			head_flags = (uint16_t)(vu_packed_ring_avail_flags(&txq->packed) |
+						(need > 1 ? VU_DESC_F_NEXT : 0));
+		} else {
+			id = txq->free_head;
+			head_slot = id;
+		}
+		slot = id;
+		if (push) {
+			vuser_tx_push_hdr(m, txq->hdr_size);
+		} else {
+			vuser_tx_desc(txq, packed, &slot, id, (uint64_t)(uintptr_t)&txq->hdrs[id],
+				      txq->hdr_size, true, true);
+		}
+		for (struct rte_mbuf *seg = m; seg; seg = seg->next)
+			vuser_tx_desc(txq, packed, &slot, id, vuser_mbuf_addr(seg), seg->data_len,
+				      seg->next != NULL, push && seg == m);
+		txq->bufs[id].m = m;
+		txq->bufs[id].ndesc = need;
+		txq->num_free = (uint16_t)(txq->num_free - need);
+		if (txq->in_order)
+			vuser_tx_order_push(txq, id);
+		if (packed) {
+			/* Last: the device must never see half a chain. */
+			vu_packed_desc_publish(&txq->packed.desc[head_slot], head_flags);
+		} else {
+			txq->bufs[id].tail = slot;
+			txq->free_head = txq->split.desc[slot].next;
+			vu_split_ring_avail_add(&txq->split, id);
+		}
+		bytes += pkt_len;
+		sent++;
+	}
+	if (unlikely(sent == 0))
+		return ntx;
+	if (packed) {
+		kick = vu_packed_ring_needs_kick(&txq->packed);
+	} else {
+		vu_split_ring_avail_publish(&txq->split);
+		kick = vu_split_ring_needs_kick(&txq->split);
+	}
+	if (unlikely(kick))
+		vuser_glue_notify(txq->port, vuser_txq_vq_index(txq));
+	txq->stats.packets += sent;
+	txq->stats.bytes += bytes;
+	return ntx;
+}
+
+uint16_t
+vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_tx_burst(queue, pkts, nb_pkts, false);
+}
+
+uint16_t
+vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_tx_burst(queue, pkts, nb_pkts, true);
+}

@@ -1,0 +1,155 @@
+/* Packed virtqueue layout (spec 2.8) and the driver-side primitives the PMD's hot path inlines. */
+#ifndef VU_RING_PACKED_H
+#define VU_RING_PACKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vu_ring.h"
+
+#define VU_PACKED_DESC_F_AVAIL (1u << 7)
+#define VU_PACKED_DESC_F_USED (1u << 15)
+
+/* Event suppression flags (spec 2.8.10). */
+#define VU_RING_EVENT_FLAGS_ENABLE 0x0u
+#define VU_RING_EVENT_FLAGS_DISABLE 0x1u
+#define VU_RING_EVENT_FLAGS_DESC 0x2u
+
+/* SET_VRING_BASE / GET_VRING_BASE carry the wrap counter in bit 15 for packed rings. */
+#define VU_PACKED_BASE_WRAP_SHIFT 15
+
+struct vu_packed_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+struct vu_packed_event {
+	uint16_t off_wrap;
+	uint16_t flags;
+};
+
+/* Driver view of one packed ring. */
+struct vu_packed_ring {
+	struct vu_packed_desc *desc;
+	struct vu_packed_event *driver_event; /* written by the driver */
+	struct vu_packed_event *device_event; /* written by the device */
+	uint16_t size;
+	uint16_t avail_idx;    /* next slot the driver fills */
+	uint16_t used_idx;     /* next slot the driver reads back */
+	bool avail_wrap;       /* driver ring wrap counter */
+	bool used_wrap;        /* wrap counter expected in the next used slot */
+	uint16_t avail_flags;  /* AVAIL/USED bits that mark a slot available this lap */
+};
+
+static inline size_t
+vu_packed_ring_driver_event_offset(uint16_t size)
+{
+	return sizeof(struct vu_packed_desc) * size;
+}
+
+static inline size_t
+vu_packed_ring_device_event_offset(uint16_t size)
+{
+	return vu_align_up(vu_packed_ring_driver_event_offset(size) + sizeof(struct vu_packed_event),
+			   64);
+}
+
+static inline size_t
+vu_packed_ring_mem_size(uint16_t size)
+{
+	return vu_align_up(vu_packed_ring_device_event_offset(size) + sizeof(struct vu_packed_event),
+			   VU_RING_ALIGN);
+}
+
+static inline void
+vu_packed_ring_set_avail_flags(struct vu_packed_ring *r)
+{
+	r->avail_flags = r->avail_wrap ? VU_PACKED_DESC_F_AVAIL : VU_PACKED_DESC_F_USED;
+}
+
+/* Lay the ring out in zeroed memory of vu_packed_ring_mem_size(size) bytes. "The driver
+ * ring wrap counter ... and the device ring wrap counter ... are initialized to 1." */
+static inline void
+vu_packed_ring_init(struct vu_packed_ring *r, void *mem, uint16_t size)
+{
+	uint8_t *base = (uint8_t *)mem;
+
+	r->desc = (struct vu_packed_desc *)base;
+	r->driver_event = (struct vu_packed_event *)(base + vu_packed_ring_driver_event_offset(size));
+	r->device_event = (struct vu_packed_event *)(base + vu_packed_ring_device_event_offset(size));
+	r->size = size;
+	r->avail_idx = 0;
+	r->used_idx = 0;
+	r->avail_wrap = true;
+	r->used_wrap = true;
+	vu_packed_ring_set_avail_flags(r);
+}
+
+/* Advance the fill position by n slots, flipping the wrap counter past the end. */
+static inline void
+vu_packed_ring_avail_advance(struct vu_packed_ring *r, uint16_t n)
+{
+	r->avail_idx = (uint16_t)(r->avail_idx + n);
+	if (r->avail_idx >= r->size) {
+		r->avail_idx = (uint16_t)(r->avail_idx - r->size);
+		r->avail_wrap = !r->avail_wrap;
+		vu_packed_ring_set_avail_flags(r);
+	}
+}
+
+static inline void
+vu_packed_ring_used_advance(struct vu_packed_ring *r, uint16_t n)
+{
+	r->used_idx = (uint16_t)(r->used_idx + n);
+	if (r->used_idx >= r->size) {
+		r->used_idx = (uint16_t)(r->used_idx - r->size);
+		r->used_wrap = !r->used_wrap;
+	}
+}
+
+/* Flags that make a descriptor available in the current lap. The head descriptor of a
+ * batch is written last, with a release store, so the device never sees half a chain. */
+static inline uint16_t
+vu_packed_ring_avail_flags(const struct vu_packed_ring *r)
+{
+	return r->avail_flags;
+}
+
+static inline void
+vu_packed_desc_publish(struct vu_packed_desc *d, uint16_t flags)
+{
+	__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+}
+
+/* "A descriptor is used when its AVAIL and USED bits match each other and the device
+ * ring wrap counter." Acquire: the id and len are read after the flags. */
+static inline bool
+vu_packed_desc_is_used(const struct vu_packed_desc *d, bool wrap)
+{
+	uint16_t flags = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+	bool avail = flags & VU_PACKED_DESC_F_AVAIL;
+	bool used = flags & VU_PACKED_DESC_F_USED;
+
+	return avail == used && used == wrap;
+}
+
+/* The base word for SET_VRING_BASE: next slot and wrap counter. */
+static inline uint32_t
+vu_packed_ring_base(uint16_t idx, bool wrap)
+{
+	return (uint32_t)idx | ((uint32_t)wrap << VU_PACKED_BASE_WRAP_SHIFT);
+}
+
+/* After publishing: does the device want a notification? */
+static inline bool
+vu_packed_ring_needs_kick(const struct vu_packed_ring *r)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&r->device_event->flags, __ATOMIC_RELAXED) !=
+	       VU_RING_EVENT_FLAGS_DISABLE;
+}
+
+#endif /* VU_RING_PACKED_H */
