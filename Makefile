@@ -5,6 +5,8 @@
 #   make test    build, then unit tests (meson test) and integration tests;
 #                the last line is "N passed, N failed[, N skipped]"
 #   make demo    build, then scripts/demo.py (DEMO_ARGS="--frontend dpdk" ...)
+#   make bench   build, then tests/perf/bench.py: net_vuser vs DPDK's net_virtio_user
+#                (BENCH_ARGS="--quick" ...; see docs/performance.md)
 #   make setup   packages and DPDK SDK headers only
 #   make clean   remove build/ and results/ (.deps/ is kept: see setup.sh)
 
@@ -16,10 +18,11 @@ BUILD_DIR := $(ROOT)/build
 SDK_INC := $(ROOT)/.deps/dpdk-sdk/include
 MESON_OPTS ?=
 DEMO_ARGS ?=
+BENCH_ARGS ?=
 PYTHON ?= python3
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test demo clean
+.PHONY: build setup test demo bench clean
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -36,6 +39,9 @@ test: build
 
 demo: build
 	$(PYTHON) $(ROOT)/scripts/demo.py $(DEMO_ARGS)
+
+bench: build
+	$(PYTHON) $(ROOT)/tests/perf/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf "$(BUILD_DIR)" "$(ROOT)/results"

@@ -3,6 +3,7 @@
 
   1. unit:         meson test -C build --print-errorlogs   (cmocka suites)
   2. integration:  tests/integration/test_*.py              (real DPDK peers)
+                   tests/vm/test_*.py                       (vhost-net in a QEMU VM)
 
 Individual cmocka tests are counted from each suite's output (from
 build/meson-logs/testlog.json); a suite without cmocka summaries counts as
@@ -109,6 +110,8 @@ def run_unit(build, tally):
 
 def run_integration(tally, pattern):
     files = sorted(glob.glob(os.path.join(ROOT, "tests", "integration", pattern)))
+    # the vhost-net end-to-end test boots a VM (tests/vm), run after the others
+    files += sorted(glob.glob(os.path.join(ROOT, "tests", "vm", pattern)))
     if not files:
         tally.notes.append("integration: no test files match %s" % pattern)
         return

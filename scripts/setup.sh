@@ -28,6 +28,8 @@ PACKAGES=(
 	libcmocka-dev
 	python3-pyelftools
 	dpkg-dev
+	# vhost-kernel tests: netns/TAP checks, and the VM that has vhost_net (tests/vm)
+	iproute2 qemu-system-x86 busybox-static
 )
 
 # The five SDK headers a vdev ethdev driver needs, and where they live in the

@@ -19,6 +19,14 @@ struct vu_backend_params {
 	const char *name;        /* device name, for log lines */
 	const char *path;        /* socket or device node */
 	unsigned int timeout_ms; /* bound on connecting and on every reply */
+	uint32_t queue_pairs;    /* pairs the device will use (vhost-kernel opens one each) */
+	/* vhost-user only: listen on path and let the backend connect (open returns at once,
+	 * without a connection; see the connection ops below) */
+	bool server;
+	/* vhost-kernel only */
+	const char *ifname;      /* TAP name or template with %d; NULL: the default */
+	const uint8_t *mac;      /* the port's MAC, also given to the TAP; NULL: kernel's */
+	const char *tun_path;    /* TAP clone device; NULL: /dev/net/tun (tests substitute it) */
 };
 
 /* Opaque per-backend state; each frontend defines its own. */
@@ -49,8 +57,36 @@ struct vu_backend_ops {
 	int (*set_vring_enable)(struct vu_backend *b, uint32_t idx, bool enable);
 	/* Returns the backend to the state right after open (rings forgotten). */
 	int (*reset)(struct vu_backend *b);
+
+	/*
+	 * Connection ops, optional (NULL: the backend is connected from open to close and
+	 * has nothing to watch). A backend whose peer can come and go (vhost-user) reports
+	 * an fd the owner polls for readability: the listening socket while disconnected in
+	 * server mode, the connection while connected, -1 when there is nothing to wait for.
+	 * When it is readable the owner calls handle_event, which accepts a pending
+	 * connection (and runs the connection set-up: SET_OWNER, features, protocol
+	 * features), or notices that the peer closed. It returns VU_BACKEND_EV_* or -errno;
+	 * every wait in it is bounded by the timeout.
+	 */
+	int (*event_fd)(struct vu_backend *b);
+	int (*handle_event)(struct vu_backend *b);
+	bool (*connected)(struct vu_backend *b);
+	/* Drop the connection (server mode: back to listening). */
+	void (*disconnect)(struct vu_backend *b);
+};
+
+/* What handle_event saw. */
+enum vu_backend_event {
+	VU_BACKEND_EV_NONE = 0,     /* nothing changed */
+	VU_BACKEND_EV_CONNECTED,    /* a backend connected and the set-up succeeded */
+	VU_BACKEND_EV_DISCONNECTED, /* the peer went away; the connection is closed */
 };
 
 extern const struct vu_backend_ops vu_vhost_user_ops;
+extern const struct vu_backend_ops vu_vhost_kernel_ops;
+
+/* The frontend for a path: vhost-kernel for a character device (or a path named
+ * vhost-net*, so that a missing /dev/vhost-net gets vhost-kernel's error), else vhost-user. */
+const struct vu_backend_ops *vu_backend_ops_for_path(const char *path);
 
 #endif /* VU_BACKEND_H */

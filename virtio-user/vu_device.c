@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vu_device.h"
+#include "vu_device_priv.h"
 #include "vu_log.h"
 
 #define VU_DEFAULT_TIMEOUT_MS 5000
@@ -24,27 +25,20 @@
 /* Features the device emulates itself (config space), never sent to the backend. */
 #define VU_DEVICE_EMULATED_FEATURES (VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS))
 
-struct vu_queue {
-	uint32_t size;
-	struct vu_vring_addr addr;
-	int kick_fd;
-	int call_fd;
-	bool ready;   /* set up by the driver */
-	bool started; /* handed to the backend */
-};
+uint64_t
+vu_device_data_path_features(void)
+{
+	return VU_DEVICE_DATA_PATH_FEATURES;
+}
 
-struct vu_device {
-	char name[64];
-	const struct vu_backend_ops *ops;
-	struct vu_backend *backend;
-	uint64_t device_features;
-	uint64_t driver_features;
-	uint8_t status;
-	struct vu_net_config config;
-	uint32_t nqueues;
-	struct vu_queue *queues;
-	struct vu_mem_table mem;
-};
+/* The control queue and what it carries, emulated in-process (vu_device_ctrl.c). */
+#define VU_DEVICE_CTRL_FEATURES                                                      \
+	(VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
+	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR))
+
+/* Everything the backend never sees. */
+#define VU_DEVICE_INPROCESS_FEATURES \
+	(VU_DEVICE_EMULATED_FEATURES | VU_DEVICE_CTRL_FEATURES | VU_BIT(VU_NET_F_MQ))
 
 const char *
 vu_device_name(const struct vu_device *dev)
@@ -135,6 +129,7 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		.queue_pairs = params->queue_pairs,
 		.ifname = params->ifname,
 		.tun_path = params->tun_path,
+		.server = params->server,
 	};
 	uint64_t backend_features;
 	uint32_t max_pairs;
@@ -149,6 +144,8 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	dev->epfd = -1;
+	dev->watched_fd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
 	dev->ops = params->ops ? params->ops : vu_backend_ops_for_path(params->path);
 	dev->nqueues = 2u * params->queue_pairs;
@@ -156,6 +153,13 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates "
 		       "(path=/dev/vhost-net); %s is a vhost-user socket",
 		       dev->name, params->ifname, params->path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (params->server && dev->ops != &vu_vhost_user_ops) {
+		VU_ERR("%s: server=1 makes vhost-user listen on a socket; %s is served by the %s "
+		       "backend, which has no server mode",
+		       dev->name, params->path, dev->ops->name);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -172,8 +176,16 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	rc = dev->ops->open(&bp, &dev->backend);
 	if (rc < 0)
 		goto fail;
-	rc = dev->ops->get_features(dev->backend, &backend_features);
-	if (rc == 0)
+	rc = vu_device_conn_init(dev);
+	if (rc < 0)
+		goto fail;
+	/* Server mode before the first connection: offer what the device passes through; a
+	 * backend that connects must provide what the driver accepted (vu_device_conn.c). */
+	backend_features = VU_DEVICE_DATA_PATH_FEATURES;
+	max_pairs = params->queue_pairs;
+	if (dev->connected)
+		rc = dev->ops->get_features(dev->backend, &backend_features);
+	if (rc == 0 && dev->connected)
 		rc = dev->ops->get_max_queue_pairs(dev->backend, &max_pairs);
 	if (rc < 0)
 		goto fail;
@@ -186,7 +198,13 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 
 	dev->device_features =
 		(backend_features & VU_DEVICE_DATA_PATH_FEATURES) | VU_DEVICE_EMULATED_FEATURES;
+	if (params->ctrl_queue || params->queue_pairs > 1)
+		dev->device_features |= VU_DEVICE_CTRL_FEATURES;
+	/* "VIRTIO_NET_F_MQ Requires VIRTIO_NET_F_CTRL_VQ." */
+	if (params->queue_pairs > 1)
+		dev->device_features |= VU_BIT(VU_NET_F_MQ);
 	dev->config.max_virtqueue_pairs = params->queue_pairs;
+	vu_device_ctrl_reset(dev);
 	*out = dev;
 	return 0;
 fail:
@@ -219,10 +237,12 @@ vu_device_reset(struct vu_device *dev)
 		vu_device_stop_backend(dev);
 	for (uint32_t i = 0; i < dev->nqueues; i++) {
 		dev->queues[i].ready = false;
+		dev->queues[i].ran = false;
 		dev->queues[i].size = 0;
 	}
 	dev->driver_features = 0;
 	dev->status = 0;
+	vu_device_ctrl_reset(dev);
 }
 
 void
@@ -232,9 +252,11 @@ vu_device_destroy(struct vu_device *dev)
 		return;
 	if (dev->backend) {
 		vu_device_reset(dev);
-		dev->ops->reset(dev->backend);
+		if (dev->connected)
+			dev->ops->reset(dev->backend);
 		dev->ops->close(dev->backend);
 	}
+	vu_device_conn_fini(dev);
 	for (uint32_t i = 0; dev->queues && i < dev->nqueues; i++)
 		vu_queue_close_fds(&dev->queues[i]);
 	free(dev->queues);
@@ -253,7 +275,7 @@ vu_device_set_driver_features(struct vu_device *dev, uint64_t features)
 }
 
 /* Hand the memory table and every ready queue to the backend, then enable the rings. */
-static int
+int
 vu_device_start_backend(struct vu_device *dev)
 {
 	const struct vu_backend_ops *ops = dev->ops;
@@ -267,7 +289,7 @@ vu_device_start_backend(struct vu_device *dev)
 		VU_ERR("%s: DRIVER_OK without a memory table", dev->name);
 		return -EINVAL;
 	}
-	rc = ops->set_features(b, dev->driver_features & ~VU_DEVICE_EMULATED_FEATURES);
+	rc = ops->set_features(b, dev->driver_features & ~VU_DEVICE_INPROCESS_FEATURES);
 	if (rc == 0)
 		rc = ops->set_mem_table(b, &dev->mem);
 	if (rc < 0)
@@ -276,16 +298,23 @@ vu_device_start_backend(struct vu_device *dev)
 		struct vu_queue *q = &dev->queues[i];
 
 		if (!q->ready) {
+			/* Pairs past the first may stay unused (fewer queues configured). */
+			if (i >= 2)
+				continue;
 			VU_ERR("%s: DRIVER_OK with queue %u not set up", dev->name, i);
 			return -EINVAL;
 		}
+		/* A ring a previous backend ran goes on from where it is (vu_device_conn.c). */
+		bool resume = q->ran;
+
 		/* Mark first: a ring the backend saw at all must be stopped on failure. */
 		q->started = true;
+		q->ran = true;
 		rc = ops->set_vring_call(b, i, q->call_fd);
 		if (rc == 0)
 			rc = ops->set_vring_num(b, i, q->size);
 		if (rc == 0)
-			rc = ops->set_vring_base(b, i, base);
+			rc = ops->set_vring_base(b, i, resume ? vu_device_resume_base(dev, i) : base);
 		if (rc == 0)
 			rc = ops->set_vring_addr(b, i, &q->addr);
 		if (rc == 0)
@@ -293,11 +322,10 @@ vu_device_start_backend(struct vu_device *dev)
 		if (rc < 0)
 			return rc;
 	}
-	for (uint32_t i = 0; i < dev->nqueues; i++) {
-		rc = ops->set_vring_enable(b, i, true);
-		if (rc < 0)
-			return rc;
-	}
+	/* Without MQ there is one pair; with it, the driver enables more with VQ_PAIRS_SET. */
+	rc = vu_device_enable_pairs(dev, 1);
+	if (rc < 0)
+		return rc;
 	dev->config.status |= VU_NET_S_LINK_UP;
 	return 0;
 }
@@ -337,7 +365,8 @@ vu_device_set_status(struct vu_device *dev, uint8_t status)
 			return -ENOTSUP;
 		}
 	}
-	if (added & VU_STATUS_DRIVER_OK) {
+	/* Without a backend (server mode) the rings wait for one (vu_device_conn.c). */
+	if ((added & VU_STATUS_DRIVER_OK) && dev->connected) {
 		rc = vu_device_start_backend(dev);
 		if (rc < 0) {
 			VU_ERR("%s: starting the backend failed: %s", dev->name, strerror(-rc));
@@ -379,7 +408,7 @@ vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem)
 		}
 	}
 	dev->mem = *mem;
-	if (dev->status & VU_STATUS_DRIVER_OK)
+	if ((dev->status & VU_STATUS_DRIVER_OK) && dev->connected)
 		return dev->ops->set_mem_table(dev->backend, &dev->mem);
 	return 0;
 }

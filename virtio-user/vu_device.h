@@ -13,13 +13,19 @@
 
 struct vu_device_params {
 	const char *name;  /* for log lines, e.g. "virtio_user0" */
-	const char *path;  /* vhost-user socket */
+	const char *path;  /* vhost-user socket, or /dev/vhost-net (vhost-kernel) */
 	const struct vu_backend_ops *ops; /* NULL: chosen from the path */
+	const char *ifname; /* vhost-kernel: TAP name (NULL: a free vutapN); else must be NULL */
+	const char *tun_path; /* vhost-kernel: TAP clone device; NULL: /dev/net/tun */
 	uint16_t queue_pairs;
+	bool ctrl_queue;   /* emulate a control queue (forced on by queue_pairs > 1) */
 	uint16_t queue_size;
 	uint8_t mac[6];
 	bool mac_set;      /* false: the device makes up a locally administered one */
 	unsigned int timeout_ms; /* 0: default */
+	/* vhost-user server mode: listen on path; create returns before any backend
+	 * connects, and backends may come and go (see vu_device_handle_event) */
+	bool server;
 };
 
 struct vu_device;
@@ -60,8 +66,46 @@ int vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx);
 /* Notify the device that queue idx has new buffers. */
 int vu_device_notify(struct vu_device *dev, uint32_t idx);
 
+/* Receive filter as the driver set it through the control queue (spec 5.1.6.5.1-3).
+ * The backend delivers every frame, so the driver's Rx path applies it. */
+#define VU_MAC_TABLE_MAX 32
+struct vu_rx_filter {
+	bool promisc;
+	bool allmulti;
+	bool vlan_filter; /* VIRTIO_NET_F_CTRL_VLAN negotiated: only listed VLANs pass */
+	uint8_t mac[6];
+	uint32_t n_unicast;
+	uint32_t n_multicast;
+	uint8_t unicast[VU_MAC_TABLE_MAX][6];
+	uint8_t multicast[VU_MAC_TABLE_MAX][6];
+	uint64_t vlans[4096 / 64];
+};
+
+/*
+ * One control queue command (class, command, command-specific data), executed by the
+ * device as the control virtqueue would (spec 5.1.6.5). Returns VU_NET_OK or VU_NET_ERR,
+ * the ack the device would write; an error is logged with the command.
+ */
+uint8_t vu_device_ctrl(struct vu_device *dev, uint8_t cls, uint8_t cmd, const void *data,
+		       uint32_t len);
+void vu_device_get_rx_filter(const struct vu_device *dev, struct vu_rx_filter *filter);
+/* Queue pairs the backend processes now (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
+uint16_t vu_device_active_pairs(const struct vu_device *dev);
+
 /* Link as the config space reports it. */
 bool vu_device_link_up(const struct vu_device *dev);
 const char *vu_device_name(const struct vu_device *dev);
+
+/*
+ * The backend connection (vu_device_conn.c). The event fd stays the same from create to
+ * destroy (-1 when the backend has no connection to watch, like vhost-kernel); when it is
+ * readable, call vu_device_handle_event, which accepts a backend (server mode), notices
+ * one going away, and when one (re)connects after DRIVER_OK resumes the rings where they
+ * are in memory. *link_changed tells whether the config space link status changed.
+ * Returns 0 or -errno (logged); calling it when nothing is pending is harmless.
+ */
+int vu_device_event_fd(const struct vu_device *dev);
+int vu_device_handle_event(struct vu_device *dev, bool *link_changed);
+bool vu_device_connected(const struct vu_device *dev);
 
 #endif /* VU_DEVICE_H */

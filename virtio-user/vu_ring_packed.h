@@ -19,6 +19,9 @@
 /* SET_VRING_BASE / GET_VRING_BASE carry the wrap counter in bit 15 for packed rings. */
 #define VU_PACKED_BASE_WRAP_SHIFT 15
 
+struct vu_packed_ring;
+static inline void vu_packed_ring_publish_used(struct vu_packed_ring *r);
+
 struct vu_packed_desc {
 	uint64_t addr;
 	uint32_t len;
@@ -86,6 +89,7 @@ vu_packed_ring_init(struct vu_packed_ring *r, void *mem, uint16_t size)
 	r->avail_wrap = true;
 	r->used_wrap = true;
 	vu_packed_ring_set_avail_flags(r);
+	vu_packed_ring_publish_used(r);
 }
 
 /* Advance the fill position by n slots, flipping the wrap counter past the end. */
@@ -108,6 +112,7 @@ vu_packed_ring_used_advance(struct vu_packed_ring *r, uint16_t n)
 		r->used_idx = (uint16_t)(r->used_idx - r->size);
 		r->used_wrap = !r->used_wrap;
 	}
+	vu_packed_ring_publish_used(r);
 }
 
 /* Flags that make a descriptor available in the current lap. The head descriptor of a
@@ -141,6 +146,22 @@ static inline uint32_t
 vu_packed_ring_base(uint16_t idx, bool wrap)
 {
 	return (uint32_t)idx | ((uint32_t)wrap << VU_PACKED_BASE_WRAP_SHIFT);
+}
+
+/*
+ * Keep the driver's used position (next slot to read back, and its wrap counter) in the
+ * Driver Event Suppression offset/wrap word. The device reads that word only for
+ * RING_EVENT_FLAGS_DESC ("If Event Flags set to descriptor specific event", spec 2.8.10),
+ * which this driver never sets, so the word is free; and it is what an event-index
+ * driver would put there ("notify me when you use this slot"). The device emulation
+ * reads it when a backend reconnects, to find where the device stopped (vu_device_conn.c).
+ */
+static inline void
+vu_packed_ring_publish_used(struct vu_packed_ring *r)
+{
+	uint16_t word = (uint16_t)vu_packed_ring_base(r->used_idx, r->used_wrap);
+
+	__atomic_store_n(&r->driver_event->off_wrap, word, __ATOMIC_RELEASE);
 }
 
 /* After publishing: does the device want a notification? */

@@ -1,4 +1,4 @@
-/* vhost-user frontend (client mode): implements the backend ops over an AF_UNIX socket. */
+/* vhost-user frontend (client and server mode): implements the backend ops over an AF_UNIX socket. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,7 +21,11 @@
 	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
 
 struct vu_backend {
-	int sock;
+	int sock;                   /* the connection, -1 while there is none */
+	int listen_fd;              /* server mode: the listening socket */
+	bool server;
+	dev_t sock_dev;             /* server mode: the socket file we created, so that */
+	ino_t sock_ino;             /* close removes it only if it is still ours */
 	unsigned int timeout_ms;
 	uint64_t features;          /* as offered by GET_FEATURES */
 	uint64_t protocol_features; /* negotiated */
@@ -248,6 +252,83 @@ vu_vhost_handshake(struct vu_backend *b)
 	return 0;
 }
 
+/* Forget the connection and what was negotiated over it. */
+static void
+vu_vhost_drop(struct vu_backend *b)
+{
+	if (b->sock >= 0)
+		close(b->sock);
+	b->sock = -1;
+	b->features = 0;
+	b->protocol_features = 0;
+	b->max_queue_pairs = 0;
+}
+
+/* Is someone listening on the socket file at path? A stale file refuses the connection. */
+static bool
+vu_vhost_path_in_use(const struct vu_backend *b)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	bool in_use;
+
+	if (fd < 0)
+		return false;
+	memcpy(sa.sun_path, b->path, strlen(b->path) + 1);
+	/* Non-blocking: a full backlog (EAGAIN) also means a live listener. */
+	in_use = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN;
+	close(fd);
+	return in_use;
+}
+
+/* Server mode: listen on path. A socket file left by a process that is gone is replaced;
+ * anything else at path (a live listener, a file, a directory) is refused. */
+static int
+vu_vhost_listen(struct vu_backend *b)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, err;
+
+	if (lstat(b->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			VU_ERR("%s: server mode: %s exists and is not a UNIX socket, not replacing it",
+			       b->name, b->path);
+			return -EEXIST;
+		}
+		if (vu_vhost_path_in_use(b)) {
+			VU_ERR("%s: server mode: another process is listening on %s", b->name,
+			       b->path);
+			return -EADDRINUSE;
+		}
+		if (unlink(b->path) < 0 && errno != ENOENT) {
+			err = errno;
+			VU_ERR("%s: server mode: cannot remove the stale socket %s: %s", b->name,
+			       b->path, strerror(err));
+			return -err;
+		}
+	}
+	memcpy(sa.sun_path, b->path, strlen(b->path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		err = errno;
+		VU_ERR("%s: socket(): %s", b->name, strerror(err));
+		return -err;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+	    lstat(b->path, &st) < 0) {
+		err = errno;
+		VU_ERR("%s: server mode: cannot listen on %s: %s", b->name, b->path, strerror(err));
+		close(fd);
+		return -err;
+	}
+	b->listen_fd = fd;
+	b->sock_dev = st.st_dev;
+	b->sock_ino = st.st_ino;
+	VU_INFO("%s: vhost-user server listening on %s", b->name, b->path);
+	return 0;
+}
+
 static void
 vu_vhost_close(struct vu_backend *b)
 {
@@ -255,6 +336,13 @@ vu_vhost_close(struct vu_backend *b)
 		return;
 	if (b->sock >= 0)
 		close(b->sock);
+	if (b->listen_fd >= 0) {
+		struct stat st;
+
+		close(b->listen_fd);
+		if (lstat(b->path, &st) == 0 && st.st_dev == b->sock_dev && st.st_ino == b->sock_ino)
+			unlink(b->path);
+	}
 	free(b);
 }
 
@@ -273,13 +361,20 @@ vu_vhost_open(const struct vu_backend_params *params, struct vu_backend **out)
 	if (!b)
 		return -ENOMEM;
 	b->sock = -1;
+	b->listen_fd = -1;
+	b->server = params->server;
 	b->timeout_ms = params->timeout_ms;
 	snprintf(b->name, sizeof(b->name), "%s", params->name);
 	memcpy(b->path, params->path, strlen(params->path) + 1);
 
-	rc = vu_vhost_connect(b);
-	if (rc == 0)
-		rc = vu_vhost_handshake(b);
+	if (b->server) {
+		/* No connection yet: the backend connects when it comes up. */
+		rc = vu_vhost_listen(b);
+	} else {
+		rc = vu_vhost_connect(b);
+		if (rc == 0)
+			rc = vu_vhost_handshake(b);
+	}
 	if (rc < 0) {
 		vu_vhost_close(b);
 		return rc;
@@ -434,6 +529,111 @@ vu_vhost_reset(struct vu_backend *b)
 	return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_OWNER);
 }
 
+static int
+vu_vhost_event_fd(struct vu_backend *b)
+{
+	if (b->sock >= 0)
+		return b->sock;
+	return b->server ? b->listen_fd : -1;
+}
+
+static bool
+vu_vhost_connected(struct vu_backend *b)
+{
+	return b->sock >= 0;
+}
+
+static void
+vu_vhost_disconnect(struct vu_backend *b)
+{
+	vu_vhost_drop(b);
+}
+
+/* Server mode: take one pending connection and set it up. A connection whose set-up
+ * fails is dropped and the server waits for the next one. */
+static int
+vu_vhost_accept(struct vu_backend *b)
+{
+	int fd, rc;
+
+	fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		int err = errno;
+
+		/* Nothing pending (or the client gave up before we got to it). */
+		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED)
+			return VU_BACKEND_EV_NONE;
+		VU_ERR("%s: accepting a connection on %s: %s", b->name, b->path, strerror(err));
+		return -err;
+	}
+	b->sock = fd;
+	rc = vu_vhost_handshake(b);
+	if (rc < 0) {
+		VU_ERR("%s: a backend connected to %s but the connection set-up failed (%s); "
+		       "waiting for another",
+		       b->name, b->path, strerror(-rc));
+		vu_vhost_drop(b);
+		return VU_BACKEND_EV_NONE;
+	}
+	VU_INFO("%s: backend connected to %s", b->name, b->path);
+	return VU_BACKEND_EV_CONNECTED;
+}
+
+/* The connection is readable: the peer closed it, or sent something nobody asked for
+ * (a reply that came after its request timed out, say), which is read and dropped. */
+static int
+vu_vhost_check_peer(struct vu_backend *b)
+{
+	struct pollfd pfd = { .fd = b->sock, .events = POLLIN | POLLRDHUP };
+	struct vu_vhost_msg msg;
+	char c;
+	ssize_t n;
+	int rc;
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return VU_BACKEND_EV_NONE;
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+		goto gone;
+	if (!(pfd.revents & POLLIN))
+		return VU_BACKEND_EV_NONE;
+	n = recv(b->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		goto gone;
+	if (n < 0)
+		return VU_BACKEND_EV_NONE;
+	rc = vu_vhost_msg_recv(b->sock, &msg, (int)b->timeout_ms);
+	if (rc == -ECONNRESET)
+		goto gone;
+	if (rc < 0) {
+		/* Framing is lost: the stream cannot be trusted any more. */
+		VU_ERR("%s: unreadable message from the backend on %s (%s), dropping the "
+		       "connection",
+		       b->name, b->path, strerror(-rc));
+		vu_vhost_drop(b);
+		return VU_BACKEND_EV_DISCONNECTED;
+	}
+	VU_WARN("%s: unexpected %s (flags 0x%x, %u bytes) from the backend on %s, ignored",
+		b->name, vu_vhost_request_name(msg.hdr.request), msg.hdr.flags, msg.hdr.size,
+		b->path);
+	vu_vhost_msg_close_fds(&msg);
+	return VU_BACKEND_EV_NONE;
+gone:
+	VU_INFO("%s: the backend on %s closed the connection%s", b->name, b->path,
+		b->server ? ", waiting for it to come back" : "");
+	vu_vhost_drop(b);
+	return VU_BACKEND_EV_DISCONNECTED;
+}
+
+static int
+vu_vhost_handle_event(struct vu_backend *b)
+{
+	if (b->sock >= 0)
+		return vu_vhost_check_peer(b);
+	if (b->server && b->listen_fd >= 0)
+		return vu_vhost_accept(b);
+	return VU_BACKEND_EV_NONE;
+}
+
 const struct vu_backend_ops vu_vhost_user_ops = {
 	.name = "vhost-user",
 	.open = vu_vhost_open,
@@ -450,4 +650,8 @@ const struct vu_backend_ops vu_vhost_user_ops = {
 	.set_vring_call = vu_vhost_set_vring_call,
 	.set_vring_enable = vu_vhost_set_vring_enable,
 	.reset = vu_vhost_reset,
+	.event_fd = vu_vhost_event_fd,
+	.handle_event = vu_vhost_handle_event,
+	.connected = vu_vhost_connected,
+	.disconnect = vu_vhost_disconnect,
 };

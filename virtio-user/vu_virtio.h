@@ -35,8 +35,26 @@
 #define VU_NET_F_CTRL_RX 18
 #define VU_NET_F_CTRL_VLAN 19
 #define VU_NET_F_MQ 22
+#define VU_NET_F_CTRL_MAC_ADDR 23
 
 #define VU_BIT(b) (1ull << (b))
+
+/* Control virtqueue commands (spec 5.1.6.5): class, command, and the ack values. */
+#define VU_NET_OK 0
+#define VU_NET_ERR 1
+#define VU_NET_CTRL_RX 0
+#define VU_NET_CTRL_RX_PROMISC 0
+#define VU_NET_CTRL_RX_ALLMULTI 1
+#define VU_NET_CTRL_MAC 1
+#define VU_NET_CTRL_MAC_TABLE_SET 0
+#define VU_NET_CTRL_MAC_ADDR_SET 1
+#define VU_NET_CTRL_VLAN 2
+#define VU_NET_CTRL_VLAN_ADD 0
+#define VU_NET_CTRL_VLAN_DEL 1
+#define VU_NET_CTRL_MQ 4
+#define VU_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VU_NET_CTRL_MQ_VQ_PAIRS_MIN 1
+#define VU_NET_CTRL_MQ_VQ_PAIRS_MAX 0x8000
 
 /* virtio-net config space status field. */
 #define VU_NET_S_LINK_UP 1u

@@ -11,6 +11,7 @@ Standard library only.  What is here:
   wait_until()         poll a condition with a deadline
   wait_stable()        poll a value until it stops changing
   Rate / measure_rates counter deltas between two instants (for benchmarks)
+  proc_resources()     fds, threads and RSS of a process (leak checks)
 
 Machine notes (DPDK 22.11 on Debian, no hugepages, 2 CPUs):
   * every app runs with ``--no-huge --single-file-segments`` (memory backed by
@@ -250,13 +251,17 @@ class Telemetry:
 
 
 def eal_args(file_prefix, lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB,
-             vdevs=(), plugins=(), log_levels=(), extra=()):
-    """EAL arguments for an app on this machine (no hugepages, no PCI)."""
+             vdevs=(), plugins=(), log_levels=(), extra=(), no_huge=True):
+    """EAL arguments for an app on this machine (no hugepages, no PCI).
+
+    ``no_huge=False`` leaves out ``--no-huge`` (the caller then names a
+    hugetlbfs mount with ``--huge-dir`` in ``extra``)."""
     args = ["-l", str(lcores)]
     if main_lcore is not None:
         args += ["--main-lcore", str(main_lcore)]
-    args += ["--no-huge", "--single-file-segments", "-m", str(mem_mb),
-             "--no-pci", "--file-prefix", file_prefix]
+    args += (["--no-huge"] if no_huge else []) + [
+        "--single-file-segments", "-m", str(mem_mb),
+        "--no-pci", "--file-prefix", file_prefix]
     for p in plugins:
         args += ["-d", p]
     for v in vdevs:
@@ -572,17 +577,19 @@ class Testpmd(DpdkApp):
     vdevs:      --vdev values
     plugins:    -d paths (already staged)
     app_args:   testpmd args after ``--`` (``-i`` is added when interactive)
+    no_huge:    False to run on hugepages (pass ``--huge-dir`` in eal_extra)
     """
 
     READY_INTERACTIVE = r"^testpmd> "
 
     def __init__(self, name, log_dir, vdevs=(), plugins=(), app_args=(), interactive=False,
                  lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB, eal_extra=(),
-                 log_levels=(), file_prefix=None, binary=None, env=None):
+                 log_levels=(), file_prefix=None, binary=None, env=None, no_huge=True):
         prefix = file_prefix or unique_prefix(name)
         argv = [binary or TESTPMD]
         argv += eal_args(prefix, lcores=lcores, main_lcore=main_lcore, mem_mb=mem_mb,
-                         vdevs=vdevs, plugins=plugins, log_levels=log_levels, extra=eal_extra)
+                         vdevs=vdevs, plugins=plugins, log_levels=log_levels, extra=eal_extra,
+                         no_huge=no_huge)
         argv.append("--")
         if interactive:
             argv.append("-i")
@@ -609,6 +616,24 @@ class Testpmd(DpdkApp):
         if wait:
             return self.wait_for_output(wait, timeout, since=since)
         return None
+
+    def run(self, line, timeout=10.0):
+        """Interactive: send a command, wait for the next prompt, and return
+        what the command printed (the echo, its output, up to the prompt)."""
+        since = self.output_len()
+        self.send(line)
+        m = self.wait_for_output(self.READY_INTERACTIVE, timeout, since=since)
+        return self.output()[since:m.start()]
+
+    def mempool_usage(self, timeout=10.0):
+        """Interactive: mbufs in use per mempool, from ``dump_mempool``
+        (size - total_cache_count - common_pool_count): {name: in_use}."""
+        text = self.run("dump_mempool", timeout)
+        usage = {}
+        for m in re.finditer(r"^mempool <([^>]+)>.*?^  size=(\d+).*?total_cache_count=(\d+)"
+                             r".*?common_pool_count=(\d+)", text, re.M | re.S):
+            usage[m.group(1)] = int(m.group(2)) - int(m.group(3)) - int(m.group(4))
+        return usage
 
 
 # --------------------------------------------------------------------------
@@ -694,3 +719,28 @@ def running_dpdk_apps(exclude=()):
 def tail(text, lines=60):
     t = text.splitlines()
     return "\n".join(t[-lines:])
+
+
+def proc_resources(pid):
+    """What a process holds, from /proc (Linux): {"fds": open fds,
+    "threads": tasks, "rss_kb": VmRSS, "fd_kinds": {kind: count}} where a
+    kind is a link target without its inode ("socket", "pipe",
+    "anon_inode:[eventfd]", or the file path).  Racy by nature: read it
+    while the process is quiet."""
+    fd_dir = "/proc/%d/fd" % pid
+    kinds = {}
+    names = os.listdir(fd_dir)
+    for n in names:
+        try:
+            target = os.readlink(os.path.join(fd_dir, n))
+        except OSError:
+            continue
+        kind = re.sub(r":\[\d+\]$", "", target)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    rss = None
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                rss = int(ln.split()[1])
+    return {"fds": len(names), "threads": len(os.listdir("/proc/%d/task" % pid)),
+            "rss_kb": rss, "fd_kinds": kinds}

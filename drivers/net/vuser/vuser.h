@@ -2,6 +2,7 @@
 #ifndef VUSER_H
 #define VUSER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,10 +19,20 @@ extern int vuser_logtype;
 	rte_log(RTE_LOG_##level, vuser_logtype, "VUSER: %s: " fmt "\n", (port)->name, ##__VA_ARGS__)
 
 /* Features the driver implements; the device may offer more. */
-#define VUSER_DRIVER_FEATURES \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS))
+#define VUSER_DRIVER_FEATURES                                                            \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS) |          \
+	 VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
+	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR) | VU_BIT(VU_NET_F_MQ))
 
-struct vuser_port;
+/* The receive filter as the Rx path sees it, published with a sequence count so that
+ * the control path can change it while bursts run (even: stable, odd: being written). */
+struct vuser_filter_pub {
+	uint32_t seq;
+	struct vu_rx_filter filter;
+};
+
+/* The port's own address plus the MAC table the device filters on. */
+#define VUSER_MAX_MAC_ADDRS (1 + VU_MAC_TABLE_MAX)
 
 struct vuser_port {
 	char name[RTE_DEV_NAME_MAX_LEN];
@@ -30,7 +41,25 @@ struct vuser_port {
 	struct rte_eth_dev_data *data;
 	uint64_t features; /* negotiated with the device at start */
 	bool started;
+	struct vuser_filter_pub filter;
+	/* Serializes the device's control path: the application's calls (glue) and the
+	 * connection events of EAL's interrupt thread (vuser_intr.c). Recursive. The data
+	 * path never takes it. */
+	pthread_mutex_t lock;
+	struct rte_intr_handle *lsc_intr; /* the device's event fd, in EAL's interrupt thread */
 };
+
+static inline void
+vuser_lock(const struct vuser_port *port)
+{
+	pthread_mutex_lock((pthread_mutex_t *)(uintptr_t)&port->lock);
+}
+
+static inline void
+vuser_unlock(const struct vuser_port *port)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)(uintptr_t)&port->lock);
+}
 
 /* vuser_glue.c: the ethdev view mapped onto the device API. */
 int vuser_glue_create(struct vuser_port *port);
@@ -42,6 +71,32 @@ uint64_t vuser_glue_features(const struct vuser_port *port);
 void vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac);
 void vuser_glue_notify(struct vuser_port *port, uint32_t vq_index);
 void vuser_glue_install_log(void);
+/* Control queue: 0, -ENOTSUP when the feature is not negotiated, -EIO when refused. */
+int vuser_glue_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
+		    const void *data, uint32_t len);
+int vuser_glue_apply_rx_mode(struct vuser_port *port);
+int vuser_glue_set_mac_table(struct vuser_port *port);
+/* Negotiated (has) or offered by the device (offers). */
+bool vuser_glue_has(const struct vuser_port *port, unsigned int feature);
+bool vuser_glue_offers(const struct vuser_port *port, unsigned int feature);
+void vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx);
+
+/* vuser_xstats.c */
+int vuser_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xstats, unsigned int n);
+int vuser_xstats_get_names(struct rte_eth_dev *eth_dev, struct rte_eth_xstat_name *names,
+			   unsigned int n);
+int vuser_xstats_reset(struct rte_eth_dev *eth_dev);
+
+/* vuser_rxmode.c: fills the receive-mode ops of the ethdev ops table. */
+void vuser_rxmode_ops(struct eth_dev_ops *ops);
+
+/* vuser_intr.c: link-state interrupts (server mode, reconnect) and Rx queue interrupts. */
+void vuser_lock_init(struct vuser_port *port);
+int vuser_intr_init(struct rte_eth_dev *eth_dev);
+void vuser_intr_fini(struct rte_eth_dev *eth_dev);
+int vuser_intr_rxq_setup(struct rte_eth_dev *eth_dev);
+int vuser_rx_queue_intr_enable(struct rte_eth_dev *eth_dev, uint16_t queue_id);
+int vuser_rx_queue_intr_disable(struct rte_eth_dev *eth_dev, uint16_t queue_id);
 
 /* vuser_memory.c */
 int vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem);
@@ -66,7 +121,9 @@ struct vu_vring_addr vuser_txq_ring_addr(const struct vuser_txq *txq);
 uint16_t vuser_rxq_vq_index(const struct vuser_rxq *rxq);
 uint16_t vuser_txq_vq_index(const struct vuser_txq *txq);
 uint16_t vuser_queue_ring_size(const struct vuser_port *port);
+struct rte_mempool *vuser_rxq_mempool(const struct vuser_rxq *rxq);
 void vuser_select_bursts(struct rte_eth_dev *eth_dev);
+uint16_t vuser_tx_prepare(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 void vuser_queue_stats(const struct rte_eth_dev_data *data, struct rte_eth_stats *stats);
 void vuser_queue_stats_reset(struct rte_eth_dev_data *data);
 

@@ -11,7 +11,7 @@
 /* Keys DPDK's virtio_user has that are not implemented yet: rejected unless they ask
  * for what the driver does anyway (value 0). */
 static const char *const vuser_pending_flags[] = {
-	"cq", "server",
+	"server",
 };
 
 /* Boolean keys, with where their value goes. */
@@ -26,6 +26,8 @@ vuser_flag_field(const char *key, struct vuser_devargs *out)
 		return &out->packed_vq;
 	if (strcmp(key, "vectorized") == 0)
 		return &out->vectorized;
+	if (strcmp(key, "cq") == 0)
+		return &out->cq;
 	return NULL;
 }
 
@@ -101,13 +103,9 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 		return 0;
 	}
 	if (strcmp(key, "queues") == 0) {
-		if (!vuser_parse_uint(val, 1, 65535, &v))
-			return vuser_fail(err, errlen, "queues=%s: not a number from 1 to 65535",
-					  val);
-		if (v > 1)
-			return vuser_fail(err, errlen,
-					  "queues=%s: multi-queue is not implemented yet, use queues=1",
-					  val);
+		if (!vuser_parse_uint(val, 1, VUSER_MAX_QUEUE_PAIRS, &v))
+			return vuser_fail(err, errlen, "queues=%s: not a number from 1 to %d", val,
+					  VUSER_MAX_QUEUE_PAIRS);
 		out->queues = (uint16_t)v;
 		return 0;
 	}
@@ -227,6 +225,10 @@ vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size
 	}
 	if (out->path[0] == '\0')
 		return vuser_fail(err, errlen, "path is required (path=<vhost-user socket> or path=/dev/vhost-net)");
+	/* Multi-queue needs the control queue to enable the pairs (VIRTIO_NET_F_MQ
+	 * requires VIRTIO_NET_F_CTRL_VQ): forced on, as DPDK's virtio_user does. */
+	if (out->queues > 1)
+		out->cq = true;
 	/* Checked last: packed_vq may come after queue_size. */
 	if (!out->packed_vq && (out->queue_size & (out->queue_size - 1)))
 		return vuser_fail(err, errlen,

@@ -9,6 +9,7 @@
 
 #define VUSER_DEFAULT_QUEUE_SIZE 256
 #define VUSER_MAX_QUEUE_SIZE 32768
+#define VUSER_MAX_QUEUE_PAIRS 128
 #define VUSER_IFNAMSIZ 16 /* IFNAMSIZ of <net/if.h>: 15 bytes and the NUL */
 
 struct vuser_devargs {
@@ -23,6 +24,7 @@ struct vuser_devargs {
 	bool in_order;   /* VIRTIO_F_IN_ORDER */
 	bool packed_vq;  /* VIRTIO_F_RING_PACKED */
 	bool vectorized; /* ask for a SIMD data path */
+	bool cq;         /* emulate a control queue (forced on by queues > 1) */
 };
 
 /*

@@ -43,7 +43,7 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 
 	info->max_rx_queues = port->args.queues;
 	info->max_tx_queues = port->args.queues;
-	info->max_mac_addrs = 1;
+	info->max_mac_addrs = port->args.cq ? VUSER_MAX_MAC_ADDRS : 1;
 	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
 	info->max_rx_pktlen = VUSER_MAX_RX_PKTLEN;
 	info->min_mtu = VUSER_MIN_MTU;
@@ -54,8 +54,43 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	info->tx_desc_lim = info->rx_desc_lim;
 	info->default_rxportconf.ring_size = port->args.queue_size;
 	info->default_txportconf.ring_size = port->args.queue_size;
-	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	vuser_glue_offload_capa(port, &info->rx_offload_capa, &info->tx_offload_capa);
+	info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
+	return 0;
+}
+
+/* Without mergeable buffers a frame must fit in one Rx mbuf. */
+static int
+vuser_check_frame_fits(struct vuser_port *port, struct rte_mempool *mp, uint16_t queue_id,
+		       uint16_t mtu)
+{
+	uint32_t room = rte_pktmbuf_data_room_size(mp);
+	uint32_t frame = mtu + VUSER_ETH_OVERHEAD;
+
+	if ((vuser_glue_features(port) & VU_BIT(VU_NET_F_MRG_RXBUF)) ||
+	    room >= RTE_PKTMBUF_HEADROOM + frame)
+		return 0;
+	VUSER_LOG(ERR, port,
+		  "rx queue %u: mbufs of mempool %s hold %u bytes, frames of MTU %u need %u "
+		  "(or mergeable buffers: mrg_rxbuf=1)",
+		  queue_id, mp->name, room > RTE_PKTMBUF_HEADROOM ? room - RTE_PKTMBUF_HEADROOM : 0,
+		  mtu, frame);
+	return -EINVAL;
+}
+
+static int
+vuser_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+
+	/* ethdev has checked min_mtu..max_mtu; the buffers are what can still refuse. */
+	for (uint16_t i = 0; i < eth_dev->data->nb_rx_queues; i++) {
+		struct rte_mempool *mp = vuser_rxq_mempool(eth_dev->data->rx_queues[i]);
+
+		if (mp && vuser_check_frame_fits(port, mp, i, mtu))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -65,20 +100,12 @@ vuser_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb
 		     struct rte_mempool *mp)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
-	uint32_t room = rte_pktmbuf_data_room_size(mp);
-	uint32_t frame = eth_dev->data->mtu + VUSER_ETH_OVERHEAD;
 	struct vuser_rxq *rxq;
 	int rc;
 
-	/* Without mergeable buffers a frame must fit in one mbuf. */
-	if (!(vuser_glue_features(port) & VU_BIT(VU_NET_F_MRG_RXBUF)) &&
-	    room < RTE_PKTMBUF_HEADROOM + frame) {
-		VUSER_LOG(ERR, port,
-			  "rx queue %u: mbufs of mempool %s hold %u bytes, frames of MTU %u need %u",
-			  queue_id, mp->name, room > RTE_PKTMBUF_HEADROOM ?
-			  room - RTE_PKTMBUF_HEADROOM : 0, eth_dev->data->mtu, frame);
-		return -EINVAL;
-	}
+	rc = vuser_check_frame_fits(port, mp, queue_id, eth_dev->data->mtu);
+	if (rc < 0)
+		return rc;
 	if (eth_dev->data->rx_queues[queue_id]) {
 		vuser_rxq_free(eth_dev->data->rx_queues[queue_id]);
 		eth_dev->data->rx_queues[queue_id] = NULL;
@@ -152,6 +179,11 @@ vuser_dev_start(struct rte_eth_dev *eth_dev)
 	rc = vuser_glue_start(port);
 	if (rc < 0)
 		return rc;
+	rc = vuser_intr_rxq_setup(eth_dev);
+	if (rc < 0) {
+		vuser_glue_stop(port);
+		return rc;
+	}
 	vuser_select_bursts(eth_dev);
 	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
 		data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
@@ -183,6 +215,8 @@ vuser_dev_close(struct rte_eth_dev *eth_dev)
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
 		return 0;
+	/* First: no connection event may run while the port goes away. */
+	vuser_intr_fini(eth_dev);
 	if (port->started)
 		vuser_dev_stop(eth_dev);
 	for (uint16_t i = 0; i < eth_dev->data->nb_rx_queues; i++)
@@ -207,14 +241,7 @@ vuser_stats_reset(struct rte_eth_dev *eth_dev)
 	return 0;
 }
 
-/* Without a control queue the device delivers every frame: it is promiscuous. */
-static int
-vuser_promiscuous_enable(struct rte_eth_dev *eth_dev __rte_unused)
-{
-	return 0;
-}
-
-static const struct eth_dev_ops vuser_ops = {
+static struct eth_dev_ops vuser_ops = {
 	.dev_configure = vuser_dev_configure,
 	.dev_start = vuser_dev_start,
 	.dev_stop = vuser_dev_stop,
@@ -223,12 +250,22 @@ static const struct eth_dev_ops vuser_ops = {
 	.link_update = vuser_link_update,
 	.stats_get = vuser_stats_get,
 	.stats_reset = vuser_stats_reset,
-	.promiscuous_enable = vuser_promiscuous_enable,
+	.xstats_get = vuser_xstats_get,
+	.xstats_get_names = vuser_xstats_get_names,
+	.xstats_reset = vuser_xstats_reset,
+	.mtu_set = vuser_mtu_set,
 	.rx_queue_setup = vuser_rx_queue_setup,
 	.tx_queue_setup = vuser_tx_queue_setup,
 	.rx_queue_release = vuser_rx_queue_release,
 	.tx_queue_release = vuser_tx_queue_release,
+	.rx_queue_intr_enable = vuser_rx_queue_intr_enable,
+	.rx_queue_intr_disable = vuser_rx_queue_intr_disable,
 };
+
+RTE_INIT(vuser_ops_init)
+{
+	vuser_rxmode_ops(&vuser_ops);
+}
 
 static int
 vuser_probe(struct rte_vdev_device *vdev)
@@ -259,11 +296,13 @@ vuser_probe(struct rte_vdev_device *vdev)
 	snprintf(port->name, sizeof(port->name), "%s", name);
 	port->args = args;
 	port->data = eth_dev->data;
+	vuser_lock_init(port);
 
 	rc = vuser_glue_create(port);
 	if (rc < 0)
 		goto fail;
-	eth_dev->data->mac_addrs = rte_zmalloc("vuser_mac", RTE_ETHER_ADDR_LEN, 0);
+	eth_dev->data->mac_addrs =
+		rte_zmalloc("vuser_mac", RTE_ETHER_ADDR_LEN * VUSER_MAX_MAC_ADDRS, 0);
 	if (!eth_dev->data->mac_addrs) {
 		rc = -ENOMEM;
 		goto fail;
@@ -271,11 +310,15 @@ vuser_probe(struct rte_vdev_device *vdev)
 	vuser_glue_get_mac(port, eth_dev->data->mac_addrs);
 	eth_dev->dev_ops = &vuser_ops;
 	vuser_select_bursts(eth_dev);
-	eth_dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
+	eth_dev->tx_pkt_prepare = vuser_tx_prepare;
+	rc = vuser_intr_init(eth_dev);
+	if (rc < 0)
+		goto fail;
 	rte_eth_dev_probing_finish(eth_dev);
 	VUSER_LOG(INFO, port, "port %u on %s", eth_dev->data->port_id, args.path);
 	return 0;
 fail:
+	vuser_intr_fini(eth_dev);
 	vuser_glue_destroy(port);
 	rte_eth_dev_release_port(eth_dev);
 	return rc;

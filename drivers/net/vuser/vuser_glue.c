@@ -31,6 +31,7 @@ vuser_glue_create(struct vuser_port *port)
 		.name = port->name,
 		.path = port->args.path,
 		.queue_pairs = port->args.queues,
+		.ctrl_queue = port->args.cq,
 		.queue_size = port->args.queue_size,
 		.mac_set = port->args.mac_set,
 		.ifname = port->args.iface[0] ? port->args.iface : NULL,
@@ -66,6 +67,148 @@ vuser_glue_link_up(const struct vuser_port *port)
 	return port->started && vu_device_link_up(port->dev);
 }
 
+/* The feature bits behind the ethdev offloads an application enables. */
+static uint64_t
+vuser_offload_features(uint64_t rx, uint64_t tx)
+{
+	uint64_t f = 0;
+
+	if (tx & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM))
+		f |= VU_BIT(VU_NET_F_CSUM);
+	if (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO)
+		f |= VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6);
+	if (rx & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM))
+		f |= VU_BIT(VU_NET_F_GUEST_CSUM);
+	if (rx & RTE_ETH_RX_OFFLOAD_TCP_LRO)
+		f |= VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
+		     VU_BIT(VU_NET_F_GUEST_TSO6);
+	return f;
+}
+
+/* Offload capabilities: those whose feature bits the device offers. */
+void
+vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx)
+{
+	uint64_t offered = vu_device_get_features(port->dev);
+	uint64_t tso = VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6);
+	uint64_t lro = VU_BIT(VU_NET_F_GUEST_TSO4) | VU_BIT(VU_NET_F_GUEST_TSO6);
+
+	*rx = 0;
+	*tx = 0;
+	if (offered & VU_BIT(VU_NET_F_CSUM))
+		*tx |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if ((offered & VU_BIT(VU_NET_F_CSUM)) && (offered & tso) == tso)
+		*tx |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	if (offered & VU_BIT(VU_NET_F_GUEST_CSUM))
+		*rx |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	/* Coalesced packets span buffers: LRO needs mergeable buffers. */
+	if ((offered & VU_BIT(VU_NET_F_GUEST_CSUM)) && (offered & lro) == lro &&
+	    port->args.mrg_rxbuf && (offered & VU_BIT(VU_NET_F_MRG_RXBUF)))
+		*rx |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	if (offered & VU_BIT(VU_NET_F_CTRL_VLAN))
+		*rx |= RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
+}
+
+bool
+vuser_glue_offers(const struct vuser_port *port, unsigned int feature)
+{
+	return vu_device_get_features(port->dev) & VU_BIT(feature);
+}
+
+bool
+vuser_glue_has(const struct vuser_port *port, unsigned int feature)
+{
+	return port->features & VU_BIT(feature);
+}
+
+/* Publish the device's receive filter to the Rx queues (seqlock writer side). */
+static void
+vuser_publish_filter(struct vuser_port *port)
+{
+	struct vuser_filter_pub *pub = &port->filter;
+	uint32_t seq = pub->seq;
+
+	__atomic_store_n(&pub->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	vu_device_get_rx_filter(port->dev, &pub->filter);
+	__atomic_store_n(&pub->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+int
+vuser_glue_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
+		const void *data, uint32_t len)
+{
+	if (!port->started || !vuser_glue_has(port, feature))
+		return -ENOTSUP;
+	if (vu_device_ctrl(port->dev, cls, cmd, data, len) != VU_NET_OK)
+		return -EIO;
+	vuser_publish_filter(port);
+	return 0;
+}
+
+/* MAC_TABLE_SET from the ethdev's address list (entry 0 is the port's own address). */
+int
+vuser_glue_set_mac_table(struct vuser_port *port)
+{
+	uint8_t buf[2 * sizeof(uint32_t) + 2 * VU_MAC_TABLE_MAX * RTE_ETHER_ADDR_LEN];
+	uint8_t uc[VU_MAC_TABLE_MAX][RTE_ETHER_ADDR_LEN], mc[VU_MAC_TABLE_MAX][RTE_ETHER_ADDR_LEN];
+	uint32_t nuc = 0, nmc = 0, off = 0;
+
+	for (uint32_t i = 1; i < VUSER_MAX_MAC_ADDRS; i++) {
+		const struct rte_ether_addr *a = &port->data->mac_addrs[i];
+
+		if (rte_is_zero_ether_addr(a))
+			continue;
+		if (rte_is_multicast_ether_addr(a))
+			memcpy(mc[nmc++], a->addr_bytes, RTE_ETHER_ADDR_LEN);
+		else
+			memcpy(uc[nuc++], a->addr_bytes, RTE_ETHER_ADDR_LEN);
+	}
+	memcpy(buf + off, &nuc, sizeof(nuc));
+	off += sizeof(nuc);
+	memcpy(buf + off, uc, nuc * RTE_ETHER_ADDR_LEN);
+	off += nuc * RTE_ETHER_ADDR_LEN;
+	memcpy(buf + off, &nmc, sizeof(nmc));
+	off += sizeof(nmc);
+	memcpy(buf + off, mc, nmc * RTE_ETHER_ADDR_LEN);
+	off += nmc * RTE_ETHER_ADDR_LEN;
+	return vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET,
+			       buf, off);
+}
+
+/* Everything the application set while the port was stopped, or that a reset undid. */
+int
+vuser_glue_apply_rx_mode(struct vuser_port *port)
+{
+	struct rte_eth_dev_data *data = port->data;
+	uint8_t promisc = data->promiscuous, allmulti = data->all_multicast;
+	int rc = 0;
+
+	if (vuser_glue_has(port, VU_NET_F_CTRL_MAC_ADDR))
+		rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_MAC_ADDR, VU_NET_CTRL_MAC,
+				     VU_NET_CTRL_MAC_ADDR_SET, data->mac_addrs[0].addr_bytes,
+				     RTE_ETHER_ADDR_LEN);
+	if (rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_RX)) {
+		rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX,
+				     VU_NET_CTRL_RX_PROMISC, &promisc, sizeof(promisc));
+		if (rc == 0)
+			rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX,
+					     VU_NET_CTRL_RX_ALLMULTI, &allmulti, sizeof(allmulti));
+		if (rc == 0)
+			rc = vuser_glue_set_mac_table(port);
+	}
+	for (uint32_t vid = 0; rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_VLAN) && vid < 4096;
+	     vid++) {
+		uint16_t v = (uint16_t)vid;
+
+		if (data->vlan_filter_conf.ids[vid / 64] & (1ull << (vid % 64)))
+			rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_VLAN, VU_NET_CTRL_VLAN,
+					     VU_NET_CTRL_VLAN_ADD, &v, sizeof(v));
+	}
+	vuser_publish_filter(port);
+	return rc;
+}
+
 void
 vuser_glue_notify(struct vuser_port *port, uint32_t vq_index)
 {
@@ -87,6 +230,11 @@ vuser_glue_features(const struct vuser_port *port)
 		wanted |= VU_BIT(VU_F_IN_ORDER);
 	if (port->args.packed_vq)
 		wanted |= VU_BIT(VU_F_RING_PACKED);
+	wanted |= vuser_offload_features(port->data->dev_conf.rxmode.offloads,
+					 port->data->dev_conf.txmode.offloads);
+	/* VLAN filtering only when the application asks for it. */
+	if (!(port->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER))
+		wanted &= ~VU_BIT(VU_NET_F_CTRL_VLAN);
 	return wanted & offered;
 }
 
@@ -133,6 +281,10 @@ vuser_negotiate(struct vuser_port *port)
 	}
 	port->features = features;
 	vuser_report_fallbacks(port, features);
+	if (port->args.vectorized)
+		VUSER_LOG(NOTICE, port, "vectorized=1: this build has no SIMD data path yet, "
+					"the scalar %s-ring path runs",
+			  features & VU_BIT(VU_F_RING_PACKED) ? "packed" : "split");
 	VUSER_LOG(INFO, port, "negotiated features 0x%" PRIx64 " (device offers 0x%" PRIx64 ")",
 		  features, vu_device_get_features(dev));
 	return 0;
@@ -167,6 +319,18 @@ vuser_setup_queues(struct vuser_port *port)
 	return 0;
 }
 
+/* "The driver enables multiqueue by sending the VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET command". */
+static int
+vuser_enable_pairs(struct vuser_port *port)
+{
+	uint16_t pairs = port->data->nb_rx_queues;
+
+	if (!vuser_glue_has(port, VU_NET_F_MQ))
+		return 0;
+	return vuser_glue_ctrl(port, VU_NET_F_MQ, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET,
+			       &pairs, sizeof(pairs));
+}
+
 int
 vuser_glue_start(struct vuser_port *port)
 {
@@ -183,11 +347,16 @@ vuser_glue_start(struct vuser_port *port)
 	if (rc == 0)
 		rc = vu_device_set_status(port->dev, vu_device_get_status(port->dev) |
 							     VU_STATUS_DRIVER_OK);
+	if (rc == 0) {
+		port->started = true;
+		rc = vuser_enable_pairs(port);
+	}
+	if (rc == 0)
+		rc = vuser_glue_apply_rx_mode(port);
 	if (rc < 0) {
 		vuser_glue_stop(port);
 		return rc;
 	}
-	port->started = true;
 	return 0;
 }
 

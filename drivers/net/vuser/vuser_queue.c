@@ -159,6 +159,11 @@ vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 
 	rxq->hdr_size = (uint16_t)vu_net_hdr_size(features);
 	rxq->mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
+	rxq->offload = features & (VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
+				   VU_BIT(VU_NET_F_GUEST_TSO6));
+	/* Take the port's filter at the first burst. */
+	rxq->filter_seq = rxq->port->filter.seq - 2;
+	rxq->filtering = false;
 	memset(rxq->mz->addr, 0, vuser_ring_bytes(rxq->size));
 	/* Polling driver: the backend need not signal the call eventfd. */
 	if (packed) {
@@ -201,6 +206,7 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 {
 	txq->hdr_size = (uint16_t)vu_net_hdr_size(features);
 	txq->in_order = features & VU_BIT(VU_F_IN_ORDER);
+	txq->offload = features & VU_BIT(VU_NET_F_CSUM);
 	memset(txq->mz->addr, 0, vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
 	if (vuser_packed(features)) {
 		vu_packed_ring_init(&txq->packed, txq->mz->addr, txq->size);
@@ -336,6 +342,7 @@ vuser_queue_stats_reset(struct rte_eth_dev_data *data)
 		if (rxq) {
 			memset(&rxq->stats, 0, sizeof(rxq->stats));
 			rxq->nombuf = 0;
+			rxq->filtered = 0;
 		}
 	}
 	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
@@ -344,4 +351,10 @@ vuser_queue_stats_reset(struct rte_eth_dev_data *data)
 		if (txq)
 			memset(&txq->stats, 0, sizeof(txq->stats));
 	}
+}
+
+struct rte_mempool *
+vuser_rxq_mempool(const struct vuser_rxq *rxq)
+{
+	return rxq ? rxq->mp : NULL;
 }

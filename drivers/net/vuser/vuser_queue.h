@@ -6,16 +6,35 @@
 
 #include "vu_ring.h"
 #include "vu_ring_packed.h"
+#include "vuser_offload.h"
 #include "vuser.h"
 
 /* Most used entries handled per burst call (bounds the on-stack arrays). */
 #define VUSER_BURST_MAX 64
 
+/* Frame size buckets of the xstats: <64, 64, 65-127, 128-255, 256-511, 512-1023,
+ * 1024-1518, >=1519 (the RFC 2819 etherStatsPkts ranges DPDK drivers report). */
+#define VUSER_SIZE_BINS 8
+
 struct vuser_queue_stats {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t errors;
+	uint64_t size_bins[VUSER_SIZE_BINS];
 };
+
+static inline unsigned int
+vuser_size_bin(uint32_t len)
+{
+	if (len == 64)
+		return 1;
+	if (len < 64)
+		return 0;
+	if (len >= 1519)
+		return 7;
+	/* 65..127 -> 2, 128..255 -> 3, ... 1024..1518 -> 6 */
+	return (unsigned int)(31 - __builtin_clz(len)) - 4;
+}
 
 struct vuser_rxq {
 	union {
@@ -31,9 +50,14 @@ struct vuser_rxq {
 	uint16_t port_id;
 	uint16_t queue_id;
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
+	bool filtering;            /* the receive filter can drop frames */
+	bool offload;              /* GUEST_CSUM or GUEST_TSO*: read the header's flags */
+	uint32_t filter_seq;       /* version of `filter` (see vuser_filter.h) */
 	uint64_t nombuf;
+	uint64_t filtered;         /* frames the receive filter dropped */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
+	struct vu_rx_filter filter;
 };
 
 /* What one in-flight Tx buffer holds, by buffer id. */
@@ -64,6 +88,7 @@ struct vuser_txq {
 	uint16_t hdr_size;
 	uint16_t queue_id;
 	bool in_order;             /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
+	bool offload;              /* CSUM negotiated: headers carry checksum/TSO requests */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 };
@@ -139,11 +164,24 @@ vuser_tx_can_push(const struct rte_mbuf *m, uint16_t hdr_size)
 	       rte_pktmbuf_headroom(m) >= hdr_size;
 }
 
+/* Write the header of m to hdr: zeroes, or the offload requests when negotiated. */
+static inline void
+vuser_tx_fill_hdr(const struct vuser_txq *txq, struct vu_net_hdr *hdr, const struct rte_mbuf *m)
+{
+	if (txq->offload && (m->ol_flags & VUSER_TX_OFFLOAD_FLAGS))
+		vuser_tx_offload_hdr(hdr, m);
+	else
+		memset(hdr, 0, txq->hdr_size);
+}
+
 /* Put the header in the mbuf's headroom; the descriptor then covers header + data. */
 static inline void
-vuser_tx_push_hdr(struct rte_mbuf *m, uint16_t hdr_size)
+vuser_tx_push_hdr(const struct vuser_txq *txq, struct rte_mbuf *m)
 {
-	memset(rte_pktmbuf_prepend(m, hdr_size), 0, hdr_size);
+	struct vu_net_hdr hdr;
+
+	vuser_tx_fill_hdr(txq, &hdr, m);
+	memcpy(rte_pktmbuf_prepend(m, txq->hdr_size), &hdr, txq->hdr_size);
 }
 
 static inline uint64_t

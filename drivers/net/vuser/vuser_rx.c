@@ -1,5 +1,6 @@
 /* Rx bursts: one body for split and packed rings, with and without mergeable buffers.
  * The layout-specific steps are small inline functions the compiler specializes. */
+#include "vuser_filter.h"
 #include "vuser_queue.h"
 
 /* Largest number of buffers one packet may take (a 64 KiB packet in 1 KiB buffers). */
@@ -150,6 +151,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			continue;
 		}
 		vuser_rx_first_seg(rxq, head, len);
+		if (rxq->offload)
+			vuser_rx_offload(head, vuser_rx_hdr(rxq, head));
 		vuser_rx_post(rxq, packed, (uint16_t)id, fresh[nfresh++]);
 		used++;
 		last = head;
@@ -182,6 +185,11 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	vuser_rx_publish(rxq, packed);
 	if (nfresh < avail)
 		rte_pktmbuf_free_bulk(fresh + nfresh, avail - nfresh);
+	vuser_filter_refresh(rxq);
+	if (unlikely(rxq->filtering))
+		nrx = vuser_filter_apply(rxq, pkts, nrx, &bytes);
+	for (uint16_t i = 0; i < nrx; i++)
+		rxq->stats.size_bins[vuser_size_bin(pkts[i]->pkt_len)]++;
 	rxq->stats.packets += nrx;
 	rxq->stats.bytes += bytes;
 	return nrx;

@@ -1,4 +1,6 @@
 /* Tx bursts for split and packed rings: descriptor writing, completion and in-order batches. */
+#include <rte_net.h>
+
 #include "vuser_queue.h"
 
 /* Give back everything buffer `id` held. */
@@ -135,8 +137,11 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		}
 		slot = id;
 		if (push) {
-			vuser_tx_push_hdr(m, txq->hdr_size);
+			vuser_tx_push_hdr(txq, m);
 		} else {
+			/* Slots start zeroed; only offload requests need writing. */
+			if (txq->offload)
+				vuser_tx_fill_hdr(txq, &txq->hdrs[id], m);
 			vuser_tx_desc(txq, packed, &slot, id, (uint64_t)(uintptr_t)&txq->hdrs[id],
 				      txq->hdr_size, true, true);
 		}
@@ -157,6 +162,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			vu_split_ring_avail_add(&txq->split, id);
 		}
 		bytes += pkt_len;
+		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
 		sent++;
 	}
 	if (unlikely(sent == 0))
@@ -184,4 +190,22 @@ uint16_t
 vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	return vuser_tx_burst(queue, pkts, nb_pkts, true);
+}
+
+/* rte_eth_tx_prepare: the pseudo-header checksum the offloads expect in the L4 header. */
+uint16_t
+vuser_tx_prepare(void *queue __rte_unused, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	for (uint16_t i = 0; i < nb_pkts; i++) {
+		int rc;
+
+		if (!(pkts[i]->ol_flags & VUSER_TX_OFFLOAD_FLAGS))
+			continue;
+		rc = rte_net_intel_cksum_prepare(pkts[i]);
+		if (rc != 0) {
+			rte_errno = -rc;
+			return i;
+		}
+	}
+	return nb_pkts;
 }

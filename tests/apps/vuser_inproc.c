@@ -1,0 +1,432 @@
+/* In-process checks of net_vuser against net_vhost in one EAL app: offloads carried in the
+ * virtio-net header, the receive filter of the control queue, and multi-queue steering.
+ * One thread polls both ports, so the results do not depend on CPU scheduling. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#define NB_MBUF 8191
+#define RING 256
+#define WAIT_US (10 * 1000 * 1000)
+
+static struct rte_mempool *mp;
+static uint16_t vhost_port = UINT16_MAX, vuser_port = UINT16_MAX;
+static unsigned int passed, failed;
+
+#define CHECK(cond, ...)                                                  \
+	do {                                                              \
+		if (!(cond)) {                                            \
+			printf("  FAIL %s:%d: ", __func__, __LINE__);   \
+			printf(__VA_ARGS__);                              \
+			printf("\n");                                     \
+			return false;                                     \
+		}                                                         \
+	} while (0)
+
+static const struct rte_ether_addr other_mac = { { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } };
+static const struct rte_ether_addr mcast_mac = { { 0x01, 0x00, 0x5e, 0x01, 0x02, 0x03 } };
+
+/* An Ethernet/IPv4/{UDP,TCP} frame of `payload` bytes, spread over segments of seg bytes. */
+static struct rte_mbuf *
+make_packet(const struct rte_ether_addr *dst, uint8_t proto, uint32_t payload, uint32_t seg)
+{
+	uint32_t l4_len = proto == IPPROTO_UDP ? sizeof(struct rte_udp_hdr) : sizeof(struct rte_tcp_hdr);
+	uint32_t hdrs = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + l4_len;
+	uint32_t total = hdrs + payload, off = 0;
+	struct rte_mbuf *head = NULL, *last = NULL;
+	uint8_t frame[16384];
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+
+	memset(frame, 0, sizeof(frame));
+	eth->dst_addr = *dst;
+	rte_eth_macaddr_get(vhost_port, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(total - sizeof(*eth)));
+	ip->time_to_live = 64;
+	ip->next_proto_id = proto;
+	ip->src_addr = rte_cpu_to_be_32(0x0a000001);
+	ip->dst_addr = rte_cpu_to_be_32(0x0a000002);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	if (proto == IPPROTO_UDP) {
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+		udp->src_port = rte_cpu_to_be_16(1234);
+		udp->dst_port = rte_cpu_to_be_16(5678);
+		udp->dgram_len = rte_cpu_to_be_16((uint16_t)(payload + l4_len));
+	} else {
+		struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)(ip + 1);
+
+		tcp->src_port = rte_cpu_to_be_16(1234);
+		tcp->dst_port = rte_cpu_to_be_16(5678);
+		tcp->data_off = (uint8_t)((sizeof(*tcp) / 4) << 4);
+		tcp->tcp_flags = RTE_TCP_ACK_FLAG;
+	}
+	for (uint32_t i = hdrs; i < total; i++)
+		frame[i] = (uint8_t)(i * 7);
+	while (off < total) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		uint32_t n = RTE_MIN(seg, total - off);
+
+		if (!m)
+			return NULL;
+		memcpy(rte_pktmbuf_append(m, (uint16_t)n), frame + off, n);
+		off += n;
+		if (!head) {
+			head = m;
+		} else {
+			last->next = m;
+			head->nb_segs++;
+			head->pkt_len += n;
+		}
+		last = m;
+	}
+	head->l2_len = sizeof(struct rte_ether_hdr);
+	head->l3_len = sizeof(struct rte_ipv4_hdr);
+	head->l4_len = (uint8_t)l4_len;
+	return head;
+}
+
+static bool
+send_one(uint16_t port, uint16_t queue, struct rte_mbuf *m)
+{
+	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz();
+
+	if (rte_eth_tx_prepare(port, queue, &m, 1) != 1) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	while (rte_eth_tx_burst(port, queue, &m, 1) == 0)
+		if (rte_get_timer_cycles() > deadline) {
+			rte_pktmbuf_free(m);
+			return false;
+		}
+	return true;
+}
+
+/* Poll both ports (the vhost PMD needs its Tx completions polled too) until one packet
+ * arrives on port/queue or the time is up. */
+static struct rte_mbuf *
+recv_one(uint16_t port, uint16_t queue, uint64_t wait_us)
+{
+	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz() * wait_us / 1000000;
+	struct rte_mbuf *m = NULL;
+
+	while (rte_get_timer_cycles() < deadline) {
+		if (rte_eth_rx_burst(port, queue, &m, 1) == 1)
+			return m;
+		rte_pause();
+	}
+	return NULL;
+}
+
+static bool
+payload_intact(const struct rte_mbuf *m, uint32_t from)
+{
+	for (uint32_t i = from; i < m->pkt_len; i++) {
+		uint8_t b = *rte_pktmbuf_mtod_offset(m, const uint8_t *, 0);
+
+		(void)b;
+		if (*(const uint8_t *)rte_pktmbuf_read(m, i, 1, &b) != (uint8_t)(i * 7))
+			return false;
+	}
+	return true;
+}
+
+static bool
+test_tx_udp_checksum(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_UDP, 200, 4096), *r;
+	struct rte_ipv4_hdr *ip;
+
+	CHECK(m, "no mbuf");
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+	CHECK(send_one(vuser_port, 0, m), "tx refused");
+	r = recv_one(vhost_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the backend");
+	/* The vhost PMD completes a NEEDS_CSUM header in software: the sum must be right. */
+	ip = rte_pktmbuf_mtod_offset(r, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	CHECK(rte_ipv4_udptcp_cksum_verify(ip, ip + 1) == 0, "UDP checksum wrong at the backend");
+	CHECK(r->pkt_len == 14 + 20 + 8 + 200, "length %u", r->pkt_len);
+	CHECK(payload_intact(r, 42), "payload changed");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+static bool
+test_tx_tcp_checksum_multiseg(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_TCP, 1200, 300), *r;
+	struct rte_ipv4_hdr *ip;
+
+	CHECK(m && m->nb_segs > 1, "no chained mbuf");
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+	CHECK(send_one(vuser_port, 0, m), "tx refused");
+	r = recv_one(vhost_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the backend");
+	CHECK(r->pkt_len == 14 + 20 + 20 + 1200, "length %u", r->pkt_len);
+	CHECK(rte_pktmbuf_linearize(r) == 0, "linearize");
+	ip = rte_pktmbuf_mtod_offset(r, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	CHECK(rte_ipv4_udptcp_cksum_verify(ip, ip + 1) == 0, "TCP checksum wrong at the backend");
+	CHECK(payload_intact(r, 54), "payload changed");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+static bool
+test_tx_tso(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_TCP, 8000, 2000), *r;
+
+	CHECK(m, "no mbuf");
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG;
+	m->tso_segsz = 1000;
+	CHECK(send_one(vuser_port, 0, m), "tx refused");
+	r = recv_one(vhost_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the backend");
+	/* vhost turns the GSO header into LRO flags for its application. */
+	CHECK(r->ol_flags & RTE_MBUF_F_RX_LRO, "no GSO request seen (ol_flags 0x%" PRIx64 ")",
+	      r->ol_flags);
+	CHECK(r->tso_segsz == 1000, "gso_size %u", r->tso_segsz);
+	CHECK(r->pkt_len == 14 + 20 + 20 + 8000, "length %u", r->pkt_len);
+	CHECK(payload_intact(r, 54), "payload changed");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+static bool
+test_rx_checksum_partial(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_UDP, 100, 4096), *r;
+
+	CHECK(m, "no mbuf");
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+	CHECK(send_one(vhost_port, 0, m), "backend tx refused");
+	r = recv_one(vuser_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the frontend");
+	CHECK((r->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE,
+	      "partial checksum not flagged (ol_flags 0x%" PRIx64 ")", r->ol_flags);
+	CHECK(payload_intact(r, 42), "payload changed");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+static bool
+test_rx_lro(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_TCP, 6000, 1500), *r;
+
+	CHECK(m, "no mbuf");
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG;
+	m->tso_segsz = 1448;
+	CHECK(send_one(vhost_port, 0, m), "backend tx refused");
+	r = recv_one(vuser_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the frontend");
+	CHECK(r->ol_flags & RTE_MBUF_F_RX_LRO, "no LRO flag (ol_flags 0x%" PRIx64 ")", r->ol_flags);
+	CHECK(r->tso_segsz == 1448, "tso_segsz %u", r->tso_segsz);
+	CHECK(r->pkt_len == 14 + 20 + 20 + 6000 && r->nb_segs > 1, "length %u in %u segments",
+	      r->pkt_len, r->nb_segs);
+	CHECK(payload_intact(r, 54), "payload changed");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+/* Send a frame to dst from the backend; true when the frontend delivers it. */
+static bool
+delivered(const struct rte_ether_addr *dst)
+{
+	struct rte_mbuf *m = make_packet(dst, IPPROTO_UDP, 50, 4096), *r;
+
+	if (!m || !send_one(vhost_port, 0, m))
+		return false;
+	r = recv_one(vuser_port, 0, 300 * 1000);
+	rte_pktmbuf_free(r);
+	return r != NULL;
+}
+
+static bool
+test_rx_filter(void)
+{
+	struct rte_ether_addr own, bcast = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+
+	rte_eth_macaddr_get(vuser_port, &own);
+	CHECK(rte_eth_promiscuous_disable(vuser_port) == 0, "promiscuous off refused");
+	CHECK(rte_eth_allmulticast_disable(vuser_port) == 0, "all-multicast off refused");
+	CHECK(delivered(&own), "own address dropped");
+	CHECK(delivered(&bcast), "broadcast dropped");
+	CHECK(!delivered(&other_mac), "other unicast delivered with promiscuous off");
+	CHECK(!delivered(&mcast_mac), "unlisted multicast delivered");
+	CHECK(rte_eth_allmulticast_enable(vuser_port) == 0, "all-multicast on refused");
+	CHECK(delivered(&mcast_mac), "multicast dropped in all-multicast mode");
+	CHECK(rte_eth_allmulticast_disable(vuser_port) == 0, "all-multicast off refused");
+	CHECK(rte_eth_dev_mac_addr_add(vuser_port, (struct rte_ether_addr *)&other_mac, 0) == 0,
+	      "mac_addr_add refused");
+	CHECK(delivered(&other_mac), "added unicast address dropped");
+	CHECK(rte_eth_dev_mac_addr_remove(vuser_port, (struct rte_ether_addr *)&other_mac) == 0,
+	      "mac_addr_remove refused");
+	CHECK(!delivered(&other_mac), "removed address still delivered");
+	CHECK(rte_eth_promiscuous_enable(vuser_port) == 0, "promiscuous on refused");
+	CHECK(delivered(&other_mac), "other unicast dropped in promiscuous mode");
+	return true;
+}
+
+static bool
+test_multiqueue(void)
+{
+	struct rte_eth_dev_info info;
+
+	rte_eth_dev_info_get(vuser_port, &info);
+	for (uint16_t q = 0; q < info.nb_rx_queues; q++) {
+		struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_UDP, 60, 4096), *r;
+
+		CHECK(m && send_one(vhost_port, q, m), "backend tx on queue %u refused", q);
+		/* The backend's Tx queue q is the frontend's Rx queue q. */
+		r = recv_one(vuser_port, q, WAIT_US);
+		CHECK(r, "nothing arrived on frontend rx queue %u", q);
+		rte_pktmbuf_free(r);
+		m = make_packet(&other_mac, IPPROTO_UDP, 60, 4096);
+		CHECK(m && send_one(vuser_port, q, m), "tx on queue %u refused", q);
+		r = recv_one(vhost_port, q, WAIT_US);
+		CHECK(r, "nothing arrived on backend rx queue %u", q);
+		rte_pktmbuf_free(r);
+	}
+	return true;
+}
+
+static int
+setup_port(uint16_t port, uint16_t queues, uint64_t rx_off, uint64_t tx_off)
+{
+	struct rte_eth_conf conf;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.offloads = rx_off;
+	conf.txmode.offloads = tx_off;
+	rc = rte_eth_dev_configure(port, queues, queues, &conf);
+	for (uint16_t q = 0; rc == 0 && q < queues; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, RING, rte_socket_id(), NULL, mp);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port, q, RING, rte_socket_id(), NULL);
+	}
+	return rc ? rc : rte_eth_dev_start(port);
+}
+
+static bool
+link_up(uint16_t port)
+{
+	struct rte_eth_link link;
+
+	for (int i = 0; i < 1000; i++) {
+		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void
+run(const char *name, bool (*fn)(void))
+{
+	bool ok = fn();
+
+	printf("%s %s\n", ok ? "PASS" : "FAIL", name);
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+static const struct {
+	const char *name;
+	bool (*fn)(void);
+} tests[] = {
+	{ "tx_udp_checksum", test_tx_udp_checksum },
+	{ "tx_tcp_checksum_multiseg", test_tx_tcp_checksum_multiseg },
+	{ "tx_tso", test_tx_tso },
+	{ "rx_checksum_partial", test_rx_checksum_partial },
+	{ "rx_lro", test_rx_lro },
+	{ "rx_filter", test_rx_filter },
+	{ "multiqueue", test_multiqueue },
+};
+
+/* Find the ports by driver; the vuser port is hot-plugged once the backend listens. */
+static int
+find_ports(const char *vuser_devargs)
+{
+	struct rte_eth_dev_info info;
+	uint16_t port;
+
+	if (vuser_devargs && rte_eal_hotplug_add("vdev", "net_vuser0", vuser_devargs) != 0) {
+		fprintf(stderr, "probing net_vuser0,%s failed\n", vuser_devargs);
+		return -1;
+	}
+	RTE_ETH_FOREACH_DEV(port) {
+		rte_eth_dev_info_get(port, &info);
+		if (strcmp(info.driver_name, "net_vhost") == 0)
+			vhost_port = port;
+		else if (strcmp(info.driver_name, "net_vuser") == 0)
+			vuser_port = port;
+	}
+	return 0;
+}
+
+/* usage: vuser_inproc <EAL args with a net_vhost vdev and -d the plugin> -- QUEUES
+ *        VUSER_DEVARGS TEST... */
+int
+main(int argc, char **argv)
+{
+	uint64_t tx_off = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+			  RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	uint64_t rx_off = RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+			  RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	struct rte_eth_dev_info info;
+	uint16_t queues;
+	int n = rte_eal_init(argc, argv);
+
+	if (n < 0 || argc - n < 4) {
+		fprintf(stderr, "usage: %s EAL-ARGS -- QUEUES VUSER_DEVARGS TEST...\n", argv[0]);
+		return 2;
+	}
+	argc -= n;
+	argv += n;
+	queues = (uint16_t)atoi(argv[1]);
+	mp = rte_pktmbuf_pool_create("inproc", NB_MBUF, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				     rte_socket_id());
+	if (!mp || find_ports(NULL) < 0 || vhost_port == UINT16_MAX ||
+	    rte_eth_dev_info_get(vhost_port, &info) != 0 ||
+	    setup_port(vhost_port, queues, 0, tx_off & info.tx_offload_capa) != 0 ||
+	    find_ports(argv[2]) < 0 || vuser_port == UINT16_MAX) {
+		fprintf(stderr, "need a mempool, a net_vhost port and a net_vuser port\n");
+		return 2;
+	}
+	/* Ask only for what the device offers: the offload tests check what was granted. */
+	rte_eth_dev_info_get(vuser_port, &info);
+	if (setup_port(vuser_port, queues, rx_off & info.rx_offload_capa,
+		       tx_off & info.tx_offload_capa) != 0 ||
+	    !link_up(vuser_port) || !link_up(vhost_port)) {
+		fprintf(stderr, "ports did not come up\n");
+		return 2;
+	}
+	rte_eth_promiscuous_enable(vuser_port);
+	for (int a = 3; a < argc; a++)
+		for (size_t t = 0; t < RTE_DIM(tests); t++)
+			if (strcmp(argv[a], tests[t].name) == 0)
+				run(tests[t].name, tests[t].fn);
+	rte_eth_dev_stop(vuser_port);
+	rte_eth_dev_close(vuser_port);
+	rte_eth_dev_stop(vhost_port);
+	rte_eth_dev_close(vhost_port);
+	rte_eal_cleanup();
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

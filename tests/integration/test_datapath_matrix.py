@@ -1,0 +1,707 @@
+#!/usr/bin/env python3
+"""Integration matrix: every data path of the frontend against DPDK's net_vhost.
+
+    backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,queues=1     (server, rxonly)
+    frontend  dpdk-testpmd --vdev virtio_user0,path=<sock>,<data path>  (client)
+
+Data paths (devargs always given in full; DPDK's defaults are mrg_rxbuf=1,in_order=1):
+
+    split              packed_vq=0,in_order=0,mrg_rxbuf=0
+    split_inorder      packed_vq=0,in_order=1,mrg_rxbuf=0
+    split_mrg          packed_vq=0,in_order=0,mrg_rxbuf=1
+    split_inorder_mrg  packed_vq=0,in_order=1,mrg_rxbuf=1   (DPDK's default command line)
+    packed, packed_inorder, packed_mrg, packed_inorder_mrg  (the same with packed_vq=1)
+    split_vec          packed_vq=0,in_order=1,mrg_rxbuf=0,vectorized=1
+    packed_vec         packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1
+                       (the combinations where DPDK's virtio has a vector path; the CPU
+                       here has AVX512, so DPDK would pick it; any driver must at least
+                       accept vectorized=1 and move the traffic right)
+
+One backend+frontend pair per data path runs these cases in turn (a failing case tears
+the pair down; the next case starts a fresh one):
+
+    features       "negotiated features 0x..." (pmd.net.vuser:info) has the ring-layout,
+                   in-order and mergeable bits exactly as the devargs ask (the backend
+                   offers all three)
+    frontend_tx    frontend `start tx_first 4` -> backend rxonly: exactly 128 x 64 bytes
+    frontend_rx    backend `start tx_first 4` -> frontend rxonly: exactly 128 x 64 bytes
+    loopback       backend tx_first -> frontend io forward -> backend: 128 each way
+    tx_multiseg    frontend `set txpkts 700,500,300` (3-segment mbufs, --tx-offloads
+                   0x8000): backend gets exactly 128 x 1500 bytes
+    rx_large       backend sends 1500-byte frames; frontend gets exactly 64 x 1500 bytes;
+                   with mrg_rxbuf=1 the frontend runs --mbuf-size=1024 (896 bytes of
+                   data room), so every frame spans 2 Rx buffers (nb_segs=2 in testpmd's
+                   verbose output); with mrg_rxbuf=0 each frame is one mbuf
+    vhost_restart  backend `port stop 0` / `port start 0` twice: the frontend link is up
+                   again and the exact-count loopback and frontend Tx work again
+    small_mbuf_refused  (split and packed, mrg_rxbuf=0) a frontend with --mbuf-size=1024
+                   cannot hold a 1500-MTU frame in one buffer: the Rx queue setup must
+                   refuse it with a line naming the mbuf size and the MTU, and the port
+                   must stay down (the behaviour of vuser_rx_queue_setup; see the report
+                   in the test for the user guide)
+    clean_exit     both apps quit with exit code 0
+
+Every count is exact, on both sides, and imissed/ierrors/oerrors/rx_nombuf stay 0.
+
+VUSER_FRONTEND=dpdk runs the same matrix with DPDK's own net_virtio_user (to check the
+harness; the feature-bit and mbuf-refusal cases are skipped there).  VUSER_PLUGIN
+overrides the plugin path.  Logs: results/integration-matrix/.
+
+This file also holds the harness shared by test_multiqueue.py and test_lifecycle.py
+(section "harness").
+
+Usage: test_datapath_matrix.py [-v] [-k SUBSTRING]...
+Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import dpdkapp  # noqa: E402
+from dpdkapp import Testpmd, wait_stable  # noqa: E402
+
+# ==========================================================================
+# harness (shared with test_multiqueue.py and test_lifecycle.py)
+# ==========================================================================
+
+BURST = 32
+PKT_LEN = 64
+SETTLE_TIMEOUT = 10.0
+ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
+COUNT_KEYS = ("ipackets", "opackets", "ibytes", "obytes")
+QUEUE_KEYS = ("q_ipackets", "q_opackets", "q_ibytes", "q_obytes")
+
+# virtio feature bits
+F_MRG_RXBUF = 15
+F_VERSION_1 = 32
+F_RING_PACKED = 34
+F_IN_ORDER = 35
+
+
+def common_app_args(mbufs=2048):
+    """testpmd args of every app here: bounded bursts, 64-byte frames, a pool
+    that fits in -m 256, one forwarding core (the other CPU is the peer's),
+    and no link wait in testpmd (it would wait 9 s after each port stop; the
+    tests read the link from telemetry instead)."""
+    return ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
+            "--total-num-mbufs=%d" % mbufs, "--nb-cores=1", "--disable-link-check"]
+
+
+class CaseTimeout(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+class NotLanded(AssertionError):
+    """A failure whose cause is a feature that has not landed yet."""
+
+    def __init__(self, feature, detail):
+        self.feature = feature
+        super().__init__("NOT LANDED (%s): %s" % (feature, detail))
+
+
+def pending_feature(text):
+    """(feature, line) when the driver refused a devarg as not implemented
+    yet (its probe error says 'not implemented yet'), else None."""
+    for ln in text.splitlines():
+        if "not implemented yet" in ln and re.search(r"vuser|virtio_user", ln):
+            m = re.search(r"(\w+)=\S+: [^:]*not implemented yet", ln)
+            return (m.group(1) if m else "feature"), ln.strip()
+    return None
+
+
+class Frontend:
+    """Which driver plays the frontend (VUSER_FRONTEND), how to name its vdevs."""
+
+    def __init__(self, kind=None):
+        self.kind = kind or os.environ.get("VUSER_FRONTEND", "vuser")
+        self.plugin = self.staged = None
+        if self.kind == "vuser":
+            self.alias, self.own_name, self.driver = "virtio_user", "net_vuser", "net_vuser"
+            self.plugin = os.environ.get("VUSER_PLUGIN") or os.path.join(
+                ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+        elif self.kind == "dpdk":
+            self.alias = self.own_name = self.driver = "net_virtio_user"
+        else:
+            raise SystemExit("VUSER_FRONTEND must be 'vuser' or 'dpdk', not %r" % self.kind)
+
+    @property
+    def is_vuser(self):
+        return self.kind == "vuser"
+
+    def prepare(self):
+        if self.plugin:
+            if not os.path.isfile(self.plugin):
+                raise RuntimeError("plugin %s does not exist: build it first (make build), "
+                                   "or set VUSER_FRONTEND=dpdk" % self.plugin)
+            self.staged = dpdkapp.stage_plugin(self.plugin)
+
+    def cleanup(self):
+        dpdkapp.unstage_plugin(self.staged)
+
+    def vdev(self, index=0, own_name=False, **devargs):
+        """'virtio_user<i>,k=v,...' (the alias), or 'net_vuser<i>,...' with own_name."""
+        name = "%s%d" % (self.own_name if own_name else self.alias, index)
+        return ",".join([name] + ["%s=%s" % kv for kv in devargs.items()])
+
+    def plugins(self):
+        return [self.staged] if self.staged else []
+
+    def log_levels(self):
+        return ["pmd.net.vuser:info"] if self.is_vuser else []
+
+
+class Env:
+    """Per-run resources: socket dir, log dir, the frontend kind and the apps
+    started by the running case or group (killed whatever happens)."""
+
+    def __init__(self, fe_kind, log_dir, verbose):
+        self.fe = fe_kind
+        self.log_dir = log_dir
+        self.verbose = verbose
+        self.sock_dir = tempfile.mkdtemp(prefix="vuser-it-")
+        self.apps = []
+        self.tag = "x"
+        self._names = {}
+
+    def app_name(self, name):
+        """'<group>-<name>', with '.2', '.3'... when started again (fresh logs)."""
+        base = "%s-%s" % (self.tag, name)
+        n = self._names[base] = self._names.get(base, 0) + 1
+        return base if n == 1 else "%s.%d" % (base, n)
+
+    def sock(self, name):
+        return os.path.join(self.sock_dir, name)
+
+    def log(self, msg):
+        if self.verbose:
+            print("    " + msg, flush=True)
+
+    def backend(self, name, socks, queues=1, app_args=(), mbufs=2048):
+        """net_vhost server(s), interactive, rxonly, forwarding lcore 1."""
+        vdevs = []
+        for i, s in enumerate(socks):
+            if os.path.exists(s):
+                os.unlink(s)
+            vdevs.append("net_vhost%d,iface=%s,queues=%d" % (i, s, queues))
+        app = Testpmd(self.app_name(name), self.log_dir, vdevs=vdevs,
+                      interactive=True, lcores="0,1", main_lcore=0,
+                      app_args=["--forward-mode=rxonly"] + common_app_args(mbufs)
+                      + list(app_args))
+        self.apps.append(app)
+        app.start()
+        dpdkapp.wait_until(lambda: all(os.path.exists(s) for s in socks) or not app.alive(),
+                           15, what="backend sockets %s" % socks)
+        app.wait_ready(timeout=30)
+        return app
+
+    def frontend(self, name, vdevs, app_args=(), mbufs=2048, expect_ports=None, wait=True):
+        """The frontend under test, interactive, rxonly, forwarding lcore 0.
+
+        Waits for the prompt; then, unless expect_ports is 0, the ports must
+        exist (a failed probe becomes NotLanded when the driver said the
+        devarg is not implemented yet, else an AssertionError with its lines)."""
+        app = Testpmd(self.app_name(name), self.log_dir, vdevs=vdevs,
+                      plugins=self.fe.plugins(), interactive=True, lcores="0,1",
+                      main_lcore=1, log_levels=self.fe.log_levels(),
+                      app_args=["--forward-mode=rxonly"] + common_app_args(mbufs)
+                      + list(app_args))
+        self.apps.append(app)
+        app.start()
+        if not wait:
+            return app
+        app.wait_ready(timeout=30)
+        n = len(vdevs) if expect_ports is None else expect_ports
+        ports = app.ports()
+        if len(ports) != n:
+            out = app.output()
+            p = pending_feature(out)
+            if p:
+                raise NotLanded(p[0], "the probe refused it: %s" % p[1])
+            lines = [ln for ln in out.splitlines()
+                     if re.search(r"VUSER|vuser|virtio_user|vdev_probe|Fail|rror", ln)]
+            raise AssertionError("frontend has ports %s, expected %d; probe said:\n      %s"
+                                 % (ports, n, "\n      ".join(lines[-12:])))
+        return app
+
+    def stop_all(self, timeout=10):
+        """Stop apps cleanly, frontends first; return {name: returncode}."""
+        rcs = {}
+        for app in sorted(self.apps, key=lambda a: "backend" in a.name):
+            if app.proc is not None:
+                app.stop(timeout=timeout)
+                rcs[app.name] = app.returncode
+        return rcs
+
+    def stop_checked(self, timeout=10):
+        rcs = self.stop_all(timeout)
+        self.apps = []
+        bad = {n: rc for n, rc in rcs.items() if rc != 0}
+        assert not bad, "apps did not exit cleanly (rc<0: killed by that signal): %s" % bad
+
+    def kill_all(self):
+        dpdkapp.kill_all(self.apps)
+
+    def dump_logs(self, lines=40):
+        for app in self.apps:
+            print("    ---- %s (%s, rc=%s) last %d lines ----"
+                  % (app.name, app.log_path, app.returncode, lines))
+            for ln in dpdkapp.tail(app.output(), lines).splitlines():
+                print("    | " + ln)
+
+    def drop_apps(self):
+        """Stop (bounded) and forget the current apps (after a failure)."""
+        try:
+            self.stop_all(timeout=3)
+        except Exception as e:
+            print("    (stop after failure: %s)" % e)
+        self.kill_all()
+        self.apps = []
+
+    def cleanup(self):
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+
+# ---- counters
+
+
+def _sub(a, b):
+    if isinstance(a, list):
+        return [x - y for x, y in zip(a, b)]
+    return (a or 0) - (b or 0)
+
+
+def delta(after, before):
+    """Counter differences (plain and per-queue keys)."""
+    return {k: _sub(after.get(k), before.get(k))
+            for k in COUNT_KEYS + ERROR_KEYS + QUEUE_KEYS if k in after}
+
+
+def settle(app, before, key, expected, port=0, timeout=SETTLE_TIMEOUT):
+    """Wait (bounded) until counter ``key`` of ``port`` has grown by
+    ``expected`` since ``before`` and stops moving; return the delta."""
+    after = wait_stable(lambda: app.stats(port), timeout, settle=0.5,
+                        until=lambda s: (s.get(key) or 0) - (before.get(key) or 0) >= expected)
+    return delta(after, before)
+
+
+def check(name, d, **expected):
+    """Exact deltas; every error counter 0."""
+    bad = ["%s=%s (expected %s)" % (k, d.get(k), v) for k, v in expected.items()
+           if d.get(k) != v]
+    errs = ["%s=%s" % (k, d.get(k)) for k in ERROR_KEYS if d.get(k)]
+    if bad or errs:
+        shown = {k: d.get(k) for k in COUNT_KEYS + ERROR_KEYS}
+        raise AssertionError("%s counters wrong: %s; deltas: %s"
+                             % (name, ", ".join(bad + errs), shown))
+
+
+def check_queues(name, d, key, expected):
+    """Per-queue deltas of ``key`` (q_ipackets...) equal ``expected`` (a list)."""
+    got = (d.get(key) or [])[:len(expected)]
+    assert got == list(expected), "%s %s per queue: %s, expected %s" % (
+        name, key, got, list(expected))
+
+
+def negotiated(app, since=0):
+    """(features, offered) of the last 'negotiated features' line, or None."""
+    found = re.findall(r"negotiated features 0x([0-9a-fA-F]+) \(device offers 0x([0-9a-fA-F]+)\)",
+                       app.output()[since:])
+    if not found:
+        return None
+    f, o = found[-1]
+    return int(f, 16), int(o, 16)
+
+
+def check_driver(env, app, port=0):
+    text = app.run("show port info %d" % port)
+    m = re.search(r"Driver name: *(\S+)", text)
+    assert m and m.group(1) == env.fe.driver, "port %d is driven by %s, expected %s" % (
+        port, m.group(1) if m else "?", env.fe.driver)
+
+
+# ---- runner
+
+
+def _alarm(signum, frame):
+    raise CaseTimeout("case took longer than its time limit")
+
+
+class Group:
+    """Cases sharing a setup (a backend+frontend pair).  setup(env) returns
+    a context handed to each case; after a failing case the apps are
+    stopped and the next case gets a fresh setup."""
+
+    def __init__(self, name, setup, cases, timeout=90):
+        self.name, self.setup, self.cases, self.timeout = name, setup, cases, timeout
+
+
+def run_groups(title, groups, log_subdir):
+    ap = argparse.ArgumentParser(description=title)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
+                    help="run only cases whose full name (group/case) contains SUBSTRING")
+    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", log_subdir))
+    args = ap.parse_args()
+
+    fe = Frontend()
+    selected = []
+    for g in groups:
+        cs = [(n, fn) for n, fn in g.cases
+              if not args.k or any(k in "%s/%s" % (g.name, n) for k in args.k)]
+        if cs:
+            selected.append((g, cs))
+    total = sum(len(cs) for _, cs in selected)
+    print("%s: frontend=%s (%s), %d cases, logs in %s"
+          % (title, fe.kind, fe.driver, total, args.log_dir), flush=True)
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        print("ERROR: %s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
+        print("0 passed, %d failed" % total)
+        return 1
+    try:
+        fe.prepare()
+    except (RuntimeError, dpdkapp.DpdkAppError) as e:
+        print("ERROR: %s" % e)
+        print("0 passed, %d failed" % total)
+        return 1
+    shutil.rmtree(args.log_dir, ignore_errors=True)
+    os.makedirs(args.log_dir, exist_ok=True)
+    env = Env(fe, args.log_dir, args.verbose)
+    passed = failed = skipped = 0
+    not_landed = []
+    signal.signal(signal.SIGALRM, _alarm)
+    t_all = time.monotonic()
+    try:
+        for g, cs in selected:
+            ctx = None
+            setup_err = None
+            env.tag = g.name
+            env.apps = []
+            for name, fn in cs:
+                full = "%s/%s" % (g.name, name)
+                doc = (fn.__doc__ or "").strip().splitlines()
+                print("[ RUN  ] %s: %s" % (full, doc[0] if doc else ""), flush=True)
+                t0 = time.monotonic()
+                signal.alarm(g.timeout)
+                err = tb = None
+                try:
+                    if ctx is None:
+                        if isinstance(setup_err, NotLanded):
+                            raise setup_err   # the same refusal: don't start it again
+                        if setup_err is not None:
+                            raise AssertionError("not run: the group's setup failed: %s"
+                                                 % setup_err)
+                        ctx = g.setup(env)
+                    fn(env, ctx)
+                except Skip as e:
+                    err = e
+                except BaseException as e:  # noqa: B902 (KeyboardInterrupt too: report it)
+                    err, tb = e, traceback.format_exc()
+                    if ctx is None and setup_err is None:
+                        setup_err = e
+                finally:
+                    signal.alarm(0)
+                dt = time.monotonic() - t0
+                if isinstance(err, Skip):
+                    skipped += 1
+                    print("[ SKIP ] %s: %s" % (full, err), flush=True)
+                elif err is None:
+                    passed += 1
+                    print("[  OK  ] %s (%.1fs)" % (full, dt), flush=True)
+                else:
+                    failed += 1
+                    print("[ FAIL ] %s (%.1fs): %s" % (full, dt, err), flush=True)
+                    if isinstance(err, NotLanded):
+                        not_landed.append(full)
+                    if args.verbose or not isinstance(err, AssertionError):
+                        print("    " + tb.replace("\n", "\n    "))
+                    if not isinstance(err, NotLanded) or args.verbose:
+                        env.dump_logs()
+                    env.drop_apps()
+                    ctx = None
+                    if isinstance(err, KeyboardInterrupt):
+                        raise err
+            env.drop_apps()
+    finally:
+        signal.alarm(0)
+        env.kill_all()
+        env.cleanup()
+        fe.cleanup()
+    if not_landed:
+        print("failed because a feature has not landed yet (%d): %s"
+              % (len(not_landed), ", ".join(not_landed)))
+    print("%s: %.1fs" % (title, time.monotonic() - t_all))
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line, flush=True)
+    return 0 if failed == 0 else 1
+
+
+# ==========================================================================
+# the matrix
+# ==========================================================================
+
+NB_BURSTS = 4
+PKTS = BURST * NB_BURSTS            # 128 packets per exchange
+LARGE = 1500                        # frame length of the multi-segment / large cases
+TX_SEGS = "700,500,300"             # 3 segments, 1500 bytes
+SMALL_MBUF = 1024                   # --mbuf-size: 1024 - 128 headroom = 896 bytes of data
+
+DATAPATHS = [
+    ("split", dict(packed_vq=0, in_order=0, mrg_rxbuf=0)),
+    ("split_inorder", dict(packed_vq=0, in_order=1, mrg_rxbuf=0)),
+    ("split_mrg", dict(packed_vq=0, in_order=0, mrg_rxbuf=1)),
+    ("split_inorder_mrg", dict(packed_vq=0, in_order=1, mrg_rxbuf=1)),
+    ("packed", dict(packed_vq=1, in_order=0, mrg_rxbuf=0)),
+    ("packed_inorder", dict(packed_vq=1, in_order=1, mrg_rxbuf=0)),
+    ("packed_mrg", dict(packed_vq=1, in_order=0, mrg_rxbuf=1)),
+    ("packed_inorder_mrg", dict(packed_vq=1, in_order=1, mrg_rxbuf=1)),
+    ("split_vec", dict(packed_vq=0, in_order=1, mrg_rxbuf=0, vectorized=1)),
+    ("packed_vec", dict(packed_vq=1, in_order=1, mrg_rxbuf=0, vectorized=1)),
+]
+# the mbuf refusal does not depend on the layout's options: once per layout
+REFUSAL_PATHS = ("split", "packed")
+
+
+class Pair:
+    def __init__(self, dp, devargs, be, fe, sock):
+        self.dp, self.devargs, self.be, self.fe, self.sock = dp, devargs, be, fe, sock
+        self.mrg = bool(devargs["mrg_rxbuf"])
+
+
+def frontend_args(devargs):
+    args = ["--tx-offloads=0x8000"]          # RTE_ETH_TX_OFFLOAD_MULTI_SEGS
+    if devargs["mrg_rxbuf"]:
+        args.append("--mbuf-size=%d" % SMALL_MBUF)
+    return args
+
+
+def make_setup(dp, devargs):
+    def setup(env):
+        sock = env.sock("%s.sock" % dp)
+        be = env.backend("backend", [sock])
+        fe = env.frontend("frontend", [env.fe.vdev(path=sock, **devargs)],
+                          app_args=frontend_args(devargs))
+        be.wait_link_up(timeout=15)
+        fe.wait_link_up(timeout=15)
+        check_driver(env, fe)
+        return Pair(dp, devargs, be, fe, sock)
+    return setup
+
+
+# ---- exchanges (each leaves both sides stopped, rxonly, 64-byte frames)
+
+
+def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN):
+    be, fe = p.be, p.fe
+    n = bursts * BURST
+    b0, f0 = be.stats(), fe.stats()
+    be.run("start")
+    if segs:
+        fe.run("set txpkts %s" % segs)
+    try:
+        fe.run("start tx_first %d" % bursts)
+        b = settle(be, b0, "ipackets", n)
+        f = settle(fe, f0, "opackets", n)
+    finally:
+        fe.run("stop")
+        be.run("stop")
+        if segs:
+            fe.run("set txpkts %d" % PKT_LEN)
+    check("backend", b, ipackets=n, ibytes=n * length, opackets=0)
+    check("frontend", f, opackets=n, obytes=n * length, ipackets=0)
+
+
+def exchange_frontend_rx(p, bursts=NB_BURSTS, length=PKT_LEN, verbose=False):
+    """Backend sends; returns the frontend output printed meanwhile."""
+    be, fe = p.be, p.fe
+    n = bursts * BURST
+    b0, f0 = be.stats(), fe.stats()
+    if length != PKT_LEN:
+        be.run("set txpkts %d" % length)
+    if verbose:
+        fe.run("set verbose 1")
+    since = fe.output_len()
+    fe.run("start")
+    try:
+        be.run("start tx_first %d" % bursts)
+        f = settle(fe, f0, "ipackets", n)
+        b = settle(be, b0, "opackets", n)
+    finally:
+        be.run("stop")
+        fe.run("stop")
+        if verbose:
+            fe.run("set verbose 0")
+        if length != PKT_LEN:
+            be.run("set txpkts %d" % PKT_LEN)
+    out = fe.output()[since:]
+    check("frontend", f, ipackets=n, ibytes=n * length, opackets=0)
+    check("backend", b, opackets=n, obytes=n * length, ipackets=0)
+    return out
+
+
+def exchange_loopback(p, bursts=NB_BURSTS):
+    be, fe = p.be, p.fe
+    n = bursts * BURST
+    b0, f0 = be.stats(), fe.stats()
+    fe.run("set fwd io")
+    fe.run("start")
+    try:
+        be.run("start tx_first %d" % bursts)
+        b = settle(be, b0, "ipackets", n)
+        f = settle(fe, f0, "opackets", n)
+    finally:
+        be.run("stop")
+        fe.run("stop")
+        fe.run("set fwd rxonly")
+    bytes_ = n * PKT_LEN
+    check("backend", b, opackets=n, ipackets=n, obytes=bytes_, ibytes=bytes_)
+    check("frontend", f, ipackets=n, opackets=n, ibytes=bytes_, obytes=bytes_)
+
+
+# ---- cases
+
+
+def case_features(env, p):
+    """negotiated feature bits match the devargs (layout, in-order, mergeable)"""
+    if not env.fe.is_vuser:
+        raise Skip("the 'negotiated features' line is net_vuser's")
+    got = negotiated(p.fe)
+    assert got, "no 'negotiated features 0x...' line at pmd.net.vuser:info"
+    feats, offered = got
+    env.log("negotiated 0x%x, offered 0x%x" % (feats, offered))
+    wanted = {F_RING_PACKED: p.devargs["packed_vq"], F_IN_ORDER: p.devargs["in_order"],
+              F_MRG_RXBUF: p.devargs["mrg_rxbuf"]}
+    names = {F_RING_PACKED: "RING_PACKED", F_IN_ORDER: "IN_ORDER", F_MRG_RXBUF: "MRG_RXBUF"}
+    bad = []
+    for bit, want in wanted.items():
+        if not offered & (1 << bit):
+            bad.append("net_vhost does not offer %s (bit %d): the case tests nothing"
+                       % (names[bit], bit))
+        elif bool(feats & (1 << bit)) != bool(want):
+            bad.append("%s (bit %d) is %s, devargs ask for %d"
+                       % (names[bit], bit, "on" if feats & (1 << bit) else "off", want))
+    if not feats & (1 << F_VERSION_1):
+        bad.append("VERSION_1 (bit 32) not negotiated")
+    assert not bad, "negotiated features 0x%x (offered 0x%x): %s" % (
+        feats, offered, "; ".join(bad))
+
+
+def case_frontend_tx(env, p):
+    """frontend tx_first 4 -> backend rxonly: exactly 128 x 64 bytes"""
+    exchange_frontend_tx(p)
+
+
+def case_frontend_rx(env, p):
+    """backend tx_first 4 -> frontend rxonly: exactly 128 x 64 bytes"""
+    exchange_frontend_rx(p)
+
+
+def case_loopback(env, p):
+    """backend tx_first 4 -> frontend io forward -> backend: 128 each way"""
+    exchange_loopback(p)
+
+
+def case_tx_multiseg(env, p):
+    """frontend sends 3-segment mbufs (700+500+300): backend gets 128 x 1500 bytes"""
+    exchange_frontend_tx(p, segs=TX_SEGS, length=LARGE)
+
+
+def case_rx_large(env, p):
+    """backend sends 1500-byte frames: frontend gets 64 x 1500 bytes (mrg: 2 buffers each)"""
+    out = exchange_frontend_rx(p, bursts=2, length=LARGE, verbose=True)
+    segs = [int(s) for s in re.findall(r"length=%d - nb_segs=(\d+)" % LARGE, out)]
+    assert len(segs) == 2 * BURST, ("testpmd verbose printed %d received %d-byte frames, "
+                                    "expected %d" % (len(segs), LARGE, 2 * BURST))
+    if p.mrg:
+        # 1500 + 12-byte header in 896-byte buffers: 2 buffers, 2 segments
+        assert all(s >= 2 for s in segs), (
+            "mrg_rxbuf=1 with %d-byte mbufs: frames should span several buffers, nb_segs=%s"
+            % (SMALL_MBUF, sorted(set(segs))))
+    else:
+        assert all(s == 1 for s in segs), "mrg_rxbuf=0: nb_segs=%s, expected 1" % sorted(set(segs))
+
+
+def case_vhost_restart(env, p):
+    """backend port stop/start twice: frontend link up, exact traffic again"""
+    be, fe = p.be, p.fe
+    for i in range(2):
+        be.run("port stop 0")
+        env.log("after backend port stop: frontend link %s, backend link %s"
+                % (fe.link_status().get("status"), be.link_status().get("status")))
+        out = be.run("port start 0")
+        assert "Fail" not in out, "backend port start failed: %s" % out.strip()
+        be.wait_link_up(timeout=15)
+        fe.wait_link_up(timeout=15)
+        exchange_loopback(p)
+        exchange_frontend_tx(p, bursts=1)
+    feats = negotiated(fe)
+    if env.fe.is_vuser:
+        assert feats, "no 'negotiated features' line"
+
+
+def case_small_mbuf_refused(env, p):
+    """mrg_rxbuf=0 and 896-byte mbufs for MTU 1500: Rx queue setup refuses, port down"""
+    if not env.fe.is_vuser:
+        raise Skip("net_vuser's documented behaviour")
+    # the pair's frontend goes; a new one connects to the same backend
+    p.fe.stop(timeout=10)
+    assert p.fe.returncode == 0, "frontend exit code %s" % p.fe.returncode
+    devargs = dict(p.devargs)
+    fe = env.frontend("frontend-small-mbuf", [env.fe.vdev(path=p.sock, **devargs)],
+                      app_args=["--mbuf-size=%d" % SMALL_MBUF])
+    out = fe.output()
+    need = r"rx queue 0: mbufs of mempool \S+ hold %d bytes, frames of MTU 1500 need \d+" % (
+        SMALL_MBUF - 128)
+    assert re.search(need, out), ("no line /%s/ in the frontend output: the too-small mbuf "
+                                  "was not refused at Rx queue setup" % need)
+    assert "Fail to configure port 0 rx queues" in out, "testpmd did not see the refusal"
+    link = fe.link_status()
+    assert link.get("status") == "DOWN", "port is %s after the refused start" % link
+    s = fe.stats()
+    assert not s.get("ipackets") and not s.get("rx_nombuf"), "counters moved: %s" % s
+    fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s after the refusal" % fe.returncode
+    p.fe = None
+
+
+def case_clean_exit(env, p):
+    """both apps quit with exit code 0"""
+    env.stop_checked()
+
+
+def build_groups():
+    groups = []
+    for dp, devargs in DATAPATHS:
+        cases = [("features", case_features), ("frontend_tx", case_frontend_tx),
+                 ("frontend_rx", case_frontend_rx), ("loopback", case_loopback),
+                 ("tx_multiseg", case_tx_multiseg), ("rx_large", case_rx_large),
+                 ("vhost_restart", case_vhost_restart)]
+        if dp in REFUSAL_PATHS and not devargs["mrg_rxbuf"]:
+            cases.append(("small_mbuf_refused", case_small_mbuf_refused))
+        cases.append(("clean_exit", case_clean_exit))
+        groups.append(Group(dp, make_setup(dp, devargs), cases, timeout=90))
+    return groups
+
+
+def main():
+    return run_groups("datapath matrix", build_groups(), "integration-matrix")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

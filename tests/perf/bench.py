@@ -1,0 +1,1144 @@
+#!/usr/bin/env python3
+"""vuser benchmark: net_vuser (ours) against DPDK's in-tree net_virtio_user.
+
+Both drivers come from the same Debian DPDK 22.11 install and face the same
+backend, dpdk-testpmd with net_vhost (vhost-user server):
+
+    backend   dpdk-testpmd -l 0,1 --main-lcore 0 --vdev net_vhost0,iface=<sock>
+    frontend  dpdk-testpmd -l 0,1 --main-lcore 1 -d <staged plugin>
+                           --vdev net_vuser0,path=<sock>,<devargs>         (ours)
+              dpdk-testpmd -l 0,1 --main-lcore 1
+                           --vdev net_virtio_user0,path=<sock>,<devargs>   (in-tree)
+
+Each forwarding lcore (backend 1, frontend 0) shares its CPU with the other
+app's idle main thread.
+
+A cell is (direction, data path, packet size):
+
+    tx    frontend txonly -> backend rxonly      rate: packets the backend received
+    rx    backend txonly  -> frontend rxonly     rate: packets the frontend received
+    loop  both io forwarding, backend 'start tx_first N': packets circulate;
+          rate: packets back at the backend per second
+
+Data paths are devargs given identically to both drivers (every flag
+explicit: DPDK defaults mrg_rxbuf and in_order to 1).  For each data path the
+benchmark starts two pairs of processes, backend + frontend with our driver
+and backend + frontend with DPDK's, and keeps them for all the cells of that
+data path: the forwarding mode and the packet size are switched with
+interactive testpmd commands, and only one pair forwards at a time (the other
+is stopped and idle).  Each cell is measured ROUNDS times per driver,
+alternating the drivers (ours, theirs; then theirs, ours; ...) so that drift
+of the machine's load hits both alike.
+
+Rates are counter deltas read over the apps' telemetry sockets at two
+instants after a warm-up (testpmd's printed rates starve when pollers share
+CPUs).  The report is the median per cell and driver and the ratio
+ours/in-tree, in results/perf/<timestamp>/: table.md, results.json,
+ratios.png (when matplotlib is there; it is installed with apt if missing),
+and the logs of every app.
+
+    make bench                                  # everything (< 15 min)
+    python3 tests/perf/bench.py --quick         # split ring, 64 bytes, 3 rounds
+    python3 tests/perf/bench.py --cells 'tx/packed*/64,loop/split/*' --rounds 5
+    python3 tests/perf/bench.py --list          # cell names, then exit
+
+A data path our driver refuses at probe ("not implemented yet") is reported
+as "unsupported by vuser (probe refused)" (the in-tree driver is still
+measured on it); a vectorized path
+on which DPDK's driver does not pick a vectorized Rx/Tx function is reported
+n/a with DPDK's own reason.
+"""
+
+import argparse
+import datetime
+import fnmatch
+import glob
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import dpdkapp  # noqa: E402
+from dpdkapp import DpdkAppError, Testpmd, wait_until  # noqa: E402
+
+DEFAULT_PLUGIN = os.path.join(ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+
+OURS, THEIRS = "vuser", "dpdk"
+DRIVERS = {
+    OURS: {"vdev": "net_vuser0", "driver": "net_vuser", "label": "vuser (net_vuser)"},
+    THEIRS: {"vdev": "net_virtio_user0", "driver": "net_virtio_user",
+             "label": "in-tree (net_virtio_user)"},
+}
+
+DIRECTIONS = ("tx", "rx", "loop")
+DIRECTION_TEXT = {
+    "tx": "frontend Tx (fe txonly -> be rxonly)",
+    "rx": "frontend Rx (be txonly -> fe rxonly)",
+    "loop": "loopback (io <-> io, tx_first)",
+}
+SIZES = (64, 1518)
+
+
+class DataPath:
+    def __init__(self, name, text, packed, in_order, mrg, vectorized=False, simd512=False):
+        self.name = name
+        self.text = text
+        self.packed, self.in_order, self.mrg, self.vectorized = packed, in_order, mrg, vectorized
+        # DPDK 22.11 uses its packed-ring AVX512 path only when the EAL allows
+        # 512-bit SIMD (rte_vect_get_max_simd_bitwidth(), default 256)
+        self.simd512 = simd512
+
+    def devargs(self):
+        return "packed_vq=%d,in_order=%d,mrg_rxbuf=%d,vectorized=%d" % (
+            self.packed, self.in_order, self.mrg, self.vectorized)
+
+    def eal_extra(self):
+        return ["--force-max-simd-bitwidth=512"] if self.simd512 else []
+
+
+DATA_PATHS = [
+    DataPath("split", "split ring", 0, 0, 0),
+    DataPath("split-inorder", "split ring, in_order", 0, 1, 0),
+    DataPath("split-mrg", "split ring, mrg_rxbuf", 0, 0, 1),
+    DataPath("split-vec", "split ring, vectorized", 0, 0, 0, vectorized=True),
+    DataPath("packed", "packed ring", 1, 0, 0),
+    DataPath("packed-inorder", "packed ring, in_order", 1, 1, 0),
+    DataPath("packed-mrg", "packed ring, mrg_rxbuf", 1, 0, 1),
+    DataPath("packed-inorder-vec", "packed ring, in_order, vectorized (AVX512)", 1, 1, 0,
+             vectorized=True, simd512=True),
+]
+PATHS_BY_NAME = {p.name: p for p in DATA_PATHS}
+
+# DPDK's drivers/net/virtio logs (pmd.net.virtio.init / .driver at info)
+RE_DPDK_PATH = re.compile(r"set_rxtx_funcs\(\): virtio: using (.+?) (Rx|Tx) path on port")
+RE_DPDK_VEC_OFF = re.compile(r"^.*disabled .*vectorized.*$|^.*do not support .*vectorized.*$",
+                             re.M)
+RE_NO_PORTS = re.compile(r"No probed ethernet devices")
+RE_OUR_REFUSAL = re.compile(r"^.*VUSER: .*$", re.M)
+RE_PROMPT = r"^testpmd> "
+
+LOG_LEVELS = ["pmd.net.virtio.init:info", "pmd.net.virtio.driver:info", "pmd.net.vuser:info"]
+
+UNSUPPORTED = "unsupported by vuser (probe refused)"
+
+
+def cell_id(direction, path, size):
+    return "%s/%s/%d" % (direction, path, size)
+
+
+def fmt_dur(s):
+    s = int(round(s))
+    return "%dm%02ds" % (s // 60, s % 60) if s >= 60 else "%ds" % s
+
+
+# --------------------------------------------------------------------------
+# hugepages
+
+
+class Hugepages:
+    """Reserve 2 MB hugepages and mount a private hugetlbfs for the run;
+    give back exactly what was taken.  Falls back to --no-huge."""
+
+    SYS = "/sys/kernel/mm/hugepages/hugepages-2048kB"
+
+    def __init__(self, pages, base_dir):
+        self.pages = pages
+        self.base_dir = base_dir
+        self.mount = None
+        self.added = 0
+        self.orig = None
+        self.reason = None
+
+    def _read(self, name):
+        with open(os.path.join(self.SYS, name)) as f:
+            return int(f.read().strip())
+
+    def _write_nr(self, n):
+        with open(os.path.join(self.SYS, "nr_hugepages"), "w") as f:
+            f.write("%d\n" % n)
+
+    @staticmethod
+    def sweep_stale(base_dir):
+        """Unmount private mounts left by a killed earlier run (dead pid)."""
+        for d in glob.glob(os.path.join(base_dir, "bench-hugetlbfs-*")):
+            m = re.search(r"-(\d+)$", d)
+            if m and not os.path.exists("/proc/%s" % m.group(1)):
+                subprocess.call(["umount", d], stderr=subprocess.DEVNULL)
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+
+    def setup(self):
+        if os.geteuid() != 0:
+            self.reason = "not root: cannot reserve hugepages"
+            return False
+        if not os.path.isdir(self.SYS):
+            self.reason = "no 2 MB hugepage support in this kernel"
+            return False
+        try:
+            self.sweep_stale(self.base_dir)
+            self.orig = self._read("nr_hugepages")
+            free = self._read("free_hugepages")
+            if free < self.pages:
+                want = self.orig + self.pages - free
+                self._write_nr(want)
+                got = self._read("nr_hugepages")
+                self.added = max(0, got - self.orig)
+                if self._read("free_hugepages") < self.pages:
+                    self.reason = ("asked the kernel for %d more 2 MB hugepages, got %d"
+                                   % (self.pages - free, self.added))
+                    self.release()
+                    return False
+            self.mount = os.path.join(self.base_dir, "bench-hugetlbfs-%d" % os.getpid())
+            os.makedirs(self.mount, mode=0o700, exist_ok=True)
+            rc = subprocess.call(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M,mode=0700",
+                                  "nodev", self.mount])
+            if rc != 0:
+                self.reason = "mount -t hugetlbfs failed (rc=%d)" % rc
+                os.rmdir(self.mount)
+                self.mount = None
+                self.release()
+                return False
+        except OSError as e:
+            self.reason = "cannot reserve hugepages: %s" % e
+            self.release()
+            return False
+        return True
+
+    def eal_extra(self):
+        return ["--huge-dir", self.mount]
+
+    def clean_prefix(self, prefix):
+        """Remove the hugepage files of an app that has exited."""
+        if self.mount and prefix:
+            for f in glob.glob(os.path.join(self.mount, prefix + "*")):
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
+
+    def release(self):
+        if self.mount:
+            for f in glob.glob(os.path.join(self.mount, "*")):
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
+            subprocess.call(["umount", self.mount], stderr=subprocess.DEVNULL)
+            try:
+                os.rmdir(self.mount)
+            except OSError:
+                pass
+            self.mount = None
+        if self.added:
+            try:
+                cur = self._read("nr_hugepages")
+                self._write_nr(max(0, cur - self.added))
+            except OSError as e:
+                print("bench: could not give back %d hugepages: %s" % (self.added, e),
+                      file=sys.stderr)
+            self.added = 0
+
+
+# --------------------------------------------------------------------------
+# environment
+
+
+def sh(argv, default=""):
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, timeout=20, cwd=ROOT).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return default
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+def other_testpmds(mine):
+    """dpdk-testpmd processes that are not ours: they share the CPUs."""
+    out = sh(["pgrep", "-a", "dpdk-testpmd"])
+    res = []
+    for line in out.splitlines():
+        pid = line.split(None, 1)[0]
+        if pid.isdigit() and int(pid) not in mine:
+            res.append(line[:160])
+    return res
+
+
+def busy_processes(mine, limit=5):
+    """Processes using CPU now (sampled over 0.5 s from /proc), not ours."""
+    def ticks():
+        t = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    s = f.read()
+                comm = s[s.index("(") + 1:s.rindex(")")]
+                fields = s[s.rindex(")") + 2:].split()
+                t[int(d)] = (comm, int(fields[11]) + int(fields[12]))
+            except (OSError, ValueError, IndexError):
+                continue
+        return t
+    a = ticks()
+    time.sleep(0.5)
+    b = ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (comm, tb) in b.items():
+        if pid in mine or pid == os.getpid() or pid not in a:
+            continue
+        pct = (tb - a[pid][1]) * 100.0 / hz / 0.5
+        if pct >= 10:
+            busy.append((pct, pid, comm))
+    busy.sort(reverse=True)
+    return ["%s (pid %d, %.0f%% CPU)" % (c, p, pct) for pct, p, c in busy[:limit]]
+
+
+def environment(plugin):
+    head = sh(["git", "rev-parse", "HEAD"], "unknown")
+    dirty = bool(sh(["git", "status", "--porcelain", "--untracked-files=no"]))
+    flags = cpu_flags()
+    simd = [f for f in ("sse4_2", "avx2", "avx512f", "avx512bw", "avx512vl") if f in flags]
+    return {
+        "machine": sh(["uname", "-a"]) or " ".join(platform.uname()),
+        "cpu_model": cpu_model(),
+        "nproc": os.cpu_count(),
+        "cpu_simd_flags": simd,
+        "dpdk_version": sh(["pkg-config", "--modversion", "libdpdk"], "unknown"),
+        "dpdk_debian_package": sh(["dpkg-query", "-W", "-f=${Package} ${Version}",
+                                   "librte-net-virtio23"], "unknown"),
+        "testpmd": shutil.which(dpdkapp.TESTPMD) or dpdkapp.TESTPMD,
+        "git_commit": head,
+        "git_dirty": dirty,
+        "plugin": plugin,
+        "plugin_mtime": (datetime.datetime.fromtimestamp(os.path.getmtime(plugin))
+                         .isoformat(timespec="seconds") if os.path.exists(plugin) else None),
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    }
+
+
+# --------------------------------------------------------------------------
+# the benchmark
+
+
+class CellFailed(Exception):
+    pass
+
+
+class Pair:
+    """A backend and a frontend of one driver for one data path; they live for
+    all the cells of that data path and are switched between directions and
+    packet sizes with interactive commands."""
+
+    def __init__(self, drv, be, fe):
+        self.drv, self.be, self.fe = drv, be, fe
+        self.setting = {}          # (app name, what) -> value last set
+        self.dead = None           # why the pair is gone
+
+    def apps(self):
+        return [self.fe, self.be]
+
+
+class Bench:
+    def __init__(self, args, out_dir):
+        self.a = args
+        self.out_dir = out_dir
+        self.log_dir = os.path.join(out_dir, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.sock_dir = tempfile.mkdtemp(prefix="vuser-bench-")
+        self.staged = None
+        self.apps = []
+        self.my_pids = set()
+        self.huge = None
+        self.sizes = list(SIZES)
+        self.samples = {}          # cell -> driver -> [sample dict]
+        self.errors = {}           # cell -> driver -> [message]
+        self.refused = {}          # (driver, path) -> reason
+        self.na = {}               # path -> reason (vectorized not selected by DPDK)
+        self.dpdk_paths = {}       # path -> {"Rx": ..., "Tx": ...}
+        self.vuser_lines = {}      # path -> [log lines of our driver]
+        self.others_seen = set()
+        self.cell_no = 0
+        self.n_cells = 0
+        self.t0 = None
+
+    # ---- plumbing
+    def eal_common(self):
+        return self.huge.eal_extra() if self.huge and self.huge.mount else []
+
+    def no_huge(self):
+        return not (self.huge and self.huge.mount)
+
+    def testpmd_args(self, mode):
+        a = self.a
+        return ["--forward-mode=%s" % mode, "--burst=%d" % a.burst, "--nb-cores=1",
+                "--txpkts=%d" % self.sizes[0], "--total-num-mbufs=%d" % a.mbufs,
+                "--rxd=%d" % a.ring, "--txd=%d" % a.ring]
+
+    def start_backend(self, tag, sock, path):
+        if os.path.exists(sock):
+            os.unlink(sock)
+        app = Testpmd("%s-backend" % tag, self.log_dir,
+                      vdevs=["net_vhost0,iface=%s,queues=1" % sock], interactive=True,
+                      lcores="0,1", main_lcore=0, mem_mb=self.a.mem,
+                      app_args=self.testpmd_args("rxonly"),
+                      eal_extra=self.eal_common() + path.eal_extra(),
+                      no_huge=self.no_huge())
+        self.apps.append(app)
+        app.start()
+        self.my_pids.add(app.pid)
+        wait_until(lambda: os.path.exists(sock) or not app.alive(), 20,
+                   what="backend socket %s" % sock)
+        app.wait_ready(timeout=30)
+        return app
+
+    def start_frontend(self, tag, sock, path, drv):
+        """Start the frontend; return (app, None) or (app, why the probe failed)."""
+        d = DRIVERS[drv]
+        vdev = "%s,path=%s,queues=1,queue_size=%d,%s" % (d["vdev"], sock, self.a.ring,
+                                                         path.devargs())
+        app = Testpmd("%s-frontend" % tag, self.log_dir, vdevs=[vdev],
+                      plugins=[self.staged] if drv == OURS else [],
+                      interactive=True, lcores="0,1", main_lcore=1, mem_mb=self.a.mem,
+                      app_args=self.testpmd_args("rxonly"), log_levels=LOG_LEVELS,
+                      eal_extra=self.eal_common() + path.eal_extra(),
+                      no_huge=self.no_huge())
+        self.apps.append(app)
+        app.start()
+        self.my_pids.add(app.pid)
+        # an interactive testpmd whose vdev failed to probe carries on with no
+        # port (and a prompt); it may also exit
+        wait_until(lambda: (not app.alive()) or re.search(RE_PROMPT, app.output(), re.M),
+                   40, what="%s frontend to probe" % drv)
+        out = app.output()
+        refused = not app.alive() or RE_NO_PORTS.search(out)
+        if not refused:
+            app.telemetry(timeout=15)
+            refused = app.ports() == []
+        if refused:
+            lines = [ln.strip() for ln in out.splitlines()
+                     if re.search(r"not implemented|invalid devargs|VUSER:|failed to initialize"
+                                  r"|error when parsing", ln)]
+            return app, "; ".join(lines[:3]) or dpdkapp.tail(out, 3)
+        return app, None
+
+    def stop_apps(self, apps):
+        for app in apps:
+            try:
+                app.stop(timeout=5)
+            except Exception as e:  # keep going: the kill below is the guarantee
+                print("    (stop %s: %s)" % (app.name, e))
+        dpdkapp.kill_all(apps)
+        for app in apps:
+            if self.huge:
+                self.huge.clean_prefix(app.file_prefix)
+            if app in self.apps:
+                self.apps.remove(app)
+
+    def cmd(self, app, line, timeout=10.0):
+        """Run one interactive command and wait for the next prompt."""
+        app.cmd(line, wait=RE_PROMPT, timeout=timeout)
+
+    def start_pair(self, path, drv):
+        """Backend + frontend for one driver; returns (pair, refusal)."""
+        tag = "%s-%s" % (path.name, drv)
+        sock = os.path.join(self.sock_dir, "%s.sock" % tag)
+        apps = []
+        try:
+            be = self.start_backend(tag, sock, path)
+            apps.append(be)
+            fe, refusal = self.start_frontend(tag, sock, path, drv)
+            apps.append(fe)
+            if refusal is not None:
+                self.stop_apps([fe, be])
+                return None, refusal
+            be.wait_link_up(timeout=15)
+            m = fe.cmd("show port info 0", wait=r"Driver name: *(\S+)")
+            fe.wait_for_output(RE_PROMPT, 5, since=m.end())
+            if m.group(1) != DRIVERS[drv]["driver"]:
+                raise DpdkAppError("frontend port is driven by %s, not %s"
+                                   % (m.group(1), DRIVERS[drv]["driver"]))
+        except BaseException:
+            self.stop_apps(list(reversed(apps)))
+            raise
+        out = fe.output()
+        if drv == THEIRS:
+            self.dpdk_paths[path.name] = {d: p for p, d in RE_DPDK_PATH.findall(out)}
+        else:
+            self.vuser_lines[path.name] = [ln.strip() for ln in out.splitlines()
+                                           if ln.startswith("VUSER")][:8]
+        return Pair(drv, be, fe), None
+
+    def vectorized_na(self, path):
+        """For a vectorized data path: why DPDK's driver did not pick a
+        vectorized Rx or Tx function (None when it did)."""
+        chosen = self.dpdk_paths.get(path.name, {})
+        if any("vectorized" in p for p in chosen.values()):
+            return None
+        why = []
+        for pair_app in self.apps:
+            if pair_app.name == "%s-%s-frontend" % (path.name, THEIRS):
+                why = [ln.strip() for ln in RE_DPDK_VEC_OFF.findall(pair_app.output())]
+        return ("DPDK's driver did not select a vectorized path here (%s)%s"
+                % (", ".join("%s: %s" % kv for kv in sorted(chosen.items())) or
+                   "no path logged", ": " + "; ".join(why) if why else ""))
+
+    # ---- one measurement
+    def set(self, pair, app, what, value):
+        key = (app.name, what)
+        if pair.setting.get(key) != value:
+            self.cmd(app, "set %s %s" % (what, value))
+            pair.setting[key] = value
+
+    def measure(self, pair, direction, size):
+        a = self.a
+        be, fe = pair.be, pair.fe
+        if direction == "tx":
+            self.set(pair, fe, "txpkts", size)
+            self.set(pair, be, "fwd", "rxonly")
+            self.set(pair, fe, "fwd", "txonly")
+            self.cmd(be, "start")
+            self.cmd(fe, "start")
+            stop_order = (fe, be)
+            moving = (be, "ipackets")
+        elif direction == "rx":
+            self.set(pair, be, "txpkts", size)
+            self.set(pair, fe, "fwd", "rxonly")
+            self.set(pair, be, "fwd", "txonly")
+            self.cmd(fe, "start")
+            self.cmd(be, "start")
+            stop_order = (be, fe)
+            moving = (fe, "ipackets")
+        else:
+            self.set(pair, be, "txpkts", size)
+            self.set(pair, fe, "fwd", "io")
+            self.set(pair, be, "fwd", "io")
+            self.cmd(fe, "start")
+            self.cmd(be, "start tx_first %d" % a.loop_bursts)
+            stop_order = (be, fe)
+            moving = (be, "ipackets")
+        try:
+            app, key = moving
+            base = app.stats().get(key) or 0
+            if not wait_until(lambda: (app.stats().get(key) or 0) > base + a.burst, 10,
+                              interval=0.05):
+                raise CellFailed("no packets moved within 10 s (%s %s stayed at %d)"
+                                 % (app.name, key, base))
+            time.sleep(a.warmup)
+            rates = dpdkapp.measure_rates({"fe": fe, "be": be}, a.window)
+        except BaseException:
+            # stop forwarding, but let the first error (or an interrupt) through
+            for app in stop_order:
+                try:
+                    if app.alive():
+                        self.cmd(app, "stop", timeout=3)
+                except Exception:
+                    pass
+            raise
+        for app in stop_order:
+            if app.alive():
+                self.cmd(app, "stop")
+        if not fe.alive() or not be.alive():
+            raise DpdkAppError("an app exited during the measurement")
+        r = {}
+        for who in ("fe", "be"):
+            for k in ("ipackets", "opackets", "ibytes", "obytes", "imissed", "ierrors",
+                      "oerrors", "rx_nombuf"):
+                r["%s_%s" % (who, k)] = rates[who].delta(k)
+            r["%s_seconds" % who] = round(rates[who].seconds, 4)
+        src = {"tx": "be", "rx": "fe", "loop": "be"}[direction]
+        pkts = rates[src].delta("ipackets")
+        byts = rates[src].delta("ibytes")
+        r["mpps"] = pkts / rates[src].seconds / 1e6
+        r["gbps"] = byts * 8 / rates[src].seconds / 1e9
+        r["size_seen"] = (byts / pkts) if pkts else None
+        if pkts and abs(r["size_seen"] - size) > 1:
+            raise CellFailed("packets of %.0f bytes seen, %d expected" % (r["size_seen"], size))
+        return r
+
+    def error(self, c, drv, msg):
+        self.errors.setdefault(c, {}).setdefault(drv, []).append(msg)
+
+    def kill_pair(self, pair, why):
+        pair.dead = why
+        for app in pair.apps():
+            print("    ---- %s (%s, rc=%s)" % (app.name, app.log_path, app.poll()))
+            for ln in dpdkapp.tail(app.output(), 8).splitlines():
+                print("    | " + ln)
+        self.stop_apps(pair.apps())
+
+    # ---- one data path: both drivers, every cell of it, rounds interleaved
+    def run_path(self, path, cells, order):
+        a = self.a
+        pairs = {}
+        mine = [c for c in cells if c.split("/")[1] == path.name]
+        print("%s  %s: %s" % (fmt_dur(time.monotonic() - self.t0), path.name, path.devargs()),
+              flush=True)
+        try:
+            # the in-tree driver first: its log tells whether a vectorized path is n/a
+            for drv in (THEIRS, OURS):
+                try:
+                    pair, refusal = self.start_pair(path, drv)
+                except (DpdkAppError, OSError) as e:
+                    for c in mine:
+                        self.error(c, drv, "start failed: %s" % e)
+                    print("    %s: start failed: %s" % (drv, e), flush=True)
+                    continue
+                if refusal is not None:
+                    self.refused[(drv, path.name)] = refusal
+                    print("    %s: probe refused: %s" % (drv, refusal), flush=True)
+                    continue
+                pairs[drv] = pair
+                if drv == THEIRS and path.vectorized:
+                    why = self.vectorized_na(path)
+                    if why:
+                        self.na[path.name] = why
+                        print("    n/a: %s" % why, flush=True)
+                        return
+            if not pairs:
+                self.cell_no += len(mine)
+                return
+            for size in self.sizes:
+                for direction in DIRECTIONS:
+                    c = cell_id(direction, path.name, size)
+                    if c not in mine:
+                        continue
+                    self.cell_no += 1
+                    got = {OURS: [], THEIRS: []}
+                    for rnd in range(a.rounds):
+                        for drv in order(rnd):
+                            pair = pairs.get(drv)
+                            if pair is None:
+                                continue
+                            if pair.dead:
+                                self.error(c, drv, "not run: %s" % pair.dead)
+                                continue
+                            try:
+                                r = self.measure(pair, direction, size)
+                            except CellFailed as e:
+                                self.error(c, drv, str(e))
+                                got[drv].append("err")
+                                continue
+                            except (DpdkAppError, OSError) as e:
+                                self.error(c, drv, str(e))
+                                got[drv].append("err")
+                                print("    %s: %s: %s" % (drv, c, e), flush=True)
+                                self.kill_pair(pair, "%s apps failed at %s: %s" % (drv, c, e))
+                                continue
+                            r["round"] = rnd
+                            self.samples.setdefault(c, {}).setdefault(drv, []).append(r)
+                            got[drv].append("%.2f" % r["mpps"])
+                    mo = median([x["mpps"] for x in self.samples.get(c, {}).get(OURS, [])])
+                    mt = median([x["mpps"] for x in self.samples.get(c, {}).get(THEIRS, [])])
+                    ratio = ("ratio %.2f" % (mo / mt)) if mo is not None and mt else ""
+                    print("[%2d/%d %s] %-26s vuser %-22s dpdk %-22s %s" % (
+                        self.cell_no, self.n_cells, fmt_dur(time.monotonic() - self.t0), c,
+                        " ".join(got[OURS]) or ("refused" if (OURS, path.name) in self.refused
+                                                else "-"),
+                        " ".join(got[THEIRS]) or "-", ratio), flush=True)
+        finally:
+            others = other_testpmds(self.my_pids)
+            if others:
+                self.others_seen.update(o.split(None, 1)[-1][:100] for o in others)
+            for pair in pairs.values():
+                if not pair.dead:
+                    self.stop_apps(pair.apps())
+
+    # ---- the whole run
+    def run(self, cells, paths):
+        a = self.a
+        self.sizes = sorted({int(c.split("/")[2]) for c in cells})
+        if a.driver_order == "alternate":
+            order = lambda rnd: (OURS, THEIRS) if rnd % 2 == 0 else (THEIRS, OURS)  # noqa
+        else:
+            order = lambda rnd: (OURS, THEIRS)  # noqa
+        self.n_cells = len(cells)
+        est = len(paths) * 6 + len(cells) * a.rounds * 2 * (a.warmup + a.window + 0.45)
+        print("%d cells x %d rounds x 2 drivers = %d measurements over %d data paths; "
+              "about %s" % (len(cells), a.rounds, len(cells) * a.rounds * 2, len(paths),
+                            fmt_dur(est)), flush=True)
+        for path in paths:
+            self.run_path(path, cells, order)
+
+    def cleanup(self):
+        dpdkapp.kill_all(self.apps)
+        if self.huge:
+            for app in self.apps:
+                self.huge.clean_prefix(app.file_prefix)
+        self.apps = []
+        dpdkapp.unstage_plugin(self.staged)
+        self.staged = None
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# report
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def summarize(bench, cells, paths):
+    rows = []
+    for c in cells:
+        direction, pname, size = c.split("/")
+        size = int(size)
+        row = {"cell": c, "direction": direction, "path": pname, "size": size,
+               "devargs": PATHS_BY_NAME[pname].devargs()}
+        for drv in (OURS, THEIRS):
+            s = bench.samples.get(c, {}).get(drv, [])
+            row[drv] = {"mpps": [round(x["mpps"], 4) for x in s],
+                        "gbps": [round(x["gbps"], 4) for x in s],
+                        "median_mpps": median([x["mpps"] for x in s]),
+                        "median_gbps": median([x["gbps"] for x in s]),
+                        "errors": bench.errors.get(c, {}).get(drv, []),
+                        "samples": s}
+        status, note = "ok", ""
+        if pname in bench.na:
+            status, note = "n/a", bench.na[pname]
+        elif (OURS, pname) in bench.refused:
+            status, note = "unsupported", UNSUPPORTED
+        elif (THEIRS, pname) in bench.refused:
+            status, note = "n/a", "in-tree driver refused it: " + bench.refused[(THEIRS, pname)]
+        elif row[OURS]["median_mpps"] is None or row[THEIRS]["median_mpps"] is None:
+            errs = row[OURS]["errors"] + row[THEIRS]["errors"]
+            status, note = "error", (errs[0] if errs else "no sample")
+        ratio = None
+        if status == "ok":
+            if row[THEIRS]["median_mpps"] > 0:
+                ratio = row[OURS]["median_mpps"] / row[THEIRS]["median_mpps"]
+            else:
+                status, note = "error", "in-tree rate is 0"
+        row["status"], row["note"], row["ratio"] = status, note, ratio
+        rows.append(row)
+    return rows
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def acceptance(rows):
+    """The issue's bar: every cell >= 1.0; geomean >= 1.15 at 64 bytes;
+    nothing below 0.95 at 1518 bytes.  Cells without a ratio count as not met."""
+    out = {}
+    ok_rows = [r for r in rows if r["ratio"] is not None]
+    missing = [r["cell"] for r in rows if r["ratio"] is None and r["status"] != "n/a"]
+    below1 = [r["cell"] for r in ok_rows if r["ratio"] < 1.0]
+    g64 = geomean([r["ratio"] for r in ok_rows if r["size"] == 64])
+    below95 = [r["cell"] for r in ok_rows if r["size"] == 1518 and r["ratio"] < 0.95]
+    out["geomean_64"] = g64
+    out["geomean_1518"] = geomean([r["ratio"] for r in ok_rows if r["size"] == 1518])
+    out["geomean_all"] = geomean([r["ratio"] for r in ok_rows])
+    out["cells_below_1.0"] = below1
+    out["cells_1518_below_0.95"] = below95
+    out["cells_without_ratio"] = missing
+    has64 = any(r["size"] == 64 for r in rows)
+    out["met"] = (not below1 and not below95 and not missing and
+                  (not has64 or (g64 is not None and g64 >= 1.15)))
+    return out
+
+
+def fmt(x, nd=3):
+    return "-" if x is None else ("%.*f" % (nd, x))
+
+
+def ratio_cell(r):
+    if r["status"] == "ok":
+        return "**%.2f**" % r["ratio"] if r["ratio"] < 1.0 else "%.2f" % r["ratio"]
+    return {"unsupported": "unsup.", "n/a": "n/a", "error": "error"}[r["status"]]
+
+
+def markdown(bench, rows, acc, env, meta):
+    L = []
+    L.append("# vuser benchmark: net_vuser vs DPDK's net_virtio_user")
+    L.append("")
+    L.append("Ratio = median rate of ours / median rate of the in-tree driver (higher is "
+             "better for vuser); rates in Mpps from telemetry counters over %.1f s windows "
+             "after %.1f s warm-up, %d rounds per cell and driver, the two drivers alternated."
+             % (meta["window_s"], meta["warmup_s"], meta["rounds"]))
+    L.append("")
+    sizes = sorted({r["size"] for r in rows})
+    dirs = [d for d in DIRECTIONS if any(r["direction"] == d for r in rows)]
+    pnames = [p.name for p in DATA_PATHS if any(r["path"] == p.name for r in rows)]
+    by = {r["cell"]: r for r in rows}
+    cols = [(d, s) for s in sizes for d in dirs]
+    L.append("## Ratio ours/in-tree")
+    L.append("")
+    L.append("| data path | " + " | ".join("%s %dB" % (d, s) for d, s in cols) + " |")
+    L.append("|---|" + "---:|" * len(cols))
+    for p in pnames:
+        cells = []
+        for d, s in cols:
+            r = by.get(cell_id(d, p, s))
+            cells.append(ratio_cell(r) if r else "")
+        L.append("| %s | %s |" % (p, " | ".join(cells)))
+    L.append("")
+    L.append("Geometric mean of the ratios: 64 B %s, 1518 B %s, all %s. "
+             "unsup. = %s; n/a = not applicable (below); **bold** = below 1.0."
+             % (fmt(acc["geomean_64"], 2), fmt(acc["geomean_1518"], 2),
+                fmt(acc["geomean_all"], 2), UNSUPPORTED))
+    L.append("")
+    L.append("Acceptance (every cell >= 1.0, geomean >= 1.15 at 64 B, no 1518 B cell < 0.95): "
+             "**%s**" % ("met" if acc["met"] else "not met"))
+    if acc["cells_without_ratio"]:
+        L.append("- cells without a ratio: %d (%s)" % (len(acc["cells_without_ratio"]),
+                                                      ", ".join(acc["cells_without_ratio"])))
+    if acc["cells_below_1.0"]:
+        L.append("- cells below 1.0: " + ", ".join(acc["cells_below_1.0"]))
+    if acc["cells_1518_below_0.95"]:
+        L.append("- 1518 B cells below 0.95: " + ", ".join(acc["cells_1518_below_0.95"]))
+    L.append("")
+    L.append("## Rates (median Mpps, min-max over rounds)")
+    L.append("")
+    L.append("| direction | data path | size | vuser Mpps | in-tree Mpps | ratio | note |")
+    L.append("|---|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        def spread(x):
+            v = r[x]["mpps"]
+            if not v:
+                return "-"
+            return "%.3f (%.2f-%.2f)" % (r[x]["median_mpps"], min(v), max(v)) if len(v) > 1 \
+                else "%.3f" % v[0]
+        note = r["note"]
+        if r["status"] == "ok":
+            errs = r[OURS]["errors"] + r[THEIRS]["errors"]
+            note = ("%d failed sample(s)" % len(errs)) if errs else ""
+        L.append("| %s | %s | %d | %s | %s | %s | %s |" % (
+            r["direction"], r["path"], r["size"], spread(OURS), spread(THEIRS),
+            fmt(r["ratio"], 2), note.replace("|", "/")))
+    L.append("")
+    L.append("## Not measured")
+    L.append("")
+    seen = False
+    for p in pnames:
+        if p in bench.na:
+            L.append("- %s: n/a: %s" % (p, bench.na[p]))
+            seen = True
+        elif (OURS, p) in bench.refused:
+            L.append("- %s: %s: %s" % (p, UNSUPPORTED, bench.refused[(OURS, p)]))
+            seen = True
+        elif (THEIRS, p) in bench.refused:
+            L.append("- %s: in-tree driver refused it: %s" % (p, bench.refused[(THEIRS, p)]))
+            seen = True
+    if not seen:
+        L.append("- none")
+    L.append("")
+    L.append("## Data paths")
+    L.append("")
+    L.append("| data path | devargs (both drivers) | in-tree driver's Rx / Tx functions |")
+    L.append("|---|---|---|")
+    for p in pnames:
+        dp = PATHS_BY_NAME[p]
+        ch = bench.dpdk_paths.get(p, {})
+        extra = " + EAL --force-max-simd-bitwidth=512" if dp.simd512 else ""
+        L.append("| %s | `%s`%s | %s / %s |" % (p, dp.devargs(), extra, ch.get("Rx", "-"),
+                                                ch.get("Tx", "-")))
+    L.append("")
+    L.append("## Environment")
+    L.append("")
+    L.append("- machine: `%s`" % env["machine"])
+    L.append("- CPU: %s, %s CPUs (SIMD: %s)" % (env["cpu_model"], env["nproc"],
+                                                ", ".join(env["cpu_simd_flags"])))
+    L.append("- DPDK: %s (%s), %s" % (env["dpdk_version"], env["dpdk_debian_package"],
+                                       env["testpmd"]))
+    L.append("- vuser: git %s%s, plugin built %s" % (env["git_commit"],
+                                                     " (dirty work tree)" if env["git_dirty"]
+                                                     else "", env["plugin_mtime"]))
+    L.append("- memory: %s" % meta["memory"])
+    L.append("- layout: backend `-l 0,1 --main-lcore 0` (forwarding on lcore 1), frontend "
+             "`-l 0,1 --main-lcore 1` (forwarding on lcore 0); burst %d, rings of %d, "
+             "%d mbufs, loopback started with `start tx_first %d` (%d packets)"
+             % (meta["burst"], meta["ring"], meta["mbufs"], meta["loop_bursts"],
+                meta["loop_bursts"] * meta["burst"]))
+    L.append("- run: %s, %s, load average at start %s, at end %s"
+             % (meta["started"], fmt_dur(meta["duration_s"]), " ".join(env["loadavg_start"]),
+                " ".join(env.get("loadavg_end", []))))
+    if meta["shared"]:
+        L.append("- **shared machine**: other work was running during the run, rates are "
+                 "lower and noisier than on an idle machine: " + "; ".join(meta["shared"]))
+    else:
+        L.append("- no other dpdk-testpmd and no busy process seen during the run")
+    L.append("")
+    return "\n".join(L)
+
+
+PLOT = os.path.join(HERE, "plot.py")
+
+
+def plot_python(allow_install):
+    """An interpreter that imports matplotlib: this one, else Debian's
+    /usr/bin/python3 (where python3-matplotlib installs), after installing
+    python3-matplotlib with apt-get when no interpreter has it.
+    Returns (python, None) or (None, why not)."""
+    cands = []
+    for c in (sys.executable, "/usr/bin/python3"):
+        if c and os.path.exists(c) and c not in cands:
+            cands.append(c)
+
+    def find():
+        for c in cands:
+            if subprocess.call([c, "-c", "import matplotlib"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) == 0:
+                return c
+        return None
+
+    py = find()
+    if py:
+        return py, None
+    if not allow_install:
+        return None, "matplotlib missing (--no-install)"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None, "matplotlib missing and cannot apt-get install python3-matplotlib"
+    print("installing python3-matplotlib with apt-get (for the plot)...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "python3-matplotlib"]
+    rc = subprocess.call(cmd, env=env, stdout=subprocess.DEVNULL)
+    if rc != 0:
+        subprocess.call(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+        rc = subprocess.call(cmd, env=env, stdout=subprocess.DEVNULL)
+    if rc != 0:
+        return None, "apt-get install python3-matplotlib failed (rc=%d)" % rc
+    py = find()
+    return (py, None) if py else (None, "matplotlib installed but no python imports it")
+
+
+# --------------------------------------------------------------------------
+# main
+
+
+def select_cells(args):
+    paths = [p.name for p in DATA_PATHS]
+    sizes = list(SIZES)
+    dirs = list(DIRECTIONS)
+    rounds = args.rounds
+    patterns = []
+    if args.quick:
+        patterns = ["*/split/64"]
+    if args.cells:
+        patterns = [p.strip() for p in args.cells.split(",") if p.strip()]
+    cells = [cell_id(d, p, s) for p in paths for s in sizes for d in dirs]
+    if patterns:
+        cells = [c for c in cells if any(fnmatch.fnmatchcase(c, pat) for pat in patterns)]
+    return cells, rounds
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGHUP: like KeyboardInterrupt, not caught by the per-cell
+    error handling, so the run stops and cleans up."""
+
+
+def _on_signal(signum, frame):
+    raise Interrupted("signal %d" % signum)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", help="comma-separated patterns over cell names "
+                    "direction/path/size, e.g. 'tx/split/64,*/packed*/1518' (see --list)")
+    ap.add_argument("--quick", action="store_true",
+                    help="split ring, 64 bytes, all directions (= --cells '*/split/64')")
+    ap.add_argument("--list", action="store_true", help="print the cell names and exit")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measurements per cell and driver, alternated (default 3)")
+    ap.add_argument("--warmup", type=float, default=0.5,
+                    help="s between packets moving and the first sample (default 0.5)")
+    ap.add_argument("--window", type=float, default=1.0,
+                    help="s between the two counter samples (default 1.0)")
+    ap.add_argument("--huge", choices=("auto", "yes", "no"), default="auto",
+                    help="hugepages: auto = reserve if possible else --no-huge (default); "
+                    "yes = fail without; no = always --no-huge")
+    ap.add_argument("--burst", type=int, default=32)
+    ap.add_argument("--ring", type=int, default=256, help="queue_size and --rxd/--txd")
+    ap.add_argument("--mbufs", type=int, default=8192)
+    ap.add_argument("--mem", type=int, default=256, help="-m per app, MB")
+    ap.add_argument("--loop-bursts", type=int, default=8,
+                    help="N of the loopback's 'start tx_first N' (packets = N x burst)")
+    ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
+                    help="alternate: ours first in even rounds, in-tree first in odd ones")
+    ap.add_argument("--plugin", default=os.environ.get("VUSER_PLUGIN", DEFAULT_PLUGIN))
+    ap.add_argument("--out", default=os.path.join(ROOT, "results", "perf"),
+                    help="results go to OUT/<timestamp>/ (default results/perf)")
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--no-install", action="store_true",
+                    help="do not apt-get install python3-matplotlib when it is missing")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 1 when the acceptance bar is not met")
+    args = ap.parse_args()
+
+    cells, _ = select_cells(args)
+    if args.list:
+        for c in cells:
+            d, p, s = c.split("/")
+            print("%-28s %s" % (c, PATHS_BY_NAME[p].devargs()))
+        return 0
+    if not cells:
+        print("bench: no cell matches %r (see --list)" % args.cells, file=sys.stderr)
+        return 2
+    if args.rounds < 1:
+        print("bench: --rounds must be >= 1", file=sys.stderr)
+        return 2
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        print("bench: %s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD, file=sys.stderr)
+        return 1
+    paths = [p for p in DATA_PATHS if any(c.split("/")[1] == p.name for c in cells)]
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = os.path.join(args.out, stamp)
+    os.makedirs(out_dir, exist_ok=True)
+    plot_py, plot_note = (None, "--no-plot") if args.no_plot else \
+        plot_python(not args.no_install)
+
+    bench = Bench(args, out_dir)
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    rc = 0
+    t_start = time.monotonic()
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    memory = "--no-huge --single-file-segments (memfd)"
+    shared = []
+    try:
+        env = environment(args.plugin)
+        bench.staged = dpdkapp.stage_plugin(args.plugin)
+        if args.huge != "no":
+            # four apps live at a time (a backend and a frontend per driver)
+            need = 4 * ((args.mem + 1) // 2) + 32
+            bench.huge = Hugepages(need, dpdkapp.private_root())
+            if bench.huge.setup():
+                memory = ("2 MB hugepages (%d reserved by the benchmark, private hugetlbfs "
+                          "mount), --single-file-segments" % need)
+            else:
+                if args.huge == "yes":
+                    raise DpdkAppError("--huge yes: " + bench.huge.reason)
+                memory = ("--no-huge --single-file-segments (memfd): %s" % bench.huge.reason)
+                bench.huge = None
+        others = other_testpmds(set())
+        busy = busy_processes(set())
+        if others:
+            shared.append("%d other dpdk-testpmd at start" % len(others))
+        if busy:
+            shared.append("busy at start: " + ", ".join(busy))
+        print("vuser benchmark -> %s" % out_dir)
+        print("  %s | %s x%s | DPDK %s | git %s%s" % (
+            env["machine"].split()[1] if env["machine"] else "?", env["cpu_model"],
+            env["nproc"], env["dpdk_version"], env["git_commit"][:12],
+            " (dirty)" if env["git_dirty"] else ""))
+        print("  memory: %s" % memory)
+        print("  %d cells, %d rounds, warm-up %.1fs, window %.1fs" % (
+            len(cells), args.rounds, args.warmup, args.window))
+        if shared:
+            print("  note: shared machine: %s" % "; ".join(shared))
+        print(flush=True)
+        bench.t0 = time.monotonic()
+        bench.run(cells, paths)
+        others = other_testpmds(bench.my_pids)
+        if others:
+            bench.others_seen.update(o.split(None, 1)[-1][:100] for o in others)
+        if bench.others_seen:
+            shared.append("other dpdk-testpmd processes seen during the run: %d (%s)" % (
+                len(bench.others_seen), "; ".join(sorted(bench.others_seen)[:3])))
+        busy_end = busy_processes(bench.my_pids)
+        if busy_end:
+            shared.append("busy at end: " + ", ".join(busy_end))
+    except (Interrupted, KeyboardInterrupt) as e:
+        print("\nbench: interrupted (%s); cleaning up" % (e or "Ctrl-C"), file=sys.stderr)
+        rc = 130
+    except (DpdkAppError, OSError) as e:
+        print("\nbench failed: %s" % e, file=sys.stderr)
+        traceback.print_exc()
+        rc = 1
+    finally:
+        bench.cleanup()
+        if bench.huge:
+            bench.huge.release()
+        for s, h in old.items():
+            signal.signal(s, h)
+    if rc:
+        return rc
+
+    duration = time.monotonic() - t_start
+    env["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    rows = summarize(bench, cells, paths)
+    acc = acceptance(rows)
+    meta = {"started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
+            "warmup_s": args.warmup, "window_s": args.window, "burst": args.burst,
+            "ring": args.ring, "mbufs": args.mbufs, "mem_mb": args.mem,
+            "loop_bursts": args.loop_bursts, "memory": memory, "shared": shared,
+            "driver_order": args.driver_order, "cells": cells}
+    table = markdown(bench, rows, acc, env, meta)
+    with open(os.path.join(out_dir, "table.md"), "w") as f:
+        f.write(table)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"meta": meta, "environment": env, "acceptance": acc,
+                   "not_applicable": bench.na,
+                   "refused": {"%s/%s" % k: v for k, v in bench.refused.items()},
+                   "dpdk_selected_paths": bench.dpdk_paths,
+                   "vuser_log_lines": bench.vuser_lines, "cells": rows}, f, indent=1)
+    png = os.path.join(out_dir, "ratios.png")
+    if plot_py:
+        try:
+            subprocess.run([plot_py, PLOT, os.path.join(out_dir, "results.json"), png],
+                           check=True, timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            print("bench: plot failed: %s" % e, file=sys.stderr)
+            png = None
+    else:
+        print("bench: no plot: %s" % plot_note, file=sys.stderr)
+        png = None
+    latest = os.path.join(args.out, "latest")
+    try:
+        if os.path.islink(latest) or os.path.exists(latest):
+            os.unlink(latest)
+        os.symlink(stamp, latest)
+    except OSError:
+        pass
+    print()
+    print(table)
+    print("results: %s (table.md, results.json%s, logs/)" % (out_dir,
+                                                             ", ratios.png" if png else ""))
+    print("duration: %s" % fmt_dur(duration))
+    if args.strict and not acc["met"]:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+/* Scripted fake vhost-user backend for unit tests: a thread serving one connection. */
+#ifndef FAKE_BACKEND_H
+#define FAKE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vu_vhost_user_msg.h"
+
+/*
+ * The test writes a script (what the frontend must send, what to answer), starts the
+ * thread, drives the frontend, and then calls fb_finish(), which joins the thread and
+ * returns how many script steps went wrong (each one printed to stderr). The backend
+ * decodes what it receives by hand, independently of vu_vhost_user_msg.c, and keeps
+ * every message for inspection. After the last step it waits for the frontend to close
+ * the connection; any message arriving then is an error. Every wait is bounded.
+ */
+
+#define FB_MAX_PAYLOAD 512
+#define FB_MAX_FDS 16
+#define FB_MAX_RX 64
+
+/* The flags the frontend must set: version 1, and NEED_REPLY when acks are negotiated. */
+#define FB_FLAGS VU_VHOST_USER_VERSION
+#define FB_FLAGS_ACK (VU_VHOST_USER_VERSION | VU_VHOST_USER_FLAG_NEED_REPLY)
+#define FB_FLAGS_REPLY (VU_VHOST_USER_VERSION | VU_VHOST_USER_FLAG_REPLY)
+
+/* One message as the backend received it. */
+struct fb_rx {
+	struct vu_vhost_hdr hdr;
+	uint8_t payload[FB_MAX_PAYLOAD];
+	unsigned int nfds;
+	uint64_t fd_dev[FB_MAX_FDS];
+	uint64_t fd_ino[FB_MAX_FDS];
+};
+
+struct fake_backend;
+
+/* A listening socket in a private directory; NULL on failure. */
+struct fake_backend *fb_create(void);
+const char *fb_path(const struct fake_backend *fb);
+
+/* Script: the frontend must send `request` with exactly `flags` (any payload). */
+void fb_expect(struct fake_backend *fb, uint32_t request, uint32_t flags);
+/* ... with exactly this payload. */
+void fb_expect_payload(struct fake_backend *fb, uint32_t request, uint32_t flags,
+		       const void *payload, uint32_t size);
+void fb_expect_u64(struct fake_backend *fb, uint32_t request, uint32_t flags, uint64_t value);
+void fb_expect_state(struct fake_backend *fb, uint32_t request, uint32_t flags, uint32_t index,
+		     uint32_t num);
+
+/* Script: send a message; `len` bytes of header + payload (SIZE_MAX: all of it) with
+ * `nfds` fresh eventfds attached. The header carries `size` even when len cuts it short. */
+void fb_send_raw(struct fake_backend *fb, uint32_t request, uint32_t flags, const void *payload,
+		 uint32_t size, size_t len, unsigned int nfds);
+/* A well-formed reply carrying a u64. */
+void fb_reply_u64(struct fake_backend *fb, uint32_t request, uint64_t value);
+void fb_reply_state(struct fake_backend *fb, uint32_t request, uint32_t index, uint32_t num);
+/* A REPLY_ACK answer: u64 status, 0 for success. */
+void fb_ack(struct fake_backend *fb, uint32_t request, uint64_t status);
+
+/* Script: pause, or close the connection (ends the script). */
+void fb_sleep(struct fake_backend *fb, int ms);
+void fb_close(struct fake_backend *fb);
+
+/* The usual connection set-up: SET_OWNER, GET_FEATURES and, when `features` has
+ * PROTOCOL_FEATURES, GET/SET_PROTOCOL_FEATURES (SET checked to be offered & (MQ |
+ * REPLY_ACK)) and GET_QUEUE_NUM when MQ is in the set. */
+void fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
+			 uint64_t queue_num);
+
+/* Start serving the script. */
+int fb_start(struct fake_backend *fb);
+/* Join the thread (idempotent); returns the number of errors. */
+int fb_finish(struct fake_backend *fb);
+/* Messages received so far (valid after fb_finish). */
+unsigned int fb_nrx(const struct fake_backend *fb);
+const struct fb_rx *fb_rx(const struct fake_backend *fb, unsigned int i);
+/* Join, remove the socket and its directory, free. */
+void fb_destroy(struct fake_backend *fb);
+
+#endif /* FAKE_BACKEND_H */

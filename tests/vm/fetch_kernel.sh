@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Fetch what the vhost-net VM test boots: Debian's kernel (the one linux-image-amd64
+# depends on, which has vhost_net, tun and 9p as modules) and a static busybox.
+#
+#   tests/vm/fetch_kernel.sh [DEST]     (default <repo>/.deps/vm)
+#
+# Idempotent: a stamp naming the kernel package makes a re-run a no-op. Prints the
+# kernel release on the last line ("release=<uname -r>"). Needs qemu-system-x86 and
+# busybox-static installed (scripts/setup.sh installs them); downloads go to DEST only.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DEST="${1:-$ROOT/.deps/vm}"
+STAMP="$DEST/.stamp"
+
+log() { printf 'fetch_kernel: %s\n' "$*" >&2; }
+die() {
+	printf 'fetch_kernel: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+command -v busybox >/dev/null || die "busybox is missing (apt-get install busybox-static)"
+busybox --list | grep -x insmod >/dev/null || die "this busybox has no insmod applet"
+# A dynamically linked busybox cannot run in an initramfs without its libraries.
+if file -L "$(command -v busybox)" 2>/dev/null | grep -q dynamic; then
+	die "$(command -v busybox) is dynamically linked: install busybox-static"
+fi
+
+# The image package linux-image-amd64 depends on (not -cloud: that one has no 9p).
+pkg="$(apt-cache depends linux-image-amd64 2>/dev/null |
+	sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)"
+if [ -z "$pkg" ]; then
+	apt-get update -q >&2 || die "apt-get update failed (is a Debian mirror reachable?)"
+	pkg="$(apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)"
+fi
+[ -n "$pkg" ] || die "apt does not know linux-image-amd64's kernel package"
+release="${pkg#linux-image-}"
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$pkg" ] &&
+	[ -f "$DEST/root/boot/vmlinuz-$release" ]; then
+	log "kernel $pkg: up to date in $DEST"
+	echo "release=$release"
+	exit 0
+fi
+
+mkdir -p "$DEST/dl"
+rm -rf "$DEST/root"
+log "apt-get download $pkg (into $DEST/dl)"
+(cd "$DEST/dl" && rm -f ./*.deb && apt-get download -q "$pkg" >&2) ||
+	die "apt-get download $pkg failed"
+deb="$(ls "$DEST"/dl/*.deb | head -1)"
+log "extracting $(basename "$deb")"
+dpkg-deb -x "$deb" "$DEST/root" || die "dpkg-deb -x $deb failed"
+rm -f "$deb"
+[ -f "$DEST/root/boot/vmlinuz-$release" ] || die "no vmlinuz-$release in $pkg"
+[ -d "$DEST/root/lib/modules/$release/kernel/drivers/vhost" ] ||
+	die "$pkg has no drivers/vhost modules"
+echo "$pkg" >"$STAMP"
+log "kernel $release ready in $DEST/root"
+echo "release=$release"

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""End-to-end test of the vhost-kernel backend against a real vhost-net, in a QEMU VM.
+
+This machine has no vhost_net, so the test boots Debian's own kernel (the package
+linux-image-amd64 depends on: it has vhost_net, tun and 9p as modules) under TCG with a
+busybox initramfs, shares the host's root read-only over 9p, and runs inside the VM
+(tests/vm/guest_vhost_net.py): testpmd with our PMD on path=/dev/vhost-net,iface=vutap0
+forwarding with 5tswap, while the guest kernel sends UDP through the TAP and counts what
+comes back. Cases:
+
+    vm_boot            the kernel boots, the modules load, /dev/vhost-net appears
+    udp_queues1        1000 datagrams through a single-queue TAP: all come back; then
+                       port stop/start and 100 more
+    udp_queues2        the same with queues=2: a multi-queue TAP, both queues carry traffic
+                       (skipped while the PMD refuses queues=2)
+
+Downloads (kernel .deb) go to .deps/vm through tests/vm/fetch_kernel.sh (idempotent).
+qemu-system-x86 and busybox-static come from scripts/setup.sh; if they are missing the
+test tries apt-get once and skips with a message only if that fails.
+
+Usage: test_vhost_net_vm.py [-v] [--queues 1,2] [--packets 1000]
+Prints 'N passed, N failed[, N skipped]' last; exit code 1 on any failure.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+DEPS = os.path.join(ROOT, ".deps", "vm")
+PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
+    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+QEMU = "qemu-system-x86_64"
+VM_TIMEOUT = 480          # the whole VM run, boot to power-off (TCG is slow)
+BOOT_TIMEOUT = 120        # until the init script reports the modules loaded
+
+# Top-level modules; their dependencies come from each .ko's "depends=" (modinfo).
+MODULES = ["virtio_pci", "9pnet_virtio", "9p", "tun", "vhost_net"]
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "VMTEST: booted $(uname -r)"
+for m in $(cat /modules.order); do
+	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
+done
+if [ -c /dev/vhost-net ]; then echo "VMTEST: vhost-net ready"; else echo "VMTEST: no /dev/vhost-net"; fi
+mkdir -p /host
+opts=trans=virtio,version=9p2000.L,msize=524288
+mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostroot failed"
+mount -t proc proc /host/proc
+mount -t sysfs sysfs /host/sys
+mount -t devtmpfs devtmpfs /host/dev
+mount -t tmpfs -o mode=755 tmpfs /host/run
+mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+mkdir -p /host/run/vmout
+mount -t 9p -o $opts vmout /host/run/vmout || echo "VMTEST: mount vmout failed"
+echo "VMTEST: running guest"
+chroot /host /bin/sh -c "cd / && exec $(cat /guest.cmd)"
+echo "VMTEST: guest exit $?"
+sync
+poweroff -f
+"""
+
+
+class Skip(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def ensure_tools():
+    """qemu-system-x86_64 and a static busybox; one apt-get try if either is missing."""
+    def have():
+        return shutil.which(QEMU) and shutil.which("busybox")
+    if have():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing qemu-system-x86 busybox-static (missing)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.call(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                         "qemu-system-x86", "busybox-static"], env=env,
+                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    if not have():
+        raise Skip("%s or busybox is missing and could not be installed "
+                   "(apt-get install qemu-system-x86 busybox-static)" % QEMU)
+
+
+def fetch_kernel():
+    p = subprocess.run([os.path.join(HERE, "fetch_kernel.sh"), DEPS], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    sys.stdout.write(p.stderr.decode())
+    m = re.search(r"^release=(\S+)$", p.stdout.decode(), re.M)
+    if p.returncode != 0 or not m:
+        raise RuntimeError("tests/vm/fetch_kernel.sh failed (rc=%d)" % p.returncode)
+    return m.group(1)
+
+
+def module_index(release):
+    base = os.path.join(DEPS, "root", "lib", "modules", release, "kernel")
+    idx = {}
+    for d, _, files in os.walk(base):
+        for f in files:
+            if f.endswith(".ko"):
+                idx[f[:-3].replace("-", "_")] = os.path.join(d, f)
+    return idx
+
+
+def module_depends(path):
+    """The depends= field of a module's .modinfo section (what modinfo -F depends says)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
+    return [x.replace("-", "_") for x in m.group(1).decode().split(",") if x] if m else []
+
+
+def module_order(release):
+    """The modules to insmod, every dependency before its users (no modules.dep in the .deb)."""
+    idx = module_index(release)
+    order, seen = [], set()
+
+    def visit(name, chain):
+        if name in seen:
+            return
+        if name not in idx:
+            raise RuntimeError("module %s (needed by %s) is not in the kernel package"
+                               % (name, " <- ".join(chain) or "the test"))
+        for dep in module_depends(idx[name]):
+            visit(dep, chain + [name])
+        seen.add(name)
+        order.append(name)
+
+    for m in MODULES:
+        visit(m, [])
+    return order, idx
+
+
+def cpio_newc(entries, out_path):
+    """Write a newc cpio archive: entries are (name, mode, data-or-None)."""
+    def hdr(ino, name, mode, size):
+        fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name) + 1, 0]
+        return b"070701" + b"".join(b"%08X" % v for v in fields)
+
+    def pad(n):
+        return b"\0" * ((4 - n % 4) % 4)
+
+    with open(out_path, "wb") as f:
+        for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
+            data = data or b""
+            h = hdr(ino, name.encode(), mode, len(data)) + name.encode() + b"\0"
+            f.write(h + pad(len(h)) + data + pad(len(data)))
+
+
+def build_initramfs(release, order, idx, guest_cmd, path):
+    busybox = os.path.realpath(shutil.which("busybox"))
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    if b"ld-linux" in bb[:4096] or b"/lib64/ld-linux" in bb:
+        raise Skip("%s is dynamically linked: install busybox-static" % busybox)
+    d, r, x = stat.S_IFDIR | 0o755, stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
+    entries = [(n, d, None) for n in ("bin", "dev", "proc", "sys", "host", "modules")]
+    entries += [("bin/busybox", x, bb), ("init", x, INIT.encode()),
+                ("modules.order", r, ("\n".join(order) + "\n").encode()),
+                ("guest.cmd", r, guest_cmd.encode())]
+    for m in order:
+        with open(idx[m], "rb") as f:
+            entries.append(("modules/%s.ko" % m, r, f.read()))
+    cpio_newc(entries, path)
+
+
+def run_vm(release, initrd, out_dir, verbose):
+    """Boot the VM; return (console text, seconds). The qemu process never survives."""
+    kernel = os.path.join(DEPS, "root", "boot", "vmlinuz-%s" % release)
+    argv = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
+            "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
+            "-monitor", "none", "-net", "none",
+            "-kernel", kernel, "-initrd", initrd,
+            "-append", "console=ttyS0 panic=-1 quiet loglevel=4",
+            "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+            "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
+            "-fsdev", "local,id=vmout,path=%s,security_model=none" % out_dir,
+            "-device", "virtio-9p-pci,fsdev=vmout,mount_tag=vmout"]
+    log("$ " + " ".join(argv))
+    console_path = os.path.join(out_dir, "console.log")
+    t0 = time.monotonic()
+    lines = []
+    with open(console_path, "wb") as console:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = t0 + VM_TIMEOUT
+            booted = False
+            os.set_blocking(proc.stdout.fileno(), False)
+            buf = b""
+            while proc.poll() is None:
+                now = time.monotonic()
+                if now > deadline or (not booted and now - t0 > BOOT_TIMEOUT):
+                    lines.append("VMTEST-HOST: timed out after %.0fs (%s)\n"
+                                 % (now - t0, "run" if booted else "boot"))
+                    break
+                try:
+                    chunk = proc.stdout.read(65536)
+                except BlockingIOError:
+                    chunk = None
+                if not chunk:
+                    time.sleep(0.1)
+                    continue
+                console.write(chunk)
+                console.flush()
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    text = line.decode(errors="replace").rstrip("\r") + "\n"
+                    lines.append(text)
+                    if "vhost-net ready" in text or "no /dev/vhost-net" in text:
+                        booted = True
+                    if verbose or text.startswith(("VMTEST", "RESULT", "GUEST")):
+                        sys.stdout.write("    vm: " + text)
+                        sys.stdout.flush()
+            rest = proc.stdout.read() if proc.poll() is not None else b""
+            if rest:
+                console.write(rest)
+                lines.extend(x + "\n" for x in rest.decode(errors="replace").splitlines())
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return "".join(lines), time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--queues", default="1,2")
+    ap.add_argument("--packets", type=int, default=1000)
+    ap.add_argument("--out", default=os.path.join(ROOT, "results", "vm"))
+    args = ap.parse_args()
+    queue_counts = [int(q) for q in args.queues.split(",")]
+    ncases = 1 + len(queue_counts)
+    log("vhost-net in a QEMU VM (TCG): queues %s, %d packets each" % (args.queues, args.packets))
+    try:
+        ensure_tools()
+        if not os.path.isfile(PLUGIN):
+            raise RuntimeError("plugin %s not built (make build)" % PLUGIN)
+        release = fetch_kernel()
+        order, idx = module_order(release)
+    except Skip as e:
+        log("SKIP: %s" % e)
+        log("0 passed, 0 failed, %d skipped" % ncases)
+        return 0
+    except Exception as e:
+        log("ERROR: %s" % e)
+        log("0 passed, %d failed" % ncases)
+        return 1
+    log("kernel %s; insmod order: %s" % (release, " ".join(order)))
+
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.makedirs(args.out)
+    guest_cmd = " ".join([
+        "/usr/bin/python3", os.path.join(HERE, "guest_vhost_net.py"),
+        "--out", "/run/vmout", "--plugin", PLUGIN,
+        "--queues", args.queues, "--packets", str(args.packets)])
+    work = tempfile.mkdtemp(prefix="vuser-vm-")
+    try:
+        initrd = os.path.join(work, "initrd.cpio")
+        build_initramfs(release, order, idx, guest_cmd, initrd)
+        console, seconds = run_vm(release, initrd, args.out, args.verbose)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log("VM ran %.0fs; console in %s" % (seconds, os.path.join(args.out, "console.log")))
+
+    passed = failed = skipped = 0
+
+    def report(name, ok, detail):
+        nonlocal passed, failed, skipped
+        tag = {True: "  OK  ", False: " FAIL ", None: " SKIP "}[ok]
+        log("[%s] %s: %s" % (tag, name, detail))
+        if ok is True:
+            passed += 1
+        elif ok is False:
+            failed += 1
+        else:
+            skipped += 1
+
+    booted = "VMTEST: vhost-net ready" in console
+    report("vm_boot", booted, "modules loaded, /dev/vhost-net present" if booted else
+           "no 'vhost-net ready' on the console (see console.log): " +
+           " | ".join(ln.strip() for ln in console.splitlines() if "VMTEST" in ln)[-400:])
+    results = {}
+    for ln in console.splitlines():
+        if ln.startswith("RESULT "):
+            try:
+                r = json.loads(ln[len("RESULT "):])
+                results[r["queues"]] = r
+            except ValueError:
+                pass
+    for q in queue_counts:
+        name = "udp_queues%d" % q
+        r = results.get(q)
+        if r is None:
+            report(name, False, "no result from the VM")
+            continue
+        if r.get("unsupported"):
+            report(name, None, r["unsupported"])
+            continue
+        problems = []
+        if r.get("error"):
+            problems.append(r["error"])
+        if r["sent"] != args.packets or r["returned"] != args.packets:
+            problems.append("sent %d, returned %d of %d" % (r["sent"], r["returned"],
+                                                           args.packets))
+        if r.get("pmd_ipackets", 0) < args.packets or r.get("pmd_opackets", 0) < args.packets:
+            problems.append("testpmd counted rx %s tx %s" % (r.get("pmd_ipackets"),
+                                                            r.get("pmd_opackets")))
+        if r.get("restart_returned") != 100:
+            problems.append("after port stop/start: sent %s, returned %s of 100" % (
+                r.get("restart_sent"), r.get("restart_returned")))
+        if r.get("tap_queues") != q:
+            problems.append("TAP has %s queues, expected %d" % (r.get("tap_queues"), q))
+        if q > 1 and any(n == 0 for n in r.get("pmd_q_ipackets", [])):
+            problems.append("a queue carried nothing: rx per queue %s" % r.get("pmd_q_ipackets"))
+        if r.get("tap_left"):
+            problems.append("the TAP still exists after testpmd quit")
+        if r.get("testpmd_rc") != 0:
+            problems.append("testpmd exited %s" % r.get("testpmd_rc"))
+        detail = ("sent %d, returned %d, lost %d in %.1fs; testpmd rx %s tx %s, per queue rx %s "
+                  "tx %s; after restart %s/100; testpmd up in %ss" % (
+                      r["sent"], r["returned"], r["sent"] - r["returned"], r.get("seconds", 0),
+                      r.get("pmd_ipackets"), r.get("pmd_opackets"), r.get("pmd_q_ipackets"),
+                      r.get("pmd_q_opackets"), r.get("restart_returned"),
+                      r.get("testpmd_start_s")))
+        report(name, not problems, "; ".join(problems + [detail]) if problems else detail)
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    log(line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+/* The device's backend connection: watching it, and resuming the rings when a backend (re)connects. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "vu_device_priv.h"
+#include "vu_log.h"
+#include "vu_ring.h"
+#include "vu_ring_packed.h"
+
+static bool
+vu_conn_backend_connected(const struct vu_device *dev)
+{
+	return !dev->ops->connected || dev->ops->connected(dev->backend);
+}
+
+/* Keep epfd watching the fd the backend names now (listen socket or connection). */
+static void
+vu_conn_watch(struct vu_device *dev)
+{
+	int fd = dev->ops->event_fd(dev->backend);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (fd == dev->watched_fd)
+		return;
+	/* A closed fd already left the set by itself: errors are expected here. */
+	if (dev->watched_fd >= 0)
+		epoll_ctl(dev->epfd, EPOLL_CTL_DEL, dev->watched_fd, NULL);
+	dev->watched_fd = -1;
+	if (fd < 0)
+		return;
+	if (epoll_ctl(dev->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+		VU_ERR("%s: cannot watch the backend connection (fd %d): %s", dev->name, fd,
+		       strerror(errno));
+		return;
+	}
+	dev->watched_fd = fd;
+}
+
+int
+vu_device_conn_init(struct vu_device *dev)
+{
+	dev->connected = vu_conn_backend_connected(dev);
+	if (!dev->ops->event_fd || !dev->ops->handle_event)
+		return 0; /* nothing ever changes: no event fd */
+	dev->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (dev->epfd < 0) {
+		int err = errno;
+
+		VU_ERR("%s: epoll_create1: %s", dev->name, strerror(err));
+		return -err;
+	}
+	vu_conn_watch(dev);
+	return 0;
+}
+
+void
+vu_device_conn_fini(struct vu_device *dev)
+{
+	if (dev->epfd >= 0)
+		close(dev->epfd);
+	dev->epfd = -1;
+	dev->watched_fd = -1;
+}
+
+int
+vu_device_event_fd(const struct vu_device *dev)
+{
+	return dev->epfd;
+}
+
+bool
+vu_device_connected(const struct vu_device *dev)
+{
+	return dev->connected;
+}
+
+/* ---- where a ring resumes ---- */
+
+/*
+ * The vhost-user spec ("Inflight I/O tracking"): "To support reconnecting after restart or
+ * crash, back-end may need to resubmit inflight I/Os. If virtqueue is processed in order, we
+ * can easily achieve that by getting the inflight descriptors from descriptor table (split
+ * virtqueue) or descriptor ring (packed virtqueue)." The device is in the driver's process
+ * and the rings are in its memory, so it can read where the backend that went away left
+ * them and hand the new one the position right after the last buffer marked used: every
+ * buffer made available after it (whether the old backend had started on it or not) is
+ * processed again. That holds for backends that complete buffers in order, as DPDK's vhost
+ * library and Linux vhost-net do for virtio-net; a backend that completes out of order
+ * needs the inflight buffer (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), not implemented.
+ */
+
+/* Split ring: "idx field indicates where the device would put the next descriptor entry in
+ * the ring" (spec 2.7.8); one used entry per chain (in order, no batching) makes it the
+ * number of available entries consumed, which is what SET_VRING_BASE takes. */
+static uint32_t
+vu_conn_split_base(const struct vu_queue *q)
+{
+	const struct vu_used *used = (const struct vu_used *)(uintptr_t)q->addr.used;
+
+	return __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
+}
+
+static bool
+vu_pk_used(uint16_t flags, bool wrap)
+{
+	bool avail = flags & VU_PACKED_DESC_F_AVAIL, used = flags & VU_PACKED_DESC_F_USED;
+
+	/* "VIRTQ_DESC_F_AVAIL and VIRTQ_DESC_F_USED bits are different for an available
+	 * descriptor and equal for a used descriptor" (spec 2.8.1). */
+	return avail == used && used == wrap;
+}
+
+static bool
+vu_pk_avail(uint16_t flags, bool wrap)
+{
+	bool avail = flags & VU_PACKED_DESC_F_AVAIL, used = flags & VU_PACKED_DESC_F_USED;
+
+	return avail == wrap && used != wrap;
+}
+
+/*
+ * Packed ring: there is no used index in memory; the device's position is right after the
+ * last used descriptor and the descriptors it skipped with it. Start from the driver's own
+ * used position (next slot it reads back, with its wrap counter), which the driver keeps
+ * in the Driver Event Suppression offset/wrap word (vu_packed_ring_publish_used): at or
+ * before the device's. Walk the used descriptors the driver has not read yet. Each one
+ * stands for a list or an in-order batch: "the device writes out a used descriptor with
+ * the buffer id of the last descriptor in the group. After processing the used descriptor,
+ * both device and driver then skip forward in the ring the number of the remaining
+ * descriptors in the group" (spec 2.8.2), and "Buffer ID is included in the last
+ * descriptor in the list" (spec 2.8.6). So the group ends at the first descriptor after it,
+ * still marked available in its lap, that carries the same buffer id and no NEXT flag;
+ * none such: the group is that one descriptor. A buffer id is unique among buffers the
+ * driver has not got back, which is every buffer from the driver's position on.
+ */
+static uint32_t
+vu_conn_packed_base(const struct vu_device *dev, uint32_t idx, const struct vu_queue *q)
+{
+	const struct vu_packed_desc *desc = (const struct vu_packed_desc *)(uintptr_t)q->addr.desc;
+	const struct vu_packed_event *driver =
+		(const struct vu_packed_event *)(uintptr_t)q->addr.avail;
+	uint16_t word = __atomic_load_n(&driver->off_wrap, __ATOMIC_ACQUIRE);
+	uint32_t size = q->size, pos = word & 0x7fffu, seen = 0, skipped = 0;
+	bool wrap = word >> VU_PACKED_BASE_WRAP_SHIFT;
+
+	if (pos >= size) {
+		VU_ERR("%s: queue %u: the driver's used position %u is past the ring (%u): "
+		       "resuming at slot 0",
+		       dev->name, idx, pos, size);
+		return vu_packed_ring_base(0, true);
+	}
+	while (seen < size) {
+		uint16_t flags = __atomic_load_n(&desc[pos].flags, __ATOMIC_ACQUIRE);
+		uint16_t id = desc[pos].id;
+		uint32_t n = 1, p = pos;
+		bool w = wrap;
+
+		if (!vu_pk_used(flags, wrap))
+			break;
+		for (uint32_t k = 1; seen + k < size; k++) {
+			uint16_t f;
+
+			if (++p == size) {
+				p = 0;
+				w = !w;
+			}
+			f = __atomic_load_n(&desc[p].flags, __ATOMIC_ACQUIRE);
+			if (!vu_pk_avail(f, w))
+				break;
+			if (desc[p].id == id && !(f & VU_DESC_F_NEXT)) {
+				n = k + 1;
+				break;
+			}
+		}
+		seen += n;
+		skipped++;
+		pos += n;
+		if (pos >= size) {
+			pos -= size;
+			wrap = !wrap;
+		}
+	}
+	if (skipped)
+		VU_DEBUG("%s: queue %u: %u used descriptors the driver has not read yet", dev->name,
+			 idx, skipped);
+	return vu_packed_ring_base((uint16_t)pos, wrap);
+}
+
+uint32_t
+vu_device_resume_base(const struct vu_device *dev, uint32_t idx)
+{
+	const struct vu_queue *q = &dev->queues[idx];
+	uint32_t base;
+
+	if (dev->driver_features & VU_BIT(VU_F_RING_PACKED))
+		base = vu_conn_packed_base(dev, idx, q);
+	else
+		base = vu_conn_split_base(q);
+	VU_INFO("%s: queue %u resumes at %s %u", dev->name, idx,
+		dev->driver_features & VU_BIT(VU_F_RING_PACKED) ? "slot/wrap" : "index",
+		base);
+	return base;
+}
+
+/* ---- connection events ---- */
+
+/* "bits 15 (MRG_RXBUF) 35 (IN_ORDER)" for a log line. */
+static void
+vu_conn_bits(uint64_t bits, char *buf, size_t len)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} names[] = {
+		{ VU_NET_F_CSUM, "CSUM" },
+		{ VU_NET_F_GUEST_CSUM, "GUEST_CSUM" },
+		{ VU_NET_F_GUEST_TSO4, "GUEST_TSO4" },
+		{ VU_NET_F_GUEST_TSO6, "GUEST_TSO6" },
+		{ VU_NET_F_HOST_TSO4, "HOST_TSO4" },
+		{ VU_NET_F_HOST_TSO6, "HOST_TSO6" },
+		{ VU_NET_F_MRG_RXBUF, "MRG_RXBUF" },
+		{ VU_F_RING_INDIRECT_DESC, "RING_INDIRECT_DESC" },
+		{ VU_F_RING_EVENT_IDX, "RING_EVENT_IDX" },
+		{ VU_F_VERSION_1, "VERSION_1" },
+		{ VU_F_RING_PACKED, "RING_PACKED" },
+		{ VU_F_IN_ORDER, "IN_ORDER" },
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned int bit = 0; bit < 64 && off < len; bit++) {
+		const char *name = "?";
+		int n;
+
+		if (!(bits & VU_BIT(bit)))
+			continue;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (names[i].bit == bit)
+				name = names[i].name;
+		n = snprintf(buf + off, len - off, "%s%u (%s)", off ? " " : "", bit, name);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* Forget everything the backend knew about the rings; the link goes down. */
+static void
+vu_conn_forget(struct vu_device *dev)
+{
+	for (uint32_t i = 0; i < dev->nqueues; i++)
+		dev->queues[i].started = false;
+	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
+	dev->connected = false;
+}
+
+/*
+ * A backend connected (its features are read). It must serve the queue pairs and offer
+ * every feature the driver accepted: features are negotiated once, before FEATURES_OK,
+ * and only a device reset starts that over (spec 3.1.1). If the driver already set
+ * DRIVER_OK, hand it the memory table and the rings where they are, and the pairs that
+ * were enabled.
+ */
+static int
+vu_conn_attach(struct vu_device *dev)
+{
+	const uint64_t data_path = vu_device_data_path_features();
+	uint16_t pairs = dev->active_pairs;
+	uint64_t offered = 0, missing;
+	uint32_t max_pairs = 0;
+	int rc;
+
+	rc = dev->ops->get_features(dev->backend, &offered);
+	if (rc == 0)
+		rc = dev->ops->get_max_queue_pairs(dev->backend, &max_pairs);
+	if (rc < 0)
+		goto drop;
+	if (max_pairs < dev->nqueues / 2) {
+		VU_ERR("%s: the backend that connected serves %u queue pairs, the device has %u: "
+		       "dropping the connection",
+		       dev->name, max_pairs, dev->nqueues / 2);
+		rc = -EINVAL;
+		goto drop;
+	}
+	if (dev->status & VU_STATUS_FEATURES_OK) {
+		missing = dev->driver_features & data_path & ~offered;
+		if (missing) {
+			char names[256];
+
+			vu_conn_bits(missing, names, sizeof(names));
+			VU_ERR("%s: the backend that connected does not offer feature bits %s "
+			       "(0x%llx) the driver accepted: dropping the connection, the link "
+			       "stays down",
+			       dev->name, names, (unsigned long long)missing);
+			rc = -ENOTSUP;
+			goto drop;
+		}
+	} else {
+		/* Not negotiated yet: offer what this backend's data path has. */
+		dev->device_features = (dev->device_features & ~data_path) | (offered & data_path);
+	}
+	dev->connected = true;
+	if (!(dev->status & VU_STATUS_DRIVER_OK))
+		return 0;
+	rc = vu_device_start_backend(dev);
+	if (rc == 0 && pairs > 1)
+		rc = vu_device_enable_pairs(dev, pairs);
+	if (rc < 0) {
+		VU_ERR("%s: handing the rings to the backend that connected failed: %s; dropping "
+		       "the connection",
+		       dev->name, strerror(-rc));
+		goto drop;
+	}
+	/* It may have missed kicks while there was no backend: have it look at every ring. */
+	for (uint32_t i = 0; i < dev->nqueues; i++)
+		if (dev->queues[i].started)
+			vu_device_notify(dev, i);
+	vu_log(VU_LOG_NOTICE, "%s: backend connected, rings resumed, link up", dev->name);
+	return 0;
+drop:
+	vu_conn_forget(dev);
+	dev->active_pairs = pairs;
+	dev->ops->disconnect(dev->backend);
+	return rc;
+}
+
+int
+vu_device_handle_event(struct vu_device *dev, bool *link_changed)
+{
+	bool was_up = vu_device_link_up(dev);
+	struct epoll_event evs[4];
+	int ev, rc = 0;
+
+	*link_changed = false;
+	if (dev->epfd < 0)
+		return 0;
+	/* Level-triggered: this only clears the epoll set's ready list; the backend's fd stays
+	 * readable until handle_event consumes what is pending. */
+	epoll_wait(dev->epfd, evs, 4, 0);
+	ev = dev->ops->handle_event(dev->backend);
+	if (ev == VU_BACKEND_EV_CONNECTED) {
+		rc = vu_conn_attach(dev);
+	} else if (ev == VU_BACKEND_EV_DISCONNECTED) {
+		vu_conn_forget(dev);
+		vu_log(VU_LOG_NOTICE, "%s: backend gone, link down", dev->name);
+	} else if (ev < 0) {
+		rc = ev;
+	}
+	vu_conn_watch(dev);
+	*link_changed = was_up != vu_device_link_up(dev);
+	return rc;
+}
