@@ -4,6 +4,13 @@
   1. unit:         meson test -C build --print-errorlogs   (cmocka suites)
   2. integration:  tests/integration/test_*.py              (real DPDK peers)
                    tests/vm/test_*.py                       (vhost-net in a QEMU VM)
+     among them the acceptance of issue 3 (each a few minutes on 2 CPUs):
+                   test_datapath_matrix.py   every data path x exact traffic, vhost restarts
+                   test_multiqueue.py        queues=2/4: traffic on every queue, reconfig
+                   test_lifecycle.py         100 stop/start and reconfig cycles without leaks,
+                                             several ports, close, attach/detach
+     (test_multiqueue.py and test_lifecycle.py import the harness of
+     test_datapath_matrix.py; every file runs on its own)
 
 Individual cmocka tests are counted from each suite's output (from
 build/meson-logs/testlog.json); a suite without cmocka summaries counts as

@@ -156,7 +156,7 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		rc = -EINVAL;
 		goto fail;
 	}
-	if (params->server && dev->ops != &vu_vhost_user_ops) {
+	if (params->server && !dev->ops->handle_event) {
 		VU_ERR("%s: server=1 makes vhost-user listen on a socket; %s is served by the %s "
 		       "backend, which has no server mode",
 		       dev->name, params->path, dev->ops->name);

@@ -1,4 +1,4 @@
-/* The device's backend connection: watching it, and resuming the rings when a backend (re)connects. */
+/* The device's backend connection: watching it, and resuming the rings when a backend returns. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -195,13 +195,14 @@ vu_device_resume_base(const struct vu_device *dev, uint32_t idx)
 	const struct vu_queue *q = &dev->queues[idx];
 	uint32_t base;
 
-	if (dev->driver_features & VU_BIT(VU_F_RING_PACKED))
+	if (dev->driver_features & VU_BIT(VU_F_RING_PACKED)) {
 		base = vu_conn_packed_base(dev, idx, q);
-	else
+		VU_INFO("%s: queue %u resumes at slot %u, wrap counter %u", dev->name, idx,
+			base & 0x7fffu, base >> VU_PACKED_BASE_WRAP_SHIFT);
+	} else {
 		base = vu_conn_split_base(q);
-	VU_INFO("%s: queue %u resumes at %s %u", dev->name, idx,
-		dev->driver_features & VU_BIT(VU_F_RING_PACKED) ? "slot/wrap" : "index",
-		base);
+		VU_INFO("%s: queue %u resumes at avail index %u", dev->name, idx, base);
+	}
 	return base;
 }
 

@@ -1,4 +1,4 @@
-/* vhost-user frontend (client and server mode): implements the backend ops over an AF_UNIX socket. */
+/* vhost-user frontend (client and server mode): the backend ops over an AF_UNIX socket. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -256,8 +256,15 @@ vu_vhost_handshake(struct vu_backend *b)
 static void
 vu_vhost_drop(struct vu_backend *b)
 {
-	if (b->sock >= 0)
+	if (b->sock >= 0) {
+		char buf[4096];
+
+		/* Closing a UNIX socket with unread data resets the peer's side; discard what
+		 * is pending (bounded) so that it reads a clean end of stream instead. */
+		for (int i = 0; i < 64 && recv(b->sock, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+			;
 		close(b->sock);
+	}
 	b->sock = -1;
 	b->features = 0;
 	b->protocol_features = 0;
@@ -518,7 +525,7 @@ vu_vhost_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
 {
 	/* "If VHOST_USER_F_PROTOCOL_FEATURES has not been negotiated, the ring starts
 	 * directly in the enabled state": there is nothing to send then. */
-	if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
+	if (b->sock >= 0 && !(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
 		return 0;
 	return vu_vhost_set_state(b, VU_VHOST_USER_SET_VRING_ENABLE, idx, enable ? 1 : 0);
 }

@@ -182,19 +182,19 @@ vu_collect_fds(struct msghdr *mh, struct vu_vhost_msg *msg)
 
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		size_t n;
-		int fds[VU_VHOST_USER_MAX_FDS + 1];
 
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
+		/* Every fd the kernel installed is ours to keep or close: none may leak. */
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (n > VU_VHOST_USER_MAX_FDS + 1)
-			n = VU_VHOST_USER_MAX_FDS + 1;
-		memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
 		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
 			if (msg->nfds < VU_VHOST_USER_MAX_FDS) {
-				msg->fds[msg->nfds++] = fds[i];
+				msg->fds[msg->nfds++] = fd;
 			} else {
-				close(fds[i]);
+				close(fd);
 				fit = false;
 			}
 		}

@@ -617,7 +617,7 @@ class Testpmd(DpdkApp):
             return self.wait_for_output(wait, timeout, since=since)
         return None
 
-    def run(self, line, timeout=10.0):
+    def run(self, line, timeout=30.0):
         """Interactive: send a command, wait for the next prompt, and return
         what the command printed (the echo, its output, up to the prompt)."""
         since = self.output_len()

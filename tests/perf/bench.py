@@ -133,6 +133,7 @@ RE_PROMPT = r"^testpmd> "
 LOG_LEVELS = ["pmd.net.virtio.init:info", "pmd.net.virtio.driver:info", "pmd.net.vuser:info"]
 
 UNSUPPORTED = "unsupported by vuser (probe refused)"
+STARVED = 0.8   # a forwarding thread with less of a CPU than this was starved
 
 
 def cell_id(direction, path, size):
@@ -295,11 +296,30 @@ def other_testpmds(mine):
     for line in out.splitlines():
         pid = line.split(None, 1)[0]
         if pid.isdigit() and int(pid) not in mine:
-            res.append(line[:160])
+            m = re.search(r"--file-prefix[= ](\S+)", line)
+            res.append("dpdk-testpmd --file-prefix %s" % (m.group(1) if m else "?"))
     return res
 
 
-def busy_processes(mine, limit=5):
+def worker_ticks(pid):
+    """utime+stime (clock ticks) of the app's forwarding thread(s): DPDK names
+    its worker lcore threads rte-worker-N."""
+    total = 0
+    for tdir in glob.glob("/proc/%d/task/*" % pid):
+        try:
+            with open(os.path.join(tdir, "comm")) as f:
+                if not f.read().startswith("rte-worker"):
+                    continue
+            with open(os.path.join(tdir, "stat")) as f:
+                st = f.read()
+            fields = st[st.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def busy_processes(mine, limit=5, raw=False):
     """Processes using CPU now (sampled over 0.5 s from /proc), not ours."""
     def ticks():
         t = {}
@@ -327,6 +347,8 @@ def busy_processes(mine, limit=5):
         if pct >= 10:
             busy.append((pct, pid, comm))
     busy.sort(reverse=True)
+    if raw:
+        return busy[:limit]
     return ["%s (pid %d, %.0f%% CPU)" % (c, p, pct) for pct, p, c in busy[:limit]]
 
 
@@ -394,6 +416,7 @@ class Bench:
         self.dpdk_paths = {}       # path -> {"Rx": ..., "Tx": ...}
         self.vuser_lines = {}      # path -> [log lines of our driver]
         self.others_seen = set()
+        self.busy_seen = {}        # comm -> highest % CPU seen
         self.cell_no = 0
         self.n_cells = 0
         self.t0 = None
@@ -561,7 +584,9 @@ class Bench:
                 raise CellFailed("no packets moved within 10 s (%s %s stayed at %d)"
                                  % (app.name, key, base))
             time.sleep(a.warmup)
+            c0, t0 = (worker_ticks(fe.pid), worker_ticks(be.pid)), time.monotonic()
             rates = dpdkapp.measure_rates({"fe": fe, "be": be}, a.window)
+            c1, t1 = (worker_ticks(fe.pid), worker_ticks(be.pid)), time.monotonic()
         except BaseException:
             # stop forwarding, but let the first error (or an interrupt) through
             for app in stop_order:
@@ -582,12 +607,21 @@ class Bench:
                       "oerrors", "rx_nombuf"):
                 r["%s_%s" % (who, k)] = rates[who].delta(k)
             r["%s_seconds" % who] = round(rates[who].seconds, 4)
+        # the share of a CPU each forwarding thread got during the window:
+        # below 1.0 the machine's other work took CPU from the pollers
+        hz = float(os.sysconf("SC_CLK_TCK"))
+        r["fe_cpu"] = round((c1[0] - c0[0]) / hz / (t1 - t0), 3)
+        r["be_cpu"] = round((c1[1] - c0[1]) / hz / (t1 - t0), 3)
         src = {"tx": "be", "rx": "fe", "loop": "be"}[direction]
         pkts = rates[src].delta("ipackets")
         byts = rates[src].delta("ibytes")
         r["mpps"] = pkts / rates[src].seconds / 1e6
         r["gbps"] = byts * 8 / rates[src].seconds / 1e9
         r["size_seen"] = (byts / pkts) if pkts else None
+        # a rough, load-independent view: rate per CPU-second of the more
+        # starved forwarding thread (diagnostic; the ratio uses r["mpps"])
+        low = min(r["fe_cpu"], r["be_cpu"])
+        r["mpps_per_cpu"] = (r["mpps"] / low) if low >= 0.05 else None
         if pkts and abs(r["size_seen"] - size) > 1:
             raise CellFailed("packets of %.0f bytes seen, %d expected" % (r["size_seen"], size))
         return r
@@ -675,7 +709,9 @@ class Bench:
         finally:
             others = other_testpmds(self.my_pids)
             if others:
-                self.others_seen.update(o.split(None, 1)[-1][:100] for o in others)
+                self.others_seen.update(others)
+            for pct, pid, comm in busy_processes(self.my_pids, raw=True):
+                self.busy_seen[comm] = max(pct, self.busy_seen.get(comm, 0))
             for pair in pairs.values():
                 if not pair.dead:
                     self.stop_apps(pair.apps())
@@ -729,6 +765,11 @@ def summarize(bench, cells, paths):
                         "median_mpps": median([x["mpps"] for x in s]),
                         "median_gbps": median([x["gbps"] for x in s]),
                         "errors": bench.errors.get(c, {}).get(drv, []),
+                        "median_fe_cpu": median([x["fe_cpu"] for x in s]),
+                        "median_be_cpu": median([x["be_cpu"] for x in s]),
+                        "starved": sum(1 for x in s if min(x["fe_cpu"], x["be_cpu"]) < STARVED),
+                        "median_mpps_per_cpu": median([x["mpps_per_cpu"] for x in s
+                                                       if x.get("mpps_per_cpu")]),
                         "samples": s}
         status, note = "ok", ""
         if pname in bench.na:
@@ -747,6 +788,8 @@ def summarize(bench, cells, paths):
             else:
                 status, note = "error", "in-tree rate is 0"
         row["status"], row["note"], row["ratio"] = status, note, ratio
+        po, pt = row[OURS]["median_mpps_per_cpu"], row[THEIRS]["median_mpps_per_cpu"]
+        row["ratio_per_cpu"] = (po / pt) if status == "ok" and po and pt else None
         rows.append(row)
     return rows
 
@@ -768,6 +811,10 @@ def acceptance(rows):
     out["geomean_64"] = g64
     out["geomean_1518"] = geomean([r["ratio"] for r in ok_rows if r["size"] == 1518])
     out["geomean_all"] = geomean([r["ratio"] for r in ok_rows])
+    out["geomean_64_per_cpu"] = geomean([r["ratio_per_cpu"] for r in ok_rows
+                                         if r["size"] == 64])
+    out["geomean_1518_per_cpu"] = geomean([r["ratio_per_cpu"] for r in ok_rows
+                                           if r["size"] == 1518])
     out["cells_below_1.0"] = below1
     out["cells_1518_below_0.95"] = below95
     out["cells_without_ratio"] = missing
@@ -826,11 +873,25 @@ def markdown(bench, rows, acc, env, meta):
         L.append("- cells below 1.0: " + ", ".join(acc["cells_below_1.0"]))
     if acc["cells_1518_below_0.95"]:
         L.append("- 1518 B cells below 0.95: " + ", ".join(acc["cells_1518_below_0.95"]))
+    n = sum(len(r[d]["samples"]) for r in rows for d in (OURS, THEIRS))
+    st = sum(r[d]["starved"] for r in rows for d in (OURS, THEIRS))
+    if n:
+        L.append("- samples in which a forwarding thread got less than %d%% of a CPU "
+                 "(machine busy with other work): %d of %d" % (STARVED * 100, st, n))
     L.append("")
     L.append("## Rates (median Mpps, min-max over rounds)")
     L.append("")
-    L.append("| direction | data path | size | vuser Mpps | in-tree Mpps | ratio | note |")
-    L.append("|---|---|---:|---:|---:|---:|---|")
+    L.append("pollers' CPU: the share of a CPU that the frontend's and the backend's forwarding "
+             "threads got during the window (median); well below 1.00 means other work on the "
+             "machine took CPU time from them. ratio per poller-CPU: the same ratio with each "
+             "sample's rate divided by the smaller of the two shares, a rough correction for "
+             "that (a diagnostic; the acceptance uses the plain ratio). Geometric means per "
+             "poller-CPU: 64 B %s, 1518 B %s."
+             % (fmt(acc["geomean_64_per_cpu"], 2), fmt(acc["geomean_1518_per_cpu"], 2)))
+    L.append("")
+    L.append("| direction | data path | size | vuser Mpps | in-tree Mpps | ratio "
+             "| pollers' CPU fe/be: vuser, in-tree | ratio per poller-CPU | note |")
+    L.append("|---|---|---:|---:|---:|---:|---|---:|---|")
     for r in rows:
         def spread(x):
             v = r[x]["mpps"]
@@ -842,9 +903,14 @@ def markdown(bench, rows, acc, env, meta):
         if r["status"] == "ok":
             errs = r[OURS]["errors"] + r[THEIRS]["errors"]
             note = ("%d failed sample(s)" % len(errs)) if errs else ""
-        L.append("| %s | %s | %d | %s | %s | %s | %s |" % (
+        def cpu(x):
+            if r[x]["median_fe_cpu"] is None:
+                return "-"
+            return "%.2f/%.2f" % (r[x]["median_fe_cpu"], r[x]["median_be_cpu"])
+        L.append("| %s | %s | %d | %s | %s | %s | %s, %s | %s | %s |" % (
             r["direction"], r["path"], r["size"], spread(OURS), spread(THEIRS),
-            fmt(r["ratio"], 2), note.replace("|", "/")))
+            fmt(r["ratio"], 2), cpu(OURS), cpu(THEIRS), fmt(r["ratio_per_cpu"], 2),
+            note.replace("|", "/")))
     L.append("")
     L.append("## Not measured")
     L.append("")
@@ -1071,13 +1137,14 @@ def main():
         bench.run(cells, paths)
         others = other_testpmds(bench.my_pids)
         if others:
-            bench.others_seen.update(o.split(None, 1)[-1][:100] for o in others)
+            bench.others_seen.update(others)
         if bench.others_seen:
             shared.append("other dpdk-testpmd processes seen during the run: %d (%s)" % (
-                len(bench.others_seen), "; ".join(sorted(bench.others_seen)[:3])))
-        busy_end = busy_processes(bench.my_pids)
-        if busy_end:
-            shared.append("busy at end: " + ", ".join(busy_end))
+                len(bench.others_seen), "; ".join(sorted(bench.others_seen)[:6])))
+        if bench.busy_seen:
+            shared.append("busy processes seen between data paths: " + ", ".join(
+                "%s (up to %.0f%% CPU)" % (c, pct) for c, pct in
+                sorted(bench.busy_seen.items(), key=lambda kv: -kv[1])[:6]))
     except (Interrupted, KeyboardInterrupt) as e:
         print("\nbench: interrupted (%s); cleaning up" % (e or "Ctrl-C"), file=sys.stderr)
         rc = 130

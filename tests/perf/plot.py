@@ -4,8 +4,8 @@
     plot.py results/perf/<stamp>/results.json ratios.png
 
 One panel per packet size, one group of bars per data path, one bar per
-direction; a line at 1.0 (parity) and, at 64 bytes, a dotted one at 1.15
-(the geometric-mean target).  Cells without a ratio are labelled
+direction, on a log scale with bars growing from the parity line at 1.0 (up:
+ours faster); at 64 bytes a dotted line at 1.15 (the geometric-mean target).  Cells without a ratio are labelled
 (unsup. = our driver refused the data path at probe, n/a, err).
 bench.py runs this with an interpreter that has matplotlib (Debian's
 python3-matplotlib).
@@ -46,8 +46,12 @@ def main(src, dst):
     fig, axes = plt.subplots(len(sizes), 1, squeeze=False,
                              figsize=(max(7.0, 1.25 * len(pnames) + 2), 3.7 * len(sizes)))
     width = 0.8 / max(1, len(dirs))
+    ticks_all = [0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2, 3, 4, 6, 8, 10, 15, 20]
     for ax, size in zip(axes[:, 0], sizes):
-        top = 1.4
+        ratios = [r["ratio"] for r in rows if r["size"] == size and r["ratio"]]
+        lo = min([0.5] + [x / 1.3 for x in ratios])
+        hi = max([2.0] + [x * 1.35 for x in ratios])
+        # bars grow from the parity line (log scale): up = ours faster
         for j, d in enumerate(dirs):
             xs, ys = [], []
             for i, p in enumerate(pnames):
@@ -56,27 +60,33 @@ def main(src, dst):
                     continue
                 x = i + (j - (len(dirs) - 1) / 2.0) * width
                 if r["ratio"] is None:
-                    ax.text(x, 0.03, LABELS.get(r["status"], "err"), rotation=90,
+                    ax.text(x, 1.0, LABELS.get(r["status"], "err"), rotation=90,
                             ha="center", va="bottom", fontsize=7, color="grey")
                     continue
                 xs.append(x)
                 ys.append(r["ratio"])
-                ax.text(x, r["ratio"] + 0.02, "%.2f" % r["ratio"], rotation=90,
-                        ha="center", va="bottom", fontsize=7)
-            top = max([top] + [y + 0.35 for y in ys])
+                above = r["ratio"] >= 1.0
+                ax.text(x, r["ratio"] * (1.03 if above else 0.97), "%.2f" % r["ratio"],
+                        rotation=90, ha="center", va="bottom" if above else "top", fontsize=7)
             if xs:
-                ax.bar(xs, ys, width * 0.92, color=COLORS.get(d))
+                ax.bar(xs, [y - 1.0 for y in ys], width * 0.92, bottom=1.0, color=COLORS.get(d))
+        ax.set_yscale("log")
+        ax.set_ylim(lo, hi)
+        ticks = [t for t in ticks_all if lo <= t <= hi]
+        ax.set_yticks(ticks)
+        ax.set_yticklabels(["%g" % t for t in ticks])
+        ax.minorticks_off()
         ax.axhline(1.0, color="black", linewidth=1)
         if size == 64:
             ax.axhline(1.15, color="black", linewidth=0.8, linestyle=":")
         ax.set_xticks(range(len(pnames)))
         ax.set_xticklabels(pnames, rotation=20, ha="right", fontsize=8)
         ax.set_xlim(-0.6, len(pnames) - 0.4)
-        ax.set_ylim(0, top)
-        ax.set_ylabel("ours / in-tree (median)")
-        ax.set_title("%d-byte packets" % size, fontsize=10)
+        ax.set_ylabel("ours / in-tree (median, log)")
+        ax.set_title("%d-byte packets" % size, fontsize=10, loc="left")
         ax.legend(handles=[Patch(color=COLORS[d], label=DIRECTION_TEXT[d]) for d in dirs],
-                  fontsize=7, loc="upper right", ncol=len(dirs))
+                  fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(dirs),
+                  frameon=False)
     fig.suptitle("net_vuser / net_virtio_user, %d rounds, %s, %s, git %s%s"
                  % (meta["rounds"], "hugepages" if "hugepages" in meta["memory"]
                     else "no-huge", env["cpu_model"], env["git_commit"][:10],

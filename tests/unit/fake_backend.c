@@ -38,6 +38,7 @@ struct fake_backend {
 	char dir[256];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd;
+	bool client; /* connects to path (a frontend in server mode) instead of listening */
 	int conn;
 	pthread_t thread;
 	bool running;
@@ -85,6 +86,41 @@ fb_create(void)
 fail:
 	fb_destroy(fb);
 	return NULL;
+}
+
+struct fake_backend *
+fb_create_client(const char *path)
+{
+	struct fake_backend *fb = calloc(1, sizeof(*fb));
+
+	if (!fb)
+		return NULL;
+	fb->listen_fd = -1;
+	fb->conn = -1;
+	fb->client = true;
+	snprintf(fb->path, sizeof(fb->path), "%s", path);
+	return fb;
+}
+
+/* Client: connect to the frontend's socket, retrying until it listens. */
+static int
+fb_connect(struct fake_backend *fb)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = tu_now_ms() + FB_WAIT_MS;
+
+	strcpy(sa.sun_path, fb->path);
+	while (tu_now_ms() < deadline) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		close(fd);
+		poll(NULL, 0, 10);
+	}
+	return -1;
 }
 
 const char *
@@ -258,10 +294,11 @@ fb_read(struct fake_backend *fb, void *buf, size_t len, struct fb_rx *rx, int64_
 		n = recvmsg(fb->conn, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
+		/* A peer that closes with our data unread resets the connection: still a close. */
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return (ssize_t)got;
 		if (n < 0)
 			return -1;
-		if (n == 0)
-			return (ssize_t)got;
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
@@ -389,11 +426,18 @@ fb_thread(void *arg)
 	unsigned int i;
 	int rc;
 
-	if (!fb_wait_in(fb->listen_fd, tu_now_ms() + FB_WAIT_MS)) {
+	if (fb->client) {
+		fb->conn = fb_connect(fb);
+		if (fb->conn < 0) {
+			fb_error(fb, "the frontend never listened on %s", fb->path);
+			return NULL;
+		}
+	} else if (!fb_wait_in(fb->listen_fd, tu_now_ms() + FB_WAIT_MS)) {
 		fb_error(fb, "the frontend never connected");
 		return NULL;
+	} else {
+		fb->conn = accept4(fb->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	}
-	fb->conn = accept4(fb->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fb->conn < 0) {
 		fb_error(fb, "accept: %s", strerror(errno));
 		return NULL;
@@ -474,7 +518,7 @@ fb_destroy(struct fake_backend *fb)
 	fb_finish(fb);
 	if (fb->listen_fd >= 0)
 		close(fb->listen_fd);
-	if (fb->path[0])
+	if (fb->path[0] && !fb->client)
 		unlink(fb->path);
 	if (fb->dir[0])
 		rmdir(fb->dir);

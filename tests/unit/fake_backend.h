@@ -39,6 +39,8 @@ struct fake_backend;
 
 /* A listening socket in a private directory; NULL on failure. */
 struct fake_backend *fb_create(void);
+/* A backend that connects to path when started (to a frontend in server mode). */
+struct fake_backend *fb_create_client(const char *path);
 const char *fb_path(const struct fake_backend *fb);
 
 /* Script: the frontend must send `request` with exactly `flags` (any payload). */

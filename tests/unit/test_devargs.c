@@ -250,15 +250,15 @@ static void
 test_flags(void **state)
 {
 	static const char *const keys[] = {
-		"cq", "mrg_rxbuf", "in_order", "packed_vq", "vectorized",
+		"cq", "mrg_rxbuf", "in_order", "packed_vq", "vectorized", "server",
 	};
 	char args[64];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		bool *field[] = { &da.cq, &da.mrg_rxbuf, &da.in_order, &da.packed_vq,
-				  &da.vectorized };
-		static const bool defaults[] = { false, true, true, false, false };
+				  &da.vectorized, &da.server };
+		static const bool defaults[] = { false, true, true, false, false, false };
 
 		snprintf(args, sizeof(args), "path=/s,%s=1", keys[i]);
 		accepted(args);
@@ -280,13 +280,17 @@ test_flags(void **state)
 	}
 }
 
-/* server (vhost-user server mode) is not implemented: 0 is accepted, 1 says so. */
+/* server: vhost-user server mode, off unless asked for. */
 static void
 test_server(void **state)
 {
 	(void)state;
+	accepted("path=/s");
+	assert_false(da.server);
+	accepted("path=/s,server=1");
+	assert_true(da.server);
 	accepted("path=/s,server=0");
-	refused("path=/s,server=1", "server", "not implemented");
+	assert_false(da.server);
 	refused("path=/s,server=2", "server", NULL);
 	refused("path=/s,server=", "server", NULL);
 }

@@ -126,6 +126,18 @@ test_ctrl_needs_running_ctrl_queue(void **state)
 	vu_device_destroy(c->dev);
 	c->dev = NULL;
 
+	/* CTRL_VQ accepted, but the driver has not set DRIVER_OK yet. */
+	fake_reset(VU_BIT(VU_F_VERSION_1), 4);
+	assert_int_equal(vu_device_create(&p, &c->dev), 0);
+	assert_int_equal(vu_device_set_status(c->dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER),
+			 0);
+	assert_int_equal(vu_device_set_driver_features(c->dev, BASE_FEATURES | CTRL_ALL), 0);
+	assert_int_equal(vu_device_set_status(c->dev, S_FOK), 0);
+	assert_int_equal(ctrl_u8(c, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC, 0), VU_NET_ERR);
+	assert_true(filter(c).promisc);
+	vu_device_destroy(c->dev);
+	c->dev = NULL;
+
 	/* Running, but the driver did not take CTRL_VQ. */
 	start(c, 1, 1, BASE_FEATURES | VU_BIT(VU_NET_F_CTRL_RX));
 	tu_log_reset();
@@ -262,6 +274,20 @@ test_ctrl_mac_table(void **state)
 			 VU_NET_ERR);
 	f = filter(c);
 	assert_int_equal(f.n_unicast, 2);
+	assert_int_equal(f.n_multicast, 1);
+	/* A good first table and a bad second one: nothing of it is applied. */
+	n = 1;
+	memcpy(buf + 100, &n, 4);
+	memcpy(buf + 104, "\x02\x00\x00\x00\x00\xcc", 6);
+	n = 2;
+	memcpy(buf + 110, &n, 4);
+	memcpy(buf + 114, "\x01\x00\x5e\x00\x00\x02", 6); /* one of the two */
+	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET,
+					buf + 100, 20),
+			 VU_NET_ERR);
+	f = filter(c);
+	assert_int_equal(f.n_unicast, 2);
+	assert_memory_equal(f.unicast[0], "\x02\x00\x00\x00\x00\xaa", 6);
 	assert_int_equal(f.n_multicast, 1);
 
 	/* More entries than the table holds, even with the bytes present. */

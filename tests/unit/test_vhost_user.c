@@ -1,6 +1,7 @@
 /* Unit tests of the vhost-user frontend against a scripted fake backend on a UNIX socket. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -797,6 +798,93 @@ test_device_on_the_wire(void **state)
 	}
 }
 
+/* ---- connection watching (event_fd / handle_event) in client mode ---- */
+
+static bool
+readable_within(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/* The peer closes: the connection fd turns readable, handle_event reports it, the
+ * connection is gone and requests fail with -ENOTCONN instead of hanging. */
+static void
+test_event_peer_closes(void **state)
+{
+	struct ctx *c = *state;
+	int fd;
+
+	fb_script_handshake(c->fb, F_PROTO, P_ACK, 0);
+	fb_close(c->fb);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_true(ops->connected(c->b));
+	fd = ops->event_fd(c->b);
+	assert_true(fd >= 0);
+	assert_int_equal(fb_finish(c->fb), 0);
+	assert_true(readable_within(fd, TIMEOUT_MS));
+	assert_int_equal(ops->handle_event(c->b), VU_BACKEND_EV_DISCONNECTED);
+	assert_false(ops->connected(c->b));
+	assert_int_equal(ops->event_fd(c->b), -1); /* client mode: nothing to wait for */
+	assert_int_equal(ops->set_vring_num(c->b, 0, 256), -ENOTCONN);
+	assert_int_equal(ops->handle_event(c->b), VU_BACKEND_EV_NONE);
+	finish(c);
+}
+
+/* A message nobody asked for (a late reply, say) is read and dropped, fds included; the
+ * connection stays. */
+static void
+test_event_unsolicited_message(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t v = 7;
+
+	fb_script_handshake(c->fb, 0, 0, 0);
+	fb_send_raw(c->fb, VU_VHOST_USER_GET_FEATURES, FB_FLAGS_REPLY, &v, 8, SIZE_MAX, 2);
+	fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_NUM, FB_FLAGS, 0, 128);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_true(readable_within(ops->event_fd(c->b), TIMEOUT_MS));
+	assert_int_equal(ops->handle_event(c->b), VU_BACKEND_EV_NONE);
+	assert_true(ops->connected(c->b));
+	/* Nothing is left behind to be taken for the next reply. */
+	assert_false(readable_within(ops->event_fd(c->b), 0));
+	assert_int_equal(ops->set_vring_num(c->b, 0, 128), 0);
+	finish(c);
+}
+
+/* A malformed message loses the framing: the connection is dropped. */
+static void
+test_event_malformed_message(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t v = 7;
+
+	fb_script_handshake(c->fb, 0, 0, 0);
+	fb_send_raw(c->fb, VU_VHOST_USER_GET_FEATURES, 0 /* no version */, &v, 8, SIZE_MAX, 1);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_true(readable_within(ops->event_fd(c->b), TIMEOUT_MS));
+	assert_int_equal(ops->handle_event(c->b), VU_BACKEND_EV_DISCONNECTED);
+	assert_false(ops->connected(c->b));
+	finish(c);
+}
+
+/* disconnect() drops the connection on request. */
+static void
+test_disconnect(void **state)
+{
+	struct ctx *c = *state;
+
+	fb_script_handshake(c->fb, F_PROTO, P_MQ, 2);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	ops->disconnect(c->b);
+	assert_false(ops->connected(c->b));
+	assert_int_equal(ops->event_fd(c->b), -1);
+	assert_int_equal(ops->set_vring_num(c->b, 0, 256), -ENOTCONN);
+	assert_int_equal(fb_finish(c->fb), 0); /* the backend saw the close */
+	finish(c);
+}
+
 int
 main(void)
 {
@@ -831,6 +919,10 @@ main(void)
 		T(test_mem_table),
 		T(test_vring_enable_and_reset),
 		T(test_device_on_the_wire),
+		T(test_event_peer_closes),
+		T(test_event_unsolicited_message),
+		T(test_event_malformed_message),
+		T(test_disconnect),
 	};
 #undef T
 

@@ -8,12 +8,6 @@
 
 #include "vuser_devargs.h"
 
-/* Keys DPDK's virtio_user has that are not implemented yet: rejected unless they ask
- * for what the driver does anyway (value 0). */
-static const char *const vuser_pending_flags[] = {
-	"server",
-};
-
 /* Boolean keys, with where their value goes. */
 static bool *
 vuser_flag_field(const char *key, struct vuser_devargs *out)
@@ -28,6 +22,8 @@ vuser_flag_field(const char *key, struct vuser_devargs *out)
 		return &out->vectorized;
 	if (strcmp(key, "cq") == 0)
 		return &out->cq;
+	if (strcmp(key, "server") == 0)
+		return &out->server;
 	return NULL;
 }
 
@@ -149,15 +145,6 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 			return vuser_fail(err, errlen, "%s=%s: expected 0 or 1", key, val);
 		*flag = val[0] == '1';
 		return 0;
-	}
-	for (size_t i = 0; i < sizeof(vuser_pending_flags) / sizeof(vuser_pending_flags[0]); i++) {
-		if (strcmp(key, vuser_pending_flags[i]) != 0)
-			continue;
-		if (strcmp(val, "0") == 0)
-			return 0;
-		if (strcmp(val, "1") == 0)
-			return vuser_fail(err, errlen, "%s=1: not implemented yet", key);
-		return vuser_fail(err, errlen, "%s=%s: expected 0 or 1", key, val);
 	}
 	if (strcmp(key, "iface") == 0 || strcmp(key, "interface_name") == 0) {
 		/* An interface name: what the kernel's dev_valid_name() takes, plus %d for

@@ -55,7 +55,7 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	info->default_rxportconf.ring_size = port->args.queue_size;
 	info->default_txportconf.ring_size = port->args.queue_size;
 	vuser_glue_offload_capa(port, &info->rx_offload_capa, &info->tx_offload_capa);
-	info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
 	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
 	return 0;
 }
@@ -119,9 +119,10 @@ vuser_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb
 
 static int
 vuser_tx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb_desc,
-		     unsigned int socket, const struct rte_eth_txconf *conf __rte_unused)
+		     unsigned int socket, const struct rte_eth_txconf *conf)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
+	uint64_t offloads = eth_dev->data->dev_conf.txmode.offloads | conf->offloads;
 	struct vuser_txq *txq;
 	int rc;
 
@@ -132,6 +133,7 @@ vuser_tx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb
 	rc = vuser_txq_alloc(port, queue_id, nb_desc, (int)socket, &txq);
 	if (rc < 0)
 		return rc;
+	vuser_txq_set_fast_free(txq, offloads & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE);
 	eth_dev->data->tx_queues[queue_id] = txq;
 	return 0;
 }
@@ -343,4 +345,4 @@ RTE_PMD_REGISTER_VDEV(net_vuser, vuser_driver);
 RTE_PMD_REGISTER_ALIAS(net_vuser, virtio_user);
 RTE_PMD_REGISTER_PARAM_STRING(net_vuser,
 	"path=<path> queues=<1> queue_size=<1..32768> mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> "
-	"mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> vectorized=<0|1>");
+	"mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> vectorized=<0|1> server=<0|1>");

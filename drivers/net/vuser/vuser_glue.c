@@ -35,6 +35,7 @@ vuser_glue_create(struct vuser_port *port)
 		.queue_size = port->args.queue_size,
 		.mac_set = port->args.mac_set,
 		.ifname = port->args.iface[0] ? port->args.iface : NULL,
+		.server = port->args.server,
 	};
 
 	int rc;
@@ -64,7 +65,12 @@ vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac)
 bool
 vuser_glue_link_up(const struct vuser_port *port)
 {
-	return port->started && vu_device_link_up(port->dev);
+	bool up;
+
+	vuser_lock(port);
+	up = port->started && vu_device_link_up(port->dev);
+	vuser_unlock(port);
+	return up;
 }
 
 /* The feature bits behind the ethdev offloads an application enables. */
@@ -138,12 +144,17 @@ int
 vuser_glue_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
 		const void *data, uint32_t len)
 {
+	int rc = 0;
+
 	if (!port->started || !vuser_glue_has(port, feature))
 		return -ENOTSUP;
+	vuser_lock(port);
 	if (vu_device_ctrl(port->dev, cls, cmd, data, len) != VU_NET_OK)
-		return -EIO;
-	vuser_publish_filter(port);
-	return 0;
+		rc = -EIO;
+	else
+		vuser_publish_filter(port);
+	vuser_unlock(port);
+	return rc;
 }
 
 /* MAC_TABLE_SET from the ethdev's address list (entry 0 is the port's own address). */
@@ -337,6 +348,7 @@ vuser_glue_start(struct vuser_port *port)
 	struct vu_mem_table mem;
 	int rc;
 
+	vuser_lock(port);
 	rc = vuser_memory_table(port, &mem);
 	if (rc == 0)
 		rc = vu_device_set_memory(port->dev, &mem);
@@ -353,11 +365,10 @@ vuser_glue_start(struct vuser_port *port)
 	}
 	if (rc == 0)
 		rc = vuser_glue_apply_rx_mode(port);
-	if (rc < 0) {
+	if (rc < 0)
 		vuser_glue_stop(port);
-		return rc;
-	}
-	return 0;
+	vuser_unlock(port);
+	return rc;
 }
 
 void
@@ -365,6 +376,7 @@ vuser_glue_stop(struct vuser_port *port)
 {
 	struct rte_eth_dev_data *data = port->data;
 
+	vuser_lock(port);
 	/* Reset first: the backend must stop touching the rings before buffers go back. */
 	vu_device_set_status(port->dev, 0);
 	port->started = false;
@@ -374,4 +386,5 @@ vuser_glue_stop(struct vuser_port *port)
 	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
 		if (data->tx_queues[i])
 			vuser_txq_stop(data->tx_queues[i]);
+	vuser_unlock(port);
 }

@@ -1,4 +1,4 @@
-/* Link-state interrupts (the device's connection events in EAL's interrupt thread) and Rx queue interrupts. */
+/* Link-state interrupts (backend connection events, in EAL's interrupt thread), Rx interrupts. */
 #include <sys/eventfd.h>
 
 #include <rte_interrupts.h>

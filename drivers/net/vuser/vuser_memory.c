@@ -106,10 +106,17 @@ vuser_memory_event(enum rte_mem_event type, const void *addr __rte_unused,
 	struct vuser_port *port = arg;
 	struct vu_mem_table mem;
 
+	int rc;
+
 	if (type != RTE_MEM_EVENT_ALLOC || !port->started)
 		return;
-	if (vuser_memory_build(port, &mem, true) == 0 &&
-	    vu_device_set_memory(port->dev, &mem) == 0)
+	rc = vuser_memory_build(port, &mem, true);
+	if (rc == 0) {
+		vuser_lock(port);
+		rc = vu_device_set_memory(port->dev, &mem);
+		vuser_unlock(port);
+	}
+	if (rc == 0)
 		VUSER_LOG(INFO, port, "memory table updated: %u regions", mem.nregions);
 }
 

@@ -358,3 +358,9 @@ vuser_rxq_mempool(const struct vuser_rxq *rxq)
 {
 	return rxq ? rxq->mp : NULL;
 }
+
+void
+vuser_txq_set_fast_free(struct vuser_txq *txq, bool on)
+{
+	txq->fast_free = on;
+}

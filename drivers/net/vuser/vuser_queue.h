@@ -89,6 +89,7 @@ struct vuser_txq {
 	uint16_t queue_id;
 	bool in_order;             /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
 	bool offload;              /* CSUM negotiated: headers carry checksum/TSO requests */
+	bool fast_free;            /* RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 };
@@ -164,24 +165,40 @@ vuser_tx_can_push(const struct rte_mbuf *m, uint16_t hdr_size)
 	       rte_pktmbuf_headroom(m) >= hdr_size;
 }
 
+/* A zero header in two plain stores (hdr_size is 12 with VERSION_1, 10 for legacy). */
+static inline void
+vuser_tx_zero_hdr(void *hdr, uint16_t hdr_size)
+{
+	uint64_t zero8 = 0;
+	uint32_t zero4 = 0;
+	uint16_t zero2 = 0;
+
+	memcpy(hdr, &zero8, sizeof(zero8));
+	if (hdr_size == sizeof(struct vu_net_hdr))
+		memcpy((uint8_t *)hdr + 8, &zero4, sizeof(zero4));
+	else
+		memcpy((uint8_t *)hdr + 8, &zero2, sizeof(zero2));
+}
+
 /* Write the header of m to hdr: zeroes, or the offload requests when negotiated. */
 static inline void
-vuser_tx_fill_hdr(const struct vuser_txq *txq, struct vu_net_hdr *hdr, const struct rte_mbuf *m)
+vuser_tx_fill_hdr(const struct vuser_txq *txq, void *hdr, const struct rte_mbuf *m)
 {
-	if (txq->offload && (m->ol_flags & VUSER_TX_OFFLOAD_FLAGS))
-		vuser_tx_offload_hdr(hdr, m);
-	else
-		memset(hdr, 0, txq->hdr_size);
+	struct vu_net_hdr full;
+
+	if (likely(!txq->offload || !(m->ol_flags & VUSER_TX_OFFLOAD_FLAGS))) {
+		vuser_tx_zero_hdr(hdr, txq->hdr_size);
+		return;
+	}
+	vuser_tx_offload_hdr(&full, m);
+	memcpy(hdr, &full, txq->hdr_size == sizeof(full) ? sizeof(full) : VU_NET_HDR_LEGACY_SIZE);
 }
 
 /* Put the header in the mbuf's headroom; the descriptor then covers header + data. */
 static inline void
 vuser_tx_push_hdr(const struct vuser_txq *txq, struct rte_mbuf *m)
 {
-	struct vu_net_hdr hdr;
-
-	vuser_tx_fill_hdr(txq, &hdr, m);
-	memcpy(rte_pktmbuf_prepend(m, txq->hdr_size), &hdr, txq->hdr_size);
+	vuser_tx_fill_hdr(txq, rte_pktmbuf_prepend(m, txq->hdr_size), m);
 }
 
 static inline uint64_t
@@ -190,28 +207,37 @@ vuser_mbuf_addr(const struct rte_mbuf *m)
 	return (uint64_t)(uintptr_t)rte_pktmbuf_mtod(m, void *);
 }
 
-/* Collects mbufs to free and frees them in bulk. */
+/* Collects mbufs to free and frees them in bulk. With RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE
+ * the application guarantees one mempool per queue and a reference count of 1, so
+ * single-segment mbufs go straight back to their pool. */
 struct vuser_free_batch {
 	uint16_t n;
+	bool fast;
 	struct rte_mbuf *m[VUSER_BURST_MAX];
 };
 
 static inline void
-vuser_free_batch_add(struct vuser_free_batch *b, struct rte_mbuf *m)
+vuser_free_batch_flush(struct vuser_free_batch *b)
 {
-	b->m[b->n++] = m;
-	if (unlikely(b->n == VUSER_BURST_MAX)) {
+	if (b->n == 0)
+		return;
+	if (b->fast)
+		rte_mempool_put_bulk(b->m[0]->pool, (void **)b->m, b->n);
+	else
 		rte_pktmbuf_free_bulk(b->m, b->n);
-		b->n = 0;
-	}
+	b->n = 0;
 }
 
 static inline void
-vuser_free_batch_flush(struct vuser_free_batch *b)
+vuser_free_batch_add(struct vuser_free_batch *b, struct rte_mbuf *m)
 {
-	if (b->n)
-		rte_pktmbuf_free_bulk(b->m, b->n);
-	b->n = 0;
+	if (b->fast && unlikely(m->nb_segs != 1)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	b->m[b->n++] = m;
+	if (unlikely(b->n == VUSER_BURST_MAX))
+		vuser_free_batch_flush(b);
 }
 
 /* In-order bookkeeping: ids in the order made available; size need not be a power of 2. */

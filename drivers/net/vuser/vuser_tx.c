@@ -51,6 +51,7 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 	struct vuser_free_batch fb;
 
 	fb.n = 0;
+	fb.fast = txq->fast_free;
 	if (packed) {
 		struct vu_packed_ring *r = &txq->packed;
 

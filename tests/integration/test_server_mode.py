@@ -1,0 +1,457 @@
+#!/usr/bin/env python3
+"""Integration tests: server mode and reconnect, link-state events, Rx queue interrupts.
+
+    frontend  dpdk-testpmd -d librte_net_vuser.so --vdev virtio_user0,path=<sock>,server=1
+    backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,client=1     (killed and restarted)
+
+Traffic loops: the backend starts with 'start tx_first' and both sides forward (io), so
+the frontend's Rx and Tx counters both move while a backend is there.  Client mode is
+checked the other way round (net_vhost listens, the backend is killed), and Rx queue
+interrupts with tests/apps/vuser_rxintr (sleeps on the queue's eventfd).
+
+VUSER_PLUGIN overrides the plugin path, VUSER_RXINTR the test app; VUSER_RECONNECTS the
+number of kill/restart rounds (default 20).  Logs go to a directory per run under
+results/integration/server_mode/.
+
+Usage: test_server_mode.py [-v] [-k SUBSTRING]...
+Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import dpdkapp  # noqa: E402
+from dpdkapp import DpdkApp, Testpmd, wait_until  # noqa: E402
+
+PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
+    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+RXINTR = os.environ.get("VUSER_RXINTR") or os.path.join(
+    ROOT, "build", "tests", "apps", "vuser_rxintr")
+ROUNDS = int(os.environ.get("VUSER_RECONNECTS", "20"))
+RESUME_LIMIT = 2.0        # s: restarted backend connected -> link up and traffic moving
+BOOT_LIMIT = 30.0         # s: bound on a backend's own start (EAL init on a busy machine)
+DOWN_LIMIT = 2.0          # s: backend killed -> link down
+APP_ARGS = ["--burst=32", "--txpkts=64", "--total-num-mbufs=4096", "--nb-cores=1"]
+ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
+LSC_LINE = "Port 0: link state change event"
+CONNECTED_LINE = "backend connected, rings resumed, link up"
+CASE_TIMEOUT = {"default": 90, "test_server_reconnect": 60 + 12 * ROUNDS}
+
+
+class CaseTimeout(Exception):
+    pass
+
+
+class Env:
+    """Per-run resources; the apps of the running case are killed whatever happens."""
+
+    def __init__(self, log_dir, verbose):
+        self.log_dir = log_dir
+        self.verbose = verbose
+        self.sock_dir = tempfile.mkdtemp(prefix="vuser-srv-")
+        self.plugin = dpdkapp.stage_plugin(PLUGIN)
+        self.apps = []
+        self.case = None
+        self.n = 0
+
+    def sock(self):
+        return os.path.join(self.sock_dir, "%s.sock" % self.case)
+
+    def log(self, msg):
+        if self.verbose:
+            print("    " + msg, flush=True)
+
+    def backend(self, sock, client, mode="io"):
+        """net_vhost: client=1 connects to a frontend in server mode, else it listens."""
+        self.n += 1
+        vdev = "net_vhost0,iface=%s,queues=1%s" % (sock, ",client=1" if client else "")
+        if not client and os.path.exists(sock):
+            os.unlink(sock)
+        # -m 64: EAL starts faster with less memory to set up (0.4s instead of 0.7s here),
+        # which is most of the time a restarted backend takes to come back.
+        app = Testpmd("%s-backend%d" % (self.case, self.n), self.log_dir, vdevs=[vdev],
+                      interactive=True, lcores="0,1", main_lcore=0, mem_mb=64,
+                      app_args=["--forward-mode=%s" % mode] + APP_ARGS)
+        self.apps.append(app)
+        return app.start()
+
+    def frontend(self, sock, server, mode="io", extra=""):
+        vdev = "virtio_user0,path=%s%s%s" % (sock, ",server=1" if server else "", extra)
+        # --disable-link-check: a server waits for its backend with the link down; testpmd
+        # would otherwise spend 9 s checking it at start.
+        app = Testpmd("%s-frontend" % self.case, self.log_dir, vdevs=[vdev],
+                      plugins=[self.plugin], interactive=True, lcores="0,1", main_lcore=1,
+                      log_levels=["pmd.net.vuser:info"],
+                      app_args=["--forward-mode=%s" % mode, "--disable-link-check"] + APP_ARGS)
+        self.apps.append(app)
+        return app.start()
+
+    def kill_all(self):
+        dpdkapp.kill_all(self.apps)
+
+    def dump_logs(self, lines=40):
+        for app in self.apps:
+            print("    ---- %s (%s, rc=%s) last %d lines ----"
+                  % (app.name, app.log_path, app.returncode, lines))
+            for ln in dpdkapp.tail(app.output(), lines).splitlines():
+                print("    | " + ln)
+
+    def cleanup(self):
+        self.kill_all()
+        dpdkapp.unstage_plugin(self.plugin)
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# checks
+
+
+def link(app):
+    return (app.link_status() or {}).get("status")
+
+
+def fd_count(app):
+    return len(os.listdir("/proc/%d/fd" % app.pid))
+
+
+def assert_no_errors(name, c):
+    errs = ["%s=%s" % (k, c.get(k)) for k in ERROR_KEYS if c.get(k)]
+    assert not errs, "%s error counters moved: %s; all: %s" % (name, ", ".join(errs), c)
+
+
+def wait_traffic(fe, since, timeout):
+    """Until both the frontend's ipackets and opackets passed `since`; returns counters."""
+    def moving():
+        c = fe.counters()
+        if c["ipackets"] > since["ipackets"] and c["opackets"] > since["opackets"]:
+            return c
+        return None
+    return wait_until(moving, timeout, interval=0.02)
+
+
+def lsc_events(app):
+    return app.output().count(LSC_LINE)
+
+
+def backend_traffic(be):
+    """Once the backend's vhost port is up (negotiation done: a burst sent before is
+    dropped), start forwarding with a first burst; both sides then forward (io)."""
+    be.wait_for_output(Testpmd.READY_INTERACTIVE, 30)
+    wait_until(lambda: link(be) == "UP", 10, interval=0.01,
+               what="%s link up" % be.name)
+    be.cmd("start tx_first")
+
+
+def kill_backend(be):
+    try:
+        os.kill(be.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    be.wait_exit(5)
+    be.kill()  # reaps and closes its log
+
+
+# --------------------------------------------------------------------------
+# cases
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def reconnect_rounds(env, rounds, extra=""):
+    """Frontend in server mode; backend started, traffic checked, backend killed (-9),
+    link down checked, `rounds` times in the same frontend process."""
+    sock = env.sock()
+    t0 = time.monotonic()
+    fe = env.frontend(sock, server=True, extra=extra)
+    fe.wait_ready(30)
+    env.log("frontend up in %.1fs without a backend" % (time.monotonic() - t0))
+    assert os.path.exists(sock), "the frontend does not listen on %s" % sock
+    assert link(fe) == "DOWN", "link is %s before any backend" % link(fe)
+    fe.cmd("start", wait=r"io packet forwarding")
+    fds = None
+    timings = []
+    for rnd in range(1, rounds + 1):
+        before = fe.counters()
+        lsc0 = lsc_events(fe)
+        conn0 = fe.output().count(CONNECTED_LINE)
+        t_spawn = time.monotonic()
+        be = env.backend(sock, client=True)
+        # the backend connects while its port starts; the frontend says when the rings
+        # are handed over
+        connected = wait_until(lambda: fe.output().count(CONNECTED_LINE) > conn0,
+                               BOOT_LIMIT, interval=0.01)
+        t_conn = time.monotonic()
+        assert connected, "round %d: no backend connected %.1fs after it started" % (
+            rnd, BOOT_LIMIT)
+        backend_traffic(be)
+        moving = wait_traffic(fe, before, 3 * RESUME_LIMIT)
+        t_moving = time.monotonic()
+        assert moving, "round %d: no traffic %.1fs after the backend started: %s" % (
+            rnd, 3 * RESUME_LIMIT, fe.counters())
+        assert link(fe) == "UP", "round %d: traffic but link %s" % (rnd, link(fe))
+        resume, after_conn = t_moving - t_spawn, t_moving - t_conn
+        # the limit applies from the moment the restarted backend exists as a vhost peer;
+        # before that it is still booting (EAL init), which the frontend cannot speed up
+        assert after_conn <= RESUME_LIMIT, (
+            "round %d: traffic resumed %.2fs after the backend connected (limit %.1fs)"
+            % (rnd, after_conn, RESUME_LIMIT))
+        assert_no_errors("frontend", moving)
+        # let it run a little, then kill -9 the backend
+        time.sleep(0.2)
+        t_kill = time.monotonic()
+        os.kill(be.pid, signal.SIGKILL)
+        down = wait_until(lambda: link(fe) == "DOWN", DOWN_LIMIT, interval=0.01)
+        t_down = time.monotonic()
+        kill_backend(be)
+        assert down, "round %d: link still up %.1fs after the backend was killed" % (
+            rnd, DOWN_LIMIT)
+        assert fe.alive(), "round %d: the frontend died" % rnd
+        wait_until(lambda: lsc_events(fe) >= lsc0 + 2, 2)
+        assert lsc_events(fe) >= lsc0 + 2, (
+            "round %d: expected link-up and link-down events, saw %d"
+            % (rnd, lsc_events(fe) - lsc0))
+        # no backend: nothing moves, and no error counter either
+        time.sleep(0.3)
+        c1 = fe.counters()
+        time.sleep(0.3)
+        c2 = fe.counters()
+        assert c1["ipackets"] == c2["ipackets"], "round %d: rx moves without a backend" % rnd
+        assert_no_errors("frontend", c2)
+        n = fd_count(fe)
+        if fds is None:
+            fds = n
+        assert n == fds, "round %d: the frontend has %d fds open, %d after round 1" % (
+            rnd, n, fds)
+        timings.append((t_conn - t_spawn, resume, after_conn, t_down - t_kill))
+        env.log("round %2d: backend connected %.2fs after its start, traffic %.2fs after "
+                "its start (%.2fs after it connected); link down %.3fs after kill; fds %d"
+                % (rnd, t_conn - t_spawn, resume, after_conn, t_down - t_kill, n))
+
+    def span(i):
+        v = [t[i] for t in timings]
+        return "%.2f-%.2fs (mean %.2fs)" % (min(v), max(v), sum(v) / len(v))
+    print("    %d reconnects: traffic resumed %s after the backend was started, %s after "
+          "it connected; %d/%d within %.1fs of the start; link down %s after kill -9"
+          % (len(timings), span(1), span(2), sum(t[1] <= RESUME_LIMIT for t in timings),
+             len(timings), RESUME_LIMIT, span(3)), flush=True)
+    out = fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s" % fe.returncode
+    assert "Bye" in out
+    assert not os.path.exists(sock), "the frontend left its socket %s behind" % sock
+
+
+@case
+def test_server_reconnect(env):
+    """server=1: backend killed (-9) and restarted VUSER_RECONNECTS times; traffic resumes"""
+    reconnect_rounds(env, ROUNDS)
+
+
+@case
+def test_server_reconnect_packed(env):
+    """server=1, packed ring: backend killed mid-traffic and restarted 5 times"""
+    reconnect_rounds(env, 5, ",packed_vq=1")
+
+
+@case
+def test_server_backend_first_close(env):
+    """server=1: the frontend quits with a backend attached; the backend sees it go"""
+    sock = env.sock()
+    fe = env.frontend(sock, server=True)
+    fe.wait_ready(30)
+    fe.cmd("start", wait=r"io packet forwarding")
+    be = env.backend(sock, client=True)
+    backend_traffic(be)
+    fe.wait_link_up(timeout=5)
+    assert wait_traffic(fe, {"ipackets": 0, "opackets": 0}, 5), "no traffic"
+    fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s" % fe.returncode
+    be.wait_for_output(r"Port 0: link state change event|vhost peer closed|"
+                       r"VHOST_CONFIG.*(closed|disconnected)", 10)
+    assert be.alive(), "the backend died when the frontend went away"
+    be.stop(timeout=10)
+    assert be.returncode == 0, "backend exit code %s" % be.returncode
+
+
+@case
+def test_client_backend_killed(env):
+    """client mode: backend killed (-9): clean link down, no crash, counters stable"""
+    sock = env.sock()
+    be = env.backend(sock, client=False)
+    wait_until(lambda: os.path.exists(sock) or not be.alive(), 15,
+               what="backend socket %s" % sock)
+    be.wait_ready(30)
+    fe = env.frontend(sock, server=False)
+    fe.wait_ready(30)
+    fe.cmd("start", wait=r"io packet forwarding")
+    backend_traffic(be)
+    fe.wait_link_up(timeout=5)
+    assert wait_traffic(fe, {"ipackets": 0, "opackets": 0}, 5), "no traffic"
+    lsc0 = lsc_events(fe)
+    t_kill = time.monotonic()
+    kill_backend(be)
+    assert wait_until(lambda: link(fe) == "DOWN", DOWN_LIMIT, interval=0.02), \
+        "link still up %.1fs after the backend was killed" % DOWN_LIMIT
+    env.log("link down %.2fs after kill -9" % (time.monotonic() - t_kill))
+    wait_until(lambda: lsc_events(fe) > lsc0, 2)
+    assert lsc_events(fe) > lsc0, "no link-state event"
+    time.sleep(0.3)
+    c1 = fe.counters()
+    time.sleep(0.5)
+    c2 = fe.counters()
+    assert c1 == c2, "counters move without a backend: %s -> %s" % (c1, c2)
+    assert_no_errors("frontend", c2)
+    assert fe.alive(), "the frontend died"
+    assert "closed the connection" in fe.output()
+    out = fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s" % fe.returncode
+    # no request was sent into the closed connection at stop/close
+    assert not re.search(r"VUSER: .*(not connected|send to .* failed|no reply)", out), \
+        "the frontend talked to a backend that was gone:\n%s" % dpdkapp.tail(out, 20)
+
+
+def rxintr_case(env, extra):
+    """Rx queue interrupts: an app sleeps on the Rx queue's eventfd; it times out while
+    nothing is sent and wakes up when the backend sends."""
+    if not os.path.isfile(RXINTR):
+        raise AssertionError("%s not built (make build)" % RXINTR)
+    sock = env.sock()
+    be = env.backend(sock, client=False)
+    wait_until(lambda: os.path.exists(sock) or not be.alive(), 15,
+               what="backend socket %s" % sock)
+    be.wait_ready(30)
+    prefix = dpdkapp.unique_prefix(env.case)
+    argv = [RXINTR] + dpdkapp.eal_args(
+        prefix, lcores="1", main_lcore=None, plugins=[env.plugin],
+        vdevs=["virtio_user0,path=%s%s" % (sock, extra)], log_levels=["pmd.net.vuser:info"])
+    app = DpdkApp("%s-rxintr" % env.case, argv, prefix, env.log_dir)
+    env.apps.append(app)
+    app.start()
+    app.wait_for_output(r"^ready$", 30)
+
+    def cmd(line, pattern, timeout=10):
+        since = app.output_len()
+        app.send(line)
+        return app.wait_for_output(pattern, timeout, since=since)
+
+    assert cmd("link 5000", r"^link (up|timeout)$").group(1) == "up", "link not up"
+    for rnd in range(2):
+        t0 = time.monotonic()
+        m = cmd("quiet 1000", r"^quiet (timeout|woke \d+)$", 10)
+        assert m.group(1) == "timeout", "woke up with nothing sent: %s" % m.group(0)
+        assert time.monotonic() - t0 >= 0.9, "the quiet wait returned early"
+        since = app.output_len()
+        app.send("wait 5000")
+        app.wait_for_output(r"^armed$", 5, since=since)
+        time.sleep(0.2)             # asleep on the eventfd by now
+        be.cmd("start tx_first")
+        m = app.wait_for_output(r"^(wake (\d+) (\d+)|wait timeout)$", 10, since=since)
+        assert m.group(1) != "wait timeout", "no wake-up when the backend sent"
+        env.log("woke after %s ms with %s packets" % (m.group(2), m.group(3)))
+        assert int(m.group(3)) == 32, "woke with %s packets, expected 32" % m.group(3)
+        be.cmd("stop", wait=r"Done\.")
+    m = cmd("stats", r"^stats ipackets=(\d+) ierrors=(\d+) rx_nombuf=(\d+)$")
+    assert (m.group(1), m.group(2), m.group(3)) == ("64", "0", "0"), m.group(0)
+    app.send("quit")
+    assert app.wait_exit(10) == 0, "rx interrupt app exit code %s" % app.poll()
+    app.kill()
+
+
+@case
+def test_rx_interrupts_split(env):
+    """Rx queue interrupts (split ring): sleep on the eventfd, wake on packets"""
+    rxintr_case(env, "")
+
+
+@case
+def test_rx_interrupts_packed(env):
+    """Rx queue interrupts (packed ring): sleep on the eventfd, wake on packets"""
+    rxintr_case(env, ",packed_vq=1")
+
+
+# --------------------------------------------------------------------------
+# runner
+
+
+def _alarm(signum, frame):
+    raise CaseTimeout("case took too long")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
+    ap.add_argument("--log-dir", help="default: a fresh directory per run under "
+                    "results/integration/server_mode/ (the last 5 are kept)")
+    args = ap.parse_args()
+    if not args.log_dir:
+        # one directory per run: two runs at once must not remove each other's logs
+        base = os.path.join(ROOT, "results", "integration", "server_mode")
+        os.makedirs(base, exist_ok=True)
+        old = sorted((d for d in os.listdir(base) if d.startswith("run-")),
+                     key=lambda d: os.path.getmtime(os.path.join(base, d)))
+        for d in old[:-4]:
+            shutil.rmtree(os.path.join(base, d), ignore_errors=True)
+        args.log_dir = tempfile.mkdtemp(prefix="run-%s-" % time.strftime("%H%M%S"), dir=base)
+    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
+    print("server mode integration: %d cases, logs in %s" % (len(cases), args.log_dir),
+          flush=True)
+    if shutil.which(dpdkapp.TESTPMD) is None or not os.path.isfile(PLUGIN):
+        print("ERROR: %s or %s missing (make build)" % (dpdkapp.TESTPMD, PLUGIN))
+        print("0 passed, %d failed" % len(cases))
+        return 1
+    os.makedirs(args.log_dir, exist_ok=True)
+    env = Env(args.log_dir, args.verbose)
+    passed = failed = 0
+    signal.signal(signal.SIGALRM, _alarm)
+    try:
+        for fn in cases:
+            env.case = fn.__name__.replace("test_", "")
+            env.apps = []
+            t0 = time.monotonic()
+            print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().splitlines()[0]),
+                  flush=True)
+            signal.alarm(CASE_TIMEOUT.get(fn.__name__, CASE_TIMEOUT["default"]))
+            try:
+                fn(env)
+                ok, err, tb = True, None, None
+            except Exception as e:
+                ok, err, tb = False, e, traceback.format_exc()
+            finally:
+                signal.alarm(0)
+            env.kill_all()
+            dt = time.monotonic() - t0
+            if ok:
+                passed += 1
+                print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
+            else:
+                failed += 1
+                print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
+                if args.verbose or not isinstance(err, AssertionError):
+                    print("    " + tb.replace("\n", "\n    "))
+                env.dump_logs()
+    finally:
+        signal.alarm(0)
+        env.cleanup()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
