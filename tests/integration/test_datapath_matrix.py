@@ -659,6 +659,13 @@ def case_features(env, p):
                        % (names[bit], bit, "on" if feats & (1 << bit) else "off", want))
     if not feats & (1 << F_VERSION_1):
         bad.append("VERSION_1 (bit 32) not negotiated")
+    if p.devargs.get("vectorized"):
+        # docs/user-guide.md: with no SIMD path "the scalar path runs and a log line says so"
+        said = [ln for ln in p.fe.output().splitlines()
+                if "VUSER" in ln and "vectorized" in ln]
+        env.log("vectorized: %s" % said)
+        if not said:
+            bad.append("vectorized=1 but no VUSER line says which data path runs")
     assert not bad, "negotiated features 0x%x (offered 0x%x): %s" % (
         feats, offered, "; ".join(bad))
 

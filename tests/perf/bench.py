@@ -623,7 +623,11 @@ class Bench:
         low = min(r["fe_cpu"], r["be_cpu"])
         r["mpps_per_cpu"] = (r["mpps"] / low) if low >= 0.05 else None
         if pkts and abs(r["size_seen"] - size) > 1:
-            raise CellFailed("packets of %.0f bytes seen, %d expected" % (r["size_seen"], size))
+            raise CellFailed("packets of %.1f bytes on average seen, %d expected (window "
+                             "deltas: %s)" % (r["size_seen"], size, ", ".join(
+                                 "%s=%s" % (k, r[k]) for k in
+                                 ("fe_ipackets", "fe_ibytes", "fe_opackets", "fe_obytes",
+                                  "be_ipackets", "be_ibytes", "be_opackets", "be_obytes"))))
         return r
 
     def error(self, c, drv, msg):

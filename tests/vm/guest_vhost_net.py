@@ -189,7 +189,7 @@ def main():
     ap.add_argument("--plugin", required=True)
     ap.add_argument("--queues", default="1,2")
     ap.add_argument("--packets", type=int, default=1000)
-    ap.add_argument("--start-timeout", type=float, default=120.0)
+    ap.add_argument("--start-timeout", type=float, default=150.0)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     print("GUEST kernel %s, /dev/vhost-net %s" % (

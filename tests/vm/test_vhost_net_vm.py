@@ -269,18 +269,22 @@ def main():
         return 1
     log("kernel %s; insmod order: %s" % (release, " ".join(order)))
 
-    shutil.rmtree(args.out, ignore_errors=True)
-    os.makedirs(args.out)
     guest_cmd = " ".join([
         "/usr/bin/python3", os.path.join(HERE, "guest_vhost_net.py"),
         "--out", "/run/vmout", "--plugin", PLUGIN,
         "--queues", args.queues, "--packets", str(args.packets)])
+    # The VM writes into a directory of its own (another run at the same time must not
+    # clobber it), copied to --out at the end.
     work = tempfile.mkdtemp(prefix="vuser-vm-")
+    vm_out = os.path.join(work, "out")
+    os.makedirs(vm_out)
     try:
         initrd = os.path.join(work, "initrd.cpio")
         build_initramfs(release, order, idx, guest_cmd, initrd)
-        console, seconds = run_vm(release, initrd, args.out, args.verbose)
+        console, seconds = run_vm(release, initrd, vm_out, args.verbose)
     finally:
+        shutil.rmtree(args.out, ignore_errors=True)
+        shutil.copytree(vm_out, args.out)
         shutil.rmtree(work, ignore_errors=True)
     log("VM ran %.0fs; console in %s" % (seconds, os.path.join(args.out, "console.log")))
 

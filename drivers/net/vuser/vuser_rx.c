@@ -1,5 +1,7 @@
 /* Rx bursts: one body for split and packed rings, with and without mergeable buffers.
  * The layout-specific steps are small inline functions the compiler specializes. */
+#include <rte_prefetch.h>
+
 #include "vuser_filter.h"
 #include "vuser_queue.h"
 
@@ -104,6 +106,22 @@ vuser_rx_id_bad(const struct vuser_rxq *rxq, uint32_t id)
 	return id >= rxq->size || rxq->sw_ring[id] == NULL;
 }
 
+/* The mbufs of a ring were last touched when posted, long ago: fetch the header line of
+ * the k-th pending buffer's mbuf a few entries ahead of its use. */
+#define VUSER_RX_PREFETCH_AHEAD 4
+
+static __rte_always_inline void
+vuser_rx_prefetch(const struct vuser_rxq *rxq, bool packed, uint16_t k, uint16_t avail)
+{
+	uint32_t id, len;
+
+	if (k >= avail)
+		return;
+	vuser_rx_used(rxq, packed, k, &id, &len);
+	if (likely(id < rxq->size))
+		rte_prefetch0(rxq->sw_ring[id]);
+}
+
 /*
  * Take up to nb_pkts packets. Replacement mbufs are allocated before anything is taken,
  * so the ring stays full; a packet whose buffers are not all published yet is left for
@@ -125,10 +143,13 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		rxq->nombuf += avail;
 		return 0;
 	}
+	for (uint16_t k = 0; k < VUSER_RX_PREFETCH_AHEAD; k++)
+		vuser_rx_prefetch(rxq, packed, k, avail);
 	while (nrx < nb_pkts && used < avail) {
 		uint32_t id, len, nbufs = 1;
 		struct rte_mbuf *head, *last;
 
+		vuser_rx_prefetch(rxq, packed, (uint16_t)(used + VUSER_RX_PREFETCH_AHEAD), avail);
 		vuser_rx_used(rxq, packed, used, &id, &len);
 		if (unlikely(vuser_rx_id_bad(rxq, id))) {
 			/* Not a buffer we posted: nothing to take, nothing to repost. */
