@@ -39,6 +39,9 @@ struct vu_backend;
  */
 struct vu_backend_ops {
 	const char *name;
+	/* The backend maps memory through the regions' fds (vhost-user); vhost-kernel works
+	 * in our address space and needs none. */
+	bool maps_memory_by_fd;
 	int (*open)(const struct vu_backend_params *params, struct vu_backend **out);
 	void (*close)(struct vu_backend *b);
 	/* Virtio feature bits the backend's data path offers. */

@@ -71,6 +71,12 @@ vu_device_num_queues(const struct vu_device *dev)
 }
 
 bool
+vu_device_needs_memory_fds(const struct vu_device *dev)
+{
+	return dev->ops->maps_memory_by_fd;
+}
+
+bool
 vu_device_link_up(const struct vu_device *dev)
 {
 	return dev->config.status & VU_NET_S_LINK_UP;
@@ -400,7 +406,8 @@ vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem)
 	for (uint32_t i = 0; i < mem->nregions; i++) {
 		const struct vu_mem_region *r = &mem->regions[i];
 
-		if (r->len == 0 || r->fd < 0 || r->addr + r->len < r->addr) {
+		if (r->len == 0 || (r->fd < 0 && dev->ops->maps_memory_by_fd) ||
+		    r->addr + r->len < r->addr) {
 			VU_ERR("%s: memory region %u is invalid (addr 0x%llx len %llu fd %d)",
 			       dev->name, i, (unsigned long long)r->addr,
 			       (unsigned long long)r->len, r->fd);

@@ -53,7 +53,9 @@ uint8_t vu_device_get_status(const struct vu_device *dev);
 /* Read the virtio-net config space (struct vu_net_config layout). */
 int vu_device_read_config(const struct vu_device *dev, uint32_t offset, void *buf, uint32_t len);
 
-/* Memory the backend may access; regions are copied, fds must stay open while in use. */
+/* Memory the backend may access; regions are copied, fds must stay open while in use.
+ * Backends that work in our address space (vhost-kernel) take regions without fds. */
+bool vu_device_needs_memory_fds(const struct vu_device *dev);
 int vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem);
 
 /* Queue set-up between FEATURES_OK and DRIVER_OK; idx is the virtqueue index. */

@@ -141,6 +141,23 @@ vu_packed_desc_is_used(const struct vu_packed_desc *d, bool wrap)
 	return avail == used && used == wrap;
 }
 
+/* The AVAIL and USED bits of a descriptor the device used in lap `wrap`, and of one the
+ * driver made available in that lap. Any other combination at the driver's used position
+ * is a device that wrote the wrong wrap bits. */
+#define VU_PACKED_DESC_F_AVAIL_USED (VU_PACKED_DESC_F_AVAIL | VU_PACKED_DESC_F_USED)
+
+static inline uint16_t
+vu_packed_used_bits(bool wrap)
+{
+	return wrap ? VU_PACKED_DESC_F_AVAIL_USED : 0;
+}
+
+static inline uint16_t
+vu_packed_avail_bits(bool wrap)
+{
+	return wrap ? VU_PACKED_DESC_F_AVAIL : VU_PACKED_DESC_F_USED;
+}
+
 /* The base word for SET_VRING_BASE: next slot and wrap counter. */
 static inline uint32_t
 vu_packed_ring_base(uint16_t idx, bool wrap)

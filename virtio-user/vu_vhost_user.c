@@ -643,6 +643,7 @@ vu_vhost_handle_event(struct vu_backend *b)
 
 const struct vu_backend_ops vu_vhost_user_ops = {
 	.name = "vhost-user",
+	.maps_memory_by_fd = true,
 	.open = vu_vhost_open,
 	.close = vu_vhost_close,
 	.get_features = vu_vhost_get_features,

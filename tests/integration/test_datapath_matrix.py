@@ -43,6 +43,16 @@ the pair down; the next case starts a fresh one):
 
 Every count is exact, on both sides, and imissed/ierrors/oerrors/rx_nombuf stay 0.
 
+A last group checks that DPDK's own command lines carry over (one backend, frontends in
+turn, DPDK's defaults mrg_rxbuf=1,in_order=1):
+
+    offload_parity  every Rx/Tx offload testpmd lists for DPDK's net_virtio_user against
+                    this net_vhost is listed for vuser too (an application enabling one
+                    of them would otherwise fail to configure the port)
+    enable_scatter  `--mbuf-size=1024 --enable-scatter`, the command line DPDK's driver
+                    needs for frames larger than one mbuf, starts the port and the
+                    1500-byte frames arrive exactly, as 2-segment chains
+
 VUSER_FRONTEND=dpdk runs the same matrix with DPDK's own net_virtio_user (to check the
 harness; the feature-bit and mbuf-refusal cases are skipped there).  VUSER_PLUGIN
 overrides the plugin path.  Logs: results/integration-matrix/.
@@ -548,10 +558,15 @@ class Pair:
         self.mrg = bool(devargs["mrg_rxbuf"])
 
 
-def frontend_args(devargs):
+def frontend_args(devargs, kind="vuser"):
     args = ["--tx-offloads=0x8000"]          # RTE_ETH_TX_OFFLOAD_MULTI_SEGS
     if devargs["mrg_rxbuf"]:
         args.append("--mbuf-size=%d" % SMALL_MBUF)
+        if kind == "dpdk":
+            # DPDK's virtio refuses frames larger than an mbuf without the Rx SCATTER
+            # offload, even with mergeable buffers (vuser needs no such flag; that it
+            # accepts it is checked by the dpdk_cmdline group)
+            args.append("--enable-scatter")
     return args
 
 
@@ -560,7 +575,7 @@ def make_setup(dp, devargs):
         sock = env.sock("%s.sock" % dp)
         be = env.backend("backend", [sock])
         fe = env.frontend("frontend", [env.fe.vdev(path=sock, **devargs)],
-                          app_args=frontend_args(devargs))
+                          app_args=frontend_args(devargs, env.fe.kind))
         be.wait_link_up(timeout=LINK_TIMEOUT)
         fe.wait_link_up(timeout=LINK_TIMEOUT)
         check_driver(env, fe)
@@ -780,6 +795,67 @@ def case_clean_exit(env, p):
     env.stop_checked()
 
 
+# ---- DPDK command-line parity: what works with net_virtio_user must work with vuser
+
+PARITY_DEVARGS = dict(packed_vq=0, in_order=1, mrg_rxbuf=1)    # DPDK's defaults
+
+
+def offload_capa(app, port=0):
+    """{'rx': set, 'tx': set} of offload names testpmd lists for the port."""
+    capa = {}
+    for d in ("rx", "tx"):
+        out = app.run("show port %d %s_offload capabilities" % (port, d))
+        names = set()
+        for m in re.finditer(r"^\s*Per (?:Queue|Port)\s*:(.*)$", out, re.M):
+            names.update(m.group(1).split())
+        capa[d] = names
+    return capa
+
+
+def parity_setup(env):
+    sock = env.sock("dpdk_cmdline.sock")
+    be = env.backend("backend", [sock])
+    return Pair("dpdk_cmdline", dict(PARITY_DEVARGS), be, None, sock)
+
+
+def case_offload_parity(env, p):
+    """every Rx/Tx offload DPDK's net_virtio_user offers here, vuser offers too"""
+    ref_kind = Frontend("dpdk")
+    ref = env.frontend("frontend-net_virtio_user",
+                       [ref_kind.vdev(path=p.sock, **p.devargs)], app_args=[])
+    try:
+        want = offload_capa(ref)
+    finally:
+        ref.stop(timeout=10)
+    fe = p.fe = env.frontend("frontend", [env.fe.vdev(path=p.sock, **p.devargs)])
+    got = offload_capa(fe)
+    env.log("net_virtio_user: %s; %s: %s" % (want, env.fe.driver, got))
+    missing = {d: sorted(want[d] - got[d]) for d in want if want[d] - got[d]}
+    assert not missing, ("%s lacks offloads DPDK's net_virtio_user offers against the same "
+                         "net_vhost (applications asking for them fail to configure the port "
+                         "with vuser): %s" % (env.fe.driver, missing))
+    fe.stop(timeout=10)
+    p.fe = None
+
+
+def case_enable_scatter(env, p):
+    """DPDK's command line for 1500-byte frames in 1024-byte mbufs (--enable-scatter) works"""
+    # With DPDK's net_virtio_user and mrg_rxbuf=1, receiving frames larger than one mbuf
+    # needs the SCATTER Rx offload (`--enable-scatter`); that command line must start the
+    # port and receive the frames with vuser as well.
+    fe = p.fe = env.frontend("frontend-scatter", [env.fe.vdev(path=p.sock, **p.devargs)],
+                             app_args=["--mbuf-size=%d" % SMALL_MBUF, "--enable-scatter"])
+    out = fe.output()
+    bad = [ln for ln in out.splitlines() if re.search(r"Fail|doesn't match", ln)]
+    assert not bad, "the port did not start with --enable-scatter: %s" % bad
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    p.mrg = True
+    case_rx_large(env, p)
+    fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s" % fe.returncode
+    p.fe = None
+
+
 def build_groups():
     groups = []
     for dp, devargs in DATAPATHS:
@@ -791,6 +867,10 @@ def build_groups():
             cases.append(("small_mbuf_refused", case_small_mbuf_refused))
         cases.append(("clean_exit", case_clean_exit))
         groups.append(Group(dp, make_setup(dp, devargs), cases, timeout=180))
+    groups.append(Group("dpdk_cmdline", parity_setup,
+                        [("offload_parity", case_offload_parity),
+                         ("enable_scatter", case_enable_scatter),
+                         ("clean_exit", case_clean_exit)], timeout=180))
     return groups
 
 

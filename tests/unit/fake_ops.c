@@ -160,6 +160,7 @@ fake_backend_reset(struct vu_backend *b)
 
 const struct vu_backend_ops fake_ops = {
 	.name = "fake",
+	.maps_memory_by_fd = true, /* like vhost-user: regions without fds are refused */
 	.open = fake_open,
 	.close = fake_close,
 	.get_features = fake_get_features,

@@ -926,6 +926,33 @@ test_set_memory_validation(void **state)
 	expect_calls(from, NULL, 0);
 }
 
+/* A backend working in our address space (vhost-kernel) takes regions without fds, so
+ * that EAL memory without files (--no-huge alone) can be described to it. */
+static void
+test_set_memory_without_fds(void **state)
+{
+	struct ctx *c = *state;
+	/* Static: the device keeps the ops until teardown destroys it. */
+	static struct vu_backend_ops in_process;
+	struct vu_device_params p = {
+		.name = "ut0",
+		.path = "/fake/sock",
+		.ops = &in_process,
+		.queue_pairs = 1,
+		.queue_size = 256,
+	};
+	struct vu_mem_table mem = c->mem;
+
+	in_process = fake_ops;
+	in_process.maps_memory_by_fd = false;
+	assert_int_equal(vu_device_create(&p, &c->dev), 0);
+	assert_false(vu_device_needs_memory_fds(c->dev));
+	mem.regions[0].fd = -1;
+	assert_int_equal(vu_device_set_memory(c->dev, &mem), 0);
+	mem.regions[0].len = 0;
+	assert_int_equal(vu_device_set_memory(c->dev, &mem), -EINVAL);
+}
+
 /* The table is copied; after DRIVER_OK a new one goes to the backend at once; a refused
  * one leaves the previous in place. */
 static void
@@ -1065,6 +1092,7 @@ main(void)
 		T(test_setup_queue_validation),
 		T(test_setup_queue_packed),
 		T(test_set_memory_validation),
+		T(test_set_memory_without_fds),
 		T(test_set_memory_copy_and_update),
 		T(test_notify),
 		T(test_destroy_running),

@@ -79,6 +79,7 @@ int vuser_glue_set_mac_table(struct vuser_port *port);
 /* Negotiated (has) or offered by the device (offers). */
 bool vuser_glue_has(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_offers(const struct vuser_port *port, unsigned int feature);
+bool vuser_glue_needs_memory_fds(const struct vuser_port *port);
 void vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx);
 
 /* vuser_xstats.c */

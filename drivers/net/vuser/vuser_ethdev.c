@@ -4,6 +4,7 @@
 #include <rte_malloc.h>
 
 #include "vuser.h"
+#include "vuser_fault.h"
 
 RTE_LOG_REGISTER(vuser_logtype, pmd.net.vuser, NOTICE);
 
@@ -217,8 +218,9 @@ vuser_dev_close(struct rte_eth_dev *eth_dev)
 
 	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
 		return 0;
-	/* First: no connection event may run while the port goes away. */
+	/* First: no connection event or fault notification may run while the port goes away. */
 	vuser_intr_fini(eth_dev);
+	vuser_fault_cancel(port);
 	if (port->started)
 		vuser_dev_stop(eth_dev);
 	for (uint16_t i = 0; i < eth_dev->data->nb_rx_queues; i++)
@@ -344,5 +346,6 @@ static struct rte_vdev_driver vuser_driver = {
 RTE_PMD_REGISTER_VDEV(net_vuser, vuser_driver);
 RTE_PMD_REGISTER_ALIAS(net_vuser, virtio_user);
 RTE_PMD_REGISTER_PARAM_STRING(net_vuser,
-	"path=<path> queues=<1> queue_size=<1..32768> mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> "
-	"mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> vectorized=<0|1> server=<0|1>");
+	"path=<path> queues=<1..128> cq=<0|1> queue_size=<1..32768> "
+	"mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> "
+	"vectorized=<0|1> server=<0|1> iface=<name> interface_name=<name>");

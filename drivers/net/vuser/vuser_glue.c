@@ -3,6 +3,7 @@
 
 #include "vu_log.h"
 #include "vuser.h"
+#include "vuser_fault.h"
 
 static void
 vuser_log_sink(enum vu_log_level level, const char *fmt, va_list ap)
@@ -68,7 +69,8 @@ vuser_glue_link_up(const struct vuser_port *port)
 	bool up;
 
 	vuser_lock(port);
-	up = port->started && vu_device_link_up(port->dev);
+	/* A queue stopped on a corrupt ring (vuser_fault.h) takes the link down with it. */
+	up = port->started && vu_device_link_up(port->dev) && !vuser_port_queue_stopped(port);
 	vuser_unlock(port);
 	return up;
 }
@@ -113,6 +115,12 @@ vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *t
 		*rx |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	if (offered & VU_BIT(VU_NET_F_CTRL_VLAN))
 		*rx |= RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
+}
+
+bool
+vuser_glue_needs_memory_fds(const struct vuser_port *port)
+{
+	return vu_device_needs_memory_fds(port->dev);
 }
 
 bool

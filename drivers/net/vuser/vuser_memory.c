@@ -1,48 +1,57 @@
-/* Describes EAL memory to the device as fd-backed regions, one per backing file. */
+/* Describes EAL memory to the device: one region per backing file, or per memory list when
+ * the backend needs no fds (vhost-kernel) and the memory has none (--no-huge alone). */
 #include <rte_memory.h>
 
 #include "vuser.h"
 
 struct vuser_memory_walk {
 	struct vu_mem_table *mem;
+	bool need_fds;
 	int error;
 	unsigned int wanted; /* regions needed, even past the table's capacity */
+	uintptr_t keys[VU_MEM_MAX_REGIONS]; /* the file or memory list of each region */
 };
 
 static struct vu_mem_region *
-vuser_region_for_fd(struct vuser_memory_walk *w, int fd)
+vuser_region_for(struct vuser_memory_walk *w, uintptr_t key)
 {
 	struct vu_mem_table *mem = w->mem;
 
 	for (uint32_t i = 0; i < mem->nregions; i++)
-		if (mem->regions[i].fd == fd)
+		if (w->keys[i] == key)
 			return &mem->regions[i];
 	w->wanted++;
 	if (mem->nregions == VU_MEM_MAX_REGIONS)
 		return NULL;
+	w->keys[mem->nregions] = key;
 	return &mem->regions[mem->nregions++];
 }
 
-/* One region per file, spanning its lowest to highest segment: a file maps its memseg
- * list linearly, so addr - offset is the same for every segment of it. */
+/* One region per file (or list), spanning its lowest to highest segment: a file maps its
+ * memseg list linearly, so addr - offset is the same for every segment of it. */
 static int
 vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg *ms, void *arg)
 {
 	struct vuser_memory_walk *w = arg;
 	struct vu_mem_region *r;
-	size_t offset;
+	size_t offset = 0;
 	uint64_t start = (uint64_t)(uintptr_t)ms->addr;
 	uint64_t end = start + ms->len;
+	uintptr_t key;
 	int fd;
 
 	if (msl->external)
 		return 0;
 	fd = rte_memseg_get_fd_thread_unsafe(ms);
-	if (fd < 0 || rte_memseg_get_fd_offset_thread_unsafe(ms, &offset) < 0) {
+	if (fd >= 0 && rte_memseg_get_fd_offset_thread_unsafe(ms, &offset) < 0)
+		fd = -1;
+	if (fd < 0 && w->need_fds) {
 		w->error = -ENOTSUP;
 		return -1;
 	}
-	r = vuser_region_for_fd(w, fd);
+	/* Files and lists as keys: a file's number, or the list's address (never small). */
+	key = fd >= 0 ? (uintptr_t)fd : (uintptr_t)msl;
+	r = vuser_region_for(w, key);
 	if (!r)
 		return 0;
 	if (r->len == 0) {
@@ -64,7 +73,7 @@ vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg
 static int
 vuser_memory_build(const struct vuser_port *port, struct vu_mem_table *mem, bool locked)
 {
-	struct vuser_memory_walk w = { .mem = mem };
+	struct vuser_memory_walk w = { .mem = mem, .need_fds = vuser_glue_needs_memory_fds(port) };
 
 	memset(mem, 0, sizeof(*mem));
 	if (locked)

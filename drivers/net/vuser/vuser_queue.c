@@ -49,13 +49,15 @@ vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	rxq = rte_zmalloc_socket("vuser_rxq", sizeof(*rxq), RTE_CACHE_LINE_SIZE, socket);
 	if (!rxq)
 		return -ENOMEM;
-	rxq->sw_ring = rte_zmalloc_socket("vuser_rx_sw", sizeof(*rxq->sw_ring) * size,
+	rxq->sw_ring = rte_zmalloc_socket("vuser_rx_sw",
+					  (sizeof(*rxq->sw_ring) + sizeof(*rxq->posted_epoch)) * size,
 					  RTE_CACHE_LINE_SIZE, socket);
 	rxq->mz = vuser_ring_zone(port, "rx", queue_id, vuser_ring_bytes(size), socket);
 	if (!rxq->sw_ring || !rxq->mz) {
 		vuser_rxq_free(rxq);
 		return -ENOMEM;
 	}
+	rxq->posted_epoch = (uint32_t *)(rxq->sw_ring + size);
 	rxq->mp = mp;
 	rxq->port = port;
 	rxq->size = size;
@@ -164,6 +166,13 @@ vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 	/* Take the port's filter at the first burst. */
 	rxq->filter_seq = rxq->port->filter.seq - 2;
 	rxq->filtering = false;
+	/* Checks of the backend's used entries (vuser_rx.c, vuser_fault.h). */
+	rxq->in_order = features & VU_BIT(VU_F_IN_ORDER);
+	rxq->halted = false;
+	rxq->next_id = 0;
+	rxq->epoch = 0;
+	memset(rxq->posted_epoch, 0, sizeof(*rxq->posted_epoch) * rxq->size);
+	memset(&rxq->fault_log, 0, sizeof(rxq->fault_log));
 	memset(rxq->mz->addr, 0, vuser_ring_bytes(rxq->size));
 	/* Polling driver: the backend need not signal the call eventfd. */
 	if (packed) {
@@ -207,6 +216,8 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 	txq->hdr_size = (uint16_t)vu_net_hdr_size(features);
 	txq->in_order = features & VU_BIT(VU_F_IN_ORDER);
 	txq->offload = features & VU_BIT(VU_NET_F_CSUM);
+	txq->halted = false;
+	memset(&txq->fault_log, 0, sizeof(txq->fault_log));
 	memset(txq->mz->addr, 0, vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
 	if (vuser_packed(features)) {
 		vu_packed_ring_init(&txq->packed, txq->mz->addr, txq->size);

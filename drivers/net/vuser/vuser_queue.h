@@ -6,6 +6,7 @@
 
 #include "vu_ring.h"
 #include "vu_ring_packed.h"
+#include "vuser_fault.h"
 #include "vuser_offload.h"
 #include "vuser.h"
 
@@ -21,6 +22,7 @@ struct vuser_queue_stats {
 	uint64_t bytes;
 	uint64_t errors;
 	uint64_t size_bins[VUSER_SIZE_BINS];
+	uint64_t faults[VUSER_FAULT_N]; /* used entries the backend got wrong, by kind */
 };
 
 static inline unsigned int
@@ -52,12 +54,18 @@ struct vuser_rxq {
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
 	bool filtering;            /* the receive filter can drop frames */
 	bool offload;              /* GUEST_CSUM or GUEST_TSO*: read the header's flags */
+	bool in_order;             /* VIRTIO_F_IN_ORDER: buffers come back as posted */
+	bool halted;               /* ring state corrupt: no burst touches it until restart */
+	uint16_t next_id;          /* in-order: the id due next (posted ids cycle 0..nb_desc-1) */
+	uint32_t epoch;            /* count of bursts that took entries (never 0) */
+	uint32_t *posted_epoch;    /* by id: the burst that last posted it (duplicate check) */
 	uint32_t filter_seq;       /* version of `filter` (see vuser_filter.h) */
 	uint64_t nombuf;
 	uint64_t filtered;         /* frames the receive filter dropped */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 	struct vu_rx_filter filter;
+	struct vuser_fault_log fault_log;
 };
 
 /* What one in-flight Tx buffer holds, by buffer id. */
@@ -90,8 +98,10 @@ struct vuser_txq {
 	bool in_order;             /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
 	bool offload;              /* CSUM negotiated: headers carry checksum/TSO requests */
 	bool fast_free;            /* RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE */
+	bool halted;               /* ring state corrupt: no burst touches it until restart */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
+	struct vuser_fault_log fault_log;
 };
 
 uint16_t vuser_split_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);

@@ -12,15 +12,33 @@
 static __rte_always_inline uint16_t
 vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max)
 {
-	if (!packed)
-		return RTE_MIN(vu_split_ring_used_pending(&rxq->split), max);
+	if (!packed) {
+		uint16_t n = vu_split_ring_used_pending(&rxq->split);
+
+		/* No more than the buffers in flight can be used. */
+		if (unlikely(n > rxq->nb_desc)) {
+			vuser_rxq_fault(rxq, VUSER_FAULT_BAD_USED_IDX, rxq->split.last_used_idx,
+					(uint16_t)(rxq->split.last_used_idx + n), 0);
+			return 0;
+		}
+		return RTE_MIN(n, max);
+	}
 
 	const struct vu_packed_ring *r = &rxq->packed;
 	uint16_t idx = r->used_idx;
 	bool wrap = r->used_wrap;
 	uint16_t n = 0;
 
-	while (n < max && vu_packed_desc_is_used(&r->desc[idx], wrap)) {
+	while (n < max) {
+		uint16_t f = __atomic_load_n(&r->desc[idx].flags, __ATOMIC_ACQUIRE) &
+			     VU_PACKED_DESC_F_AVAIL_USED;
+
+		if (f != vu_packed_used_bits(wrap)) {
+			/* Every slot from the used position on holds a posted buffer. */
+			if (unlikely(f != vu_packed_avail_bits(wrap)))
+				vuser_rxq_fault(rxq, VUSER_FAULT_BAD_WRAP, idx, r->desc[idx].id, f);
+			break;
+		}
 		n++;
 		if (++idx == r->size) {
 			idx = 0;
@@ -67,6 +85,7 @@ static __rte_always_inline void
 vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *m)
 {
 	rxq->sw_ring[id] = m;
+	rxq->posted_epoch[id] = rxq->epoch;
 	if (packed) {
 		struct vu_packed_ring *r = &rxq->packed;
 		struct vu_packed_desc *d = &r->desc[r->avail_idx];
@@ -100,10 +119,62 @@ vuser_rx_publish(struct vuser_rxq *rxq, bool packed)
 		vuser_glue_notify(rxq->port, vuser_rxq_vq_index(rxq));
 }
 
+/*
+ * Is `id` a buffer the device may hand back now? With IN_ORDER buffers come back in the
+ * order they were posted, which is 0..nb_desc-1 over and over (each one is reposted under
+ * its id as it is taken): exactly one id is due. Without it, any posted id may come, but
+ * not one posted in this burst: the device has not seen that posting yet, so the entry
+ * completes a buffer twice.
+ */
 static __rte_always_inline bool
-vuser_rx_id_bad(const struct vuser_rxq *rxq, uint32_t id)
+vuser_rx_id_ok(const struct vuser_rxq *rxq, uint32_t id)
 {
-	return id >= rxq->size || rxq->sw_ring[id] == NULL;
+	if (rxq->in_order)
+		return id == rxq->next_id;
+	return id < rxq->size && rxq->sw_ring[id] != NULL &&
+	       rxq->posted_epoch[id] != rxq->epoch;
+}
+
+/* The buffer due was taken (delivered or reposted). */
+static __rte_always_inline void
+vuser_rx_id_done(struct vuser_rxq *rxq)
+{
+	if (++rxq->next_id == rxq->nb_desc)
+		rxq->next_id = 0;
+}
+
+/* Ring position of the k-th pending used entry, for log lines. */
+static uint32_t
+vuser_rx_pos(const struct vuser_rxq *rxq, bool packed, uint16_t k)
+{
+	if (packed)
+		return ((uint32_t)rxq->packed.used_idx + k) % rxq->packed.size;
+	return (uint16_t)(rxq->split.last_used_idx + k);
+}
+
+static __rte_noinline void
+vuser_rx_bad_id(struct vuser_rxq *rxq, bool packed, uint16_t k, uint32_t id, uint32_t len)
+{
+	bool ours = id < rxq->size && rxq->sw_ring[id] != NULL;
+
+	vuser_rxq_fault(rxq, ours ? VUSER_FAULT_DUPLICATE_ID : VUSER_FAULT_BAD_ID,
+			vuser_rx_pos(rxq, packed, k), id, len);
+}
+
+static __rte_noinline void
+vuser_rx_bad_len(struct vuser_rxq *rxq, bool packed, uint16_t k, uint32_t id, uint32_t len,
+		 enum vuser_fault_kind kind)
+{
+	vuser_rxq_fault(rxq, kind, vuser_rx_pos(rxq, packed, k), id, len);
+}
+
+/* posted_epoch[] keeps the burst count of each id's last posting; past 2^32 bursts it
+ * restarts, and no posting then counts as made in the current burst. */
+static __rte_noinline void
+vuser_rx_epoch_wrap(struct vuser_rxq *rxq)
+{
+	memset(rxq->posted_epoch, 0, sizeof(*rxq->posted_epoch) * rxq->size);
+	rxq->epoch = 1;
 }
 
 /* The mbufs of a ring were last touched when posted, long ago: fetch the header line of
@@ -132,9 +203,12 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	       bool mrg)
 {
 	struct rte_mbuf *fresh[VUSER_BURST_MAX];
-	uint16_t avail = vuser_rx_pending(rxq, packed, VUSER_BURST_MAX);
-	uint16_t used = 0, nfresh = 0, nrx = 0;
+	uint16_t avail, used = 0, nfresh = 0, nrx = 0;
 	uint64_t bytes = 0;
+
+	if (unlikely(rxq->halted))
+		return 0; /* the ring state is corrupt (vuser_fault.h) */
+	avail = vuser_rx_pending(rxq, packed, VUSER_BURST_MAX);
 
 	if (avail == 0)
 		return 0;
@@ -143,6 +217,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		rxq->nombuf += avail;
 		return 0;
 	}
+	if (unlikely(++rxq->epoch == 0))
+		vuser_rx_epoch_wrap(rxq);
 	for (uint16_t k = 0; k < VUSER_RX_PREFETCH_AHEAD; k++)
 		vuser_rx_prefetch(rxq, packed, k, avail);
 	while (nrx < nb_pkts && used < avail) {
@@ -151,26 +227,35 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 
 		vuser_rx_prefetch(rxq, packed, (uint16_t)(used + VUSER_RX_PREFETCH_AHEAD), avail);
 		vuser_rx_used(rxq, packed, used, &id, &len);
-		if (unlikely(vuser_rx_id_bad(rxq, id))) {
-			/* Not a buffer we posted: nothing to take, nothing to repost. */
-			rxq->stats.errors++;
+		if (unlikely(!vuser_rx_id_ok(rxq, id))) {
+			/* Not a buffer the device holds: nothing to take, nothing to repost. */
+			vuser_rx_bad_id(rxq, packed, used, id, len);
 			used++;
 			continue;
 		}
 		head = rxq->sw_ring[id];
 		if (mrg) {
 			nbufs = vuser_rx_hdr(rxq, head)->num_buffers;
-			if (unlikely(nbufs == 0 || nbufs > VUSER_RX_MAX_BUFFERS))
-				len = 0; /* dropped below as a bad length */
-			else if (used + nbufs > avail)
+			if (unlikely(nbufs == 0 || nbufs > VUSER_RX_MAX_BUFFERS ||
+				     nbufs > rxq->nb_desc)) {
+				vuser_rx_bad_len(rxq, packed, used, id, nbufs,
+						 VUSER_FAULT_BAD_NUM_BUFFERS);
+				vuser_rx_post(rxq, packed, (uint16_t)id, head); /* same buffer again */
+				vuser_rx_id_done(rxq);
+				used++;
+				continue;
+			}
+			if (used + nbufs > avail)
 				break; /* the rest of this packet is not visible yet */
 		}
 		if (unlikely(vuser_rx_len_bad(rxq, head, len, true))) {
-			rxq->stats.errors++;
+			vuser_rx_bad_len(rxq, packed, used, id, len, VUSER_FAULT_BAD_LEN);
 			vuser_rx_post(rxq, packed, (uint16_t)id, head); /* same buffer again */
+			vuser_rx_id_done(rxq);
 			used++;
 			continue;
 		}
+		vuser_rx_id_done(rxq);
 		vuser_rx_first_seg(rxq, head, len);
 		if (rxq->offload)
 			vuser_rx_offload(head, vuser_rx_hdr(rxq, head));
@@ -182,16 +267,23 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 
 			vuser_rx_used(rxq, packed, used, &id, &len);
 			used++;
-			if (unlikely(vuser_rx_id_bad(rxq, id) ||
-				     vuser_rx_len_bad(rxq, rxq->sw_ring[id], len, false))) {
-				/* A broken chain: drop what was gathered of the packet. */
-				rxq->stats.errors++;
-				if (!vuser_rx_id_bad(rxq, id))
-					vuser_rx_post(rxq, packed, (uint16_t)id, rxq->sw_ring[id]);
+			/* A broken chain: drop what was gathered of the packet. */
+			if (unlikely(!vuser_rx_id_ok(rxq, id))) {
+				vuser_rx_bad_id(rxq, packed, (uint16_t)(used - 1), id, len);
 				rte_pktmbuf_free(head);
 				head = NULL;
 				break;
 			}
+			if (unlikely(vuser_rx_len_bad(rxq, rxq->sw_ring[id], len, false))) {
+				vuser_rx_bad_len(rxq, packed, (uint16_t)(used - 1), id, len,
+						 VUSER_FAULT_BAD_LEN);
+				vuser_rx_post(rxq, packed, (uint16_t)id, rxq->sw_ring[id]);
+				vuser_rx_id_done(rxq);
+				rte_pktmbuf_free(head);
+				head = NULL;
+				break;
+			}
+			vuser_rx_id_done(rxq);
 			seg = rxq->sw_ring[id];
 			vuser_rx_append_seg(rxq, head, last, seg, len);
 			last = seg;

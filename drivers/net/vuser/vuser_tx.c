@@ -23,13 +23,23 @@ vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_f
 /* A used entry for `id`: with IN_ORDER it also completes every buffer made available
  * before it ("the device ... only writing out a single used descriptor with the Buffer ID
  * corresponding to the last descriptor in the batch"). Returns descriptors completed. */
+static __rte_noinline void
+vuser_tx_bad_id(struct vuser_txq *txq, uint32_t pos, uint32_t id)
+{
+	vuser_txq_fault(txq, id >= txq->size ? VUSER_FAULT_BAD_ID : VUSER_FAULT_DUPLICATE_ID, pos,
+			id, 0);
+}
+
+/* `pos` (ring position of the used entry) is for the log line of a bad id only. */
 static __rte_always_inline uint16_t
-vuser_tx_complete(struct vuser_txq *txq, bool packed, uint32_t id, struct vuser_free_batch *fb)
+vuser_tx_complete(struct vuser_txq *txq, bool packed, uint32_t id, uint32_t pos,
+		  struct vuser_free_batch *fb)
 {
 	uint16_t before = txq->num_free;
 
+	/* Out of range, or not in flight: completed twice, or never made available. */
 	if (unlikely(id >= txq->size || txq->bufs[id].m == NULL)) {
-		txq->stats.errors++;
+		vuser_tx_bad_id(txq, pos, id);
 		return 0;
 	}
 	if (txq->in_order) {
@@ -57,20 +67,37 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 
 		while (txq->num_free < txq->nb_desc) {
 			const struct vu_packed_desc *d = &r->desc[r->used_idx];
+			uint16_t f = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE) &
+				     VU_PACKED_DESC_F_AVAIL_USED;
 			uint16_t ndesc;
 
-			if (!vu_packed_desc_is_used(d, r->used_wrap))
+			if (f != vu_packed_used_bits(r->used_wrap)) {
+				/* With buffers in flight the used position holds a posted one. */
+				if (unlikely(f != vu_packed_avail_bits(r->used_wrap)))
+					vuser_txq_fault(txq, VUSER_FAULT_BAD_WRAP, r->used_idx, d->id,
+							f);
 				break;
-			ndesc = vuser_tx_complete(txq, packed, d->id, &fb);
+			}
+			ndesc = vuser_tx_complete(txq, packed, d->id, r->used_idx, &fb);
+			/* A bad id says nothing of how far to skip: the queue stopped. */
+			if (unlikely(ndesc == 0))
+				break;
 			/* The device skips the rest of the chain or batch, and so do we. */
-			vu_packed_ring_used_advance(r, ndesc ? ndesc : 1);
+			vu_packed_ring_used_advance(r, ndesc);
 		}
 	} else {
 		struct vu_split_ring *r = &txq->split;
 		uint16_t n = vu_split_ring_used_pending(r);
 
+		/* No more than the buffers in flight can be used. */
+		if (unlikely(n > txq->nb_desc)) {
+			vuser_txq_fault(txq, VUSER_FAULT_BAD_USED_IDX, r->last_used_idx,
+					(uint16_t)(r->last_used_idx + n), 0);
+			return;
+		}
 		for (uint16_t i = 0; i < n; i++)
-			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id, &fb);
+			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id,
+					  (uint16_t)(r->last_used_idx + i), &fb);
 		r->last_used_idx = (uint16_t)(r->last_used_idx + n);
 	}
 	vuser_free_batch_flush(&fb);
@@ -111,7 +138,12 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	uint16_t ntx = 0, sent = 0;
 	bool kick;
 
+	/* A corrupt ring (vuser_fault.h) is left alone: the caller keeps every packet. */
+	if (unlikely(txq->halted))
+		return 0;
 	vuser_tx_reclaim(txq, packed);
+	if (unlikely(txq->halted))
+		return 0;
 	for (; ntx < nb_pkts; ntx++) {
 		struct rte_mbuf *m = pkts[ntx];
 		bool push = vuser_tx_can_push(m, txq->hdr_size);

@@ -30,11 +30,12 @@ static const char *const vuser_rx_extra_names[VUSER_RX_EXTRA_N] = {
 #define VUSER_NB_QUEUE_XSTATS RTE_DIM(vuser_queue_xstats)
 #define VUSER_NB_RX_XSTATS (VUSER_NB_QUEUE_XSTATS + VUSER_RX_EXTRA_N)
 
+/* Then, per queue, the faults of vuser_fault.h: rx_q0_bad_id, tx_q0_duplicate_id... */
 static unsigned int
 vuser_xstats_count(const struct rte_eth_dev *eth_dev)
 {
-	return eth_dev->data->nb_rx_queues * VUSER_NB_RX_XSTATS +
-	       eth_dev->data->nb_tx_queues * VUSER_NB_QUEUE_XSTATS;
+	return eth_dev->data->nb_rx_queues * (VUSER_NB_RX_XSTATS + vuser_nb_rx_fault_kinds) +
+	       eth_dev->data->nb_tx_queues * (VUSER_NB_QUEUE_XSTATS + vuser_nb_tx_fault_kinds);
 }
 
 static uint64_t
@@ -66,6 +67,11 @@ vuser_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xstats, unsi
 			};
 		for (unsigned int i = 0; i < VUSER_RX_EXTRA_N; i++, k++)
 			xstats[k] = (struct rte_eth_xstat){ .id = k, .value = extra[i] };
+		for (unsigned int i = 0; i < vuser_nb_rx_fault_kinds; i++, k++)
+			xstats[k] = (struct rte_eth_xstat){
+				.id = k,
+				.value = rxq ? rxq->stats.faults[vuser_rx_fault_kinds[i]] : 0,
+			};
 	}
 	for (uint16_t q = 0; q < data->nb_tx_queues; q++) {
 		const struct vuser_txq *txq = data->tx_queues[q];
@@ -74,6 +80,11 @@ vuser_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xstats, unsi
 			xstats[k] = (struct rte_eth_xstat){
 				.id = k,
 				.value = txq ? vuser_stat_at(&txq->stats, vuser_queue_xstats[i].offset) : 0,
+			};
+		for (unsigned int i = 0; i < vuser_nb_tx_fault_kinds; i++, k++)
+			xstats[k] = (struct rte_eth_xstat){
+				.id = k,
+				.value = txq ? txq->stats.faults[vuser_tx_fault_kinds[i]] : 0,
 			};
 	}
 	return (int)count;
@@ -95,11 +106,18 @@ vuser_xstats_get_names(struct rte_eth_dev *eth_dev, struct rte_eth_xstat_name *n
 		for (unsigned int i = 0; i < VUSER_RX_EXTRA_N; i++)
 			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
 				 vuser_rx_extra_names[i]);
+		for (unsigned int i = 0; i < vuser_nb_rx_fault_kinds; i++)
+			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
+				 vuser_fault_name(vuser_rx_fault_kinds[i]));
 	}
-	for (uint16_t q = 0; q < data->nb_tx_queues; q++)
+	for (uint16_t q = 0; q < data->nb_tx_queues; q++) {
 		for (unsigned int i = 0; i < VUSER_NB_QUEUE_XSTATS; i++)
 			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "tx_q%u_%s", q,
 				 vuser_queue_xstats[i].name);
+		for (unsigned int i = 0; i < vuser_nb_tx_fault_kinds; i++)
+			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "tx_q%u_%s", q,
+				 vuser_fault_name(vuser_tx_fault_kinds[i]));
+	}
 	return (int)count;
 }
 
