@@ -1,0 +1,825 @@
+#!/usr/bin/env python3
+"""A scripted, misbehaving vhost-user backend for the fault tests (tests/integration/test_faults.py).
+
+It speaks enough of the vhost-user protocol to bring a virtio-user frontend up (SET_OWNER,
+features, protocol features with MQ and REPLY_ACK, the memory table, which it mmaps, and
+the rings of queue pair 0), moves real frames through the rings (split and packed), and
+then does what a hostile or broken backend would: bad used entries, wrong wrap bits,
+wrong replies, silence, a connection closed in the middle of the start sequence.
+
+Standard library only.  Run as a process (the tests kill it with SIGKILL to simulate a
+crash) or use class EvilBackend in-process (tests/soak/server_soak.py).
+
+    evil_backend.py --path SOCK [--client] [control-plane faults...]
+
+  --client              connect to SOCK (a frontend in server mode) instead of listening
+  --features HEX        GET_FEATURES answer (default: VERSION_1 MRG_RXBUF IN_ORDER
+                        RING_PACKED PROTOCOL_FEATURES)
+  --protocol-features HEX   GET_PROTOCOL_FEATURES answer (default MQ|REPLY_ACK)
+  --queue-num N         GET_QUEUE_NUM answer (default 1)
+  --close-at REQ        close the connection when request REQ arrives (name or number)
+  --silent-at REQ       from request REQ on, read everything and answer nothing
+  --bad-reply REQ:KIND  answer REQ wrongly; KIND: wrong_request, wrong_size, no_reply_flag,
+                        extra_fd, bad_version, nack (a REPLY_ACK status of 1)
+  --delay-ms MS         wait MS ms before handling each message (a slow backend)
+  --once                serve one connection, then exit (default: listen again)
+
+Commands, one per line on stdin; each is answered on stdout by 'ok <command> [detail]' or
+'err <command>: <why>'.  Spontaneous lines start with 'event: ' ('event: listening',
+'event: connected', 'event: ready' once the rings of pair 0 are enabled, 'event: closed').
+
+  wait_ready [S]        answer once the rings are up (S seconds at most, default 10)
+  rx N [LEN]            deliver N good frames of LEN bytes (default 64) to the frontend
+  tx_reap [S]           complete every Tx buffer the frontend made available (S: keep
+                        reaping for S seconds); 'ok' names how many
+  rx_bad_id N           N used entries whose id is out of range
+  rx_bad_len N          N buffers completed with a length larger than the buffer
+  rx_dup                one buffer completed twice (both entries in one publication)
+  rx_bad_num_buffers N  N frames whose mergeable header says num_buffers 0
+  rx_bad_used_idx       split: move used->idx 1000 entries ahead
+  rx_bad_wrap           packed: a used descriptor with the wrong wrap bits
+  tx_bad_id N           complete N Tx buffers under an out-of-range id
+  tx_dup                complete one Tx buffer twice
+  stats                 'ok stats rx=<frames delivered> tx=<buffers reaped>'
+  close                 close the connection now
+  quit                  exit
+"""
+
+import argparse
+import mmap
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+# ---------------------------------------------------------------- protocol
+
+REQ = {
+    "GET_FEATURES": 1, "SET_FEATURES": 2, "SET_OWNER": 3, "RESET_OWNER": 4,
+    "SET_MEM_TABLE": 5, "SET_LOG_BASE": 6, "SET_LOG_FD": 7, "SET_VRING_NUM": 8,
+    "SET_VRING_ADDR": 9, "SET_VRING_BASE": 10, "GET_VRING_BASE": 11,
+    "SET_VRING_KICK": 12, "SET_VRING_CALL": 13, "SET_VRING_ERR": 14,
+    "GET_PROTOCOL_FEATURES": 15, "SET_PROTOCOL_FEATURES": 16, "GET_QUEUE_NUM": 17,
+    "SET_VRING_ENABLE": 18,
+}
+REQ_NAME = {v: k for k, v in REQ.items()}
+
+VERSION = 0x1
+FLAG_REPLY = 0x4
+FLAG_NEED_REPLY = 0x8
+HDR = struct.Struct("<III")
+
+F_PROTOCOL_FEATURES = 30
+PF_MQ, PF_REPLY_ACK = 0, 3
+VIRTIO_NET_F_MRG_RXBUF = 15
+VIRTIO_F_VERSION_1 = 32
+VIRTIO_F_RING_PACKED = 34
+VIRTIO_F_IN_ORDER = 35
+DEFAULT_FEATURES = ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_MRG_RXBUF)
+                    | (1 << VIRTIO_F_IN_ORDER) | (1 << VIRTIO_F_RING_PACKED)
+                    | (1 << F_PROTOCOL_FEATURES))
+DEFAULT_PROTOCOL_FEATURES = (1 << PF_MQ) | (1 << PF_REPLY_ACK)
+
+DESC_F_NEXT, DESC_F_WRITE = 1, 2
+PK_AVAIL, PK_USED = 1 << 7, 1 << 15
+USED_F_NO_NOTIFY = 1
+RING_EVENT_FLAGS_DISABLE = 1
+
+
+def req_number(name):
+    if name.isdigit():
+        return int(name)
+    try:
+        return REQ[name.upper()]
+    except KeyError:
+        raise SystemExit("evil_backend: unknown request %r (known: %s)"
+                         % (name, ", ".join(sorted(REQ))))
+
+
+class Closed(Exception):
+    """The connection is gone (peer closed, or we closed it on purpose)."""
+
+
+# ---------------------------------------------------------------- memory
+
+class Memory:
+    """The frontend's memory table, mmapped; frontend addresses -> (mmap, offset)."""
+
+    def __init__(self):
+        self.regions = []   # (uaddr, size, mmap, mmap_offset)
+
+    def close(self):
+        for r in self.regions:
+            try:
+                r[2].close()
+            except (BufferError, ValueError):
+                pass
+        self.regions = []
+
+    def set(self, payload, fds):
+        nregions, = struct.unpack_from("<I", payload, 0)
+        regions = []
+        try:
+            for i in range(nregions):
+                gpa, size, uaddr, off = struct.unpack_from("<QQQQ", payload, 8 + 32 * i)
+                mm = mmap.mmap(fds[i], size + off, mmap.MAP_SHARED,
+                               mmap.PROT_READ | mmap.PROT_WRITE)
+                regions.append((uaddr, size, mm, off))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.close()
+        self.regions = regions
+
+    def at(self, addr, length=1):
+        for uaddr, size, mm, off in self.regions:
+            if uaddr <= addr and addr + length <= uaddr + size:
+                return mm, addr - uaddr + off
+        raise ValueError("address 0x%x (+%d) is in no memory region" % (addr, length))
+
+    def read(self, addr, fmt):
+        mm, o = self.at(addr, struct.calcsize(fmt))
+        return struct.unpack_from(fmt, mm, o)
+
+    def write(self, addr, fmt, *vals):
+        mm, o = self.at(addr, struct.calcsize(fmt))
+        struct.pack_into(fmt, mm, o, *vals)
+
+    def write_bytes(self, addr, data):
+        mm, o = self.at(addr, len(data))
+        mm[o:o + len(data)] = data
+
+
+# ---------------------------------------------------------------- rings
+
+class Ring:
+    """The device side of one virtqueue."""
+
+    def __init__(self, index):
+        self.index = index
+        self.num = 0
+        self.desc = self.avail = self.used = 0
+        self.base = 0
+        self.kick = self.call = None
+        self.enabled = False
+        self.addr_set = False
+        self.packed = False
+        # split: next avail entry to read, next used entry to write
+        self.last_avail = 0
+        self.used_idx = 0
+        # packed: next slot to read / write, and their wrap counters
+        self.avail_slot = self.used_slot = 0
+        self.avail_wrap = self.used_wrap = True
+
+    def close_fds(self):
+        for fd in (self.kick, self.call):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.kick = self.call = None
+
+    def start(self, packed):
+        self.packed = packed
+        if packed:
+            self.avail_slot = self.used_slot = self.base & 0x7fff
+            self.avail_wrap = self.used_wrap = bool(self.base >> 15)
+        else:
+            self.last_avail = self.used_idx = self.base & 0xffff
+
+    def get_base(self):
+        if self.packed:
+            return self.avail_slot | (int(self.avail_wrap) << 15)
+        return self.last_avail
+
+    # ---- split
+    def split_avail_idx(self, mem):
+        return mem.read(self.avail + 2, "<H")[0]
+
+    def split_pop(self, mem):
+        """Next available chain: (head, [(addr, len, flags), ...]) or None."""
+        if self.split_avail_idx(mem) == self.last_avail:
+            return None
+        head = mem.read(self.avail + 4 + 2 * (self.last_avail % self.num), "<H")[0]
+        self.last_avail = (self.last_avail + 1) & 0xffff
+        chain, i = [], head
+        for _ in range(self.num):
+            addr, ln, flags, nxt = mem.read(self.desc + 16 * i, "<QIHH")
+            chain.append((addr, ln, flags))
+            if not flags & DESC_F_NEXT:
+                break
+            i = nxt
+        return head, chain
+
+    def split_push(self, mem, entries, publish=True):
+        """Write used entries [(id, len)]; publish them with one used->idx store."""
+        for id_, ln in entries:
+            mem.write(self.used + 4 + 8 * (self.used_idx % self.num), "<II", id_, ln)
+            self.used_idx = (self.used_idx + 1) & 0xffff
+        if publish:
+            mem.write(self.used + 2, "<H", self.used_idx)
+
+    # ---- packed
+    def pk_pop(self, mem):
+        """Next available buffer: (id, first slot, [(addr, len, flags)], ndesc) or None."""
+        slot, wrap = self.avail_slot, self.avail_wrap
+        chain = []
+        for _ in range(self.num):
+            addr, ln, id_, flags = mem.read(self.desc + 16 * slot, "<QIHH")
+            avail, used = bool(flags & PK_AVAIL), bool(flags & PK_USED)
+            if not (avail == wrap and used != wrap):
+                return None
+            chain.append((addr, ln, flags))
+            slot += 1
+            if slot == self.num:
+                slot, wrap = 0, not wrap
+            if not flags & DESC_F_NEXT:
+                first = self.avail_slot
+                self.avail_slot, self.avail_wrap = slot, wrap
+                return id_, first, chain, len(chain)
+        return None
+
+    def pk_push(self, mem, id_, ln, ndesc, flags_override=None, slot=None):
+        """Mark a used descriptor at the used position (or `slot`), skip ndesc slots."""
+        s = self.used_slot if slot is None else slot
+        wrap = self.used_wrap
+        flags = (PK_AVAIL | PK_USED) if wrap else 0
+        if flags_override is not None:
+            flags = flags_override
+        mem.write(self.desc + 16 * s + 8, "<IH", ln, id_)
+        mem.write(self.desc + 16 * s + 14, "<H", flags)
+        if slot is None:
+            self.used_slot += ndesc
+            if self.used_slot >= self.num:
+                self.used_slot -= self.num
+                self.used_wrap = not self.used_wrap
+
+
+# ---------------------------------------------------------------- the backend
+
+class EvilBackend:
+    def __init__(self, path, client=False, features=DEFAULT_FEATURES,
+                 protocol_features=DEFAULT_PROTOCOL_FEATURES, queue_num=1,
+                 close_at=None, silent_at=None, bad_reply=None, delay_ms=0,
+                 out=None):
+        self.path = path
+        self.client = client
+        self.offer = features
+        self.offer_pf = protocol_features
+        self.queue_num = queue_num
+        self.close_at = close_at
+        self.silent_at = silent_at
+        self.bad_reply = bad_reply or {}
+        self.delay = delay_ms / 1000.0
+        self.out = out or sys.stdout
+        self.listener = None
+        self.sock = None
+        self.silent = False
+        self.reset_state()
+
+    # ---- state
+    def reset_state(self):
+        self.features = 0
+        self.pf = 0
+        self.mem = Memory()
+        self.rings = {}
+        self.ready_said = False
+        self.rx_frames = 0
+        self.tx_reaped = 0
+        self.silent = False
+
+    def ring(self, i):
+        if i not in self.rings:
+            self.rings[i] = Ring(i)
+        return self.rings[i]
+
+    @property
+    def packed(self):
+        return bool(self.features & (1 << VIRTIO_F_RING_PACKED))
+
+    @property
+    def mrg(self):
+        return bool(self.features & (1 << VIRTIO_NET_F_MRG_RXBUF))
+
+    @property
+    def hdr_len(self):
+        return 12 if (self.mrg or self.features & (1 << VIRTIO_F_VERSION_1)) else 10
+
+    def ready(self):
+        if not self.mem.regions:
+            return False
+        for i in (0, 1):
+            r = self.rings.get(i)
+            if not r or r.kick is None or not r.addr_set or not r.num:
+                return False
+            if self.features & (1 << F_PROTOCOL_FEATURES) and not r.enabled:
+                return False
+        return True
+
+    def say(self, line):
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    # ---- connection
+    def open(self):
+        if self.client:
+            self.connect()
+        else:
+            self.listen()
+
+    def listen(self):
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.path)
+        s.listen(1)
+        self.listener = s
+        self.say("event: listening")
+
+    def connect(self, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.path)
+                self.sock = s
+                self.say("event: connected")
+                return
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def accept(self):
+        s, _ = self.listener.accept()
+        self.sock = s
+        self.reset_state()
+        self.say("event: connected")
+
+    def close_conn(self, why="closed"):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+        for r in self.rings.values():
+            r.close_fds()
+        self.mem.close()
+        self.rings = {}
+        self.say("event: closed (%s)" % why)
+
+    def shutdown(self):
+        self.close_conn("shutdown") if self.sock is not None else None
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+    # ---- messages
+    def recv_exact(self, n, fds):
+        buf = b""
+        while len(buf) < n:
+            data, anc, _flags, _addr = self.sock.recvmsg(n - len(buf), socket.CMSG_SPACE(4 * 16))
+            if not data:
+                raise Closed("peer closed")
+            for level, typ, cdata in anc:
+                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                    cnt = len(cdata) // 4
+                    fds.extend(struct.unpack("<%di" % cnt, cdata[:4 * cnt]))
+            buf += data
+        return buf
+
+    def recv_msg(self):
+        fds = []
+        req, flags, size = HDR.unpack(self.recv_exact(HDR.size, fds))
+        payload = self.recv_exact(size, fds) if size else b""
+        return req, flags, payload, fds
+
+    def send_msg(self, req, payload=b"", flags=VERSION | FLAG_REPLY, fds=()):
+        data = HDR.pack(req, flags, len(payload)) + payload
+        anc = []
+        if fds:
+            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("<%di" % len(fds), *fds))]
+        self.sock.sendmsg([data], anc)
+
+    def reply(self, req, payload):
+        kind = self.bad_reply.get(req)
+        flags = VERSION | FLAG_REPLY
+        fds = ()
+        if kind == "wrong_request":
+            req = REQ["SET_FEATURES"] if req != REQ["SET_FEATURES"] else REQ["GET_FEATURES"]
+        elif kind == "wrong_size":
+            payload = payload + b"\0\0\0\0"
+        elif kind == "no_reply_flag":
+            flags = VERSION
+        elif kind == "bad_version":
+            flags = 0x2 | FLAG_REPLY
+        elif kind == "nack":
+            payload = struct.pack("<Q", 1)
+        extra = None
+        if kind == "extra_fd":
+            extra = os.open("/dev/null", os.O_RDONLY)
+            fds = (extra,)
+        try:
+            self.send_msg(req, payload, flags, fds)
+        finally:
+            if extra is not None:
+                os.close(extra)
+
+    def handle(self, req, flags, payload, fds):
+        name = REQ_NAME.get(req, str(req))
+        if self.close_at == req:
+            for fd in fds:
+                os.close(fd)
+            self.close_conn("close-at %s" % name)
+            raise Closed("closed at %s" % name)
+        if self.silent_at == req:
+            self.silent = True
+        if self.silent:
+            for fd in fds:
+                os.close(fd)
+            return
+        if self.delay:
+            time.sleep(self.delay)
+        u64 = lambda: struct.unpack_from("<Q", payload)[0]  # noqa: E731
+        st = lambda: struct.unpack_from("<II", payload)     # noqa: E731
+        has_reply = True
+        if req == REQ["GET_FEATURES"]:
+            self.reply(req, struct.pack("<Q", self.offer))
+        elif req == REQ["GET_PROTOCOL_FEATURES"]:
+            self.reply(req, struct.pack("<Q", self.offer_pf))
+        elif req == REQ["GET_QUEUE_NUM"]:
+            self.reply(req, struct.pack("<Q", self.queue_num))
+        elif req == REQ["GET_VRING_BASE"]:
+            idx, _ = st()
+            r = self.ring(idx)
+            r.enabled = False
+            self.reply(req, struct.pack("<II", idx, r.get_base()))
+        else:
+            has_reply = False
+            if req == REQ["SET_FEATURES"]:
+                self.features = u64()
+            elif req == REQ["SET_PROTOCOL_FEATURES"]:
+                self.pf = u64()
+            elif req == REQ["SET_MEM_TABLE"]:
+                self.mem.set(payload, fds)
+                fds = []
+            elif req == REQ["SET_VRING_NUM"]:
+                idx, num = st()
+                self.ring(idx).num = num
+            elif req == REQ["SET_VRING_BASE"]:
+                idx, num = st()
+                self.ring(idx).base = num
+            elif req == REQ["SET_VRING_ADDR"]:
+                idx, _fl, desc, used, avail, _log = struct.unpack_from("<IIQQQQ", payload)
+                r = self.ring(idx)
+                r.desc, r.used, r.avail, r.addr_set = desc, used, avail, True
+            elif req in (REQ["SET_VRING_KICK"], REQ["SET_VRING_CALL"]):
+                v = u64()
+                r = self.ring(v & 0xff)
+                fd = fds.pop(0) if fds and not v & 0x100 else None
+                if req == REQ["SET_VRING_KICK"]:
+                    if r.kick is not None:
+                        os.close(r.kick)
+                    r.kick = fd
+                    r.start(self.packed)
+                    self.quiet_ring(r)
+                    if not self.features & (1 << F_PROTOCOL_FEATURES):
+                        r.enabled = True
+                else:
+                    if r.call is not None:
+                        os.close(r.call)
+                    r.call = fd
+            elif req == REQ["SET_VRING_ENABLE"]:
+                idx, num = st()
+                self.ring(idx).enabled = bool(num)
+            elif req == REQ["RESET_OWNER"]:
+                for r in self.rings.values():
+                    r.close_fds()
+                self.rings = {}
+            for fd in fds:
+                os.close(fd)
+        if not has_reply and flags & FLAG_NEED_REPLY and self.pf & (1 << PF_REPLY_ACK):
+            self.reply(req, struct.pack("<Q", 0))
+        if not self.ready_said and self.ready():
+            self.ready_said = True
+            self.say("event: ready")
+
+    def quiet_ring(self, r):
+        """A polling backend: ask the frontend not to kick."""
+        try:
+            if self.packed:
+                self.mem.write(r.used, "<HH", 0, RING_EVENT_FLAGS_DISABLE)
+            else:
+                self.mem.write(r.used, "<H", USED_F_NO_NOTIFY)
+        except ValueError:
+            pass
+
+    def service(self, timeout):
+        """Handle whatever the socket has within `timeout` seconds (accept included)."""
+        fd = self.sock if self.sock is not None else self.listener
+        if fd is None:
+            time.sleep(timeout)
+            return
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            return
+        if self.sock is None:
+            self.accept()
+            return
+        try:
+            req, flags, payload, fds = self.recv_msg()
+            self.handle(req, flags, payload, fds)
+        except (Closed, ConnectionError, OSError) as e:
+            if self.sock is not None:
+                self.close_conn(str(e))
+
+    # ---- data path helpers
+    def _need_ready(self):
+        if not self.ready():
+            raise RuntimeError("the rings are not up")
+
+    def _frame(self, length):
+        dst = b"\x02\x00\x00\x00\x00\x01"
+        src = b"\x02\x00\x00\x00\x00\x02"
+        body = bytes((i & 0xff for i in range(max(length - 14, 0))))
+        return dst + src + b"\x08\x00" + body
+
+    def _hdr(self, num_buffers=1):
+        h = bytes(10)
+        if self.hdr_len == 12:
+            h += struct.pack("<H", num_buffers)
+        return h
+
+    def _pop_rx(self, timeout=2.0):
+        r = self.rings[0]
+        deadline = time.monotonic() + timeout
+        while True:
+            got = r.pk_pop(self.mem) if self.packed else r.split_pop(self.mem)
+            if got is not None:
+                return got
+            if time.monotonic() > deadline:
+                raise RuntimeError("the frontend posts no Rx buffer")
+            self.service(0.001)
+
+    def _rx_complete(self, got, length, publish=True):
+        r = self.rings[0]
+        if self.packed:
+            id_, _first, chain, ndesc = got
+            r.pk_push(self.mem, id_, length, ndesc)
+        else:
+            head, chain = got
+            r.split_push(self.mem, [(head, length)], publish)
+
+    def rx(self, n, length=64, num_buffers=1, extra_len=0):
+        self._need_ready()
+        frame = self._frame(length)
+        for _ in range(n):
+            got = self._pop_rx()
+            chain = got[2] if self.packed else got[1]
+            addr, cap, _fl = chain[0]
+            data = self._hdr(num_buffers) + frame
+            if len(data) > cap:
+                raise RuntimeError("frame of %d bytes in a buffer of %d" % (len(data), cap))
+            self.mem.write_bytes(addr, data)
+            self._rx_complete(got, (cap + extra_len) if extra_len else len(data))
+            self.rx_frames += 1
+        return n
+
+    def rx_bad_id(self, n):
+        self._need_ready()
+        r = self.rings[0]
+        for _ in range(n):
+            if self.packed:
+                # consume the slot the frontend reads next, report a foreign id
+                got = self._pop_rx()
+                r.pk_push(self.mem, 0xfff0, 64, got[3])
+            else:
+                r.split_push(self.mem, [(0xfff0 + n, 64)])
+        return n
+
+    def rx_dup(self):
+        """Complete one buffer twice in one publication."""
+        self._need_ready()
+        r = self.rings[0]
+        frame = self._hdr() + self._frame(64)
+        got = self._pop_rx()
+        if self.packed:
+            id_, first, chain, ndesc = got
+            self.mem.write_bytes(chain[0][0], frame)
+            got2 = self._pop_rx()   # the next buffer's slot carries the same id
+            # second slot first, so that the frontend sees both in one burst
+            r.pk_push(self.mem, id_, len(frame), 1, slot=got2[1])
+            r.pk_push(self.mem, id_, len(frame), ndesc)
+            r.pk_push(self.mem, id_, len(frame), got2[3]) if False else None
+            r.used_slot += got2[3]
+            if r.used_slot >= r.num:
+                r.used_slot -= r.num
+                r.used_wrap = not r.used_wrap
+        else:
+            head, chain = got
+            self.mem.write_bytes(chain[0][0], frame)
+            r.split_push(self.mem, [(head, len(frame)), (head, len(frame))])
+        return 1
+
+    def rx_bad_used_idx(self):
+        self._need_ready()
+        if self.packed:
+            raise RuntimeError("rx_bad_used_idx is for split rings")
+        r = self.rings[0]
+        r.used_idx = (r.used_idx + 1000) & 0xffff
+        self.mem.write(r.used + 2, "<H", r.used_idx)
+        return 1
+
+    def rx_bad_wrap(self):
+        self._need_ready()
+        if not self.packed:
+            raise RuntimeError("rx_bad_wrap is for packed rings")
+        r = self.rings[0]
+        got = self._pop_rx()
+        # AVAIL set as for the other lap, USED as for this one: neither state
+        wrap = r.used_wrap
+        flags = (0 if wrap else PK_AVAIL) | (PK_USED if wrap else 0)
+        r.pk_push(self.mem, got[0], 64, got[3], flags_override=flags)
+        return 1
+
+    def tx_pop(self, timeout=2.0):
+        r = self.rings[1]
+        deadline = time.monotonic() + timeout
+        while True:
+            got = r.pk_pop(self.mem) if self.packed else r.split_pop(self.mem)
+            if got is not None:
+                return got
+            if time.monotonic() > deadline:
+                return None
+            self.service(0.001)
+
+    def tx_reap(self, seconds=0.0):
+        self._need_ready()
+        r = self.rings[1]
+        n = 0
+        deadline = time.monotonic() + seconds
+        while True:
+            got = self.tx_pop(timeout=0.05)
+            if got is None:
+                if time.monotonic() >= deadline:
+                    break
+                continue
+            if self.packed:
+                r.pk_push(self.mem, got[0], 0, got[3])
+            else:
+                r.split_push(self.mem, [(got[0], 0)])
+            n += 1
+        self.tx_reaped += n
+        return n
+
+    def tx_bad_id(self, n):
+        self._need_ready()
+        r = self.rings[1]
+        done = 0
+        for _ in range(n):
+            got = self.tx_pop()
+            if got is None:
+                raise RuntimeError("the frontend sends nothing")
+            if self.packed:
+                r.pk_push(self.mem, 0xfff0, 0, got[3])
+            else:
+                r.split_push(self.mem, [(0xfff0, 0)])
+            done += 1
+        return done
+
+    def tx_dup(self):
+        self._need_ready()
+        r = self.rings[1]
+        got = self.tx_pop()
+        if got is None:
+            raise RuntimeError("the frontend sends nothing")
+        if self.packed:
+            r.pk_push(self.mem, got[0], 0, got[3])
+            got2 = self.tx_pop()
+            if got2 is None:
+                raise RuntimeError("the frontend sends nothing more")
+            r.pk_push(self.mem, got[0], 0, got2[3])
+        else:
+            r.split_push(self.mem, [(got[0], 0), (got[0], 0)])
+        return 1
+
+    # ---- commands
+    def command(self, line):
+        words = line.split()
+        if not words:
+            return None
+        cmd, args = words[0], words[1:]
+        ints = [int(a) for a in args if a.lstrip("-").isdigit()]
+        try:
+            if cmd == "wait_ready":
+                limit = float(args[0]) if args else 10.0
+                deadline = time.monotonic() + limit
+                while not self.ready():
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("rings not up after %.1fs" % limit)
+                    self.service(0.01)
+                return "ok wait_ready packed=%d mrg=%d" % (self.packed, self.mrg)
+            if cmd == "rx":
+                n = self.rx(ints[0] if ints else 1, ints[1] if len(ints) > 1 else 64)
+                return "ok rx %d" % n
+            if cmd == "tx_reap":
+                return "ok tx_reap %d" % self.tx_reap(float(args[0]) if args else 0.0)
+            if cmd == "rx_bad_id":
+                return "ok rx_bad_id %d" % self.rx_bad_id(ints[0] if ints else 1)
+            if cmd == "rx_bad_len":
+                n = self.rx(ints[0] if ints else 1, extra_len=100)
+                return "ok rx_bad_len %d" % n
+            if cmd == "rx_bad_num_buffers":
+                n = self.rx(ints[0] if ints else 1, num_buffers=0)
+                return "ok rx_bad_num_buffers %d" % n
+            if cmd == "rx_dup":
+                return "ok rx_dup %d" % self.rx_dup()
+            if cmd == "rx_bad_used_idx":
+                return "ok rx_bad_used_idx %d" % self.rx_bad_used_idx()
+            if cmd == "rx_bad_wrap":
+                return "ok rx_bad_wrap %d" % self.rx_bad_wrap()
+            if cmd == "tx_bad_id":
+                return "ok tx_bad_id %d" % self.tx_bad_id(ints[0] if ints else 1)
+            if cmd == "tx_dup":
+                return "ok tx_dup %d" % self.tx_dup()
+            if cmd == "stats":
+                return "ok stats rx=%d tx=%d" % (self.rx_frames, self.tx_reaped)
+            if cmd == "close":
+                self.close_conn("close command")
+                return "ok close"
+            if cmd == "quit":
+                return "quit"
+            return "err %s: unknown command" % cmd
+        except Exception as e:  # report, keep serving
+            return "err %s: %s" % (cmd, e)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--path", required=True)
+    ap.add_argument("--client", action="store_true")
+    ap.add_argument("--features", type=lambda s: int(s, 0), default=DEFAULT_FEATURES)
+    ap.add_argument("--protocol-features", type=lambda s: int(s, 0),
+                    default=DEFAULT_PROTOCOL_FEATURES)
+    ap.add_argument("--queue-num", type=int, default=1)
+    ap.add_argument("--close-at")
+    ap.add_argument("--silent-at")
+    ap.add_argument("--bad-reply", action="append", default=[])
+    ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--once", action="store_true")
+    a = ap.parse_args()
+    bad = {}
+    for spec in a.bad_reply:
+        req, _, kind = spec.partition(":")
+        bad[req_number(req)] = kind
+    be = EvilBackend(a.path, client=a.client, features=a.features,
+                     protocol_features=a.protocol_features, queue_num=a.queue_num,
+                     close_at=req_number(a.close_at) if a.close_at else None,
+                     silent_at=req_number(a.silent_at) if a.silent_at else None,
+                     bad_reply=bad, delay_ms=a.delay_ms)
+    be.open()
+    stdin_open = True
+    served = False
+    try:
+        while True:
+            fds = [sys.stdin] if stdin_open else []
+            sockfd = be.sock if be.sock is not None else be.listener
+            if sockfd is not None:
+                fds.append(sockfd)
+            r, _, _ = select.select(fds, [], [], 0.05)
+            if sys.stdin in r:
+                line = sys.stdin.readline()
+                if not line:
+                    stdin_open = False
+                    continue
+                ans = be.command(line.strip())
+                if ans == "quit":
+                    break
+                if ans:
+                    be.say(ans)
+            if sockfd is not None and sockfd in r:
+                had = be.sock is not None
+                be.service(0)
+                served = served or had
+                if had and be.sock is None:
+                    if a.once or a.client:
+                        # a client backend that lost its connection is done
+                        if a.once:
+                            break
+        return 0
+    finally:
+        be.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
