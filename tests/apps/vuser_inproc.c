@@ -281,6 +281,51 @@ test_rx_filter(void)
 }
 
 static bool
+test_tx_vlan_insert(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_UDP, 80, 4096), *r;
+	const struct rte_ether_hdr *eth;
+	const struct rte_vlan_hdr *vh;
+
+	CHECK(m, "no mbuf");
+	m->ol_flags |= RTE_MBUF_F_TX_VLAN;
+	m->vlan_tci = 100;
+	CHECK(send_one(vuser_port, 0, m), "tx refused");
+	r = recv_one(vhost_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the backend");
+	CHECK(r->pkt_len == 14 + 4 + 20 + 8 + 80, "length %u", r->pkt_len);
+	eth = rte_pktmbuf_mtod(r, const struct rte_ether_hdr *);
+	vh = (const struct rte_vlan_hdr *)(eth + 1);
+	CHECK(eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN), "no 802.1Q tag");
+	CHECK((rte_be_to_cpu_16(vh->vlan_tci) & 0xfff) == 100, "tag %u",
+	      rte_be_to_cpu_16(vh->vlan_tci) & 0xfff);
+	CHECK(vh->eth_proto == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4), "inner type lost");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+static bool
+test_rx_vlan_strip(void)
+{
+	struct rte_mbuf *m = make_packet(&other_mac, IPPROTO_UDP, 80, 4096), *r;
+
+	CHECK(m, "no mbuf");
+	/* The backend sends a tagged frame; ours hands it over untagged, tag in the mbuf. */
+	m->vlan_tci = 200;
+	CHECK(rte_vlan_insert(&m) == 0, "tagging the test frame failed");
+	CHECK(send_one(vhost_port, 0, m), "backend tx refused");
+	r = recv_one(vuser_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the frontend");
+	CHECK(r->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED, "not stripped (ol_flags 0x%" PRIx64 ")",
+	      r->ol_flags);
+	CHECK(r->vlan_tci == 200, "vlan_tci %u", r->vlan_tci);
+	CHECK(r->pkt_len == 14 + 20 + 8 + 80, "length %u", r->pkt_len);
+	CHECK(payload_intact(r, 42), "payload changed");
+	rte_pktmbuf_free(r);
+	return true;
+}
+
+static bool
 test_multiqueue(void)
 {
 	struct rte_eth_dev_info info;
@@ -357,6 +402,8 @@ static const struct {
 	{ "rx_lro", test_rx_lro },
 	{ "rx_filter", test_rx_filter },
 	{ "multiqueue", test_multiqueue },
+	{ "tx_vlan_insert", test_tx_vlan_insert },
+	{ "rx_vlan_strip", test_rx_vlan_strip },
 };
 
 /* Find the ports by driver; the vuser port is hot-plugged once the backend listens. */
@@ -388,7 +435,8 @@ main(int argc, char **argv)
 	uint64_t tx_off = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
 			  RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	uint64_t rx_off = RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
-			  RTE_ETH_RX_OFFLOAD_TCP_LRO;
+			  RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
+			  RTE_ETH_RX_OFFLOAD_SCATTER;
 	struct rte_eth_dev_info info;
 	uint16_t queues;
 	int n = rte_eal_init(argc, argv);

@@ -10,6 +10,7 @@ do not depend on CPU scheduling).  Each data path gets the full list of checks:
   rx_checksum_partial, rx_lro                GUEST_CSUM / GUEST_TSO4 -> mbuf flags
   rx_filter                                  CTRL_RX promiscuous/all-multicast/MAC table
   multiqueue                                 queue i of the backend <-> queue i of ours
+  tx_vlan_insert, rx_vlan_strip              VLAN tag insertion/stripping in software
 
 Prints 'N passed, N failed' last; exit 1 on any failure.
 """
@@ -30,7 +31,7 @@ APP = os.path.join(ROOT, "build", "tests", "apps", "vuser_inproc")
 PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
     ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
 CHECKS = ["tx_udp_checksum", "tx_tcp_checksum_multiseg", "tx_tso", "rx_checksum_partial",
-          "rx_lro", "rx_filter", "multiqueue"]
+          "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip"]
 PATHS = [
     ("split", "packed_vq=0,in_order=0,mrg_rxbuf=1"),
     ("split+in_order", "packed_vq=0,in_order=1,mrg_rxbuf=1"),

@@ -144,8 +144,11 @@ class Memory:
         return struct.unpack_from(fmt, mm, o)
 
     def write(self, addr, fmt, *vals):
-        mm, o = self.at(addr, struct.calcsize(fmt))
-        struct.pack_into(fmt, mm, o, *vals)
+        # Not struct.pack_into: it zeroes the destination before packing, and the
+        # frontend would see that intermediate value (a used->idx of 0, say).
+        data = struct.pack(fmt, *vals)
+        mm, o = self.at(addr, len(data))
+        mm[o:o + len(data)] = data
 
     def write_bytes(self, addr, data):
         mm, o = self.at(addr, len(data))
@@ -228,10 +231,12 @@ class Ring:
         slot, wrap = self.avail_slot, self.avail_wrap
         chain = []
         for _ in range(self.num):
-            addr, ln, id_, flags = mem.read(self.desc + 16 * slot, "<QIHH")
+            # flags first: the rest of the descriptor is valid only once they say so
+            flags, = mem.read(self.desc + 16 * slot + 14, "<H")
             avail, used = bool(flags & PK_AVAIL), bool(flags & PK_USED)
             if not (avail == wrap and used != wrap):
                 return None
+            addr, ln, id_ = mem.read(self.desc + 16 * slot, "<QIH")
             chain.append((addr, ln, flags))
             slot += 1
             if slot == self.num:
@@ -242,20 +247,24 @@ class Ring:
                 return id_, first, chain, len(chain)
         return None
 
-    def pk_push(self, mem, id_, ln, ndesc, flags_override=None, slot=None):
-        """Mark a used descriptor at the used position (or `slot`), skip ndesc slots."""
-        s = self.used_slot if slot is None else slot
-        wrap = self.used_wrap
-        flags = (PK_AVAIL | PK_USED) if wrap else 0
-        if flags_override is not None:
-            flags = flags_override
-        mem.write(self.desc + 16 * s + 8, "<IH", ln, id_)
-        mem.write(self.desc + 16 * s + 14, "<H", flags)
-        if slot is None:
-            self.used_slot += ndesc
-            if self.used_slot >= self.num:
-                self.used_slot -= self.num
-                self.used_wrap = not self.used_wrap
+    def pk_ahead(self, n):
+        """Slot and wrap counter n slots past the used position."""
+        s, w = self.used_slot + n, self.used_wrap
+        if s >= self.num:
+            s, w = s - self.num, not w
+        return s, w
+
+    def pk_write(self, mem, slot, wrap, id_, ln, flags=None):
+        """A used descriptor at `slot` (flags last, as a device must)."""
+        if flags is None:
+            flags = (PK_AVAIL | PK_USED) if wrap else 0
+        mem.write(self.desc + 16 * slot + 8, "<IH", ln, id_)
+        mem.write(self.desc + 16 * slot + 14, "<H", flags)
+
+    def pk_push(self, mem, id_, ln, ndesc, flags_override=None):
+        """Mark a used descriptor at the used position, skip ndesc slots."""
+        self.pk_write(mem, self.used_slot, self.used_wrap, id_, ln, flags_override)
+        self.used_slot, self.used_wrap = self.pk_ahead(ndesc)
 
 
 # ---------------------------------------------------------------- the backend
@@ -275,6 +284,7 @@ class EvilBackend:
         self.bad_reply = bad_reply or {}
         self.delay = delay_ms / 1000.0
         self.out = out or sys.stdout
+        self.trace = bool(os.environ.get("EVIL_TRACE"))
         self.listener = None
         self.sock = None
         self.silent = False
@@ -436,6 +446,9 @@ class EvilBackend:
 
     def handle(self, req, flags, payload, fds):
         name = REQ_NAME.get(req, str(req))
+        if self.trace:
+            sys.stderr.write("evil_backend: <- %s flags 0x%x %d bytes %d fds\n"
+                             % (name, flags, len(payload), len(fds)))
         if self.close_at == req:
             for fd in fds:
                 os.close(fd)
@@ -613,17 +626,15 @@ class EvilBackend:
         frame = self._hdr() + self._frame(64)
         got = self._pop_rx()
         if self.packed:
+            # a used descriptor takes a slot: the next buffer's slot carries the same id
             id_, first, chain, ndesc = got
             self.mem.write_bytes(chain[0][0], frame)
-            got2 = self._pop_rx()   # the next buffer's slot carries the same id
-            # second slot first, so that the frontend sees both in one burst
-            r.pk_push(self.mem, id_, len(frame), 1, slot=got2[1])
-            r.pk_push(self.mem, id_, len(frame), ndesc)
-            r.pk_push(self.mem, id_, len(frame), got2[3]) if False else None
-            r.used_slot += got2[3]
-            if r.used_slot >= r.num:
-                r.used_slot -= r.num
-                r.used_wrap = not r.used_wrap
+            got2 = self._pop_rx()
+            # the second slot first, so that the frontend sees both in one burst
+            s2, w2 = r.pk_ahead(ndesc)
+            r.pk_write(self.mem, s2, w2, id_, len(frame))
+            r.pk_write(self.mem, r.used_slot, r.used_wrap, id_, len(frame))
+            r.used_slot, r.used_wrap = r.pk_ahead(ndesc + got2[3])
         else:
             head, chain = got
             self.mem.write_bytes(chain[0][0], frame)
@@ -669,15 +680,16 @@ class EvilBackend:
         deadline = time.monotonic() + seconds
         while True:
             got = self.tx_pop(timeout=0.05)
-            if got is None:
-                if time.monotonic() >= deadline:
-                    break
-                continue
-            if self.packed:
-                r.pk_push(self.mem, got[0], 0, got[3])
-            else:
-                r.split_push(self.mem, [(got[0], 0)])
-            n += 1
+            if got is not None:
+                if self.packed:
+                    r.pk_push(self.mem, got[0], 0, got[3])
+                else:
+                    r.split_push(self.mem, [(got[0], 0)])
+                n += 1
+            now = time.monotonic()
+            # until the deadline; then until nothing is pending (2 s more at most)
+            if now >= deadline and (got is None or seconds > 0 or now >= deadline + 2):
+                break
         self.tx_reaped += n
         return n
 
@@ -703,11 +715,13 @@ class EvilBackend:
         if got is None:
             raise RuntimeError("the frontend sends nothing")
         if self.packed:
-            r.pk_push(self.mem, got[0], 0, got[3])
             got2 = self.tx_pop()
             if got2 is None:
                 raise RuntimeError("the frontend sends nothing more")
-            r.pk_push(self.mem, got[0], 0, got2[3])
+            s2, w2 = r.pk_ahead(got[3])
+            r.pk_write(self.mem, s2, w2, got[0], 0)
+            r.pk_write(self.mem, r.used_slot, r.used_wrap, got[0], 0)
+            r.used_slot, r.used_wrap = r.pk_ahead(got[3] + got2[3])
         else:
             r.split_push(self.mem, [(got[0], 0), (got[0], 0)])
         return 1
@@ -752,7 +766,17 @@ class EvilBackend:
             if cmd == "tx_dup":
                 return "ok tx_dup %d" % self.tx_dup()
             if cmd == "stats":
-                return "ok stats rx=%d tx=%d" % (self.rx_frames, self.tx_reaped)
+                r0 = self.rings.get(0)
+                return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s" % (
+                    self.rx_frames, self.tx_reaped, r0 and r0.used_idx, r0 and r0.last_avail)
+            if cmd == "ring":
+                r = self.rings[int(args[0]) if args else 1]
+                fl = []
+                for k in range(r.num):
+                    f, = self.mem.read(r.desc + 16 * k + 14, "<H")
+                    fl.append("%x" % f)
+                return "ok ring avail=%d/%d used=%d/%d flags=%s" % (
+                    r.avail_slot, r.avail_wrap, r.used_slot, r.used_wrap, ",".join(fl))
             if cmd == "close":
                 self.close_conn("close command")
                 return "ok close"

@@ -116,6 +116,7 @@ void vuser_txq_free(struct vuser_txq *txq);
 int vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features);
 void vuser_txq_start(struct vuser_txq *txq, uint64_t features);
 void vuser_txq_set_fast_free(struct vuser_txq *txq, bool on);
+void vuser_rxq_set_vlan_strip(struct vuser_rxq *rxq, bool on);
 void vuser_rxq_stop(struct vuser_rxq *rxq);
 void vuser_txq_stop(struct vuser_txq *txq);
 struct vu_vring_addr vuser_rxq_ring_addr(const struct vuser_rxq *rxq);

@@ -115,6 +115,12 @@ vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *t
 		*rx |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	if (offered & VU_BIT(VU_NET_F_CTRL_VLAN))
 		*rx |= RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
+	/* Frames larger than one mbuf arrive as chains with mergeable buffers. */
+	if (port->args.mrg_rxbuf && (offered & VU_BIT(VU_NET_F_MRG_RXBUF)))
+		*rx |= RTE_ETH_RX_OFFLOAD_SCATTER;
+	/* Done in software on the Rx and Tx paths. */
+	*rx |= RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+	*tx |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
 }
 
 bool

@@ -161,6 +161,7 @@ vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 
 	rxq->hdr_size = (uint16_t)vu_net_hdr_size(features);
 	rxq->mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
+	rxq->vlan_strip = rxq->port->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
 	rxq->offload = features & (VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
 				   VU_BIT(VU_NET_F_GUEST_TSO6));
 	/* Take the port's filter at the first burst. */
@@ -374,4 +375,11 @@ void
 vuser_txq_set_fast_free(struct vuser_txq *txq, bool on)
 {
 	txq->fast_free = on;
+}
+
+void
+vuser_rxq_set_vlan_strip(struct vuser_rxq *rxq, bool on)
+{
+	if (rxq)
+		rxq->vlan_strip = on;
 }

@@ -54,6 +54,7 @@ struct vuser_rxq {
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
 	bool filtering;            /* the receive filter can drop frames */
 	bool offload;              /* GUEST_CSUM or GUEST_TSO*: read the header's flags */
+	bool vlan_strip;           /* RTE_ETH_RX_OFFLOAD_VLAN_STRIP, done in software */
 	bool in_order;             /* VIRTIO_F_IN_ORDER: buffers come back as posted */
 	bool halted;               /* ring state corrupt: no burst touches it until restart */
 	uint16_t next_id;          /* in-order: the id due next (posted ids cycle 0..nb_desc-1) */

@@ -152,6 +152,12 @@ vuser_rx_pos(const struct vuser_rxq *rxq, bool packed, uint16_t k)
 	return (uint16_t)(rxq->split.last_used_idx + k);
 }
 
+/*
+ * The entry is dropped and its buffer left where it is (the device may hold it). With
+ * IN_ORDER, an id of ours that is not the one due means the device completed it twice, or
+ * lost count of the buffers: expect the one after it, so that one lost buffer costs at
+ * most one more dropped entry instead of every entry after it.
+ */
 static __rte_noinline void
 vuser_rx_bad_id(struct vuser_rxq *rxq, bool packed, uint16_t k, uint32_t id, uint32_t len)
 {
@@ -159,6 +165,8 @@ vuser_rx_bad_id(struct vuser_rxq *rxq, bool packed, uint16_t k, uint32_t id, uin
 
 	vuser_rxq_fault(rxq, ours ? VUSER_FAULT_DUPLICATE_ID : VUSER_FAULT_BAD_ID,
 			vuser_rx_pos(rxq, packed, k), id, len);
+	if (rxq->in_order && id < rxq->nb_desc)
+		rxq->next_id = (uint16_t)(id + 1 == rxq->nb_desc ? 0 : id + 1);
 }
 
 static __rte_noinline void
@@ -301,6 +309,11 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	vuser_filter_refresh(rxq);
 	if (unlikely(rxq->filtering))
 		nrx = vuser_filter_apply(rxq, pkts, nrx, &bytes);
+	/* After the filter, which looks at the tag: RTE_ETH_RX_OFFLOAD_VLAN_STRIP in software. */
+	if (unlikely(rxq->vlan_strip))
+		for (uint16_t i = 0; i < nrx; i++)
+			if (rte_vlan_strip(pkts[i]) == 0)
+				bytes -= RTE_VLAN_HLEN;
 	for (uint16_t i = 0; i < nrx; i++)
 		rxq->stats.size_bins[vuser_size_bin(pkts[i]->pkt_len)]++;
 	rxq->stats.packets += nrx;

@@ -121,6 +121,26 @@ vuser_vlan_filter_set(struct rte_eth_dev *eth_dev, uint16_t vlan_id, int on)
 			       sizeof(vlan_id));
 }
 
+/* ethdev has already updated dev_conf.rxmode.offloads when this runs. */
+static int
+vuser_vlan_offload_set(struct rte_eth_dev *eth_dev, int mask)
+{
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	uint64_t rx = eth_dev->data->dev_conf.rxmode.offloads;
+
+	if ((mask & RTE_ETH_VLAN_FILTER_MASK) && port->started &&
+	    !!(rx & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) != vuser_glue_has(port, VU_NET_F_CTRL_VLAN)) {
+		VUSER_LOG(ERR, port, "the VLAN filter is negotiated at start (VIRTIO_NET_F_CTRL_VLAN): "
+				     "stop the port, change it, start again");
+		return -ENOTSUP;
+	}
+	if (mask & RTE_ETH_VLAN_STRIP_MASK)
+		for (uint16_t i = 0; i < eth_dev->data->nb_rx_queues; i++)
+			vuser_rxq_set_vlan_strip(eth_dev->data->rx_queues[i],
+						 rx & RTE_ETH_RX_OFFLOAD_VLAN_STRIP);
+	return 0;
+}
+
 void
 vuser_rxmode_ops(struct eth_dev_ops *ops)
 {
@@ -132,4 +152,5 @@ vuser_rxmode_ops(struct eth_dev_ops *ops)
 	ops->mac_addr_add = vuser_mac_addr_add;
 	ops->mac_addr_remove = vuser_mac_addr_remove;
 	ops->vlan_filter_set = vuser_vlan_filter_set;
+	ops->vlan_offload_set = vuser_vlan_offload_set;
 }

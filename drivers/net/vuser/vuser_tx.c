@@ -131,6 +131,19 @@ vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, u
 	}
 }
 
+/* Insert the VLAN tag of the mbuf's vlan_tci in front of the payload; a packet that cannot
+ * take it (shared or indirect mbuf, no headroom) is dropped and counted. Returns true
+ * when the packet is gone. */
+static bool
+vuser_tx_vlan_insert(struct vuser_txq *txq, struct rte_mbuf **m)
+{
+	if (likely(rte_vlan_insert(m) == 0))
+		return false;
+	txq->stats.errors++;
+	rte_pktmbuf_free(*m);
+	return true;
+}
+
 static __rte_always_inline uint16_t
 vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
 {
@@ -150,7 +163,13 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	}
 	for (; ntx < nb_pkts; ntx++) {
 		struct rte_mbuf *m = pkts[ntx];
-		bool push = vuser_tx_can_push(m, txq->hdr_size);
+		bool push;
+
+		/* RTE_ETH_TX_OFFLOAD_VLAN_INSERT in software, as DPDK's virtio does. */
+		if (unlikely(m->ol_flags & RTE_MBUF_F_TX_VLAN) && vuser_tx_vlan_insert(txq, &pkts[ntx]))
+			continue;
+		m = pkts[ntx];
+		push = vuser_tx_can_push(m, txq->hdr_size);
 		uint16_t need = (uint16_t)(m->nb_segs + !push);
 		uint32_t pkt_len = m->pkt_len;
 		uint16_t head_slot, head_flags = 0, id, slot;

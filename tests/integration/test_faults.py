@@ -1,0 +1,671 @@
+#!/usr/bin/env python3
+"""Integration tests: a hostile or broken vhost-user backend never crashes the frontend.
+
+    frontend  dpdk-testpmd -d librte_net_vuser.so --vdev virtio_user0,path=<sock>[,server=1]
+    backend   tests/lib/evil_backend.py (a scripted vhost-user backend that maps the
+              frontend's memory and writes into its rings)
+
+Every case injects one fault of issue 6 and asserts the outcome documented in
+docs/reliability.md: the xstat of that kind counts it, one log line names it, the
+traffic around it is exact, and the frontend process is alive and answers afterwards.
+
+  data path   bad used id, bad length, id completed twice, bad num_buffers, split used
+              index run away, packed wrong wrap bits, Tx bad id / id completed twice; on
+              split and packed rings, with and without IN_ORDER. A corrupt ring state stops
+              the queue, takes the link down, and a port stop/start brings it back.
+  control     a backend that never answers (client: the probe fails within the timeout;
+              server: it is dropped and the next one works), the connection closed before
+              each step of the start sequence, wrong replies (request, size, flags, fds,
+              version, a refused ack), every feature bit offered, a slow backend, a backend
+              killed while traffic runs (client and server mode).
+
+VUSER_PLUGIN overrides the plugin path.  Logs: results/integration-faults/<case>-*.log.
+
+Usage: test_faults.py [-v] [-k SUBSTRING]...
+Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import dpdkapp  # noqa: E402
+from dpdkapp import Testpmd, wait_until  # noqa: E402
+
+PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
+    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+EVIL = os.path.join(ROOT, "tests", "lib", "evil_backend.py")
+APP_ARGS = ["--burst=32", "--total-num-mbufs=4096", "--nb-cores=1", "--disable-link-check"]
+CASE_TIMEOUT = 90
+TIMEOUT_S = 5.0          # the frontend's bound on every reply (docs/user-guide.md)
+# Feature bits the frontend knows (vu_virtio.h): anything else must never be negotiated.
+KNOWN_FEATURES = sum(1 << b for b in (0, 1, 5, 7, 8, 11, 12, 15, 16, 17, 18, 19, 22, 23,
+                                      28, 29, 32, 34, 35))
+
+
+class CaseTimeout(Exception):
+    pass
+
+
+class Evil:
+    """tests/lib/evil_backend.py as a process: commands on stdin, answers on stdout."""
+
+    def __init__(self, name, log_dir, sock, args=()):
+        self.name = name
+        self.lines = []
+        self.cond = threading.Condition()
+        self.log_path = os.path.join(log_dir, "%s.log" % name)
+        self.log = open(self.log_path, "w")
+        argv = [sys.executable, EVIL, "--path", sock] + list(args)
+        self.log.write("$ %s\n" % " ".join(argv))
+        self.log.flush()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, bufsize=1,
+                                     preexec_fn=dpdkapp._die_with_parent)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            with self.cond:
+                self.lines.append(line)
+                self.log.write(line + "\n")
+                self.log.flush()
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_line(self, rx, timeout, since=0):
+        deadline = time.monotonic() + timeout
+        pat = re.compile(rx)
+        with self.cond:
+            while True:
+                for ln in self.lines[since:]:
+                    if pat.search(ln):
+                        return ln
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and not self._pending():
+                    raise AssertionError("%s: no line /%s/ within %.1fs (rc=%s); got %r"
+                                         % (self.name, rx, timeout, self.proc.poll(),
+                                            self.lines[-5:]))
+                self.cond.wait(min(left, 0.2))
+
+    def _pending(self):
+        return self.reader.is_alive()
+
+    def cmd(self, line, timeout=15.0):
+        since = len(self.lines)
+        word = line.split()[0]
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        ans = self.wait_line(r"^(ok|err) %s\b" % re.escape(word), timeout, since)
+        if ans.startswith("err"):
+            raise AssertionError("%s: %s" % (self.name, ans))
+        return ans
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+        self.reader.join(2)
+        self.log.close() if not self.log.closed else None
+
+
+class Env:
+    def __init__(self, log_dir, verbose):
+        self.log_dir = log_dir
+        self.verbose = verbose
+        self.sock_dir = tempfile.mkdtemp(prefix="vuser-faults-")
+        self.plugin = dpdkapp.stage_plugin(PLUGIN)
+        self.apps = []
+        self.evils = []
+        self.case = None
+        self.n = 0
+
+    def sock(self):
+        return os.path.join(self.sock_dir, "%s.sock" % self.case)
+
+    def log(self, msg):
+        if self.verbose:
+            print("    " + msg, flush=True)
+
+    def evil(self, args=(), sock=None):
+        self.n += 1
+        e = Evil("%s-evil%d" % (self.case, self.n), self.log_dir, sock or self.sock(), args)
+        self.evils.append(e)
+        if "--client" not in args:
+            e.wait_line("^event: listening", 10)
+        return e
+
+    def frontend(self, devargs="", mode="rxonly", sock=None, server=False):
+        vdev = "virtio_user0,path=%s%s%s" % (sock or self.sock(), ",server=1" if server else "",
+                                            devargs)
+        app = Testpmd("%s-frontend" % self.case, self.log_dir, vdevs=[vdev],
+                      plugins=[self.plugin], interactive=True, lcores="0,1", main_lcore=1,
+                      log_levels=["pmd.net.vuser:info"],
+                      app_args=["--forward-mode=%s" % mode] + APP_ARGS)
+        self.apps.append(app)
+        return app.start()
+
+    def kill_all(self):
+        dpdkapp.kill_all(self.apps)
+        for e in self.evils:
+            try:
+                e.kill()
+            except Exception as ex:  # never mask the failure
+                print("    kill %s: %s" % (e.name, ex))
+
+    def dump_logs(self, lines=30):
+        for app in self.apps:
+            print("    ---- %s (rc=%s) last %d lines ----" % (app.log_path, app.returncode, lines))
+            for ln in dpdkapp.tail(app.output(), lines).splitlines():
+                print("    | " + ln)
+        for e in self.evils:
+            print("    ---- %s ----" % e.log_path)
+            for ln in e.lines[-10:]:
+                print("    | " + ln)
+
+    def cleanup(self):
+        self.kill_all()
+        dpdkapp.unstage_plugin(self.plugin)
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def link(app):
+    return (app.link_status() or {}).get("status")
+
+
+def xstat(app, name):
+    return (app.xstats() or {}).get(name, 0)
+
+
+def ipackets(app):
+    return app.stats()["ipackets"]
+
+
+def wait_xstat(app, name, value, timeout=5.0):
+    got = wait_until(lambda: xstat(app, name) >= value, timeout, interval=0.02)
+    assert got, "xstat %s is %s, expected %d" % (name, xstat(app, name), value)
+    assert xstat(app, name) == value, "xstat %s is %s, expected exactly %d" % (
+        name, xstat(app, name), value)
+
+
+def wait_ipackets(app, value, timeout=5.0):
+    wait_until(lambda: ipackets(app) >= value, timeout, interval=0.02)
+    time.sleep(0.1)
+    got = ipackets(app)
+    assert got == value, "ipackets %d, expected %d" % (got, value)
+
+
+def assert_alive(app):
+    assert app.alive(), "the frontend died (rc=%s)" % app.poll()
+    # it still answers: a command round trip and telemetry
+    app.run("show port summary all", timeout=10)
+    assert app.ports() == [0], "ports %s" % app.ports()
+
+
+def fault_lines(app, kind):
+    return [ln for ln in app.output().splitlines() if "xstat" in ln and kind in ln]
+
+
+def bring_up(env, devargs="", mode="rxonly", evil_args=()):
+    """An evil backend (listening) and a frontend connected to it, forwarding started."""
+    be = env.evil(evil_args)
+    fe = env.frontend(devargs, mode)
+    fe.wait_ready(30)
+    be.cmd("wait_ready 10")
+    fe.cmd("start", wait=r"packet forwarding")
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+    return be, fe
+
+
+def restart_port(fe):
+    fe.run("stop")
+    fe.run("port stop 0", timeout=20)
+    fe.run("port start 0", timeout=20)
+    fe.cmd("start", wait=r"packet forwarding")
+
+
+# --------------------------------------------------------------------------
+# cases
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+LAYOUTS = {
+    "split_inorder": ",packed_vq=0,in_order=1,mrg_rxbuf=1",
+    "split": ",packed_vq=0,in_order=0,mrg_rxbuf=0",
+    "packed_inorder": ",packed_vq=1,in_order=1,mrg_rxbuf=1",
+    "packed": ",packed_vq=1,in_order=0,mrg_rxbuf=0",
+}
+
+
+def rx_faults(env, layout):
+    """Good frames around each per-entry fault; counts exact, one log line per kind."""
+    packed = layout.startswith("packed")
+    in_order = "inorder" in layout
+    be, fe = bring_up(env, LAYOUTS[layout])
+    be.cmd("rx 10")
+    wait_ipackets(fe, 10)
+    n = 10
+    # bad id: dropped, counted; a split device writes an entry without taking a buffer,
+    # a packed one must take a slot, whose buffer is then lost (next one may be dropped)
+    be.cmd("rx_bad_id 3")
+    wait_xstat(fe, "rx_q0_bad_id", 3)
+    be.cmd("rx 5")
+    lost = 1 if packed and in_order else 0
+    wait_ipackets(fe, n + 5 - lost)
+    n = ipackets(fe)
+    # bad length: dropped, the buffer reposted
+    be.cmd("rx_bad_len 2")
+    wait_xstat(fe, "rx_q0_bad_len", 2)
+    dups0 = xstat(fe, "rx_q0_duplicate_id")
+    # an id completed twice in one publication: the first delivered, the second counted
+    be.cmd("rx_dup")
+    wait_until(lambda: xstat(fe, "rx_q0_duplicate_id") > dups0, 5, interval=0.02)
+    assert xstat(fe, "rx_q0_duplicate_id") > dups0, "duplicate not counted"
+    # traffic goes on; a packed duplicate took a second buffer's slot (lost, as above)
+    be.cmd("rx 8")
+    time.sleep(0.2)
+    n = ipackets(fe)
+    be.cmd("rx 8")
+    wait_ipackets(fe, n + 8)
+    assert xstat(fe, "rx_q0_bad_wrap") == 0 and xstat(fe, "rx_q0_bad_used_idx") == 0
+    for kind in ("bad_id", "bad_len", "duplicate_id"):
+        lines = fault_lines(fe, kind)
+        assert len(lines) == 1, "expected one log line for %s, got %r" % (kind, lines)
+    assert link(fe) == "UP"
+    errs = fe.stats()["ierrors"]
+    total = sum(xstat(fe, "rx_q0_" + k) for k in ("bad_id", "bad_len", "duplicate_id"))
+    assert errs == total, "ierrors %d, fault xstats sum to %d" % (errs, total)
+    assert_alive(fe)
+
+
+@case
+def test_rx_faults_split_inorder(env):
+    rx_faults(env, "split_inorder")
+
+
+@case
+def test_rx_faults_split(env):
+    rx_faults(env, "split")
+
+
+@case
+def test_rx_faults_packed_inorder(env):
+    rx_faults(env, "packed_inorder")
+
+
+@case
+def test_rx_faults_packed(env):
+    rx_faults(env, "packed")
+
+
+@case
+def test_rx_bad_num_buffers(env):
+    be, fe = bring_up(env, LAYOUTS["split_inorder"])
+    be.cmd("rx_bad_num_buffers 4")
+    wait_xstat(fe, "rx_q0_bad_num_buffers", 4)
+    be.cmd("rx 4")
+    wait_ipackets(fe, 4)
+    assert len(fault_lines(fe, "bad_num_buffers")) == 1
+    assert_alive(fe)
+
+
+def corrupt_ring(env, layout, inject, kind):
+    be, fe = bring_up(env, LAYOUTS[layout])
+    be.cmd("rx 4")
+    wait_ipackets(fe, 4)
+    be.cmd(inject)
+    wait_xstat(fe, "rx_q0_" + kind, 1)
+    wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05)
+    assert link(fe) == "DOWN", "link %s after a corrupt ring" % link(fe)
+    fe.wait_for_output(r"Port 0: link state change event", 5)
+    assert any("ring state is corrupt" in ln for ln in fault_lines(fe, kind))
+    # the queue is left alone: nothing more is taken, the counter does not run
+    be.cmd("rx 2")
+    time.sleep(0.3)
+    assert ipackets(fe) == 4 and xstat(fe, "rx_q0_" + kind) == 1
+    assert_alive(fe)
+    # a port stop/start rebuilds the rings: traffic again, link up
+    restart_port(fe)
+    be.cmd("wait_ready 10")
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up after restart")
+    n = ipackets(fe)
+    be.cmd("rx 6")
+    wait_ipackets(fe, n + 6)
+
+
+@case
+def test_split_used_idx_runaway(env):
+    corrupt_ring(env, "split_inorder", "rx_bad_used_idx", "bad_used_idx")
+
+
+@case
+def test_packed_wrong_wrap(env):
+    corrupt_ring(env, "packed_inorder", "rx_bad_wrap", "bad_wrap")
+
+
+@case
+def test_packed_wrong_wrap_not_inorder(env):
+    corrupt_ring(env, "packed", "rx_bad_wrap", "bad_wrap")
+
+
+def tx_fault(env, layout, inject, kind, stops):
+    be, fe = bring_up(env, LAYOUTS[layout], mode="txonly")
+    be.cmd("tx_reap 0.3")
+    be.cmd(inject)
+    wait_xstat(fe, "tx_q0_" + kind, 1 if stops else int(inject.split()[-1])
+               if inject.split()[-1].isdigit() else 1)
+    if stops:
+        wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05)
+        assert link(fe) == "DOWN"
+        assert any("ring state is corrupt" in ln for ln in fault_lines(fe, kind))
+        before = fe.stats()["opackets"]
+        time.sleep(0.3)
+        assert fe.stats()["opackets"] == before, "a stopped Tx queue still sends"
+        restart_port(fe)
+        be.cmd("wait_ready 10")
+        wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up after restart")
+    # transmission goes on
+    before = fe.stats()["opackets"]
+    ans = be.cmd("tx_reap 0.5")
+    assert int(ans.split()[-1]) > 0, "nothing reaped after the fault"
+    assert wait_until(lambda: fe.stats()["opackets"] > before, 3, interval=0.05)
+    assert len(fault_lines(fe, kind)) == 1
+    assert_alive(fe)
+
+
+@case
+def test_tx_bad_id_split(env):
+    tx_fault(env, "split_inorder", "tx_bad_id 3", "bad_id", stops=False)
+
+
+@case
+def test_tx_duplicate_split(env):
+    tx_fault(env, "split", "tx_dup", "duplicate_id", stops=False)
+
+
+@case
+def test_tx_bad_id_packed(env):
+    tx_fault(env, "packed", "tx_bad_id 1", "bad_id", stops=True)
+
+
+@case
+def test_tx_duplicate_packed(env):
+    tx_fault(env, "packed_inorder", "tx_dup", "duplicate_id", stops=True)
+
+
+# ---- control plane
+
+
+@case
+def test_silent_backend_client(env):
+    """Accepts, never answers: the probe fails within the timeout, the app goes on."""
+    env.evil(["--silent-at", "SET_OWNER"])
+    t0 = time.monotonic()
+    fe = env.frontend()
+    fe.wait_for_output(r"GET_FEATURES: no reply from .*: Connection timed out", 30)
+    took = time.monotonic() - t0
+    fe.wait_ready(30)
+    assert took < TIMEOUT_S + 10, "the probe failed only after %.1fs" % took
+    assert fe.alive()
+    fe.run("show port summary all")
+    assert fe.ports() == [], "a port exists after a failed probe"
+
+
+@case
+def test_silent_backend_server(env):
+    """Server mode: a silent backend is dropped after the timeout; the next one works."""
+    fe = env.frontend(server=True)
+    fe.wait_ready(30)
+    fe.cmd("start", wait=r"packet forwarding")
+    env.evil(["--client", "--silent-at", "GET_FEATURES"])
+    fe.wait_for_output(r"connection set-up failed .*waiting for another", TIMEOUT_S + 10)
+    assert link(fe) == "DOWN"
+    be = env.evil(["--client"])
+    be.cmd("wait_ready 15")
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+    be.cmd("rx 5")
+    wait_ipackets(fe, 5)
+    assert_alive(fe)
+
+
+# Requests of the start sequence (vuser_glue_start -> vu_device_start_backend).
+START_STEPS = ["SET_FEATURES", "SET_MEM_TABLE", "SET_VRING_CALL", "SET_VRING_NUM",
+               "SET_VRING_BASE", "SET_VRING_ADDR", "SET_VRING_KICK", "SET_VRING_ENABLE"]
+
+
+@case
+def test_close_mid_start_client(env):
+    """Client mode: the backend closes before each step of the start sequence."""
+    for step in START_STEPS:
+        sock = os.path.join(env.sock_dir, "%s-%s.sock" % (env.case, step))
+        env.evil(["--close-at", step, "--once"], sock=sock)
+        fe = env.frontend(sock=sock)
+        fe.wait_ready(30)
+        assert link(fe) == "DOWN", "%s: link %s" % (step, link(fe))
+        out = fe.output()
+        assert re.search(r"Fail to start port 0|starting the backend failed", out), (
+            "%s: no start failure reported" % step)
+        assert_alive(fe)
+        fe.stop()
+        assert fe.returncode == 0, "%s: testpmd exited %s" % (step, fe.returncode)
+        env.log("closed before %s: port start failed, app exited cleanly" % step)
+
+
+@case
+def test_close_mid_start_server(env):
+    """Server mode: a backend closing mid-sequence is dropped; the next one works."""
+    fe = env.frontend(server=True)
+    fe.wait_ready(30)
+    fe.cmd("start", wait=r"packet forwarding")
+    for step in START_STEPS + ["GET_FEATURES", "GET_PROTOCOL_FEATURES"]:
+        since = fe.output_len()
+        e = env.evil(["--client", "--close-at", step, "--once"])
+        e.proc.wait(15)
+        wait_until(lambda: re.search(r"backend gone|set-up failed|dropping|closed the conn",
+                                     fe.output()[since:]), 10, interval=0.05)
+        assert link(fe) == "DOWN", "%s: link %s" % (step, link(fe))
+    be = env.evil(["--client"])
+    be.cmd("wait_ready 15")
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+    be.cmd("rx 5")
+    wait_ipackets(fe, 5)
+    assert_alive(fe)
+
+
+BAD_REPLIES = ["GET_FEATURES:wrong_request", "GET_FEATURES:wrong_size",
+               "GET_FEATURES:no_reply_flag", "GET_FEATURES:extra_fd",
+               "GET_FEATURES:bad_version", "GET_PROTOCOL_FEATURES:wrong_size",
+               "GET_QUEUE_NUM:extra_fd", "SET_MEM_TABLE:nack", "SET_VRING_ADDR:nack"]
+
+
+@case
+def test_bad_replies_server(env):
+    """Every malformed reply or refused ack drops the backend with a line; the frontend
+    listens on, and the next backend works (no fd left behind)."""
+    fe = env.frontend(server=True)
+    fe.wait_ready(30)
+    fe.cmd("start", wait=r"packet forwarding")
+    fds0 = len(os.listdir("/proc/%d/fd" % fe.pid))
+    for spec in BAD_REPLIES:
+        since = fe.output_len()
+        e = env.evil(["--client", "--bad-reply", spec, "--once"])
+        fe.wait_for_output(r"set-up failed|dropping the connection", TIMEOUT_S + 10,
+                           since=since)
+        e.proc.wait(15)
+        assert link(fe) == "DOWN", "%s: link %s" % (spec, link(fe))
+        env.log("%s: %s" % (spec, [ln for ln in fe.output()[since:].splitlines()
+                                   if "VUSER" in ln][:1]))
+    be = env.evil(["--client"])
+    be.cmd("wait_ready 15")
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+    be.cmd("rx 3")
+    wait_ipackets(fe, 3)
+    be.kill()
+    wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05)
+    time.sleep(0.2)
+    fds = len(os.listdir("/proc/%d/fd" % fe.pid))
+    assert fds == fds0, "fds %d after the bad replies, %d before" % (fds, fds0)
+    assert_alive(fe)
+
+
+@case
+def test_bad_reply_client(env):
+    """Client mode: a wrong reply at probe fails it with a line naming the problem."""
+    env.evil(["--bad-reply", "GET_FEATURES:wrong_size"])
+    fe = env.frontend()
+    fe.wait_for_output(r"GET_FEATURES: bad reply from .*wrong payload size", 20)
+    fe.wait_ready(30)
+    assert fe.ports() == []
+
+
+@case
+def test_unknown_feature_bits(env):
+    """Every feature and protocol feature bit offered: only known ones are negotiated."""
+    be, fe = bring_up(env, LAYOUTS["split_inorder"],
+                      evil_args=["--features", "0xffffffffffffffff",
+                                 "--protocol-features", "0xffffffffffffffff"])
+    m = re.search(r"negotiated features 0x([0-9a-f]+) \(device offers 0x([0-9a-f]+)\)",
+                  fe.output())
+    assert m, "no negotiated-features line"
+    neg, offers = int(m.group(1), 16), int(m.group(2), 16)
+    assert not neg & ~KNOWN_FEATURES, "unknown bits negotiated: 0x%x" % (neg & ~KNOWN_FEATURES)
+    assert not offers & ~KNOWN_FEATURES, "unknown bits offered: 0x%x" % (offers & ~KNOWN_FEATURES)
+    pf = re.search(r"protocol features 0x([0-9a-f]+)", fe.output())
+    assert pf and int(pf.group(1), 16) == 0x9, "protocol features %s" % (pf and pf.group(1))
+    be.cmd("rx 5")
+    wait_ipackets(fe, 5)
+
+
+@case
+def test_slow_backend(env):
+    """Every message answered after 100 ms (well within the 5 s bound): start succeeds."""
+    be, fe = bring_up(env, LAYOUTS["split_inorder"], evil_args=["--delay-ms", "100"])
+    be.cmd("rx 5")
+    wait_ipackets(fe, 5)
+
+
+@case
+def test_backend_killed_mid_traffic_client(env):
+    be, fe = bring_up(env, LAYOUTS["split_inorder"], mode="io")
+    be.cmd("rx 20")
+    wait_ipackets(fe, 20)
+    be.kill()
+    wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05)
+    assert link(fe) == "DOWN"
+    time.sleep(0.3)
+    assert_alive(fe)
+    fe.stop()
+    assert fe.returncode == 0, "testpmd exited %s" % fe.returncode
+
+
+@case
+def test_backend_killed_mid_traffic_server(env):
+    fe = env.frontend(LAYOUTS["packed_inorder"], mode="io", server=True)
+    fe.wait_ready(30)
+    fe.cmd("start", wait=r"packet forwarding")
+    n = 0
+    for rnd in range(5):
+        be = env.evil(["--client"])
+        be.cmd("wait_ready 15")
+        wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+        be.cmd("rx 10")
+        n += 10
+        wait_ipackets(fe, n)
+        be.cmd("tx_reap 0.2")
+        be.kill()
+        wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05, what="link down")
+    errs = fe.stats()
+    assert errs["ierrors"] == 0 and errs["oerrors"] == 0, errs
+    assert_alive(fe)
+
+
+# --------------------------------------------------------------------------
+# runner
+
+
+def run_case(env, fn):
+    env.case = fn.__name__
+    env.n = 0
+    env.apps, env.evils = [], []
+
+    def on_alarm(signum, frame):
+        raise CaseTimeout("case timed out after %ds" % CASE_TIMEOUT)
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(CASE_TIMEOUT)
+    t0 = time.monotonic()
+    try:
+        fn(env)
+        return True, time.monotonic() - t0, None
+    except Exception as e:  # report every failure the same way
+        return False, time.monotonic() - t0, e
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
+    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "integration-faults"))
+    args = ap.parse_args()
+    os.makedirs(args.log_dir, exist_ok=True)
+    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
+    env = Env(args.log_dir, args.verbose)
+    passed = failed = 0
+    t_all = time.monotonic()
+    try:
+        for fn in cases:
+            print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().split("\n")[0]),
+                  flush=True)
+            ok, dt, err = run_case(env, fn)
+            if ok:
+                passed += 1
+                print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
+            else:
+                failed += 1
+                print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
+                if not isinstance(err, (AssertionError, CaseTimeout)):
+                    traceback.print_exception(type(err), err, err.__traceback__)
+                env.dump_logs()
+            env.kill_all()
+            for app in env.apps:
+                if app.returncode is not None and app.returncode < 0 and \
+                        app.returncode != -signal.SIGKILL:
+                    print("    %s died of signal %d" % (app.name, -app.returncode))
+    finally:
+        env.cleanup()
+    print("faults: %.1fs" % (time.monotonic() - t_all))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
