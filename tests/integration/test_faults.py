@@ -150,13 +150,13 @@ class Env:
             e.wait_line("^event: listening", 10)
         return e
 
-    def frontend(self, devargs="", mode="rxonly", sock=None, server=False):
+    def frontend(self, devargs="", mode="rxonly", sock=None, server=False, app_args=()):
         vdev = "virtio_user0,path=%s%s%s" % (sock or self.sock(), ",server=1" if server else "",
                                             devargs)
         app = Testpmd("%s-frontend" % self.case, self.log_dir, vdevs=[vdev],
                       plugins=[self.plugin], interactive=True, lcores="0,1", main_lcore=1,
                       log_levels=["pmd.net.vuser:info"],
-                      app_args=["--forward-mode=%s" % mode] + APP_ARGS)
+                      app_args=["--forward-mode=%s" % mode] + APP_ARGS + list(app_args))
         self.apps.append(app)
         return app.start()
 
@@ -225,10 +225,10 @@ def fault_lines(app, kind):
     return [ln for ln in app.output().splitlines() if "xstat" in ln and kind in ln]
 
 
-def bring_up(env, devargs="", mode="rxonly", evil_args=()):
+def bring_up(env, devargs="", mode="rxonly", evil_args=(), app_args=()):
     """An evil backend (listening) and a frontend connected to it, forwarding started."""
     be = env.evil(evil_args)
-    fe = env.frontend(devargs, mode)
+    fe = env.frontend(devargs, mode, app_args=app_args)
     fe.wait_ready(30)
     be.cmd("wait_ready 10")
     fe.cmd("start", wait=r"packet forwarding")
@@ -373,27 +373,51 @@ def test_packed_wrong_wrap_not_inorder(env):
     corrupt_ring(env, "packed", "rx_bad_wrap", "bad_wrap")
 
 
+def forward(be, fe, n):
+    """The backend delivers n frames; the frontend (io) sends them back: wait for that."""
+    before = fe.stats()["opackets"]
+    be.cmd("rx %d" % n)
+    wait_until(lambda: fe.stats()["opackets"] >= before + n, 5, interval=0.01)
+
+
 def tx_fault(env, layout, inject, kind, stops):
-    be, fe = bring_up(env, LAYOUTS[layout], mode="txonly")
-    be.cmd("tx_reap 0.3")
+    """Paced Tx (io forwarding of frames the backend delivers): the backend completes Tx
+    buffers wrongly; the next Tx burst's reclaim counts it."""
+    # 32 Tx descriptors: completions are taken once half of them are in flight
+    be, fe = bring_up(env, LAYOUTS[layout], mode="io", app_args=["--txd=32"])
+    forward(be, fe, 32)
+    ans = be.cmd("tx_reap 0.3")
+    assert int(ans.split()[-1]) == 32, ans
+    words = inject.split()
+    n = int(words[1]) if len(words) > 1 else 1
+    forward(be, fe, n + 1)          # Tx buffers for the backend to complete wrongly
     be.cmd(inject)
-    wait_xstat(fe, "tx_q0_" + kind, 1 if stops else int(inject.split()[-1])
-               if inject.split()[-1].isdigit() else 1)
+    # Tx bursts until one takes completions (and sees the fault)
+    for _ in range(10):
+        be.cmd("rx 8")
+        if wait_until(lambda: xstat(fe, "tx_q0_" + kind) > 0, 0.3, interval=0.02):
+            break
+        be.cmd("tx_reap 0.05")
+    wait_xstat(fe, "tx_q0_" + kind, 1 if stops else n)
     if stops:
         wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05)
         assert link(fe) == "DOWN"
         assert any("ring state is corrupt" in ln for ln in fault_lines(fe, kind))
         before = fe.stats()["opackets"]
+        be.cmd("rx 8")
         time.sleep(0.3)
         assert fe.stats()["opackets"] == before, "a stopped Tx queue still sends"
         restart_port(fe)
         be.cmd("wait_ready 10")
         wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up after restart")
     # transmission goes on
+    be.cmd("tx_reap 0.2")
     before = fe.stats()["opackets"]
-    ans = be.cmd("tx_reap 0.5")
-    assert int(ans.split()[-1]) > 0, "nothing reaped after the fault"
-    assert wait_until(lambda: fe.stats()["opackets"] > before, 3, interval=0.05)
+    forward(be, fe, 16)
+    ans = be.cmd("tx_reap 0.3")
+    assert int(ans.split()[-1]) > 0, "nothing reaped after the fault: %s" % ans
+    assert wait_until(lambda: fe.stats()["opackets"] >= before + 16, 3, interval=0.05), (
+        "opackets %d, expected %d" % (fe.stats()["opackets"], before + 16))
     assert len(fault_lines(fe, kind)) == 1
     assert_alive(fe)
 
