@@ -5,10 +5,14 @@
 #   make test    build, then unit tests (meson test) and integration tests;
 #                the last line is "N passed, N failed[, N skipped]"
 #   make demo    build, then scripts/demo.py (DEMO_ARGS="--frontend dpdk" ...)
+#   make test-asan  the same suites on an ASan + UBSan build in build-asan/ (see
+#                docs/reliability.md: the runtime is preloaded into the DPDK apps)
+#   make fuzz    the libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (default 60)
+#   make soak    1000 backend kill/restart cycles in server mode (tests/soak)
 #   make bench   build, then tests/perf/bench.py: net_vuser vs DPDK's net_virtio_user
 #                (BENCH_ARGS="--quick" ...; see docs/performance.md)
 #   make setup   packages and DPDK SDK headers only
-#   make clean   remove build/ and results/ (.deps/ is kept: see setup.sh)
+#   make clean   remove build/, build-asan/, build-fuzz/ and results/ (.deps/ is kept)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -20,9 +24,14 @@ MESON_OPTS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 PYTHON ?= python3
+ASAN_BUILD_DIR := $(ROOT)/build-asan
+# Integration files run on the sanitizer build (all of them: ASAN_INTEGRATION=test_*.py).
+ASAN_INTEGRATION ?= test_*.py
+FUZZ_SECONDS ?= 60
+SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test demo bench clean
+.PHONY: build setup test demo bench clean test-asan fuzz soak
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -37,6 +46,36 @@ build: setup
 test: build
 	@$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(BUILD_DIR)"
 
+# gcc's ASan and UBSan: the unit tests are instrumented executables; the plugin is an
+# instrumented .so that uninstrumented dpdk-testpmd dlopens, so libasan is preloaded into
+# the DPDK apps (VUSER_APP_PRELOAD, tests/lib/dpdkapp.py). DPDK's own libraries are not
+# instrumented; its hugepage/memfd mappings are not ASan's business. detect_leaks is on
+# for the unit tests and off for the apps (EAL keeps its memory until exit by design).
+test-asan: setup
+	@if [ ! -f "$(ASAN_BUILD_DIR)/build.ninja" ]; then \
+		cd "$(ROOT)" && meson setup "$(ASAN_BUILD_DIR)" -Ddpdk_sdk_include="$(SDK_INC)" \
+			-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug $(MESON_OPTS); \
+	fi
+	ninja -C "$(ASAN_BUILD_DIR)"
+	@ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1" \
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+	$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(ASAN_BUILD_DIR)" --no-integration \
+		--summary asan-unit.txt
+	@VUSER_PLUGIN="$(ASAN_BUILD_DIR)/drivers/net/vuser/librte_net_vuser.so" \
+	VUSER_RXINTR="$(ASAN_BUILD_DIR)/tests/apps/vuser_rxintr" \
+	VUSER_APP_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
+	ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0:use_sigaltstack=0:halt_on_error=1:abort_on_error=1:log_path=$(ROOT)/results/asan/asan" \
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$(ROOT)/results/asan/ubsan" \
+	$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(ASAN_BUILD_DIR)" --no-unit \
+		--integration '$(ASAN_INTEGRATION)' --sanitizer-logs "$(ROOT)/results/asan" \
+		--summary asan-integration.txt
+
+fuzz: setup
+	bash $(ROOT)/tests/fuzz/run_fuzz.sh -t $(FUZZ_SECONDS)
+
+soak: build
+	$(PYTHON) $(ROOT)/tests/soak/server_soak.py $(SOAK_ARGS)
+
 demo: build
 	$(PYTHON) $(ROOT)/scripts/demo.py $(DEMO_ARGS)
 
@@ -44,4 +83,4 @@ bench: build
 	$(PYTHON) $(ROOT)/tests/perf/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf "$(BUILD_DIR)" "$(ROOT)/results"
+	rm -rf "$(BUILD_DIR)" "$(ASAN_BUILD_DIR)" "$(ROOT)/build-fuzz" "$(ROOT)/results"

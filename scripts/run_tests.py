@@ -185,11 +185,20 @@ def main():
     ap.add_argument("--no-unit", action="store_true")
     ap.add_argument("--no-integration", action="store_true")
     ap.add_argument("--integration", default="test_*.py", metavar="GLOB")
+    ap.add_argument("--summary", default="summary.txt", metavar="NAME",
+                    help="file under results/ that gets the closing line")
+    ap.add_argument("--sanitizer-logs", metavar="DIR",
+                    help="ASan/UBSan log_path directory of the apps (make test-asan): "
+                         "emptied first, and any report in it afterwards is a failure")
     args = ap.parse_args()
 
     results = os.path.join(ROOT, "results")
     os.makedirs(results, exist_ok=True)
-    summary = os.path.join(results, "summary.txt")
+    summary = os.path.join(results, args.summary)
+    if args.sanitizer_logs:
+        os.makedirs(args.sanitizer_logs, exist_ok=True)
+        for f in glob.glob(os.path.join(args.sanitizer_logs, "*")):
+            os.unlink(f)
     if os.path.exists(summary):
         os.unlink(summary)
 
@@ -199,6 +208,14 @@ def main():
         run_unit(args.build_dir, tally)
     if not args.no_integration:
         run_integration(tally, args.integration)
+    if args.sanitizer_logs:
+        reports = sorted(glob.glob(os.path.join(args.sanitizer_logs, "*")))
+        for r in reports:
+            tally.add(f=1)
+            tally.notes.append("sanitizer report: %s" % r)
+            with open(r, errors="replace") as f:
+                for ln in f.read().splitlines()[:12]:
+                    print("    " + ln)
     print()
     print("==> summary (%.0fs)" % (time.monotonic() - t0))
     for n in tally.notes:

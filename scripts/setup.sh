@@ -30,6 +30,8 @@ PACKAGES=(
 	dpkg-dev
 	# vhost-kernel tests: netns/TAP checks, and the VM that has vhost_net (tests/vm)
 	iproute2 qemu-system-x86 busybox-static
+	# fuzz targets (libFuzzer, ASan/UBSan runtimes) and the sanitizer build (docs/reliability.md)
+	clang llvm libclang-rt-14-dev
 )
 
 # The five SDK headers a vdev ethdev driver needs, and where they live in the

@@ -75,7 +75,8 @@ struct vu_rx_filter {
 	bool promisc;
 	bool allmulti;
 	bool vlan_filter; /* VIRTIO_NET_F_CTRL_VLAN negotiated: only listed VLANs pass */
-	uint8_t mac[6];
+	/* 2-aligned, as struct rte_ether_addr is: the Rx filter compares it as one */
+	uint8_t mac[6] __attribute__((aligned(2)));
 	uint32_t n_unicast;
 	uint32_t n_multicast;
 	uint8_t unicast[VU_MAC_TABLE_MAX][6];

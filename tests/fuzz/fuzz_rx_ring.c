@@ -1,6 +1,7 @@
 /* libFuzzer target: the PMD's Rx/Tx bursts consuming used entries a hostile device wrote (with DPDK's EAL). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_mbuf.h>
@@ -45,12 +46,14 @@ static struct vuser_port port;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	char prefix[64];
 	char *eal[] = { "fuzz_rx_ring", "--no-huge", "-m", "64", "--no-pci", "--no-telemetry",
-			"--in-memory", "--log-level", "lib.eal:error", "--log-level",
-			"pmd.net.vuser:emerg", "-l", "0", NULL };
+			"--file-prefix", prefix, "--log-level", "lib.eal:error", "--no-shconf",
+			"-l", "0", NULL };
 
 	(void)argc;
 	(void)argv;
+	snprintf(prefix, sizeof(prefix), "fuzz_rx_ring%d", (int)getpid());
 	if (rte_eal_init(13, eal) < 0) {
 		fprintf(stderr, "fuzz_rx_ring: EAL init failed\n");
 		exit(1);

@@ -317,6 +317,10 @@ class DpdkApp:
         self._log.write(("$ %s\n" % " ".join(self.argv)).encode())
         self._log.flush()
         env = dict(os.environ)
+        # The sanitizer build (make test-asan): the plugin is an ASan .so dlopen'ed by an
+        # uninstrumented app, so the ASan runtime is preloaded into the DPDK apps only.
+        if os.environ.get("VUSER_APP_PRELOAD"):
+            env["LD_PRELOAD"] = os.environ["VUSER_APP_PRELOAD"]
         if self.env:
             env.update(self.env)
         self.started_at = time.monotonic()
