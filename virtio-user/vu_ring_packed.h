@@ -185,7 +185,7 @@ vu_packed_ring_publish_used(struct vu_packed_ring *r)
 static inline bool
 vu_packed_ring_needs_kick(const struct vu_packed_ring *r)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vu_full_barrier();
 	return __atomic_load_n(&r->device_event->flags, __ATOMIC_RELAXED) !=
 	       VU_RING_EVENT_FLAGS_DISABLE;
 }

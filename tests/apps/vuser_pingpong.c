@@ -1,6 +1,7 @@
 /* Single-thread ping-pong between net_vhost and a virtio-user frontend (ours or DPDK's),
  * for per-packet cost comparisons of the drivers' Rx/Tx functions under callgrind:
  * the backend sends a burst, the frontend receives it and sends it back. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,8 @@ move(uint16_t from, uint16_t to, struct rte_mbuf **pkts, uint16_t n)
 	return got == n ? 0 : -1;
 }
 
-/* usage: vuser_pingpong EAL-ARGS(with net_vhost0) -- FRONTEND_NAME FRONTEND_ARGS ROUNDS BURST LEN */
+/* usage: vuser_pingpong EAL-ARGS(with net_vhost0) -- FRONTEND_NAME FRONTEND_ARGS ROUNDS BURST LEN
+ *        [both|tx|rx] */
 int
 main(int argc, char **argv)
 {
@@ -87,8 +89,14 @@ main(int argc, char **argv)
 		memset(rte_pktmbuf_mtod(pkts[i], char *), 0xff, 6);
 	}
 	start = rte_get_timer_cycles();
+	/* DIRECTION (optional 7th argument): both (default), tx (frontend -> backend only)
+	 * or rx (backend -> frontend only), to cost one burst function at a time. */
+	const char *dir = argc - n > 6 ? argv[6] : "both";
+	bool do_rx = strcmp(dir, "tx") != 0, do_tx = strcmp(dir, "rx") != 0;
+
 	for (uint64_t r = 0; r < rounds; r++)
-		if (move(vhost, front, pkts, burst) || move(front, vhost, pkts, burst)) {
+		if ((do_rx && move(vhost, front, pkts, burst)) ||
+		    (do_tx && move(front, vhost, pkts, burst))) {
 			fprintf(stderr, "round %lu: packets lost\n", (unsigned long)r);
 			return 1;
 		}

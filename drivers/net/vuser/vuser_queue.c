@@ -236,6 +236,7 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 		for (uint16_t id = 0; id < txq->size; id++)
 			r->desc[id].next = (uint16_t)(id + 1 == txq->size ? 0 : id + 1);
 		txq->free_head = 0;
+		txq->free_tail = (uint16_t)(txq->size - 1);
 	}
 	txq->num_free = txq->nb_desc;
 	txq->order_head = 0;

@@ -90,6 +90,7 @@ struct vuser_txq {
 	uint16_t nb_desc;          /* descriptors allowed in flight */
 	uint16_t num_free;         /* descriptors (slots) free now */
 	uint16_t free_head;        /* split: first free descriptor */
+	uint16_t free_tail;        /* split: last free descriptor */
 	uint16_t ids_top;          /* packed: free ids on the stack */
 	uint16_t order_head;       /* in-order: oldest in-flight entry of `order` */
 	uint16_t order_tail;       /* in-order: next entry of `order` to fill */
