@@ -128,30 +128,6 @@ vuser_packed(uint64_t features)
 	return features & VU_BIT(VU_F_RING_PACKED);
 }
 
-/* Post the buffer of id `id` in the next free slot of the ring (not yet published). */
-static void
-vuser_rx_post_initial(struct vuser_rxq *rxq, uint16_t id, struct rte_mbuf *m, bool packed)
-{
-	rxq->sw_ring[id] = m;
-	if (packed) {
-		struct vu_packed_ring *r = &rxq->packed;
-		struct vu_packed_desc *d = &r->desc[r->avail_idx];
-
-		d->addr = vuser_rx_buf_addr(rxq, m);
-		d->len = vuser_rx_buf_len(rxq, m);
-		d->id = id;
-		d->flags = (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r));
-		vu_packed_ring_avail_advance(r, 1);
-	} else {
-		struct vu_desc *d = &rxq->split.desc[id];
-
-		d->addr = vuser_rx_buf_addr(rxq, m);
-		d->len = vuser_rx_buf_len(rxq, m);
-		d->flags = VU_DESC_F_WRITE;
-		vu_split_ring_avail_add(&rxq->split, id);
-	}
-}
-
 /* Fresh ring with every usable buffer posted; called before DRIVER_OK. */
 int
 vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
@@ -192,8 +168,11 @@ vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 			vuser_rxq_stop(rxq);
 			return -ENOMEM;
 		}
-		for (uint16_t i = 0; i < n; i++, id++)
-			vuser_rx_post_initial(rxq, id, m[i], packed);
+		for (uint16_t i = 0; i < n; i++, id++) {
+			if (!packed)
+				rxq->split.desc[id].flags = VU_DESC_F_WRITE;
+			vuser_rx_post(rxq, packed, id, m[i]);
+		}
 	}
 	if (!packed)
 		vu_split_ring_avail_publish(&rxq->split);

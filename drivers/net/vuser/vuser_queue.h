@@ -134,6 +134,31 @@ vuser_rx_hdr(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
 	return (const struct vu_net_hdr *)(uintptr_t)vuser_rx_buf_addr(rxq, m);
 }
 
+/* Hand buffer `id` (holding m) to the device: split descriptors keep their WRITE flag from
+ * the queue's start, packed ones get the flags of the current lap, written last. */
+static __rte_always_inline void
+vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *m)
+{
+	rxq->sw_ring[id] = m;
+	rxq->posted_epoch[id] = rxq->epoch;
+	if (packed) {
+		struct vu_packed_ring *r = &rxq->packed;
+		struct vu_packed_desc *d = &r->desc[r->avail_idx];
+
+		d->addr = vuser_rx_buf_addr(rxq, m);
+		d->len = vuser_rx_buf_len(rxq, m);
+		d->id = id;
+		vu_packed_desc_publish(d, (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r)));
+		vu_packed_ring_avail_advance(r, 1);
+	} else {
+		struct vu_desc *d = &rxq->split.desc[id];
+
+		d->addr = vuser_rx_buf_addr(rxq, m);
+		d->len = vuser_rx_buf_len(rxq, m);
+		vu_split_ring_avail_add(&rxq->split, id);
+	}
+}
+
 /* Turn the first buffer of a packet into the head mbuf; len includes the header. */
 static inline void
 vuser_rx_first_seg(const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len)

@@ -80,30 +80,6 @@ vuser_rx_consumed(struct vuser_rxq *rxq, bool packed, uint16_t n)
 		rxq->split.last_used_idx = (uint16_t)(rxq->split.last_used_idx + n);
 }
 
-/* Hand buffer `id` (holding m) back to the device. */
-static __rte_always_inline void
-vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *m)
-{
-	rxq->sw_ring[id] = m;
-	rxq->posted_epoch[id] = rxq->epoch;
-	if (packed) {
-		struct vu_packed_ring *r = &rxq->packed;
-		struct vu_packed_desc *d = &r->desc[r->avail_idx];
-
-		d->addr = vuser_rx_buf_addr(rxq, m);
-		d->len = vuser_rx_buf_len(rxq, m);
-		d->id = id;
-		vu_packed_desc_publish(d, (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r)));
-		vu_packed_ring_avail_advance(r, 1);
-	} else {
-		struct vu_desc *d = &rxq->split.desc[id];
-
-		d->addr = vuser_rx_buf_addr(rxq, m);
-		d->len = vuser_rx_buf_len(rxq, m);
-		vu_split_ring_avail_add(&rxq->split, id);
-	}
-}
-
 static __rte_always_inline void
 vuser_rx_publish(struct vuser_rxq *rxq, bool packed)
 {
