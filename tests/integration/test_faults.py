@@ -385,7 +385,8 @@ def forward(be, fe, n):
 def tx_fault(env, layout, inject, kind, stops):
     """Paced Tx (io forwarding of frames the backend delivers): the backend completes Tx
     buffers wrongly; the next Tx burst's reclaim counts it."""
-    # 32 Tx descriptors: completions are taken once half of them are in flight
+    # 32 Tx descriptors: a small ring, so the forwarded frames fill it and every later
+    # burst's reclaim sees the bad completions
     be, fe = bring_up(env, LAYOUTS[layout], mode="io", app_args=["--txd=32"])
     forward(be, fe, 32)
     ans = be.cmd("tx_reap 0.3")
