@@ -1,5 +1,6 @@
 /* libFuzzer target: the vhost-user message layer and the frontend's reply handling, fed a byte stream. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -50,7 +51,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
-	/* The whole input fits the socket buffer: write it, then read it back. */
+	/* Write, then read back. Non-blocking: many one-byte writes fill the socket's buffer
+	 * accounting (each is a buffer of its own) long before 4 KiB; the stream is then cut
+	 * short, which the reader must survive too. */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	for (size_t off = 0; off < size;) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		ssize_t w = write(sv[1], data + off, n);
