@@ -63,8 +63,20 @@ mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostro
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
+# The guest gets private /run and /tmp; host paths it needs that live below them (a
+# clone under /tmp, a plugin staged under /run) are bound back after the tmpfs mounts.
+n=0
+for p in $(cat /keep.paths); do
+	mkdir -p /keep/$n && mount -o bind /host$p /keep/$n || echo "VMTEST: keep $p failed"
+	n=$((n + 1))
+done
 mount -t tmpfs -o mode=755 tmpfs /host/run
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+n=0
+for p in $(cat /keep.paths); do
+	mkdir -p /host$p && mount -o bind /keep/$n /host$p || echo "VMTEST: rebind $p failed"
+	n=$((n + 1))
+done
 mkdir -p /host/run/vmout
 mount -t 9p -o $opts vmout /host/run/vmout || echo "VMTEST: mount vmout failed"
 echo "VMTEST: running guest"
@@ -165,6 +177,16 @@ def cpio_newc(entries, out_path):
             f.write(h + pad(len(h)) + data + pad(len(data)))
 
 
+def kept_paths(paths):
+    """Host directories below /tmp or /run that the guest must still see."""
+    keep = []
+    for p in paths:
+        p = os.path.realpath(p)
+        if p.split("/")[1:2] in (["tmp"], ["run"]) and p not in keep:
+            keep.append(p)
+    return keep
+
+
 def build_initramfs(release, order, idx, guest_cmd, path):
     busybox = os.path.realpath(shutil.which("busybox"))
     with open(busybox, "rb") as f:
@@ -175,7 +197,9 @@ def build_initramfs(release, order, idx, guest_cmd, path):
     entries = [(n, d, None) for n in ("bin", "dev", "proc", "sys", "host", "modules")]
     entries += [("bin/busybox", x, bb), ("init", x, INIT.encode()),
                 ("modules.order", r, ("\n".join(order) + "\n").encode()),
-                ("guest.cmd", r, guest_cmd.encode())]
+                ("guest.cmd", r, guest_cmd.encode()),
+                ("keep.paths", r, "".join(p + "\n" for p in
+                                          kept_paths([ROOT, os.path.dirname(PLUGIN)])).encode())]
     for m in order:
         with open(idx[m], "rb") as f:
             entries.append(("modules/%s.ko" % m, r, f.read()))
