@@ -62,7 +62,7 @@ vu_full_barrier(void)
 #if defined(__x86_64__)
 	__asm__ volatile("lock addl $0, -128(%%rsp)" ::: "memory", "cc");
 #else
-	vu_full_barrier();
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
 }
 
@@ -145,7 +145,7 @@ vu_split_ring_avail_publish(struct vu_split_ring *r)
 static inline bool
 vu_split_ring_needs_kick(const struct vu_split_ring *r)
 {
-	vu_full_barrier();
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return !(__atomic_load_n(&r->used->flags, __ATOMIC_RELAXED) & VU_USED_F_NO_NOTIFY);
 }
 

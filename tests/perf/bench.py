@@ -405,6 +405,7 @@ class Bench:
         os.makedirs(self.log_dir, exist_ok=True)
         self.sock_dir = tempfile.mkdtemp(prefix="vuser-bench-")
         self.staged = None
+        self.staged_against = None  # --against: the other build of net_vuser in THEIRS' place
         self.apps = []
         self.my_pids = set()
         self.huge = None
@@ -453,11 +454,14 @@ class Bench:
 
     def start_frontend(self, tag, sock, path, drv):
         """Start the frontend; return (app, None) or (app, why the probe failed)."""
-        d = DRIVERS[drv]
+        d = DRIVERS[OURS if drv == THEIRS and self.staged_against else drv]
         vdev = "%s,path=%s,queues=1,queue_size=%d,%s" % (d["vdev"], sock, self.a.ring,
                                                          path.devargs())
+        plugins = [self.staged] if drv == OURS else []
+        if drv == THEIRS and self.staged_against:
+            plugins = [self.staged_against]
         app = Testpmd("%s-frontend" % tag, self.log_dir, vdevs=[vdev],
-                      plugins=[self.staged] if drv == OURS else [],
+                      plugins=plugins,
                       interactive=True, lcores="0,1", main_lcore=1, mem_mb=self.a.mem,
                       app_args=self.testpmd_args("rxonly"), log_levels=LOG_LEVELS,
                       eal_extra=self.eal_common() + path.eal_extra(),
@@ -514,14 +518,14 @@ class Bench:
             be.wait_link_up(timeout=15)
             m = fe.cmd("show port info 0", wait=r"Driver name: *(\S+)")
             fe.wait_for_output(RE_PROMPT, 5, since=m.end())
-            if m.group(1) != DRIVERS[drv]["driver"]:
-                raise DpdkAppError("frontend port is driven by %s, not %s"
-                                   % (m.group(1), DRIVERS[drv]["driver"]))
+            want = DRIVERS[OURS if self.staged_against else drv]["driver"]
+            if m.group(1) != want:
+                raise DpdkAppError("frontend port is driven by %s, not %s" % (m.group(1), want))
         except BaseException:
             self.stop_apps(list(reversed(apps)))
             raise
         out = fe.output()
-        if drv == THEIRS:
+        if drv == THEIRS and not self.staged_against:
             self.dpdk_paths[path.name] = {d: p for p, d in RE_DPDK_PATH.findall(out)}
         else:
             self.vuser_lines[path.name] = [ln.strip() for ln in out.splitlines()
@@ -663,7 +667,7 @@ class Bench:
                     print("    %s: probe refused: %s" % (drv, refusal), flush=True)
                     continue
                 pairs[drv] = pair
-                if drv == THEIRS and path.vectorized:
+                if drv == THEIRS and path.vectorized and not self.staged_against:
                     why = self.vectorized_na(path)
                     if why:
                         self.na[path.name] = why
@@ -744,6 +748,9 @@ class Bench:
         self.apps = []
         dpdkapp.unstage_plugin(self.staged)
         self.staged = None
+        if self.staged_against:
+            dpdkapp.unstage_plugin(self.staged_against)
+            self.staged_against = None
         shutil.rmtree(self.sock_dir, ignore_errors=True)
 
 
@@ -1066,6 +1073,9 @@ def main():
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=os.environ.get("VUSER_PLUGIN", DEFAULT_PLUGIN))
+    ap.add_argument("--against", metavar="PLUGIN",
+                    help="development A/B: measure another build of net_vuser in the "
+                    "in-tree driver's place (the 'dpdk' columns are then that build)")
     ap.add_argument("--out", default=os.path.join(ROOT, "results", "perf"),
                     help="results go to OUT/<timestamp>/ (default results/perf)")
     ap.add_argument("--no-plot", action="store_true")
@@ -1108,6 +1118,8 @@ def main():
     try:
         env = environment(args.plugin)
         bench.staged = dpdkapp.stage_plugin(args.plugin)
+        if args.against:
+            bench.staged_against = dpdkapp.stage_plugin(args.against)
         if args.huge != "no":
             # four apps live at a time (a backend and a frontend per driver)
             need = 4 * ((args.mem + 1) // 2) + 32

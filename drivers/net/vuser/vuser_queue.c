@@ -80,7 +80,7 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	if (!txq)
 		return -ENOMEM;
 	txq->bufs = rte_zmalloc_socket("vuser_tx_bufs",
-				       (sizeof(*txq->bufs) + 2 * sizeof(uint16_t)) * size,
+				       (sizeof(*txq->bufs) + 3 * sizeof(uint16_t)) * size,
 				       RTE_CACHE_LINE_SIZE, socket);
 	/* The header slots live after the ring so the backend can read them. */
 	txq->mz = vuser_ring_zone(port, "tx", queue_id,
@@ -91,6 +91,7 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	}
 	txq->ids = (uint16_t *)(txq->bufs + size);
 	txq->order = txq->ids + size;
+	txq->next = txq->order + size;
 	txq->hdrs = (struct vu_net_hdr *)((uint8_t *)txq->mz->addr + ring_len);
 	txq->port = port;
 	txq->size = size;
@@ -212,8 +213,10 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 		vu_split_ring_init(r, txq->mz->addr, txq->size);
 		r->avail->flags = VU_AVAIL_F_NO_INTERRUPT;
 		/* Free list threaded through desc.next, in ring order. */
-		for (uint16_t id = 0; id < txq->size; id++)
-			r->desc[id].next = (uint16_t)(id + 1 == txq->size ? 0 : id + 1);
+		for (uint16_t id = 0; id < txq->size; id++) {
+			txq->next[id] = (uint16_t)(id + 1 == txq->size ? 0 : id + 1);
+			r->desc[id].next = txq->next[id];
+		}
 		txq->free_head = 0;
 		txq->free_tail = (uint16_t)(txq->size - 1);
 	}

@@ -84,6 +84,9 @@ struct vuser_txq {
 	struct vuser_tx_buf *bufs; /* by buffer id (split: the head descriptor id) */
 	uint16_t *ids;             /* packed: free buffer ids (a stack) */
 	uint16_t *order;           /* in-order: buffer ids in the order they were made available */
+	uint16_t *next;            /* split: the free list's links, a private copy of desc.next:
+				    * reading a descriptor line back would move it from the
+				    * device's cache and back again before the next write */
 	struct vu_net_hdr *hdrs;   /* a zeroed header slot per buffer id, in ring memory */
 	struct vuser_port *port;
 	uint16_t size;
@@ -202,19 +205,25 @@ vuser_tx_can_push(const struct rte_mbuf *m, uint16_t hdr_size)
 	       rte_pktmbuf_headroom(m) >= hdr_size;
 }
 
-/* A zero header in two plain stores (hdr_size is 12 with VERSION_1, 10 for legacy). */
+/* A zero header (hdr_size is 12 with VERSION_1, 10 for legacy). The header sits in the
+ * mbuf headroom, on a line the device read when it took the buffer's last packet: when it
+ * is zero already (the usual case for a recycled mbuf) it is only read, so the line stays
+ * shared instead of being pulled back from the device's cache for a store of the same
+ * zeroes (DPDK's virtio does the same, "to lessen cache issues"). */
 static inline void
 vuser_tx_zero_hdr(void *hdr, uint16_t hdr_size)
 {
-	uint64_t zero8 = 0;
-	uint32_t zero4 = 0;
-	uint16_t zero2 = 0;
+	const uint64_t zero8 = 0;
+	uint64_t head;
+	uint32_t tail = 0;
+	size_t tail_len = hdr_size - sizeof(head);
 
+	memcpy(&head, hdr, sizeof(head));
+	memcpy(&tail, (uint8_t *)hdr + sizeof(head), tail_len);
+	if (likely((head | tail) == 0))
+		return;
 	memcpy(hdr, &zero8, sizeof(zero8));
-	if (hdr_size == sizeof(struct vu_net_hdr))
-		memcpy((uint8_t *)hdr + 8, &zero4, sizeof(zero4));
-	else
-		memcpy((uint8_t *)hdr + 8, &zero2, sizeof(zero2));
+	memset((uint8_t *)hdr + sizeof(head), 0, tail_len);
 }
 
 /* Write the header of m to hdr: zeroes, or the offload requests when negotiated. */

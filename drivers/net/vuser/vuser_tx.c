@@ -3,6 +3,10 @@
 
 #include "vuser_queue.h"
 
+#ifndef VUSER_TX_SPLIT_RECLAIM_SLACK
+#define VUSER_TX_SPLIT_RECLAIM_SLACK 0
+#endif
+
 /* Give back everything buffer `id` held. */
 static __rte_always_inline void
 vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_free_batch *fb)
@@ -17,12 +21,14 @@ vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_f
 		/* FIFO: the chain goes to the end of the free list, so that descriptors are
 		 * reused in ring order when the device completes in order. Then the link is
 		 * usually in place already, and the descriptor line is not written again. */
-		struct vu_desc *tail = &txq->split.desc[txq->free_tail];
+		uint16_t tail = txq->free_tail;
 
-		if (txq->num_free + (txq->size - txq->nb_desc) == 0)
+		if (txq->num_free + (txq->size - txq->nb_desc) == 0) {
 			txq->free_head = id;
-		else if (tail->next != id)
-			tail->next = id;
+		} else if (txq->next[tail] != id) {
+			txq->next[tail] = id;
+			txq->split.desc[tail].next = id;
+		}
 		txq->free_tail = buf->tail;
 	}
 	txq->num_free = (uint16_t)(txq->num_free + buf->ndesc);
@@ -103,9 +109,23 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 					(uint16_t)(r->last_used_idx + n), 0);
 			return;
 		}
-		for (uint16_t i = 0; i < n; i++)
-			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id,
-					  (uint16_t)(r->last_used_idx + i), &fb);
+		if (txq->in_order && n != 0) {
+			/* In order, the last new entry completes everything before it: the other
+			 * entries' lines (the device may still be writing next to them) are not
+			 * read at all. */
+#ifdef EXP_COUNT
+			uint16_t ex = txq->order[(txq->order_head + n - 1) % txq->size];
+			vuser_tx_complete(txq, packed, ex,
+					  (uint16_t)(r->last_used_idx + n - 1), &fb);
+#else
+			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, n - 1)->id,
+					  (uint16_t)(r->last_used_idx + n - 1), &fb);
+#endif
+		} else {
+			for (uint16_t i = 0; i < n; i++)
+				vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id,
+						  (uint16_t)(r->last_used_idx + i), &fb);
+		}
 		r->last_used_idx = (uint16_t)(r->last_used_idx + n);
 	}
 	vuser_free_batch_flush(&fb);
@@ -135,7 +155,7 @@ vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, u
 		d->len = len;
 		d->flags = more ? VU_DESC_F_NEXT : 0;
 		if (more)
-			*slot = d->next;
+			*slot = txq->next[*slot];
 	}
 }
 
@@ -164,7 +184,8 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		return 0;
 	/* Completions first, every burst: measured faster than waiting for half the ring
 	 * (the mbufs go back while still warm in the cache). */
-	vuser_tx_reclaim(txq, packed);
+	if (packed || txq->num_free < nb_pkts + VUSER_TX_SPLIT_RECLAIM_SLACK)
+		vuser_tx_reclaim(txq, packed);
 	if (unlikely(txq->halted))
 		return 0;
 	for (; ntx < nb_pkts; ntx++) {
@@ -220,7 +241,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			vu_packed_desc_publish(&txq->packed.desc[head_slot], head_flags);
 		} else {
 			txq->bufs[id].tail = slot;
-			txq->free_head = txq->split.desc[slot].next;
+			txq->free_head = txq->next[slot];
 			vu_split_ring_avail_add(&txq->split, id);
 		}
 		bytes += pkt_len;
