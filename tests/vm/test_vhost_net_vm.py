@@ -177,6 +177,47 @@ def cpio_newc(entries, out_path):
             f.write(h + pad(len(h)) + data + pad(len(data)))
 
 
+# Where the guest writes sanitizer reports: the shared output directory (the host's
+# log_path is on the read-only 9p root inside the VM).
+GUEST_SANITIZER_DIR = "/run/vmout/sanitizer"
+
+
+def sanitizer_env():
+    """The sanitizer build (make test-asan) preloads libasan into the DPDK apps through
+    VUSER_APP_PRELOAD; the guest gets the same variables, with the reports redirected
+    into the VM's output directory. Returns (env assignments for the guest command,
+    {tool: host log_path})."""
+    assigns, host_paths = [], {}
+    if not os.environ.get("VUSER_APP_PRELOAD"):
+        return assigns, host_paths
+    assigns.append("VUSER_APP_PRELOAD=" + os.environ["VUSER_APP_PRELOAD"])
+    for var, tool in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+        opts = [o for o in os.environ.get(var, "").split(":") if o]
+        kept = []
+        for o in opts:
+            if o.startswith("log_path="):
+                host_paths[tool] = o[len("log_path="):]
+            else:
+                kept.append(o)
+        kept.append("log_path=%s/%s" % (GUEST_SANITIZER_DIR, tool))
+        assigns.append("%s=%s" % (var, ":".join(kept)))
+    return ["/usr/bin/env"] + assigns, host_paths
+
+
+def collect_sanitizer_logs(out_dir, host_paths):
+    """Copy the guest's sanitizer reports next to the host's, named vm-<file>, so that
+    the test runner's --sanitizer-logs check sees them."""
+    src = os.path.join(out_dir, "sanitizer")
+    if not host_paths or not os.path.isdir(src):
+        return
+    for name in sorted(os.listdir(src)):
+        tool = name.split(".")[0]
+        dst_dir = os.path.dirname(host_paths.get(tool) or next(iter(host_paths.values())))
+        os.makedirs(dst_dir, exist_ok=True)
+        shutil.copy(os.path.join(src, name), os.path.join(dst_dir, "vm-" + name))
+        log("sanitizer report from the guest: %s" % os.path.join(dst_dir, "vm-" + name))
+
+
 def kept_paths(paths):
     """Host directories below /tmp or /run that the guest must still see."""
     keep = []
@@ -293,7 +334,8 @@ def main():
         return 1
     log("kernel %s; insmod order: %s" % (release, " ".join(order)))
 
-    guest_cmd = " ".join([
+    guest_env, sanitizer_logs = sanitizer_env()
+    guest_cmd = " ".join(guest_env + [
         "/usr/bin/python3", os.path.join(HERE, "guest_vhost_net.py"),
         "--out", "/run/vmout", "--plugin", PLUGIN,
         "--queues", args.queues, "--packets", str(args.packets)])
@@ -302,6 +344,8 @@ def main():
     work = tempfile.mkdtemp(prefix="vuser-vm-")
     vm_out = os.path.join(work, "out")
     os.makedirs(vm_out)
+    if sanitizer_logs:
+        os.makedirs(os.path.join(vm_out, "sanitizer"))
     try:
         initrd = os.path.join(work, "initrd.cpio")
         build_initramfs(release, order, idx, guest_cmd, initrd)
@@ -310,6 +354,7 @@ def main():
         shutil.rmtree(args.out, ignore_errors=True)
         shutil.copytree(vm_out, args.out)
         shutil.rmtree(work, ignore_errors=True)
+        collect_sanitizer_logs(args.out, sanitizer_logs)
     log("VM ran %.0fs; console in %s" % (seconds, os.path.join(args.out, "console.log")))
 
     passed = failed = skipped = 0

@@ -137,13 +137,23 @@ vuser_rx_hdr(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
 	return (const struct vu_net_hdr *)(uintptr_t)vuser_rx_buf_addr(rxq, m);
 }
 
-/* Hand buffer `id` (holding m) to the device: split descriptors keep their WRITE flag from
- * the queue's start, packed ones get the flags of the current lap, written last. */
+/* Buffer `id` now holds m: the bookkeeping half of posting, done at once so that a
+ * second used entry for the same id in this burst is seen as a duplicate. */
 static __rte_always_inline void
-vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *m)
+vuser_rx_assign(struct vuser_rxq *rxq, uint16_t id, struct rte_mbuf *m)
 {
 	rxq->sw_ring[id] = m;
 	rxq->posted_epoch[id] = rxq->epoch;
+}
+
+/* Hand buffer `id` (assigned already) to the device: split descriptors keep their WRITE
+ * flag from the queue's start, packed ones get the flags of the current lap, written
+ * last. */
+static __rte_always_inline void
+vuser_rx_give(struct vuser_rxq *rxq, bool packed, uint16_t id)
+{
+	struct rte_mbuf *m = rxq->sw_ring[id];
+
 	if (packed) {
 		struct vu_packed_ring *r = &rxq->packed;
 		struct vu_packed_desc *d = &r->desc[r->avail_idx];
@@ -160,6 +170,13 @@ vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *
 		d->len = vuser_rx_buf_len(rxq, m);
 		vu_split_ring_avail_add(&rxq->split, id);
 	}
+}
+
+static __rte_always_inline void
+vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *m)
+{
+	vuser_rx_assign(rxq, id, m);
+	vuser_rx_give(rxq, packed, id);
 }
 
 /* Turn the first buffer of a packet into the head mbuf; len includes the header. */

@@ -177,6 +177,18 @@ vuser_rx_prefetch(const struct vuser_rxq *rxq, bool packed, uint16_t k, uint16_t
 		rte_prefetch0(rxq->sw_ring[id]);
 }
 
+/* Buffer `id` gets m; the descriptor is written after the burst has read all its used
+ * entries. Packed rings reuse the slots just read, and the device may still be writing
+ * the next used entries of the same cache line: writing into it entry by entry would pull
+ * the line back and forth. */
+static __rte_always_inline void
+vuser_rx_repost(struct vuser_rxq *rxq, uint16_t *give, uint16_t *ngive, uint16_t id,
+		struct rte_mbuf *m)
+{
+	vuser_rx_assign(rxq, id, m);
+	give[(*ngive)++] = id;
+}
+
 /*
  * Take up to nb_pkts packets. Replacement mbufs are allocated before anything is taken,
  * so the ring stays full; a packet whose buffers are not all published yet is left for
@@ -187,7 +199,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	       bool mrg)
 {
 	struct rte_mbuf *fresh[VUSER_BURST_MAX];
-	uint16_t avail, used = 0, nfresh = 0, nrx = 0;
+	uint16_t give[VUSER_BURST_MAX]; /* ids to hand back to the device, in order */
+	uint16_t avail, used = 0, nfresh = 0, nrx = 0, ngive = 0;
 	uint64_t bytes = 0;
 
 	if (unlikely(rxq->halted))
@@ -224,7 +237,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 				     nbufs > rxq->nb_desc)) {
 				vuser_rx_bad_len(rxq, packed, used, id, nbufs,
 						 VUSER_FAULT_BAD_NUM_BUFFERS);
-				vuser_rx_post(rxq, packed, (uint16_t)id, head); /* same buffer again */
+				vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, head); /* same buffer */
 				vuser_rx_id_done(rxq);
 				used++;
 				continue;
@@ -234,7 +247,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		}
 		if (unlikely(vuser_rx_len_bad(rxq, head, len, true))) {
 			vuser_rx_bad_len(rxq, packed, used, id, len, VUSER_FAULT_BAD_LEN);
-			vuser_rx_post(rxq, packed, (uint16_t)id, head); /* same buffer again */
+			vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, head); /* same buffer */
 			vuser_rx_id_done(rxq);
 			used++;
 			continue;
@@ -243,7 +256,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		vuser_rx_first_seg(rxq, head, len);
 		if (rxq->offload)
 			vuser_rx_offload(head, vuser_rx_hdr(rxq, head));
-		vuser_rx_post(rxq, packed, (uint16_t)id, fresh[nfresh++]);
+		vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, fresh[nfresh++]);
 		used++;
 		last = head;
 		for (uint32_t k = 1; mrg && k < nbufs; k++) {
@@ -261,7 +274,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			if (unlikely(vuser_rx_len_bad(rxq, rxq->sw_ring[id], len, false))) {
 				vuser_rx_bad_len(rxq, packed, (uint16_t)(used - 1), id, len,
 						 VUSER_FAULT_BAD_LEN);
-				vuser_rx_post(rxq, packed, (uint16_t)id, rxq->sw_ring[id]);
+				vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, rxq->sw_ring[id]);
 				vuser_rx_id_done(rxq);
 				rte_pktmbuf_free(head);
 				head = NULL;
@@ -271,7 +284,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			seg = rxq->sw_ring[id];
 			vuser_rx_append_seg(rxq, head, last, seg, len);
 			last = seg;
-			vuser_rx_post(rxq, packed, (uint16_t)id, fresh[nfresh++]);
+			vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, fresh[nfresh++]);
 		}
 		if (unlikely(!head))
 			continue;
@@ -279,6 +292,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		pkts[nrx++] = head;
 	}
 	vuser_rx_consumed(rxq, packed, used);
+	for (uint16_t i = 0; i < ngive; i++)
+		vuser_rx_give(rxq, packed, give[i]);
 	vuser_rx_publish(rxq, packed);
 	if (nfresh < avail)
 		rte_pktmbuf_free_bulk(fresh + nfresh, avail - nfresh);
