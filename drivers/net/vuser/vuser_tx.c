@@ -3,10 +3,6 @@
 
 #include "vuser_queue.h"
 
-#ifndef VUSER_TX_SPLIT_RECLAIM_SLACK
-#define VUSER_TX_SPLIT_RECLAIM_SLACK 0
-#endif
-
 /* Give back everything buffer `id` held. */
 static __rte_always_inline void
 vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_free_batch *fb)
@@ -109,23 +105,9 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 					(uint16_t)(r->last_used_idx + n), 0);
 			return;
 		}
-		if (txq->in_order && n != 0) {
-			/* In order, the last new entry completes everything before it: the other
-			 * entries' lines (the device may still be writing next to them) are not
-			 * read at all. */
-#ifdef EXP_COUNT
-			uint16_t ex = txq->order[(txq->order_head + n - 1) % txq->size];
-			vuser_tx_complete(txq, packed, ex,
-					  (uint16_t)(r->last_used_idx + n - 1), &fb);
-#else
-			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, n - 1)->id,
-					  (uint16_t)(r->last_used_idx + n - 1), &fb);
-#endif
-		} else {
-			for (uint16_t i = 0; i < n; i++)
-				vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id,
-						  (uint16_t)(r->last_used_idx + i), &fb);
-		}
+		for (uint16_t i = 0; i < n; i++)
+			vuser_tx_complete(txq, packed, vu_split_ring_used_elem(r, i)->id,
+					  (uint16_t)(r->last_used_idx + i), &fb);
 		r->last_used_idx = (uint16_t)(r->last_used_idx + n);
 	}
 	vuser_free_batch_flush(&fb);
@@ -184,8 +166,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		return 0;
 	/* Completions first, every burst: measured faster than waiting for half the ring
 	 * (the mbufs go back while still warm in the cache). */
-	if (packed || txq->num_free < nb_pkts + VUSER_TX_SPLIT_RECLAIM_SLACK)
-		vuser_tx_reclaim(txq, packed);
+	vuser_tx_reclaim(txq, packed);
 	if (unlikely(txq->halted))
 		return 0;
 	for (; ntx < nb_pkts; ntx++) {
