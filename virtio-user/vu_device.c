@@ -459,11 +459,14 @@ int
 vu_device_notify(struct vu_device *dev, uint32_t idx)
 {
 	uint64_t one = 1;
+	ssize_t n;
 
 	if (idx >= dev->nqueues)
 		return -EINVAL;
-	/* EAGAIN means the counter is saturated: the backend has a kick pending anyway. */
-	if (write(dev->queues[idx].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	/* Interrupted (EINTR): nothing was written, so the kick is written again. EAGAIN means
+	 * the counter is saturated: the backend has a kick pending anyway. */
+	n = TEMP_FAILURE_RETRY(write(dev->queues[idx].kick_fd, &one, sizeof(one)));
+	if (n < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
 }

@@ -60,10 +60,12 @@ vu_tap_close(struct vu_tap *tap)
 	free(tap);
 }
 
+/* Every open and ioctl here is made again when a signal interrupts it (EINTR): it did
+ * nothing then. */
 static int
 vu_tap_open_clone(const struct vu_tap *tap, const char *tun_path)
 {
-	int fd = open(tun_path, O_RDWR | O_CLOEXEC);
+	int fd = TEMP_FAILURE_RETRY(open(tun_path, O_RDWR | O_CLOEXEC));
 	int err = errno;
 
 	if (fd >= 0)
@@ -95,7 +97,7 @@ vu_tap_check_features(const struct vu_tap *tap, int fd, const char *tun_path, ui
 	/* IFF_TUN_EXCL is honoured by TUNSETIFF but never listed by TUNGETFEATURES. */
 	unsigned int needed = (unsigned int)vu_tap_flags(queues);
 
-	if (ioctl(fd, TUNGETFEATURES, &features) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(fd, TUNGETFEATURES, &features)) < 0) {
 		int err = errno;
 
 		VU_ERR("%s: TUNGETFEATURES on %s: %s", tap->who, tun_path, strerror(err));
@@ -124,7 +126,7 @@ vu_tap_attach(struct vu_tap *tap, int fd, const char *ifname, uint32_t queues, b
 	ifr.ifr_flags = vu_tap_flags(queues);
 	if (create)
 		ifr.ifr_flags |= IFF_TUN_EXCL;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(fd, TUNSETIFF, &ifr)) < 0) {
 		int err = errno;
 
 		if (create && (err == EBUSY || err == EEXIST)) {
@@ -158,12 +160,12 @@ vu_tap_probe_offloads(struct vu_tap *tap)
 
 	tap->offloads = 0;
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
+		if (TEMP_FAILURE_RETRY(ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i])) == 0) {
 			tap->offloads = tries[i];
 			break;
 		}
 	}
-	if (ioctl(fd, TUNSETOFFLOAD, 0ul) < 0)
+	if (TEMP_FAILURE_RETRY(ioctl(fd, TUNSETOFFLOAD, 0ul)) < 0)
 		VU_WARN("%s: TUNSETOFFLOAD 0 on %s: %s", tap->who, tap->ifname, strerror(errno));
 }
 
@@ -211,7 +213,7 @@ vu_tap_open(const struct vu_tap_params *params, struct vu_tap **out)
 		if (rc < 0)
 			goto fail;
 	}
-	if (ioctl(tap->fds[0], TUNSETSNDBUF, &sndbuf) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(tap->fds[0], TUNSETSNDBUF, &sndbuf)) < 0) {
 		rc = -errno;
 		VU_ERR("%s: TUNSETSNDBUF %s: %s", tap->who, tap->ifname, strerror(-rc));
 		goto fail;
@@ -242,7 +244,7 @@ vu_tap_set_vnet_hdr_size(struct vu_tap *tap, uint32_t size)
 	int sz = (int)size;
 
 	/* The header size belongs to the interface, not to a queue (tun.c). */
-	if (ioctl(tap->fds[0], TUNSETVNETHDRSZ, &sz) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(tap->fds[0], TUNSETVNETHDRSZ, &sz)) < 0) {
 		int err = errno;
 
 		VU_ERR("%s: TUNSETVNETHDRSZ %d on %s: %s", tap->who, sz, tap->ifname,
@@ -255,7 +257,7 @@ vu_tap_set_vnet_hdr_size(struct vu_tap *tap, uint32_t size)
 int
 vu_tap_set_offload(struct vu_tap *tap, unsigned int tun_flags)
 {
-	if (ioctl(tap->fds[0], TUNSETOFFLOAD, (unsigned long)tun_flags) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(tap->fds[0], TUNSETOFFLOAD, (unsigned long)tun_flags)) < 0) {
 		int err = errno;
 
 		VU_ERR("%s: TUNSETOFFLOAD 0x%x on %s: the kernel refused: %s", tap->who, tun_flags,

@@ -49,10 +49,12 @@ struct vu_backend {
 	int vhost_fds[]; /* one vhost-net device per queue pair */
 };
 
+/* Every ioctl and open here is made again when a signal interrupts it (EINTR): it did
+ * nothing then. */
 static int
 vu_vk_ioctl(struct vu_backend *b, uint32_t pair, const char *what, unsigned long request, void *arg)
 {
-	if (ioctl(b->vhost_fds[pair], request, arg) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(b->vhost_fds[pair], request, arg)) < 0) {
 		int err = errno;
 
 		if (err == ENOTTY)
@@ -77,7 +79,7 @@ vu_vk_ring_ioctl(
 			b->npairs);
 		return -EINVAL;
 	}
-	if (ioctl(b->vhost_fds[pair], request, arg) < 0) {
+	if (TEMP_FAILURE_RETRY(ioctl(b->vhost_fds[pair], request, arg)) < 0) {
 		int err = errno;
 
 		VU_ERR("%s: %s on %s (queue %u): %s", b->name, what, b->path, idx, strerror(err));
@@ -103,7 +105,7 @@ vu_vk_max_regions(void)
 static int
 vu_vk_open_device(struct vu_backend *b)
 {
-	int fd = open(b->path, O_RDWR | O_CLOEXEC);
+	int fd = TEMP_FAILURE_RETRY(open(b->path, O_RDWR | O_CLOEXEC));
 	int err = errno;
 
 	if (fd >= 0)

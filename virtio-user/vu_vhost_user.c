@@ -175,6 +175,10 @@ vu_vhost_connect(struct vu_backend *b)
 		VU_ERR("%s: vhost-user socket %s: %s", b->name, b->path, strerror(err));
 		return -err;
 	}
+	if (S_ISDIR(st.st_mode)) {
+		VU_ERR("%s: %s is a directory, not a vhost-user UNIX socket", b->name, b->path);
+		return -EISDIR;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		VU_ERR("%s: %s is not a UNIX socket", b->name, b->path);
 		return -ENOTSOCK;

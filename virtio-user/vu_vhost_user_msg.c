@@ -113,8 +113,12 @@ vu_wait(int sock, short events, int64_t deadline)
 		}
 		if (rc == 0)
 			return -ETIMEDOUT;
-		if (errno != EINTR)
+		/* Interrupted, or EAGAIN, which POSIX allows for kernel memory short for a
+		 * moment: wait again for what is left of the timeout, never past it. */
+		if (errno != EINTR && errno != EAGAIN)
 			return -errno;
+		if (left == 0)
+			return -ETIMEDOUT;
 	}
 }
 

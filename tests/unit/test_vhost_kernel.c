@@ -1,6 +1,7 @@
 /* Unit tests of the vhost-kernel frontend and its TAP layer: the ioctl sequence, with the
  * device nodes substituted by /dev/null and ioctl() and the netlink calls interposed
- * (linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up). */
+ * (linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up; the fake
+ * kernel is fake_kernel.c). */
 #include <errno.h>
 #include <limits.h>
 #include <linux/if_tun.h>
@@ -20,233 +21,41 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "fake_kernel.h"
 #include "test_util.h"
 #include "vu_backend.h"
 #include "vu_device.h"
 #include "vu_tap.h"
 
-#define NODE "/dev/null" /* a character device that stands for /dev/vhost-net and /dev/net/tun */
-
-/* ---- the fake kernel behind ioctl() ---- */
-
-struct rec {
-	int fd;
-	unsigned long request;
-	uint64_t u64; /* features, offload flags, sndbuf, hdr size */
-	struct vhost_vring_state state;
-	struct vhost_vring_addr addr;
-	struct vhost_vring_file file;
-	uint32_t nregions;
-	struct vhost_memory_region regions[4];
-	struct ifreq ifr;
-};
-
-#define MAX_RECS 128
-#define MAX_LINK_CALLS 8
-
-static struct fake_kernel {
-	uint64_t vhost_features;
-	unsigned int tun_features;
-	unsigned int tun_offloads; /* TUNSETOFFLOAD accepts subsets of these */
-	const char *existing; /* an interface that exists already */
-	char created[IFNAMSIZ]; /* the TAP made by TUNSETIFF */
-	unsigned long fail_request;
-	int fail_errno;
-	int link_rc;
-	struct rec recs[MAX_RECS];
-	unsigned int nrecs;
-	struct {
-		char what[8];
-		char ifname[IFNAMSIZ];
-		uint8_t mac[6];
-		bool up;
-	} link[MAX_LINK_CALLS];
-	unsigned int nlink;
-} fk;
-
-int __real_ioctl(int fd, unsigned long request, ...);
 int __wrap_ioctl(int fd, unsigned long request, ...);
-int __wrap_vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6]);
-int __wrap_vu_link_set_up(const char *who, const char *ifname, bool up);
 
-static bool
-is_vhost_or_tun(unsigned long request)
-{
-	return _IOC_TYPE(request) == VHOST_VIRTIO || _IOC_TYPE(request) == 'T';
-}
-
-static int
-fake_ioctl(struct rec *r, void *arg)
-{
-	if (fk.fail_request == r->request) {
-		errno = fk.fail_errno;
-		return -1;
-	}
-	switch (r->request) {
-	case VHOST_SET_OWNER:
-	case VHOST_RESET_OWNER:
-		return 0;
-	case VHOST_GET_FEATURES:
-		*(uint64_t *)arg = fk.vhost_features;
-		return 0;
-	case VHOST_SET_FEATURES:
-		r->u64 = *(uint64_t *)arg;
-		if (r->u64 & ~fk.vhost_features) {
-			errno = EOPNOTSUPP;
-			return -1;
-		}
-		return 0;
-	case VHOST_SET_MEM_TABLE: {
-		const struct vhost_memory *m = arg;
-
-		r->nregions = m->nregions;
-		for (uint32_t i = 0; i < m->nregions && i < 4; i++)
-			r->regions[i] = m->regions[i];
-		return 0;
-	}
-	case VHOST_SET_VRING_NUM:
-	case VHOST_SET_VRING_BASE:
-		r->state = *(struct vhost_vring_state *)arg;
-		return 0;
-	case VHOST_GET_VRING_BASE:
-		r->state = *(struct vhost_vring_state *)arg;
-		((struct vhost_vring_state *)arg)->num = 7;
-		return 0;
-	case VHOST_SET_VRING_ADDR:
-		r->addr = *(struct vhost_vring_addr *)arg;
-		return 0;
-	case VHOST_SET_VRING_KICK:
-	case VHOST_SET_VRING_CALL:
-	case VHOST_NET_SET_BACKEND:
-		r->file = *(struct vhost_vring_file *)arg;
-		return 0;
-	case TUNGETFEATURES:
-		*(unsigned int *)arg = fk.tun_features;
-		return 0;
-	case TUNSETIFF: {
-		struct ifreq *ifr = arg;
-		char *pct;
-
-		r->ifr = *ifr;
-		if (fk.existing && strcmp(ifr->ifr_name, fk.existing) == 0 &&
-			(ifr->ifr_flags & IFF_TUN_EXCL)) {
-			errno = EBUSY;
-			return -1;
-		}
-		/* The kernel's dev_alloc_name(): %d becomes the first free number. */
-		pct = strstr(ifr->ifr_name, "%d");
-		if (pct)
-			memcpy(pct, "0", 2);
-		snprintf(fk.created, sizeof(fk.created), "%s", ifr->ifr_name);
-		return 0;
-	}
-	case TUNSETSNDBUF:
-	case TUNSETVNETHDRSZ:
-		r->u64 = (uint64_t) * (int *)arg;
-		return 0;
-	case TUNSETOFFLOAD:
-		r->u64 = (uint64_t)(uintptr_t)arg;
-		if (r->u64 & ~(uint64_t)fk.tun_offloads) {
-			errno = EINVAL;
-			return -1;
-		}
-		return 0;
-	default:
-		errno = ENOTTY;
-		return -1;
-	}
-}
-
+/* Every ioctl() of the frontend goes to the fake kernel. */
 int
 __wrap_ioctl(int fd, unsigned long request, ...)
 {
-	struct rec *r;
 	va_list ap;
 	void *arg;
 
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (!is_vhost_or_tun(request))
-		return __real_ioctl(fd, request, arg);
-	assert_true(fk.nrecs < MAX_RECS);
-	r = &fk.recs[fk.nrecs++];
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-	r->request = request;
-	return fake_ioctl(r, arg);
-}
-
-static int
-link_call(const char *what, const char *ifname, const uint8_t *mac, bool up)
-{
-	if (fk.nlink < MAX_LINK_CALLS) {
-		snprintf(fk.link[fk.nlink].what, sizeof(fk.link[0].what), "%s", what);
-		snprintf(fk.link[fk.nlink].ifname, IFNAMSIZ, "%s", ifname);
-		if (mac)
-			memcpy(fk.link[fk.nlink].mac, mac, 6);
-		fk.link[fk.nlink].up = up;
-		fk.nlink++;
-	}
-	return fk.link_rc;
-}
-
-int
-__wrap_vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6])
-{
-	(void)who;
-	return link_call("mac", ifname, mac, false);
-}
-
-int
-__wrap_vu_link_set_up(const char *who, const char *ifname, bool up)
-{
-	(void)who;
-	return link_call("up", ifname, NULL, up);
+	return fk_ioctl(fd, request, arg);
 }
 
 /* ---- helpers ---- */
-
-#define KERNEL_FEATURES                                                                           \
-	(VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | \
-		VU_BIT(VU_NET_F_MRG_RXBUF) | (1ull << VHOST_NET_F_VIRTIO_NET_HDR) |               \
-		(1ull << VHOST_F_LOG_ALL) | VU_BIT(VU_F_ACCESS_PLATFORM))
-
-static const uint8_t test_mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
 
 static int
 setup(void **state)
 {
 	(void)state;
-	memset(&fk, 0, sizeof(fk));
-	fk.vhost_features = KERNEL_FEATURES;
-	/* As the kernel answers: IFF_TUN_EXCL works but is not listed. */
-	fk.tun_features = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
-	fk.tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_UFO;
+	fk_reset();
 	tu_log_capture();
 	tu_log_reset();
 	return 0;
 }
 
-static struct vu_device_params
-params(uint16_t pairs, const char *ifname)
-{
-	struct vu_device_params p = {
-		.name = "vk0",
-		.path = NODE,
-		.tun_path = NODE,
-		.ifname = ifname,
-		.queue_pairs = pairs,
-		.queue_size = 256,
-		.mac_set = true,
-	};
-
-	memcpy(p.mac, test_mac, sizeof(p.mac));
-	return p;
-}
-
 /* Index of the next record at or after *pos with this request; fails if none. */
-static const struct rec *
+static const struct fk_rec *
 next_rec(unsigned int *pos, unsigned long request, const char *name)
 {
 	for (; *pos < fk.nrecs; (*pos)++)
@@ -281,33 +90,6 @@ assert_one_line_error(const char *word1, const char *word2)
 		fail_msg("error \"%s\" does not mention \"%s\"", line, word2);
 }
 
-/* Drive the device as the PMD's glue does: features, memory, queues, DRIVER_OK. */
-static int
-start_device(struct vu_device *dev, uint64_t features, int memfd, void *mem, size_t len)
-{
-	uint8_t st = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER;
-	struct vu_mem_table table = {
-		.nregions = 1,
-		.regions = {{.addr = (uint64_t)(uintptr_t)mem, .len = len, .fd = memfd}},
-	};
-	int rc;
-
-	assert_int_equal(vu_device_set_status(dev, 0), 0);
-	assert_int_equal(vu_device_set_status(dev, st), 0);
-	assert_int_equal(vu_device_set_driver_features(dev, features), 0);
-	st |= VU_STATUS_FEATURES_OK;
-	assert_int_equal(vu_device_set_status(dev, st), 0);
-	assert_int_equal(vu_device_set_memory(dev, &table), 0);
-	for (uint32_t i = 0; i < vu_device_num_queues(dev); i++) {
-		uint64_t base = (uint64_t)(uintptr_t)mem + i * 0x4000;
-		struct vu_vring_addr a = {base, base + 0x1000, base + 0x2000};
-
-		assert_int_equal(vu_device_setup_queue(dev, i, 256, &a), 0);
-	}
-	rc = vu_device_set_status(dev, st | VU_STATUS_DRIVER_OK);
-	return rc;
-}
-
 /* ---- tests ---- */
 
 static void
@@ -316,7 +98,7 @@ test_backend_selection(void **state)
 	(void)state;
 	/* A character device is a vhost-kernel node; a missing vhost-net* path too, so
 	 * that its error names the module; anything else is a vhost-user socket. */
-	assert_ptr_equal(vu_backend_ops_for_path(NODE), &vu_vhost_kernel_ops);
+	assert_ptr_equal(vu_backend_ops_for_path(FK_NODE), &vu_vhost_kernel_ops);
 	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent/vhost-net"), &vu_vhost_kernel_ops);
 	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent/sock0"), &vu_vhost_user_ops);
 	assert_ptr_equal(vu_backend_ops_for_path("/"), &vu_vhost_user_ops);
@@ -325,9 +107,9 @@ test_backend_selection(void **state)
 static void
 test_open_one_pair(void **state)
 {
-	struct vu_device_params p = params(1, "tap%d");
+	struct vu_device_params p = fk_params(1, "tap%d");
 	struct vu_device *dev = NULL;
-	const struct rec *r, *iff;
+	const struct fk_rec *r, *iff;
 	unsigned int pos = 0;
 	uint64_t f;
 	int fds = tu_count_fds();
@@ -360,7 +142,7 @@ test_open_one_pair(void **state)
 	assert_int_equal(fk.nlink, 2);
 	assert_string_equal(fk.link[0].what, "mac");
 	assert_string_equal(fk.link[0].ifname, "tap0");
-	assert_memory_equal(fk.link[0].mac, test_mac, 6);
+	assert_memory_equal(fk.link[0].mac, fk_test_mac, 6);
 	assert_string_equal(fk.link[1].what, "up");
 	assert_true(fk.link[1].up);
 
@@ -387,7 +169,7 @@ test_open_one_pair(void **state)
 static void
 test_start_stop_sequence(void **state)
 {
-	struct vu_device_params p = params(1, "tap%d");
+	struct vu_device_params p = fk_params(1, "tap%d");
 	uint64_t features = VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF) |
 		VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) | VU_BIT(VU_NET_F_CSUM) |
 		VU_BIT(VU_NET_F_MAC);
@@ -395,7 +177,7 @@ test_start_stop_sequence(void **state)
 	int memfd = tu_memfd(len);
 	struct vu_device *dev = NULL;
 	char mem[1] = {0};
-	const struct rec *r;
+	const struct fk_rec *r;
 	unsigned int pos;
 	int vhost_fd, tap_fd;
 
@@ -405,7 +187,7 @@ test_start_stop_sequence(void **state)
 	vhost_fd = fk.recs[0].fd;
 	tap_fd = fk.recs[2].fd;
 	pos = fk.nrecs;
-	assert_int_equal(start_device(dev, features, memfd, mem, len), 0);
+	assert_int_equal(fk_start_device(dev, features, memfd, mem, len), 0);
 
 	/* Header size and offloads on the TAP, then only vhost's own bits to vhost. */
 	assert_int_equal(next_rec(&pos, TUNSETVNETHDRSZ, "TUNSETVNETHDRSZ")->u64, 12);
@@ -467,7 +249,7 @@ test_start_stop_sequence(void **state)
 static void
 test_legacy_header_without_offloads(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	size_t len = 1 << 16;
 	int memfd = tu_memfd(len);
 	struct vu_device *dev = NULL;
@@ -478,7 +260,7 @@ test_legacy_header_without_offloads(void **state)
 	assert_int_equal(vu_device_create(&p, &dev), 0);
 	assert_string_equal(fk.recs[3].ifr.ifr_name, VU_TAP_DEFAULT_NAME);
 	pos = fk.nrecs;
-	assert_int_equal(start_device(dev, VU_BIT(VU_NET_F_MAC), memfd, mem, len), 0);
+	assert_int_equal(fk_start_device(dev, VU_BIT(VU_NET_F_MAC), memfd, mem, len), 0);
 	/* No VERSION_1, no MRG_RXBUF: the 10-byte header (spec 5.1.6); no offloads. */
 	assert_int_equal(next_rec(&pos, TUNSETVNETHDRSZ, "TUNSETVNETHDRSZ")->u64, 10);
 	assert_int_equal(next_rec(&pos, TUNSETOFFLOAD, "TUNSETOFFLOAD")->u64, 0);
@@ -490,14 +272,14 @@ test_legacy_header_without_offloads(void **state)
 static void
 test_multi_queue(void **state)
 {
-	struct vu_device_params p = params(2, "mq%d");
+	struct vu_device_params p = fk_params(2, "mq%d");
 	int fds = tu_count_fds();
 	size_t len = 1 << 16;
 	int memfd = tu_memfd(len);
 	struct vu_device *dev = NULL;
 	int vhost_fd[2], tap_fd[2];
 	unsigned int pos = 0, n = 0;
-	const struct rec *r;
+	const struct fk_rec *r;
 	char mem[1];
 
 	(void)state;
@@ -522,7 +304,7 @@ test_multi_queue(void **state)
 
 	pos = fk.nrecs;
 	assert_int_equal(
-		start_device(dev,
+		fk_start_device(dev,
 			VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MQ) | VU_BIT(VU_NET_F_CTRL_VQ),
 			memfd, mem, len),
 		0);
@@ -569,7 +351,7 @@ test_multi_queue(void **state)
 static void
 test_missing_module(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	struct vu_device *dev = NULL;
 	int fds = tu_count_fds();
 
@@ -586,7 +368,7 @@ test_missing_module(void **state)
 static void
 test_missing_tun(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	struct vu_device *dev = NULL;
 	int fds = tu_count_fds();
 
@@ -600,7 +382,7 @@ test_missing_tun(void **state)
 static void
 test_name_taken(void **state)
 {
-	struct vu_device_params p = params(1, "eth0");
+	struct vu_device_params p = fk_params(1, "eth0");
 	struct vu_device *dev = NULL;
 	int fds = tu_count_fds();
 
@@ -616,7 +398,7 @@ test_name_taken(void **state)
 static void
 test_permission(void **state)
 {
-	struct vu_device_params p = params(1, "tap0");
+	struct vu_device_params p = fk_params(1, "tap0");
 	struct vu_device *dev = NULL;
 	int fds = tu_count_fds();
 
@@ -631,7 +413,7 @@ test_permission(void **state)
 static void
 test_no_multi_queue_tap(void **state)
 {
-	struct vu_device_params p = params(2, NULL);
+	struct vu_device_params p = fk_params(2, NULL);
 	struct vu_device *dev = NULL;
 	int fds = tu_count_fds();
 
@@ -646,7 +428,7 @@ test_no_multi_queue_tap(void **state)
 static void
 test_not_a_vhost_device(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	struct vu_device *dev = NULL;
 
 	(void)state;
@@ -659,7 +441,7 @@ test_not_a_vhost_device(void **state)
 static void
 test_link_failure_removes_tap(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	struct vu_device *dev = NULL;
 	int fds = tu_count_fds();
 
@@ -672,7 +454,7 @@ test_link_failure_removes_tap(void **state)
 static void
 test_kernel_refuses_feature(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	size_t len = 1 << 16;
 	int memfd = tu_memfd(len);
 	struct vu_device *dev = NULL;
@@ -682,7 +464,8 @@ test_kernel_refuses_feature(void **state)
 	assert_int_equal(vu_device_create(&p, &dev), 0);
 	fk.fail_request = VHOST_SET_FEATURES;
 	fk.fail_errno = EOPNOTSUPP;
-	assert_int_equal(start_device(dev, VU_BIT(VU_F_VERSION_1), memfd, mem, len), -EOPNOTSUPP);
+	assert_int_equal(
+		fk_start_device(dev, VU_BIT(VU_F_VERSION_1), memfd, mem, len), -EOPNOTSUPP);
 	assert_true(strstr(tu_log_last_error(), "starting the backend") ||
 		strstr(tu_log_last_error(), "VHOST_SET_FEATURES"));
 	assert_false(vu_device_link_up(dev));
@@ -695,7 +478,7 @@ test_kernel_refuses_feature(void **state)
 static void
 test_tap_refuses_offload(void **state)
 {
-	struct vu_device_params p = params(1, NULL);
+	struct vu_device_params p = fk_params(1, NULL);
 	struct vu_device *dev = NULL;
 
 	(void)state;
@@ -710,7 +493,7 @@ test_tap_refuses_offload(void **state)
 static void
 test_iface_needs_vhost_kernel(void **state)
 {
-	struct vu_device_params p = params(1, "tap0");
+	struct vu_device_params p = fk_params(1, "tap0");
 	struct vu_device *dev = NULL;
 
 	(void)state;

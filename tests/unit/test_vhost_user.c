@@ -21,8 +21,8 @@
 #include "fake_backend.h"
 #include "test_util.h"
 #include "vu_backend.h"
-#include "vu_device.h"
 #include "vu_vhost_user_msg.h"
+#include "wire_scenario.h"
 
 #define F_PROTO (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)
 #define P_MQ (1ull << VU_VHOST_USER_PROTOCOL_F_MQ)
@@ -442,6 +442,13 @@ test_connect_errors(void **state)
 	assert_int_equal(open_with(c, path, SHORT_TIMEOUT_MS), -ENOTSOCK);
 	unlink(path);
 
+	/* path=<a directory>: said so, not "connection refused". */
+	snprintf(path, sizeof(path), "%s/adir", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(open_with(c, path, SHORT_TIMEOUT_MS), -EISDIR);
+	assert_log_mentions("is a directory");
+	rmdir(path);
+
 	/* A socket file nobody listens on. */
 	snprintf(path, sizeof(path), "%s/dead", dir);
 	strcpy(sa.sun_path, path);
@@ -708,94 +715,15 @@ static void
 test_device_on_the_wire(void **state)
 {
 	struct ctx *c = *state;
-	const uint64_t vers1 = 1ull << 32, csum = 1, mrg = 1ull << 15, ctrl_vq = 1ull << 17;
-	const uint64_t mac = 1ull << 5, status = 1ull << 16;
-	struct vu_device_params p = {
-		.name = "ut0",
-		.queue_pairs = 1,
-		.timeout_ms = TIMEOUT_MS,
-	};
-	struct vu_mem_table mem = { .nregions = 1 };
-	struct vu_vring_addr addr[2] = {
-		{ .desc = 0x10000, .avail = 0x11000, .used = 0x12000 },
-		{ .desc = 0x20000, .avail = 0x21000, .used = 0x22000 },
-	};
-	struct vu_device *dev = NULL;
-	uint64_t fdev, fino;
+	struct wire_scenario s;
 
-	mem.regions[0] = (struct vu_mem_region){ .addr = 0x10000, .len = 0x100000,
-						 .fd = tu_memfd(4096) };
-	fb_script_handshake(c->fb, vers1 | csum | mrg | ctrl_vq | F_PROTO, P_ACK | P_MQ, 1);
-	fb_expect_u64(c->fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, vers1 | csum | F_PROTO);
-	fb_ack(c->fb, VU_VHOST_USER_SET_FEATURES, 0);
-	fb_expect(c->fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
-	fb_ack(c->fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
-	for (uint32_t q = 0; q < 2; q++) {
-		uint8_t a[40] = { 0 };
-
-		a[0] = (uint8_t)q;
-		memcpy(a + 8, &addr[q].desc, 8);
-		memcpy(a + 16, &addr[q].used, 8);
-		memcpy(a + 24, &addr[q].avail, 8);
-		fb_expect_u64(c->fb, VU_VHOST_USER_SET_VRING_CALL, FB_FLAGS_ACK, q);
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_CALL, 0);
-		fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_NUM, FB_FLAGS_ACK, q, 256);
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_NUM, 0);
-		fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_BASE, FB_FLAGS_ACK, q, 0);
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_BASE, 0);
-		fb_expect_payload(c->fb, VU_VHOST_USER_SET_VRING_ADDR, FB_FLAGS_ACK, a, sizeof(a));
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_ADDR, 0);
-		fb_expect_u64(c->fb, VU_VHOST_USER_SET_VRING_KICK, FB_FLAGS_ACK, q);
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_KICK, 0);
-	}
-	for (uint32_t q = 0; q < 2; q++) {
-		fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_ENABLE, FB_FLAGS_ACK, q, 1);
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
-	}
-	/* Reset: each started ring disabled, then stopped with GET_VRING_BASE. */
-	for (uint32_t q = 0; q < 2; q++) {
-		fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_ENABLE, FB_FLAGS_ACK, q, 0);
-		fb_ack(c->fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
-		fb_expect_state(c->fb, VU_VHOST_USER_GET_VRING_BASE, FB_FLAGS, q, 0);
-		fb_reply_state(c->fb, VU_VHOST_USER_GET_VRING_BASE, q, 5);
-	}
-	fb_expect_payload(c->fb, VU_VHOST_USER_RESET_OWNER, FB_FLAGS_ACK, NULL, 0);
-	fb_ack(c->fb, VU_VHOST_USER_RESET_OWNER, 0);
+	ws_script(c->fb);
 	assert_int_equal(fb_start(c->fb), 0);
-
-	p.path = fb_path(c->fb);
-	assert_int_equal(vu_device_create(&p, &dev), 0);
-	assert_int_equal(vu_device_get_features(dev), vers1 | csum | mrg | mac | status);
-	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER), 0);
-	assert_int_equal(vu_device_set_driver_features(dev, vers1 | csum | mac | status), 0);
-	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
-							   VU_STATUS_FEATURES_OK),
-			 0);
-	assert_int_equal(vu_device_set_memory(dev, &mem), 0);
-	assert_int_equal(vu_device_setup_queue(dev, 0, 256, &addr[0]), 0);
-	assert_int_equal(vu_device_setup_queue(dev, 1, 256, &addr[1]), 0);
-	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
-							   VU_STATUS_FEATURES_OK |
-							   VU_STATUS_DRIVER_OK),
-			 0);
-	assert_true(vu_device_link_up(dev));
-	assert_int_equal(tu_fd_ino(vu_device_queue_call_fd(dev, 1), &fdev, &fino), 0);
-	assert_int_equal(vu_device_set_status(dev, 0), 0);
-	vu_device_destroy(dev);
-	close(mem.regions[0].fd);
+	ws_start(&s, fb_path(c->fb), TIMEOUT_MS);
+	ws_stop(&s);
 	finish(c);
-
 	/* The fds the backend got are the device's eventfds and the memory fd. */
-	for (unsigned int i = 0; i < fb_nrx(c->fb); i++) {
-		const struct fb_rx *rx = fb_rx(c->fb, i);
-
-		if (rx->hdr.request == VU_VHOST_USER_SET_VRING_CALL && rx_u64(rx) == 1) {
-			assert_int_equal(rx->nfds, 1);
-			assert_int_equal(rx->fd_ino[0], fino);
-		}
-		if (rx->hdr.request == VU_VHOST_USER_SET_MEM_TABLE)
-			assert_int_equal(rx->nfds, 1);
-	}
+	ws_check_fds(&s, c->fb);
 }
 
 /* ---- connection watching (event_fd / handle_event) in client mode ---- */

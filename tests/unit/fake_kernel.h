@@ -1,0 +1,81 @@
+/* Fake vhost-net and TAP kernel for unit tests: ioctls recorded and answered, links faked. */
+#ifndef FAKE_KERNEL_H
+#define FAKE_KERNEL_H
+
+#include <linux/vhost.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_device.h"
+#include "vu_virtio.h"
+
+/*
+ * The test binary is linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up.
+ * This file defines the two link wrappers; the binary's own __wrap_ioctl hands every call to
+ * fk_ioctl(), which answers vhost and TUN requests as the kernel would (recording each one in
+ * fk.recs) and passes any other request to the real ioctl(). The device nodes are substituted
+ * by FK_NODE, so open() and close() are real.
+ */
+
+#define FK_NODE "/dev/null" /* a character device that stands for /dev/vhost-net and /dev/net/tun */
+
+/* What vhost-net offers: ring features, and bits the frontend must not pass on. */
+#define FK_KERNEL_FEATURES                                                                        \
+	(VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | \
+		VU_BIT(VU_NET_F_MRG_RXBUF) | (1ull << VHOST_NET_F_VIRTIO_NET_HDR) |               \
+		(1ull << VHOST_F_LOG_ALL) | VU_BIT(VU_F_ACCESS_PLATFORM))
+
+/* One vhost or TUN ioctl as the fake kernel received it. */
+struct fk_rec {
+	int fd;
+	unsigned long request;
+	uint64_t u64; /* features, offload flags, sndbuf, hdr size */
+	struct vhost_vring_state state;
+	struct vhost_vring_addr addr;
+	struct vhost_vring_file file;
+	uint32_t nregions;
+	struct vhost_memory_region regions[4];
+	struct ifreq ifr;
+};
+
+#define FK_MAX_RECS 128
+#define FK_MAX_LINK_CALLS 8
+
+struct fake_kernel {
+	uint64_t vhost_features;
+	unsigned int tun_features;
+	unsigned int tun_offloads; /* TUNSETOFFLOAD accepts subsets of these */
+	const char *existing; /* an interface that exists already */
+	char created[IFNAMSIZ]; /* the TAP made by TUNSETIFF */
+	unsigned long fail_request;
+	int fail_errno;
+	int link_rc;
+	struct fk_rec recs[FK_MAX_RECS];
+	unsigned int nrecs;
+	struct {
+		char what[8];
+		char ifname[IFNAMSIZ];
+		uint8_t mac[6];
+		bool up;
+	} link[FK_MAX_LINK_CALLS];
+	unsigned int nlink;
+};
+
+extern struct fake_kernel fk;
+extern const uint8_t fk_test_mac[6];
+
+/* Forget every record and answer as a kernel with vhost-net and a multi-queue TAP. */
+void fk_reset(void);
+
+/* The fake kernel behind ioctl(): vhost and TUN requests answered, others passed on. */
+int fk_ioctl(int fd, unsigned long request, void *arg);
+
+/* Device parameters for vhost-kernel on FK_NODE with `pairs` queue pairs and fk_test_mac. */
+struct vu_device_params fk_params(uint16_t pairs, const char *ifname);
+
+/* Drive the device as the PMD's glue does: reset, features, memory, queues (256 entries, at
+ * mem + i * 0x4000), then DRIVER_OK, whose result is returned. */
+int fk_start_device(struct vu_device *dev, uint64_t features, int memfd, void *mem, size_t len);
+
+#endif /* FAKE_KERNEL_H */
