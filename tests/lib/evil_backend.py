@@ -7,6 +7,12 @@ the rings of queue pair 0), moves real frames through the rings (split and packe
 then does what a hostile or broken backend would: bad used entries, wrong wrap bits,
 wrong replies, silence, a connection closed in the middle of the start sequence.
 
+Not a traffic generator: on a packed ring kept completely full by a flooding frontend
+(testpmd txonly with --txd equal to the ring size) it loses track of the ring within
+seconds, with DPDK's own net_virtio_user as much as with net_vuser (the frontend's newer
+descriptors sit after a slot that still shows the previous lap's used flags). The tests
+pace Tx instead (test_faults.py: io forwarding, --txd=32).
+
 Standard library only.  Run as a process (the tests kill it with SIGKILL to simulate a
 crash) or use class EvilBackend in-process (tests/soak/server_soak.py).
 
