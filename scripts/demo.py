@@ -27,7 +27,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import dpdkapp  # noqa: E402
 from dpdkapp import Testpmd, wait_until  # noqa: E402
 
-DEFAULT_PLUGIN = os.path.join(ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
 
 
 class Demo:
@@ -176,7 +175,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frontend", choices=("vuser", "dpdk"),
                     default=os.environ.get("VUSER_FRONTEND", "vuser"))
-    ap.add_argument("--plugin", default=os.environ.get("VUSER_PLUGIN", DEFAULT_PLUGIN))
+    ap.add_argument("--plugin", default=dpdkapp.plugin_path())
     ap.add_argument("--duration", type=float, default=5.0, help="measure window, s")
     ap.add_argument("--warmup", type=float, default=1.0, help="s before the first sample")
     ap.add_argument("--pkt-len", type=int, default=64)

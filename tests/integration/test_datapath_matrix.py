@@ -152,8 +152,7 @@ class Frontend:
         self.plugin = self.staged = None
         if self.kind == "vuser":
             self.alias, self.own_name, self.driver = "virtio_user", "net_vuser", "net_vuser"
-            self.plugin = os.environ.get("VUSER_PLUGIN") or os.path.join(
-                ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+            self.plugin = dpdkapp.plugin_path()
         elif self.kind == "dpdk":
             self.alias = self.own_name = self.driver = "net_virtio_user"
         else:

@@ -44,8 +44,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import dpdkapp  # noqa: E402
 from dpdkapp import Testpmd, wait_until  # noqa: E402
 
-PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
-    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+PLUGIN = dpdkapp.plugin_path()
 EVIL = os.path.join(ROOT, "tests", "lib", "evil_backend.py")
 APP_ARGS = ["--burst=32", "--total-num-mbufs=4096", "--nb-cores=1", "--disable-link-check"]
 CASE_TIMEOUT = 90

@@ -28,8 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import dpdkapp  # noqa: E402
 
 APP = os.path.join(ROOT, "build", "tests", "apps", "vuser_inproc")
-PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
-    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+PLUGIN = dpdkapp.plugin_path()
 CHECKS = ["tx_udp_checksum", "tx_tcp_checksum_multiseg", "tx_tso", "rx_checksum_partial",
           "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip"]
 PATHS = [

@@ -34,8 +34,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import dpdkapp  # noqa: E402
 from dpdkapp import DpdkApp, Testpmd, wait_until  # noqa: E402
 
-PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
-    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+PLUGIN = dpdkapp.plugin_path()
 RXINTR = os.environ.get("VUSER_RXINTR") or os.path.join(
     ROOT, "build", "tests", "apps", "vuser_rxintr")
 ROUNDS = int(os.environ.get("VUSER_RECONNECTS", "20"))

@@ -32,8 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import dpdkapp  # noqa: E402
 
 TOOL = os.path.join(ROOT, "build", "tests", "unit", "tap_netns_tool")
-PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
-    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+PLUGIN = dpdkapp.plugin_path()
 CASE_TIMEOUT = 60
 IO_TIMEOUT = 10.0
 IFF_MULTI_QUEUE = 0x100

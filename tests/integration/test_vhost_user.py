@@ -60,8 +60,7 @@ class Frontend:
         if kind == "vuser":
             self.vdev_name = "virtio_user0"
             self.driver = "net_vuser"
-            self.plugin = os.environ.get("VUSER_PLUGIN") or os.path.join(
-                ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+            self.plugin = dpdkapp.plugin_path()
         elif kind == "dpdk":
             self.vdev_name = "net_virtio_user0"
             self.driver = "net_virtio_user"

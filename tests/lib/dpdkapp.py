@@ -57,6 +57,14 @@ class DpdkAppError(Exception):
 # waiting
 
 
+def plugin_path():
+    """The net_vuser plugin the tests load: $VUSER_PLUGIN (make test-asan points it at
+    the sanitizer build), else the one in build/."""
+    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    return os.environ.get("VUSER_PLUGIN") or os.path.join(
+        root, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+
+
 def wait_until(pred, timeout, interval=0.05, what=None):
     """Call pred() until it returns a truthy value; return that value.
 

@@ -74,7 +74,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import dpdkapp  # noqa: E402
 from dpdkapp import DpdkAppError, Testpmd, wait_until  # noqa: E402
 
-DEFAULT_PLUGIN = os.path.join(ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
 
 OURS, THEIRS = "vuser", "dpdk"
 DRIVERS = {
@@ -1096,7 +1095,7 @@ def main():
                     help="N of the loopback's 'start tx_first N' (packets = N x burst)")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
-    ap.add_argument("--plugin", default=os.environ.get("VUSER_PLUGIN", DEFAULT_PLUGIN))
+    ap.add_argument("--plugin", default=dpdkapp.plugin_path())
     ap.add_argument("--against", metavar="PLUGIN",
                     help="development A/B: measure another build of net_vuser in the "
                     "in-tree driver's place (the 'dpdk' columns are then that build)")

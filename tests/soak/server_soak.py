@@ -38,8 +38,7 @@ import dpdkapp  # noqa: E402
 from dpdkapp import Testpmd, wait_until  # noqa: E402
 import test_faults  # noqa: E402  (the Evil process wrapper)
 
-PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
-    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+PLUGIN = dpdkapp.plugin_path()
 ERROR_KEYS = ("ierrors", "oerrors", "rx_nombuf")
 
 

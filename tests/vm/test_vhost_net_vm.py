@@ -37,8 +37,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 DEPS = os.path.join(ROOT, ".deps", "vm")
-PLUGIN = os.environ.get("VUSER_PLUGIN") or os.path.join(
-    ROOT, "build", "drivers", "net", "vuser", "librte_net_vuser.so")
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import dpdkapp  # noqa: E402
+PLUGIN = dpdkapp.plugin_path()
 QEMU = "qemu-system-x86_64"
 VM_TIMEOUT = 480          # the whole VM run, boot to power-off (TCG is slow)
 BOOT_TIMEOUT = 120        # until the init script reports the modules loaded

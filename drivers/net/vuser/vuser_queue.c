@@ -212,11 +212,9 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 
 		vu_split_ring_init(r, txq->mz->addr, txq->size);
 		r->avail->flags = VU_AVAIL_F_NO_INTERRUPT;
-		/* Free list threaded through desc.next, in ring order. */
-		for (uint16_t id = 0; id < txq->size; id++) {
+		/* Free list in ring order; chains copy their links into desc.next as built. */
+		for (uint16_t id = 0; id < txq->size; id++)
 			txq->next[id] = (uint16_t)(id + 1 == txq->size ? 0 : id + 1);
-			r->desc[id].next = txq->next[id];
-		}
 		txq->free_head = 0;
 		txq->free_tail = (uint16_t)(txq->size - 1);
 	}

@@ -84,9 +84,8 @@ struct vuser_txq {
 	struct vuser_tx_buf *bufs; /* by buffer id (split: the head descriptor id) */
 	uint16_t *ids;             /* packed: free buffer ids (a stack) */
 	uint16_t *order;           /* in-order: buffer ids in the order they were made available */
-	uint16_t *next;            /* split: the free list's links, a private copy of desc.next:
-				    * reading a descriptor line back would move it from the
-				    * device's cache and back again before the next write */
+	uint16_t *next;            /* split: the free list's links, kept out of ring memory:
+				    * desc.next is written only inside a chain being built */
 	struct vu_net_hdr *hdrs;   /* a zeroed header slot per buffer id, in ring memory */
 	struct vuser_port *port;
 	uint16_t size;

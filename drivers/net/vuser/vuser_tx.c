@@ -14,17 +14,14 @@ vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_f
 	if (packed) {
 		txq->ids[txq->ids_top++] = id;
 	} else {
-		/* FIFO: the chain goes to the end of the free list, so that descriptors are
-		 * reused in ring order when the device completes in order. Then the link is
-		 * usually in place already, and the descriptor line is not written again. */
-		uint16_t tail = txq->free_tail;
+		/* FIFO: the chain goes to the end of the free list (private links), so that
+		 * descriptors are reused in ring order when the device completes in order. */
+		bool list_empty = txq->num_free + (txq->size - txq->nb_desc) == 0;
 
-		if (txq->num_free + (txq->size - txq->nb_desc) == 0) {
+		if (list_empty)
 			txq->free_head = id;
-		} else if (txq->next[tail] != id) {
-			txq->next[tail] = id;
-			txq->split.desc[tail].next = id;
-		}
+		else
+			txq->next[txq->free_tail] = id;
 		txq->free_tail = buf->tail;
 	}
 	txq->num_free = (uint16_t)(txq->num_free + buf->ndesc);
@@ -136,8 +133,13 @@ vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, u
 		d->addr = addr;
 		d->len = len;
 		d->flags = more ? VU_DESC_F_NEXT : 0;
-		if (more)
+		if (more) {
+			/* The device follows desc.next only within a chain: the link is written
+			 * here, and only when it changed (the free list lives in txq->next). */
 			*slot = txq->next[*slot];
+			if (d->next != *slot)
+				d->next = *slot;
+		}
 	}
 }
 
