@@ -157,10 +157,8 @@ vuser_rx_give(struct vuser_rxq *rxq, bool packed, uint16_t id)
 		struct vu_packed_ring *r = &rxq->packed;
 		struct vu_packed_desc *d = &r->desc[r->avail_idx];
 
-		d->addr = vuser_rx_buf_addr(rxq, m);
-		d->len = vuser_rx_buf_len(rxq, m);
-		d->id = id;
-		vu_packed_desc_publish(d, (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r)));
+		vu_packed_desc_fill(r, d, vuser_rx_buf_addr(rxq, m), vuser_rx_buf_len(rxq, m), id,
+				    (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r)));
 		vu_packed_ring_avail_advance(r, 1);
 	} else {
 		struct vu_desc *d = &rxq->split.desc[id];
@@ -231,11 +229,19 @@ vuser_tx_zero_hdr(void *hdr, uint16_t hdr_size)
 {
 	const uint64_t zero8 = 0;
 	uint64_t head;
-	uint32_t tail = 0;
+	uint32_t tail;
 	size_t tail_len = hdr_size - sizeof(head);
 
 	memcpy(&head, hdr, sizeof(head));
-	memcpy(&tail, (uint8_t *)hdr + sizeof(head), tail_len);
+	/* Constant sizes, so that no memcpy call is left in the burst. */
+	if (likely(hdr_size == sizeof(struct vu_net_hdr))) {
+		memcpy(&tail, (uint8_t *)hdr + sizeof(head), sizeof(tail));
+	} else {
+		uint16_t tail2;
+
+		memcpy(&tail2, (uint8_t *)hdr + sizeof(head), sizeof(tail2));
+		tail = tail2;
+	}
 	if (likely((head | tail) == 0))
 		return;
 	memcpy(hdr, &zero8, sizeof(zero8));
