@@ -38,7 +38,7 @@ ratios.png (when matplotlib is there; it is installed with apt if missing),
 and the logs of every app.
 
     make bench                                  # everything (< 15 min)
-    python3 tests/perf/bench.py --quick         # split ring, 64 bytes, 3 rounds
+    python3 tests/perf/bench.py --quick         # split ring, 64 bytes, 5 rounds
     python3 tests/perf/bench.py --cells 'tx/packed*/64,loop/split/*' --rounds 5
     python3 tests/perf/bench.py --list          # cell names, then exit
 
@@ -1078,12 +1078,14 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="split ring, 64 bytes, all directions (= --cells '*/split/64')")
     ap.add_argument("--list", action="store_true", help="print the cell names and exit")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="measurements per cell and driver, alternated (default 3)")
-    ap.add_argument("--warmup", type=float, default=0.5,
-                    help="s between packets moving and the first sample (default 0.5)")
-    ap.add_argument("--window", type=float, default=1.0,
-                    help="s between the two counter samples (default 1.0)")
+    # 5 short rounds rather than 3 long ones: this machine's speed changes for seconds at
+    # a time (for both drivers), and a median of 5 alternated samples follows that less.
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="measurements per cell and driver, alternated (default 5)")
+    ap.add_argument("--warmup", type=float, default=0.3,
+                    help="s between packets moving and the first sample (default 0.3)")
+    ap.add_argument("--window", type=float, default=0.5,
+                    help="s between the two counter samples (default 0.5)")
     ap.add_argument("--huge", choices=("auto", "yes", "no"), default="auto",
                     help="hugepages: auto = reserve if possible else --no-huge (default); "
                     "yes = fail without; no = always --no-huge")
