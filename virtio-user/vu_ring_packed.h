@@ -33,6 +33,12 @@ struct vu_packed_desc {
 	uint16_t flags;
 };
 
+/* vu_packed_desc_read takes len, id and flags as one 8-byte word. */
+_Static_assert(offsetof(struct vu_packed_desc, len) == 8 &&
+		       offsetof(struct vu_packed_desc, id) == 12 &&
+		       offsetof(struct vu_packed_desc, flags) == 14 && sizeof(struct vu_packed_desc) == 16,
+	       "packed descriptor layout (spec 2.8.13)");
+
 struct vu_packed_event {
 	uint16_t off_wrap;
 	uint16_t flags;
@@ -192,6 +198,35 @@ vu_packed_desc_is_used(const struct vu_packed_desc *d, bool wrap)
 	bool used = flags & VU_PACKED_DESC_F_USED;
 
 	return avail == used && used == wrap;
+}
+
+/*
+ * One look at a descriptor the device may be writing: its flags, and the id and len that
+ * go with them. len, id and flags are the descriptor's last 8 bytes, so one aligned
+ * 8-byte load (atomic on every 64-bit target) takes all three at one instant: when the
+ * flags say used, id and len are the device's (it writes them before the flags). One
+ * load also means one visit to a cache line the device is still filling with the next
+ * used entries, where reading flags first and id/len later can fetch the line twice.
+ * Acquire: buffer contents are read after it.
+ */
+typedef uint64_t __attribute__((may_alias)) vu_packed_desc_tail_word;
+
+static inline uint16_t
+vu_packed_desc_read(const struct vu_packed_desc *d, uint16_t *id, uint32_t *len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w = __atomic_load_n((const vu_packed_desc_tail_word *)&d->len, __ATOMIC_ACQUIRE);
+
+	*len = (uint32_t)w;
+	*id = (uint16_t)(w >> 32);
+	return (uint16_t)(w >> 48);
+#else
+	uint16_t flags = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+
+	*len = d->len;
+	*id = d->id;
+	return flags;
+#endif
 }
 
 /* The AVAIL and USED bits of a descriptor the device used in lap `wrap`, and of one the

@@ -8,9 +8,10 @@
 /* Largest number of buffers one packet may take (a 64 KiB packet in 1 KiB buffers). */
 #define VUSER_RX_MAX_BUFFERS 64
 
-/* Used entries the device has published, at most max. */
+/* Used entries the device has published, at most max, with the buffer id and the bytes
+ * written of each (ids[k], lens[k] for the k-th): read once, here. */
 static __rte_always_inline uint16_t
-vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max)
+vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max, uint32_t *ids, uint32_t *lens)
 {
 	if (!packed) {
 		uint16_t n = vu_split_ring_used_pending(&rxq->split);
@@ -21,7 +22,14 @@ vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max)
 					(uint16_t)(rxq->split.last_used_idx + n), 0);
 			return 0;
 		}
-		return RTE_MIN(n, max);
+		n = RTE_MIN(n, max);
+		for (uint16_t k = 0; k < n; k++) {
+			const struct vu_used_elem *e = vu_split_ring_used_elem(&rxq->split, k);
+
+			ids[k] = e->id;
+			lens[k] = e->len;
+		}
+		return n;
 	}
 
 	const struct vu_packed_ring *r = &rxq->packed;
@@ -30,15 +38,19 @@ vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max)
 	uint16_t n = 0;
 
 	while (n < max) {
-		uint16_t f = __atomic_load_n(&r->desc[idx].flags, __ATOMIC_ACQUIRE) &
+		uint16_t id;
+		uint32_t len;
+		uint16_t f = vu_packed_desc_read(&r->desc[idx], &id, &len) &
 			     VU_PACKED_DESC_F_AVAIL_USED;
 
 		if (f != vu_packed_used_bits(wrap)) {
 			/* Every slot from the used position on holds a posted buffer. */
 			if (unlikely(f != vu_packed_avail_bits(wrap)))
-				vuser_rxq_fault(rxq, VUSER_FAULT_BAD_WRAP, idx, r->desc[idx].id, f);
+				vuser_rxq_fault(rxq, VUSER_FAULT_BAD_WRAP, idx, id, f);
 			break;
 		}
+		ids[n] = id;
+		lens[n] = len;
 		n++;
 		if (++idx == r->size) {
 			idx = 0;
@@ -46,29 +58,6 @@ vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max)
 		}
 	}
 	return n;
-}
-
-/* The k-th pending used entry: buffer id and bytes written. */
-static __rte_always_inline void
-vuser_rx_used(const struct vuser_rxq *rxq, bool packed, uint16_t k, uint32_t *id, uint32_t *len)
-{
-	if (!packed) {
-		const struct vu_used_elem *e = vu_split_ring_used_elem(&rxq->split, k);
-
-		*id = e->id;
-		*len = e->len;
-		return;
-	}
-
-	const struct vu_packed_ring *r = &rxq->packed;
-	uint32_t slot = (uint32_t)r->used_idx + k;
-	const struct vu_packed_desc *d;
-
-	if (slot >= r->size)
-		slot -= r->size;
-	d = &r->desc[slot];
-	*id = d->id;
-	*len = d->len;
 }
 
 static __rte_always_inline void
@@ -166,15 +155,10 @@ vuser_rx_epoch_wrap(struct vuser_rxq *rxq)
 #define VUSER_RX_PREFETCH_AHEAD 4
 
 static __rte_always_inline void
-vuser_rx_prefetch(const struct vuser_rxq *rxq, bool packed, uint16_t k, uint16_t avail)
+vuser_rx_prefetch(const struct vuser_rxq *rxq, const uint32_t *ids, uint16_t k, uint16_t avail)
 {
-	uint32_t id, len;
-
-	if (k >= avail)
-		return;
-	vuser_rx_used(rxq, packed, k, &id, &len);
-	if (likely(id < rxq->size))
-		rte_prefetch0(rxq->sw_ring[id]);
+	if (k < avail && likely(ids[k] < rxq->size))
+		rte_prefetch0(rxq->sw_ring[ids[k]]);
 }
 
 /* Buffer `id` gets m; the descriptor is written after the burst has read all its used
@@ -200,12 +184,13 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 {
 	struct rte_mbuf *fresh[VUSER_BURST_MAX];
 	uint16_t give[VUSER_BURST_MAX]; /* ids to hand back to the device, in order */
+	uint32_t ids[VUSER_BURST_MAX], lens[VUSER_BURST_MAX]; /* the used entries */
 	uint16_t avail, used = 0, nfresh = 0, nrx = 0, ngive = 0;
 	uint64_t bytes = 0;
 
 	if (unlikely(rxq->halted))
 		return 0; /* the ring state is corrupt (vuser_fault.h) */
-	avail = vuser_rx_pending(rxq, packed, VUSER_BURST_MAX);
+	avail = vuser_rx_pending(rxq, packed, VUSER_BURST_MAX, ids, lens);
 
 	if (avail == 0)
 		return 0;
@@ -217,13 +202,14 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	if (unlikely(++rxq->epoch == 0))
 		vuser_rx_epoch_wrap(rxq);
 	for (uint16_t k = 0; k < VUSER_RX_PREFETCH_AHEAD; k++)
-		vuser_rx_prefetch(rxq, packed, k, avail);
+		vuser_rx_prefetch(rxq, ids, k, avail);
 	while (nrx < nb_pkts && used < avail) {
 		uint32_t id, len, nbufs = 1;
 		struct rte_mbuf *head, *last;
 
-		vuser_rx_prefetch(rxq, packed, (uint16_t)(used + VUSER_RX_PREFETCH_AHEAD), avail);
-		vuser_rx_used(rxq, packed, used, &id, &len);
+		vuser_rx_prefetch(rxq, ids, (uint16_t)(used + VUSER_RX_PREFETCH_AHEAD), avail);
+		id = ids[used];
+		len = lens[used];
 		if (unlikely(!vuser_rx_id_ok(rxq, id))) {
 			/* Not a buffer the device holds: nothing to take, nothing to repost. */
 			vuser_rx_bad_id(rxq, packed, used, id, len);
@@ -262,7 +248,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		for (uint32_t k = 1; mrg && k < nbufs; k++) {
 			struct rte_mbuf *seg;
 
-			vuser_rx_used(rxq, packed, used, &id, &len);
+			id = ids[used];
+			len = lens[used];
 			used++;
 			/* A broken chain: drop what was gathered of the packet. */
 			if (unlikely(!vuser_rx_id_ok(rxq, id))) {

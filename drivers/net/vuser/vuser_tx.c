@@ -74,19 +74,18 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 		struct vu_packed_ring *r = &txq->packed;
 
 		while (txq->num_free < txq->nb_desc) {
-			const struct vu_packed_desc *d = &r->desc[r->used_idx];
-			uint16_t f = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE) &
+			uint16_t id, ndesc;
+			uint32_t len;
+			uint16_t f = vu_packed_desc_read(&r->desc[r->used_idx], &id, &len) &
 				     VU_PACKED_DESC_F_AVAIL_USED;
-			uint16_t ndesc;
 
 			if (f != vu_packed_used_bits(r->used_wrap)) {
 				/* With buffers in flight the used position holds a posted one. */
 				if (unlikely(f != vu_packed_avail_bits(r->used_wrap)))
-					vuser_txq_fault(txq, VUSER_FAULT_BAD_WRAP, r->used_idx, d->id,
-							f);
+					vuser_txq_fault(txq, VUSER_FAULT_BAD_WRAP, r->used_idx, id, f);
 				break;
 			}
-			ndesc = vuser_tx_complete(txq, packed, d->id, r->used_idx, &fb);
+			ndesc = vuser_tx_complete(txq, packed, id, r->used_idx, &fb);
 			/* A bad id says nothing of how far to skip: the queue stopped. */
 			if (unlikely(ndesc == 0))
 				break;
