@@ -143,6 +143,53 @@ vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, u
 	}
 }
 
+/*
+ * Single-descriptor packets on a packed ring are staged here and written a cache line
+ * (four descriptors) at a time, back to back. The device polls the slot at its next
+ * position: written one by one between the per-packet work, a line shows it one new
+ * descriptor at a time and DPDK's vhost takes its one-packet path; shown whole, it takes
+ * the four-at-a-time batch (measured with the Rx refill below: loop/packed-inorder-vec
+ * from 0.78 to 0.94 of the in-tree driver's AVX-512 path, within rounds).
+ */
+#define VUSER_TX_LINE_DESCS (64 / sizeof(struct vu_packed_desc))
+
+struct vuser_tx_line {
+	uint16_t n;
+	uint16_t slot; /* ring slot of d[0] */
+	struct vu_packed_desc d[VUSER_TX_LINE_DESCS];
+};
+
+static __rte_always_inline void
+vuser_tx_line_flush(struct vuser_tx_line *l, struct vu_packed_ring *r)
+{
+	for (uint16_t i = 0; i < l->n; i++)
+		vu_packed_desc_fill(r, &r->desc[l->slot + i], l->d[i].addr, l->d[i].len, l->d[i].id,
+				    l->d[i].flags);
+	l->n = 0;
+}
+
+/* Stage the descriptor for the ring's fill position and advance it; the line is written
+ * when its last slot (or the ring's last slot) is staged, or by the flush at the end of
+ * the burst or before a chain. */
+static __rte_always_inline void
+vuser_tx_stage(struct vuser_tx_line *l, struct vu_packed_ring *r, uint64_t addr, uint32_t len,
+	       uint16_t id)
+{
+	uint16_t slot = r->avail_idx;
+	struct vu_packed_desc *d = &l->d[l->n];
+
+	if (l->n == 0)
+		l->slot = slot;
+	d->addr = addr;
+	d->len = len;
+	d->id = id;
+	d->flags = vu_packed_ring_avail_flags(r);
+	l->n++;
+	vu_packed_ring_avail_advance(r, 1);
+	if ((slot + 1) % VUSER_TX_LINE_DESCS == 0 || slot + 1 == r->size)
+		vuser_tx_line_flush(l, r);
+}
+
 /* Insert the VLAN tag of the mbuf's vlan_tci in front of the payload; a packet that cannot
  * take it (shared or indirect mbuf, no headroom) is dropped and counted. Returns true
  * when the packet is gone. */
@@ -161,6 +208,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 {
 	uint64_t bytes = 0;
 	uint16_t ntx = 0, sent = 0;
+	struct vuser_tx_line line = {.n = 0};
 	bool kick;
 
 	/* A corrupt ring (vuser_fault.h) is left alone: the caller keeps every packet. */
@@ -199,14 +247,12 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			continue;
 		}
 		if (packed && push && m->nb_segs == 1) {
-			/* One descriptor: written whole, flags included (vu_packed_desc_fill). */
+			/* One descriptor, staged and written with the rest of its cache line. */
 			struct vu_packed_ring *r = &txq->packed;
 
 			id = txq->ids[--txq->ids_top];
 			vuser_tx_push_hdr(txq, m);
-			vu_packed_desc_fill(r, &r->desc[r->avail_idx], vuser_mbuf_addr(m), m->data_len,
-					    id, vu_packed_ring_avail_flags(r));
-			vu_packed_ring_avail_advance(r, 1);
+			vuser_tx_stage(&line, r, vuser_mbuf_addr(m), m->data_len, id);
 			txq->bufs[id].m = m;
 			txq->bufs[id].ndesc = 1;
 			txq->num_free--;
@@ -218,6 +264,8 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			continue;
 		}
 		if (packed) {
+			/* A chain, written in place: the ring's slots are filled in order. */
+			vuser_tx_line_flush(&line, &txq->packed);
 			id = txq->ids[--txq->ids_top];
 			head_slot = txq->packed.avail_idx;
 			head_flags = (uint16_t)(vu_packed_ring_avail_flags(&txq->packed) |
@@ -256,6 +304,8 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
 		sent++;
 	}
+	if (packed)
+		vuser_tx_line_flush(&line, &txq->packed);
 	if (unlikely(sent == 0))
 		return ntx;
 	if (packed) {
