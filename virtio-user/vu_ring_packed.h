@@ -229,6 +229,16 @@ vu_packed_desc_read(const struct vu_packed_desc *d, uint16_t *id, uint32_t *len)
 #endif
 }
 
+/* Descriptors in a 64-byte cache line (the ring starts on a line). */
+#define VU_PACKED_DESCS_PER_LINE (64u / sizeof(struct vu_packed_desc))
+
+/* Of the slots in the same cache line as `slot`, how many come before it. */
+static inline uint16_t
+vu_packed_line_offset(uint16_t slot)
+{
+	return (uint16_t)(slot % VU_PACKED_DESCS_PER_LINE);
+}
+
 /* The AVAIL and USED bits of a descriptor the device used in lap `wrap`, and of one the
  * driver made available in that lap. Any other combination at the driver's used position
  * is a device that wrote the wrong wrap bits. */
