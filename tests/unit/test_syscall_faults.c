@@ -575,24 +575,29 @@ test_injection_mechanism(void **state)
 	(BIT(SF_CONNECT) | BIT(SF_SENDMSG) | BIT(SF_RECVMSG) | BIT(SF_POLL) | BIT(SF_EPOLL_WAIT) | \
 		BIT(SF_WRITE))
 
+/* Run a vhost-user start sequence without injection, then with every call site failing
+ * once with err: the same messages, and every syscall in `calls` was failed. */
+static void
+check_wire_under(void (*run)(int, struct wire_log *), int err, unsigned int calls)
+{
+	run(0, &want_wire);
+	run(err, &got_wire);
+	assert_injected(calls);
+	assert_same_wire(&want_wire, &got_wire);
+}
+
 static void
 test_vhost_user_start_eintr(void **state)
 {
 	(void)state;
-	run_wire(0, &want_wire);
-	run_wire(EINTR, &got_wire);
-	assert_injected(WIRE_CALLS);
-	assert_same_wire(&want_wire, &got_wire);
+	check_wire_under(run_wire, EINTR, WIRE_CALLS);
 }
 
 static void
 test_vhost_user_start_eagain(void **state)
 {
 	(void)state;
-	run_wire(0, &want_wire);
-	run_wire(EAGAIN, &got_wire);
-	assert_injected(WIRE_CALLS);
-	assert_same_wire(&want_wire, &got_wire);
+	check_wire_under(run_wire, EAGAIN, WIRE_CALLS);
 }
 
 #define SERVER_CALLS \
@@ -602,20 +607,14 @@ static void
 test_vhost_user_server_eintr(void **state)
 {
 	(void)state;
-	run_server(0, &want_wire);
-	run_server(EINTR, &got_wire);
-	assert_injected(SERVER_CALLS);
-	assert_same_wire(&want_wire, &got_wire);
+	check_wire_under(run_server, EINTR, SERVER_CALLS);
 }
 
 static void
 test_vhost_user_server_eagain(void **state)
 {
 	(void)state;
-	run_server(0, &want_wire);
-	run_server(EAGAIN, &got_wire);
-	assert_injected(SERVER_CALLS);
-	assert_same_wire(&want_wire, &got_wire);
+	check_wire_under(run_server, EAGAIN, SERVER_CALLS);
 }
 
 /* vhost-net and TUN ioctls and opening the nodes may be interrupted; EAGAIN is not one of

@@ -145,23 +145,33 @@ vuser_rx_assign(struct vuser_rxq *rxq, uint16_t id, struct rte_mbuf *m)
 	rxq->posted_epoch[id] = rxq->epoch;
 }
 
+/* Write the packed descriptor for buffer `id` (assigned already) at the fill position with
+ * `flags`, and advance the position. Returns the descriptor written. */
+static __rte_always_inline struct vu_packed_desc *
+vuser_rx_fill_packed(struct vuser_rxq *rxq, uint16_t id, uint16_t flags)
+{
+	struct vu_packed_ring *r = &rxq->packed;
+	struct vu_packed_desc *d = &r->desc[r->avail_idx];
+	struct rte_mbuf *m = rxq->sw_ring[id];
+
+	vu_packed_desc_fill(r, d, vuser_rx_buf_addr(rxq, m), vuser_rx_buf_len(rxq, m), id, flags);
+	vu_packed_ring_avail_advance(r, 1);
+	return d;
+}
+
 /* Hand buffer `id` (assigned already) to the device: split descriptors keep their WRITE
  * flag from the queue's start, packed ones get the flags of the current lap, written
  * last. */
 static __rte_always_inline void
 vuser_rx_give(struct vuser_rxq *rxq, bool packed, uint16_t id)
 {
-	struct rte_mbuf *m = rxq->sw_ring[id];
-
 	if (packed) {
-		struct vu_packed_ring *r = &rxq->packed;
-		struct vu_packed_desc *d = &r->desc[r->avail_idx];
+		uint16_t flags = VU_DESC_F_WRITE | vu_packed_ring_avail_flags(&rxq->packed);
 
-		vu_packed_desc_fill(r, d, vuser_rx_buf_addr(rxq, m), vuser_rx_buf_len(rxq, m), id,
-				    (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r)));
-		vu_packed_ring_avail_advance(r, 1);
+		vuser_rx_fill_packed(rxq, id, flags);
 	} else {
 		struct vu_desc *d = &rxq->split.desc[id];
+		struct rte_mbuf *m = rxq->sw_ring[id];
 
 		d->addr = vuser_rx_buf_addr(rxq, m);
 		d->len = vuser_rx_buf_len(rxq, m);

@@ -194,17 +194,12 @@ vuser_rx_give_packed_all(struct vuser_rxq *rxq, const uint16_t *give, uint16_t n
 	struct vu_packed_ring *r = &rxq->packed;
 	struct vu_packed_desc *head;
 	uint16_t head_flags;
-	struct rte_mbuf *m;
 
 	if (ngive == 0)
 		return;
-	head = &r->desc[r->avail_idx];
 	head_flags = (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r));
-	m = rxq->sw_ring[give[0]];
-	head->addr = vuser_rx_buf_addr(rxq, m);
-	head->len = vuser_rx_buf_len(rxq, m);
-	head->id = give[0];
-	vu_packed_ring_avail_advance(r, 1);
+	/* Written with the flags its slot has now: not available yet. */
+	head = vuser_rx_fill_packed(rxq, give[0], r->desc[r->avail_idx].flags);
 	for (uint16_t i = 1; i < ngive; i++)
 		vuser_rx_give(rxq, true, give[i]);
 	vu_packed_desc_publish(head, head_flags);

@@ -190,6 +190,57 @@ vuser_tx_stage(struct vuser_tx_line *l, struct vu_packed_ring *r, uint64_t addr,
 		vuser_tx_line_flush(l, r);
 }
 
+/* A free buffer id of a packed ring. */
+static __rte_always_inline uint16_t
+vuser_tx_packed_id(struct vuser_txq *txq)
+{
+	return txq->ids[--txq->ids_top];
+}
+
+/* Write a packet that takes a descriptor chain (several segments, or a header of its own)
+ * at the ring's fill position (packed) or from the free list (split). Returns its buffer
+ * id; the caller does the bookkeeping. */
+static __rte_always_inline uint16_t
+vuser_tx_chain(struct vuser_txq *txq, bool packed, struct rte_mbuf *m, bool push, uint16_t need,
+	       struct vuser_tx_line *line)
+{
+	uint16_t head_slot, head_flags = 0, id, slot;
+
+	if (packed) {
+		/* Written in place: the ring's slots are filled in order. */
+		vuser_tx_line_flush(line, &txq->packed);
+		id = vuser_tx_packed_id(txq);
+		head_slot = txq->packed.avail_idx;
+		head_flags = (uint16_t)(vu_packed_ring_avail_flags(&txq->packed) |
+					(need > 1 ? VU_DESC_F_NEXT : 0));
+	} else {
+		id = txq->free_head;
+		head_slot = id;
+	}
+	slot = id;
+	if (push) {
+		vuser_tx_push_hdr(txq, m);
+	} else {
+		/* Slots start zeroed; only offload requests need writing. */
+		if (txq->offload)
+			vuser_tx_fill_hdr(txq, &txq->hdrs[id], m);
+		vuser_tx_desc(txq, packed, &slot, id, (uint64_t)(uintptr_t)&txq->hdrs[id],
+			      txq->hdr_size, true, true);
+	}
+	for (struct rte_mbuf *seg = m; seg; seg = seg->next)
+		vuser_tx_desc(txq, packed, &slot, id, vuser_mbuf_addr(seg), seg->data_len,
+			      seg->next != NULL, push && seg == m);
+	if (packed) {
+		/* Last: the device must never see half a chain. */
+		vu_packed_desc_publish(&txq->packed.desc[head_slot], head_flags);
+	} else {
+		txq->bufs[id].tail = slot;
+		txq->free_head = txq->next[slot];
+		vu_split_ring_avail_add(&txq->split, id);
+	}
+	return id;
+}
+
 /* Insert the VLAN tag of the mbuf's vlan_tci in front of the payload; a packet that cannot
  * take it (shared or indirect mbuf, no headroom) is dropped and counted. Returns true
  * when the packet is gone. */
@@ -236,7 +287,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		push = vuser_tx_can_push(m, txq->hdr_size);
 		uint16_t need = (uint16_t)(m->nb_segs + !push);
 		uint32_t pkt_len = m->pkt_len;
-		uint16_t head_slot, head_flags = 0, id, slot;
+		uint16_t id;
 
 		if (unlikely(need > txq->num_free)) {
 			if (likely(need <= txq->nb_desc))
@@ -248,58 +299,17 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		}
 		if (packed && push && m->nb_segs == 1) {
 			/* One descriptor, staged and written with the rest of its cache line. */
-			struct vu_packed_ring *r = &txq->packed;
-
-			id = txq->ids[--txq->ids_top];
+			id = vuser_tx_packed_id(txq);
 			vuser_tx_push_hdr(txq, m);
-			vuser_tx_stage(&line, r, vuser_mbuf_addr(m), m->data_len, id);
-			txq->bufs[id].m = m;
-			txq->bufs[id].ndesc = 1;
-			txq->num_free--;
-			if (txq->in_order)
-				vuser_tx_order_push(txq, id);
-			bytes += pkt_len;
-			txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
-			sent++;
-			continue;
-		}
-		if (packed) {
-			/* A chain, written in place: the ring's slots are filled in order. */
-			vuser_tx_line_flush(&line, &txq->packed);
-			id = txq->ids[--txq->ids_top];
-			head_slot = txq->packed.avail_idx;
-			head_flags = (uint16_t)(vu_packed_ring_avail_flags(&txq->packed) |
-						(need > 1 ? VU_DESC_F_NEXT : 0));
+			vuser_tx_stage(&line, &txq->packed, vuser_mbuf_addr(m), m->data_len, id);
 		} else {
-			id = txq->free_head;
-			head_slot = id;
+			id = vuser_tx_chain(txq, packed, m, push, need, &line);
 		}
-		slot = id;
-		if (push) {
-			vuser_tx_push_hdr(txq, m);
-		} else {
-			/* Slots start zeroed; only offload requests need writing. */
-			if (txq->offload)
-				vuser_tx_fill_hdr(txq, &txq->hdrs[id], m);
-			vuser_tx_desc(txq, packed, &slot, id, (uint64_t)(uintptr_t)&txq->hdrs[id],
-				      txq->hdr_size, true, true);
-		}
-		for (struct rte_mbuf *seg = m; seg; seg = seg->next)
-			vuser_tx_desc(txq, packed, &slot, id, vuser_mbuf_addr(seg), seg->data_len,
-				      seg->next != NULL, push && seg == m);
 		txq->bufs[id].m = m;
 		txq->bufs[id].ndesc = need;
 		txq->num_free = (uint16_t)(txq->num_free - need);
 		if (txq->in_order)
 			vuser_tx_order_push(txq, id);
-		if (packed) {
-			/* Last: the device must never see half a chain. */
-			vu_packed_desc_publish(&txq->packed.desc[head_slot], head_flags);
-		} else {
-			txq->bufs[id].tail = slot;
-			txq->free_head = txq->next[slot];
-			vu_split_ring_avail_add(&txq->split, id);
-		}
 		bytes += pkt_len;
 		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
 		sent++;
