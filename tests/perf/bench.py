@@ -133,6 +133,33 @@ LOG_LEVELS = ["pmd.net.virtio.init:info", "pmd.net.virtio.driver:info", "pmd.net
 
 UNSUPPORTED = "unsupported by vuser (probe refused)"
 STARVED = 0.8   # a forwarding thread with less of a CPU than this was starved
+# The host of this 2-vCPU VM moves its vCPUs: for seconds a cache line goes between them
+# in 65-85 ns (round trip), then in 310-345 ns. Each sample is bracketed by a probe of
+# that round trip (tests/perf/line_rtt.c) while no poller runs, and labelled with it.
+LINE_RTT = os.path.join(ROOT, "build", "tests", "perf", "line_rtt")
+LINE_RTT_S = 0.03   # probe length, seconds
+NEAR_NS = 200       # round trip below this: the "near" placement, at or above: "far"
+PLACEMENTS = ("near", "far", "mixed")
+
+
+def line_rtt():
+    """Median cache-line round trip between CPUs 0 and 1 in ns, or None without the probe."""
+    if not os.access(LINE_RTT, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([LINE_RTT, "0", "1", str(LINE_RTT_S)], capture_output=True,
+                             text=True, timeout=5)
+        return float(out.stdout.strip()) if out.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+def placement(rtts):
+    """near / far when both probes around a sample agree, mixed when they do not."""
+    if None in rtts:
+        return None
+    near = [x < NEAR_NS for x in rtts]
+    return "near" if all(near) else "far" if not any(near) else "mixed"
 
 
 def cell_id(direction, path, size):
@@ -555,6 +582,7 @@ class Bench:
     def measure(self, pair, direction, size):
         a = self.a
         be, fe = pair.be, pair.fe
+        rtt_before = line_rtt()  # no poller runs between measurements
         if direction == "tx":
             self.set(pair, fe, "txpkts", size)
             self.set(pair, be, "fwd", "rxonly")
@@ -604,7 +632,8 @@ class Bench:
                 self.cmd(app, "stop")
         if not fe.alive() or not be.alive():
             raise DpdkAppError("an app exited during the measurement")
-        r = {}
+        r = {"line_rtt_ns": [rtt_before, line_rtt()]}
+        r["placement"] = placement(r["line_rtt_ns"])
         for who in ("fe", "be"):
             for k in ("ipackets", "opackets", "ibytes", "obytes", "imissed", "ierrors",
                       "oerrors", "rx_nombuf"):
@@ -732,7 +761,7 @@ class Bench:
         else:
             order = lambda rnd: (OURS, THEIRS)  # noqa
         self.n_cells = len(cells)
-        est = len(paths) * 6 + len(cells) * a.rounds * 2 * (a.warmup + a.window + 0.45)
+        est = len(paths) * 6 + len(cells) * a.rounds * 2 * (a.warmup + a.window + 0.45 + 2 * LINE_RTT_S)
         print("%d cells x %d rounds x 2 drivers = %d measurements over %d data paths; "
               "about %s" % (len(cells), a.rounds, len(cells) * a.rounds * 2, len(paths),
                             fmt_dur(est)), flush=True)
@@ -781,6 +810,10 @@ def summarize(bench, cells, paths):
                         "median_mpps_per_cpu": median([x["mpps_per_cpu"] for x in s
                                                        if x.get("mpps_per_cpu")]),
                         "samples": s}
+            for pl in PLACEMENTS:
+                row[drv]["n_" + pl] = sum(1 for x in s if x.get("placement") == pl)
+                row[drv]["median_mpps_" + pl] = median([x["mpps"] for x in s
+                                                        if x.get("placement") == pl])
         status, note = "ok", ""
         if pname in bench.na:
             status, note = "n/a", bench.na[pname]
@@ -807,6 +840,10 @@ def summarize(bench, cells, paths):
                   if by_round[THEIRS].get(k)]
         row["ratio_paired"] = median(paired) if status == "ok" and paired else None
         row["ratios_paired"] = [round(x, 3) for x in paired]
+        # The same ratio from the samples of one vCPU placement only (a diagnostic).
+        for pl in ("near", "far"):
+            o, t = row[OURS]["median_mpps_" + pl], row[THEIRS]["median_mpps_" + pl]
+            row["ratio_" + pl] = (o / t) if status == "ok" and o and t else None
         po, pt = row[OURS]["median_mpps_per_cpu"], row[THEIRS]["median_mpps_per_cpu"]
         row["ratio_per_cpu"] = (po / pt) if status == "ok" and po and pt else None
         rows.append(row)
@@ -838,6 +875,10 @@ def acceptance(rows):
                                         if r["size"] == 64])
     out["geomean_1518_paired"] = geomean([r.get("ratio_paired") for r in ok_rows
                                           if r["size"] == 1518])
+    for pl in ("near", "far"):
+        for sz in (64, 1518):
+            out["geomean_%d_%s" % (sz, pl)] = geomean([r.get("ratio_" + pl) for r in ok_rows
+                                                       if r["size"] == sz])
     out["cells_below_1.0"] = below1
     out["cells_1518_below_0.95"] = below95
     out["cells_without_ratio"] = missing
@@ -892,6 +933,13 @@ def markdown(bench, rows, acc, env, meta):
              "between rounds): 64 B %s, 1518 B %s."
              % (fmt(acc.get("geomean_64_paired"), 2), fmt(acc.get("geomean_1518_paired"), 2)))
     L.append("")
+    L.append("Geometric mean of the ratios from the samples of one vCPU placement (probed "
+             "around each sample: cache-line round trip between the CPUs below %d ns = near, "
+             "else far; cells with samples of both drivers in it): near 64 B %s, 1518 B %s; "
+             "far 64 B %s, 1518 B %s."
+             % (NEAR_NS, fmt(acc.get("geomean_64_near"), 2), fmt(acc.get("geomean_1518_near"), 2),
+                fmt(acc.get("geomean_64_far"), 2), fmt(acc.get("geomean_1518_far"), 2)))
+    L.append("")
     L.append("Acceptance (every cell >= 1.0, geomean >= 1.15 at 64 B, no 1518 B cell < 0.95): "
              "**%s**" % ("met" if acc["met"] else "not met"))
     if acc["cells_without_ratio"]:
@@ -914,13 +962,18 @@ def markdown(bench, rows, acc, env, meta):
              "machine took CPU time from them. ratio per poller-CPU: the same ratio with each "
              "sample's rate divided by the smaller of the two shares, a rough correction for "
              "that (a diagnostic; the acceptance uses the plain ratio). Geometric means per "
-             "poller-CPU: 64 B %s, 1518 B %s."
-             % (fmt(acc["geomean_64_per_cpu"], 2), fmt(acc["geomean_1518_per_cpu"], 2)))
+             "poller-CPU: 64 B %s, 1518 B %s. placement n/f/m: how many samples ran with the vCPUs "
+             "near each other, far apart, or moved (the probes before and after disagree)%s; "
+             "ratio near / far: the ratio from one placement's samples only."
+             % (fmt(acc["geomean_64_per_cpu"], 2), fmt(acc["geomean_1518_per_cpu"], 2),
+                "" if os.access(LINE_RTT, os.X_OK) else
+                " (not probed: %s is not built)" % os.path.relpath(LINE_RTT, ROOT)))
     L.append("")
     L.append("| direction | data path | size | vuser Mpps | in-tree Mpps | ratio "
              "| ratio within rounds: median (min-max) "
-             "| pollers' CPU fe/be: vuser, in-tree | ratio per poller-CPU | note |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---|---:|---|")
+             "| pollers' CPU fe/be: vuser, in-tree | ratio per poller-CPU "
+             "| placement n/f/m: vuser, in-tree | ratio near / far | note |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---|")
     for r in rows:
         def spread(x):
             v = r[x]["mpps"]
@@ -941,10 +994,13 @@ def markdown(bench, rows, acc, env, meta):
             if r.get("ratio_paired") is None:
                 return "-"
             return "%.2f (%.2f-%.2f)" % (r["ratio_paired"], min(v), max(v))
-        L.append("| %s | %s | %d | %s | %s | %s | %s | %s, %s | %s | %s |" % (
+        def places(x):
+            return "/".join(str(r[x].get("n_" + pl, 0)) for pl in PLACEMENTS)
+        L.append("| %s | %s | %d | %s | %s | %s | %s | %s, %s | %s | %s, %s | %s / %s | %s |" % (
             r["direction"], r["path"], r["size"], spread(OURS), spread(THEIRS),
             fmt(r["ratio"], 2), paired(), cpu(OURS), cpu(THEIRS), fmt(r["ratio_per_cpu"], 2),
-            note.replace("|", "/")))
+            places(OURS), places(THEIRS), fmt(r.get("ratio_near"), 2),
+            fmt(r.get("ratio_far"), 2), note.replace("|", "/")))
     L.append("")
     L.append("## Not measured")
     L.append("")

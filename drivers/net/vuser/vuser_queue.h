@@ -186,18 +186,21 @@ vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *
 	vuser_rx_give(rxq, packed, id);
 }
 
-/* Turn the first buffer of a packet into the head mbuf; len includes the header. */
+/* Turn the first buffer of a packet into the head mbuf; len includes the header. The mbuf
+ * came raw from its pool (refcnt 1, nb_segs 1, next NULL); every field an application
+ * reads on a received packet is set here, all in the mbuf's first cache line. An mbuf of
+ * a pinned external buffer pool keeps its RTE_MBUF_F_EXTERNAL flag, as rte_pktmbuf_reset
+ * keeps it. */
 static inline void
 vuser_rx_first_seg(const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len)
 {
 	m->data_off = RTE_PKTMBUF_HEADROOM;
 	m->data_len = (uint16_t)(len - rxq->hdr_size);
 	m->pkt_len = len - rxq->hdr_size;
-	m->nb_segs = 1;
-	m->next = NULL;
 	m->port = rxq->port_id;
-	m->ol_flags = 0;
+	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
 	m->packet_type = 0;
+	m->vlan_tci = 0;
 }
 
 /* Append a further buffer of a mergeable packet: it holds data from its first byte. */

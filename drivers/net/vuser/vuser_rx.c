@@ -226,7 +226,11 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 
 	if (avail == 0)
 		return 0;
-	if (unlikely(rte_pktmbuf_alloc_bulk(rxq->mp, fresh, avail) != 0)) {
+	/* Raw mbufs: a pktmbuf pool hands them out with refcnt 1, nb_segs 1 and next NULL
+	 * (rte_mbuf_raw_alloc), and vuser_rx_first_seg sets the rest of what a received packet
+	 * needs, all in the mbuf's first cache line; rte_pktmbuf_reset would also write the
+	 * second line and fields written again on reception. */
+	if (unlikely(rte_mempool_get_bulk(rxq->mp, (void **)fresh, avail) != 0)) {
 		/* Leave the packets in the ring; they are taken once mbufs return. */
 		rxq->nombuf += avail;
 		return 0;
@@ -318,7 +322,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 			vuser_rx_give(rxq, packed, give[i]);
 	vuser_rx_publish(rxq, packed);
 	if (nfresh < avail)
-		rte_pktmbuf_free_bulk(fresh + nfresh, avail - nfresh);
+		rte_mempool_put_bulk(rxq->mp, (void **)(fresh + nfresh), avail - nfresh);
 	vuser_filter_refresh(rxq);
 	if (unlikely(rxq->filtering))
 		nrx = vuser_filter_apply(rxq, pkts, nrx, &bytes);
