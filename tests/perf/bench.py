@@ -154,6 +154,24 @@ def line_rtt():
         return None
 
 
+# A round whose two samples did not both run in one placement (near, or far; a sample
+# during which the vCPUs moved is "mixed") is measured again, at most this many times per
+# cell: each driver's median then comes from the same mix of placements, instead of one
+# driver's samples landing in the fast placement and the other's in the slow one. The
+# placement is the host's doing, the same for both drivers; a retry never looks at rates.
+PLACEMENT_RETRIES = 3
+
+
+def same_placement(round_samples):
+    """True when both drivers were measured and in one placement (or nothing was probed)."""
+    if len(round_samples) != 2:
+        return True
+    pl = [x.get("placement") for x in round_samples.values()]
+    if None in pl:
+        return True
+    return pl[0] == pl[1] and pl[0] != "mixed"
+
+
 def placement(rtts):
     """near / far when both probes around a sample agree, mixed when they do not."""
     if None in rtts:
@@ -444,6 +462,7 @@ class Bench:
         self.vuser_lines = {}      # path -> [log lines of our driver]
         self.others_seen = set()
         self.busy_seen = {}        # comm -> highest % CPU seen
+        self.redone = {}           # cell -> rounds measured again (placement changed)
         self.cell_no = 0
         self.n_cells = 0
         self.t0 = None
@@ -662,6 +681,33 @@ class Bench:
                                   "be_ipackets", "be_ibytes", "be_opackets", "be_obytes"))))
         return r
 
+    def measure_round(self, c, pairs, drivers, direction, size, got):
+        """One sample of each driver, back to back: {driver: sample}; failures are
+        recorded and leave their driver out."""
+        res = {}
+        for drv in drivers:
+            pair = pairs.get(drv)
+            if pair is None:
+                continue
+            if pair.dead:
+                self.error(c, drv, "not run: %s" % pair.dead)
+                continue
+            try:
+                r = self.measure(pair, direction, size)
+            except CellFailed as e:
+                self.error(c, drv, str(e))
+                got[drv].append("err")
+                continue
+            except (DpdkAppError, OSError) as e:
+                self.error(c, drv, str(e))
+                got[drv].append("err")
+                print("    %s: %s: %s" % (drv, c, e), flush=True)
+                self.kill_pair(pair, "%s apps failed at %s: %s" % (drv, c, e))
+                continue
+            res[drv] = r
+            got[drv].append("%.2f" % r["mpps"])
+        return res
+
     def error(self, c, drv, msg):
         self.errors.setdefault(c, {}).setdefault(drv, []).append(msg)
 
@@ -711,29 +757,23 @@ class Bench:
                         continue
                     self.cell_no += 1
                     got = {OURS: [], THEIRS: []}
+                    retries = a.placement_retries
                     for rnd in range(a.rounds):
-                        for drv in order(rnd):
-                            pair = pairs.get(drv)
-                            if pair is None:
-                                continue
-                            if pair.dead:
-                                self.error(c, drv, "not run: %s" % pair.dead)
-                                continue
-                            try:
-                                r = self.measure(pair, direction, size)
-                            except CellFailed as e:
-                                self.error(c, drv, str(e))
-                                got[drv].append("err")
-                                continue
-                            except (DpdkAppError, OSError) as e:
-                                self.error(c, drv, str(e))
-                                got[drv].append("err")
-                                print("    %s: %s: %s" % (drv, c, e), flush=True)
-                                self.kill_pair(pair, "%s apps failed at %s: %s" % (drv, c, e))
-                                continue
+                        while True:
+                            got_round = self.measure_round(c, pairs, order(rnd), direction,
+                                                           size, got)
+                            if retries == 0 or same_placement(got_round):
+                                break
+                            # The host moved the vCPUs between or during the two
+                            # samples: measure the round again (see PLACEMENT_RETRIES).
+                            retries -= 1
+                            self.redone.setdefault(c, []).append(
+                                {d: (x["mpps"], x["placement"]) for d, x in got_round.items()})
+                            for drv in got_round:
+                                got[drv][-1] += "(redone)"
+                        for drv, r in got_round.items():
                             r["round"] = rnd
                             self.samples.setdefault(c, {}).setdefault(drv, []).append(r)
-                            got[drv].append("%.2f" % r["mpps"])
                     mo = median([x["mpps"] for x in self.samples.get(c, {}).get(OURS, [])])
                     mt = median([x["mpps"] for x in self.samples.get(c, {}).get(THEIRS, [])])
                     ratio = ("ratio %.2f" % (mo / mt)) if mo is not None and mt else ""
@@ -761,7 +801,7 @@ class Bench:
         else:
             order = lambda rnd: (OURS, THEIRS)  # noqa
         self.n_cells = len(cells)
-        est = len(paths) * 6 + len(cells) * a.rounds * 2 * (a.warmup + a.window + 0.45 + 2 * LINE_RTT_S)
+        est = len(paths) * 6 + len(cells) * a.rounds * 2 * (a.warmup + a.window + 0.45 + 2 * LINE_RTT_S) * 1.15
         print("%d cells x %d rounds x 2 drivers = %d measurements over %d data paths; "
               "about %s" % (len(cells), a.rounds, len(cells) * a.rounds * 2, len(paths),
                             fmt_dur(est)), flush=True)
@@ -831,6 +871,7 @@ def summarize(bench, cells, paths):
             else:
                 status, note = "error", "in-tree rate is 0"
         row["status"], row["note"], row["ratio"] = status, note, ratio
+        row["redone_rounds"] = bench.redone.get(c, [])
         # Each round measures the two drivers back to back: the ratio within a round is
         # blind to slow changes of the machine's speed (the 2-vCPU VM flips between speed
         # modes for seconds at a time). A diagnostic; the acceptance uses `ratio`.
@@ -951,6 +992,10 @@ def markdown(bench, rows, acc, env, meta):
         L.append("- 1518 B cells below 0.95: " + ", ".join(acc["cells_1518_below_0.95"]))
     n = sum(len(r[d]["samples"]) for r in rows for d in (OURS, THEIRS))
     st = sum(r[d]["starved"] for r in rows for d in (OURS, THEIRS))
+    redone = [len(r.get("redone_rounds", [])) for r in rows]
+    L.append("- rounds measured again because the two drivers' samples ran in different vCPU "
+             "placements: %d, in %d cells (at most %d per cell)"
+             % (sum(redone), sum(1 for x in redone if x), meta.get("placement_retries", 0)))
     if n:
         L.append("- samples in which a forwarding thread got less than %d%% of a CPU "
                  "(machine busy with other work): %d of %d" % (STARVED * 100, st, n))
@@ -985,6 +1030,9 @@ def markdown(bench, rows, acc, env, meta):
         if r["status"] == "ok":
             errs = r[OURS]["errors"] + r[THEIRS]["errors"]
             note = ("%d failed sample(s)" % len(errs)) if errs else ""
+            if r.get("redone_rounds"):
+                note = ", ".join(x for x in (note, "%d round(s) redone" % len(
+                    r["redone_rounds"])) if x)
         def cpu(x):
             if r[x]["median_fe_cpu"] is None:
                 return "-"
@@ -1151,6 +1199,9 @@ def main():
     ap.add_argument("--mem", type=int, default=256, help="-m per app, MB")
     ap.add_argument("--loop-bursts", type=int, default=8,
                     help="N of the loopback's 'start tx_first N' (packets = N x burst)")
+    ap.add_argument("--placement-retries", type=int, default=PLACEMENT_RETRIES,
+                    help="per cell, how many rounds may be measured again because the two "
+                    "drivers' samples ran in different vCPU placements (0: never)")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
@@ -1265,7 +1316,8 @@ def main():
     meta = {"started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
             "warmup_s": args.warmup, "window_s": args.window, "burst": args.burst,
             "ring": args.ring, "mbufs": args.mbufs, "mem_mb": args.mem,
-            "loop_bursts": args.loop_bursts, "memory": memory, "shared": shared,
+            "loop_bursts": args.loop_bursts,
+            "placement_retries": args.placement_retries, "memory": memory, "shared": shared,
             "driver_order": args.driver_order, "cells": cells}
     table = markdown(bench, rows, acc, env, meta)
     with open(os.path.join(out_dir, "table.md"), "w") as f:
