@@ -28,9 +28,7 @@ vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_f
 	txq->num_free = (uint16_t)(txq->num_free + buf->ndesc);
 }
 
-/* A used entry for `id`: with IN_ORDER it also completes every buffer made available
- * before it ("the device ... only writing out a single used descriptor with the Buffer ID
- * corresponding to the last descriptor in the batch"). Returns descriptors completed. */
+/* A used entry with an id that is out of range or not in flight. */
 static __rte_noinline void
 vuser_tx_bad_id(struct vuser_txq *txq, uint32_t pos, uint32_t id)
 {
@@ -38,7 +36,10 @@ vuser_tx_bad_id(struct vuser_txq *txq, uint32_t pos, uint32_t id)
 			id, 0);
 }
 
-/* `pos` (ring position of the used entry) is for the log line of a bad id only. */
+/* A used entry for `id`: with IN_ORDER it also completes every buffer made available
+ * before it ("the device ... only writing out a single used descriptor with the Buffer ID
+ * corresponding to the last descriptor in the batch"). Returns descriptors completed.
+ * `pos` (ring position of the used entry) is for the log line of a bad id only. */
 static __rte_always_inline uint16_t
 vuser_tx_complete(struct vuser_txq *txq, bool packed, uint32_t id, uint32_t pos,
 		  struct vuser_free_batch *fb)
