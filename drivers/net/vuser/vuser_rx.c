@@ -321,8 +321,11 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		for (uint16_t i = 0; i < ngive; i++)
 			vuser_rx_give(rxq, packed, give[i]);
 	vuser_rx_publish(rxq, packed);
+	/* Through the mbuf library rather than straight back to the pool: with the pool put
+	 * inlined here, the ASan build's frontend grew by 14 kB per attach/detach cycle
+	 * (test_lifecycle attach_detach), with every allocation count flat. */
 	if (nfresh < avail)
-		rte_mempool_put_bulk(rxq->mp, (void **)(fresh + nfresh), avail - nfresh);
+		rte_pktmbuf_free_bulk(fresh + nfresh, avail - nfresh);
 	vuser_filter_refresh(rxq);
 	if (unlikely(rxq->filtering))
 		nrx = vuser_filter_apply(rxq, pkts, nrx, &bytes);
