@@ -140,6 +140,7 @@ LINE_RTT = os.path.join(ROOT, "build", "tests", "perf", "line_rtt")
 LINE_RTT_S = 0.03   # probe length, seconds
 NEAR_NS = 200       # round trip below this: the "near" placement, at or above: "far"
 PLACEMENTS = ("near", "far", "mixed")
+RATIO_PLACEMENTS = PLACEMENTS[:2]   # the ones a per-placement ratio is given for
 
 
 def line_rtt():
@@ -801,7 +802,9 @@ class Bench:
         else:
             order = lambda rnd: (OURS, THEIRS)  # noqa
         self.n_cells = len(cells)
-        est = len(paths) * 6 + len(cells) * a.rounds * 2 * (a.warmup + a.window + 0.45 + 2 * LINE_RTT_S) * 1.15
+        # per sample: warm-up, window, commands, two probes; plus ~15 % redone rounds
+        sample_s = a.warmup + a.window + 0.45 + 2 * LINE_RTT_S
+        est = len(paths) * 6 + len(cells) * a.rounds * 2 * sample_s * 1.15
         print("%d cells x %d rounds x 2 drivers = %d measurements over %d data paths; "
               "about %s" % (len(cells), a.rounds, len(cells) * a.rounds * 2, len(paths),
                             fmt_dur(est)), flush=True)
@@ -882,7 +885,7 @@ def summarize(bench, cells, paths):
         row["ratio_paired"] = median(paired) if status == "ok" and paired else None
         row["ratios_paired"] = [round(x, 3) for x in paired]
         # The same ratio from the samples of one vCPU placement only (a diagnostic).
-        for pl in ("near", "far"):
+        for pl in RATIO_PLACEMENTS:
             o, t = row[OURS]["median_mpps_" + pl], row[THEIRS]["median_mpps_" + pl]
             row["ratio_" + pl] = (o / t) if status == "ok" and o and t else None
         po, pt = row[OURS]["median_mpps_per_cpu"], row[THEIRS]["median_mpps_per_cpu"]
@@ -916,7 +919,7 @@ def acceptance(rows):
                                         if r["size"] == 64])
     out["geomean_1518_paired"] = geomean([r.get("ratio_paired") for r in ok_rows
                                           if r["size"] == 1518])
-    for pl in ("near", "far"):
+    for pl in RATIO_PLACEMENTS:
         for sz in (64, 1518):
             out["geomean_%d_%s" % (sz, pl)] = geomean([r.get("ratio_" + pl) for r in ok_rows
                                                        if r["size"] == sz])
@@ -978,8 +981,9 @@ def markdown(bench, rows, acc, env, meta):
              "around each sample: cache-line round trip between the CPUs below %d ns = near, "
              "else far; cells with samples of both drivers in it): near 64 B %s, 1518 B %s; "
              "far 64 B %s, 1518 B %s."
-             % (NEAR_NS, fmt(acc.get("geomean_64_near"), 2), fmt(acc.get("geomean_1518_near"), 2),
-                fmt(acc.get("geomean_64_far"), 2), fmt(acc.get("geomean_1518_far"), 2)))
+             % (NEAR_NS, fmt(acc.get("geomean_64_near"), 2),
+                fmt(acc.get("geomean_1518_near"), 2), fmt(acc.get("geomean_64_far"), 2),
+                fmt(acc.get("geomean_1518_far"), 2)))
     L.append("")
     L.append("Acceptance (every cell >= 1.0, geomean >= 1.15 at 64 B, no 1518 B cell < 0.95): "
              "**%s**" % ("met" if acc["met"] else "not met"))
@@ -1007,8 +1011,9 @@ def markdown(bench, rows, acc, env, meta):
              "machine took CPU time from them. ratio per poller-CPU: the same ratio with each "
              "sample's rate divided by the smaller of the two shares, a rough correction for "
              "that (a diagnostic; the acceptance uses the plain ratio). Geometric means per "
-             "poller-CPU: 64 B %s, 1518 B %s. placement n/f/m: how many samples ran with the vCPUs "
-             "near each other, far apart, or moved (the probes before and after disagree)%s; "
+             "poller-CPU: 64 B %s, 1518 B %s. placement n/f/m: how many samples ran with the "
+             "vCPUs near each other, far apart, or moved (the probes before and after "
+             "disagree)%s; "
              "ratio near / far: the ratio from one placement's samples only."
              % (fmt(acc["geomean_64_per_cpu"], 2), fmt(acc["geomean_1518_per_cpu"], 2),
                 "" if os.access(LINE_RTT, os.X_OK) else
@@ -1044,11 +1049,12 @@ def markdown(bench, rows, acc, env, meta):
             return "%.2f (%.2f-%.2f)" % (r["ratio_paired"], min(v), max(v))
         def places(x):
             return "/".join(str(r[x].get("n_" + pl, 0)) for pl in PLACEMENTS)
-        L.append("| %s | %s | %d | %s | %s | %s | %s | %s, %s | %s | %s, %s | %s / %s | %s |" % (
-            r["direction"], r["path"], r["size"], spread(OURS), spread(THEIRS),
-            fmt(r["ratio"], 2), paired(), cpu(OURS), cpu(THEIRS), fmt(r["ratio_per_cpu"], 2),
-            places(OURS), places(THEIRS), fmt(r.get("ratio_near"), 2),
-            fmt(r.get("ratio_far"), 2), note.replace("|", "/")))
+        cols = (r["direction"], r["path"], str(r["size"]), spread(OURS), spread(THEIRS),
+                fmt(r["ratio"], 2), paired(), "%s, %s" % (cpu(OURS), cpu(THEIRS)),
+                fmt(r["ratio_per_cpu"], 2), "%s, %s" % (places(OURS), places(THEIRS)),
+                "%s / %s" % (fmt(r.get("ratio_near"), 2), fmt(r.get("ratio_far"), 2)),
+                note.replace("|", "/"))
+        L.append("| %s |" % " | ".join(cols))
     L.append("")
     L.append("## Not measured")
     L.append("")

@@ -226,10 +226,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 
 	if (avail == 0)
 		return 0;
-	/* Raw mbufs: a pktmbuf pool hands them out with refcnt 1, nb_segs 1 and next NULL
-	 * (rte_mbuf_raw_alloc), and vuser_rx_first_seg sets the rest of what a received packet
-	 * needs, all in the mbuf's first cache line; rte_pktmbuf_reset would also write the
-	 * second line and fields written again on reception. */
+	/* Raw mbufs (rte_mbuf_raw_alloc in bulk): vuser_rx_first_seg sets what reception
+	 * needs, where rte_pktmbuf_reset would also write the mbuf's second cache line. */
 	if (unlikely(rte_mempool_get_bulk(rxq->mp, (void **)fresh, avail) != 0)) {
 		/* Leave the packets in the ring; they are taken once mbufs return. */
 		rxq->nombuf += avail;

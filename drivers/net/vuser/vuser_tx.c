@@ -152,12 +152,10 @@ vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, u
  * the four-at-a-time batch (measured with the Rx refill below: loop/packed-inorder-vec
  * from 0.78 to 0.94 of the in-tree driver's AVX-512 path, within rounds).
  */
-#define VUSER_TX_LINE_DESCS (64 / sizeof(struct vu_packed_desc))
-
 struct vuser_tx_line {
 	uint16_t n;
 	uint16_t slot; /* ring slot of d[0] */
-	struct vu_packed_desc d[VUSER_TX_LINE_DESCS];
+	struct vu_packed_desc d[VU_PACKED_DESCS_PER_LINE];
 };
 
 static __rte_always_inline void
@@ -187,7 +185,7 @@ vuser_tx_stage(struct vuser_tx_line *l, struct vu_packed_ring *r, uint64_t addr,
 	d->flags = vu_packed_ring_avail_flags(r);
 	l->n++;
 	vu_packed_ring_avail_advance(r, 1);
-	if ((slot + 1) % VUSER_TX_LINE_DESCS == 0 || slot + 1 == r->size)
+	if (vu_packed_line_offset((uint16_t)(slot + 1)) == 0 || slot + 1 == r->size)
 		vuser_tx_line_flush(l, r);
 }
 
