@@ -182,7 +182,7 @@ def reconnect_rounds(env, rounds, extra=""):
     env.log("frontend up in %.1fs without a backend" % (time.monotonic() - t0))
     assert os.path.exists(sock), "the frontend does not listen on %s" % sock
     assert link(fe) == "DOWN", "link is %s before any backend" % link(fe)
-    fe.cmd("start", wait=r"io packet forwarding")
+    fe.start_forwarding("io")
     fds = None
     timings = []
     for rnd in range(1, rounds + 1):
@@ -273,7 +273,7 @@ def test_server_backend_first_close(env):
     sock = env.sock()
     fe = env.frontend(sock, server=True)
     fe.wait_ready(30)
-    fe.cmd("start", wait=r"io packet forwarding")
+    fe.start_forwarding("io")
     be = env.backend(sock, client=True)
     backend_traffic(be)
     fe.wait_link_up(timeout=5)
@@ -297,7 +297,7 @@ def test_client_backend_killed(env):
     be.wait_ready(30)
     fe = env.frontend(sock, server=False)
     fe.wait_ready(30)
-    fe.cmd("start", wait=r"io packet forwarding")
+    fe.start_forwarding("io")
     backend_traffic(be)
     fe.wait_link_up(timeout=5)
     assert wait_traffic(fe, {"ipackets": 0, "opackets": 0}, 5), "no traffic"

@@ -216,7 +216,7 @@ def start_pair(env, fe_mode="rxonly"):
 def test_frontend_tx(env):
     """frontend sends 4 bursts; backend receives exactly 128 x 64 bytes"""
     be, fe = start_pair(env)
-    be.cmd("start", wait=r"rxonly packet forwarding")
+    be.start_forwarding("rxonly")
     fe.cmd("start tx_first %d" % NB_BURSTS)
     b = settled(be, "ipackets", PKTS)
     f = settled(fe, "opackets", PKTS)
@@ -233,7 +233,7 @@ def test_frontend_tx(env):
 def test_frontend_rx(env):
     """backend sends 4 bursts; frontend receives exactly 128 x 64 bytes"""
     be, fe = start_pair(env)
-    fe.cmd("start", wait=r"rxonly packet forwarding")
+    fe.start_forwarding("rxonly")
     be.cmd("start tx_first %d" % NB_BURSTS)
     f = settled(fe, "ipackets", PKTS)
     b = settled(be, "opackets", PKTS)
@@ -248,7 +248,7 @@ def test_frontend_rx(env):
 def test_loopback(env):
     """backend sends 128; frontend (io fwd) returns all 128; zero loss"""
     be, fe = start_pair(env, fe_mode="io")
-    fe.cmd("start", wait=r"io packet forwarding")
+    fe.start_forwarding("io")
     be.cmd("start tx_first %d" % NB_BURSTS)
     b = settled(be, "ipackets", PKTS)
     f = settled(fe, "opackets", PKTS)

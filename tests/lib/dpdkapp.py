@@ -637,6 +637,18 @@ class Testpmd(DpdkApp):
         m = self.wait_for_output(self.READY_INTERACTIVE, timeout, since=since)
         return self.output()[since:m.start()]
 
+    def start_forwarding(self, mode="", timeout=30.0):
+        """Interactive: ``start``, returning once the command is done. testpmd prints
+        "<mode> packet forwarding - ports=..." first and only then drains the Rx queues
+        (flush_fwd_rx_queues, 20 ms or more), dropping what it finds: a frame sent to the
+        port when that first line shows can be lost. The next prompt comes after the
+        drain, once the forwarding lcores are launched."""
+        out = self.run("start", timeout)
+        if not re.search(r"%s packet forwarding" % re.escape(mode), out):
+            raise DpdkAppError("%s: start did not start %s forwarding: %s"
+                               % (self.name, mode or "packet", out.strip()))
+        return out
+
     def mempool_usage(self, timeout=10.0):
         """Interactive: mbufs in use per mempool, from ``dump_mempool``
         (size - total_cache_count - common_pool_count): {name: in_use}."""

@@ -74,7 +74,7 @@ def main():
                      app_args=["--forward-mode=io", "--disable-link-check", "--burst=32",
                                "--total-num-mbufs=4096", "--nb-cores=1"]).start()
         fe.wait_ready(30)
-        fe.cmd("start", wait=r"packet forwarding")
+        fe.start_forwarding()
         base = None
         samples = []
         for cyc in range(1, args.cycles + 1):
@@ -123,7 +123,7 @@ def main():
                     fe.run("stop")
                     fe.run("port stop 0", timeout=20)
                     fe.run("port start 0", timeout=20)
-                    fe.cmd("start", wait=r"packet forwarding")
+                    fe.start_forwarding()
             except Exception as e:  # one cycle's failure is reported, the soak goes on
                 ok, why = False, "%s: %s" % (type(e).__name__, e)
             if not fe.alive():

@@ -98,10 +98,8 @@ def exchange(npackets, nflows):
 
 
 def start_forwarding(app):
-    """'start', and wait for its prompt: testpmd first drains the Rx queues
-    (flush_fwd_rx_queues) and only then forwards; a packet sent while it drains is
-    freed, not forwarded."""
-    app.cmd("start", wait=r"5tswap packet forwarding(.|\n)*^testpmd> ", timeout=30)
+    """'start' (done once the Rx queues are drained, dpdkapp), then the link."""
+    app.start_forwarding("5tswap")
     app.wait_link_up(timeout=30)
 
 
