@@ -23,12 +23,13 @@ A cell is (direction, data path, packet size):
 Data paths are devargs given identically to both drivers (every flag
 explicit: DPDK defaults mrg_rxbuf and in_order to 1).  For each data path the
 benchmark starts two pairs of processes, backend + frontend with our driver
-and backend + frontend with DPDK's, and keeps them for all the cells of that
-data path: the forwarding mode and the packet size are switched with
-interactive testpmd commands, and only one pair forwards at a time (the other
-is stopped and idle).  Each cell is measured ROUNDS times per driver,
-alternating the drivers (ours, theirs; then theirs, ours; ...) so that drift
-of the machine's load hits both alike.
+and backend + frontend with DPDK's, and measures every cell of the data path
+ROUNDS times per driver on them: the forwarding mode and the packet size are
+switched with interactive testpmd commands, and only one pair forwards at a
+time (the other is stopped and idle).  The drivers alternate (ours, theirs;
+then theirs, ours; ...) so that drift of the machine's load hits both alike.
+With --fresh-pairs both pairs are started afresh every round, so that one
+start's luck (memory placement) weighs on one round, not on all.
 
 Rates are counter deltas read over the apps' telemetry sockets at two
 instants after a warm-up (testpmd's printed rates starve when pollers share
@@ -161,6 +162,19 @@ def line_rtt():
 # driver's samples landing in the fast placement and the other's in the slow one. The
 # placement is the host's doing, the same for both drivers; a retry never looks at rates.
 PLACEMENT_RETRIES = 3
+# ... and at most this many in the whole run, which bounds its length: 96 redone rounds are
+# ~3.5 min on top of the ~10 min of a full run (the 15-min bound holds on a restless host).
+PLACEMENT_RETRY_BUDGET = 96
+
+# --fresh-pairs: every round starts both drivers' backend + frontend afresh, instead of
+# once per data path. One pair of processes can run at 30 Mpps and the next, same build,
+# same placement probe, at 24 for all its samples (loop/packed-inorder-vec/64, net_vuser
+# against itself: ratio 1.23 in one run): something fixed when the processes start (likely
+# where the host put their memory) that alternating the rounds does not average out. Fresh
+# pairs make each round an independent draw for both drivers alike, at ~3 s per data path
+# and round (the full matrix: 13-14 min instead of 10-11, too close to the 15-min bound to
+# be the default).
+FRESH_PAIRS_WHY = "one start's luck (memory placement) weighs on every round of a data path"
 
 
 def same_placement(round_samples):
@@ -464,6 +478,7 @@ class Bench:
         self.others_seen = set()
         self.busy_seen = {}        # comm -> highest % CPU seen
         self.redone = {}           # cell -> rounds measured again (placement changed)
+        self.retry_budget = args.placement_retry_budget  # redone rounds still allowed
         self.cell_no = 0
         self.n_cells = 0
         self.t0 = None
@@ -548,9 +563,9 @@ class Bench:
         """Run one interactive command and wait for the next prompt."""
         app.cmd(line, wait=RE_PROMPT, timeout=timeout)
 
-    def start_pair(self, path, drv):
+    def start_pair(self, path, drv, rnd=0):
         """Backend + frontend for one driver; returns (pair, refusal)."""
-        tag = "%s-%s" % (path.name, drv)
+        tag = "%s-%s" % (path.name, drv) + ("-r%d" % rnd if rnd else "")
         sock = os.path.join(self.sock_dir, "%s.sock" % tag)
         apps = []
         try:
@@ -721,77 +736,99 @@ class Bench:
         self.stop_apps(pair.apps())
 
     # ---- one data path: both drivers, every cell of it, rounds interleaved
+    def start_pairs(self, path, mine, drivers, rnd):
+        """A backend + frontend per driver, {driver: Pair}; a driver whose pair does not
+        start, or whose probe is refused, is left out (and recorded)."""
+        pairs = {}
+        for drv in drivers:
+            if (drv, path.name) in self.refused:
+                continue
+            try:
+                pair, refusal = self.start_pair(path, drv, rnd)
+            except (DpdkAppError, OSError) as e:
+                for c in mine:
+                    self.error(c, drv, "start failed (round %d): %s" % (rnd, e))
+                print("    %s: start failed: %s" % (drv, e), flush=True)
+                continue
+            if refusal is not None:
+                self.refused[(drv, path.name)] = refusal
+                print("    %s: probe refused: %s" % (drv, refusal), flush=True)
+                continue
+            pairs[drv] = pair
+        return pairs
+
+    def stop_pairs(self, pairs):
+        for pair in pairs.values():
+            if not pair.dead:
+                self.stop_apps(pair.apps())
+
     def run_path(self, path, cells, order):
         a = self.a
-        pairs = {}
         mine = [c for c in cells if c.split("/")[1] == path.name]
+        todo = [cell_id(d, path.name, s) for s in self.sizes for d in DIRECTIONS
+                if cell_id(d, path.name, s) in mine]
+        got = {c: {OURS: [], THEIRS: []} for c in todo}
+        retries = {c: a.placement_retries for c in todo}
+        pairs = {}
         print("%s  %s: %s" % (fmt_dur(time.monotonic() - self.t0), path.name, path.devargs()),
               flush=True)
         try:
-            # the in-tree driver first: its log tells whether a vectorized path is n/a
-            for drv in (THEIRS, OURS):
-                try:
-                    pair, refusal = self.start_pair(path, drv)
-                except (DpdkAppError, OSError) as e:
-                    for c in mine:
-                        self.error(c, drv, "start failed: %s" % e)
-                    print("    %s: start failed: %s" % (drv, e), flush=True)
-                    continue
-                if refusal is not None:
-                    self.refused[(drv, path.name)] = refusal
-                    print("    %s: probe refused: %s" % (drv, refusal), flush=True)
-                    continue
-                pairs[drv] = pair
-                if drv == THEIRS and path.vectorized and not self.staged_against:
-                    why = self.vectorized_na(path)
-                    if why:
-                        self.na[path.name] = why
-                        print("    n/a: %s" % why, flush=True)
+            for rnd in range(a.rounds):
+                if rnd == 0 or a.fresh_pairs:
+                    # The in-tree driver's pair first in the first round: its log tells
+                    # whether a vectorized path is n/a. (--fresh-pairs: see FRESH_PAIRS_WHY.)
+                    self.stop_pairs(pairs)
+                    pairs = self.start_pairs(path, mine, (THEIRS, OURS) if rnd == 0
+                                             else order(rnd), rnd)
+                    if rnd == 0 and THEIRS in pairs and path.vectorized and \
+                            not self.staged_against:
+                        why = self.vectorized_na(path)
+                        if why:
+                            self.na[path.name] = why
+                            print("    n/a: %s" % why, flush=True)
+                            return
+                    if rnd == 0 and not pairs:
+                        self.cell_no += len(mine)
                         return
-            if not pairs:
-                self.cell_no += len(mine)
-                return
-            for size in self.sizes:
-                for direction in DIRECTIONS:
-                    c = cell_id(direction, path.name, size)
-                    if c not in mine:
-                        continue
-                    self.cell_no += 1
-                    got = {OURS: [], THEIRS: []}
-                    retries = a.placement_retries
-                    for rnd in range(a.rounds):
-                        while True:
-                            got_round = self.measure_round(c, pairs, order(rnd), direction,
-                                                           size, got)
-                            if retries == 0 or same_placement(got_round):
-                                break
-                            # The host moved the vCPUs between or during the two
-                            # samples: measure the round again (see PLACEMENT_RETRIES).
-                            retries -= 1
-                            self.redone.setdefault(c, []).append(
-                                {d: (x["mpps"], x["placement"]) for d, x in got_round.items()})
-                            for drv in got_round:
-                                got[drv][-1] += "(redone)"
-                        for drv, r in got_round.items():
-                            r["round"] = rnd
-                            self.samples.setdefault(c, {}).setdefault(drv, []).append(r)
-                    mo = median([x["mpps"] for x in self.samples.get(c, {}).get(OURS, [])])
-                    mt = median([x["mpps"] for x in self.samples.get(c, {}).get(THEIRS, [])])
-                    ratio = ("ratio %.2f" % (mo / mt)) if mo is not None and mt else ""
-                    print("[%2d/%d %s] %-26s vuser %-22s dpdk %-22s %s" % (
-                        self.cell_no, self.n_cells, fmt_dur(time.monotonic() - self.t0), c,
-                        " ".join(got[OURS]) or ("refused" if (OURS, path.name) in self.refused
-                                                else "-"),
-                        " ".join(got[THEIRS]) or "-", ratio), flush=True)
+                for c in todo:
+                    direction, _, size = c.split("/")
+                    while True:
+                        got_round = self.measure_round(c, pairs, order(rnd), direction,
+                                                       int(size), got[c])
+                        if retries[c] == 0 or self.retry_budget == 0 or \
+                                same_placement(got_round):
+                            break
+                        # The host moved the vCPUs between or during the two samples:
+                        # measure the round again (see PLACEMENT_RETRIES).
+                        retries[c] -= 1
+                        self.retry_budget -= 1
+                        self.redone.setdefault(c, []).append(
+                            {d: (x["mpps"], x["placement"]) for d, x in got_round.items()})
+                        for drv in got_round:
+                            got[c][drv][-1] += "(redone)"
+                    for drv, r in got_round.items():
+                        r["round"] = rnd
+                        self.samples.setdefault(c, {}).setdefault(drv, []).append(r)
+                print("    round %d/%d done at %s" % (rnd + 1, a.rounds,
+                                                    fmt_dur(time.monotonic() - self.t0)),
+                      flush=True)
         finally:
             others = other_testpmds(self.my_pids)
             if others:
                 self.others_seen.update(others)
             for pct, pid, comm in busy_processes(self.my_pids, raw=True):
                 self.busy_seen[comm] = max(pct, self.busy_seen.get(comm, 0))
-            for pair in pairs.values():
-                if not pair.dead:
-                    self.stop_apps(pair.apps())
+            self.stop_pairs(pairs)
+        for c in todo:
+            self.cell_no += 1
+            mo = median([x["mpps"] for x in self.samples.get(c, {}).get(OURS, [])])
+            mt = median([x["mpps"] for x in self.samples.get(c, {}).get(THEIRS, [])])
+            ratio = ("ratio %.2f" % (mo / mt)) if mo is not None and mt else ""
+            print("[%2d/%d %s] %-26s vuser %-22s dpdk %-22s %s" % (
+                self.cell_no, self.n_cells, fmt_dur(time.monotonic() - self.t0), c,
+                " ".join(got[c][OURS]) or ("refused" if (OURS, path.name) in self.refused
+                                           else "-"),
+                " ".join(got[c][THEIRS]) or "-", ratio), flush=True)
 
     # ---- the whole run
     def run(self, cells, paths):
@@ -804,7 +841,8 @@ class Bench:
         self.n_cells = len(cells)
         # per sample: warm-up, window, commands, two probes; plus ~15 % redone rounds
         sample_s = a.warmup + a.window + 0.45 + 2 * LINE_RTT_S
-        est = len(paths) * 6 + len(cells) * a.rounds * 2 * sample_s * 1.15
+        starts = len(paths) * (a.rounds if a.fresh_pairs else 1)
+        est = starts * 6 + len(cells) * a.rounds * 2 * sample_s * 1.15
         print("%d cells x %d rounds x 2 drivers = %d measurements over %d data paths; "
               "about %s" % (len(cells), a.rounds, len(cells) * a.rounds * 2, len(paths),
                             fmt_dur(est)), flush=True)
@@ -948,8 +986,12 @@ def markdown(bench, rows, acc, env, meta):
     L.append("")
     L.append("Ratio = median rate of ours / median rate of the in-tree driver (higher is "
              "better for vuser); rates in Mpps from telemetry counters over %.1f s windows "
-             "after %.1f s warm-up, %d rounds per cell and driver, the two drivers alternated."
-             % (meta["window_s"], meta["warmup_s"], meta["rounds"]))
+             "after %.1f s warm-up, %d rounds per cell and driver, the two drivers alternated, "
+             "%s."
+             % (meta["window_s"], meta["warmup_s"], meta["rounds"],
+                "each round on freshly started processes of both drivers"
+                if meta.get("fresh_pairs") else
+                "both drivers' processes started once per data path"))
     L.append("")
     sizes = sorted({r["size"] for r in rows})
     dirs = [d for d in DIRECTIONS if any(r["direction"] == d for r in rows)]
@@ -998,8 +1040,9 @@ def markdown(bench, rows, acc, env, meta):
     st = sum(r[d]["starved"] for r in rows for d in (OURS, THEIRS))
     redone = [len(r.get("redone_rounds", [])) for r in rows]
     L.append("- rounds measured again because the two drivers' samples ran in different vCPU "
-             "placements: %d, in %d cells (at most %d per cell)"
-             % (sum(redone), sum(1 for x in redone if x), meta.get("placement_retries", 0)))
+             "placements: %d, in %d cells (at most %d per cell, %d in all)"
+             % (sum(redone), sum(1 for x in redone if x), meta.get("placement_retries", 0),
+                meta.get("placement_retry_budget", 0)))
     if n:
         L.append("- samples in which a forwarding thread got less than %d%% of a CPU "
                  "(machine busy with other work): %d of %d" % (STARVED * 100, st, n))
@@ -1208,6 +1251,13 @@ def main():
     ap.add_argument("--placement-retries", type=int, default=PLACEMENT_RETRIES,
                     help="per cell, how many rounds may be measured again because the two "
                     "drivers' samples ran in different vCPU placements (0: never)")
+    ap.add_argument("--placement-retry-budget", type=int, default=PLACEMENT_RETRY_BUDGET,
+                    help="at most this many rounds measured again in the whole run "
+                    "(default %d)" % PLACEMENT_RETRY_BUDGET)
+    ap.add_argument("--fresh-pairs", action="store_true",
+                    help="start each driver's backend + frontend every round instead of once "
+                    "per data path: otherwise %s (slower: 13-14 min for all cells)"
+                    % FRESH_PAIRS_WHY)
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
@@ -1320,10 +1370,13 @@ def main():
     rows = summarize(bench, cells, paths)
     acc = acceptance(rows)
     meta = {"started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
+            "fresh_pairs": args.fresh_pairs,
             "warmup_s": args.warmup, "window_s": args.window, "burst": args.burst,
             "ring": args.ring, "mbufs": args.mbufs, "mem_mb": args.mem,
             "loop_bursts": args.loop_bursts,
-            "placement_retries": args.placement_retries, "memory": memory, "shared": shared,
+            "placement_retries": args.placement_retries,
+            "placement_retry_budget": args.placement_retry_budget, "memory": memory,
+            "shared": shared,
             "driver_order": args.driver_order, "cells": cells}
     table = markdown(bench, rows, acc, env, meta)
     with open(os.path.join(out_dir, "table.md"), "w") as f:
