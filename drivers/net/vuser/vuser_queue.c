@@ -198,7 +198,6 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 	txq->in_order = features & VU_BIT(VU_F_IN_ORDER);
 	txq->offload = features & VU_BIT(VU_NET_F_CSUM);
 	txq->halted = false;
-	txq->poll_idle = false;
 	memset(&txq->fault_log, 0, sizeof(txq->fault_log));
 	memset(txq->mz->addr, 0, vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
 	if (vuser_packed(features)) {

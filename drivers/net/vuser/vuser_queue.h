@@ -103,7 +103,6 @@ struct vuser_txq {
 	bool offload;              /* CSUM negotiated: headers carry checksum/TSO requests */
 	bool fast_free;            /* RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE */
 	bool halted;               /* ring state corrupt: no burst touches it until restart */
-	bool poll_idle;            /* packed: the last completion poll found nothing */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 	struct vuser_fault_log fault_log;

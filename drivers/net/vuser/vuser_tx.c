@@ -271,20 +271,8 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	for (uint16_t i = 0; i < RTE_MIN(nb_pkts, VUSER_BURST_MAX); i++)
 		rte_prefetch0(rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size));
 	/* Completions first, every burst: measured faster than waiting for half the ring
-	 * (the mbufs go back while still warm in the cache). But on a packed ring a poll that
-	 * found nothing is not repeated at the next burst, unless that burst needs the room:
-	 * the slot it reads is in the descriptor line the device writes next, and reading it
-	 * again pulls the line back while the device fills it (loop/packed-inorder/64 +11 %,
-	 * its vectorized twin +14 %, Tx cells within the noise; on split rings, where the poll
-	 * reads used->idx instead, the same rule lost 2-18 %). */
-	if (!packed || txq->num_free < nb_pkts || !txq->poll_idle) {
-		uint16_t before = txq->num_free;
-
-		vuser_tx_reclaim(txq, packed);
-		txq->poll_idle = packed && txq->num_free == before;
-	} else {
-		txq->poll_idle = false;
-	}
+	 * (the mbufs go back while still warm in the cache). */
+	vuser_tx_reclaim(txq, packed);
 	if (unlikely(txq->halted))
 		return 0;
 	for (; ntx < nb_pkts; ntx++) {
