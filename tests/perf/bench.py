@@ -174,7 +174,6 @@ PLACEMENT_RETRY_BUDGET = 96
 # pairs make each round an independent draw for both drivers alike, at ~3 s per data path
 # and round (the full matrix: 13-14 min instead of 10-11, too close to the 15-min bound to
 # be the default).
-FRESH_PAIRS_WHY = "one start's luck (memory placement) weighs on every round of a data path"
 
 
 def same_placement(round_samples):
@@ -762,6 +761,19 @@ class Bench:
             if not pair.dead:
                 self.stop_apps(pair.apps())
 
+    def first_pairs(self, path, mine):
+        """The first round's pairs, the in-tree driver's first: its log tells whether a
+        vectorized path is n/a (recorded in self.na; ours is then not started)."""
+        pairs = self.start_pairs(path, mine, (THEIRS,), 0)
+        if THEIRS in pairs and path.vectorized and not self.staged_against:
+            why = self.vectorized_na(path)
+            if why:
+                self.na[path.name] = why
+                print("    n/a: %s" % why, flush=True)
+                return pairs
+        pairs.update(self.start_pairs(path, mine, (OURS,), 0))
+        return pairs
+
     def run_path(self, path, cells, order):
         a = self.a
         mine = [c for c in cells if c.split("/")[1] == path.name]
@@ -773,23 +785,16 @@ class Bench:
         print("%s  %s: %s" % (fmt_dur(time.monotonic() - self.t0), path.name, path.devargs()),
               flush=True)
         try:
+            pairs = self.first_pairs(path, mine)
+            if path.name in self.na:
+                return
+            if not pairs:
+                self.cell_no += len(mine)
+                return
             for rnd in range(a.rounds):
-                if rnd == 0 or a.fresh_pairs:
-                    # The in-tree driver's pair first in the first round: its log tells
-                    # whether a vectorized path is n/a. (--fresh-pairs: see FRESH_PAIRS_WHY.)
+                if rnd and a.fresh_pairs:  # see the --fresh-pairs comment at the top
                     self.stop_pairs(pairs)
-                    pairs = self.start_pairs(path, mine, (THEIRS, OURS) if rnd == 0
-                                             else order(rnd), rnd)
-                    if rnd == 0 and THEIRS in pairs and path.vectorized and \
-                            not self.staged_against:
-                        why = self.vectorized_na(path)
-                        if why:
-                            self.na[path.name] = why
-                            print("    n/a: %s" % why, flush=True)
-                            return
-                    if rnd == 0 and not pairs:
-                        self.cell_no += len(mine)
-                        return
+                    pairs = self.start_pairs(path, mine, order(rnd), rnd)
                 for c in todo:
                     direction, _, size = c.split("/")
                     while True:
@@ -1256,8 +1261,8 @@ def main():
                     "(default %d)" % PLACEMENT_RETRY_BUDGET)
     ap.add_argument("--fresh-pairs", action="store_true",
                     help="start each driver's backend + frontend every round instead of once "
-                    "per data path: otherwise %s (slower: 13-14 min for all cells)"
-                    % FRESH_PAIRS_WHY)
+                    "per data path, so that one start's luck (memory placement) weighs on one "
+                    "round, not on all (slower: 13-14 min for all cells)")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
