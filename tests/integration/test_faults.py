@@ -258,7 +258,18 @@ LAYOUTS = {
     "split": ",packed_vq=0,in_order=0,mrg_rxbuf=0",
     "packed_inorder": ",packed_vq=1,in_order=1,mrg_rxbuf=1",
     "packed": ",packed_vq=1,in_order=0,mrg_rxbuf=0",
+    # the SIMD Rx burst (vuser_rx_vec.c): whole lines of good entries, the scalar burst
+    # for a line with a fault in it
+    "packed_inorder_vec": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
 }
+
+
+def assert_simd_rx(fe):
+    """vectorized=1 on a packed in-order ring: the SIMD Rx burst is the one under test."""
+    with open("/proc/cpuinfo") as f:
+        avx2 = " avx2" in f.read()
+    want = "SIMD (AVX2) Rx burst" if avx2 else "the SIMD Rx burst is not used"
+    fe.wait_for_output(re.escape(want), 5)
 
 
 def rx_faults(env, layout):
@@ -266,6 +277,8 @@ def rx_faults(env, layout):
     packed = layout.startswith("packed")
     in_order = "inorder" in layout
     be, fe = bring_up(env, LAYOUTS[layout])
+    if "vec" in layout:
+        assert_simd_rx(fe)
     be.cmd("rx 10")
     wait_ipackets(fe, 10)
     n = 10
@@ -323,6 +336,51 @@ def test_rx_faults_packed(env):
 
 
 @case
+def test_rx_faults_packed_inorder_vec(env):
+    rx_faults(env, "packed_inorder_vec")
+
+
+def rx_line_faults(env, layout):
+    """Whole ring lines used at once (what the SIMD Rx burst takes four at a time), with a
+    fault at each position of the line: exact deliveries and counts."""
+    be, fe = bring_up(env, LAYOUTS[layout])
+    if "vec" in layout:
+        assert_simd_rx(fe)
+    got = {"n": 0}
+
+    def line(args, delivered, **faults):
+        want = {k: xstat(fe, "rx_q0_" + k) + faults.get(k, 0)
+                for k in ("bad_id", "bad_len", "duplicate_id")}
+        be.cmd("rx_line " + args)
+        got["n"] += delivered
+        wait_ipackets(fe, got["n"])  # exact
+        for kind, value in want.items():
+            wait_xstat(fe, "rx_q0_" + kind, value)  # exact
+
+    line("", 4)
+    line("", 4)
+    for k in range(4):
+        # the buffer is reposted, the other three delivered
+        line("%d bad_len" % k, 3, bad_len=1)
+    # in order, a foreign id takes the slot of the buffer due (lost), so the next entry's
+    # buffer is not the one due either: counted as a duplicate, dropped
+    line("1 bad_id", 2, bad_id=1, duplicate_id=1)
+    line("", 4)
+    assert xstat(fe, "rx_q0_bad_wrap") == 0
+    assert_alive(fe)
+
+
+@case
+def test_rx_line_faults_packed_inorder(env):
+    rx_line_faults(env, "packed_inorder")
+
+
+@case
+def test_rx_line_faults_packed_inorder_vec(env):
+    rx_line_faults(env, "packed_inorder_vec")
+
+
+@case
 def test_rx_bad_num_buffers(env):
     be, fe = bring_up(env, LAYOUTS["split_inorder"])
     be.cmd("rx_bad_num_buffers 4")
@@ -335,6 +393,8 @@ def test_rx_bad_num_buffers(env):
 
 def corrupt_ring(env, layout, inject, kind):
     be, fe = bring_up(env, LAYOUTS[layout])
+    if "vec" in layout:
+        assert_simd_rx(fe)
     be.cmd("rx 4")
     wait_ipackets(fe, 4)
     be.cmd(inject)
@@ -365,6 +425,11 @@ def test_split_used_idx_runaway(env):
 @case
 def test_packed_wrong_wrap(env):
     corrupt_ring(env, "packed_inorder", "rx_bad_wrap", "bad_wrap")
+
+
+@case
+def test_packed_wrong_wrap_vec(env):
+    corrupt_ring(env, "packed_inorder_vec", "rx_bad_wrap", "bad_wrap")
 
 
 @case

@@ -41,6 +41,9 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
   rx_bad_id N           N used entries whose id is out of range
   rx_bad_len N          N buffers completed with a length larger than the buffer
   rx_dup                one buffer completed twice (both entries in one publication)
+  rx_line [K KIND]      packed: good frames up to a ring line (4 slots), then the line's
+                        4 entries in one publication (its first slot written last), entry K
+                        with fault KIND (bad_id or bad_len); without K all 4 good
   rx_bad_num_buffers N  N frames whose mergeable header says num_buffers 0
   rx_bad_used_idx       split: move used->idx 1000 entries ahead
   rx_bad_wrap           packed: a used descriptor with the wrong wrap bits
@@ -647,6 +650,39 @@ class EvilBackend:
             r.split_push(self.mem, [(head, len(frame)), (head, len(frame))])
         return 1
 
+    def rx_line(self, fault_at=None, kind=None):
+        """packed: four used entries in one publication, the first slot written last, so
+        that the frontend sees a whole ring line (64 bytes, 4 descriptors) used at once;
+        entry fault_at carries fault `kind`. Returns the good frames of the line."""
+        self._need_ready()
+        if not self.packed:
+            raise RuntimeError("rx_line is for packed rings")
+        if kind not in (None, "bad_id", "bad_len"):
+            raise RuntimeError("rx_line: unknown fault %r" % kind)
+        r = self.rings[0]
+        while r.used_slot % 4:
+            self.rx(1)
+        frame = self._hdr() + self._frame(64)
+        line, ahead, good = [], 0, 0
+        for k in range(4):
+            id_, _first, chain, ndesc = self._pop_rx()
+            addr, cap, _fl = chain[0]
+            length = len(frame)
+            self.mem.write_bytes(addr, frame)  # a sane header even under a fault
+            if k == fault_at and kind == "bad_id":
+                id_ = 0xfff0
+            elif k == fault_at and kind == "bad_len":
+                length = cap + 100
+            else:
+                good += 1
+            line.append(r.pk_ahead(ahead) + (id_, length))
+            ahead += ndesc
+        for slot, wrap, id_, length in line[1:] + line[:1]:
+            r.pk_write(self.mem, slot, wrap, id_, length)
+        r.used_slot, r.used_wrap = r.pk_ahead(ahead)
+        self.rx_frames += good
+        return good
+
     def rx_bad_used_idx(self):
         self._need_ready()
         if self.packed:
@@ -761,6 +797,9 @@ class EvilBackend:
             if cmd == "rx_bad_num_buffers":
                 n = self.rx(ints[0] if ints else 1, num_buffers=0)
                 return "ok rx_bad_num_buffers %d" % n
+            if cmd == "rx_line":
+                fault = (ints[0], args[1]) if len(args) > 1 else (None, None)
+                return "ok rx_line %d" % self.rx_line(*fault)
             if cmd == "rx_dup":
                 return "ok rx_dup %d" % self.rx_dup()
             if cmd == "rx_bad_used_idx":

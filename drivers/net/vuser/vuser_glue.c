@@ -306,10 +306,6 @@ vuser_negotiate(struct vuser_port *port)
 	}
 	port->features = features;
 	vuser_report_fallbacks(port, features);
-	if (port->args.vectorized)
-		VUSER_LOG(NOTICE, port, "vectorized=1: this build has no SIMD data path yet, "
-					"the scalar %s-ring path runs",
-			  features & VU_BIT(VU_F_RING_PACKED) ? "packed" : "split");
 	VUSER_LOG(INFO, port, "negotiated features 0x%" PRIx64 " (device offers 0x%" PRIx64 ")",
 		  features, vu_device_get_features(dev));
 	return 0;

@@ -1,5 +1,7 @@
 /* Rx/Tx queue memory and lifecycle, for split and packed rings; burst selection and stats. */
+#include <rte_cpuflags.h>
 #include <rte_malloc.h>
+#include <rte_vect.h>
 
 #include "vuser_queue.h"
 
@@ -278,6 +280,28 @@ vuser_txq_vq_index(const struct vuser_txq *txq)
 	return (uint16_t)(2 * txq->queue_id + 1);
 }
 
+/* Why vectorized=1 cannot have the SIMD Rx burst (vuser_rx_vec.c) on this port, or NULL
+ * when it can. */
+static const char *
+vuser_vec_rx_refusal(const struct vuser_port *port)
+{
+	if (!vuser_packed(port->features))
+		return "it is written for packed rings (packed_vq=1)";
+	if (!(port->features & VU_BIT(VU_F_IN_ORDER)))
+		return "it needs VIRTIO_F_IN_ORDER (in_order=1)";
+	if (port->features & VU_BIT(VU_NET_F_MRG_RXBUF))
+		return "it takes no mergeable buffers (mrg_rxbuf=0)";
+#if defined(RTE_ARCH_X86_64)
+	if (rte_vect_get_max_simd_bitwidth() < RTE_VECT_SIMD_256)
+		return "EAL allows SIMD narrower than 256 bits (--force-max-simd-bitwidth)";
+	if (rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) <= 0)
+		return "the CPU has no AVX2";
+	return NULL;
+#else
+	return "it is written for x86-64 (AVX2)";
+#endif
+}
+
 void
 vuser_select_bursts(struct rte_eth_dev *eth_dev)
 {
@@ -290,6 +314,21 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 	} else {
 		eth_dev->rx_pkt_burst = mrg ? vuser_split_recv_mrg : vuser_split_recv;
 		eth_dev->tx_pkt_burst = vuser_split_xmit;
+	}
+	if (port->args.vectorized && port->features) {
+		const char *refusal = vuser_vec_rx_refusal(port);
+
+#if defined(RTE_ARCH_X86_64)
+		if (!refusal)
+			eth_dev->rx_pkt_burst = vuser_packed_recv_vec;
+#endif
+		if (refusal)
+			VUSER_LOG(NOTICE, port, "vectorized=1: scalar %s-ring data path: the SIMD Rx "
+						"burst is not used, %s",
+				  vuser_packed(port->features) ? "packed" : "split", refusal);
+		else
+			VUSER_LOG(NOTICE, port, "vectorized=1: SIMD (AVX2) Rx burst on the packed "
+						"ring, scalar Tx");
 	}
 }
 

@@ -113,6 +113,9 @@ uint16_t vuser_split_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_p
 uint16_t vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+#if defined(RTE_ARCH_X86_64)
+uint16_t vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+#endif
 uint16_t vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 
 /* Where a posted Rx buffer starts: the header goes in the headroom right before the data,
@@ -309,10 +312,12 @@ vuser_free_batch_flush(struct vuser_free_batch *b)
 	b->n = 0;
 }
 
+/* one_seg: the caller knows m has a single segment (it took one descriptor), so the
+ * fast path need not read the mbuf, whose line may have gone cold since it was sent. */
 static inline void
-vuser_free_batch_add(struct vuser_free_batch *b, struct rte_mbuf *m)
+vuser_free_batch_add(struct vuser_free_batch *b, struct rte_mbuf *m, bool one_seg)
 {
-	if (b->fast && unlikely(m->nb_segs != 1)) {
+	if (b->fast && !one_seg && unlikely(m->nb_segs != 1)) {
 		rte_pktmbuf_free(m);
 		return;
 	}

@@ -10,7 +10,7 @@ vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_f
 {
 	struct vuser_tx_buf *buf = &txq->bufs[id];
 
-	vuser_free_batch_add(fb, buf->m);
+	vuser_free_batch_add(fb, buf->m, buf->ndesc == 1);
 	buf->m = NULL;
 	if (packed) {
 		txq->ids[txq->ids_top++] = id;
