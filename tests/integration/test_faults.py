@@ -258,8 +258,9 @@ LAYOUTS = {
     "split": ",packed_vq=0,in_order=0,mrg_rxbuf=0",
     "packed_inorder": ",packed_vq=1,in_order=1,mrg_rxbuf=1",
     "packed": ",packed_vq=1,in_order=0,mrg_rxbuf=0",
-    # the SIMD Rx burst (vuser_rx_vec.c): whole lines of good entries, the scalar burst
-    # for a line with a fault in it
+    # the line bursts (vuser_rx_lines.c): whole ring lines of good entries, the general
+    # burst for a line with a fault in it; in plain C, and with AVX2 for vectorized=1
+    "packed_inorder_lines": ",packed_vq=1,in_order=1,mrg_rxbuf=0",
     "packed_inorder_vec": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
 }
 
@@ -336,6 +337,11 @@ def test_rx_faults_packed(env):
 
 
 @case
+def test_rx_faults_packed_inorder_lines(env):
+    rx_faults(env, "packed_inorder_lines")
+
+
+@case
 def test_rx_faults_packed_inorder_vec(env):
     rx_faults(env, "packed_inorder_vec")
 
@@ -373,6 +379,11 @@ def rx_line_faults(env, layout):
 @case
 def test_rx_line_faults_packed_inorder(env):
     rx_line_faults(env, "packed_inorder")
+
+
+@case
+def test_rx_line_faults_packed_inorder_lines(env):
+    rx_line_faults(env, "packed_inorder_lines")
 
 
 @case

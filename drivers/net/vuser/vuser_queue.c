@@ -310,6 +310,9 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 
 	if (vuser_packed(port->features)) {
 		eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_mrg : vuser_packed_recv;
+		/* In order, one buffer per packet: whole ring lines at a time (vuser_rx_lines.c). */
+		if (!mrg && (port->features & VU_BIT(VU_F_IN_ORDER)))
+			eth_dev->rx_pkt_burst = vuser_packed_recv_lines;
 		eth_dev->tx_pkt_burst = vuser_packed_xmit;
 	} else {
 		eth_dev->rx_pkt_burst = mrg ? vuser_split_recv_mrg : vuser_split_recv;

@@ -113,6 +113,7 @@ uint16_t vuser_split_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_p
 uint16_t vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv_lines(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #if defined(RTE_ARCH_X86_64)
 uint16_t vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #endif

@@ -1,41 +1,78 @@
-/* Rx bursts of vectorized=1 on a packed ring with IN_ORDER: four used entries (one cache
- * line of the ring) checked and taken at a time with AVX2, the scalar burst for the rest. */
-#include <immintrin.h>
-
+/* Rx bursts for packed rings with IN_ORDER and no mergeable buffers: whole cache lines of
+ * the ring (four used entries) checked in one pass and taken together, in plain C or, for
+ * vectorized=1, with AVX2; the general burst (vuser_rx.c) for anything else. */
 #include <rte_prefetch.h>
+
+#if defined(RTE_ARCH_X86_64)
+#include <immintrin.h>
+#endif
 
 #include "vuser_filter.h"
 #include "vuser_queue.h"
 
-#define VUSER_VEC_TARGET __attribute__((target("avx2")))
+/* What both line checks test of the last 8 bytes of a descriptor (len | id << 32 |
+ * flags << 48): the used bits of the lap, and the id due; the length is judged apart. */
+static inline uint64_t
+vuser_rx_line_want(uint16_t id, bool wrap)
+{
+	return (uint64_t)vu_packed_used_bits(wrap) << 48 | (uint64_t)id << 32;
+}
+
+#define VUSER_RX_LINE_ID_FLAGS ((uint64_t)VU_PACKED_DESC_F_AVAIL_USED << 48 | 0xffffull << 32)
 
 /*
- * Is the line of the ring at the used position four used entries of the four buffers due,
- * each with a length a first buffer can have? Then their lengths go to lens. The last 8
- * bytes of each descriptor (len, id, flags) are read as one element of a vector load:
- * aligned 8-byte elements are single accesses, so each descriptor's flags come with its
- * own id and len, as in vu_packed_desc_read. Anything else (a line not yet used whole, an
- * id or length the scalar burst must judge) is left to the scalar burst.
+ * Is the line of the ring at `slot` four used entries of the four buffers due (first_id
+ * on), each with a length a first buffer can have (hdr_size < len <= cap)? Then their
+ * lengths go to lens. Each descriptor's last 8 bytes are read in one aligned load, so its
+ * flags come with its own id and len (as in vu_packed_desc_read); acquire: the buffers
+ * are read after. Anything else (a line not yet used whole, an id or length the general
+ * burst must judge and count) is left to the general burst.
  */
-static VUSER_VEC_TARGET bool
-vuser_rx_vec_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
+static __rte_always_inline bool
+vuser_rx_line_c(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
+	uint32_t cap, uint32_t *lens)
+{
+	const struct vu_packed_desc *d = &rxq->packed.desc[slot];
+	uint64_t tail[VU_PACKED_DESCS_PER_LINE];
+	bool ok = true;
+
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		tail[k] = __atomic_load_n(
+			(const vu_packed_desc_tail_word *)&d[k].len, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+		uint32_t len = (uint32_t)tail[k];
+
+		ok &= (tail[k] & VUSER_RX_LINE_ID_FLAGS) ==
+			vuser_rx_line_want((uint16_t)(first_id + k), wrap);
+		ok &= len > rxq->hdr_size && len <= cap;
+		lens[k] = len;
+	}
+	return ok;
+}
+
+#if defined(RTE_ARCH_X86_64)
+#define VUSER_AVX2 __attribute__((target("avx2")))
+
+/* vuser_rx_line_c with AVX2: the line in two 32-byte loads, whose aligned 8-byte elements
+ * are single accesses (each descriptor's flags still come with its id and len). */
+static inline VUSER_AVX2 bool
+vuser_rx_line_avx2(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
 	uint32_t cap, uint32_t *lens)
 {
 	const __m256i *line = (const __m256i *)&rxq->packed.desc[slot];
-	/* Descriptors 0-1 and 2-3: take the odd 64-bit lanes (len | id << 32 | flags << 48). */
+	/* Descriptors 0-1 and 2-3: take the odd 64-bit lanes, the tails, in ring order. */
 	__m256i a = _mm256_load_si256(line);
 	__m256i b = _mm256_load_si256(line + 1);
 	__m256i tails = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b), 0xd8);
-	const uint64_t flags_mask = (uint64_t)VU_PACKED_DESC_F_AVAIL_USED << 48;
-	const uint64_t flags_want = (uint64_t)vu_packed_used_bits(wrap) << 48;
-	__m256i want = _mm256_set_epi64x((long long)(flags_want | (uint64_t)(first_id + 3) << 32),
-		(long long)(flags_want | (uint64_t)(first_id + 2) << 32),
-		(long long)(flags_want | (uint64_t)(first_id + 1) << 32),
-		(long long)(flags_want | (uint64_t)first_id << 32));
-	__m256i id_flags = _mm256_and_si256(
-		tails, _mm256_set1_epi64x((long long)(flags_mask | 0xffffull << 32)));
+	__m256i want = _mm256_set_epi64x((long long)vuser_rx_line_want(first_id + 3, wrap),
+		(long long)vuser_rx_line_want(first_id + 2, wrap),
+		(long long)vuser_rx_line_want(first_id + 1, wrap),
+		(long long)vuser_rx_line_want(first_id, wrap));
+	__m256i id_flags =
+		_mm256_and_si256(tails, _mm256_set1_epi64x((long long)VUSER_RX_LINE_ID_FLAGS));
 	__m256i len = _mm256_and_si256(tails, _mm256_set1_epi64x(0xffffffffll));
-	/* hdr_size < len <= cap, in 64-bit lanes where the signed compare is exact. */
+	/* In 64-bit lanes, where the signed compare is exact for 32-bit lengths. */
 	__m256i too_short = _mm256_cmpgt_epi64(_mm256_set1_epi64x(rxq->hdr_size + 1), len);
 	__m256i too_long = _mm256_cmpgt_epi64(len, _mm256_set1_epi64x(cap));
 	__m256i bad = _mm256_or_si256(_mm256_or_si256(too_short, too_long),
@@ -44,11 +81,24 @@ vuser_rx_vec_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id,
 	__atomic_signal_fence(__ATOMIC_ACQUIRE); /* x86 keeps loads in order; the compiler too */
 	if (!_mm256_testz_si256(bad, bad))
 		return false;
-	/* Lengths, in the low halves of the lanes: gather them into four 32-bit words. */
+	/* The lengths, in the low halves of the lanes, as four 32-bit words. */
 	_mm_storeu_si128((__m128i *)lens,
 		_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
 			len, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0))));
 	return true;
+}
+#endif
+
+static __rte_always_inline bool
+vuser_rx_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
+	uint32_t cap, uint32_t *lens, bool avx2)
+{
+#if defined(RTE_ARCH_X86_64)
+	if (avx2)
+		return vuser_rx_line_avx2(rxq, slot, first_id, wrap, cap, lens);
+#endif
+	RTE_SET_USED(avx2);
+	return vuser_rx_line_c(rxq, slot, first_id, wrap, cap, lens);
 }
 
 /* The mbuf fields a received one-buffer packet gets, as vuser_rx_first_seg sets them:
@@ -66,7 +116,7 @@ _Static_assert(VUSER_RXD_OFF(packet_type) == 0 && VUSER_RXD_OFF(pkt_len) == 4 &&
 	"rx_descriptor_fields1: packet_type, pkt_len, data_len, vlan_tci");
 
 static inline uint64_t
-vuser_rx_vec_rearm(uint16_t port_id)
+vuser_rx_lines_rearm(uint16_t port_id)
 {
 	return RTE_PKTMBUF_HEADROOM | (uint64_t)1 << 16 | (uint64_t)1 << 32 |
 		(uint64_t)port_id << 48;
@@ -74,7 +124,7 @@ vuser_rx_vec_rearm(uint16_t port_id)
 
 /* The head mbuf of a one-buffer packet of len bytes (header included). */
 static inline void
-vuser_rx_vec_first_seg(
+vuser_rx_lines_first_seg(
 	const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len, uint64_t rearm)
 {
 	uint32_t data = len - rxq->hdr_size;
@@ -92,7 +142,7 @@ vuser_rx_vec_first_seg(
  * last (see vuser_rx_give_packed_all). Measured: two descriptors per 32-byte store were no
  * faster than one 16-byte store each (loop 0.92 of this, within the noise). */
 static inline void
-vuser_rx_vec_refill(struct vuser_rxq *rxq, const uint16_t *give, uint16_t n)
+vuser_rx_lines_refill(struct vuser_rxq *rxq, const uint16_t *give, uint16_t n)
 {
 	struct vu_packed_ring *r = &rxq->packed;
 	uint16_t head_flags = (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(r));
@@ -104,8 +154,8 @@ vuser_rx_vec_refill(struct vuser_rxq *rxq, const uint16_t *give, uint16_t n)
 	vu_packed_desc_publish(head, head_flags);
 }
 
-VUSER_VEC_TARGET uint16_t
-vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+static __rte_always_inline uint16_t
+vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool avx2)
 {
 	struct vuser_rxq *rxq = queue;
 	struct vu_packed_ring *r = &rxq->packed;
@@ -128,7 +178,7 @@ vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	while (n + VU_PACKED_DESCS_PER_LINE <= (unsigned int)RTE_MIN(nb_pkts, VUSER_BURST_MAX) &&
 		slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
 		id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
-		vuser_rx_vec_line(rxq, slot, id, wrap, cap, &lens[n])) {
+		vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
 		for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
 			rte_prefetch0(rxq->sw_ring[id + k]);
 		n += VU_PACKED_DESCS_PER_LINE;
@@ -147,12 +197,12 @@ vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 		rxq->nombuf += n;
 		return 0;
 	}
-	rearm = vuser_rx_vec_rearm(rxq->port_id);
+	rearm = vuser_rx_lines_rearm(rxq->port_id);
 	id = rxq->next_id;
 	for (uint16_t k = 0; k < n; k++) {
 		struct rte_mbuf *m = rxq->sw_ring[id];
 
-		vuser_rx_vec_first_seg(rxq, m, lens[k], rearm);
+		vuser_rx_lines_first_seg(rxq, m, lens[k], rearm);
 		pkts[k] = m;
 		bytes += lens[k] - rxq->hdr_size;
 		rxq->stats.size_bins[vuser_size_bin(lens[k] - rxq->hdr_size)]++;
@@ -163,7 +213,7 @@ vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	}
 	rxq->next_id = id;
 	vu_packed_ring_used_advance(r, n);
-	vuser_rx_vec_refill(rxq, give, n);
+	vuser_rx_lines_refill(rxq, give, n);
 	if (unlikely(vu_packed_ring_needs_kick(r)))
 		vuser_glue_notify(rxq->port, vuser_rxq_vq_index(rxq));
 	vuser_filter_refresh(rxq);
@@ -171,3 +221,17 @@ vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	rxq->stats.bytes += bytes;
 	return n;
 }
+
+uint16_t
+vuser_packed_recv_lines(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false);
+}
+
+#if defined(RTE_ARCH_X86_64)
+VUSER_AVX2 uint16_t
+vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true);
+}
+#endif
