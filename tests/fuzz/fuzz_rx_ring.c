@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <rte_cpuflags.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
@@ -10,7 +11,8 @@
 
 /*
  * The fuzzer is the device. Byte 0 picks the ring (split or packed, mergeable buffers,
- * IN_ORDER, size 8/16/32/64, posted buffers); then each 8-byte record is one action:
+ * IN_ORDER, size 8/16/32/64, posted buffers, and for the line bursts of packed in-order
+ * rings the plain-C or the AVX2 line check); then each 8-byte record is one action:
  *
  *   op 0-3  write a used entry (split: used->ring[used->idx] and bump used->idx by 1..4;
  *           packed: the descriptor at the device's position with the fuzzer's flags)
@@ -25,6 +27,19 @@
  * stopped and every mbuf must be back in the pool: none lost, none freed twice (the
  * mempool's count would be off, or ASan would see it), whatever the device wrote.
  */
+
+/* The line burst of a packed in-order ring: the AVX2 check (vectorized=1) when asked for
+ * and the CPU has it, else the plain-C one. */
+static uint16_t
+fuzz_recv_lines(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool simd)
+{
+#if defined(RTE_ARCH_X86_64)
+	if (simd && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0)
+		return vuser_packed_recv_vec(rxq, pkts, n);
+#endif
+	(void)simd;
+	return vuser_packed_recv_lines(rxq, pkts, n);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -177,7 +192,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
 			uint16_t want = (uint16_t)(aux % (VUSER_BURST_MAX + 1));
 
-			if (packed)
+			if (packed && !mrg && (features & VU_BIT(VU_F_IN_ORDER)))
+				n = fuzz_recv_lines(rxq, pkts, want, cfg & 0x80);
+			else if (packed)
 				n = mrg ? vuser_packed_recv_mrg(rxq, pkts, want)
 					: vuser_packed_recv(rxq, pkts, want);
 			else

@@ -52,7 +52,8 @@ build() { # $1 = target
 		"$CC" "${SAN[@]}" -DALLOW_INTERNAL_API -DALLOW_EXPERIMENTAL_API -include rte_config.h \
 			-I"$sdk" $(pkg-config --cflags libdpdk) -I"$ROOT/virtio-user" \
 			-I"$ROOT/drivers/net/vuser" "$ROOT/tests/fuzz/fuzz_rx_ring.c" \
-			"$ROOT/drivers/net/vuser/vuser_rx.c" "$ROOT/drivers/net/vuser/vuser_tx.c" \
+			"$ROOT/drivers/net/vuser/vuser_rx.c" "$ROOT/drivers/net/vuser/vuser_rx_lines.c" \
+			"$ROOT/drivers/net/vuser/vuser_tx.c" \
 			"$ROOT/drivers/net/vuser/vuser_queue.c" "$ROOT/drivers/net/vuser/vuser_fault.c" \
 			-o "$bin" $(pkg-config --libs libdpdk) ;;
 	*) echo "run_fuzz: unknown target $t" >&2; return 1 ;;
