@@ -253,6 +253,22 @@ vuser_tx_vlan_insert(struct vuser_txq *txq, struct rte_mbuf **m)
 	return true;
 }
 
+/*
+ * Room a burst waits for when the ring is nearly full: the whole burst, up to 32 (or half
+ * a small ring). When the backend is the slower side the ring stays full, and a burst that
+ * took whatever room the last completions left would hand the backend a few descriptors
+ * at a time: it then completes a few at a time too (in order, one used entry per batch),
+ * and both sides settle on small batches (measured: 12 packets per call at 1518 bytes,
+ * 63 % of the calls short). Waiting for a whole burst keeps the backend's batches whole.
+ * A/B against taking any room, three hours of the host: tx/packed-inorder/1518 1.00-1.03,
+ * loop/packed-inorder/64 1.01-1.08, tx/packed-inorder/64 1.00-1.05, split rings 0.99-1.05.
+ */
+static __rte_always_inline uint16_t
+vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
+{
+	return RTE_MIN(nb_pkts, RTE_MIN((uint16_t)32, (uint16_t)(txq->nb_desc / 2)));
+}
+
 static __rte_always_inline uint16_t
 vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
 {
@@ -275,6 +291,8 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	vuser_tx_reclaim(txq, packed);
 	if (unlikely(txq->halted))
 		return 0;
+	if (txq->num_free < vuser_tx_whole_burst(txq, nb_pkts))
+		return 0; /* the caller keeps every packet */
 	for (; ntx < nb_pkts; ntx++) {
 		struct rte_mbuf *m = pkts[ntx];
 		bool push;
