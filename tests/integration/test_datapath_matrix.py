@@ -679,9 +679,7 @@ def case_features(env, p):
         said = [ln for ln in p.fe.output().splitlines()
                 if "VUSER" in ln and "vectorized" in ln]
         env.log("vectorized: %s" % said)
-        with open("/proc/cpuinfo") as f:
-            avx2 = " avx2" in f.read()
-        simd = avx2 and p.devargs["packed_vq"] and p.devargs["in_order"] \
+        simd = dpdkapp.host_has_avx2() and p.devargs["packed_vq"] and p.devargs["in_order"] \
             and not p.devargs["mrg_rxbuf"]
         want = "SIMD (AVX2) Rx burst" if simd else "the SIMD Rx burst is not used"
         if not any(want in ln for ln in said):

@@ -267,9 +267,8 @@ LAYOUTS = {
 
 def assert_simd_rx(fe):
     """vectorized=1 on a packed in-order ring: the SIMD Rx burst is the one under test."""
-    with open("/proc/cpuinfo") as f:
-        avx2 = " avx2" in f.read()
-    want = "SIMD (AVX2) Rx burst" if avx2 else "the SIMD Rx burst is not used"
+    want = "SIMD (AVX2) Rx burst" if dpdkapp.host_has_avx2() \
+        else "the SIMD Rx burst is not used"
     fe.wait_for_output(re.escape(want), 5)
 
 

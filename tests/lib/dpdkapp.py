@@ -103,6 +103,12 @@ def wait_stable(read, timeout, settle=0.5, interval=0.1, until=None):
     return last
 
 
+def host_has_avx2():
+    """Does this CPU have AVX2 (what net_vuser's SIMD Rx burst needs)?"""
+    with open("/proc/cpuinfo") as f:
+        return " avx2" in f.read()
+
+
 # --------------------------------------------------------------------------
 # plugin staging
 

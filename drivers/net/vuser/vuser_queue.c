@@ -280,7 +280,7 @@ vuser_txq_vq_index(const struct vuser_txq *txq)
 	return (uint16_t)(2 * txq->queue_id + 1);
 }
 
-/* Why vectorized=1 cannot have the SIMD Rx burst (vuser_rx_vec.c) on this port, or NULL
+/* Why vectorized=1 cannot have the SIMD Rx burst (vuser_rx_lines.c) on this port, or NULL
  * when it can. */
 static const char *
 vuser_vec_rx_refusal(const struct vuser_port *port)

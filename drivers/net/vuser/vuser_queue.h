@@ -214,21 +214,37 @@ vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *
 	vuser_rx_give(rxq, packed, id);
 }
 
+/* The fields vuser_rx_first_seg writes as words: rearm_data (data_off, refcnt, nb_segs,
+ * port), and packet_type, pkt_len, data_len, vlan_tci of rx_descriptor_fields1. */
+#define VUSER_REARM_OFF(field) (offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, data_off))
+#define VUSER_RXD_OFF(field) \
+	(offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, rx_descriptor_fields1))
+_Static_assert(VUSER_REARM_OFF(refcnt) == 2 && VUSER_REARM_OFF(nb_segs) == 4 &&
+		       VUSER_REARM_OFF(port) == 6 && sizeof(((struct rte_mbuf *)0)->refcnt) == 2,
+	       "rearm_data: data_off, refcnt, nb_segs, port");
+_Static_assert(VUSER_RXD_OFF(packet_type) == 0 && VUSER_RXD_OFF(pkt_len) == 4 &&
+		       VUSER_RXD_OFF(data_len) == 8 && VUSER_RXD_OFF(vlan_tci) == 10,
+	       "rx_descriptor_fields1: packet_type, pkt_len, data_len, vlan_tci");
+
 /* Turn the first buffer of a packet into the head mbuf; len includes the header. The mbuf
  * came raw from its pool (refcnt 1, nb_segs 1, next NULL); every field an application
- * reads on a received packet is set here, all in the mbuf's first cache line. An mbuf of
- * a pinned external buffer pool keeps its RTE_MBUF_F_EXTERNAL flag, as rte_pktmbuf_reset
- * keeps it. */
+ * reads on a received packet is set here, all in the mbuf's first cache line, in three
+ * word stores and the flags. An mbuf of a pinned external buffer pool keeps its
+ * RTE_MBUF_F_EXTERNAL flag, as rte_pktmbuf_reset keeps it. */
 static inline void
 vuser_rx_first_seg(const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len)
 {
-	m->data_off = RTE_PKTMBUF_HEADROOM;
-	m->data_len = (uint16_t)(len - rxq->hdr_size);
-	m->pkt_len = len - rxq->hdr_size;
-	m->port = rxq->port_id;
+	uint32_t data = len - rxq->hdr_size;
+	uint64_t rearm = RTE_PKTMBUF_HEADROOM | (uint64_t)1 << 16 | (uint64_t)1 << 32 |
+			 (uint64_t)rxq->port_id << 48;
+	uint64_t type_len = (uint64_t)data << 32; /* packet_type 0, pkt_len */
+	uint32_t dlen_tci = (uint16_t)data;       /* data_len, vlan_tci 0 */
+
+	memcpy(&m->data_off, &rearm, sizeof(rearm));
 	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
-	m->packet_type = 0;
-	m->vlan_tci = 0;
+	memcpy(&m->rx_descriptor_fields1, &type_len, sizeof(type_len));
+	memcpy((uint8_t *)&m->rx_descriptor_fields1 + VUSER_RXD_OFF(data_len), &dlen_tci,
+	       sizeof(dlen_tci));
 }
 
 /* Append a further buffer of a mergeable packet: it holds data from its first byte. */

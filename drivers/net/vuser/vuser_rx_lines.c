@@ -101,43 +101,6 @@ vuser_rx_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, boo
 	return vuser_rx_line_c(rxq, slot, first_id, wrap, cap, lens);
 }
 
-/* The mbuf fields a received one-buffer packet gets, as vuser_rx_first_seg sets them:
- * rearm_data (data_off, refcnt, nb_segs, port) as one 8-byte word, and packet_type,
- * pkt_len, data_len, vlan_tci as one 8-byte and one 4-byte store. */
-#define VUSER_MBUF_OFF(field) \
-	(offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, data_off))
-#define VUSER_RXD_OFF(field) \
-	(offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, rx_descriptor_fields1))
-_Static_assert(VUSER_MBUF_OFF(refcnt) == 2 && VUSER_MBUF_OFF(nb_segs) == 4 &&
-		VUSER_MBUF_OFF(port) == 6 && sizeof(((struct rte_mbuf *)0)->refcnt) == 2,
-	"rearm_data: data_off, refcnt, nb_segs, port");
-_Static_assert(VUSER_RXD_OFF(packet_type) == 0 && VUSER_RXD_OFF(pkt_len) == 4 &&
-		VUSER_RXD_OFF(data_len) == 8 && VUSER_RXD_OFF(vlan_tci) == 10,
-	"rx_descriptor_fields1: packet_type, pkt_len, data_len, vlan_tci");
-
-static inline uint64_t
-vuser_rx_lines_rearm(uint16_t port_id)
-{
-	return RTE_PKTMBUF_HEADROOM | (uint64_t)1 << 16 | (uint64_t)1 << 32 |
-		(uint64_t)port_id << 48;
-}
-
-/* The head mbuf of a one-buffer packet of len bytes (header included). */
-static inline void
-vuser_rx_lines_first_seg(
-	const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len, uint64_t rearm)
-{
-	uint32_t data = len - rxq->hdr_size;
-	uint64_t type_len = (uint64_t)data << 32; /* packet_type 0, pkt_len */
-	uint32_t dlen_tci = (uint16_t)data; /* data_len, vlan_tci 0 */
-
-	memcpy(&m->data_off, &rearm, sizeof(rearm));
-	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
-	memcpy(&m->rx_descriptor_fields1, &type_len, sizeof(type_len));
-	memcpy((uint8_t *)&m->rx_descriptor_fields1 + VUSER_RXD_OFF(data_len), &dlen_tci,
-		sizeof(dlen_tci));
-}
-
 static __rte_always_inline uint16_t
 vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool avx2)
 {
@@ -149,10 +112,12 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	uint16_t n = 0, slot = r->used_idx, id = rxq->next_id;
 	bool wrap = r->used_wrap;
 	uint32_t cap;
-	uint64_t bytes = 0, rearm;
+	uint64_t bytes = 0;
 
-	if (unlikely(rxq->halted || rxq->filtering || rxq->vlan_strip || rxq->offload || rxq->mrg ||
-		    !rxq->in_order || vu_packed_line_offset(slot) != 0))
+	/* Installed for IN_ORDER without mergeable buffers only (vuser_select_bursts); what can
+	 * change while the port runs is checked here. */
+	if (unlikely(rxq->halted || rxq->filtering || rxq->vlan_strip || rxq->offload ||
+		    vu_packed_line_offset(slot) != 0))
 		return vuser_packed_recv(queue, pkts, nb_pkts);
 	/* Every buffer comes from the pool: its data room is every buffer's buf_len. */
 	cap = (uint32_t)(rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM +
@@ -181,12 +146,11 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		rxq->nombuf += n;
 		return 0;
 	}
-	rearm = vuser_rx_lines_rearm(rxq->port_id);
 	id = rxq->next_id;
 	for (uint16_t k = 0; k < n; k++) {
 		struct rte_mbuf *m = rxq->sw_ring[id];
 
-		vuser_rx_lines_first_seg(rxq, m, lens[k], rearm);
+		vuser_rx_first_seg(rxq, m, lens[k]);
 		pkts[k] = m;
 		bytes += lens[k] - rxq->hdr_size;
 		rxq->stats.size_bins[vuser_size_bin(lens[k] - rxq->hdr_size)]++;
