@@ -28,6 +28,9 @@ the pair down; the next case starts a fresh one):
     loopback       backend tx_first -> frontend io forward -> backend: 128 each way
     tx_multiseg    frontend `set txpkts 700,500,300` (3-segment mbufs, --tx-offloads
                    0x8000), twice one burst: backend gets exactly 2 x 32 x 1500 bytes
+    tx_chain_alone frontend `set burst 1`, 2-segment mbufs (1000+500), `start tx_first
+                   200` with testpmd's Tx retry: backend gets exactly 200 x 1500 bytes (600
+                   descriptors through a 256-entry ring, one 3-descriptor chain per call)
     rx_large       backend sends 1500-byte frames; frontend gets exactly 64 x 1500 bytes;
                    with mrg_rxbuf=1 the frontend runs --mbuf-size=1024 (896 bytes of
                    data room), so every frame spans 2 Rx buffers (nb_segs=2 in testpmd's
@@ -533,6 +536,7 @@ NB_BURSTS = 4
 PKTS = BURST * NB_BURSTS            # 128 packets per exchange
 LARGE = 1500                        # frame length of the multi-segment / large cases
 TX_SEGS = "700,500,300"             # 3 segments, 1500 bytes
+TX_SEGS_2 = "1000,500"              # 2 segments, 1500 bytes
 SMALL_MBUF = 1024                   # --mbuf-size: 1024 - 128 headroom = 896 bytes of data
 
 DATAPATHS = [
@@ -585,13 +589,20 @@ def make_setup(dp, devargs):
 # ---- exchanges (each leaves both sides stopped, rxonly, 64-byte frames)
 
 
-def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN):
+def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN, burst=BURST):
+    """Frontend sends `bursts` bursts of `burst` packets.  A burst other than BURST
+    runs with testpmd's Tx retry (`set fwd rxonly retry`), so that a full ring makes
+    the frontend wait for the backend instead of dropping."""
     be, fe = p.be, p.fe
-    n = bursts * BURST
+    n = bursts * burst
     b0, f0 = be.stats(), fe.stats()
     be.run("start")
     if segs:
         fe.run("set txpkts %s" % segs)
+    if burst != BURST:
+        fe.run("set burst %d" % burst)
+        fe.run("set burst tx delay 100 retry 1000")
+        fe.run("set fwd rxonly retry")
     try:
         fe.run("start tx_first %d" % bursts)
         b, f = settle_all([(be, 0, b0, "ipackets", n), (fe, 0, f0, "opackets", n)])
@@ -600,6 +611,9 @@ def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN):
         be.run("stop")
         if segs:
             fe.run("set txpkts %d" % PKT_LEN)
+        if burst != BURST:
+            fe.run("set burst %d" % BURST)
+            fe.run("set fwd rxonly")
     check_both(b, dict(ipackets=n, ibytes=n * length, opackets=0),
                f, dict(opackets=n, obytes=n * length, ipackets=0))
 
@@ -710,6 +724,15 @@ def case_tx_multiseg(env, p):
     # and a slow backend would make the frontend drop some (correctly, but inexactly).
     for _ in range(2):
         exchange_frontend_tx(p, bursts=1, segs=TX_SEGS, length=LARGE)
+
+
+def case_tx_chain_alone(env, p):
+    """frontend sends 200 one-packet bursts of 2-segment mbufs: backend gets 200 x 1500"""
+    # 600 descriptors through a 256-entry ring, one 3-descriptor chain (header + 2
+    # segments) per call: 85 chains leave one slot free, and the 86th call must read the
+    # completions although one packet "fits" the burst's count (a packed ring reads them
+    # only when a burst would not fit: here, when the chain does not).
+    exchange_frontend_tx(p, bursts=200, segs=TX_SEGS_2, length=LARGE, burst=1)
 
 
 def case_rx_large(env, p):
@@ -865,7 +888,8 @@ def build_groups():
     for dp, devargs in DATAPATHS:
         cases = [("features", case_features), ("frontend_tx", case_frontend_tx),
                  ("frontend_rx", case_frontend_rx), ("loopback", case_loopback),
-                 ("tx_multiseg", case_tx_multiseg), ("rx_large", case_rx_large),
+                 ("tx_multiseg", case_tx_multiseg), ("tx_chain_alone", case_tx_chain_alone),
+                 ("rx_large", case_rx_large),
                  ("vhost_restart", case_vhost_restart)]
         if dp in REFUSAL_PATHS and not devargs["mrg_rxbuf"]:
             cases.append(("small_mbuf_refused", case_small_mbuf_refused))
