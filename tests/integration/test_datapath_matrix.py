@@ -729,9 +729,9 @@ def case_tx_multiseg(env, p):
 def case_tx_chain_alone(env, p):
     """frontend sends 200 one-packet bursts of 2-segment mbufs: backend gets 200 x 1500"""
     # 600 descriptors through a 256-entry ring, one 3-descriptor chain (header + 2
-    # segments) per call: 85 chains leave one slot free, and the 86th call must read the
-    # completions although one packet "fits" the burst's count (a packed ring reads them
-    # only when a burst would not fit: here, when the chain does not).
+    # segments) per call: 85 chains leave one slot free, and the 86th call must find room
+    # for a chain, not for a packet count (a Tx that read completions only when the
+    # burst's packet count did not fit stopped here: 85 of 200, tried).
     exchange_frontend_tx(p, bursts=200, segs=TX_SEGS_2, length=LARGE, burst=1)
 
 

@@ -269,32 +269,13 @@ vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
 	return RTE_MIN(nb_pkts, RTE_MIN((uint16_t)32, (uint16_t)(txq->nb_desc / 2)));
 }
 
-/*
- * Whether a burst reads completions first. A split ring: every burst (measured faster
- * than waiting for half the ring: the mbufs go back while still warm in the cache). A
- * packed ring: only when the whole burst would not fit, as DPDK's driver does. Its used
- * entries are written into the descriptor lines themselves, and polling every burst keeps
- * taking back the line the device writes its next used entry to. Measured against every
- * burst (`--against`, 6 rounds, two host states) with the whole-burst rule above:
- * loop/packed-inorder/64 1.19, tx/packed-inorder-vec/1518 1.26 and 1.00,
- * tx/packed-inorder(-vec)/64 1.01 and 1.13, tx/packed-inorder/1518 1.02, tx/packed/1518
- * 1.07, tx/packed/64 0.95, loop/packed-inorder-vec/64 0.99. (Before the whole-burst rule the
- * same policy cost tx/packed-inorder/64 a quarter of its rate; on split rings it is
- * 0.98-1.00.)
- */
-static __rte_always_inline bool
-vuser_tx_reclaim_due(const struct vuser_txq *txq, bool packed, uint16_t nb_pkts)
-{
-	return !packed || txq->num_free < vuser_tx_whole_burst(txq, nb_pkts);
-}
-
 static __rte_always_inline uint16_t
 vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
 {
 	uint64_t bytes = 0;
 	uint16_t ntx = 0, sent = 0;
 	struct vuser_tx_line line = {.n = 0};
-	bool kick, reaped;
+	bool kick;
 
 	/* A corrupt ring (vuser_fault.h) is left alone: the caller keeps every packet. */
 	if (unlikely(txq->halted))
@@ -305,9 +286,9 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	 * of stalling the loop one packet at a time. */
 	for (uint16_t i = 0; i < RTE_MIN(nb_pkts, VUSER_BURST_MAX); i++)
 		rte_prefetch0(rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size));
-	reaped = vuser_tx_reclaim_due(txq, packed, nb_pkts);
-	if (reaped)
-		vuser_tx_reclaim(txq, packed);
+	/* Completions first, every burst: measured faster than waiting for half the ring
+	 * (the mbufs go back while still warm in the cache). */
+	vuser_tx_reclaim(txq, packed);
 	if (unlikely(txq->halted))
 		return 0;
 	if (txq->num_free < vuser_tx_whole_burst(txq, nb_pkts))
@@ -325,16 +306,6 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		uint32_t pkt_len = m->pkt_len;
 		uint16_t id;
 
-		if (unlikely(need > txq->num_free) && !reaped) {
-			/* Completions not read yet in this burst: the room may be there. The
-			 * staged line goes first: the completions end where the ring is written. */
-			if (packed)
-				vuser_tx_line_flush(&line, &txq->packed);
-			vuser_tx_reclaim(txq, packed);
-			reaped = true;
-			if (unlikely(txq->halted))
-				break;
-		}
 		if (unlikely(need > txq->num_free)) {
 			if (likely(need <= txq->nb_desc))
 				break; /* ring full: the caller keeps the rest */
