@@ -127,10 +127,17 @@ vuser_rx_buf_addr(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
 	return (uint64_t)(uintptr_t)m->buf_addr + RTE_PKTMBUF_HEADROOM - rxq->hdr_size;
 }
 
+/* What the device may write into a posted buffer of buf_len bytes: header + data room. */
+static inline uint32_t
+vuser_rx_buf_len_of(const struct vuser_rxq *rxq, uint32_t buf_len)
+{
+	return buf_len - RTE_PKTMBUF_HEADROOM + rxq->hdr_size;
+}
+
 static inline uint32_t
 vuser_rx_buf_len(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
 {
-	return (uint32_t)(m->buf_len - RTE_PKTMBUF_HEADROOM + rxq->hdr_size);
+	return vuser_rx_buf_len_of(rxq, m->buf_len);
 }
 
 /* The header of a received packet, in front of its first buffer's data. */

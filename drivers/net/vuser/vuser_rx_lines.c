@@ -120,8 +120,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		    vu_packed_line_offset(slot) != 0))
 		return vuser_packed_recv(queue, pkts, nb_pkts);
 	/* Every buffer comes from the pool: its data room is every buffer's buf_len. */
-	cap = (uint32_t)(rte_pktmbuf_data_room_size(rxq->mp) - RTE_PKTMBUF_HEADROOM +
-		rxq->hdr_size);
+	cap = vuser_rx_buf_len_of(rxq, rte_pktmbuf_data_room_size(rxq->mp));
 	/* Whole lines only: of the ring (a packed ring's size need not be a multiple of 4) and
 	 * of the ids due (they cycle through 0..nb_desc-1). */
 	while (n + VU_PACKED_DESCS_PER_LINE <= (unsigned int)RTE_MIN(nb_pkts, VUSER_BURST_MAX) &&
@@ -152,8 +151,8 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 
 		vuser_rx_first_seg(rxq, m, lens[k]);
 		pkts[k] = m;
-		bytes += lens[k] - rxq->hdr_size;
-		rxq->stats.size_bins[vuser_size_bin(lens[k] - rxq->hdr_size)]++;
+		bytes += m->pkt_len;
+		rxq->stats.size_bins[vuser_size_bin(m->pkt_len)]++;
 		rxq->sw_ring[id] = fresh[k];
 		give[k] = id;
 		if (++id == rxq->nb_desc)
