@@ -139,8 +139,17 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 			wrap = !wrap;
 		}
 	}
-	if (n == 0)
+	if (n == 0) {
+		uint16_t first_id;
+		uint32_t len;
+
+		/* Nothing used yet (the usual empty poll): the slot still holds the buffer posted
+		 * in this lap, the answer the general burst would give after reading it again. */
+		if ((vu_packed_desc_read(&r->desc[slot], &first_id, &len) &
+		     VU_PACKED_DESC_F_AVAIL_USED) == vu_packed_avail_bits(wrap))
+			return 0;
 		return vuser_packed_recv(queue, pkts, nb_pkts);
+	}
 	if (unlikely(rte_mempool_get_bulk(rxq->mp, (void **)fresh, n) != 0)) {
 		rxq->nombuf += n;
 		return 0;

@@ -13,7 +13,8 @@ vuser_tx_release(struct vuser_txq *txq, bool packed, uint16_t id, struct vuser_f
 	vuser_free_batch_add(fb, buf->m, buf->ndesc == 1);
 	buf->m = NULL;
 	if (packed) {
-		txq->ids[txq->ids_top++] = id;
+		if (!txq->in_order)
+			txq->ids[txq->ids_top++] = id;
 	} else {
 		/* FIFO: the chain goes to the end of the free list (private links), so that
 		 * descriptors are reused in ring order when the device completes in order. */
@@ -51,7 +52,19 @@ vuser_tx_complete(struct vuser_txq *txq, bool packed, uint32_t id, uint32_t pos,
 		vuser_tx_bad_id(txq, pos, id);
 		return 0;
 	}
-	if (txq->in_order) {
+	if (txq->in_order && packed) {
+		/* Ids are head slots (vuser_tx_packed_id): the buffers in flight are the chains
+		 * from the used position on, one after another, the oldest first. */
+		uint16_t done, slot = (uint16_t)pos;
+
+		do {
+			done = slot;
+			slot = (uint16_t)(slot + txq->bufs[done].ndesc);
+			if (slot >= txq->size)
+				slot = (uint16_t)(slot - txq->size);
+			vuser_tx_release(txq, packed, done, fb);
+		} while (done != id && txq->num_free < txq->nb_desc);
+	} else if (txq->in_order) {
 		uint16_t done;
 
 		do {
@@ -189,11 +202,105 @@ vuser_tx_stage(struct vuser_tx_line *l, struct vu_packed_ring *r, uint64_t addr,
 		vuser_tx_line_flush(l, r);
 }
 
-/* A free buffer id of a packed ring. */
+/*
+ * Ask for the ring lines the burst will fill, for writing, before filling them. They hold
+ * used entries the device wrote, or descriptors it read: each store into such a line waits
+ * for the line, and x86 commits stores in order, so behind that wait the store buffer fills
+ * with the per-packet stores and the loop stalls, one line at a time. Asked for together,
+ * the lines come in parallel.
+ */
+static __rte_always_inline void
+vuser_tx_prefetch_lines(const struct vu_packed_ring *r, uint16_t n)
+{
+	uint16_t first = (uint16_t)(r->avail_idx - vu_packed_line_offset(r->avail_idx));
+	uint16_t span = (uint16_t)(n + vu_packed_line_offset(r->avail_idx));
+
+	for (uint16_t k = 0; k < span; k = (uint16_t)(k + VU_PACKED_DESCS_PER_LINE)) {
+		uint16_t slot = (uint16_t)(first + k);
+
+		if (slot >= r->size)
+			slot = (uint16_t)(slot - r->size);
+		vu_prefetch_write(&r->desc[slot]);
+	}
+}
+
+/* The buffer id of the chain about to be written at the fill position of a packed ring.
+ * In order it is that slot: completions then walk the ring from the used position
+ * (vuser_tx_complete) instead of keeping the ids' order on the side, as split rings must. */
 static __rte_always_inline uint16_t
 vuser_tx_packed_id(struct vuser_txq *txq)
 {
+	if (txq->in_order)
+		return txq->packed.avail_idx;
 	return txq->ids[--txq->ids_top];
+}
+
+/* The mbuf flags that keep a packet off the line path: a VLAN tag to insert, a buffer that
+ * is not the mbuf's own (its headroom is not ours to write), and offload requests when the
+ * header must carry them. */
+static __rte_always_inline uint64_t
+vuser_tx_line_unfit_flags(const struct vuser_txq *txq)
+{
+	return RTE_MBUF_F_TX_VLAN | RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL |
+	       (txq->offload ? VUSER_TX_OFFLOAD_FLAGS : 0);
+}
+
+/* rearm_data as one word: data_off, refcnt, nb_segs, port (checked in vuser_queue.h). */
+#define VUSER_REARM_REFCNT_SEGS_MASK 0xffffffff0000ull
+#define VUSER_REARM_REFCNT1_SEGS1 ((uint64_t)1 << 16 | (uint64_t)1 << 32)
+
+/* Can the four packets each go out as one descriptor with the header pushed into its
+ * headroom (what vuser_tx_can_push and the loop's VLAN and offload tests decide), read
+ * from the mbufs' first lines in one pass? */
+static __rte_always_inline bool
+vuser_tx_line_fits(const struct vuser_txq *txq, struct rte_mbuf *const *pkts)
+{
+	uint64_t unfit = vuser_tx_line_unfit_flags(txq), bad = 0;
+
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+		const struct rte_mbuf *m = pkts[k];
+		uint64_t rearm;
+
+		memcpy(&rearm, &m->rearm_data, sizeof(rearm));
+		bad |= (m->ol_flags & unfit) |
+		       ((rearm & VUSER_REARM_REFCNT_SEGS_MASK) ^ VUSER_REARM_REFCNT1_SEGS1) |
+		       (uint64_t)((uint16_t)rearm < txq->hdr_size);
+	}
+	return bad == 0;
+}
+
+/*
+ * Four one-descriptor packets into the ring line at the fill position (line-aligned, room
+ * checked by the caller): headers pushed, descriptors written back to back, bookkeeping
+ * after. The general loop does the same a packet at a time through the staged line; this
+ * keeps the four in registers, so the loop's stores are the ones that must happen.
+ */
+static __rte_always_inline void
+vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts, uint64_t *bytes)
+{
+	struct vu_packed_ring *r = &txq->packed;
+	struct vu_packed_desc *d = &r->desc[r->avail_idx];
+	uint16_t flags = vu_packed_ring_avail_flags(r);
+	uint16_t ids[VU_PACKED_DESCS_PER_LINE];
+	uint64_t addrs[VU_PACKED_DESCS_PER_LINE];
+
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+		ids[k] = txq->in_order ? (uint16_t)(r->avail_idx + k) : vuser_tx_packed_id(txq);
+		addrs[k] = vuser_tx_push_hdr(txq, pkts[k]);
+	}
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		vu_packed_desc_fill(r, &d[k], addrs[k], pkts[k]->data_len + txq->hdr_size, ids[k],
+				    flags);
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+		uint32_t pkt_len = pkts[k]->pkt_len;
+
+		txq->bufs[ids[k]].m = pkts[k];
+		txq->bufs[ids[k]].ndesc = 1;
+		*bytes += pkt_len;
+		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
+	}
+	txq->num_free = (uint16_t)(txq->num_free - VU_PACKED_DESCS_PER_LINE);
+	vu_packed_ring_avail_advance(r, VU_PACKED_DESCS_PER_LINE);
 }
 
 /* Write a packet that takes a descriptor chain (several segments, or a header of its own)
@@ -204,6 +311,7 @@ vuser_tx_chain(struct vuser_txq *txq, bool packed, struct rte_mbuf *m, bool push
 	       struct vuser_tx_line *line)
 {
 	uint16_t head_slot, head_flags = 0, id, slot;
+	uint64_t push_addr = 0;
 
 	if (packed) {
 		/* Written in place: the ring's slots are filled in order. */
@@ -218,7 +326,7 @@ vuser_tx_chain(struct vuser_txq *txq, bool packed, struct rte_mbuf *m, bool push
 	}
 	slot = id;
 	if (push) {
-		vuser_tx_push_hdr(txq, m);
+		push_addr = vuser_tx_push_hdr(txq, m);
 	} else {
 		/* Slots start zeroed; only offload requests need writing. */
 		if (txq->offload)
@@ -226,9 +334,13 @@ vuser_tx_chain(struct vuser_txq *txq, bool packed, struct rte_mbuf *m, bool push
 		vuser_tx_desc(txq, packed, &slot, id, (uint64_t)(uintptr_t)&txq->hdrs[id],
 			      txq->hdr_size, true, true);
 	}
-	for (struct rte_mbuf *seg = m; seg; seg = seg->next)
-		vuser_tx_desc(txq, packed, &slot, id, vuser_mbuf_addr(seg), seg->data_len,
-			      seg->next != NULL, push && seg == m);
+	for (struct rte_mbuf *seg = m; seg; seg = seg->next) {
+		bool pushed = push && seg == m;
+
+		vuser_tx_desc(txq, packed, &slot, id, pushed ? push_addr : vuser_mbuf_addr(seg),
+			      seg->data_len + (pushed ? txq->hdr_size : 0u), seg->next != NULL,
+			      pushed);
+	}
 	if (packed) {
 		/* Last: the device must never see half a chain. */
 		vu_packed_desc_publish(&txq->packed.desc[head_slot], head_flags);
@@ -293,9 +405,24 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		return 0;
 	if (txq->num_free < vuser_tx_whole_burst(txq, nb_pkts))
 		return 0; /* the caller keeps every packet */
+	if (packed)
+		vuser_tx_prefetch_lines(&txq->packed, RTE_MIN(nb_pkts, txq->num_free));
 	for (; ntx < nb_pkts; ntx++) {
 		struct rte_mbuf *m = pkts[ntx];
 		bool push;
+
+		/* A whole ring line of one-descriptor packets (the staged line is empty at a
+		 * line's first slot). */
+		if (packed && vu_packed_line_offset(txq->packed.avail_idx) == 0 &&
+		    (unsigned int)(nb_pkts - ntx) >= VU_PACKED_DESCS_PER_LINE &&
+		    txq->num_free >= VU_PACKED_DESCS_PER_LINE &&
+		    txq->packed.avail_idx + VU_PACKED_DESCS_PER_LINE <= txq->packed.size &&
+		    vuser_tx_line_fits(txq, &pkts[ntx])) {
+			vuser_tx_line_write(txq, &pkts[ntx], &bytes);
+			sent = (uint16_t)(sent + VU_PACKED_DESCS_PER_LINE);
+			ntx = (uint16_t)(ntx + VU_PACKED_DESCS_PER_LINE - 1);
+			continue;
+		}
 
 		/* RTE_ETH_TX_OFFLOAD_VLAN_INSERT in software, as DPDK's virtio does. */
 		if (unlikely(m->ol_flags & RTE_MBUF_F_TX_VLAN) && vuser_tx_vlan_insert(txq, &pkts[ntx]))
@@ -317,15 +444,15 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		if (packed && push && m->nb_segs == 1) {
 			/* One descriptor, staged and written with the rest of its cache line. */
 			id = vuser_tx_packed_id(txq);
-			vuser_tx_push_hdr(txq, m);
-			vuser_tx_stage(&line, &txq->packed, vuser_mbuf_addr(m), m->data_len, id);
+			vuser_tx_stage(&line, &txq->packed, vuser_tx_push_hdr(txq, m),
+				       m->data_len + txq->hdr_size, id);
 		} else {
 			id = vuser_tx_chain(txq, packed, m, push, need, &line);
 		}
 		txq->bufs[id].m = m;
 		txq->bufs[id].ndesc = need;
 		txq->num_free = (uint16_t)(txq->num_free - need);
-		if (txq->in_order)
+		if (!packed && txq->in_order)
 			vuser_tx_order_push(txq, id);
 		bytes += pkt_len;
 		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
