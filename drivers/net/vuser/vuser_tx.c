@@ -285,6 +285,7 @@ vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts, uint64_
 	uint64_t addrs[VU_PACKED_DESCS_PER_LINE];
 
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+		/* vuser_tx_packed_id for each slot of the line, before the fill position moves */
 		ids[k] = txq->in_order ? (uint16_t)(r->avail_idx + k) : vuser_tx_packed_id(txq);
 		addrs[k] = vuser_tx_push_hdr(txq, pkts[k]);
 	}
