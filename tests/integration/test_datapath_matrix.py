@@ -31,6 +31,10 @@ the pair down; the next case starts a fresh one):
     tx_chain_alone frontend `set burst 1`, 2-segment mbufs (1000+500), `start tx_first
                    200` with testpmd's Tx retry: backend gets exactly 200 x 1500 bytes (600
                    descriptors through a 256-entry ring, one 3-descriptor chain per call)
+    tx_mixed       frontend `set txsplit rand` over 2-segment mbufs (1000+500): bursts
+                   mix one-descriptor packets and chains; twice 8 bursts with Tx retry:
+                   backend gets exactly 256 packets and the bytes the frontend sent; then
+                   exactly 128 x 64 bytes (the ring's accounting survived the mix)
     rx_large       backend sends 1500-byte frames; frontend gets exactly 64 x 1500 bytes;
                    with mrg_rxbuf=1 the frontend runs --mbuf-size=1024 (896 bytes of
                    data room), so every frame spans 2 Rx buffers (nb_segs=2 in testpmd's
@@ -590,16 +594,22 @@ def make_setup(dp, devargs):
 
 
 def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN, burst=BURST,
-                         retry=False):
+                         retry=False, rand_split=False):
     """Frontend sends `bursts` bursts of `burst` packets.  With `retry`, testpmd's Tx
     retry (`set fwd rxonly retry`) makes the frontend wait for the backend when the ring
-    is full instead of dropping."""
+    is full instead of dropping.  With `rand_split`, testpmd gives each packet a random
+    number of the segments in `segs` (`set txsplit rand`), so that one burst mixes
+    one-descriptor packets and chains; `length` is then (shortest, longest): the byte
+    counts must be equal on both sides and lie strictly between n x shortest and
+    n x longest (both kinds sent)."""
     be, fe = p.be, p.fe
     n = bursts * burst
     b0, f0 = be.stats(), fe.stats()
     be.run("start")
     if segs:
         fe.run("set txpkts %s" % segs)
+    if rand_split:
+        fe.run("set txsplit rand")
     if burst != BURST:
         fe.run("set burst %d" % burst)
     if retry:
@@ -613,10 +623,21 @@ def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN, burst=B
         be.run("stop")
         if segs:
             fe.run("set txpkts %d" % PKT_LEN)
+        if rand_split:
+            fe.run("set txsplit off")
         if burst != BURST:
             fe.run("set burst %d" % BURST)
         if retry:
             fe.run("set fwd rxonly")
+    if rand_split:
+        shortest, longest = length
+        sent = f.get("obytes") or 0
+        check_both(b, dict(ipackets=n, ibytes=sent, opackets=0),
+                   f, dict(opackets=n, ipackets=0))
+        assert n * shortest < sent < n * longest, (
+            "frontend sent %d bytes in %d packets: not a mix of %d- and %d-byte packets"
+            % (sent, n, shortest, longest))
+        return
     check_both(b, dict(ipackets=n, ibytes=n * length, opackets=0),
                f, dict(opackets=n, obytes=n * length, ipackets=0))
 
@@ -736,6 +757,20 @@ def case_tx_chain_alone(env, p):
     # for a chain, not for a packet count (a Tx that read completions only when the
     # burst's packet count did not fit stopped here: 85 of 200, tried).
     exchange_frontend_tx(p, bursts=200, segs=TX_SEGS_2, length=LARGE, burst=1, retry=True)
+
+
+def case_tx_mixed(env, p):
+    """frontend bursts mix 1000-byte one-segment and 1500-byte two-segment mbufs"""
+    # `set txsplit rand` takes 1 or 2 of the segments per packet: a burst holds single
+    # descriptors (a packed ring writes them a ring line at a time, or staged) between
+    # 3-descriptor chains, and in-order completions walk buffers of 1 and 3 descriptors.
+    # 8 bursts of up to 96 descriptors through a 256-entry ring, with testpmd's Tx retry;
+    # twice, then plain 64-byte packets: the completions must have given back exactly
+    # what was sent, or the later exchanges find the ring short (or overrun).
+    for _ in range(2):
+        exchange_frontend_tx(p, bursts=8, segs=TX_SEGS_2, length=(1000, 1500), retry=True,
+                             rand_split=True)
+    exchange_frontend_tx(p)
 
 
 def case_rx_large(env, p):
@@ -892,6 +927,7 @@ def build_groups():
         cases = [("features", case_features), ("frontend_tx", case_frontend_tx),
                  ("frontend_rx", case_frontend_rx), ("loopback", case_loopback),
                  ("tx_multiseg", case_tx_multiseg), ("tx_chain_alone", case_tx_chain_alone),
+                 ("tx_mixed", case_tx_mixed),
                  ("rx_large", case_rx_large),
                  ("vhost_restart", case_vhost_restart)]
         if dp in REFUSAL_PATHS and not devargs["mrg_rxbuf"]:
