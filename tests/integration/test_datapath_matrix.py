@@ -596,8 +596,10 @@ def make_setup(dp, devargs):
 def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN, burst=BURST,
                          retry=False, rand_split=False):
     """Frontend sends `bursts` bursts of `burst` packets.  With `retry`, testpmd's Tx
-    retry (`set fwd rxonly retry`) makes the frontend wait for the backend when the ring
-    is full instead of dropping.  With `rand_split`, testpmd gives each packet a random
+    retry makes the frontend wait for the backend when the ring is full instead of
+    dropping: `set fwd io retry` (testpmd has no retry for rxonly, which never sends;
+    tx_first's bursts retry in any mode that has it, and io forwards nothing here, as
+    the backend only receives).  With `rand_split`, testpmd gives each packet a random
     number of the segments in `segs` (`set txsplit rand`), so that one burst mixes
     one-descriptor packets and chains; `length` is then (shortest, longest): the byte
     counts must be equal on both sides and lie strictly between n x shortest and
@@ -613,8 +615,9 @@ def exchange_frontend_tx(p, bursts=NB_BURSTS, segs=None, length=PKT_LEN, burst=B
     if burst != BURST:
         fe.run("set burst %d" % burst)
     if retry:
-        fe.run("set burst tx delay 100 retry 1000")
-        fe.run("set fwd rxonly retry")
+        for line in ("set burst tx delay 100 retry 1000", "set fwd io retry"):
+            out = fe.run(line)
+            assert "Bad arguments" not in out, "testpmd refused %r: %s" % (line, out.strip())
     try:
         fe.run("start tx_first %d" % bursts)
         b, f = settle_all([(be, 0, b0, "ipackets", n), (fe, 0, f0, "opackets", n)])
