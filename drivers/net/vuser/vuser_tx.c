@@ -224,49 +224,42 @@ vuser_tx_prefetch_lines(const struct vu_packed_ring *r, uint16_t n)
 	}
 }
 
-/* The buffer id of the chain about to be written at the fill position of a packed ring.
+/* The buffer id of a chain whose head goes into ring slot `head_slot` of a packed ring.
  * In order it is that slot: completions then walk the ring from the used position
  * (vuser_tx_complete) instead of keeping the ids' order on the side, as split rings must. */
 static __rte_always_inline uint16_t
-vuser_tx_packed_id(struct vuser_txq *txq)
+vuser_tx_packed_id(struct vuser_txq *txq, uint16_t head_slot)
 {
 	if (txq->in_order)
-		return txq->packed.avail_idx;
+		return head_slot;
 	return txq->ids[--txq->ids_top];
 }
 
-/* The mbuf flags that keep a packet off the line path: a VLAN tag to insert, a buffer that
- * is not the mbuf's own (its headroom is not ours to write), and offload requests when the
- * header must carry them. */
-static __rte_always_inline uint64_t
-vuser_tx_line_unfit_flags(const struct vuser_txq *txq)
+/* The bookkeeping of a packet made available as buffer `id` over `need` descriptors. */
+static __rte_always_inline void
+vuser_tx_account(struct vuser_txq *txq, bool packed, uint16_t id, struct rte_mbuf *m,
+		 uint16_t need, uint32_t pkt_len, uint64_t *bytes)
 {
-	return RTE_MBUF_F_TX_VLAN | RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL |
-	       (txq->offload ? VUSER_TX_OFFLOAD_FLAGS : 0);
+	txq->bufs[id].m = m;
+	txq->bufs[id].ndesc = need;
+	txq->num_free = (uint16_t)(txq->num_free - need);
+	if (!packed && txq->in_order)
+		vuser_tx_order_push(txq, id);
+	*bytes += pkt_len;
+	txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
 }
 
-/* rearm_data as one word: data_off, refcnt, nb_segs, port (checked in vuser_queue.h). */
-#define VUSER_REARM_REFCNT_SEGS_MASK 0xffffffff0000ull
-#define VUSER_REARM_REFCNT1_SEGS1 ((uint64_t)1 << 16 | (uint64_t)1 << 32)
-
-/* Can the four packets each go out as one descriptor with the header pushed into its
- * headroom (what vuser_tx_can_push and the loop's VLAN and offload tests decide), read
- * from the mbufs' first lines in one pass? */
+/* Do the four packets each go out as one descriptor with the header pushed into its
+ * headroom, as the general loop would send them (no VLAN tag to insert first)? Offload
+ * requests need no test: vuser_tx_push_hdr writes them. */
 static __rte_always_inline bool
 vuser_tx_line_fits(const struct vuser_txq *txq, struct rte_mbuf *const *pkts)
 {
-	uint64_t unfit = vuser_tx_line_unfit_flags(txq), bad = 0;
-
-	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
-		const struct rte_mbuf *m = pkts[k];
-		uint64_t rearm;
-
-		memcpy(&rearm, &m->rearm_data, sizeof(rearm));
-		bad |= (m->ol_flags & unfit) |
-		       ((rearm & VUSER_REARM_REFCNT_SEGS_MASK) ^ VUSER_REARM_REFCNT1_SEGS1) |
-		       (uint64_t)((uint16_t)rearm < txq->hdr_size);
-	}
-	return bad == 0;
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		if (pkts[k]->ol_flags & RTE_MBUF_F_TX_VLAN ||
+		    !vuser_tx_can_push(pkts[k], txq->hdr_size))
+			return false;
+	return true;
 }
 
 /*
@@ -285,22 +278,14 @@ vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts, uint64_
 	uint64_t addrs[VU_PACKED_DESCS_PER_LINE];
 
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
-		/* vuser_tx_packed_id for each slot of the line, before the fill position moves */
-		ids[k] = txq->in_order ? (uint16_t)(r->avail_idx + k) : vuser_tx_packed_id(txq);
+		ids[k] = vuser_tx_packed_id(txq, (uint16_t)(r->avail_idx + k));
 		addrs[k] = vuser_tx_push_hdr(txq, pkts[k]);
 	}
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
 		vu_packed_desc_fill(r, &d[k], addrs[k], pkts[k]->data_len + txq->hdr_size, ids[k],
 				    flags);
-	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
-		uint32_t pkt_len = pkts[k]->pkt_len;
-
-		txq->bufs[ids[k]].m = pkts[k];
-		txq->bufs[ids[k]].ndesc = 1;
-		*bytes += pkt_len;
-		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
-	}
-	txq->num_free = (uint16_t)(txq->num_free - VU_PACKED_DESCS_PER_LINE);
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		vuser_tx_account(txq, true, ids[k], pkts[k], 1, pkts[k]->pkt_len, bytes);
 	vu_packed_ring_avail_advance(r, VU_PACKED_DESCS_PER_LINE);
 }
 
@@ -317,8 +302,8 @@ vuser_tx_chain(struct vuser_txq *txq, bool packed, struct rte_mbuf *m, bool push
 	if (packed) {
 		/* Written in place: the ring's slots are filled in order. */
 		vuser_tx_line_flush(line, &txq->packed);
-		id = vuser_tx_packed_id(txq);
 		head_slot = txq->packed.avail_idx;
+		id = vuser_tx_packed_id(txq, head_slot);
 		head_flags = (uint16_t)(vu_packed_ring_avail_flags(&txq->packed) |
 					(need > 1 ? VU_DESC_F_NEXT : 0));
 	} else {
@@ -444,19 +429,13 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		}
 		if (packed && push && m->nb_segs == 1) {
 			/* One descriptor, staged and written with the rest of its cache line. */
-			id = vuser_tx_packed_id(txq);
+			id = vuser_tx_packed_id(txq, txq->packed.avail_idx);
 			vuser_tx_stage(&line, &txq->packed, vuser_tx_push_hdr(txq, m),
 				       m->data_len + txq->hdr_size, id);
 		} else {
 			id = vuser_tx_chain(txq, packed, m, push, need, &line);
 		}
-		txq->bufs[id].m = m;
-		txq->bufs[id].ndesc = need;
-		txq->num_free = (uint16_t)(txq->num_free - need);
-		if (!packed && txq->in_order)
-			vuser_tx_order_push(txq, id);
-		bytes += pkt_len;
-		txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
+		vuser_tx_account(txq, packed, id, m, need, pkt_len, &bytes);
 		sent++;
 	}
 	if (packed)
