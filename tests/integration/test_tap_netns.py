@@ -299,7 +299,7 @@ def pmd_probe(env, ns, vdev):
     app = dpdkapp.DpdkApp("pmd-%s" % env.case, argv, prefix, env.log_dir, interactive=True)
     env.apps.append(app)
     app.start()
-    dpdkapp.wait_until(lambda: (not app.alive()) or re.search(r"^testpmd> ", app.output(), re.M),
+    dpdkapp.wait_until(lambda: (not app.alive()) or re.search(dpdkapp.PROMPT, app.output(), re.M),
                        30.0, what="testpmd to finish probing")
     out = app.stop(timeout=10)
     assert app.returncode is not None and app.returncode >= 0, \

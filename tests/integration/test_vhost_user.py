@@ -275,7 +275,7 @@ def probe_must_fail(env, what, needles, **devargs):
     fe = env.frontend(wait=False, **devargs)
 
     def done():
-        return (not fe.alive()) or re.search(r"^testpmd> ", fe.output(), re.M)
+        return (not fe.alive()) or re.search(dpdkapp.PROMPT, fe.output(), re.M)
 
     dpdkapp.wait_until(done, PROBE_LIMIT,
                        what="frontend with %s to finish probing" % what)

@@ -41,6 +41,14 @@ TESTPMD = os.environ.get("DPDK_TESTPMD", "dpdk-testpmd")
 RUNTIME_ROOT = "/var/run/dpdk"
 DEFAULT_MEM_MB = 256
 
+# testpmd's prompt.  cmdline writes it a character at a time, so a log line that another
+# thread writes at that moment (vhost's VHOST_CONFIG messages, a driver's log, testpmd's
+# "Port 0: ... event") can land inside it: "t" + "VHOST_CONFIG: ...\n" + "estpmd> ".
+# Whole lines with those prefixes are allowed between the prompt's characters; anything
+# else still has to be the prompt itself, at the start of a line.
+_FOREIGN_LINES = r"(?:\n?(?:VHOST_CONFIG|VHOST_DATA|VUSER|EAL|TELEMETRY|Port \d+)[^\n]*\n)*"
+PROMPT = "^" + _FOREIGN_LINES.join(re.escape(c) for c in "testpmd> ")
+
 _counter = itertools.count()
 
 try:
@@ -598,7 +606,7 @@ class Testpmd(DpdkApp):
     no_huge:    False to run on hugepages (pass ``--huge-dir`` in eal_extra)
     """
 
-    READY_INTERACTIVE = r"^testpmd> "
+    READY_INTERACTIVE = PROMPT
 
     def __init__(self, name, log_dir, vdevs=(), plugins=(), app_args=(), interactive=False,
                  lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB, eal_extra=(),

@@ -128,7 +128,7 @@ RE_DPDK_VEC_OFF = re.compile(r"^.*disabled .*vectorized.*$|^.*do not support .*v
                              re.M)
 RE_NO_PORTS = re.compile(r"No probed ethernet devices")
 RE_OUR_REFUSAL = re.compile(r"^.*VUSER: .*$", re.M)
-RE_PROMPT = r"^testpmd> "
+RE_PROMPT = dpdkapp.PROMPT
 
 LOG_LEVELS = ["pmd.net.virtio.init:info", "pmd.net.virtio.driver:info", "pmd.net.vuser:info"]
 

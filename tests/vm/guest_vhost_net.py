@@ -118,7 +118,7 @@ def run_one(args, queues):
     try:
         app.start()
         dpdkapp.wait_until(
-            lambda: (not app.alive()) or re.search(r"^testpmd> ", app.output(), re.M),
+            lambda: (not app.alive()) or re.search(dpdkapp.PROMPT, app.output(), re.M),
             args.start_timeout, what="testpmd to start")
         res["testpmd_start_s"] = round(time.monotonic() - t0, 1)
         out = app.output()
