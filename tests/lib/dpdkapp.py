@@ -707,10 +707,12 @@ def sample(app, port=0):
 def measure_rates(apps, seconds, port=0):
     """Sample each app's port counters, sleep ``seconds``, sample again.
 
-    ``apps`` is a dict name -> app; returns a dict name -> Rate."""
-    first = {n: sample(a, port) for n, a in apps.items()}
+    ``apps`` is a dict name -> app, or name -> (app, its port); returns a dict
+    name -> Rate."""
+    where = {n: a if isinstance(a, tuple) else (a, port) for n, a in apps.items()}
+    first = {n: sample(a, p) for n, (a, p) in where.items()}
     time.sleep(seconds)
-    second = {n: sample(a, port) for n, a in apps.items()}
+    second = {n: sample(a, p) for n, (a, p) in where.items()}
     return {n: Rate(first[n][1], second[n][1], first[n][0], second[n][0]) for n in apps}
 
 

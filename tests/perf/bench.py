@@ -29,7 +29,10 @@ switched with interactive testpmd commands, and only one pair forwards at a
 time (the other is stopped and idle).  The drivers alternate (ours, theirs;
 then theirs, ours; ...) so that drift of the machine's load hits both alike.
 With --fresh-pairs both pairs are started afresh every round, so that one
-start's luck (memory placement) weighs on one round, not on all.
+start's luck (memory placement) weighs on one round, not on all.  With
+--backend shared one backend process serves both frontends, a net_vhost port
+each (set portlist picks the measured one), so that both drivers meet the same
+backend process.
 
 Rates are counter deltas read over the apps' telemetry sockets at two
 instants after a warm-up (testpmd's printed rates starve when pollers share
@@ -77,6 +80,9 @@ from dpdkapp import DpdkAppError, Testpmd, wait_until  # noqa: E402
 
 
 OURS, THEIRS = "vuser", "dpdk"
+# --backend shared: the backend's port facing each driver's frontend on even data paths
+# (DATA_PATHS order); odd ones swap them, so that neither driver always gets port 0
+BACKEND_PORT = {OURS: 0, THEIRS: 1}
 DRIVERS = {
     OURS: {"vdev": "net_vuser0", "driver": "net_vuser", "label": "vuser (net_vuser)"},
     THEIRS: {"vdev": "net_virtio_user0", "driver": "net_virtio_user",
@@ -174,6 +180,12 @@ PLACEMENT_RETRY_BUDGET = 96
 # pairs make each round an independent draw for both drivers alike, at ~3 s per data path
 # and round (the full matrix: 13-14 min instead of 10-11, too close to the 15-min bound to
 # be the default).
+
+
+def backend_port(path, drv):
+    """--backend shared: the shared backend's port facing `drv`'s frontend."""
+    port = BACKEND_PORT[drv]
+    return port if DATA_PATHS.index(path) % 2 == 0 else 1 - port
 
 
 def same_placement(round_samples):
@@ -446,9 +458,9 @@ class Pair:
     all the cells of that data path and are switched between directions and
     packet sizes with interactive commands."""
 
-    def __init__(self, drv, be, fe):
+    def __init__(self, drv, be, fe, be_port=0):
         self.drv, self.be, self.fe = drv, be, fe
-        self.setting = {}          # (app name, what) -> value last set
+        self.be_port = be_port     # the backend's port facing this frontend
         self.dead = None           # why the pair is gone
 
     def apps(self):
@@ -480,6 +492,8 @@ class Bench:
         self.retry_budget = args.placement_retry_budget  # redone rounds still allowed
         self.cell_no = 0
         self.n_cells = 0
+        self.setting = {}          # (app name, what) -> value last set
+        self.backends = []         # --backend shared: the backends of the data path running
         self.t0 = None
 
     # ---- plumbing
@@ -495,20 +509,28 @@ class Bench:
                 "--txpkts=%d" % self.sizes[0], "--total-num-mbufs=%d" % a.mbufs,
                 "--rxd=%d" % a.ring, "--txd=%d" % a.ring]
 
-    def start_backend(self, tag, sock, path):
-        if os.path.exists(sock):
-            os.unlink(sock)
-        app = Testpmd("%s-backend" % tag, self.log_dir,
-                      vdevs=["net_vhost0,iface=%s,queues=1" % sock], interactive=True,
-                      lcores="0,1", main_lcore=0, mem_mb=self.a.mem,
-                      app_args=self.testpmd_args("rxonly"),
+    def start_backend(self, tag, socks, path):
+        """One net_vhost port per socket (port i on socks[i]); with more than one, each
+        port forwards to itself and only the port of the pair being measured forwards
+        (`set portlist`, Bench.measure)."""
+        vdevs = []
+        for i, sock in enumerate(socks):
+            if os.path.exists(sock):
+                os.unlink(sock)
+            vdevs.append("net_vhost%d,iface=%s,queues=1" % (i, sock))
+        app_args = self.testpmd_args("rxonly")
+        if len(socks) > 1:
+            app_args.append("--port-topology=loop")
+        app = Testpmd("%s-backend" % tag, self.log_dir, vdevs=vdevs, interactive=True,
+                      lcores="0,1", main_lcore=0, mem_mb=self.a.mem * len(socks),
+                      app_args=app_args,
                       eal_extra=self.eal_common() + path.eal_extra(),
                       no_huge=self.no_huge())
         self.apps.append(app)
         app.start()
         self.my_pids.add(app.pid)
-        wait_until(lambda: os.path.exists(sock) or not app.alive(), 20,
-                   what="backend socket %s" % sock)
+        wait_until(lambda: all(os.path.exists(s) for s in socks) or not app.alive(), 20,
+                   what="backend sockets %s" % ", ".join(socks))
         app.wait_ready(timeout=30)
         return app
 
@@ -562,20 +584,27 @@ class Bench:
         """Run one interactive command and wait for the next prompt."""
         app.cmd(line, wait=RE_PROMPT, timeout=timeout)
 
-    def start_pair(self, path, drv, rnd=0):
-        """Backend + frontend for one driver; returns (pair, refusal)."""
+    def sock(self, path, drv, rnd):
         tag = "%s-%s" % (path.name, drv) + ("-r%d" % rnd if rnd else "")
-        sock = os.path.join(self.sock_dir, "%s.sock" % tag)
+        return tag, os.path.join(self.sock_dir, "%s.sock" % tag)
+
+    def start_pair(self, path, drv, rnd=0, shared=None):
+        """Backend + frontend for one driver; returns (pair, refusal). `shared`: (backend,
+        its port for this driver) already started for both drivers (--backend shared)."""
+        tag, sock = self.sock(path, drv, rnd)
         apps = []
         try:
-            be = self.start_backend(tag, sock, path)
-            apps.append(be)
+            if shared:
+                be, be_port = shared
+            else:
+                be, be_port = self.start_backend(tag, [sock], path), 0
+                apps.append(be)
             fe, refusal = self.start_frontend(tag, sock, path, drv)
             apps.append(fe)
             if refusal is not None:
-                self.stop_apps([fe, be])
+                self.stop_apps(list(reversed(apps)))
                 return None, refusal
-            be.wait_link_up(timeout=15)
+            be.wait_link_up(port=be_port, timeout=15)
             m = fe.cmd("show port info 0", wait=r"Driver name: *(\S+)")
             fe.wait_for_output(RE_PROMPT, 5, since=m.end())
             want = DRIVERS[OURS if self.staged_against else drv]["driver"]
@@ -590,7 +619,7 @@ class Bench:
         else:
             self.vuser_lines[path.name] = [ln.strip() for ln in out.splitlines()
                                            if ln.startswith("VUSER")][:8]
-        return Pair(drv, be, fe), None
+        return Pair(drv, be, fe, be_port), None
 
     def vectorized_na(self, path):
         """For a vectorized data path: why DPDK's driver did not pick a
@@ -608,14 +637,18 @@ class Bench:
 
     # ---- one measurement
     def set(self, pair, app, what, value):
+        """`set WHAT VALUE` unless the app has it already (a shared backend takes the
+        settings of both drivers' pairs in turn)."""
         key = (app.name, what)
-        if pair.setting.get(key) != value:
+        if self.setting.get(key) != value:
             self.cmd(app, "set %s %s" % (what, value))
-            pair.setting[key] = value
+            self.setting[key] = value
 
     def measure(self, pair, direction, size):
         a = self.a
         be, fe = pair.be, pair.fe
+        if self.a.backend == "shared":
+            self.set(pair, be, "portlist", pair.be_port)
         rtt_before = line_rtt()  # no poller runs between measurements
         if direction == "tx":
             self.set(pair, fe, "txpkts", size)
@@ -643,14 +676,15 @@ class Bench:
             moving = (be, "ipackets")
         try:
             app, key = moving
-            base = app.stats().get(key) or 0
-            if not wait_until(lambda: (app.stats().get(key) or 0) > base + a.burst, 10,
+            port = pair.be_port if app is be else 0
+            base = app.stats(port).get(key) or 0
+            if not wait_until(lambda: (app.stats(port).get(key) or 0) > base + a.burst, 10,
                               interval=0.05):
                 raise CellFailed("no packets moved within 10 s (%s %s stayed at %d)"
                                  % (app.name, key, base))
             time.sleep(a.warmup)
             c0, t0 = (worker_ticks(fe.pid), worker_ticks(be.pid)), time.monotonic()
-            rates = dpdkapp.measure_rates({"fe": fe, "be": be}, a.window)
+            rates = dpdkapp.measure_rates({"fe": fe, "be": (be, pair.be_port)}, a.window)
             c1, t1 = (worker_ticks(fe.pid), worker_ticks(be.pid)), time.monotonic()
         except BaseException:
             # stop forwarding, but let the first error (or an interrupt) through
@@ -732,18 +766,45 @@ class Bench:
             print("    ---- %s (%s, rc=%s)" % (app.name, app.log_path, app.poll()))
             for ln in dpdkapp.tail(app.output(), 8).splitlines():
                 print("    | " + ln)
-        self.stop_apps(pair.apps())
+        # a shared backend serves the other driver too: it goes with the data path
+        # (stop_pairs), or on its own when it is what failed
+        self.stop_apps([pair.fe] if pair.be in self.backends else pair.apps())
 
     # ---- one data path: both drivers, every cell of it, rounds interleaved
-    def start_pairs(self, path, mine, drivers, rnd):
+    def start_shared_backend(self, path, mine, rnd):
+        """--backend shared: one backend for both drivers' frontends, port
+        backend_port(path, driver) on the driver's socket; None when it does not start."""
+        socks = [None] * len(BACKEND_PORT)
+        for drv in BACKEND_PORT:
+            socks[backend_port(path, drv)] = self.sock(path, drv, rnd)[1]
+        tag = "%s-shared" % path.name + ("-r%d" % rnd if rnd else "")
+        try:
+            be = self.start_backend(tag, socks, path)
+        except (DpdkAppError, OSError) as e:
+            for c in mine:
+                for drv in BACKEND_PORT:
+                    self.error(c, drv, "backend start failed (round %d): %s" % (rnd, e))
+            print("    shared backend: start failed: %s" % e, flush=True)
+            return None
+        self.backends.append(be)
+        return be
+
+    def start_pairs(self, path, mine, drivers, rnd, backend=None):
         """A backend + frontend per driver, {driver: Pair}; a driver whose pair does not
-        start, or whose probe is refused, is left out (and recorded)."""
+        start, or whose probe is refused, is left out (and recorded). With --backend
+        shared both frontends face `backend` (started here when None)."""
         pairs = {}
+        if self.a.backend == "shared" and backend is None:
+            backend = self.start_shared_backend(path, mine, rnd)
+            if backend is None:
+                return pairs
         for drv in drivers:
             if (drv, path.name) in self.refused:
                 continue
             try:
-                pair, refusal = self.start_pair(path, drv, rnd)
+                pair, refusal = self.start_pair(
+                    path, drv, rnd,
+                    shared=(backend, backend_port(path, drv)) if backend else None)
             except (DpdkAppError, OSError) as e:
                 for c in mine:
                     self.error(c, drv, "start failed (round %d): %s" % (rnd, e))
@@ -759,19 +820,26 @@ class Bench:
     def stop_pairs(self, pairs):
         for pair in pairs.values():
             if not pair.dead:
-                self.stop_apps(pair.apps())
+                self.stop_apps([pair.fe] if pair.be in self.backends else pair.apps())
+        self.stop_apps(self.backends)
+        self.backends = []
 
     def first_pairs(self, path, mine):
         """The first round's pairs, the in-tree driver's first: its log tells whether a
         vectorized path is n/a (recorded in self.na; ours is then not started)."""
-        pairs = self.start_pairs(path, mine, (THEIRS,), 0)
+        backend = None
+        if self.a.backend == "shared":
+            backend = self.start_shared_backend(path, mine, 0)
+            if backend is None:
+                return {}
+        pairs = self.start_pairs(path, mine, (THEIRS,), 0, backend)
         if THEIRS in pairs and path.vectorized and not self.staged_against:
             why = self.vectorized_na(path)
             if why:
                 self.na[path.name] = why
                 print("    n/a: %s" % why, flush=True)
                 return pairs
-        pairs.update(self.start_pairs(path, mine, (OURS,), 0))
+        pairs.update(self.start_pairs(path, mine, (OURS,), 0, backend))
         return pairs
 
     def run_path(self, path, cells, order):
@@ -996,7 +1064,9 @@ def markdown(bench, rows, acc, env, meta):
              % (meta["window_s"], meta["warmup_s"], meta["rounds"],
                 "each round on freshly started processes of both drivers"
                 if meta.get("fresh_pairs") else
-                "both drivers' processes started once per data path"))
+                "both drivers' processes started once per data path")
+             + (" One backend process serves both drivers (--backend shared)."
+                if meta.get("backend") == "shared" else ""))
     L.append("")
     sizes = sorted({r["size"] for r in rows})
     dirs = [d for d in DIRECTIONS if any(r["direction"] == d for r in rows)]
@@ -1142,10 +1212,12 @@ def markdown(bench, rows, acc, env, meta):
                                                      " (dirty work tree)" if env["git_dirty"]
                                                      else "", env["plugin_mtime"]))
     L.append("- memory: %s" % meta["memory"])
-    L.append("- layout: backend `-l 0,1 --main-lcore 0` (forwarding on lcore 1), frontend "
+    L.append("- layout: %s `-l 0,1 --main-lcore 0` (forwarding on lcore 1), frontend "
              "`-l 0,1 --main-lcore 1` (forwarding on lcore 0); burst %d, rings of %d, "
              "%d mbufs, loopback started with `start tx_first %d` (%d packets)"
-             % (meta["burst"], meta["ring"], meta["mbufs"], meta["loop_bursts"],
+             % ("one backend for both drivers (a port each)"
+                if meta.get("backend") == "shared" else "a backend per driver",
+                meta["burst"], meta["ring"], meta["mbufs"], meta["loop_bursts"],
                 meta["loop_bursts"] * meta["burst"]))
     L.append("- run: %s, %s, load average at start %s, at end %s"
              % (meta["started"], fmt_dur(meta["duration_s"]), " ".join(env["loadavg_start"]),
@@ -1263,6 +1335,10 @@ def main():
                     help="start each driver's backend + frontend every round instead of once "
                     "per data path, so that one start's luck (memory placement) weighs on one "
                     "round, not on all (slower: 13-14 min for all cells)")
+    ap.add_argument("--backend", choices=("per-driver", "shared"), default="per-driver",
+                    help="per-driver: a backend process per driver; shared: one backend "
+                    "process with a net_vhost port per driver, only the measured one "
+                    "forwarding (default per-driver)")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
@@ -1314,7 +1390,8 @@ def main():
         if args.against:
             bench.staged_against = dpdkapp.stage_plugin(args.against)
         if args.huge != "no":
-            # four apps live at a time (a backend and a frontend per driver)
+            # four apps' memory at a time: a backend and a frontend per driver, or
+            # (--backend shared) two frontends and a backend with twice the memory
             need = 4 * ((args.mem + 1) // 2) + 32
             bench.huge = Hugepages(need, dpdkapp.private_root())
             if bench.huge.setup():
@@ -1376,6 +1453,7 @@ def main():
     acc = acceptance(rows)
     meta = {"started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
             "fresh_pairs": args.fresh_pairs,
+            "backend": args.backend,
             "warmup_s": args.warmup, "window_s": args.window, "burst": args.burst,
             "ring": args.ring, "mbufs": args.mbufs, "mem_mb": args.mem,
             "loop_bursts": args.loop_bursts,
