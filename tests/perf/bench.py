@@ -2,13 +2,14 @@
 """vuser benchmark: net_vuser (ours) against DPDK's in-tree net_virtio_user.
 
 Both drivers come from the same Debian DPDK 22.11 install and face the same
-backend, dpdk-testpmd with net_vhost (vhost-user server):
+backend process, dpdk-testpmd with a net_vhost port (vhost-user server) for each:
 
-    backend   dpdk-testpmd -l 0,1 --main-lcore 0 --vdev net_vhost0,iface=<sock>
+    backend   dpdk-testpmd -l 0,1 --main-lcore 0 --vdev net_vhost0,iface=<sock A>
+                           --vdev net_vhost1,iface=<sock B> --port-topology=loop
     frontend  dpdk-testpmd -l 0,1 --main-lcore 1 -d <staged plugin>
-                           --vdev net_vuser0,path=<sock>,<devargs>         (ours)
+                           --vdev net_vuser0,path=<sock A>,<devargs>       (ours)
               dpdk-testpmd -l 0,1 --main-lcore 1
-                           --vdev net_virtio_user0,path=<sock>,<devargs>   (in-tree)
+                           --vdev net_virtio_user0,path=<sock B>,<devargs> (in-tree)
 
 Each forwarding lcore (backend 1, frontend 0) shares its CPU with the other
 app's idle main thread.
@@ -22,17 +23,16 @@ A cell is (direction, data path, packet size):
 
 Data paths are devargs given identically to both drivers (every flag
 explicit: DPDK defaults mrg_rxbuf and in_order to 1).  For each data path the
-benchmark starts two pairs of processes, backend + frontend with our driver
-and backend + frontend with DPDK's, and measures every cell of the data path
-ROUNDS times per driver on them: the forwarding mode and the packet size are
-switched with interactive testpmd commands, and only one pair forwards at a
-time (the other is stopped and idle).  The drivers alternate (ours, theirs;
-then theirs, ours; ...) so that drift of the machine's load hits both alike.
-With --fresh-pairs both pairs are started afresh every round, so that one
-start's luck (memory placement) weighs on one round, not on all.  With
---backend shared one backend process serves both frontends, a net_vhost port
-each (set portlist picks the measured one), so that both drivers meet the same
-backend process.
+benchmark starts the backend and a frontend per driver, and measures every
+cell of the data path ROUNDS times per driver on them: the forwarding mode and
+the packet size are switched with interactive testpmd commands, and only one
+driver's frontend and backend port forward at a time (`set portlist`; the
+other is stopped and idle; the two drivers swap backend ports every other data
+path).  The drivers alternate (ours, theirs; then theirs, ours; ...) so that
+drift of the machine's load hits both alike.  With --backend per-driver each
+driver gets a backend process of its own instead (a pair), and with
+--fresh-pairs all processes are started afresh every round, so that one
+start's luck (memory placement) weighs on one round, not on all.
 
 Rates are counter deltas read over the apps' telemetry sockets at two
 instants after a warm-up (testpmd's printed rates starve when pollers share
@@ -1335,10 +1335,10 @@ def main():
                     help="start each driver's backend + frontend every round instead of once "
                     "per data path, so that one start's luck (memory placement) weighs on one "
                     "round, not on all (slower: 13-14 min for all cells)")
-    ap.add_argument("--backend", choices=("per-driver", "shared"), default="per-driver",
-                    help="per-driver: a backend process per driver; shared: one backend "
-                    "process with a net_vhost port per driver, only the measured one "
-                    "forwarding (default per-driver)")
+    ap.add_argument("--backend", choices=("shared", "per-driver"), default="shared",
+                    help="shared: one backend process with a net_vhost port per driver, only "
+                    "the measured one forwarding (default); per-driver: a backend process "
+                    "per driver")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
