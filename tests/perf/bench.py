@@ -454,9 +454,10 @@ class CellFailed(Exception):
 
 
 class Pair:
-    """A backend and a frontend of one driver for one data path; they live for
-    all the cells of that data path and are switched between directions and
-    packet sizes with interactive commands."""
+    """A frontend of one driver and the backend (port) facing it, for one data
+    path; they live for all the cells of that data path and are switched
+    between directions and packet sizes with interactive commands. With
+    --backend shared the two drivers' pairs share the backend process."""
 
     def __init__(self, drv, be, fe, be_port=0):
         self.drv, self.be, self.fe = drv, be, fe
@@ -647,7 +648,7 @@ class Bench:
     def measure(self, pair, direction, size):
         a = self.a
         be, fe = pair.be, pair.fe
-        if self.a.backend == "shared":
+        if be in self.backends:  # shared: poll only the port facing this driver
             self.set(pair, be, "portlist", pair.be_port)
         rtt_before = line_rtt()  # no poller runs between measurements
         if direction == "tx":
