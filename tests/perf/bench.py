@@ -459,13 +459,19 @@ class Pair:
     between directions and packet sizes with interactive commands. With
     --backend shared the two drivers' pairs share the backend process."""
 
-    def __init__(self, drv, be, fe, be_port=0):
+    def __init__(self, drv, be, fe, be_port=0, shared=False):
         self.drv, self.be, self.fe = drv, be, fe
         self.be_port = be_port     # the backend's port facing this frontend
+        self.shared = shared       # the backend serves the other driver too
         self.dead = None           # why the pair is gone
 
     def apps(self):
         return [self.fe, self.be]
+
+    def own_apps(self):
+        """What stopping this pair stops: a shared backend goes with the data path
+        (Bench.stop_pairs)."""
+        return [self.fe] if self.shared else self.apps()
 
 
 class Bench:
@@ -620,7 +626,7 @@ class Bench:
         else:
             self.vuser_lines[path.name] = [ln.strip() for ln in out.splitlines()
                                            if ln.startswith("VUSER")][:8]
-        return Pair(drv, be, fe, be_port), None
+        return Pair(drv, be, fe, be_port, shared=bool(shared)), None
 
     def vectorized_na(self, path):
         """For a vectorized data path: why DPDK's driver did not pick a
@@ -648,7 +654,7 @@ class Bench:
     def measure(self, pair, direction, size):
         a = self.a
         be, fe = pair.be, pair.fe
-        if be in self.backends:  # shared: poll only the port facing this driver
+        if pair.shared:  # poll only the backend port facing this driver
             self.set(pair, be, "portlist", pair.be_port)
         rtt_before = line_rtt()  # no poller runs between measurements
         if direction == "tx":
@@ -767,9 +773,8 @@ class Bench:
             print("    ---- %s (%s, rc=%s)" % (app.name, app.log_path, app.poll()))
             for ln in dpdkapp.tail(app.output(), 8).splitlines():
                 print("    | " + ln)
-        # a shared backend serves the other driver too: it goes with the data path
-        # (stop_pairs), or on its own when it is what failed
-        self.stop_apps([pair.fe] if pair.be in self.backends else pair.apps())
+        # a shared backend goes with the data path, or on its own when it is what failed
+        self.stop_apps(pair.own_apps())
 
     # ---- one data path: both drivers, every cell of it, rounds interleaved
     def start_shared_backend(self, path, mine, rnd):
@@ -790,13 +795,15 @@ class Bench:
         self.backends.append(be)
         return be
 
-    def start_pairs(self, path, mine, drivers, rnd, backend=None):
+    def start_pairs(self, path, mine, drivers, rnd):
         """A backend + frontend per driver, {driver: Pair}; a driver whose pair does not
         start, or whose probe is refused, is left out (and recorded). With --backend
-        shared both frontends face `backend` (started here when None)."""
+        shared both frontends face the data path's backend (started by the first call)."""
         pairs = {}
-        if self.a.backend == "shared" and backend is None:
-            backend = self.start_shared_backend(path, mine, rnd)
+        backend = None
+        if self.a.backend == "shared":
+            backend = (self.backends[0] if self.backends
+                       else self.start_shared_backend(path, mine, rnd))
             if backend is None:
                 return pairs
         for drv in drivers:
@@ -821,26 +828,23 @@ class Bench:
     def stop_pairs(self, pairs):
         for pair in pairs.values():
             if not pair.dead:
-                self.stop_apps([pair.fe] if pair.be in self.backends else pair.apps())
+                self.stop_apps(pair.own_apps())
         self.stop_apps(self.backends)
         self.backends = []
 
     def first_pairs(self, path, mine):
         """The first round's pairs, the in-tree driver's first: its log tells whether a
         vectorized path is n/a (recorded in self.na; ours is then not started)."""
-        backend = None
-        if self.a.backend == "shared":
-            backend = self.start_shared_backend(path, mine, 0)
-            if backend is None:
-                return {}
-        pairs = self.start_pairs(path, mine, (THEIRS,), 0, backend)
+        pairs = self.start_pairs(path, mine, (THEIRS,), 0)
+        if self.a.backend == "shared" and not self.backends:
+            return pairs  # the backend did not start (recorded)
         if THEIRS in pairs and path.vectorized and not self.staged_against:
             why = self.vectorized_na(path)
             if why:
                 self.na[path.name] = why
                 print("    n/a: %s" % why, flush=True)
                 return pairs
-        pairs.update(self.start_pairs(path, mine, (OURS,), 0, backend))
+        pairs.update(self.start_pairs(path, mine, (OURS,), 0))
         return pairs
 
     def run_path(self, path, cells, order):
