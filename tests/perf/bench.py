@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """vuser benchmark: net_vuser (ours) against DPDK's in-tree net_virtio_user.
 
-Both drivers come from the same Debian DPDK 22.11 install and face the same
-backend process, dpdk-testpmd with a net_vhost port (vhost-user server) for each:
+Both drivers come from the same Debian DPDK 22.11 install and run side by side
+in one frontend process, each facing its own net_vhost port (vhost-user server)
+of one backend process:
 
     backend   dpdk-testpmd -l 0,1 --main-lcore 0 --vdev net_vhost0,iface=<sock A>
                            --vdev net_vhost1,iface=<sock B> --port-topology=loop
     frontend  dpdk-testpmd -l 0,1 --main-lcore 1 -d <staged plugin>
                            --vdev net_vuser0,path=<sock A>,<devargs>       (ours)
-              dpdk-testpmd -l 0,1 --main-lcore 1
                            --vdev net_virtio_user0,path=<sock B>,<devargs> (in-tree)
+                           --port-topology=loop
 
-Each forwarding lcore (backend 1, frontend 0) shares its CPU with the other
-app's idle main thread.
+(the two ports swap places every other data path).  Each forwarding lcore
+(backend 1, frontend 0) shares its CPU with the other app's idle main thread.
 
 A cell is (direction, data path, packet size):
 
@@ -23,16 +24,18 @@ A cell is (direction, data path, packet size):
 
 Data paths are devargs given identically to both drivers (every flag
 explicit: DPDK defaults mrg_rxbuf and in_order to 1).  For each data path the
-benchmark starts the backend and a frontend per driver, and measures every
-cell of the data path ROUNDS times per driver on them: the forwarding mode and
-the packet size are switched with interactive testpmd commands, and only one
-driver's frontend and backend port forward at a time (`set portlist`; the
-other is stopped and idle; the two drivers swap backend ports every other data
-path).  The drivers alternate (ours, theirs; then theirs, ours; ...) so that
-drift of the machine's load hits both alike.  With --backend per-driver each
-driver gets a backend process of its own instead (a pair), and with
---fresh-pairs all processes are started afresh every round, so that one
-start's luck (memory placement) weighs on one round, not on all.
+benchmark starts the backend and the frontend, and measures every cell of the
+data path ROUNDS times per driver on them: the forwarding mode and the packet
+size are switched with interactive testpmd commands, and only one driver's
+frontend and backend ports forward at a time (`set portlist`; the other
+driver's are stopped and idle).  The drivers alternate (ours, theirs; then
+theirs, ours; ...) so that drift of the machine's load hits both alike.  Both
+drivers live in the same processes, so they share whatever a process start
+decides (where its memory lies; the mbuf pool is one).  With --backend
+per-driver or --frontend per-driver each driver gets a process of its own on
+that side instead (--against, two builds of net_vuser, always has a frontend
+per driver), and with --fresh-pairs all processes are started afresh every
+round, so that one start's luck weighs on one round, not on all.
 
 Rates are counter deltas read over the apps' telemetry sockets at two
 instants after a warm-up (testpmd's printed rates starve when pollers share
@@ -454,24 +457,29 @@ class CellFailed(Exception):
 
 
 class Pair:
-    """A frontend of one driver and the backend (port) facing it, for one data
+    """A frontend port of one driver and the backend port facing it, for one data
     path; they live for all the cells of that data path and are switched
     between directions and packet sizes with interactive commands. With
-    --backend shared the two drivers' pairs share the backend process."""
+    --backend shared the two drivers' pairs share the backend process, with
+    --frontend shared the frontend process (a port of each driver in it)."""
 
-    def __init__(self, drv, be, fe, be_port=0, shared=False):
+    def __init__(self, drv, be, fe, be_port=0, fe_port=0, shared_apps=()):
         self.drv, self.be, self.fe = drv, be, fe
         self.be_port = be_port     # the backend's port facing this frontend
-        self.shared = shared       # the backend serves the other driver too
+        self.fe_port = fe_port     # this driver's port in the frontend
+        self.shared_apps = list(shared_apps)  # processes serving the other driver too
         self.dead = None           # why the pair is gone
 
     def apps(self):
         return [self.fe, self.be]
 
+    def shares(self, app):
+        return app in self.shared_apps
+
     def own_apps(self):
-        """What stopping this pair stops: a shared backend goes with the data path
+        """What stopping this pair stops: shared processes go with the data path
         (Bench.stop_pairs)."""
-        return [self.fe] if self.shared else self.apps()
+        return [a for a in self.apps() if a not in self.shared_apps]
 
 
 class Bench:
@@ -500,7 +508,9 @@ class Bench:
         self.cell_no = 0
         self.n_cells = 0
         self.setting = {}          # (app name, what) -> value last set
-        self.backends = []         # --backend shared: the backends of the data path running
+        self.shared_be = None      # --backend shared: the data path's backend
+        self.shared_fe = None      # --frontend shared: the data path's frontend
+        self.fe_ports = {}         # --frontend shared: driver -> its port in shared_fe
         self.t0 = None
 
     # ---- plumbing
@@ -541,38 +551,55 @@ class Bench:
         app.wait_ready(timeout=30)
         return app
 
-    def start_frontend(self, tag, sock, path, drv):
-        """Start the frontend; return (app, None) or (app, why the probe failed)."""
-        d = DRIVERS[OURS if drv == THEIRS and self.staged_against else drv]
-        vdev = "%s,path=%s,queues=1,queue_size=%d,%s" % (d["vdev"], sock, self.a.ring,
-                                                         path.devargs())
-        plugins = [self.staged] if drv == OURS else []
-        if drv == THEIRS and self.staged_against:
-            plugins = [self.staged_against]
-        app = Testpmd("%s-frontend" % tag, self.log_dir, vdevs=[vdev],
-                      plugins=plugins,
-                      interactive=True, lcores="0,1", main_lcore=1, mem_mb=self.a.mem,
-                      app_args=self.testpmd_args("rxonly"), log_levels=LOG_LEVELS,
-                      eal_extra=self.eal_common() + path.eal_extra(),
+    def driver_of(self, drv):
+        """The DRIVERS entry run in `drv`'s place (--against: our other build)."""
+        return DRIVERS[OURS if drv == THEIRS and self.staged_against else drv]
+
+    def start_frontend(self, tag, socks, path):
+        """Start a frontend with a port per driver of `socks` ({driver: socket}, in port
+        order); return (app, {driver: port id}, {driver: why its probe failed})."""
+        vdevs, plugins = [], []
+        for drv, sock in socks.items():
+            vdevs.append("%s,path=%s,queues=1,queue_size=%d,%s" % (
+                self.driver_of(drv)["vdev"], sock, self.a.ring, path.devargs()))
+            plugin = self.staged_against if drv == THEIRS else self.staged
+            if self.driver_of(drv) is DRIVERS[OURS] and plugin not in plugins:
+                plugins.append(plugin)
+        app_args = self.testpmd_args("rxonly")
+        if len(socks) > 1:
+            app_args.append("--port-topology=loop")
+        app = Testpmd("%s-frontend" % tag, self.log_dir, vdevs=vdevs, plugins=plugins,
+                      interactive=True, lcores="0,1", main_lcore=1,
+                      mem_mb=self.a.mem * len(socks), app_args=app_args,
+                      log_levels=LOG_LEVELS, eal_extra=self.eal_common() + path.eal_extra(),
                       no_huge=self.no_huge())
         self.apps.append(app)
         app.start()
         self.my_pids.add(app.pid)
-        # an interactive testpmd whose vdev failed to probe carries on with no
+        # an interactive testpmd whose vdev failed to probe carries on without that
         # port (and a prompt); it may also exit
         wait_until(lambda: (not app.alive()) or re.search(RE_PROMPT, app.output(), re.M),
-                   40, what="%s frontend to probe" % drv)
-        out = app.output()
-        refused = not app.alive() or RE_NO_PORTS.search(out)
-        if not refused:
+                   40, what="%s to probe" % app.name)
+        ports = {}
+        if app.alive() and not RE_NO_PORTS.search(app.output()):
             app.telemetry(timeout=15)
-            refused = app.ports() == []
-        if refused:
-            lines = [ln.strip() for ln in out.splitlines()
-                     if re.search(r"not implemented|invalid devargs|VUSER:|failed to initialize"
-                                  r"|error when parsing", ln)]
-            return app, "; ".join(lines[:3]) or dpdkapp.tail(out, 3)
-        return app, None
+            for port in app.ports():
+                m = app.cmd("show port info %d" % port, wait=r"Driver name: *(\S+)")
+                app.wait_for_output(RE_PROMPT, 5, since=m.end())
+                for drv in socks:
+                    if m.group(1) == self.driver_of(drv)["driver"] and drv not in ports:
+                        ports[drv] = port
+                        break
+                else:
+                    raise DpdkAppError("%s: port %d is driven by %s, not by a driver "
+                                       "asked for" % (app.name, port, m.group(1)))
+        out = app.output()
+        lines = [ln.strip() for ln in out.splitlines()
+                 if re.search(r"not implemented|invalid devargs|VUSER:|failed to initialize"
+                              r"|error when parsing", ln)]
+        refusals = {drv: "; ".join(lines[:3]) or dpdkapp.tail(out, 3)
+                    for drv in socks if drv not in ports}
+        return app, ports, refusals
 
     def stop_apps(self, apps):
         for app in apps:
@@ -595,28 +622,29 @@ class Bench:
         tag = "%s-%s" % (path.name, drv) + ("-r%d" % rnd if rnd else "")
         return tag, os.path.join(self.sock_dir, "%s.sock" % tag)
 
-    def start_pair(self, path, drv, rnd=0, shared=None):
-        """Backend + frontend for one driver; returns (pair, refusal). `shared`: (backend,
-        its port for this driver) already started for both drivers (--backend shared)."""
+    def start_pair(self, path, drv, rnd=0, shared_be=None, shared_fe=None):
+        """Backend + frontend for one driver; returns (pair, refusal). `shared_be`:
+        (backend, its port for this driver) already started for both drivers (--backend
+        shared); `shared_fe` likewise (frontend, this driver's port), --frontend shared."""
         tag, sock = self.sock(path, drv, rnd)
         apps = []
         try:
-            if shared:
-                be, be_port = shared
+            if shared_be:
+                be, be_port = shared_be
             else:
                 be, be_port = self.start_backend(tag, [sock], path), 0
                 apps.append(be)
-            fe, refusal = self.start_frontend(tag, sock, path, drv)
-            apps.append(fe)
-            if refusal is not None:
-                self.stop_apps(list(reversed(apps)))
-                return None, refusal
+            if shared_fe:
+                fe, fe_port = shared_fe
+            else:
+                fe, ports, refusals = self.start_frontend(tag, {drv: sock}, path)
+                apps.append(fe)
+                if drv in refusals:
+                    self.stop_apps(list(reversed(apps)))
+                    return None, refusals[drv]
+                fe_port = ports[drv]
             be.wait_link_up(port=be_port, timeout=15)
-            m = fe.cmd("show port info 0", wait=r"Driver name: *(\S+)")
-            fe.wait_for_output(RE_PROMPT, 5, since=m.end())
-            want = DRIVERS[OURS if self.staged_against else drv]["driver"]
-            if m.group(1) != want:
-                raise DpdkAppError("frontend port is driven by %s, not %s" % (m.group(1), want))
+            fe.wait_link_up(port=fe_port, timeout=15)
         except BaseException:
             self.stop_apps(list(reversed(apps)))
             raise
@@ -626,25 +654,23 @@ class Bench:
         else:
             self.vuser_lines[path.name] = [ln.strip() for ln in out.splitlines()
                                            if ln.startswith("VUSER")][:8]
-        return Pair(drv, be, fe, be_port, shared=bool(shared)), None
+        shared = [x[0] for x in (shared_be, shared_fe) if x]
+        return Pair(drv, be, fe, be_port, fe_port, shared), None
 
-    def vectorized_na(self, path):
-        """For a vectorized data path: why DPDK's driver did not pick a
-        vectorized Rx or Tx function (None when it did)."""
+    def vectorized_na(self, path, fe):
+        """For a vectorized data path: why DPDK's driver (in frontend `fe`) did not pick
+        a vectorized Rx or Tx function (None when it did)."""
         chosen = self.dpdk_paths.get(path.name, {})
         if any("vectorized" in p for p in chosen.values()):
             return None
-        why = []
-        for pair_app in self.apps:
-            if pair_app.name == "%s-%s-frontend" % (path.name, THEIRS):
-                why = [ln.strip() for ln in RE_DPDK_VEC_OFF.findall(pair_app.output())]
+        why = [ln.strip() for ln in RE_DPDK_VEC_OFF.findall(fe.output())]
         return ("DPDK's driver did not select a vectorized path here (%s)%s"
                 % (", ".join("%s: %s" % kv for kv in sorted(chosen.items())) or
                    "no path logged", ": " + "; ".join(why) if why else ""))
 
     # ---- one measurement
     def set(self, pair, app, what, value):
-        """`set WHAT VALUE` unless the app has it already (a shared backend takes the
+        """`set WHAT VALUE` unless the app has it already (a shared process takes the
         settings of both drivers' pairs in turn)."""
         key = (app.name, what)
         if self.setting.get(key) != value:
@@ -654,8 +680,11 @@ class Bench:
     def measure(self, pair, direction, size):
         a = self.a
         be, fe = pair.be, pair.fe
-        if pair.shared:  # poll only the backend port facing this driver
+        # poll only this driver's port of a process shared by both
+        if pair.shares(be):
             self.set(pair, be, "portlist", pair.be_port)
+        if pair.shares(fe):
+            self.set(pair, fe, "portlist", pair.fe_port)
         rtt_before = line_rtt()  # no poller runs between measurements
         if direction == "tx":
             self.set(pair, fe, "txpkts", size)
@@ -683,7 +712,7 @@ class Bench:
             moving = (be, "ipackets")
         try:
             app, key = moving
-            port = pair.be_port if app is be else 0
+            port = pair.be_port if app is be else pair.fe_port
             base = app.stats(port).get(key) or 0
             if not wait_until(lambda: (app.stats(port).get(key) or 0) > base + a.burst, 10,
                               interval=0.05):
@@ -691,7 +720,8 @@ class Bench:
                                  % (app.name, key, base))
             time.sleep(a.warmup)
             c0, t0 = (worker_ticks(fe.pid), worker_ticks(be.pid)), time.monotonic()
-            rates = dpdkapp.measure_rates({"fe": fe, "be": (be, pair.be_port)}, a.window)
+            rates = dpdkapp.measure_rates({"fe": (fe, pair.fe_port), "be": (be, pair.be_port)},
+                                          a.window)
             c1, t1 = (worker_ticks(fe.pid), worker_ticks(be.pid)), time.monotonic()
         except BaseException:
             # stop forwarding, but let the first error (or an interrupt) through
@@ -773,46 +803,48 @@ class Bench:
             print("    ---- %s (%s, rc=%s)" % (app.name, app.log_path, app.poll()))
             for ln in dpdkapp.tail(app.output(), 8).splitlines():
                 print("    | " + ln)
-        # a shared backend goes with the data path, or on its own when it is what failed
+        # shared processes go with the data path, or on their own when they are what failed
         self.stop_apps(pair.own_apps())
 
     # ---- one data path: both drivers, every cell of it, rounds interleaved
-    def start_shared_backend(self, path, mine, rnd):
-        """--backend shared: one backend for both drivers' frontends, port
-        backend_port(path, driver) on the driver's socket; None when it does not start."""
-        socks = [None] * len(BACKEND_PORT)
-        for drv in BACKEND_PORT:
-            socks[backend_port(path, drv)] = self.sock(path, drv, rnd)[1]
+    def start_shared(self, path, mine, rnd):
+        """The processes both drivers share on this data path (--backend shared, --frontend
+        shared), each driver on port backend_port(path, driver) of its socket; False when
+        one does not start (recorded)."""
+        socks = {}
+        for drv in sorted(BACKEND_PORT, key=lambda d: backend_port(path, d)):
+            socks[drv] = self.sock(path, drv, rnd)[1]
         tag = "%s-shared" % path.name + ("-r%d" % rnd if rnd else "")
         try:
-            be = self.start_backend(tag, socks, path)
+            if self.a.backend == "shared" and not self.shared_be:
+                self.shared_be = self.start_backend(tag, list(socks.values()), path)
+            if self.a.frontend == "shared" and not self.shared_fe:
+                self.shared_fe, self.fe_ports, refusals = self.start_frontend(tag, socks, path)
+                for drv, why in refusals.items():
+                    self.refused[(drv, path.name)] = why
+                    print("    %s: probe refused: %s" % (drv, why), flush=True)
         except (DpdkAppError, OSError) as e:
             for c in mine:
                 for drv in BACKEND_PORT:
-                    self.error(c, drv, "backend start failed (round %d): %s" % (rnd, e))
-            print("    shared backend: start failed: %s" % e, flush=True)
-            return None
-        self.backends.append(be)
-        return be
+                    self.error(c, drv, "shared process start failed (round %d): %s" % (rnd, e))
+            print("    shared process: start failed: %s" % e, flush=True)
+            return False
+        return True
 
     def start_pairs(self, path, mine, drivers, rnd):
         """A backend + frontend per driver, {driver: Pair}; a driver whose pair does not
-        start, or whose probe is refused, is left out (and recorded). With --backend
-        shared both frontends face the data path's backend (started by the first call)."""
+        start, or whose probe is refused, is left out (and recorded). Shared processes
+        (--backend/--frontend shared) are started by the first call of the data path."""
         pairs = {}
-        backend = None
-        if self.a.backend == "shared":
-            backend = (self.backends[0] if self.backends
-                       else self.start_shared_backend(path, mine, rnd))
-            if backend is None:
-                return pairs
+        if not self.start_shared(path, mine, rnd):
+            return pairs
         for drv in drivers:
             if (drv, path.name) in self.refused:
                 continue
+            be = (self.shared_be, backend_port(path, drv)) if self.shared_be else None
+            fe = (self.shared_fe, self.fe_ports[drv]) if self.shared_fe else None
             try:
-                pair, refusal = self.start_pair(
-                    path, drv, rnd,
-                    shared=(backend, backend_port(path, drv)) if backend else None)
+                pair, refusal = self.start_pair(path, drv, rnd, shared_be=be, shared_fe=fe)
             except (DpdkAppError, OSError) as e:
                 for c in mine:
                     self.error(c, drv, "start failed (round %d): %s" % (rnd, e))
@@ -829,17 +861,16 @@ class Bench:
         for pair in pairs.values():
             if not pair.dead:
                 self.stop_apps(pair.own_apps())
-        self.stop_apps(self.backends)
-        self.backends = []
+        self.stop_apps([a for a in (self.shared_fe, self.shared_be) if a])
+        self.shared_be = self.shared_fe = None
+        self.fe_ports = {}
 
     def first_pairs(self, path, mine):
         """The first round's pairs, the in-tree driver's first: its log tells whether a
         vectorized path is n/a (recorded in self.na; ours is then not started)."""
         pairs = self.start_pairs(path, mine, (THEIRS,), 0)
-        if self.a.backend == "shared" and not self.backends:
-            return pairs  # the backend did not start (recorded)
         if THEIRS in pairs and path.vectorized and not self.staged_against:
-            why = self.vectorized_na(path)
+            why = self.vectorized_na(path, pairs[THEIRS].fe)
             if why:
                 self.na[path.name] = why
                 print("    n/a: %s" % why, flush=True)
@@ -1016,12 +1047,14 @@ def geomean(xs):
 
 
 def acceptance(rows):
-    """The issue's bar: every cell >= 1.0; geomean >= 1.15 at 64 bytes;
-    nothing below 0.95 at 1518 bytes.  Cells without a ratio count as not met."""
+    """The issue's bar: "median ratio >= 1.0 in every cell and a geometric mean >= 1.15
+    across the cells, at 64-byte packets; no cell below 0.95 at 1518 bytes".  Cells
+    without a ratio count as not met; 1518-byte cells below 1.0 are listed apart."""
     out = {}
     ok_rows = [r for r in rows if r["ratio"] is not None]
     missing = [r["cell"] for r in rows if r["ratio"] is None and r["status"] != "n/a"]
-    below1 = [r["cell"] for r in ok_rows if r["ratio"] < 1.0]
+    below1 = [r["cell"] for r in ok_rows if r["size"] == 64 and r["ratio"] < 1.0]
+    below1_1518 = [r["cell"] for r in ok_rows if r["size"] == 1518 and r["ratio"] < 1.0]
     g64 = geomean([r["ratio"] for r in ok_rows if r["size"] == 64])
     below95 = [r["cell"] for r in ok_rows if r["size"] == 1518 and r["ratio"] < 0.95]
     out["geomean_64"] = g64
@@ -1039,7 +1072,8 @@ def acceptance(rows):
         for sz in (64, 1518):
             out["geomean_%d_%s" % (sz, pl)] = geomean([r.get("ratio_" + pl) for r in ok_rows
                                                        if r["size"] == sz])
-    out["cells_below_1.0"] = below1
+    out["cells_64_below_1.0"] = below1
+    out["cells_1518_below_1.0"] = below1_1518  # not part of the bar (0.95 is)
     out["cells_1518_below_0.95"] = below95
     out["cells_without_ratio"] = missing
     has64 = any(r["size"] == 64 for r in rows)
@@ -1071,7 +1105,9 @@ def markdown(bench, rows, acc, env, meta):
                 if meta.get("fresh_pairs") else
                 "both drivers' processes started once per data path")
              + (" One backend process serves both drivers (--backend shared)."
-                if meta.get("backend") == "shared" else ""))
+                if meta.get("backend") == "shared" else "")
+             + (" One frontend process holds a port of each driver (--frontend shared)."
+                if meta.get("frontend") == "shared" else ""))
     L.append("")
     sizes = sorted({r["size"] for r in rows})
     dirs = [d for d in DIRECTIONS if any(r["direction"] == d for r in rows)]
@@ -1107,15 +1143,18 @@ def markdown(bench, rows, acc, env, meta):
                 fmt(acc.get("geomean_1518_near"), 2), fmt(acc.get("geomean_64_far"), 2),
                 fmt(acc.get("geomean_1518_far"), 2)))
     L.append("")
-    L.append("Acceptance (every cell >= 1.0, geomean >= 1.15 at 64 B, no 1518 B cell < 0.95): "
-             "**%s**" % ("met" if acc["met"] else "not met"))
+    L.append("Acceptance (at 64 B every cell >= 1.0 and geomean >= 1.15; at 1518 B no cell "
+             "< 0.95): **%s**" % ("met" if acc["met"] else "not met"))
     if acc["cells_without_ratio"]:
         L.append("- cells without a ratio: %d (%s)" % (len(acc["cells_without_ratio"]),
                                                       ", ".join(acc["cells_without_ratio"])))
-    if acc["cells_below_1.0"]:
-        L.append("- cells below 1.0: " + ", ".join(acc["cells_below_1.0"]))
+    if acc["cells_64_below_1.0"]:
+        L.append("- 64 B cells below 1.0: " + ", ".join(acc["cells_64_below_1.0"]))
     if acc["cells_1518_below_0.95"]:
         L.append("- 1518 B cells below 0.95: " + ", ".join(acc["cells_1518_below_0.95"]))
+    if acc["cells_1518_below_1.0"]:
+        L.append("- 1518 B cells below 1.0 (the bar there is 0.95): "
+                 + ", ".join(acc["cells_1518_below_1.0"]))
     n = sum(len(r[d]["samples"]) for r in rows for d in (OURS, THEIRS))
     st = sum(r[d]["starved"] for r in rows for d in (OURS, THEIRS))
     redone = [len(r.get("redone_rounds", [])) for r in rows]
@@ -1217,11 +1256,13 @@ def markdown(bench, rows, acc, env, meta):
                                                      " (dirty work tree)" if env["git_dirty"]
                                                      else "", env["plugin_mtime"]))
     L.append("- memory: %s" % meta["memory"])
-    L.append("- layout: %s `-l 0,1 --main-lcore 0` (forwarding on lcore 1), frontend "
+    L.append("- layout: %s `-l 0,1 --main-lcore 0` (forwarding on lcore 1), %s "
              "`-l 0,1 --main-lcore 1` (forwarding on lcore 0); burst %d, rings of %d, "
              "%d mbufs, loopback started with `start tx_first %d` (%d packets)"
              % ("one backend for both drivers (a port each)"
                 if meta.get("backend") == "shared" else "a backend per driver",
+                "one frontend for both drivers (a port each)"
+                if meta.get("frontend") == "shared" else "a frontend per driver",
                 meta["burst"], meta["ring"], meta["mbufs"], meta["loop_bursts"],
                 meta["loop_bursts"] * meta["burst"]))
     L.append("- run: %s, %s, load average at start %s, at end %s"
@@ -1344,6 +1385,11 @@ def main():
                     help="shared: one backend process with a net_vhost port per driver, only "
                     "the measured one forwarding (default); per-driver: a backend process "
                     "per driver")
+    ap.add_argument("--frontend", choices=("shared", "per-driver"),
+                    help="shared: one frontend process with a port of each driver (net_vuser "
+                    "and net_virtio_user), only the measured one forwarding (default); "
+                    "per-driver: a frontend process per driver (the default with --against, "
+                    "whose two builds of net_vuser cannot share a process)")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
@@ -1370,6 +1416,12 @@ def main():
         return 2
     if args.rounds < 1:
         print("bench: --rounds must be >= 1", file=sys.stderr)
+        return 2
+    if args.frontend is None:
+        args.frontend = "per-driver" if args.against else "shared"
+    elif args.frontend == "shared" and args.against:
+        print("bench: --frontend shared cannot hold two builds of net_vuser (--against)",
+              file=sys.stderr)
         return 2
     if shutil.which(dpdkapp.TESTPMD) is None:
         print("bench: %s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD, file=sys.stderr)
@@ -1458,7 +1510,7 @@ def main():
     acc = acceptance(rows)
     meta = {"started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
             "fresh_pairs": args.fresh_pairs,
-            "backend": args.backend,
+            "backend": args.backend, "frontend": args.frontend,
             "warmup_s": args.warmup, "window_s": args.window, "burst": args.burst,
             "ring": args.ring, "mbufs": args.mbufs, "mem_mb": args.mem,
             "loop_bursts": args.loop_bursts,
