@@ -398,9 +398,10 @@ class DpdkApp:
             text = text[nl + 1:] if nl >= 0 else ""
         return text
 
-    def wait_for_output(self, pattern, timeout=10.0, since=0):
+    def wait_for_output(self, pattern, timeout=10.0, since=0, interval=0.05):
         """Wait until the output (from offset ``since``) matches regex
-        ``pattern``; return the match.  Fails early if the app exits."""
+        ``pattern``, looking every ``interval`` seconds; return the match.  Fails
+        early if the app exits."""
         rx = re.compile(pattern, re.M)
 
         def check():
@@ -415,7 +416,8 @@ class DpdkApp:
                                    % (self.name, self.poll(), pattern))
             return None
 
-        return wait_until(check, timeout, what="%s to print /%s/" % (self.name, pattern))
+        return wait_until(check, timeout, interval=interval,
+                          what="%s to print /%s/" % (self.name, pattern))
 
     def output_len(self):
         """Length of output() now (an offset for wait_for_output(since=))."""
@@ -634,13 +636,13 @@ class Testpmd(DpdkApp):
         self.telemetry(timeout)
         return self
 
-    def cmd(self, line, wait=None, timeout=10.0):
+    def cmd(self, line, wait=None, timeout=10.0, interval=0.05):
         """Send an interactive command; with ``wait`` (a regex), wait for it
         to appear in the output printed after the command was sent."""
         since = self.output_len()
         self.send(line)
         if wait:
-            return self.wait_for_output(wait, timeout, since=since)
+            return self.wait_for_output(wait, timeout, since=since, interval=interval)
         return None
 
     def run(self, line, timeout=30.0):
