@@ -45,7 +45,7 @@ ratios.png (when matplotlib is there; it is installed with apt if missing),
 and the logs of every app.
 
     make bench                                  # everything (< 15 min)
-    python3 tests/perf/bench.py --quick         # split ring, 64 bytes, 5 rounds
+    python3 tests/perf/bench.py --quick         # split ring, 64 bytes, 6 rounds
     python3 tests/perf/bench.py --cells 'tx/packed*/64,loop/split/*' --rounds 5
     python3 tests/perf/bench.py --list          # cell names, then exit
 
@@ -83,8 +83,9 @@ from dpdkapp import DpdkAppError, Testpmd, wait_until  # noqa: E402
 
 
 OURS, THEIRS = "vuser", "dpdk"
-# --backend shared: the backend's port facing each driver's frontend on even data paths
-# (DATA_PATHS order); odd ones swap them, so that neither driver always gets port 0
+# --backend/--frontend shared: each driver's port in the shared backend (and in the shared
+# frontend) on even data paths (DATA_PATHS order); odd ones swap them, so that neither
+# driver always gets port 0
 BACKEND_PORT = {OURS: 0, THEIRS: 1}
 DRIVERS = {
     OURS: {"vdev": "net_vuser0", "driver": "net_vuser", "label": "vuser (net_vuser)"},
@@ -186,7 +187,8 @@ PLACEMENT_RETRY_BUDGET = 96
 
 
 def backend_port(path, drv):
-    """--backend shared: the shared backend's port facing `drv`'s frontend."""
+    """The port of `drv` in a shared backend (and the order of the drivers' vdevs in a
+    shared frontend)."""
     port = BACKEND_PORT[drv]
     return port if DATA_PATHS.index(path) % 2 == 0 else 1 - port
 
@@ -869,7 +871,8 @@ class Bench:
 
     def first_pairs(self, path, mine):
         """The first round's pairs, the in-tree driver's first: its log tells whether a
-        vectorized path is n/a (recorded in self.na; ours is then not started)."""
+        vectorized path is n/a (recorded in self.na; ours is then not started, unless it
+        shares the frontend process, which probed both)."""
         pairs = self.start_pairs(path, mine, (THEIRS,), 0)
         if THEIRS in pairs and path.vectorized and not self.staged_against:
             why = self.vectorized_na(path, pairs[THEIRS].fe)
@@ -951,7 +954,7 @@ class Bench:
             order = lambda rnd: (OURS, THEIRS)  # noqa
         self.n_cells = len(cells)
         # per sample: warm-up, window, commands, two probes; plus ~15 % redone rounds
-        sample_s = a.warmup + a.window + 0.45 + 2 * LINE_RTT_S
+        sample_s = a.warmup + a.window + 0.2 + 2 * LINE_RTT_S
         starts = len(paths) * (a.rounds if a.fresh_pairs else 1)
         est = starts * 6 + len(cells) * a.rounds * 2 * sample_s * 1.15
         print("%d cells x %d rounds x 2 drivers = %d measurements over %d data paths; "
@@ -1356,10 +1359,11 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="split ring, 64 bytes, all directions (= --cells '*/split/64')")
     ap.add_argument("--list", action="store_true", help="print the cell names and exit")
-    # 5 short rounds rather than 3 long ones: this machine's speed changes for seconds at
-    # a time (for both drivers), and a median of 5 alternated samples follows that less.
-    ap.add_argument("--rounds", type=int, default=5,
-                    help="measurements per cell and driver, alternated (default 5)")
+    # 6 short rounds rather than 3 long ones: this machine's speed changes for seconds at
+    # a time (for both drivers), and a median of 6 alternated samples follows that less;
+    # an even number puts each driver first in as many rounds as the other.
+    ap.add_argument("--rounds", type=int, default=6,
+                    help="measurements per cell and driver, alternated (default 6)")
     ap.add_argument("--warmup", type=float, default=0.3,
                     help="s between packets moving and the first sample (default 0.3)")
     ap.add_argument("--window", type=float, default=0.5,
