@@ -528,6 +528,21 @@ class Bench:
                 "--txpkts=%d" % self.sizes[0], "--total-num-mbufs=%d" % a.mbufs,
                 "--rxd=%d" % a.ring, "--txd=%d" % a.ring]
 
+    def launch(self, name, vdevs, path, main_lcore, plugins=(), log_levels=()):
+        """Start an interactive testpmd with these vdevs (a port each; with more than one,
+        each port forwards to itself, and `set portlist` picks the one measured)."""
+        app_args = self.testpmd_args("rxonly")
+        if len(vdevs) > 1:
+            app_args.append("--port-topology=loop")
+        app = Testpmd(name, self.log_dir, vdevs=vdevs, plugins=plugins, interactive=True,
+                      lcores="0,1", main_lcore=main_lcore, mem_mb=self.a.mem * len(vdevs),
+                      app_args=app_args, log_levels=log_levels,
+                      eal_extra=self.eal_common() + path.eal_extra(), no_huge=self.no_huge())
+        self.apps.append(app)
+        app.start()
+        self.my_pids.add(app.pid)
+        return app
+
     def start_backend(self, tag, socks, path):
         """One net_vhost port per socket (port i on socks[i]); with more than one, each
         port forwards to itself and only the port of the pair being measured forwards
@@ -537,17 +552,7 @@ class Bench:
             if os.path.exists(sock):
                 os.unlink(sock)
             vdevs.append("net_vhost%d,iface=%s,queues=1" % (i, sock))
-        app_args = self.testpmd_args("rxonly")
-        if len(socks) > 1:
-            app_args.append("--port-topology=loop")
-        app = Testpmd("%s-backend" % tag, self.log_dir, vdevs=vdevs, interactive=True,
-                      lcores="0,1", main_lcore=0, mem_mb=self.a.mem * len(socks),
-                      app_args=app_args,
-                      eal_extra=self.eal_common() + path.eal_extra(),
-                      no_huge=self.no_huge())
-        self.apps.append(app)
-        app.start()
-        self.my_pids.add(app.pid)
+        app = self.launch("%s-backend" % tag, vdevs, path, main_lcore=0)
         wait_until(lambda: all(os.path.exists(s) for s in socks) or not app.alive(), 20,
                    what="backend sockets %s" % ", ".join(socks))
         app.wait_ready(timeout=30)
@@ -557,27 +562,19 @@ class Bench:
         """The DRIVERS entry run in `drv`'s place (--against: our other build)."""
         return DRIVERS[OURS if drv == THEIRS and self.staged_against else drv]
 
+    def plugin_of(self, drv):
+        """The staged plugin `drv`'s frontend port needs (None: the in-tree driver)."""
+        return self.staged if drv == OURS else self.staged_against
+
     def start_frontend(self, tag, socks, path):
         """Start a frontend with a port per driver of `socks` ({driver: socket}, in port
         order); return (app, {driver: port id}, {driver: why its probe failed})."""
-        vdevs, plugins = [], []
-        for drv, sock in socks.items():
-            vdevs.append("%s,path=%s,queues=1,queue_size=%d,%s" % (
-                self.driver_of(drv)["vdev"], sock, self.a.ring, path.devargs()))
-            plugin = self.staged_against if drv == THEIRS else self.staged
-            if self.driver_of(drv) is DRIVERS[OURS] and plugin not in plugins:
-                plugins.append(plugin)
-        app_args = self.testpmd_args("rxonly")
-        if len(socks) > 1:
-            app_args.append("--port-topology=loop")
-        app = Testpmd("%s-frontend" % tag, self.log_dir, vdevs=vdevs, plugins=plugins,
-                      interactive=True, lcores="0,1", main_lcore=1,
-                      mem_mb=self.a.mem * len(socks), app_args=app_args,
-                      log_levels=LOG_LEVELS, eal_extra=self.eal_common() + path.eal_extra(),
-                      no_huge=self.no_huge())
-        self.apps.append(app)
-        app.start()
-        self.my_pids.add(app.pid)
+        vdevs = ["%s,path=%s,queues=1,queue_size=%d,%s" % (
+            self.driver_of(drv)["vdev"], sock, self.a.ring, path.devargs())
+            for drv, sock in socks.items()]
+        plugins = [p for p in map(self.plugin_of, socks) if p]
+        app = self.launch("%s-frontend" % tag, vdevs, path, main_lcore=1, plugins=plugins,
+                          log_levels=LOG_LEVELS)
         # an interactive testpmd whose vdev failed to probe carries on without that
         # port (and a prompt); it may also exit
         wait_until(lambda: (not app.alive()) or re.search(RE_PROMPT, app.output(), re.M),
@@ -673,7 +670,7 @@ class Bench:
                    "no path logged", ": " + "; ".join(why) if why else ""))
 
     # ---- one measurement
-    def set(self, pair, app, what, value):
+    def set(self, app, what, value):
         """`set WHAT VALUE` unless the app has it already (a shared process takes the
         settings of both drivers' pairs in turn)."""
         key = (app.name, what)
@@ -686,30 +683,30 @@ class Bench:
         be, fe = pair.be, pair.fe
         # poll only this driver's port of a process shared by both
         if pair.shares(be):
-            self.set(pair, be, "portlist", pair.be_port)
+            self.set(be, "portlist", pair.be_port)
         if pair.shares(fe):
-            self.set(pair, fe, "portlist", pair.fe_port)
+            self.set(fe, "portlist", pair.fe_port)
         rtt_before = line_rtt()  # no poller runs between measurements
         if direction == "tx":
-            self.set(pair, fe, "txpkts", size)
-            self.set(pair, be, "fwd", "rxonly")
-            self.set(pair, fe, "fwd", "txonly")
+            self.set(fe, "txpkts", size)
+            self.set(be, "fwd", "rxonly")
+            self.set(fe, "fwd", "txonly")
             self.cmd(be, "start")
             self.cmd(fe, "start")
             stop_order = (fe, be)
             moving = (be, "ipackets")
         elif direction == "rx":
-            self.set(pair, be, "txpkts", size)
-            self.set(pair, fe, "fwd", "rxonly")
-            self.set(pair, be, "fwd", "txonly")
+            self.set(be, "txpkts", size)
+            self.set(fe, "fwd", "rxonly")
+            self.set(be, "fwd", "txonly")
             self.cmd(fe, "start")
             self.cmd(be, "start")
             stop_order = (be, fe)
             moving = (fe, "ipackets")
         else:
-            self.set(pair, be, "txpkts", size)
-            self.set(pair, fe, "fwd", "io")
-            self.set(pair, be, "fwd", "io")
+            self.set(be, "txpkts", size)
+            self.set(fe, "fwd", "io")
+            self.set(be, "fwd", "io")
             self.cmd(fe, "start")
             self.cmd(be, "start tx_first %d" % a.loop_bursts)
             stop_order = (be, fe)
