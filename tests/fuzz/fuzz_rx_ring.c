@@ -192,7 +192,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
 			uint16_t want = (uint16_t)(aux % (VUSER_BURST_MAX + 1));
 
-			if (packed && !mrg && (features & VU_BIT(VU_F_IN_ORDER)))
+			if (packed && !mrg)
 				n = fuzz_recv_lines(rxq, pkts, want, cfg & 0x80);
 			else if (packed)
 				n = mrg ? vuser_packed_recv_mrg(rxq, pkts, want)

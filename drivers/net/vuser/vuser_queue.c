@@ -287,8 +287,6 @@ vuser_vec_rx_refusal(const struct vuser_port *port)
 {
 	if (!vuser_packed(port->features))
 		return "it is written for packed rings (packed_vq=1)";
-	if (!(port->features & VU_BIT(VU_F_IN_ORDER)))
-		return "it needs VIRTIO_F_IN_ORDER (in_order=1)";
 	if (port->features & VU_BIT(VU_NET_F_MRG_RXBUF))
 		return "it takes no mergeable buffers (mrg_rxbuf=0)";
 #if defined(RTE_ARCH_X86_64)
@@ -310,8 +308,8 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 
 	if (vuser_packed(port->features)) {
 		eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_mrg : vuser_packed_recv;
-		/* In order, one buffer per packet: whole ring lines at a time (vuser_rx_lines.c). */
-		if (!mrg && (port->features & VU_BIT(VU_F_IN_ORDER)))
+		/* One buffer per packet: whole ring lines at a time (vuser_rx_lines.c). */
+		if (!mrg)
 			eth_dev->rx_pkt_burst = vuser_packed_recv_lines;
 		eth_dev->tx_pkt_burst = vuser_packed_xmit;
 	} else {

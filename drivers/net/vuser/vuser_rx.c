@@ -108,12 +108,13 @@ vuser_rx_id_ok(const struct vuser_rxq *rxq, uint32_t id)
 	       rxq->posted_epoch[id] != rxq->epoch;
 }
 
-/* The buffer due was taken (delivered or reposted). */
+/* Buffer `id` was taken (delivered or reposted): the one due next is the one after it.
+ * With IN_ORDER that is the rule; without, it is the guess the line burst checks
+ * (vuser_rx_lines.c), kept in step with a device that returns buffers in order. */
 static __rte_always_inline void
-vuser_rx_id_done(struct vuser_rxq *rxq)
+vuser_rx_id_done(struct vuser_rxq *rxq, uint32_t id)
 {
-	if (++rxq->next_id == rxq->nb_desc)
-		rxq->next_id = 0;
+	rxq->next_id = (uint16_t)(id + 1 >= rxq->nb_desc ? 0 : id + 1);
 }
 
 /* Ring position of the k-th pending used entry, for log lines. */
@@ -234,7 +235,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 				vuser_rx_bad_len(rxq, packed, used, id, nbufs,
 						 VUSER_FAULT_BAD_NUM_BUFFERS);
 				vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, head); /* same buffer */
-				vuser_rx_id_done(rxq);
+				vuser_rx_id_done(rxq, id);
 				used++;
 				continue;
 			}
@@ -244,11 +245,11 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		if (unlikely(vuser_rx_len_bad(rxq, head, len, true))) {
 			vuser_rx_bad_len(rxq, packed, used, id, len, VUSER_FAULT_BAD_LEN);
 			vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, head); /* same buffer */
-			vuser_rx_id_done(rxq);
+			vuser_rx_id_done(rxq, id);
 			used++;
 			continue;
 		}
-		vuser_rx_id_done(rxq);
+		vuser_rx_id_done(rxq, id);
 		vuser_rx_first_seg(rxq, head, len);
 		if (rxq->offload)
 			vuser_rx_offload(head, vuser_rx_hdr(rxq, head));
@@ -272,12 +273,12 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 				vuser_rx_bad_len(rxq, packed, (uint16_t)(used - 1), id, len,
 						 VUSER_FAULT_BAD_LEN);
 				vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, rxq->sw_ring[id]);
-				vuser_rx_id_done(rxq);
+				vuser_rx_id_done(rxq, id);
 				rte_pktmbuf_free(head);
 				head = NULL;
 				break;
 			}
-			vuser_rx_id_done(rxq);
+			vuser_rx_id_done(rxq, id);
 			seg = rxq->sw_ring[id];
 			vuser_rx_append_seg(rxq, head, last, seg, len);
 			last = seg;

@@ -1,6 +1,6 @@
-/* Rx bursts for packed rings with IN_ORDER and no mergeable buffers: whole cache lines of
- * the ring (four used entries) checked in one pass and taken together, in plain C or, for
- * vectorized=1, with AVX2; the general burst (vuser_rx.c) for anything else. */
+/* Rx bursts for packed rings without mergeable buffers: whole cache lines of the ring (four
+ * used entries of the buffers due) checked in one pass and taken together, in plain C or,
+ * for vectorized=1, with AVX2; the general burst (vuser_rx.c) for anything else. */
 #include <rte_prefetch.h>
 
 #if defined(RTE_ARCH_X86_64)
@@ -114,8 +114,16 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	uint32_t cap;
 	uint64_t bytes = 0;
 
-	/* Installed for IN_ORDER without mergeable buffers only (vuser_select_bursts); what can
-	 * change while the port runs is checked here. */
+	/* Installed without mergeable buffers only (vuser_select_bursts); what can change while
+	 * the port runs is checked here.
+	 *
+	 * The ids due: buffers are posted under ids 0..nb_desc-1 in turn and reposted in the
+	 * order they come back, so a device that uses them in order returns them in that cycle,
+	 * with IN_ORDER or without (DPDK's vhost takes and completes a packed ring's buffers in
+	 * ring order either way). Without IN_ORDER a device may return them in any order: a
+	 * line that is not the ids due goes to the general burst, which takes any id posted.
+	 * Either way every id taken here is one the device holds: the ids of one burst are
+	 * consecutive and at most nb_desc, so none comes twice, and each goes back at the end. */
 	if (unlikely(rxq->halted || rxq->filtering || rxq->vlan_strip || rxq->offload ||
 		    vu_packed_line_offset(slot) != 0))
 		return vuser_packed_recv(queue, pkts, nb_pkts);
@@ -124,6 +132,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	/* Whole lines only: of the ring (a packed ring's size need not be a multiple of 4) and
 	 * of the ids due (they cycle through 0..nb_desc-1). */
 	while (n + VU_PACKED_DESCS_PER_LINE <= (unsigned int)RTE_MIN(nb_pkts, VUSER_BURST_MAX) &&
+		n + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
 		slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
 		id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
 		vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
