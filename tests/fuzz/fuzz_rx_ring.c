@@ -28,17 +28,18 @@
  * mempool's count would be off, or ASan would see it), whatever the device wrote.
  */
 
-/* The line burst of a packed in-order ring: the AVX2 check (vectorized=1) when asked for
- * and the CPU has it, else the plain-C one. */
+/* The line burst of a packed ring: the AVX2 check (vectorized=1) when asked for and the
+ * CPU has it, else the plain-C one. */
 static uint16_t
-fuzz_recv_lines(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool simd)
+fuzz_recv_lines(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool mrg, bool simd)
 {
 #if defined(RTE_ARCH_X86_64)
 	if (simd && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0)
-		return vuser_packed_recv_vec(rxq, pkts, n);
+		return mrg ? vuser_packed_recv_vec_mrg(rxq, pkts, n)
+			   : vuser_packed_recv_vec(rxq, pkts, n);
 #endif
 	(void)simd;
-	return vuser_packed_recv_lines(rxq, pkts, n);
+	return mrg ? vuser_packed_recv_lines_mrg(rxq, pkts, n) : vuser_packed_recv_lines(rxq, pkts, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -192,11 +193,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
 			uint16_t want = (uint16_t)(aux % (VUSER_BURST_MAX + 1));
 
-			if (packed && !mrg)
-				n = fuzz_recv_lines(rxq, pkts, want, cfg & 0x80);
-			else if (packed)
-				n = mrg ? vuser_packed_recv_mrg(rxq, pkts, want)
-					: vuser_packed_recv(rxq, pkts, want);
+			if (packed)
+				n = fuzz_recv_lines(rxq, pkts, want, mrg, cfg & 0x80);
 			else
 				n = mrg ? vuser_split_recv_mrg(rxq, pkts, want)
 					: vuser_split_recv(rxq, pkts, want);

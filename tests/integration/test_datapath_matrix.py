@@ -714,11 +714,11 @@ def case_features(env, p):
         bad.append("VERSION_1 (bit 32) not negotiated")
     if p.devargs.get("vectorized"):
         # docs/user-guide.md: a log line says which data path runs; the SIMD Rx burst
-        # where the ring is packed without mergeable buffers and the CPU has AVX2
+        # where the ring is packed and the CPU has AVX2
         said = [ln for ln in p.fe.output().splitlines()
                 if "VUSER" in ln and "vectorized" in ln]
         env.log("vectorized: %s" % said)
-        simd = dpdkapp.host_has_avx2() and p.devargs["packed_vq"] and not p.devargs["mrg_rxbuf"]
+        simd = dpdkapp.host_has_avx2() and p.devargs["packed_vq"]
         want = "SIMD (AVX2) Rx burst" if simd else "the SIMD Rx burst is not used"
         if not any(want in ln for ln in said):
             bad.append("vectorized=1: no VUSER line says %r" % want)

@@ -140,6 +140,9 @@ vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 
 	rxq->hdr_size = (uint16_t)vu_net_hdr_size(features);
 	rxq->mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
+	/* Where rte_pktmbuf_init puts the buffer; only a prefetch hint (vuser_rx_lines.c). */
+	rxq->hdr_hint = (uint32_t)(sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(rxq->mp) +
+				   RTE_PKTMBUF_HEADROOM - rxq->hdr_size);
 	rxq->vlan_strip = rxq->port->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
 	rxq->offload = features & (VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
 				   VU_BIT(VU_NET_F_GUEST_TSO6));
@@ -287,8 +290,6 @@ vuser_vec_rx_refusal(const struct vuser_port *port)
 {
 	if (!vuser_packed(port->features))
 		return "it is written for packed rings (packed_vq=1)";
-	if (port->features & VU_BIT(VU_NET_F_MRG_RXBUF))
-		return "it takes no mergeable buffers (mrg_rxbuf=0)";
 #if defined(RTE_ARCH_X86_64)
 	if (rte_vect_get_max_simd_bitwidth() < RTE_VECT_SIMD_256)
 		return "EAL allows SIMD narrower than 256 bits (--force-max-simd-bitwidth)";
@@ -307,10 +308,8 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 
 	if (vuser_packed(port->features)) {
-		eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_mrg : vuser_packed_recv;
-		/* One buffer per packet: whole ring lines at a time (vuser_rx_lines.c). */
-		if (!mrg)
-			eth_dev->rx_pkt_burst = vuser_packed_recv_lines;
+		/* Whole ring lines of one-buffer packets at a time (vuser_rx_lines.c). */
+		eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_lines_mrg : vuser_packed_recv_lines;
 		eth_dev->tx_pkt_burst = vuser_packed_xmit;
 	} else {
 		eth_dev->rx_pkt_burst = mrg ? vuser_split_recv_mrg : vuser_split_recv;
@@ -321,7 +320,7 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 
 #if defined(RTE_ARCH_X86_64)
 		if (!refusal)
-			eth_dev->rx_pkt_burst = vuser_packed_recv_vec;
+			eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_vec_mrg : vuser_packed_recv_vec;
 #endif
 		if (refusal)
 			VUSER_LOG(NOTICE, port, "vectorized=1: scalar %s-ring data path: the SIMD Rx "

@@ -51,6 +51,7 @@ struct vuser_rxq {
 	uint16_t hdr_size;
 	uint16_t port_id;
 	uint16_t queue_id;
+	uint32_t hdr_hint;         /* a pool mbuf's header, bytes from the mbuf's start */
 	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
 	bool filtering;            /* the receive filter can drop frames */
 	bool offload;              /* GUEST_CSUM or GUEST_TSO*: read the header's flags */
@@ -115,8 +116,10 @@ uint16_t vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 uint16_t vuser_packed_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv_lines(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv_lines_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #if defined(RTE_ARCH_X86_64)
 uint16_t vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #endif
 uint16_t vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 

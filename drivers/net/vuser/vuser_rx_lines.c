@@ -1,5 +1,5 @@
-/* Rx bursts for packed rings without mergeable buffers: whole cache lines of the ring (four
- * used entries of the buffers due) checked in one pass and taken together, in plain C or,
+/* Rx bursts for packed rings: whole cache lines of the ring (four used entries of the
+ * buffers due, each a whole packet) checked in one pass and taken together, in plain C or,
  * for vectorized=1, with AVX2; the general burst (vuser_rx.c) for anything else. */
 #include <rte_prefetch.h>
 
@@ -101,8 +101,35 @@ vuser_rx_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, boo
 	return vuser_rx_line_c(rxq, slot, first_id, wrap, cap, lens);
 }
 
+/* The general burst for what the line burst leaves. */
 static __rte_always_inline uint16_t
-vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool avx2)
+vuser_rx_lines_general(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg)
+{
+	return mrg ? vuser_packed_recv_mrg(queue, pkts, nb_pkts) :
+		     vuser_packed_recv(queue, pkts, nb_pkts);
+}
+
+/*
+ * Mergeable buffers: of the n entries checked, the whole lines before the first packet
+ * that says it took more than one buffer (num_buffers, in its header; the general burst
+ * gathers such a packet and judges a bad count).
+ */
+static __rte_always_inline uint16_t
+vuser_rx_lines_single(const struct vuser_rxq *rxq, uint16_t n)
+{
+	uint16_t id = rxq->next_id;
+
+	for (uint16_t k = 0; k < n; k++) {
+		if (vuser_rx_hdr(rxq, rxq->sw_ring[id])->num_buffers != 1)
+			return (uint16_t)(k - vu_packed_line_offset(k));
+		if (++id == rxq->nb_desc)
+			id = 0;
+	}
+	return n;
+}
+
+static __rte_always_inline uint16_t
+vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg, bool avx2)
 {
 	struct vuser_rxq *rxq = queue;
 	struct vu_packed_ring *r = &rxq->packed;
@@ -114,8 +141,8 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	uint32_t cap;
 	uint64_t bytes = 0;
 
-	/* Installed without mergeable buffers only (vuser_select_bursts); what can change while
-	 * the port runs is checked here.
+	/* Installed on packed rings (vuser_select_bursts); what can change while the port runs
+	 * is checked here.
 	 *
 	 * The ids due: buffers are posted under ids 0..nb_desc-1 in turn and reposted in the
 	 * order they come back, so a device that uses them in order returns them in that cycle,
@@ -126,7 +153,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	 * consecutive and at most nb_desc, so none comes twice, and each goes back at the end. */
 	if (unlikely(rxq->halted || rxq->filtering || rxq->vlan_strip || rxq->offload ||
 		    vu_packed_line_offset(slot) != 0))
-		return vuser_packed_recv(queue, pkts, nb_pkts);
+		return vuser_rx_lines_general(queue, pkts, nb_pkts, mrg);
 	/* Every buffer comes from the pool: its data room is every buffer's buf_len. */
 	cap = vuser_rx_buf_len_of(rxq, rte_pktmbuf_data_room_size(rxq->mp));
 	/* Whole lines only: of the ring (a packed ring's size need not be a multiple of 4) and
@@ -136,8 +163,11 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
 		id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
 		vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
-		for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
 			rte_prefetch0(rxq->sw_ring[id + k]);
+			if (mrg)
+				rte_prefetch0((const char *)rxq->sw_ring[id + k] + rxq->hdr_hint);
+		}
 		n += VU_PACKED_DESCS_PER_LINE;
 		id += VU_PACKED_DESCS_PER_LINE;
 		if (id == rxq->nb_desc)
@@ -157,7 +187,12 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		if ((vu_packed_desc_read(&r->desc[slot], &first_id, &len) &
 		     VU_PACKED_DESC_F_AVAIL_USED) == vu_packed_avail_bits(wrap))
 			return 0;
-		return vuser_packed_recv(queue, pkts, nb_pkts);
+		return vuser_rx_lines_general(queue, pkts, nb_pkts, mrg);
+	}
+	if (mrg) {
+		n = vuser_rx_lines_single(rxq, n);
+		if (n == 0)
+			return vuser_rx_lines_general(queue, pkts, nb_pkts, mrg);
 	}
 	if (unlikely(rte_mempool_get_bulk(rxq->mp, (void **)fresh, n) != 0)) {
 		rxq->nombuf += n;
@@ -192,13 +227,25 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 uint16_t
 vuser_packed_recv_lines(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false);
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, false);
+}
+
+uint16_t
+vuser_packed_recv_lines_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, false);
 }
 
 #if defined(RTE_ARCH_X86_64)
 VUSER_AVX2 uint16_t
 vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true);
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, true);
+}
+
+VUSER_AVX2 uint16_t
+vuser_packed_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, true);
 }
 #endif
