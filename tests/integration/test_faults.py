@@ -262,6 +262,8 @@ LAYOUTS = {
     # burst for a line with a fault in it; in plain C, and with AVX2 for vectorized=1
     "packed_inorder_lines": ",packed_vq=1,in_order=1,mrg_rxbuf=0",
     "packed_inorder_vec": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
+    # without IN_ORDER the line bursts take the ids in the order they were posted
+    "packed_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=1,vectorized=1",
 }
 
 
@@ -346,16 +348,18 @@ def test_rx_faults_packed_inorder_vec(env):
 
 
 def rx_line_faults(env, layout):
-    """Whole ring lines used at once (what the SIMD Rx burst takes four at a time), with a
+    """Whole ring lines used at once (what the line Rx bursts take four at a time), with a
     fault at each position of the line: exact deliveries and counts."""
+    in_order = "inorder" in layout
+    mrg = "mrg_rxbuf=1" in LAYOUTS[layout]
     be, fe = bring_up(env, LAYOUTS[layout])
     if "vec" in layout:
         assert_simd_rx(fe)
     got = {"n": 0}
+    kinds = ("bad_id", "bad_len", "duplicate_id", "bad_num_buffers")
 
     def line(args, delivered, **faults):
-        want = {k: xstat(fe, "rx_q0_" + k) + faults.get(k, 0)
-                for k in ("bad_id", "bad_len", "duplicate_id")}
+        want = {k: xstat(fe, "rx_q0_" + k) + faults.get(k, 0) for k in kinds}
         be.cmd("rx_line " + args)
         got["n"] += delivered
         wait_ipackets(fe, got["n"])  # exact
@@ -367,9 +371,21 @@ def rx_line_faults(env, layout):
     for k in range(4):
         # the buffer is reposted, the other three delivered
         line("%d bad_len" % k, 3, bad_len=1)
-    # in order, a foreign id takes the slot of the buffer due (lost), so the next entry's
-    # buffer is not the one due either: counted as a duplicate, dropped
-    line("1 bad_id", 2, bad_id=1, duplicate_id=1)
+        if mrg:
+            line("%d bad_num_buffers" % k, 3, bad_num_buffers=1)
+    if in_order:
+        # a foreign id takes the slot of the buffer due (lost), so the next entry's
+        # buffer is not the one due either: counted as a duplicate, dropped
+        line("1 bad_id", 2, bad_id=1, duplicate_id=1)
+    else:
+        # the entry is dropped, its buffer stays with the device; the others are taken
+        line("1 bad_id", 3, bad_id=1)
+        # buffers used out of the order they were posted in: no fault, all taken (by
+        # the general burst: the line is not the ids due), then lines in order again
+        for k in range(3):
+            line("%d swap" % k, 4)
+            line("", 4)
+    line("", 4)
     line("", 4)
     assert xstat(fe, "rx_q0_bad_wrap") == 0
     assert_alive(fe)
@@ -388,6 +404,16 @@ def test_rx_line_faults_packed_inorder_lines(env):
 @case
 def test_rx_line_faults_packed_inorder_vec(env):
     rx_line_faults(env, "packed_inorder_vec")
+
+
+@case
+def test_rx_line_faults_packed(env):
+    rx_line_faults(env, "packed")
+
+
+@case
+def test_rx_line_faults_packed_vec(env):
+    rx_line_faults(env, "packed_vec")
 
 
 @case

@@ -43,7 +43,9 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
   rx_dup                one buffer completed twice (both entries in one publication)
   rx_line [K KIND]      packed: good frames up to a ring line (4 slots), then the line's
                         4 entries in one publication (its first slot written last), entry K
-                        with fault KIND (bad_id or bad_len); without K all 4 good
+                        with fault KIND (bad_id, bad_len, bad_num_buffers: its header
+                        says 0), or KIND swap: entries K and K+1 trade ids (a legal
+                        completion order without IN_ORDER); without K all 4 good
   rx_bad_num_buffers N  N frames whose mergeable header says num_buffers 0
   rx_bad_used_idx       split: move used->idx 1000 entries ahead
   rx_bad_wrap           packed: a used descriptor with the wrong wrap bits
@@ -653,12 +655,15 @@ class EvilBackend:
     def rx_line(self, fault_at=None, kind=None):
         """packed: four used entries in one publication, the first slot written last, so
         that the frontend sees a whole ring line (64 bytes, 4 descriptors) used at once;
-        entry fault_at carries fault `kind`. Returns the good frames of the line."""
+        entry fault_at carries fault `kind` (swap: it and the next entry trade ids). Returns
+        the frames of the line a frontend without IN_ORDER takes."""
         self._need_ready()
         if not self.packed:
             raise RuntimeError("rx_line is for packed rings")
-        if kind not in (None, "bad_id", "bad_len"):
+        if kind not in (None, "bad_id", "bad_len", "bad_num_buffers", "swap"):
             raise RuntimeError("rx_line: unknown fault %r" % kind)
+        if kind == "swap" and not 0 <= fault_at < 3:
+            raise RuntimeError("rx_line: swap needs K in 0..2")
         r = self.rings[0]
         while r.used_slot % 4:
             self.rx(1)
@@ -668,15 +673,22 @@ class EvilBackend:
             id_, _first, chain, ndesc = self._pop_rx()
             addr, cap, _fl = chain[0]
             length = len(frame)
-            self.mem.write_bytes(addr, frame)  # a sane header even under a fault
+            bad_count = k == fault_at and kind == "bad_num_buffers"
+            # a sane header even under another fault
+            self.mem.write_bytes(addr, (self._hdr(0) if bad_count else self._hdr())
+                                 + self._frame(64))
             if k == fault_at and kind == "bad_id":
                 id_ = 0xfff0
             elif k == fault_at and kind == "bad_len":
                 length = cap + 100
-            else:
+            elif not bad_count:
                 good += 1
             line.append(r.pk_ahead(ahead) + (id_, length))
             ahead += ndesc
+        if kind == "swap":
+            a, b = line[fault_at], line[fault_at + 1]
+            # each buffer keeps its own length: the device completed b before a
+            line[fault_at], line[fault_at + 1] = a[:2] + b[2:], b[:2] + a[2:]
         for slot, wrap, id_, length in line[1:] + line[:1]:
             r.pk_write(self.mem, slot, wrap, id_, length)
         r.used_slot, r.used_wrap = r.pk_ahead(ahead)
