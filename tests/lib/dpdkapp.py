@@ -765,7 +765,9 @@ def tail(text, lines=60):
 
 def proc_resources(pid):
     """What a process holds, from /proc (Linux): {"fds": open fds,
-    "threads": tasks, "rss_kb": VmRSS, "fd_kinds": {kind: count}} where a
+    "threads": tasks, "rss_kb": VmRSS, "anon_kb": RssAnon (the part of VmRSS
+    that malloc grows; the rest is file pages, the binaries' code and data,
+    and shared memory, EAL's included), "fd_kinds": {kind: count}} where a
     kind is a link target without its inode ("socket", "pipe",
     "anon_inode:[eventfd]", or the file path).  Racy by nature: read it
     while the process is quiet."""
@@ -779,10 +781,12 @@ def proc_resources(pid):
             continue
         kind = re.sub(r":\[\d+\]$", "", target)
         kinds[kind] = kinds.get(kind, 0) + 1
-    rss = None
+    rss = anon = None
     with open("/proc/%d/status" % pid) as f:
         for ln in f:
             if ln.startswith("VmRSS:"):
                 rss = int(ln.split()[1])
+            elif ln.startswith("RssAnon:"):
+                anon = int(ln.split()[1])
     return {"fds": len(names), "threads": len(os.listdir("/proc/%d/task" % pid)),
-            "rss_kb": rss, "fd_kinds": kinds}
+            "rss_kb": rss, "anon_kb": anon, "fd_kinds": kinds}

@@ -450,6 +450,10 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	}
 	if (unlikely(kick))
 		vuser_glue_notify(txq->port, vuser_txq_vq_index(txq));
+	/* The next burst starts by reading used->idx: ask for its line now, so that it comes
+	 * while the application does the rest of its loop. */
+	if (!packed)
+		rte_prefetch0(&txq->split.used->idx);
 	txq->stats.packets += sent;
 	txq->stats.bytes += bytes;
 	return ntx;
