@@ -263,7 +263,7 @@ LAYOUTS = {
     "packed_inorder_lines": ",packed_vq=1,in_order=1,mrg_rxbuf=0",
     "packed_inorder_vec": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
     # without IN_ORDER the line bursts take the ids in the order they were posted
-    "packed_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=1,vectorized=1",
+    "packed_mrg_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=1,vectorized=1",
 }
 
 
@@ -412,8 +412,8 @@ def test_rx_line_faults_packed(env):
 
 
 @case
-def test_rx_line_faults_packed_vec(env):
-    rx_line_faults(env, "packed_vec")
+def test_rx_line_faults_packed_mrg_vec(env):
+    rx_line_faults(env, "packed_mrg_vec")
 
 
 @case

@@ -138,7 +138,7 @@ ATTACH_LAYOUTS = ((256, SPLIT), (512, PACKED), (128, dict(packed_vq=1, in_order=
 def sample(app):
     r = dpdkapp.proc_resources(app.pid)
     heap = app.query("/eal/heap_info,0") or {}
-    return {"fds": r["fds"], "threads": r["threads"], "rss_kb": r["anon_kb"],
+    return {"fds": r["fds"], "threads": r["threads"], "anon_kb": r["anon_kb"],
             "heap_allocs": heap.get("Alloc_count"), "heap_bytes": heap.get("Alloc_size"),
             "fd_kinds": r["fd_kinds"]}
 
@@ -175,7 +175,7 @@ class Tracker:
 
     def check(self, exact=("fds", "threads", "heap_allocs")):
         (c0, first), (c1, last) = self.samples[0], self.samples[-1]
-        rss = [(c, s["rss_kb"]) for c, s in self.samples]
+        rss = [(c, s["anon_kb"]) for c, s in self.samples]
         hb = [(c, s["heap_bytes"]) for c, s in self.samples]
         rss_k, hb_k = slope(rss), slope(hb)
         summary = ("cycle %d -> %d: fds %d -> %d, threads %d -> %d, heap allocs %s -> %s "
@@ -183,7 +183,7 @@ class Tracker:
                    "kB/cycle, min %d, max %d)"
                    % (c0, c1, first["fds"], last["fds"], first["threads"], last["threads"],
                       first["heap_allocs"], last["heap_allocs"], first["heap_bytes"],
-                      last["heap_bytes"], hb_k, first["rss_kb"], last["rss_kb"], rss_k,
+                      last["heap_bytes"], hb_k, first["anon_kb"], last["anon_kb"], rss_k,
                       min(r for _, r in rss), max(r for _, r in rss)))
         if self.mbufs:
             summary += ", mbufs in use after stop %s" % sorted(
@@ -204,9 +204,9 @@ class Tracker:
                                           HEAP_BYTES_TOLERANCE))
         if hb_k > HEAP_SLOPE_BYTES:
             bad.append("EAL heap grows %.1f bytes per cycle (limit %d)" % (hb_k, HEAP_SLOPE_BYTES))
-        if abs(last["rss_kb"] - first["rss_kb"]) > RSS_TOLERANCE_KB:
+        if abs(last["anon_kb"] - first["anon_kb"]) > RSS_TOLERANCE_KB:
             bad.append("RSS %d kB after cycle %d, %d kB after cycle %d (tolerance %d kB)"
-                       % (first["rss_kb"], c0, last["rss_kb"], c1, RSS_TOLERANCE_KB))
+                       % (first["anon_kb"], c0, last["anon_kb"], c1, RSS_TOLERANCE_KB))
         if rss_k > RSS_SLOPE_KB:
             bad.append("RSS grows %.2f kB per cycle (limit %.1f)" % (rss_k, RSS_SLOPE_KB))
         if self.mbufs:

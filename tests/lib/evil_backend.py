@@ -667,16 +667,15 @@ class EvilBackend:
         r = self.rings[0]
         while r.used_slot % 4:
             self.rx(1)
-        frame = self._hdr() + self._frame(64)
         line, ahead, good = [], 0, 0
         for k in range(4):
             id_, _first, chain, ndesc = self._pop_rx()
             addr, cap, _fl = chain[0]
-            length = len(frame)
             bad_count = k == fault_at and kind == "bad_num_buffers"
             # a sane header even under another fault
-            self.mem.write_bytes(addr, (self._hdr(0) if bad_count else self._hdr())
-                                 + self._frame(64))
+            data = self._hdr(0 if bad_count else 1) + self._frame(64)
+            self.mem.write_bytes(addr, data)
+            length = len(data)
             if k == fault_at and kind == "bad_id":
                 id_ = 0xfff0
             elif k == fault_at and kind == "bad_len":

@@ -136,7 +136,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	struct rte_mbuf *fresh[VUSER_BURST_MAX];
 	uint32_t lens[VUSER_BURST_MAX];
 	uint16_t give[VUSER_BURST_MAX];
-	uint16_t n = 0, slot = r->used_idx, id = rxq->next_id;
+	uint16_t n = 0, max, slot = r->used_idx, id = rxq->next_id;
 	bool wrap = r->used_wrap;
 	uint32_t cap;
 	uint64_t bytes = 0;
@@ -156,10 +156,11 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		return vuser_rx_lines_general(queue, pkts, nb_pkts, mrg);
 	/* Every buffer comes from the pool: its data room is every buffer's buf_len. */
 	cap = vuser_rx_buf_len_of(rxq, rte_pktmbuf_data_room_size(rxq->mp));
+	/* At most a burst, and never more than nb_desc (no id twice in one burst). */
+	max = RTE_MIN(RTE_MIN(nb_pkts, (uint16_t)VUSER_BURST_MAX), rxq->nb_desc);
 	/* Whole lines only: of the ring (a packed ring's size need not be a multiple of 4) and
 	 * of the ids due (they cycle through 0..nb_desc-1). */
-	while (n + VU_PACKED_DESCS_PER_LINE <= (unsigned int)RTE_MIN(nb_pkts, VUSER_BURST_MAX) &&
-		n + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
+	while (n + VU_PACKED_DESCS_PER_LINE <= max &&
 		slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
 		id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
 		vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
