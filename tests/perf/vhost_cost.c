@@ -10,8 +10,11 @@
  *   VHOST_COST span C cycles (S s); dequeue: empty N (P % of span, C cycles/call), busy N
  *   (P %, K pkts/call, C cycles/pkt); enqueue: N calls (P %, K pkts/call, C cycles/pkt)
  *
- * The span runs from the first dequeue that returned packets to the last one, so that the
- * seconds before and after the frontend forwards (when every poll is empty) are left out.
+ * The span runs from the first call that moved packets (a dequeue that returned some, or
+ * an enqueue that took some) to the last one, so that the seconds before and after the
+ * traffic (when every poll is empty) are left out. A txonly backend (the frontend-Rx cells)
+ * only enqueues: its line has no dequeues, and its enqueue share says how much of its time
+ * the vhost library's half of the work takes.
  * Cycles are TSC cycles (a constant rate); with VHOST_COST_TSC_HZ set to that rate (the
  * kernel logs it: `dmesg | grep tsc`) the span is given in seconds too. Each call's cost
  * includes the two TSC reads around it (a few dozen cycles).
@@ -102,6 +105,11 @@ rte_vhost_enqueue_burst(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint
 	start = __rdtsc();
 	n = real(vid, queue_id, pkts, count);
 	end = __rdtsc();
+	if (n != 0) {
+		if (!first_busy)
+			first_busy = start;
+		last_busy = end;
+	}
 	if (first_busy) {
 		enq.calls++;
 		enq.cycles += end - start;
@@ -129,7 +137,7 @@ vhost_cost_report(void)
 	const char *hz_env = getenv("VHOST_COST_TSC_HZ");
 	double hz = hz_env ? strtod(hz_env, NULL) : 0;
 
-	if (!deq_busy.calls)
+	if (!deq_busy.calls && !enq.pkts)
 		return;
 	fprintf(stderr, "VHOST_COST span %.0f cycles", span);
 	if (hz > 0)

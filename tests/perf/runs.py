@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Several full benchmark runs side by side: each cell's ratio in every run, its median over
+the runs, and in how many runs it met its bar.
+
+One run of tests/perf/bench.py is a draw from a machine whose speed moves by 2x (see
+docs/performance.md, Noise); this puts the draws next to each other, so that a cell that is
+below its bar in every run (a real deficit) stands apart from one that is below in one run
+and above in the next (its spread).
+
+    python3 tests/perf/runs.py                          # every full run in results/perf
+    python3 tests/perf/runs.py --since 20261127-104000  # the full runs from then on
+    python3 tests/perf/runs.py results/perf/A results/perf/B
+
+A full run is one with every cell of the matrix, of net_vuser against DPDK's driver (not an
+A/B of two builds, --against). The bars are the issue's: at 64 bytes a ratio of at least
+1.0 per cell and a geometric mean of at least 1.15, at 1518 bytes no cell below 0.95.
+Prints markdown.
+"""
+import argparse
+import glob
+import json
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench  # noqa: E402  (the matrix, geomean and the acceptance rule)
+
+BAR = {64: 1.0, 1518: 0.95}
+GEOMEAN_BAR_64 = 1.15
+MATRIX = [bench.cell_id(d, p.name, s) for s in bench.SIZES for p in bench.DATA_PATHS
+          for d in bench.DIRECTIONS]
+
+
+def load(path):
+    """A run's results.json as {"stamp", "git", "cells": {cell: ratio}, "acc"}, or None
+    when it is not a full run of net_vuser against DPDK's driver (why on stderr)."""
+    f = os.path.join(path, "results.json")
+    try:
+        with open(f) as fh:
+            j = json.load(fh)
+    except (OSError, ValueError) as e:
+        print("runs: %s: %s" % (path, e), file=sys.stderr)
+        return None
+    ratios = {c["cell"]: c.get("ratio") for c in j.get("cells", [])}
+    if j.get("meta", {}).get("against"):
+        why = "an A/B of two builds (--against)"
+    elif set(ratios) != set(MATRIX):
+        why = "%d of the %d cells" % (len(set(ratios) & set(MATRIX)), len(MATRIX))
+    else:
+        why = None
+    if why:
+        print("runs: %s: left out: %s" % (path, why), file=sys.stderr)
+        return None
+    return {"stamp": os.path.basename(os.path.normpath(path)),
+            "git": j.get("environment", {}).get("git_commit", "")[:7],
+            "cells": ratios, "acc": j.get("acceptance", {})}
+
+
+def cell_bar(cell):
+    return BAR[int(cell.rsplit("/", 1)[1])]
+
+
+def report(runs):
+    L = []
+    L.append("Columns: each run by its start (HHMM of its folder's time stamp, local time), "
+             "then the cell's median over the runs and in how many runs it met its bar "
+             "(%s); **bold**: below the bar." % ", ".join(
+                 "%.2f at %d B" % (BAR[sz], sz) for sz in bench.SIZES))
+    L.append("")
+    L.append("| cell | " + " | ".join(r["stamp"][-6:-2] for r in runs)
+             + " | median | runs at the bar |")
+    L.append("|---|" + "---:|" * (len(runs) + 2))
+    medians = {}
+    for c in MATRIX:
+        vals = [r["cells"][c] for r in runs]
+        have = [v for v in vals if v is not None]
+        medians[c] = statistics.median(have) if have else None
+        met = sum(1 for v in have if v >= cell_bar(c))
+        L.append("| %s | %s | %s | %d of %d |" % (
+            c, " | ".join(fmt_ratio(v, cell_bar(c)) for v in vals),
+            fmt_ratio(medians[c], cell_bar(c)), met, len(runs)))
+    L.append("")
+    L.append("Runs (UTC stamp, git): " + "; ".join(
+        "%s %s" % (r["stamp"], r["git"]) for r in runs) + ".")
+    for size in bench.SIZES:
+        g = [r["acc"].get("geomean_%d" % size) for r in runs]
+        L.append("Geometric mean at %d B per run: %s." % (
+            size, ", ".join("-" if x is None else "%.2f" % x for x in g)))
+    L.append("Runs that met the whole bar: %d of %d." % (
+        sum(1 for r in runs if r["acc"].get("met")), len(runs)))
+    below = [c for c in MATRIX if medians[c] is not None and medians[c] < cell_bar(c)]
+    always = [c for c in MATRIX
+              if all(r["cells"][c] is not None and r["cells"][c] < cell_bar(c) for r in runs)]
+    g64 = bench.geomean([medians[c] for c in MATRIX if c.endswith("/64")])
+    L.append("Geometric mean of the 64 B cell medians: %s (bar %.2f)." % (
+        "-" if g64 is None else "%.2f" % g64, GEOMEAN_BAR_64))
+    L.append("Cells whose median over the runs is below their bar: %s." % (
+        ", ".join(below) or "none"))
+    L.append("Cells below their bar in every run: %s." % (", ".join(always) or "none"))
+    return "\n".join(L)
+
+
+def fmt_ratio(v, bar):
+    if v is None:
+        return "-"
+    return "**%.2f**" % v if v < bar else "%.2f" % v
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="*", help="result folders (default: every one in --out)")
+    ap.add_argument("--out", default=os.path.join(bench.ROOT, "results", "perf"))
+    ap.add_argument("--since", metavar="STAMP",
+                    help="only runs whose folder name (a time stamp) is at or after STAMP")
+    args = ap.parse_args()
+    paths = args.runs or sorted(p for p in glob.glob(os.path.join(args.out, "2*"))
+                                if os.path.isdir(p))
+    if args.since:
+        paths = [p for p in paths if os.path.basename(os.path.normpath(p)) >= args.since]
+    runs = [r for r in map(load, paths) if r]
+    if not runs:
+        print("runs: no full run found", file=sys.stderr)
+        return 1
+    print(report(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
