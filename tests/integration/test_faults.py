@@ -268,7 +268,7 @@ LAYOUTS = {
 
 
 def assert_simd_rx(fe):
-    """vectorized=1 on a packed in-order ring: the SIMD Rx burst is the one under test."""
+    """vectorized=1 on a packed ring: the SIMD Rx burst is the one under test."""
     want = "SIMD (AVX2) Rx burst" if dpdkapp.host_has_avx2() \
         else "the SIMD Rx burst is not used"
     fe.wait_for_output(re.escape(want), 5)

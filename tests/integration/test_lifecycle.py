@@ -28,17 +28,18 @@ EAL's, whose allocations the heap check counts exactly (its pages are counted as
 land on addresses not touched before: +124 kB over the first 14 attach/detach cycles,
 with the heap's allocations and bytes flat).  The driver maps no memory of its own (no
 mmap in drivers/ or virtio-user/), so what it could leak outside the EAL heap is malloc
-memory, which RssAnon counts.  RSS is not exact: glibc's allocator keeps freed memory
-and touches new pages as its arenas move, and the kernel counts a page once it is
-touched, so a leak shows only once it has touched a new page.  The end must be within
-RSS_TOLERANCE_KB (64 pages) of the first cycle, and the least-squares slope of RSS over
-all cycles must stay under RSS_SLOPE_KB per cycle: a leak of a page (4 KiB) per cycle
-fails both, a one-time step of a few pages fails neither.  Leaks smaller than about RSS_SLOPE_KB per cycle in glibc
-memory are below what RSS can show in 100 cycles (the EAL heap check sees every
-rte_malloc/memzone leak exactly).  Before the first sample each group exchanges traffic
-once (warm_up): the first telemetry /ethdev/stats answers grow the telemetry thread's
-malloc arena by ~350 kB once (seen with DPDK's own driver as well), and testpmd's first
-`start tx_first` makes one EAL heap allocation; neither belongs to the driver.
+memory, which RssAnon counts.  RSS is not exact: glibc's allocator keeps freed memory and
+touches new pages as its arenas move, and the kernel counts a page once it is touched, so
+a leak shows only once it has touched a new page.  The end must be within RSS_TOLERANCE_KB
+(64 pages) of the first cycle, and the least-squares slope of RSS over all cycles must
+stay under RSS_SLOPE_KB per cycle: a leak of a page (4 KiB) per cycle fails both, a
+one-time step of a few pages fails neither.  Leaks smaller than about RSS_SLOPE_KB per
+cycle in glibc memory are below what RSS can show in 100 cycles (the EAL heap check sees
+every rte_malloc/memzone leak exactly).  Before the first sample each group exchanges
+traffic once (warm_up): the first telemetry /ethdev/stats answers grow the telemetry
+thread's malloc arena by ~350 kB once (seen with DPDK's own driver as well), and
+testpmd's first `start tx_first` makes one EAL heap allocation; neither belongs to the
+driver.
 
 Groups:
     cycles_split    split ring (DPDK's defaults in_order=1, mrg_rxbuf=1): 100 x

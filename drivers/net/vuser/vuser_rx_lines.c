@@ -121,7 +121,7 @@ vuser_rx_lines_single(const struct vuser_rxq *rxq, uint16_t n)
 
 	for (uint16_t k = 0; k < n; k++) {
 		if (vuser_rx_hdr(rxq, rxq->sw_ring[id])->num_buffers != 1)
-			return (uint16_t)(k - vu_packed_line_offset(k));
+			return (uint16_t)RTE_ALIGN_FLOOR(k, VU_PACKED_DESCS_PER_LINE);
 		if (++id == rxq->nb_desc)
 			id = 0;
 	}
