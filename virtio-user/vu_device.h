@@ -58,7 +58,9 @@ int vu_device_read_config(const struct vu_device *dev, uint32_t offset, void *bu
 bool vu_device_needs_memory_fds(const struct vu_device *dev);
 int vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem);
 
-/* Queue set-up between FEATURES_OK and DRIVER_OK; idx is the virtqueue index. */
+/* Queue set-up between FEATURES_OK and DRIVER_OK; idx is the virtqueue index. A packed
+ * ring's memory is laid out by vu_packed_ring_init: a backend reconnect reads the driver's
+ * used position from it (vu_packed_ring_used_pos_offset). */
 uint32_t vu_device_num_queues(const struct vu_device *dev);
 int vu_device_setup_queue(struct vu_device *dev, uint32_t idx, uint32_t size,
 			  const struct vu_vring_addr *addr);

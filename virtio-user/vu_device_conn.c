@@ -125,8 +125,8 @@ vu_pk_avail(uint16_t flags, bool wrap)
  * Packed ring: there is no used index in memory; the device's position is right after the
  * last used descriptor and the descriptors it skipped with it. Start from the driver's own
  * used position (next slot it reads back, with its wrap counter), which the driver keeps
- * in the Driver Event Suppression offset/wrap word (vu_packed_ring_publish_used): at or
- * before the device's. Walk the used descriptors the driver has not read yet. Each one
+ * in its ring memory, after the event areas (vu_packed_ring_publish_used): at or before
+ * the device's. Walk the used descriptors the driver has not read yet. Each one
  * stands for a list or an in-order batch: "the device writes out a used descriptor with
  * the buffer id of the last descriptor in the group. After processing the used descriptor,
  * both device and driver then skip forward in the ring the number of the remaining
@@ -140,9 +140,9 @@ static uint32_t
 vu_conn_packed_base(const struct vu_device *dev, uint32_t idx, const struct vu_queue *q)
 {
 	const struct vu_packed_desc *desc = (const struct vu_packed_desc *)(uintptr_t)q->addr.desc;
-	const struct vu_packed_event *driver =
-		(const struct vu_packed_event *)(uintptr_t)q->addr.avail;
-	uint16_t word = __atomic_load_n(&driver->off_wrap, __ATOMIC_ACQUIRE);
+	const uint32_t *used_pos = (const uint32_t *)(uintptr_t)(q->addr.desc +
+								  vu_packed_ring_used_pos_offset(q->size));
+	uint32_t word = __atomic_load_n(used_pos, __ATOMIC_ACQUIRE);
 	uint32_t size = q->size, pos = word & 0x7fffu, seen = 0, skipped = 0;
 	bool wrap = word >> VU_PACKED_BASE_WRAP_SHIFT;
 

@@ -49,6 +49,7 @@ struct vu_packed_ring {
 	struct vu_packed_desc *desc;
 	struct vu_packed_event *driver_event; /* written by the driver */
 	struct vu_packed_event *device_event; /* written by the device */
+	uint32_t *used_pos;                   /* the driver's used position: driver only */
 	uint16_t size;
 	uint16_t avail_idx;    /* next slot the driver fills */
 	uint16_t used_idx;     /* next slot the driver reads back */
@@ -71,11 +72,19 @@ vu_packed_ring_device_event_offset(uint16_t size)
 			   64);
 }
 
+/* The driver's used position (vu_packed_ring_publish_used), on a line of its own after the
+ * two event areas: the device never reads it, so writing it costs the device nothing. */
+static inline size_t
+vu_packed_ring_used_pos_offset(uint16_t size)
+{
+	return vu_align_up(vu_packed_ring_device_event_offset(size) + sizeof(struct vu_packed_event),
+			   64);
+}
+
 static inline size_t
 vu_packed_ring_mem_size(uint16_t size)
 {
-	return vu_align_up(vu_packed_ring_device_event_offset(size) + sizeof(struct vu_packed_event),
-			   VU_RING_ALIGN);
+	return vu_align_up(vu_packed_ring_used_pos_offset(size) + sizeof(uint32_t), VU_RING_ALIGN);
 }
 
 static inline void
@@ -111,6 +120,7 @@ vu_packed_ring_init(struct vu_packed_ring *r, void *mem, uint16_t size)
 	r->desc = (struct vu_packed_desc *)base;
 	r->driver_event = (struct vu_packed_event *)(base + vu_packed_ring_driver_event_offset(size));
 	r->device_event = (struct vu_packed_event *)(base + vu_packed_ring_device_event_offset(size));
+	r->used_pos = (uint32_t *)(base + vu_packed_ring_used_pos_offset(size));
 	r->size = size;
 	r->avail_idx = 0;
 	r->used_idx = 0;
@@ -264,19 +274,18 @@ vu_packed_ring_base(uint16_t idx, bool wrap)
 }
 
 /*
- * Keep the driver's used position (next slot to read back, and its wrap counter) in the
- * Driver Event Suppression offset/wrap word. The device reads that word only for
- * RING_EVENT_FLAGS_DESC ("If Event Flags set to descriptor specific event", spec 2.8.10),
- * which this driver never sets, so the word is free; and it is what an event-index
- * driver would put there ("notify me when you use this slot"). The device emulation
- * reads it when a backend reconnects, to find where the device stopped (vu_device_conn.c).
+ * Keep the driver's used position (next slot to read back, and its wrap counter, in the
+ * SET_VRING_BASE encoding) where the device emulation finds it when a backend reconnects,
+ * to learn where the device stopped (vu_device_conn.c). Not in the Driver Event
+ * Suppression area: the device reads that area's flags after every burst it completes,
+ * and a word the driver rewrote on every burst in the same line cost the device a cache
+ * miss each time (docs/performance.md). Its own line, never shared.
  */
 static inline void
 vu_packed_ring_publish_used(struct vu_packed_ring *r)
 {
-	uint16_t word = (uint16_t)vu_packed_ring_base(r->used_idx, r->used_wrap);
-
-	__atomic_store_n(&r->driver_event->off_wrap, word, __ATOMIC_RELEASE);
+	__atomic_store_n(r->used_pos, vu_packed_ring_base(r->used_idx, r->used_wrap),
+			 __ATOMIC_RELEASE);
 }
 
 /* After publishing: does the device want a notification? */

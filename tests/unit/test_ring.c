@@ -252,19 +252,20 @@ test_packed_struct_sizes(void **state)
 }
 
 /* Descriptors, then the driver event suppression area, then the device's (on its own
- * 64-byte line), the whole rounded up to 4096. */
+ * 64-byte line), then the driver's used position (on its own line), the whole rounded up
+ * to 4096. */
 static void
 test_packed_layout(void **state)
 {
 	static const struct {
 		uint16_t n;
-		size_t drv, dev, total;
+		size_t drv, dev, pos, total;
 	} cases[] = {
-		{ 1, 16, 64, 4096 },
-		{ 4, 64, 128, 4096 },          /* 64 + 4 -> 128 */
-		{ 256, 4096, 4160, 8192 },     /* 4100 -> 4160; 4164 */
-		{ 1000, 16000, 16064, 16384 }, /* any size: not a power of two */
-		{ 32768, 524288, 524352, 528384 },
+		{ 1, 16, 64, 128, 4096 },
+		{ 4, 64, 128, 192, 4096 },            /* 64 + 4 -> 128; 132 -> 192 */
+		{ 256, 4096, 4160, 4224, 8192 },      /* 4100 -> 4160; 4164 -> 4224 */
+		{ 1000, 16000, 16064, 16128, 16384 }, /* any size: not a power of two */
+		{ 32768, 524288, 524352, 524416, 528384 },
 	};
 
 	(void)state;
@@ -273,12 +274,14 @@ test_packed_layout(void **state)
 
 		if (vu_packed_ring_driver_event_offset(n) != cases[i].drv ||
 		    vu_packed_ring_device_event_offset(n) != cases[i].dev ||
+		    vu_packed_ring_used_pos_offset(n) != cases[i].pos ||
 		    vu_packed_ring_mem_size(n) != cases[i].total)
-			fail_msg("size %u: driver event %zu device event %zu total %zu, expected "
-				 "%zu %zu %zu",
+			fail_msg("size %u: driver event %zu device event %zu used position %zu total "
+				 "%zu, expected %zu %zu %zu %zu",
 				 n, vu_packed_ring_driver_event_offset(n),
-				 vu_packed_ring_device_event_offset(n), vu_packed_ring_mem_size(n),
-				 cases[i].drv, cases[i].dev, cases[i].total);
+				 vu_packed_ring_device_event_offset(n),
+				 vu_packed_ring_used_pos_offset(n), vu_packed_ring_mem_size(n),
+				 cases[i].drv, cases[i].dev, cases[i].pos, cases[i].total);
 	}
 }
 
@@ -296,6 +299,7 @@ test_packed_init(void **state)
 	assert_ptr_equal(r.desc, mem);
 	assert_ptr_equal(r.driver_event, mem + 16000);
 	assert_ptr_equal(r.device_event, mem + 16064);
+	assert_ptr_equal(r.used_pos, (uint32_t *)(mem + 16128));
 	assert_int_equal(r.size, 1000);
 	assert_int_equal(r.avail_idx, 0);
 	assert_int_equal(r.used_idx, 0);
