@@ -140,8 +140,8 @@ static uint32_t
 vu_conn_packed_base(const struct vu_device *dev, uint32_t idx, const struct vu_queue *q)
 {
 	const struct vu_packed_desc *desc = (const struct vu_packed_desc *)(uintptr_t)q->addr.desc;
-	const uint32_t *used_pos = (const uint32_t *)(uintptr_t)(q->addr.desc +
-								  vu_packed_ring_used_pos_offset(q->size));
+	uint64_t used_pos_at = q->addr.desc + vu_packed_ring_used_pos_offset(q->size);
+	const uint32_t *used_pos = (const uint32_t *)(uintptr_t)used_pos_at;
 	uint32_t word = __atomic_load_n(used_pos, __ATOMIC_ACQUIRE);
 	uint32_t size = q->size, pos = word & 0x7fffu, seen = 0, skipped = 0;
 	bool wrap = word >> VU_PACKED_BASE_WRAP_SHIFT;

@@ -276,8 +276,8 @@ test_packed_layout(void **state)
 		    vu_packed_ring_device_event_offset(n) != cases[i].dev ||
 		    vu_packed_ring_used_pos_offset(n) != cases[i].pos ||
 		    vu_packed_ring_mem_size(n) != cases[i].total)
-			fail_msg("size %u: driver event %zu device event %zu used position %zu total "
-				 "%zu, expected %zu %zu %zu %zu",
+			fail_msg("size %u: driver event %zu device event %zu used position %zu "
+				 "total %zu, expected %zu %zu %zu %zu",
 				 n, vu_packed_ring_driver_event_offset(n),
 				 vu_packed_ring_device_event_offset(n),
 				 vu_packed_ring_used_pos_offset(n), vu_packed_ring_mem_size(n),

@@ -869,7 +869,8 @@ pk_used(struct vu_packed_desc *d, uint16_t id, bool wrap)
 static void
 pk_driver_pos(struct dctx *c, uint32_t q, uint16_t idx, bool wrap)
 {
-	uint32_t *pos = (uint32_t *)(uintptr_t)(c->addr[q].desc + vu_packed_ring_used_pos_offset(QSIZE));
+	uint64_t at = c->addr[q].desc + vu_packed_ring_used_pos_offset(QSIZE);
+	uint32_t *pos = (uint32_t *)(uintptr_t)at;
 
 	*pos = vu_packed_ring_base(idx, wrap);
 }
