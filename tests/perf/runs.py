@@ -5,7 +5,9 @@ the runs, and in how many runs it met its bar.
 One run of tests/perf/bench.py is a draw from a machine whose speed moves by 2x (see
 docs/performance.md, Noise); this puts the draws next to each other, so that a cell that is
 below its bar in every run (a real deficit) stands apart from one that is below in one run
-and above in the next (its spread).
+and above in the next (its spread). Then every round of those runs, pooled per cell and
+vCPU placement: hundreds of back-to-back pairs per cell, near and far apart, which says
+which cells trail in which state of the machine.
 
     python3 tests/perf/runs.py                          # every full run in results/perf
     python3 tests/perf/runs.py --since 20261127-104000  # the full runs from then on
@@ -44,6 +46,7 @@ def load(path):
         print("runs: %s: %s" % (path, e), file=sys.stderr)
         return None
     ratios = {c["cell"]: c.get("ratio") for c in j.get("cells", [])}
+    paired = {c["cell"]: paired_by_placement(c) for c in j.get("cells", [])}
     if j.get("meta", {}).get("against"):
         why = "an A/B of two builds (--against)"
     elif set(ratios) != set(MATRIX):
@@ -55,7 +58,19 @@ def load(path):
         return None
     return {"stamp": os.path.basename(os.path.normpath(path)),
             "git": j.get("environment", {}).get("git_commit", "")[:7],
-            "cells": ratios, "acc": j.get("acceptance", {})}
+            "cells": ratios, "paired": paired, "acc": j.get("acceptance", {})}
+
+
+def paired_by_placement(cell):
+    """{placement: [ours / in-tree of each round whose two samples ran in that placement]}
+    for one cell of a run: the two drivers measured back to back, on the same footing."""
+    ours = {s["round"]: s for s in cell.get("vuser", {}).get("samples", [])}
+    out = {}
+    for s in cell.get("dpdk", {}).get("samples", []):
+        o = ours.get(s["round"])
+        if o and o.get("placement") == s.get("placement") and o.get("mpps") and s.get("mpps"):
+            out.setdefault(s["placement"], []).append(o["mpps"] / s["mpps"])
+    return out
 
 
 def cell_bar(cell):
@@ -99,7 +114,38 @@ def report(runs):
     L.append("Cells whose median over the runs is below their bar: %s." % (
         ", ".join(below) or "none"))
     L.append("Cells below their bar in every run: %s." % (", ".join(always) or "none"))
+    L.append("")
+    L += pooled(runs)
     return "\n".join(L)
+
+
+def pooled(runs):
+    """Every round of every run pooled per cell and vCPU placement: the rounds whose two
+    samples ran in the same placement, near or far, each giving ours / in-tree. Which cells
+    trail in which placement, with hundreds of rounds instead of six."""
+    places = ("near", "far")
+    L = ["Rounds pooled over the runs, per placement: median of the within-round ratios, "
+         "rounds, share of them below 1.0.", "",
+         "| cell | " + " | ".join(places) + " |", "|---|" + "---:|" * len(places)]
+    per_place = {p: [] for p in places}
+    for c in MATRIX:
+        cols = []
+        for p in places:
+            xs = [x for r in runs for x in r["paired"].get(c, {}).get(p, [])]
+            if not xs:
+                cols.append("-")
+                continue
+            m = statistics.median(xs)
+            if c.endswith("/64"):
+                per_place[p].append(m)
+            cols.append("%s (%d, %d %%)" % (fmt_ratio(m, cell_bar(c)), len(xs),
+                                            round(100 * sum(x < 1 for x in xs) / len(xs))))
+        L.append("| %s | %s |" % (c, " | ".join(cols)))
+    L.append("")
+    L.append("Geometric mean of the pooled 64 B medians: " + ", ".join(
+        "%s %s" % (p, "-" if not v else "%.2f" % bench.geomean(v))
+        for p, v in per_place.items()) + ".")
+    return L
 
 
 def fmt_ratio(v, bar):
