@@ -527,7 +527,35 @@ def tx_fault(env, layout, inject, kind, stops):
 
 @case
 def test_tx_bad_id_split(env):
-    tx_fault(env, "split_inorder", "tx_bad_id 3", "bad_id", stops=False)
+    # without IN_ORDER: with it a split Tx ring completes by used->idx and reads no id
+    tx_fault(env, "split", "tx_bad_id 3", "bad_id", stops=False)
+
+
+@case
+def test_tx_bad_used_idx_split_inorder(env):
+    tx_fault(env, "split_inorder", "tx_bad_used_idx", "bad_used_idx", stops=True)
+
+
+@case
+def test_tx_inorder_batches_split(env):
+    """A device that completes split in-order Tx buffers in batches, one used entry per
+    batch (the spec's "In-order use of descriptors"), the skipped entries holding ids of
+    no buffer: every buffer comes back, nothing is counted as a fault."""
+    be, fe = bring_up(env, LAYOUTS["split_inorder"], mode="io", app_args=["--txd=32"])
+    reaped = 0
+    for rnd in range(6):
+        # 32 frames fill the 32 Tx descriptors: the next round can send only if this
+        # round's batches gave every buffer back
+        forward(be, fe, 32)
+        ans = be.cmd("tx_batch 0.3")
+        reaped += int(ans.split()[-1])
+        assert reaped == 32 * (rnd + 1), "round %d: %s, %d reaped in all" % (rnd, ans, reaped)
+    for kind in ("bad_id", "duplicate_id", "bad_used_idx"):
+        assert xstat(fe, "tx_q0_" + kind) == 0, "tx_q0_%s counted" % kind
+    assert fe.stats()["oerrors"] == 0
+    assert fe.stats()["opackets"] == 6 * 32
+    assert link(fe) == "UP"
+    assert_alive(fe)
 
 
 @case

@@ -50,6 +50,12 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
   rx_bad_used_idx       split: move used->idx 1000 entries ahead
   rx_bad_wrap           packed: a used descriptor with the wrong wrap bits
   tx_bad_id N           complete N Tx buffers under an out-of-range id
+  tx_batch [S]          split with IN_ORDER: complete the Tx buffers made available as
+                        batches ("In-order use of descriptors"): one used entry per batch, at
+                        the batch's first position, with the id of its last buffer, and
+                        used->idx moved by the batch's size; the positions skipped hold an
+                        id no buffer has (what a device leaves there is undefined)
+  tx_bad_used_idx       split: move the Tx ring's used->idx 1000 entries ahead
   tx_dup                complete one Tx buffer twice
   stats                 'ok stats rx=<frames delivered> tx=<buffers reaped>'
   close                 close the connection now
@@ -746,6 +752,42 @@ class EvilBackend:
         self.tx_reaped += n
         return n
 
+    def tx_batch(self, seconds=0.0):
+        self._need_ready()
+        if self.packed:
+            raise RuntimeError("tx_batch is for split rings")
+        r = self.rings[1]
+        n = 0
+        deadline = time.monotonic() + seconds
+        while True:
+            got = self.tx_pop(timeout=0.05)
+            batch = []
+            while got is not None:
+                batch.append(got[0])
+                got = r.split_pop(self.mem)
+            if batch:
+                start = r.used_idx
+                for k in range(1, len(batch)):
+                    self.mem.write(r.used + 4 + 8 * ((start + k) % r.num), "<II", 0xdead, 0)
+                self.mem.write(r.used + 4 + 8 * (start % r.num), "<II", batch[-1], 0)
+                r.used_idx = (start + len(batch)) & 0xffff
+                self.mem.write(r.used + 2, "<H", r.used_idx)
+                n += len(batch)
+            now = time.monotonic()
+            if now >= deadline and (not batch or seconds > 0 or now >= deadline + 2):
+                break
+        self.tx_reaped += n
+        return n
+
+    def tx_bad_used_idx(self):
+        self._need_ready()
+        if self.packed:
+            raise RuntimeError("tx_bad_used_idx is for split rings")
+        r = self.rings[1]
+        r.used_idx = (r.used_idx + 1000) & 0xffff
+        self.mem.write(r.used + 2, "<H", r.used_idx)
+        return 1
+
     def tx_bad_id(self, n):
         self._need_ready()
         r = self.rings[1]
@@ -821,6 +863,10 @@ class EvilBackend:
                 return "ok tx_bad_id %d" % self.tx_bad_id(ints[0] if ints else 1)
             if cmd == "tx_dup":
                 return "ok tx_dup %d" % self.tx_dup()
+            if cmd == "tx_batch":
+                return "ok tx_batch %d" % self.tx_batch(float(args[0]) if args else 0.0)
+            if cmd == "tx_bad_used_idx":
+                return "ok tx_bad_used_idx %d" % self.tx_bad_used_idx()
             if cmd == "stats":
                 r0 = self.rings.get(0)
                 return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s" % (
