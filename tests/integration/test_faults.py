@@ -525,15 +525,28 @@ def tx_fault(env, layout, inject, kind, stops):
     assert_alive(fe)
 
 
-@case
-def test_tx_bad_id_split(env):
-    # without IN_ORDER: with it a split Tx ring completes by used->idx and reads no id
-    tx_fault(env, "split", "tx_bad_id 3", "bad_id", stops=False)
+# Tx faults through tx_fault: (layout, backend command, xstat kind, queue stopped). A bad
+# id on a split ring is for one without IN_ORDER: with it the ring completes by used->idx
+# and reads no id.
+TX_FAULTS = {
+    "test_tx_bad_id_split": ("split", "tx_bad_id 3", "bad_id", False),
+    "test_tx_bad_used_idx_split_inorder": ("split_inorder", "tx_bad_used_idx", "bad_used_idx",
+                                           True),
+    "test_tx_duplicate_split": ("split", "tx_dup", "duplicate_id", False),
+    "test_tx_bad_id_packed": ("packed", "tx_bad_id 1", "bad_id", True),
+    "test_tx_duplicate_packed": ("packed_inorder", "tx_dup", "duplicate_id", True),
+}
 
 
-@case
-def test_tx_bad_used_idx_split_inorder(env):
-    tx_fault(env, "split_inorder", "tx_bad_used_idx", "bad_used_idx", stops=True)
+def tx_fault_case(name, layout, inject, kind, stops):
+    def fn(env):
+        tx_fault(env, layout, inject, kind, stops=stops)
+    fn.__name__ = name
+    return fn
+
+
+for _name, _args in TX_FAULTS.items():
+    case(tx_fault_case(_name, *_args))
 
 
 @case
@@ -556,21 +569,6 @@ def test_tx_inorder_batches_split(env):
     assert fe.stats()["opackets"] == 6 * 32
     assert link(fe) == "UP"
     assert_alive(fe)
-
-
-@case
-def test_tx_duplicate_split(env):
-    tx_fault(env, "split", "tx_dup", "duplicate_id", stops=False)
-
-
-@case
-def test_tx_bad_id_packed(env):
-    tx_fault(env, "packed", "tx_bad_id 1", "bad_id", stops=True)
-
-
-@case
-def test_tx_duplicate_packed(env):
-    tx_fault(env, "packed_inorder", "tx_dup", "duplicate_id", stops=True)
 
 
 # ---- control plane

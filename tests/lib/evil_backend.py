@@ -700,11 +700,12 @@ class EvilBackend:
         self.rx_frames += good
         return good
 
-    def rx_bad_used_idx(self):
+    def bad_used_idx(self, ring, what):
+        """Move a split ring's used->idx 1000 entries ahead (ring 0: Rx, 1: Tx)."""
         self._need_ready()
         if self.packed:
-            raise RuntimeError("rx_bad_used_idx is for split rings")
-        r = self.rings[0]
+            raise RuntimeError("%s is for split rings" % what)
+        r = self.rings[ring]
         r.used_idx = (r.used_idx + 1000) & 0xffff
         self.mem.write(r.used + 2, "<H", r.used_idx)
         return 1
@@ -779,15 +780,6 @@ class EvilBackend:
         self.tx_reaped += n
         return n
 
-    def tx_bad_used_idx(self):
-        self._need_ready()
-        if self.packed:
-            raise RuntimeError("tx_bad_used_idx is for split rings")
-        r = self.rings[1]
-        r.used_idx = (r.used_idx + 1000) & 0xffff
-        self.mem.write(r.used + 2, "<H", r.used_idx)
-        return 1
-
     def tx_bad_id(self, n):
         self._need_ready()
         r = self.rings[1]
@@ -856,7 +848,7 @@ class EvilBackend:
             if cmd == "rx_dup":
                 return "ok rx_dup %d" % self.rx_dup()
             if cmd == "rx_bad_used_idx":
-                return "ok rx_bad_used_idx %d" % self.rx_bad_used_idx()
+                return "ok rx_bad_used_idx %d" % self.bad_used_idx(0, cmd)
             if cmd == "rx_bad_wrap":
                 return "ok rx_bad_wrap %d" % self.rx_bad_wrap()
             if cmd == "tx_bad_id":
@@ -866,7 +858,7 @@ class EvilBackend:
             if cmd == "tx_batch":
                 return "ok tx_batch %d" % self.tx_batch(float(args[0]) if args else 0.0)
             if cmd == "tx_bad_used_idx":
-                return "ok tx_bad_used_idx %d" % self.tx_bad_used_idx()
+                return "ok tx_bad_used_idx %d" % self.bad_used_idx(1, cmd)
             if cmd == "stats":
                 r0 = self.rings.get(0)
                 return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s" % (
