@@ -119,8 +119,9 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 			 * So the idx alone says that the n oldest buffers are done, batched or
 			 * not, and Tx needs no length: the entries are not read. Their lines then
 			 * stay with the device, which writes them again on its next lap (read,
-			 * each would cross between the CPUs twice per lap: loop/split-inorder/64
-			 * +17 %, tx/split-inorder/64 +7 %, every round of two 8-round A/Bs). */
+			 * each would cross between the CPUs twice per lap; within rounds, three
+			 * 8-round A/Bs: loop/split-inorder/64 +16-18 %, tx/split-inorder/64
+			 * +6-7 %). */
 			for (uint16_t i = 0; i < n; i++)
 				vuser_tx_release(txq, packed, vuser_tx_order_pop(txq), &fb);
 		} else {
