@@ -733,52 +733,53 @@ class EvilBackend:
                 return None
             self.service(0.001)
 
-    def tx_reap(self, seconds=0.0):
-        self._need_ready()
-        r = self.rings[1]
+    def _tx_complete_for(self, seconds, complete):
+        """Wait for Tx buffers and hand each first one to complete(got), which returns how
+        many buffers it completed: until the deadline, then until nothing is pending (2 s
+        more at most). Returns the buffers completed."""
         n = 0
         deadline = time.monotonic() + seconds
         while True:
             got = self.tx_pop(timeout=0.05)
             if got is not None:
-                if self.packed:
-                    r.pk_push(self.mem, got[0], 0, got[3])
-                else:
-                    r.split_push(self.mem, [(got[0], 0)])
-                n += 1
+                n += complete(got)
             now = time.monotonic()
-            # until the deadline; then until nothing is pending (2 s more at most)
             if now >= deadline and (got is None or seconds > 0 or now >= deadline + 2):
                 break
         self.tx_reaped += n
         return n
+
+    def tx_reap(self, seconds=0.0):
+        self._need_ready()
+        r = self.rings[1]
+
+        def one(got):
+            if self.packed:
+                r.pk_push(self.mem, got[0], 0, got[3])
+            else:
+                r.split_push(self.mem, [(got[0], 0)])
+            return 1
+        return self._tx_complete_for(seconds, one)
 
     def tx_batch(self, seconds=0.0):
         self._need_ready()
         if self.packed:
             raise RuntimeError("tx_batch is for split rings")
         r = self.rings[1]
-        n = 0
-        deadline = time.monotonic() + seconds
-        while True:
-            got = self.tx_pop(timeout=0.05)
-            batch = []
+
+        def batch(got):
+            ids = []
             while got is not None:
-                batch.append(got[0])
+                ids.append(got[0])
                 got = r.split_pop(self.mem)
-            if batch:
-                start = r.used_idx
-                for k in range(1, len(batch)):
-                    self.mem.write(r.used + 4 + 8 * ((start + k) % r.num), "<II", 0xdead, 0)
-                self.mem.write(r.used + 4 + 8 * (start % r.num), "<II", batch[-1], 0)
-                r.used_idx = (start + len(batch)) & 0xffff
-                self.mem.write(r.used + 2, "<H", r.used_idx)
-                n += len(batch)
-            now = time.monotonic()
-            if now >= deadline and (not batch or seconds > 0 or now >= deadline + 2):
-                break
-        self.tx_reaped += n
-        return n
+            start = r.used_idx
+            for k in range(1, len(ids)):
+                self.mem.write(r.used + 4 + 8 * ((start + k) % r.num), "<II", 0xdead, 0)
+            self.mem.write(r.used + 4 + 8 * (start % r.num), "<II", ids[-1], 0)
+            r.used_idx = (start + len(ids)) & 0xffff
+            self.mem.write(r.used + 2, "<H", r.used_idx)
+            return len(ids)
+        return self._tx_complete_for(seconds, batch)
 
     def tx_bad_id(self, n):
         self._need_ready()

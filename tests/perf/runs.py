@@ -46,7 +46,6 @@ def load(path):
         print("runs: %s: %s" % (path, e), file=sys.stderr)
         return None
     ratios = {c["cell"]: c.get("ratio") for c in j.get("cells", [])}
-    paired = {c["cell"]: paired_by_placement(c) for c in j.get("cells", [])}
     if j.get("meta", {}).get("against"):
         why = "an A/B of two builds (--against)"
     elif set(ratios) != set(MATRIX):
@@ -58,7 +57,8 @@ def load(path):
         return None
     return {"stamp": os.path.basename(os.path.normpath(path)),
             "git": j.get("environment", {}).get("git_commit", "")[:7],
-            "cells": ratios, "paired": paired, "acc": j.get("acceptance", {})}
+            "cells": ratios, "acc": j.get("acceptance", {}),
+            "paired": {c["cell"]: paired_by_placement(c) for c in j["cells"]}}
 
 
 def paired_by_placement(cell):
