@@ -377,6 +377,34 @@ vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
 	return RTE_MIN(nb_pkts, RTE_MIN((uint16_t)32, (uint16_t)(txq->nb_desc / 2)));
 }
 
+/*
+ * With MRG_RXBUF a received packet's header holds the device's num_buffers (1), and one
+ * sent back out must say 0: "The driver MUST set num_buffers to zero" (virtio 1.2,
+ * 5.1.6.2.1). The header line then arrives shared (the device wrote it, the receive read
+ * it), and the store waits for the device's copy to be invalidated, with every later
+ * store queued behind it. PREFETCHW asks for the line to be owned at once, so that wait
+ * overlaps the completions instead. Only then: without MRG_RXBUF a header sent back out
+ * is zero already and left alone, and DPDK's vhost reads it again on its next receive
+ * (it compares before storing), which taking the line away would turn into a miss.
+ * Measured (--against the plain prefetch, 8 rounds, twice): loop/split-mrg/64 1.18 and
+ * 1.16, loop/packed-mrg/64 1.08 and 0.99, the tx cells 0.96-1.00 (untouched lines).
+ */
+static __rte_always_inline void
+vuser_tx_prefetch_hdrs_for_write(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		const char *hdr = rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size);
+
+#if defined(RTE_ARCH_X86_64)
+		/* Not rte_prefetch0_write: for the baseline -march DPDK is built for, it compiles
+		 * to PREFETCHT0. vuser_txq_start checked that the CPU has PREFETCHW. */
+		asm volatile("prefetchw %0" : : "m"(*hdr));
+#else
+		rte_prefetch0_write(hdr);
+#endif
+	}
+}
+
 static __rte_always_inline uint16_t
 vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
 {
@@ -392,8 +420,11 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	 * a received packet's header there, or read the previous packet's): start fetching
 	 * them all now, so the misses overlap each other and the completions below instead
 	 * of stalling the loop one packet at a time. */
-	for (uint16_t i = 0; i < RTE_MIN(nb_pkts, VUSER_BURST_MAX); i++)
-		rte_prefetch0(rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size));
+	if (txq->hdr_store_expected)
+		vuser_tx_prefetch_hdrs_for_write(txq, pkts, RTE_MIN(nb_pkts, VUSER_BURST_MAX));
+	else
+		for (uint16_t i = 0; i < RTE_MIN(nb_pkts, VUSER_BURST_MAX); i++)
+			rte_prefetch0(rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size));
 	/* Completions first, every burst: measured faster than waiting for half the ring
 	 * (the mbufs go back while still warm in the cache). */
 	vuser_tx_reclaim(txq, packed);
