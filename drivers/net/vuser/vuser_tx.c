@@ -378,6 +378,11 @@ vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
 }
 
 /*
+ * Each header goes into its mbuf's headroom, a line the device touched last (it wrote a
+ * received packet's header there, or read the previous packet's): start fetching them all
+ * at the start of the burst, so the misses overlap each other and the completions instead
+ * of stalling the loop one packet at a time.
+ *
  * With MRG_RXBUF a received packet's header holds the device's num_buffers (1), and one
  * sent back out must say 0: "The driver MUST set num_buffers to zero" (virtio 1.2,
  * 5.1.6.2.1). The header line then arrives shared (the device wrote it, the receive read
@@ -390,17 +395,20 @@ vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
  * 1.16, loop/packed-mrg/64 1.08 and 0.99, the tx cells 0.96-1.00 (untouched lines).
  */
 static __rte_always_inline void
-vuser_tx_prefetch_hdrs_for_write(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t n)
+vuser_tx_prefetch_hdrs(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
 		const char *hdr = rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size);
 
+		if (!txq->hdr_store_expected)
+			rte_prefetch0(hdr);
+		else
 #if defined(RTE_ARCH_X86_64)
-		/* Not rte_prefetch0_write: for the baseline -march DPDK is built for, it compiles
-		 * to PREFETCHT0. vuser_txq_start checked that the CPU has PREFETCHW. */
-		asm volatile("prefetchw %0" : : "m"(*hdr));
+			/* Not rte_prefetch0_write: for the baseline -march DPDK is built for, it
+			 * compiles to PREFETCHT0. vuser_txq_start checked the CPU has PREFETCHW. */
+			asm volatile("prefetchw %0" : : "m"(*hdr));
 #else
-		rte_prefetch0_write(hdr);
+			rte_prefetch0_write(hdr);
 #endif
 	}
 }
@@ -416,15 +424,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	/* A corrupt ring (vuser_fault.h) is left alone: the caller keeps every packet. */
 	if (unlikely(txq->halted))
 		return 0;
-	/* Each header goes into its mbuf's headroom, a line the device touched last (it wrote
-	 * a received packet's header there, or read the previous packet's): start fetching
-	 * them all now, so the misses overlap each other and the completions below instead
-	 * of stalling the loop one packet at a time. */
-	if (txq->hdr_store_expected)
-		vuser_tx_prefetch_hdrs_for_write(txq, pkts, RTE_MIN(nb_pkts, VUSER_BURST_MAX));
-	else
-		for (uint16_t i = 0; i < RTE_MIN(nb_pkts, VUSER_BURST_MAX); i++)
-			rte_prefetch0(rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size));
+	vuser_tx_prefetch_hdrs(txq, pkts, RTE_MIN(nb_pkts, VUSER_BURST_MAX));
 	/* Completions first, every burst: measured faster than waiting for half the ring
 	 * (the mbufs go back while still warm in the cache). */
 	vuser_tx_reclaim(txq, packed);
