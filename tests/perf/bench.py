@@ -1027,10 +1027,7 @@ def summarize(bench, cells, paths):
         # Each round measures the two drivers back to back: the ratio within a round is
         # blind to slow changes of the machine's speed (the 2-vCPU VM flips between speed
         # modes for seconds at a time). A diagnostic; the acceptance uses `ratio`.
-        by_round = {d: {x["round"]: x["mpps"] for x in row[d]["samples"] if "round" in x}
-                    for d in (OURS, THEIRS)}
-        paired = [by_round[OURS][k] / by_round[THEIRS][k] for k in sorted(by_round[OURS])
-                  if by_round[THEIRS].get(k)]
+        paired = [r for r, _ in paired_rounds(row)]
         row["ratio_paired"] = median(paired) if status == "ok" and paired else None
         row["ratios_paired"] = [round(x, 3) for x in paired]
         # The same ratio from the samples of one vCPU placement only (a diagnostic).
@@ -1041,6 +1038,21 @@ def summarize(bench, cells, paths):
         row["ratio_per_cpu"] = (po / pt) if status == "ok" and po and pt else None
         rows.append(row)
     return rows
+
+
+def paired_rounds(cell):
+    """Each round of a cell (a row of results.json) that measured both drivers, in round
+    order: (ours / in-tree, the placement both samples ran in, or None when they differ or
+    were not probed). Also read by runs.py."""
+    theirs = {x["round"]: x for x in cell.get(THEIRS, {}).get("samples", []) if "round" in x}
+    out = []
+    for o in sorted((x for x in cell.get(OURS, {}).get("samples", []) if "round" in x),
+                    key=lambda x: x["round"]):
+        t = theirs.get(o["round"])
+        if t and t.get("mpps"):
+            same = o.get("placement") == t.get("placement")
+            out.append((o["mpps"] / t["mpps"], o.get("placement") if same else None))
+    return out
 
 
 def geomean(xs):

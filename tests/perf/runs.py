@@ -64,12 +64,10 @@ def load(path):
 def paired_by_placement(cell):
     """{placement: [ours / in-tree of each round whose two samples ran in that placement]}
     for one cell of a run: the two drivers measured back to back, on the same footing."""
-    ours = {s["round"]: s for s in cell.get("vuser", {}).get("samples", [])}
     out = {}
-    for s in cell.get("dpdk", {}).get("samples", []):
-        o = ours.get(s["round"])
-        if o and o.get("placement") == s.get("placement") and o.get("mpps") and s.get("mpps"):
-            out.setdefault(s["placement"], []).append(o["mpps"] / s["mpps"])
+    for ratio, pl in bench.paired_rounds(cell):
+        if pl and ratio > 0:
+            out.setdefault(pl, []).append(ratio)
     return out
 
 

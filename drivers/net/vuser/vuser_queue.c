@@ -201,7 +201,7 @@ vuser_rxq_stop(struct vuser_rxq *rxq)
 }
 
 /* Does the CPU fetch a line for writing on PREFETCHW (CPUID 8000_0001h ECX bit 8,
- * PRFCHW)? Where it does not, the plain prefetch stays. */
+ * PRFCHW)? Where it does not, and off x86-64, the plain prefetch stays. */
 static bool
 vuser_cpu_prefetchw(void)
 {
@@ -220,7 +220,7 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 	txq->hdr_size = (uint16_t)vu_net_hdr_size(features);
 	txq->in_order = features & VU_BIT(VU_F_IN_ORDER);
 	txq->offload = features & VU_BIT(VU_NET_F_CSUM);
-	txq->hdr_store_expected = (features & VU_BIT(VU_NET_F_MRG_RXBUF)) && vuser_cpu_prefetchw();
+	txq->hdr_prefetchw = (features & VU_BIT(VU_NET_F_MRG_RXBUF)) && vuser_cpu_prefetchw();
 	txq->halted = false;
 	memset(&txq->fault_log, 0, sizeof(txq->fault_log));
 	memset(txq->mz->addr, 0, vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);

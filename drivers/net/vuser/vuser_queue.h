@@ -104,8 +104,8 @@ struct vuser_txq {
 	bool in_order;             /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
 	bool offload;              /* CSUM negotiated: headers carry checksum/TSO requests */
 	bool fast_free;            /* RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE */
-	bool hdr_store_expected;   /* headers sent back out hold a non-zero num_buffers:
-				    * fetch their lines for writing (vuser_tx_burst) */
+	bool hdr_prefetchw;        /* MRG_RXBUF and a CPU with PREFETCHW: fetch the header
+				    * lines for writing (vuser_tx_prefetch_hdrs) */
 	bool halted;               /* ring state corrupt: no burst touches it until restart */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
