@@ -400,15 +400,13 @@ vuser_tx_prefetch_hdrs(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint
 	for (uint16_t i = 0; i < n; i++) {
 		const char *hdr = rte_pktmbuf_mtod_offset(pkts[i], char *, -(int)txq->hdr_size);
 
-#if defined(RTE_ARCH_X86_64)
 		/* Not rte_prefetch0_write: for the baseline -march DPDK is built for, it compiles
-		 * to PREFETCHT0. vuser_txq_start checked that the CPU has PREFETCHW. */
-		if (txq->hdr_prefetchw) {
-			asm volatile("prefetchw %0" : : "m"(*hdr));
-			continue;
-		}
-#endif
-		rte_prefetch0(hdr);
+		 * to PREFETCHT0. vuser_txq_start checked that the CPU has PREFETCHW; where it
+		 * does not, the plain prefetch stays (there PREFETCHW would be a NOP). */
+		if (txq->hdr_prefetchw)
+			vu_prefetch_write(hdr);
+		else
+			rte_prefetch0(hdr);
 	}
 }
 
