@@ -80,16 +80,9 @@ vu_device_connected(const struct vu_device *dev)
 /* ---- where a ring resumes ---- */
 
 /*
- * The vhost-user spec ("Inflight I/O tracking"): "To support reconnecting after restart or
- * crash, back-end may need to resubmit inflight I/Os. If virtqueue is processed in order, we
- * can easily achieve that by getting the inflight descriptors from descriptor table (split
- * virtqueue) or descriptor ring (packed virtqueue)." The device is in the driver's process
- * and the rings are in its memory, so it can read where the backend that went away left
- * them and hand the new one the position right after the last buffer marked used: every
- * buffer made available after it (whether the old backend had started on it or not) is
- * processed again. That holds for backends that complete buffers in order, as DPDK's vhost
- * library and Linux vhost-net do for virtio-net; a backend that completes out of order
- * needs the inflight buffer (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), not implemented.
+ * After a reconnect each ring resumes right after the last buffer marked used, read from
+ * the rings in the driver's memory; right for backends that complete in order
+ * (docs/server-mode.md, "Where the rings resume", quotes the spec's inflight rules).
  */
 
 /* Split ring: "idx field indicates where the device would put the next descriptor entry in
@@ -122,19 +115,9 @@ vu_pk_avail(uint16_t flags, bool wrap)
 }
 
 /*
- * Packed ring: there is no used index in memory; the device's position is right after the
- * last used descriptor and the descriptors it skipped with it. Start from the driver's own
- * used position (next slot it reads back, with its wrap counter), which the driver keeps
- * in its ring memory, after the event areas (vu_packed_ring_publish_used): at or before
- * the device's. Walk the used descriptors the driver has not read yet. Each one
- * stands for a list or an in-order batch: "the device writes out a used descriptor with
- * the buffer id of the last descriptor in the group. After processing the used descriptor,
- * both device and driver then skip forward in the ring the number of the remaining
- * descriptors in the group" (spec 2.8.2), and "Buffer ID is included in the last
- * descriptor in the list" (spec 2.8.6). So the group ends at the first descriptor after it,
- * still marked available in its lap, that carries the same buffer id and no NEXT flag;
- * none such: the group is that one descriptor. A buffer id is unique among buffers the
- * driver has not got back, which is every buffer from the driver's position on.
+ * Packed ring: no used index in memory. Walk on from the driver's own used position over
+ * the used groups it has not read; a group ends at the descriptor carrying its buffer id
+ * without NEXT (spec 2.8.2, 2.8.6; the walk is in docs/server-mode.md).
  */
 static uint32_t
 vu_conn_packed_base(const struct vu_device *dev, uint32_t idx, const struct vu_queue *q)

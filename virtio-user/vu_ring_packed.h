@@ -170,11 +170,9 @@ vu_packed_desc_publish(struct vu_packed_desc *d, uint16_t flags)
 
 /*
  * Make one descriptor available: address, length, id and flags. With store_whole the
- * device sees all four at once, so the flags need no store of their own after the rest;
- * and the descriptor's cache line, which the device polls at its next position, is taken
- * once instead of once per field (measured: those stores were where the frontend's
- * samples sat on packed rings). Release semantics either way: everything the driver wrote
- * before (headers, earlier descriptors of a chain) is visible first.
+ * device sees all four at once and the line it polls is taken once, not once per field.
+ * Release semantics either way: everything written before (headers, earlier descriptors
+ * of a chain) is visible first.
  */
 static inline void
 vu_packed_desc_fill(const struct vu_packed_ring *r, struct vu_packed_desc *d, uint64_t addr,

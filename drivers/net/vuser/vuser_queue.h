@@ -336,8 +336,7 @@ vuser_tx_fill_hdr(const struct vuser_txq *txq, void *hdr, const struct rte_mbuf 
  * Put the header in the mbuf's headroom, right in front of the data; the descriptor then
  * covers header + data from the address returned. The mbuf itself is left as it is: it is
  * freed once sent, so moving data_off and the lengths (rte_pktmbuf_prepend) would be three
- * stores per packet that nobody reads, and stores that queue behind the ring's in the
- * store buffer (measured: a quarter of the loopback's Tx samples sat on them).
+ * stores per packet that nobody reads.
  */
 static inline uint64_t
 vuser_tx_push_hdr(const struct vuser_txq *txq, const struct rte_mbuf *m)

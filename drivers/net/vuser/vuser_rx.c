@@ -296,9 +296,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		for (uint16_t i = 0; i < ngive; i++)
 			vuser_rx_give(rxq, packed, give[i]);
 	vuser_rx_publish(rxq, packed);
-	/* Through the mbuf library rather than straight back to the pool: with the pool put
-	 * inlined here, the ASan build's frontend grew by 14 kB per attach/detach cycle
-	 * (test_lifecycle attach_detach), with every allocation count flat. */
+	/* Through the mbuf library rather than straight back to the pool: the inlined pool
+	 * put grew the ASan build's heap on every attach/detach (test_lifecycle). */
 	if (nfresh < avail)
 		rte_pktmbuf_free_bulk(fresh + nfresh, avail - nfresh);
 	vuser_filter_refresh(rxq);

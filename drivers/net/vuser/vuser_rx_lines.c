@@ -214,8 +214,6 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	}
 	rxq->next_id = id;
 	vu_packed_ring_used_advance(r, n);
-	/* Measured: two descriptors per 32-byte store were no faster than one 16-byte store
-	 * each (loop 0.92 of this, within the noise). */
 	vuser_rx_give_packed_all(rxq, give, n);
 	if (unlikely(vu_packed_ring_needs_kick(r)))
 		vuser_glue_notify(rxq->port, vuser_rxq_vq_index(rxq));

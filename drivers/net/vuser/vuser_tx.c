@@ -111,17 +111,9 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 			return;
 		}
 		if (txq->in_order) {
-			/* "In-order use of descriptors" (split virtqueues, VIRTIO 1.2 2.7.9): a
-			 * device may write "a single used ring entry with the id corresponding to
-			 * the head entry of the descriptor chain describing the last buffer in the
-			 * batch ... Accordingly, it increments the used idx by the size of the
-			 * batch", and "the skipped buffers ... are assumed to have been used".
-			 * So the idx alone says that the n oldest buffers are done, batched or
-			 * not, and Tx needs no length: the entries are not read. Their lines then
-			 * stay with the device, which writes them again on its next lap (read,
-			 * each would cross between the CPUs twice per lap; within rounds, three
-			 * 8-round A/Bs: loop/split-inorder/64 +16-18 %, tx/split-inorder/64
-			 * +6-7 %). */
+			/* VIRTIO 1.2 2.7.9: with IN_ORDER the device "increments the used idx by
+			 * the size of the batch"; the idx alone says the n oldest buffers are
+			 * done, so the entries are not read and their lines stay with the device. */
 			for (uint16_t i = 0; i < n; i++)
 				vuser_tx_release(txq, packed, vuser_tx_order_pop(txq), &fb);
 		} else {
@@ -169,11 +161,8 @@ vuser_tx_desc(struct vuser_txq *txq, bool packed, uint16_t *slot, uint16_t id, u
 
 /*
  * Single-descriptor packets on a packed ring are staged here and written a cache line
- * (four descriptors) at a time, back to back. The device polls the slot at its next
- * position: written one by one between the per-packet work, a line shows it one new
- * descriptor at a time and DPDK's vhost takes its one-packet path; shown whole, it takes
- * the four-at-a-time batch (measured with the Rx refill below: loop/packed-inorder-vec
- * from 0.78 to 0.94 of the in-tree driver's AVX-512 path, within rounds).
+ * (four descriptors) at a time: a device polling its next slot then sees a whole line and
+ * can take it as one batch (docs/performance.md, "What makes the difference").
  */
 struct vuser_tx_line {
 	uint16_t n;
@@ -363,13 +352,9 @@ vuser_tx_vlan_insert(struct vuser_txq *txq, struct rte_mbuf **m)
 
 /*
  * Room a burst waits for when the ring is nearly full: the whole burst, up to 32 (or half
- * a small ring). When the backend is the slower side the ring stays full, and a burst that
- * took whatever room the last completions left would hand the backend a few descriptors
- * at a time: it then completes a few at a time too (in order, one used entry per batch),
- * and both sides settle on small batches (measured: 12 packets per call at 1518 bytes,
- * 63 % of the calls short). Waiting for a whole burst keeps the backend's batches whole.
- * A/B against taking any room, three hours of the host: tx/packed-inorder/1518 1.00-1.03,
- * loop/packed-inorder/64 1.01-1.08, tx/packed-inorder/64 1.00-1.05, split rings 0.99-1.05.
+ * a small ring). Taking whatever room the last completions left would hand a slower
+ * backend a few descriptors at a time, and both sides would settle on small batches
+ * (docs/performance.md, "What makes the difference").
  */
 static __rte_always_inline uint16_t
 vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
@@ -383,16 +368,9 @@ vuser_tx_whole_burst(const struct vuser_txq *txq, uint16_t nb_pkts)
  * at the start of the burst, so the misses overlap each other and the completions instead
  * of stalling the loop one packet at a time.
  *
- * With MRG_RXBUF a received packet's header holds the device's num_buffers (1), and one
- * sent back out must say 0: "The driver MUST set num_buffers to zero" (virtio 1.2,
- * 5.1.6.2.1). The header line then arrives shared (the device wrote it, the receive read
- * it), and the store waits for the device's copy to be invalidated, with every later
- * store queued behind it. PREFETCHW asks for the line to be owned at once, so that wait
- * overlaps the completions instead. Only then: without MRG_RXBUF a header sent back out
- * is zero already and left alone, and DPDK's vhost reads it again on its next receive
- * (it compares before storing), which taking the line away would turn into a miss.
- * Measured (--against the plain prefetch, 8 rounds, twice): loop/split-mrg/64 1.18 and
- * 1.16, loop/packed-mrg/64 1.08 and 0.99, the tx cells 0.96-1.00 (untouched lines).
+ * With MRG_RXBUF a forwarded header must have num_buffers set to 0 ("The driver MUST set
+ * num_buffers to zero", virtio 1.2 5.1.6.2.1), so its line is fetched for writing; without
+ * it the header is left alone and a plain prefetch keeps the line shared with the device.
  */
 static __rte_always_inline void
 vuser_tx_prefetch_hdrs(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t n)
@@ -422,8 +400,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	if (unlikely(txq->halted))
 		return 0;
 	vuser_tx_prefetch_hdrs(txq, pkts, RTE_MIN(nb_pkts, VUSER_BURST_MAX));
-	/* Completions first, every burst: measured faster than waiting for half the ring
-	 * (the mbufs go back while still warm in the cache). */
+	/* Completions first, every burst: the mbufs go back while still warm in the cache. */
 	vuser_tx_reclaim(txq, packed);
 	if (unlikely(txq->halted))
 		return 0;
