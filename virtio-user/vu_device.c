@@ -456,17 +456,23 @@ vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx)
 }
 
 int
-vu_device_notify(struct vu_device *dev, uint32_t idx)
+vu_device_notify_fd(int kick_fd)
 {
 	uint64_t one = 1;
 	ssize_t n;
 
-	if (idx >= dev->nqueues)
-		return -EINVAL;
 	/* Interrupted (EINTR): nothing was written, so the kick is written again. EAGAIN means
 	 * the counter is saturated: the backend has a kick pending anyway. */
-	n = TEMP_FAILURE_RETRY(write(dev->queues[idx].kick_fd, &one, sizeof(one)));
+	n = TEMP_FAILURE_RETRY(write(kick_fd, &one, sizeof(one)));
 	if (n < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
+}
+
+int
+vu_device_notify(struct vu_device *dev, uint32_t idx)
+{
+	if (idx >= dev->nqueues)
+		return -EINVAL;
+	return vu_device_notify_fd(dev->queues[idx].kick_fd);
 }

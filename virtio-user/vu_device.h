@@ -69,6 +69,9 @@ int vu_device_queue_kick_fd(const struct vu_device *dev, uint32_t idx);
 int vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx);
 /* Notify the device that queue idx has new buffers. */
 int vu_device_notify(struct vu_device *dev, uint32_t idx);
+/* The same through a kick fd of vu_device_queue_kick_fd, or a copy of it that another
+ * process received over a UNIX socket (a DPDK secondary process has no device). */
+int vu_device_notify_fd(int kick_fd);
 
 /* Receive filter as the driver set it through the control queue (spec 5.1.6.5.1-3).
  * The backend delivers every frame, so the driver's Rx path applies it. */

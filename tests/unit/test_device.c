@@ -1018,6 +1018,28 @@ test_notify(void **state)
 	assert_int_equal(vu_device_queue_call_fd(c->dev, 2), -EINVAL);
 }
 
+/* A secondary process kicks through its own copy of a queue's kick fd: the device's
+ * eventfd counts those kicks. */
+static void
+test_notify_fd_copy(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t v = 0;
+	int fd, copy;
+
+	assert_int_equal(create(c, 1), 0);
+	fd = vu_device_queue_kick_fd(c->dev, 1);
+	assert_true(fd >= 0);
+	copy = dup(fd);
+	assert_true(copy >= 0);
+	assert_int_equal(vu_device_notify_fd(copy), 0);
+	assert_int_equal(vu_device_notify(c->dev, 1), 0);
+	assert_int_equal(read(fd, &v, sizeof(v)), sizeof(v));
+	assert_int_equal(v, 2);
+	close(copy);
+	assert_int_equal(vu_device_notify_fd(copy), -EBADF);
+}
+
 /* ---- destroy ---- */
 
 static void
@@ -1095,6 +1117,7 @@ main(void)
 		T(test_set_memory_without_fds),
 		T(test_set_memory_copy_and_update),
 		T(test_notify),
+		T(test_notify_fd_copy),
 		T(test_destroy_running),
 		T(test_destroy_idle),
 	};
