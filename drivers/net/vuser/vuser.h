@@ -40,6 +40,9 @@ struct vuser_port {
 	struct vu_device *dev;
 	struct rte_eth_dev_data *data;
 	uint64_t features; /* negotiated with the device at start */
+	/* What the device offers, as the primary last read it: secondary processes read
+	 * this copy, since `dev` points into the primary's own heap. */
+	uint64_t offered;
 	bool started;
 	struct vuser_filter_pub filter;
 	/* Serializes the device's control path: the application's calls (glue) and the
@@ -47,6 +50,19 @@ struct vuser_port {
 	 * path never takes it. */
 	pthread_mutex_t lock;
 	struct rte_intr_handle *lsc_intr; /* the device's event fd, in EAL's interrupt thread */
+};
+
+/*
+ * What a secondary process keeps of a port for itself (eth_dev->process_private; NULL in
+ * the primary): its copies of the queues' kick eventfds, which the primary hands over at
+ * attach, and the bursts it picked for the features the primary negotiated.
+ */
+struct vuser_proc {
+	uint64_t features; /* the bursts below are for these */
+	eth_rx_burst_t rx_burst;
+	eth_tx_burst_t tx_burst;
+	uint16_t nb_kick_fds; /* by virtqueue index: rx of pair i is 2i, tx 2i + 1 */
+	int kick_fds[];
 };
 
 static inline void
@@ -70,6 +86,8 @@ bool vuser_glue_link_up(const struct vuser_port *port);
 uint64_t vuser_glue_features(const struct vuser_port *port);
 void vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac);
 void vuser_glue_notify(struct vuser_port *port, uint32_t vq_index);
+int vuser_glue_kick_fd(const struct vuser_port *port, uint32_t vq_index);
+int vuser_glue_handle_event(struct vuser_port *port, bool *link_changed);
 void vuser_glue_install_log(void);
 /* Control queue: 0, -ENOTSUP when the feature is not negotiated, -EIO when refused. */
 int vuser_glue_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
@@ -81,6 +99,16 @@ bool vuser_glue_has(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_offers(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_needs_memory_fds(const struct vuser_port *port);
 void vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx);
+
+/* vuser_secondary.c: the port seen from secondary processes, and the primary's answers
+ * to them. */
+struct rte_vdev_device;
+int vuser_secondary_serve(void);
+void vuser_secondary_unserve(void);
+int vuser_secondary_probe(struct rte_vdev_device *vdev);
+void vuser_secondary_ops_init(const struct eth_dev_ops *primary);
+/* vuser_ethdev.c: the port of this driver named `name`, or NULL. */
+struct vuser_port *vuser_port_by_name(const char *name);
 
 /* vuser_xstats.c */
 int vuser_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xstats, unsigned int n);
@@ -126,6 +154,8 @@ uint16_t vuser_txq_vq_index(const struct vuser_txq *txq);
 uint16_t vuser_queue_ring_size(const struct vuser_port *port);
 struct rte_mempool *vuser_rxq_mempool(const struct vuser_rxq *rxq);
 void vuser_select_bursts(struct rte_eth_dev *eth_dev);
+void vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,
+		       const char **vec_refusal);
 uint16_t vuser_tx_prepare(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 void vuser_queue_stats(const struct rte_eth_dev_data *data, struct rte_eth_stats *stats);
 void vuser_queue_stats_reset(struct rte_eth_dev_data *data);

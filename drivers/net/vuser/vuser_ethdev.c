@@ -216,8 +216,6 @@ vuser_dev_close(struct rte_eth_dev *eth_dev)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
 
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
-		return 0;
 	/* First: no connection event or fault notification may run while the port goes away. */
 	vuser_intr_fini(eth_dev);
 	vuser_fault_cancel(port);
@@ -228,6 +226,7 @@ vuser_dev_close(struct rte_eth_dev *eth_dev)
 	for (uint16_t i = 0; i < eth_dev->data->nb_tx_queues; i++)
 		vuser_tx_queue_release(eth_dev, i);
 	vuser_glue_destroy(port);
+	vuser_secondary_unserve();
 	return 0;
 }
 
@@ -269,6 +268,18 @@ static struct eth_dev_ops vuser_ops = {
 RTE_INIT(vuser_ops_init)
 {
 	vuser_rxmode_ops(&vuser_ops);
+	vuser_secondary_ops_init(&vuser_ops);
+}
+
+struct vuser_port *
+vuser_port_by_name(const char *name)
+{
+	uint16_t port_id;
+
+	if (rte_eth_dev_get_port_by_name(name, &port_id) != 0 ||
+	    rte_eth_devices[port_id].dev_ops != &vuser_ops)
+		return NULL;
+	return rte_eth_devices[port_id].data->dev_private;
 }
 
 static int
@@ -281,12 +292,9 @@ vuser_probe(struct rte_vdev_device *vdev)
 	char err[512];
 	int rc;
 
-	if (rte_eal_process_type() != RTE_PROC_PRIMARY) {
-		rte_log(RTE_LOG_ERR, vuser_logtype,
-			"VUSER: %s: secondary processes are not supported yet\n", name);
-		return -ENOTSUP;
-	}
 	vuser_glue_install_log();
+	if (rte_eal_process_type() != RTE_PROC_PRIMARY)
+		return vuser_secondary_probe(vdev);
 	if (vuser_devargs_parse(rte_vdev_device_args(vdev), &args, err, sizeof(err)) < 0) {
 		rte_log(RTE_LOG_ERR, vuser_logtype, "VUSER: %s: invalid devargs: %s\n", name, err);
 		return -EINVAL;
@@ -318,6 +326,9 @@ vuser_probe(struct rte_vdev_device *vdev)
 	rc = vuser_intr_init(eth_dev);
 	if (rc < 0)
 		goto fail;
+	rc = vuser_secondary_serve();
+	if (rc < 0)
+		goto fail;
 	rte_eth_dev_probing_finish(eth_dev);
 	VUSER_LOG(INFO, port, "port %u on %s", eth_dev->data->port_id, args.path);
 	return 0;
@@ -333,7 +344,8 @@ vuser_remove(struct rte_vdev_device *vdev)
 {
 	struct rte_eth_dev *eth_dev = rte_eth_dev_allocated(rte_vdev_device_name(vdev));
 
-	if (!eth_dev)
+	/* Closed already: a secondary process still finds it, by the primary's data. */
+	if (!eth_dev || eth_dev->state == RTE_ETH_DEV_UNUSED)
 		return 0;
 	return rte_eth_dev_close(eth_dev->data->port_id);
 }

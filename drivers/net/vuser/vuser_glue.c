@@ -43,8 +43,23 @@ vuser_glue_create(struct vuser_port *port)
 
 	memcpy(params.mac, port->args.mac, sizeof(params.mac));
 	rc = vu_device_create(&params, &port->dev);
-	if (rc == 0)
+	if (rc == 0) {
+		port->offered = vu_device_get_features(port->dev);
 		rc = vuser_memory_watch(port);
+	}
+	return rc;
+}
+
+/* A backend (re)connecting may offer other features: keep the port's copy current. */
+int
+vuser_glue_handle_event(struct vuser_port *port, bool *link_changed)
+{
+	int rc;
+
+	vuser_lock(port);
+	rc = vu_device_handle_event(port->dev, link_changed);
+	port->offered = vu_device_get_features(port->dev);
+	vuser_unlock(port);
 	return rc;
 }
 
@@ -97,7 +112,7 @@ vuser_offload_features(uint64_t rx, uint64_t tx)
 void
 vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx)
 {
-	uint64_t offered = vu_device_get_features(port->dev);
+	uint64_t offered = port->offered;
 	uint64_t tso = VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6);
 	uint64_t lro = VU_BIT(VU_NET_F_GUEST_TSO4) | VU_BIT(VU_NET_F_GUEST_TSO6);
 
@@ -132,7 +147,7 @@ vuser_glue_needs_memory_fds(const struct vuser_port *port)
 bool
 vuser_glue_offers(const struct vuser_port *port, unsigned int feature)
 {
-	return vu_device_get_features(port->dev) & VU_BIT(feature);
+	return port->offered & VU_BIT(feature);
 }
 
 bool
@@ -237,7 +252,22 @@ vuser_glue_apply_rx_mode(struct vuser_port *port)
 void
 vuser_glue_notify(struct vuser_port *port, uint32_t vq_index)
 {
+	const struct vuser_proc *proc = rte_eth_devices[port->data->port_id].process_private;
+
+	/* The kick fd numbers in the device are the primary's: a secondary process writes
+	 * its own copies of the same eventfds (vuser_secondary.c). */
+	if (unlikely(proc != NULL)) {
+		if (vq_index < proc->nb_kick_fds)
+			vu_device_notify_fd(proc->kick_fds[vq_index]);
+		return;
+	}
 	vu_device_notify(port->dev, vq_index);
+}
+
+int
+vuser_glue_kick_fd(const struct vuser_port *port, uint32_t vq_index)
+{
+	return vu_device_queue_kick_fd(port->dev, vq_index);
 }
 
 /* Features the driver will accept: what it implements, what the devargs ask for, and what
@@ -247,7 +277,7 @@ uint64_t
 vuser_glue_features(const struct vuser_port *port)
 {
 	uint64_t wanted = VUSER_DRIVER_FEATURES;
-	uint64_t offered = vu_device_get_features(port->dev);
+	uint64_t offered = port->offered;
 
 	if (port->args.mrg_rxbuf)
 		wanted |= VU_BIT(VU_NET_F_MRG_RXBUF);

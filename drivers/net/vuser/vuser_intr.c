@@ -31,7 +31,7 @@ vuser_intr_lsc_handler(void *arg)
 	bool changed = false, report;
 
 	vuser_lock(port);
-	vu_device_handle_event(port->dev, &changed);
+	vuser_glue_handle_event(port, &changed);
 	/* A stopped port's link is down whatever the device says: nothing to report. */
 	report = changed && port->started;
 	vuser_unlock(port);

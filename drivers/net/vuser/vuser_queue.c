@@ -320,35 +320,48 @@ vuser_vec_rx_refusal(const struct vuser_port *port)
 #endif
 }
 
+/* The bursts for the features the port negotiated; *vec_refusal says why vectorized=1
+ * does not get the SIMD Rx burst (NULL when it does, or was not asked for). */
+void
+vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,
+		  const char **vec_refusal)
+{
+	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
+
+	*vec_refusal = NULL;
+	if (vuser_packed(port->features)) {
+		/* Whole ring lines of one-buffer packets at a time (vuser_rx_lines.c). */
+		*rx = mrg ? vuser_packed_recv_lines_mrg : vuser_packed_recv_lines;
+		*tx = vuser_packed_xmit;
+	} else {
+		*rx = mrg ? vuser_split_recv_mrg : vuser_split_recv;
+		*tx = vuser_split_xmit;
+	}
+	if (!port->args.vectorized || !port->features)
+		return;
+	*vec_refusal = vuser_vec_rx_refusal(port);
+#if defined(RTE_ARCH_X86_64)
+	if (!*vec_refusal)
+		*rx = mrg ? vuser_packed_recv_vec_mrg : vuser_packed_recv_vec;
+#endif
+}
+
 void
 vuser_select_bursts(struct rte_eth_dev *eth_dev)
 {
 	struct vuser_port *port = eth_dev->data->dev_private;
-	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
+	const char *refusal;
 
-	if (vuser_packed(port->features)) {
-		/* Whole ring lines of one-buffer packets at a time (vuser_rx_lines.c). */
-		eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_lines_mrg : vuser_packed_recv_lines;
-		eth_dev->tx_pkt_burst = vuser_packed_xmit;
-	} else {
-		eth_dev->rx_pkt_burst = mrg ? vuser_split_recv_mrg : vuser_split_recv;
-		eth_dev->tx_pkt_burst = vuser_split_xmit;
-	}
-	if (port->args.vectorized && port->features) {
-		const char *refusal = vuser_vec_rx_refusal(port);
-
-#if defined(RTE_ARCH_X86_64)
-		if (!refusal)
-			eth_dev->rx_pkt_burst = mrg ? vuser_packed_recv_vec_mrg : vuser_packed_recv_vec;
-#endif
-		if (refusal)
-			VUSER_LOG(NOTICE, port, "vectorized=1: scalar %s-ring data path: the SIMD Rx "
-						"burst is not used, %s",
-				  vuser_packed(port->features) ? "packed" : "split", refusal);
-		else
-			VUSER_LOG(NOTICE, port, "vectorized=1: SIMD (AVX2) Rx burst on the packed "
-						"ring, scalar Tx");
-	}
+	vuser_pick_bursts(port, &eth_dev->rx_pkt_burst, &eth_dev->tx_pkt_burst, &refusal);
+	if (!port->args.vectorized || !port->features)
+		return;
+	if (refusal)
+		VUSER_LOG(NOTICE, port, "vectorized=1: scalar %s-ring data path: the SIMD Rx "
+					"burst is not used, %s",
+			  vuser_packed(port->features) ? "packed" : "split", refusal);
+	else
+		VUSER_LOG(NOTICE, port, "vectorized=1: SIMD (AVX2) Rx burst on the packed "
+					"ring, scalar Tx");
 }
 
 void
