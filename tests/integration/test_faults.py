@@ -30,10 +30,8 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
@@ -43,6 +41,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
 import dpdkapp  # noqa: E402
 from dpdkapp import Testpmd, wait_until  # noqa: E402
+from lineproc import LineProcess  # noqa: E402
 
 PLUGIN = dpdkapp.plugin_path()
 EVIL = os.path.join(ROOT, "tests", "lib", "evil_backend.py")
@@ -58,69 +57,11 @@ class CaseTimeout(Exception):
     pass
 
 
-class Evil:
+class Evil(LineProcess):
     """tests/lib/evil_backend.py as a process: commands on stdin, answers on stdout."""
 
     def __init__(self, name, log_dir, sock, args=()):
-        self.name = name
-        self.lines = []
-        self.cond = threading.Condition()
-        self.log_path = os.path.join(log_dir, "%s.log" % name)
-        self.log = open(self.log_path, "w")
-        argv = [sys.executable, EVIL, "--path", sock] + list(args)
-        self.log.write("$ %s\n" % " ".join(argv))
-        self.log.flush()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, bufsize=1,
-                                     preexec_fn=dpdkapp._die_with_parent)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            with self.cond:
-                self.lines.append(line)
-                self.log.write(line + "\n")
-                self.log.flush()
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_line(self, rx, timeout, since=0):
-        deadline = time.monotonic() + timeout
-        pat = re.compile(rx)
-        with self.cond:
-            while True:
-                for ln in self.lines[since:]:
-                    if pat.search(ln):
-                        return ln
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and not self._pending():
-                    raise AssertionError("%s: no line /%s/ within %.1fs (rc=%s); got %r"
-                                         % (self.name, rx, timeout, self.proc.poll(),
-                                            self.lines[-5:]))
-                self.cond.wait(min(left, 0.2))
-
-    def _pending(self):
-        return self.reader.is_alive()
-
-    def cmd(self, line, timeout=15.0):
-        since = len(self.lines)
-        word = line.split()[0]
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        ans = self.wait_line(r"^(ok|err) %s\b" % re.escape(word), timeout, since)
-        if ans.startswith("err"):
-            raise AssertionError("%s: %s" % (self.name, ans))
-        return ans
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
-        self.reader.join(2)
-        self.log.close() if not self.log.closed else None
+        super().__init__(name, log_dir, [sys.executable, EVIL, "--path", sock] + list(args))
 
 
 class Env:

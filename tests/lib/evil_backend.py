@@ -29,6 +29,8 @@ crash) or use class EvilBackend in-process (tests/soak/server_soak.py).
                         extra_fd, bad_version, nack (a REPLY_ACK status of 1)
   --delay-ms MS         wait MS ms before handling each message (a slow backend)
   --once                serve one connection, then exit (default: listen again)
+  --notify              leave the rings' notification flags clear, so that the frontend
+                        kicks (default: a polling backend that asks it not to)
 
 Commands, one per line on stdin; each is answered on stdout by 'ok <command> [detail]' or
 'err <command>: <why>'.  Spontaneous lines start with 'event: ' ('event: listening',
@@ -58,6 +60,8 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
   tx_bad_used_idx       split: move the Tx ring's used->idx 1000 entries ahead
   tx_dup                complete one Tx buffer twice
   stats                 'ok stats rx=<frames delivered> tx=<buffers reaped>'
+  kicks [Q]             'ok kicks <n>': kicks of ring Q (default 1, Tx of pair 0) since the
+                        last time asked (the kick eventfd's counter, read and cleared)
   close                 close the connection now
   quit                  exit
 """
@@ -290,7 +294,7 @@ class EvilBackend:
     def __init__(self, path, client=False, features=DEFAULT_FEATURES,
                  protocol_features=DEFAULT_PROTOCOL_FEATURES, queue_num=1,
                  close_at=None, silent_at=None, bad_reply=None, delay_ms=0,
-                 out=None):
+                 out=None, notify=False):
         self.path = path
         self.client = client
         self.offer = features
@@ -300,6 +304,7 @@ class EvilBackend:
         self.silent_at = silent_at
         self.bad_reply = bad_reply or {}
         self.delay = delay_ms / 1000.0
+        self.notify = notify
         self.out = out or sys.stdout
         self.trace = bool(os.environ.get("EVIL_TRACE"))
         self.listener = None
@@ -545,6 +550,8 @@ class EvilBackend:
 
     def quiet_ring(self, r):
         """A polling backend: ask the frontend not to kick."""
+        if self.notify:
+            return
         try:
             if self.packed:
                 self.mem.write(r.used, "<HH", 0, RING_EVENT_FLAGS_DISABLE)
@@ -864,6 +871,13 @@ class EvilBackend:
                 r0 = self.rings.get(0)
                 return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s" % (
                     self.rx_frames, self.tx_reaped, r0 and r0.used_idx, r0 and r0.last_avail)
+            if cmd == "kicks":
+                r = self.rings[int(args[0]) if args else 1]
+                try:
+                    n, = struct.unpack("<Q", os.read(r.kick, 8))
+                except BlockingIOError:
+                    n = 0
+                return "ok kicks %d" % n
             if cmd == "ring":
                 r = self.rings[int(args[0]) if args else 1]
                 fl = []
@@ -896,6 +910,7 @@ def main():
     ap.add_argument("--bad-reply", action="append", default=[])
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--once", action="store_true")
+    ap.add_argument("--notify", action="store_true")
     a = ap.parse_args()
     bad = {}
     for spec in a.bad_reply:
@@ -905,7 +920,7 @@ def main():
                      protocol_features=a.protocol_features, queue_num=a.queue_num,
                      close_at=req_number(a.close_at) if a.close_at else None,
                      silent_at=req_number(a.silent_at) if a.silent_at else None,
-                     bad_reply=bad, delay_ms=a.delay_ms)
+                     bad_reply=bad, delay_ms=a.delay_ms, notify=a.notify)
     be.open()
     stdin_open = True
     served = False
