@@ -22,7 +22,9 @@ DEB_SRC_FILE=/etc/apt/sources.list.d/vuser-deb-src.sources
 PACKAGES=(
 	build-essential pkg-config python3 xz-utils
 	meson ninja-build
-	libdpdk-dev dpdk-dev
+	# dpdk-dev also has dpdk-proc-info, dpdk-pdump and dpdk-dumpcap (tests/integration/
+	# test_secondary.py); tcpdump reads their captures back
+	libdpdk-dev dpdk-dev tcpdump
 	librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23
 	libnl-3-dev libnl-route-3-dev
 	libcmocka-dev
