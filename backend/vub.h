@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub, the device side of vhost-user for virtio-net in plain C: what a PMD or program calls. */
+#ifndef VUB_H
+#define VUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Kick/call/err carry the ring index in 8 bits: 256 rings, 128 pairs. */
+#define VUB_MAX_QUEUE_PAIRS 128
+/* The most buffer pieces one packet may occupy (spec 2.7.4.1: "The device MAY have a
+ * reasonable limit of descriptors it will allow in a chain"). */
+#define VUB_PKT_MAX_IOV 64
+
+struct vub_dev;
+struct vub_transport;
+struct vub_vq;
+
+/* Called from vub_dev_process() when the device becomes ready (a frontend is connected
+ * and queue pair 0 is started and enabled) or stops being ready. */
+typedef void (*vub_ready_fn)(void *arg, bool ready);
+
+struct vub_dev_params {
+	const char *name;     /* for log lines */
+	uint16_t queue_pairs; /* offered to the frontend: 1 to VUB_MAX_QUEUE_PAIRS */
+	vub_ready_fn on_ready;
+	void *arg;
+};
+
+/* A device over a transport (vub_transport.h); the device owns the transport from then
+ * on, also on failure. Returns 0 or -errno. */
+int vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t,
+		   struct vub_dev **out);
+/* Listen (server) or connect (client); the frontend is served from vub_dev_process. */
+int vub_dev_start(struct vub_dev *dev);
+void vub_dev_destroy(struct vub_dev *dev);
+/* An fd that becomes readable when vub_dev_process has work (a connection, a message). */
+int vub_dev_event_fd(const struct vub_dev *dev);
+/* Handle what is ready without blocking on an idle peer. Returns 0 or -errno. */
+int vub_dev_process(struct vub_dev *dev);
+bool vub_dev_ready(const struct vub_dev *dev);
+bool vub_dev_connected(const struct vub_dev *dev);
+/* The virtio features the frontend set (SET_FEATURES), 0 before. */
+uint64_t vub_dev_features(const struct vub_dev *dev);
+
+/* One packet's place in the frontend's memory, translated and bounds-checked: the
+ * virtio-net header (hdr_len bytes) followed by len bytes of frame. */
+struct vub_iov {
+	uint8_t *base;
+	uint32_t len;
+};
+
+struct vub_chain {
+	uint16_t head;  /* id returned in the used ring */
+	uint16_t ndesc; /* ring entries the chain takes (what a packed ring advances by) */
+	uint32_t cap;   /* bytes of buffer the chain holds */
+};
+
+struct vub_pkt {
+	uint32_t len;     /* frame bytes, without the virtio-net header */
+	uint32_t hdr_len; /* virtio-net header bytes in front of the frame */
+	uint16_t niov;
+	uint16_t nchains; /* more than one only with mergeable Rx buffers */
+	uint16_t avail_before; /* where the ring stood before begin (for abort) */
+	struct vub_iov iov[VUB_PKT_MAX_IOV];
+	struct vub_chain chains[VUB_PKT_MAX_IOV];
+};
+
+/*
+ * The data path. A burst on a queue pair takes the ring with *_enter (NULL: not running,
+ * or the control path is changing it; try again at the next burst), handles packets,
+ * publishes with vub_vq_flush and gives the ring back with vub_vq_leave. One thread per
+ * ring at a time, as ethdev queues are.
+ *
+ * Dequeue: the frontend's Tx ring (vring 2 * pair + 1). begin returns 1 with a packet,
+ * 0 when none is available, or -EIO when the ring is broken (stopped, logged once).
+ * end returns the buffer to the frontend; abort puts it back to be taken again (only
+ * right after its begin).
+ *
+ * Enqueue: the frontend's Rx ring (vring 2 * pair). begin reserves room for len frame
+ * bytes and returns 1, 0 when the frontend has not posted enough buffers, -EMSGSIZE
+ * when the frame cannot fit its buffers (drop it), or -EIO. Write the frame with
+ * vub_pkt_write, then end (fills the header) or abort (the buffers stay available).
+ */
+struct vub_vq *vub_dequeue_enter(struct vub_dev *dev, uint16_t pair);
+struct vub_vq *vub_enqueue_enter(struct vub_dev *dev, uint16_t pair);
+void vub_vq_leave(struct vub_vq *vq);
+void vub_vq_flush(struct vub_vq *vq);
+
+int vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt);
+void vub_dequeue_end(struct vub_vq *vq, const struct vub_pkt *pkt);
+void vub_dequeue_abort(struct vub_vq *vq, const struct vub_pkt *pkt);
+
+int vub_enqueue_begin(struct vub_vq *vq, uint32_t len, struct vub_pkt *pkt);
+void vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt);
+void vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt);
+
+/* Copy frame bytes [off, off + len) of pkt out or in; returns the bytes copied (fewer
+ * only past the end of the frame or of the buffers). */
+uint32_t vub_pkt_read(const struct vub_pkt *pkt, uint32_t off, void *dst, uint32_t len);
+uint32_t vub_pkt_write(const struct vub_pkt *pkt, uint32_t off, const void *src, uint32_t len);
+
+#endif /* VUB_H */

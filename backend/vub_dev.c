@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub device: lifecycle, ring locks, reset on disconnect and the ready state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vub_priv.h"
+
+/* What the device side implements (virtio 1.2 feature bits): virtio 1.0 layout,
+ * mergeable receive buffers, indirect descriptors; multi-queue when it has pairs to offer.
+ * VHOST_USER_F_PROTOCOL_FEATURES: "signals back-end support for
+ * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES". */
+#define VUB_FEATURES                                                                   \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) | \
+	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
+#define VUB_PROTOCOL_FEATURES                                                \
+	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 VU_BIT(VUB_PROTOCOL_F_RESET_DEVICE))
+
+/* Spinning on a ring the data path holds: it holds it for one burst. */
+static inline void
+vub_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+void
+vub_vq_lock(struct vub_vq *vq)
+{
+	while (__atomic_exchange_n(&vq->busy, 1, __ATOMIC_ACQUIRE))
+		vub_cpu_relax();
+}
+
+void
+vub_vq_unlock(struct vub_vq *vq)
+{
+	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
+}
+
+uint16_t
+vub_dev_nvrings(const struct vub_dev *dev)
+{
+	return (uint16_t)(2 * dev->queue_pairs);
+}
+
+void
+vub_dev_lock_all(struct vub_dev *dev)
+{
+	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++)
+		vub_vq_lock(&dev->vqs[i]);
+}
+
+void
+vub_dev_unlock_all(struct vub_dev *dev)
+{
+	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++)
+		vub_vq_unlock(&dev->vqs[i]);
+}
+
+static void
+vub_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void
+vub_vq_close_fds(struct vub_vq *vq)
+{
+	vub_close_fd(&vq->kick_fd);
+	vub_close_fd(&vq->call_fd);
+	vub_close_fd(&vq->err_fd);
+}
+
+/* Back to the state of a fresh connection: "Each ring is initialized in a stopped state",
+ * and disabled (enabled by SET_VRING_ENABLE or SET_FEATURES without protocol features).
+ * Called with the ring locked. */
+void
+vub_vq_reset(struct vub_vq *vq)
+{
+	vub_vq_close_fds(vq);
+	vq->started = false;
+	vq->enabled = false;
+	vq->broken = false;
+	vq->size = 0;
+	vq->last_avail = 0;
+	vq->used_idx = 0;
+	vq->published = 0;
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->addr_set = false;
+}
+
+/* Rings, features and memory back to their initial state; the connection and the
+ * negotiated protocol features stay. */
+void
+vub_dev_reset(struct vub_dev *dev)
+{
+	vub_dev_lock_all(dev);
+	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++)
+		vub_vq_reset(&dev->vqs[i]);
+	vub_mem_unmap_all(dev);
+	dev->features = 0;
+	vub_dev_unlock_all(dev);
+}
+
+static bool
+vub_vq_running(const struct vub_vq *vq)
+{
+	return vq->started && vq->enabled;
+}
+
+void
+vub_dev_update_ready(struct vub_dev *dev)
+{
+	bool ready = dev->connected && vub_vq_running(&dev->vqs[0]) &&
+		     vub_vq_running(&dev->vqs[1]);
+
+	if (ready == dev->ready)
+		return;
+	dev->ready = ready;
+	VU_INFO("%s: %s", dev->name, ready ? "ready: queue pair 0 is running" : "not ready");
+	if (dev->on_ready)
+		dev->on_ready(dev->arg, ready);
+}
+
+int
+vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t,
+	       struct vub_dev **out)
+{
+	struct vub_dev *dev;
+
+	if (params->queue_pairs == 0 || params->queue_pairs > VUB_MAX_QUEUE_PAIRS) {
+		VU_ERR("%s: %u queue pairs asked, the device serves 1 to %u", params->name,
+		       params->queue_pairs, VUB_MAX_QUEUE_PAIRS);
+		t->ops->cleanup(t);
+		return -EINVAL;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		t->ops->cleanup(t);
+		return -ENOMEM;
+	}
+	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
+	dev->queue_pairs = params->queue_pairs;
+	dev->on_ready = params->on_ready;
+	dev->arg = params->arg;
+	dev->offered = VUB_FEATURES;
+	/* VIRTIO_NET_F_MQ: "Device supports multiqueue with automatic receive steering". */
+	if (dev->queue_pairs > 1)
+		dev->offered |= VU_BIT(VU_NET_F_MQ);
+	dev->offered_protocol = VUB_PROTOCOL_FEATURES;
+	for (uint16_t i = 0; i < VUB_MAX_VRINGS; i++) {
+		dev->vqs[i].dev = dev;
+		dev->vqs[i].index = i;
+		dev->vqs[i].kick_fd = dev->vqs[i].call_fd = dev->vqs[i].err_fd = -1;
+	}
+	dev->t = t;
+	t->dev = dev;
+	*out = dev;
+	return 0;
+}
+
+int
+vub_dev_start(struct vub_dev *dev)
+{
+	return dev->t->ops->start(dev->t);
+}
+
+void
+vub_dev_destroy(struct vub_dev *dev)
+{
+	if (!dev)
+		return;
+	vub_dev_reset(dev);
+	dev->t->ops->cleanup(dev->t);
+	free(dev);
+}
+
+int
+vub_dev_event_fd(const struct vub_dev *dev)
+{
+	return dev->t->ops->event_fd(dev->t);
+}
+
+int
+vub_dev_process(struct vub_dev *dev)
+{
+	return dev->t->ops->process(dev->t);
+}
+
+bool
+vub_dev_ready(const struct vub_dev *dev)
+{
+	return dev->ready;
+}
+
+bool
+vub_dev_connected(const struct vub_dev *dev)
+{
+	return dev->connected;
+}
+
+uint64_t
+vub_dev_features(const struct vub_dev *dev)
+{
+	return dev->features;
+}
+
+const char *
+vub_dev_name(const struct vub_dev *dev)
+{
+	return dev->name;
+}
+
+void
+vub_dev_on_connect(struct vub_dev *dev)
+{
+	dev->connected = true;
+	VU_INFO("%s: frontend connected", dev->name);
+}
+
+int
+vub_dev_on_message(struct vub_dev *dev, struct vu_vhost_msg *msg)
+{
+	int rc = vub_msg_handle(dev, msg);
+
+	vub_dev_update_ready(dev);
+	return rc;
+}
+
+/* The frontend is gone: nothing of its session survives (rings, fds, memory, features),
+ * and the device waits for the next one. */
+void
+vub_dev_on_disconnect(struct vub_dev *dev)
+{
+	vub_dev_reset(dev);
+	dev->protocol = 0;
+	dev->owner = false;
+	dev->connected = false;
+	VU_INFO("%s: frontend disconnected", dev->name);
+	vub_dev_update_ready(dev);
+}

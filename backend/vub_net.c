@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub data path: virtio-net packets out of the frontend's Tx rings and into its Rx rings. */
+#include <errno.h>
+#include <string.h>
+
+#include "vub_priv.h"
+
+static struct vub_vq *
+vub_enter(struct vub_dev *dev, uint16_t pair, bool tx)
+{
+	struct vub_vq *vq;
+
+	if (pair >= dev->queue_pairs)
+		return NULL;
+	/* Receive queue 2N, transmit queue 2N+1 (virtio-net, spec 5.1.2). */
+	vq = &dev->vqs[2 * pair + (tx ? 1 : 0)];
+	if (__atomic_exchange_n(&vq->busy, 1, __ATOMIC_ACQUIRE))
+		return NULL;
+	/* "started but disabled: ... the back-end must not supply any new RX packets, but
+	 * must process and discard any TX packets" (vhost-user, Ring states). */
+	if (!vq->started || vq->broken || (!tx && !vq->enabled)) {
+		vub_vq_leave(vq);
+		return NULL;
+	}
+	return vq;
+}
+
+struct vub_vq *
+vub_dequeue_enter(struct vub_dev *dev, uint16_t pair)
+{
+	return vub_enter(dev, pair, true);
+}
+
+struct vub_vq *
+vub_enqueue_enter(struct vub_dev *dev, uint16_t pair)
+{
+	return vub_enter(dev, pair, false);
+}
+
+void
+vub_vq_leave(struct vub_vq *vq)
+{
+	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
+}
+
+void
+vub_vq_flush(struct vub_vq *vq)
+{
+	vub_split_flush(vq);
+}
+
+static void
+vub_pkt_reset(const struct vub_vq *vq, struct vub_pkt *pkt)
+{
+	pkt->len = 0;
+	pkt->hdr_len = vq->hdr_len;
+	pkt->niov = 0;
+	pkt->nchains = 0;
+	pkt->avail_before = vq->last_avail;
+}
+
+static void
+vub_pkt_rollback(struct vub_vq *vq, struct vub_pkt *pkt)
+{
+	vq->last_avail = pkt->avail_before;
+	pkt->niov = 0;
+	pkt->nchains = 0;
+}
+
+int
+vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt)
+{
+	for (;;) {
+		int rc;
+
+		vub_pkt_reset(vq, pkt);
+		rc = vub_split_pop(vq, false, pkt);
+		if (rc == -E2BIG) {
+			vub_vq_break(vq, "transmit chain at descriptor %u has more than %u buffers",
+				     pkt->chains[0].head, VUB_PKT_MAX_IOV);
+			return -EIO;
+		}
+		if (rc <= 0)
+			return rc;
+		if (pkt->chains[0].cap < pkt->hdr_len) {
+			vub_vq_break(vq, "transmit chain at descriptor %u holds %u bytes, less "
+				     "than the %u-byte virtio-net header", pkt->chains[0].head,
+				     pkt->chains[0].cap, pkt->hdr_len);
+			return -EIO;
+		}
+		pkt->len = pkt->chains[0].cap - pkt->hdr_len;
+		if (vq->enabled)
+			return 1;
+		/* Disabled: processed and discarded. */
+		vub_split_push(vq, pkt->chains[0].head, 0);
+	}
+}
+
+void
+vub_dequeue_end(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	/* Nothing written into a transmit buffer: used length 0. */
+	vub_split_push(vq, pkt->chains[0].head, 0);
+}
+
+void
+vub_dequeue_abort(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	vq->last_avail = pkt->avail_before;
+}
+
+/* One more receive chain for pkt: 1, or what ends the reservation (0, -EMSGSIZE, -EIO),
+ * the ring put back where it stood unless it broke. */
+static int
+vub_enqueue_chain(struct vub_vq *vq, struct vub_pkt *pkt)
+{
+	uint16_t first = pkt->niov;
+	int rc = vub_split_pop(vq, true, pkt);
+
+	if (rc == -E2BIG && first == 0) {
+		vub_vq_break(vq, "receive chain at descriptor %u has more than %u buffers",
+			     pkt->chains[pkt->nchains].head, VUB_PKT_MAX_IOV);
+		return -EIO;
+	}
+	if (rc == 0 || rc == -E2BIG) {
+		vub_pkt_rollback(vq, pkt);
+		return rc == 0 ? 0 : -EMSGSIZE;
+	}
+	if (rc < 0)
+		return rc;
+	/* "If VIRTIO_NET_F_MRG_RXBUF is negotiated, each buffer MUST be at least the size
+	 * of the struct virtio_net_hdr" (5.1.6.3.1); without it one buffer holds it all. */
+	if (pkt->chains[pkt->nchains - 1].cap < pkt->hdr_len) {
+		vub_vq_break(vq, "receive chain at descriptor %u holds %u bytes, less than the "
+			     "%u-byte virtio-net header", pkt->chains[pkt->nchains - 1].head,
+			     pkt->chains[pkt->nchains - 1].cap, pkt->hdr_len);
+		return -EIO;
+	}
+	return 1;
+}
+
+int
+vub_enqueue_begin(struct vub_vq *vq, uint32_t len, struct vub_pkt *pkt)
+{
+	uint64_t need, cap = 0;
+
+	vub_pkt_reset(vq, pkt);
+	need = (uint64_t)pkt->hdr_len + len;
+	if (need > UINT32_MAX)
+		return -EMSGSIZE;
+	while (cap < need) {
+		int rc = vub_enqueue_chain(vq, pkt);
+
+		if (rc <= 0)
+			return rc;
+		cap += pkt->chains[pkt->nchains - 1].cap;
+		/* "The device MUST use only a single descriptor if VIRTIO_NET_F_MRG_RXBUF
+		 * was not negotiated." */
+		if (!vq->mrg)
+			break;
+	}
+	if (cap < need) {
+		vub_pkt_rollback(vq, pkt);
+		return -EMSGSIZE;
+	}
+	pkt->len = len;
+	return 1;
+}
+
+/* Copy between buf and the buffers of pkt from byte off (header included). */
+static uint32_t
+vub_iov_copy(const struct vub_pkt *pkt, uint32_t off, void *buf, uint32_t len, bool to_iov)
+{
+	uint32_t done = 0;
+
+	for (uint16_t i = 0; i < pkt->niov && done < len; i++) {
+		const struct vub_iov *v = &pkt->iov[i];
+		uint32_t n;
+
+		if (off >= v->len) {
+			off -= v->len;
+			continue;
+		}
+		n = v->len - off < len - done ? v->len - off : len - done;
+		if (to_iov)
+			memcpy(v->base + off, (const uint8_t *)buf + done, n);
+		else
+			memcpy((uint8_t *)buf + done, v->base + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+void
+vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	struct vu_net_hdr hdr;
+	uint32_t left = pkt->hdr_len + pkt->len;
+
+	/* num_buffers: "the number of descriptors used to hold the incoming packet" with
+	 * MRG_RXBUF, and "MUST set num_buffers to 1" without it. No offload is offered:
+	 * the rest of the header is zero (VIRTIO_NET_HDR_GSO_NONE, no flags). */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.num_buffers = pkt->nchains;
+	vub_iov_copy(pkt, 0, &hdr, pkt->hdr_len, true);
+	for (uint16_t i = 0; i < pkt->nchains; i++) {
+		uint32_t used = pkt->chains[i].cap < left ? pkt->chains[i].cap : left;
+
+		vub_split_push(vq, pkt->chains[i].head, used);
+		left -= used;
+	}
+}
+
+void
+vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	vq->last_avail = pkt->avail_before;
+}
+
+uint32_t
+vub_pkt_read(const struct vub_pkt *pkt, uint32_t off, void *dst, uint32_t len)
+{
+	if (off >= pkt->len)
+		return 0;
+	if (len > pkt->len - off)
+		len = pkt->len - off;
+	return vub_iov_copy(pkt, pkt->hdr_len + off, dst, len, false);
+}
+
+uint32_t
+vub_pkt_write(const struct vub_pkt *pkt, uint32_t off, const void *src, uint32_t len)
+{
+	if (off >= pkt->len)
+		return 0;
+	if (len > pkt->len - off)
+		len = pkt->len - off;
+	return vub_iov_copy(pkt, pkt->hdr_len + off, (void *)(uintptr_t)src, len, true);
+}

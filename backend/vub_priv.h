@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub internals: device, rings and memory table shared by the core's files. */
+#ifndef VUB_PRIV_H
+#define VUB_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_log.h"
+#include "vu_ring.h"
+#include "vu_virtio.h"
+#include "vu_vhost_user_msg.h"
+#include "vub.h"
+#include "vub_transport.h"
+
+#define VUB_MAX_VRINGS (2 * VUB_MAX_QUEUE_PAIRS)
+/* "The maximum Queue Size value is 32768" (virtio 1.2, 2.7). */
+#define VUB_MAX_QUEUE_SIZE 32768u
+#define VUB_NAME_MAX 64
+#define VUB_STR_(x) #x
+#define VUB_STR(x) VUB_STR_(x)
+
+/* Request and protocol feature numbers beyond what vu_vhost_user_msg.h names yet. */
+#define VUB_VHOST_USER_RESET_DEVICE 34
+#define VUB_PROTOCOL_F_RESET_DEVICE 13
+
+/* "If VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated ... The payload should be set to
+ * zero on success or non-zero on failure". */
+#define VUB_ACK_OK 0u
+
+struct vub_mem {
+	uint32_t nregions;
+	struct vub_region regions[VU_VHOST_USER_MAX_REGIONS];
+};
+
+/* One virtqueue, device side. The data path reads the fields above `ctl` with `busy`
+ * held; the control path changes them only while holding it too. */
+struct vub_vq {
+	uint32_t busy; /* taken by a burst (try) or by the control path (spin) */
+	bool started;  /* SET_VRING_KICK seen and the ring translated */
+	bool enabled;  /* SET_VRING_ENABLE 1, or no protocol features */
+	bool broken;   /* the frontend broke the ring: stopped until set up again */
+	uint16_t size;
+	uint16_t last_avail; /* next avail slot to read */
+	uint16_t used_idx;   /* next used slot to write */
+	uint16_t published;  /* used idx last made visible to the frontend */
+	uint32_t hdr_len;
+	bool mrg;
+	bool indirect;
+	struct vu_desc *desc;
+	struct vu_avail *avail;
+	struct vu_used *used;
+	int call_fd; /* -1: none */
+	int err_fd;
+	struct vub_dev *dev;
+	uint16_t index;
+
+	/* ctl: touched by the control path only. */
+	bool addr_set;
+	uint64_t desc_uaddr;
+	uint64_t avail_uaddr;
+	uint64_t used_uaddr;
+	int kick_fd;
+};
+
+struct vub_dev {
+	char name[VUB_NAME_MAX];
+	uint16_t queue_pairs;
+	vub_ready_fn on_ready;
+	void *arg;
+	struct vub_transport *t;
+	bool connected;
+	bool ready;
+	bool owner;
+	uint64_t offered;        /* virtio features */
+	uint64_t features;       /* set by the frontend */
+	uint64_t offered_protocol;
+	uint64_t protocol;       /* set by the frontend */
+	struct vub_mem mem;
+	struct vub_vq vqs[VUB_MAX_VRINGS];
+};
+
+/* vub_dev.c */
+void vub_vq_lock(struct vub_vq *vq);
+void vub_vq_unlock(struct vub_vq *vq);
+void vub_dev_lock_all(struct vub_dev *dev);
+void vub_dev_unlock_all(struct vub_dev *dev);
+void vub_vq_close_fds(struct vub_vq *vq);
+void vub_vq_reset(struct vub_vq *vq);
+void vub_dev_reset(struct vub_dev *dev);
+void vub_dev_update_ready(struct vub_dev *dev);
+uint16_t vub_dev_nvrings(const struct vub_dev *dev);
+
+/* vub_msg.c */
+int vub_msg_handle(struct vub_dev *dev, struct vu_vhost_msg *msg);
+
+/* vub_mem.c */
+int vub_mem_set_table(struct vub_dev *dev, const struct vu_vhost_msg *msg);
+void vub_mem_unmap_all(struct vub_dev *dev);
+void *vub_mem_gpa(const struct vub_mem *mem, uint64_t gpa, uint64_t len);
+void *vub_mem_uva(const struct vub_mem *mem, uint64_t uva, uint64_t len);
+
+/* vub_ring.c: ring translation and the split ring's device side. */
+int vub_vq_translate(struct vub_vq *vq);
+void vub_vq_break(struct vub_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
+void vub_split_push(struct vub_vq *vq, uint16_t head, uint32_t len);
+void vub_split_flush(struct vub_vq *vq);
+
+#endif /* VUB_PRIV_H */

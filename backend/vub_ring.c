@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub rings: translation of the frontend's rings and the device side of the split ring. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vub_priv.h"
+
+/* Virtio 1.2, 2.7: "Descriptor Table 16, Available Ring 2, Used Ring 4" (alignment) and
+ * "16 * (Queue Size)", "6 + 2 * (Queue Size)", "6 + 8 * (Queue Size)" (bytes). */
+#define VUB_DESC_ALIGN 16u
+#define VUB_AVAIL_ALIGN 2u
+#define VUB_USED_ALIGN 4u
+#define VUB_RING_HDR_BYTES 6u
+
+void
+vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
+{
+	struct vub_dev *dev = vq->dev;
+	char why[256];
+	va_list ap;
+
+	if (vq->broken)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	vq->broken = true;
+	VU_ERR("%s: vring %u stopped: %s", dev->name, vq->index, why);
+	/* SET_VRING_ERR: "the event file descriptor to signal when error occurs". */
+	dev->t->ops->vring_err(dev->t, vq->index, vq->err_fd);
+}
+
+static void *
+vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len, uint32_t align)
+{
+	void *p = vub_mem_uva(&vq->dev->mem, uaddr, len);
+
+	if (!p) {
+		VU_ERR("%s: vring %u: %s at 0x%llx (%llu bytes) is not inside one memory region",
+		       vq->dev->name, vq->index, what, (unsigned long long)uaddr,
+		       (unsigned long long)len);
+		return NULL;
+	}
+	/* Misaligned ring fields cannot be accessed atomically. */
+	if ((uintptr_t)p % align) {
+		VU_ERR("%s: vring %u: %s at 0x%llx is not aligned to %u bytes", vq->dev->name,
+		       vq->index, what, (unsigned long long)uaddr, align);
+		return NULL;
+	}
+	return p;
+}
+
+/* Find the ring's parts in the memory table: each wholly inside one region. */
+int
+vub_vq_translate(struct vub_vq *vq)
+{
+	uint64_t n = vq->size;
+	void *desc, *avail, *used;
+
+	desc = vub_ring_part(vq, "descriptor table", vq->desc_uaddr, sizeof(struct vu_desc) * n,
+			     VUB_DESC_ALIGN);
+	avail = vub_ring_part(vq, "available ring", vq->avail_uaddr,
+			      VUB_RING_HDR_BYTES + sizeof(uint16_t) * n, VUB_AVAIL_ALIGN);
+	used = vub_ring_part(vq, "used ring", vq->used_uaddr,
+			     VUB_RING_HDR_BYTES + sizeof(struct vu_used_elem) * n, VUB_USED_ALIGN);
+	if (!desc || !avail || !used)
+		return -EFAULT;
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	return 0;
+}
+
+/* Head of the next available chain: 1, 0 when there is none, -EIO when the ring is
+ * broken. */
+static int
+vub_split_next_head(struct vub_vq *vq, uint16_t *head)
+{
+	/* Acquire: the ring slot is read only after the index that covers it. */
+	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t pending = (uint16_t)(idx - vq->last_avail);
+
+	if (pending == 0)
+		return 0;
+	/* "A driver MUST NOT decrement the available idx": more entries than the ring has
+	 * means the index went backwards or jumped. */
+	if (pending > vq->size) {
+		vub_vq_break(vq, "avail index %u is %u entries past the last one taken (%u), more "
+			     "than the ring's %u", idx, pending, vq->last_avail, vq->size);
+		return -EIO;
+	}
+	*head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
+	if (*head >= vq->size) {
+		vub_vq_break(vq, "avail slot %u names descriptor %u of a table of %u",
+			     vq->last_avail & (vq->size - 1), *head, vq->size);
+		return -EIO;
+	}
+	vq->last_avail++;
+	return 1;
+}
+
+/* Append one buffer piece to pkt: 0, -E2BIG when pkt is full, -EFAULT when the piece is
+ * not wholly inside one memory region, -EOVERFLOW past 4 GiB. */
+static int
+vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, const struct vu_desc *d, uint32_t *cap)
+{
+	void *p;
+
+	if (d->len == 0)
+		return 0;
+	if (pkt->niov == VUB_PKT_MAX_IOV)
+		return -E2BIG;
+	/* "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total". */
+	if (*cap + d->len < *cap)
+		return -EOVERFLOW;
+	p = vub_mem_gpa(&vq->dev->mem, d->addr, d->len);
+	if (!p)
+		return -EFAULT;
+	pkt->iov[pkt->niov].base = p;
+	pkt->iov[pkt->niov].len = d->len;
+	pkt->niov++;
+	*cap += d->len;
+	return 0;
+}
+
+/* A descriptor with VIRTQ_DESC_F_INDIRECT: find its table, or say what is wrong. */
+static const char *
+vub_split_indirect(struct vub_vq *vq, const struct vu_desc *d, bool in_table,
+		   const struct vu_desc **table, uint32_t *count)
+{
+	if (!vq->indirect)
+		return "indirect descriptor without VIRTIO_F_INDIRECT_DESC";
+	/* "The driver MUST NOT set the VIRTQ_DESC_F_INDIRECT flag within an indirect
+	 * descriptor" nor "both VIRTQ_DESC_F_INDIRECT and VIRTQ_DESC_F_NEXT". */
+	if (in_table)
+		return "indirect descriptor inside an indirect table";
+	if (d->flags & VU_DESC_F_NEXT)
+		return "indirect descriptor with VIRTQ_DESC_F_NEXT";
+	if (d->len == 0 || d->len % sizeof(struct vu_desc) ||
+	    d->len / sizeof(struct vu_desc) > VUB_MAX_QUEUE_SIZE)
+		return "indirect table length is not 1 to 32768 descriptors";
+	*table = vub_mem_gpa(&vq->dev->mem, d->addr, d->len);
+	if (!*table)
+		return "indirect table is not inside one memory region";
+	*count = d->len / sizeof(struct vu_desc);
+	return NULL;
+}
+
+static const char *
+vub_pkt_add_error(int rc)
+{
+	switch (rc) {
+	case -E2BIG:
+		return "more than " VUB_STR(VUB_PKT_MAX_IOV) " buffers for one packet";
+	case -EOVERFLOW:
+		return "chain longer than 2^32 bytes";
+	default:
+		return "buffer is not inside one memory region";
+	}
+}
+
+/*
+ * Walk the chain at head into pkt (appending), describing it in *c. Every descriptor is
+ * read once into a local: the frontend may change the table meanwhile. Returns 0, -E2BIG
+ * when pkt is full (the caller decides), or -EIO when the chain is broken (logged, the
+ * ring stopped).
+ */
+static int
+vub_split_walk(struct vub_vq *vq, uint16_t head, bool writable, struct vub_pkt *pkt,
+	       struct vub_chain *c)
+{
+	const struct vu_desc *table = vq->desc;
+	uint32_t count = vq->size, idx = head, hops = 0;
+	bool in_table = false;
+	const char *why;
+	struct vu_desc d;
+	int rc;
+
+	c->head = head;
+	c->ndesc = 0;
+	c->cap = 0;
+	for (;;) {
+		if (idx >= count) {
+			why = "next descriptor is outside the table";
+			goto broken;
+		}
+		/* "A driver MUST NOT create a descriptor chain longer than the Queue Size":
+		 * a longer walk is a loop. */
+		if (++hops > count) {
+			why = "chain longer than its table (a loop)";
+			goto broken;
+		}
+		memcpy(&d, &table[idx], sizeof(d));
+		if (!in_table)
+			c->ndesc++;
+		if (d.flags & VU_DESC_F_INDIRECT) {
+			why = vub_split_indirect(vq, &d, in_table, &table, &count);
+			if (why)
+				goto broken;
+			in_table = true;
+			idx = 0;
+			hops = 0;
+			continue;
+		}
+		/* Net Tx buffers are all device-readable, Rx buffers all device-writable:
+		 * "A device MUST NOT write to a device-readable buffer". */
+		if (!!(d.flags & VU_DESC_F_WRITE) != writable) {
+			why = writable ? "device-readable buffer in a receive chain"
+				       : "device-writable buffer in a transmit chain";
+			goto broken;
+		}
+		rc = vub_pkt_add(vq, pkt, &d, &c->cap);
+		if (rc == -E2BIG)
+			return rc;
+		if (rc < 0) {
+			why = vub_pkt_add_error(rc);
+			goto broken;
+		}
+		if (!(d.flags & VU_DESC_F_NEXT))
+			return 0;
+		idx = d.next;
+	}
+broken:
+	vub_vq_break(vq, "chain at descriptor %u, %s %u: %s", head,
+		     in_table ? "indirect entry" : "descriptor", idx, why);
+	return -EIO;
+}
+
+/* Take the next available chain into pkt (appending): 1, 0 when none is available,
+ * -E2BIG when it does not fit pkt, -EIO when the ring is broken. */
+int
+vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
+{
+	uint16_t head;
+	int rc = vub_split_next_head(vq, &head);
+
+	if (rc <= 0)
+		return rc;
+	rc = vub_split_walk(vq, head, writable, pkt, &pkt->chains[pkt->nchains]);
+	if (rc < 0)
+		return rc;
+	pkt->nchains++;
+	return 1;
+}
+
+/* A used entry, visible to the frontend at the next flush. "len: The number of bytes
+ * written into the device writable portion of the buffer" (2.7.8). */
+void
+vub_split_push(struct vub_vq *vq, uint16_t head, uint32_t len)
+{
+	struct vu_used_elem *e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
+
+	e->id = head;
+	e->len = len;
+	vq->used_idx++;
+}
+
+void
+vub_split_flush(struct vub_vq *vq)
+{
+	struct vub_dev *dev = vq->dev;
+
+	if (vq->used_idx == vq->published)
+		return;
+	/* Release: the entries are visible before the index that covers them. */
+	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	vq->published = vq->used_idx;
+	/* The flags are read after the index store (2.7.10's memory barrier), else a
+	 * driver that just cleared NO_INTERRUPT could miss its notification. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) & VU_AVAIL_F_NO_INTERRUPT))
+		dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub transport ops: how vhost-user messages, memory and notifications reach the core. */
+#ifndef VUB_TRANSPORT_H
+#define VUB_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vu_vhost_user_msg.h"
+
+struct vub_dev;
+
+/* One region of the frontend's memory as the core translates it. The core fills the
+ * addresses from SET_MEM_TABLE; the transport's map_mem fills host (where guest address
+ * gpa is in this process) and what it needs to undo the mapping. */
+struct vub_region {
+	uint64_t gpa;  /* guest physical start: what descriptors carry */
+	uint64_t uva;  /* the frontend's user address: what SET_VRING_ADDR carries */
+	uint64_t size; /* bytes */
+	uint8_t *host;
+	void *map_addr; /* transport's: the mapping to undo */
+	size_t map_len;
+};
+
+struct vub_transport;
+
+/*
+ * The transport split of the DPDK virtio-vhost-user series (seed 000): the core handles
+ * the protocol and the rings and never knows how messages, memory and notifications
+ * travel; each transport implements this table. init is each transport's constructor
+ * (its parameters differ: vub_af_unix_create); every op gets the transport it was
+ * called on.
+ */
+struct vub_transport_ops {
+	const char *name;
+	/* Messages carry fds (AF_UNIX SCM_RIGHTS): the core checks their count. */
+	bool passes_fds;
+	/* Begin serving: listen (server) or connect (client). */
+	int (*start)(struct vub_transport *t);
+	/* Close everything and free t (after the core dropped its state). */
+	void (*cleanup)(struct vub_transport *t);
+	/* The fd to watch, and the handling of what it reports: new connections, messages
+	 * (passed to vub_dev_on_message), disconnects (vub_dev_on_disconnect). */
+	int (*event_fd)(const struct vub_transport *t);
+	int (*process)(struct vub_transport *t);
+	/* A reply to the frontend's current request. */
+	int (*send_reply)(struct vub_transport *t, const struct vu_vhost_msg *msg);
+	/* Make the regions of a validated SET_MEM_TABLE reachable (regions[i] filled from
+	 * msg's region i), or undo one region. */
+	int (*map_mem)(struct vub_transport *t, const struct vu_vhost_msg *msg,
+		       struct vub_region *regions);
+	void (*unmap_mem)(struct vub_transport *t, struct vub_region *region);
+	/* Notify the frontend: used buffers on vring (call) or an error on it (err). fd is
+	 * what SET_VRING_CALL/ERR passed (-1: none). */
+	int (*vring_call)(struct vub_transport *t, uint16_t vring, int fd);
+	int (*vring_err)(struct vub_transport *t, uint16_t vring, int fd);
+};
+
+struct vub_transport {
+	const struct vub_transport_ops *ops;
+	struct vub_dev *dev; /* set by vub_dev_create */
+};
+
+/* What a transport calls in the core. on_message handles one request (closing or
+ * keeping its fds) and returns 0, or -EPROTO when the transport must drop the connection
+ * (and then call on_disconnect). */
+void vub_dev_on_connect(struct vub_dev *dev);
+int vub_dev_on_message(struct vub_dev *dev, struct vu_vhost_msg *msg);
+void vub_dev_on_disconnect(struct vub_dev *dev);
+const char *vub_dev_name(const struct vub_dev *dev);
+
+/* The AF_UNIX transport: one frontend connection at a time over a UNIX socket. */
+struct vub_af_unix_params {
+	const char *name; /* for log lines */
+	const char *path;
+	bool client; /* connect to path (retrying) instead of listening on it */
+	/* >= 0: serve this connected socket (the spec's --fd=FDNUM) instead of a path; the
+	 * transport owns it. When that frontend leaves, no other can come. */
+	int fd;
+};
+
+int vub_af_unix_create(const struct vub_af_unix_params *params, struct vub_transport **out);
+
+#endif /* VUB_TRANSPORT_H */
