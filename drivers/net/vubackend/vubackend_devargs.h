@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Devargs of the net_vubackend PMD: parsing and validation, plain C for tests without EAL. */
+#ifndef VUBACKEND_DEVARGS_H
+#define VUBACKEND_DEVARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#define VUBACKEND_IFACE_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+
+struct vubackend_devargs {
+	char iface[VUBACKEND_IFACE_MAX]; /* the vhost-user socket path */
+	uint16_t queues;                 /* queue pairs offered to the frontend */
+	bool client;                     /* connect to iface instead of listening on it */
+};
+
+/*
+ * Parse "key=value,key=value" as given after the vdev name, with the keys and meanings
+ * of DPDK's net_vhost that apply (iface, queues, client). Returns 0, or -EINVAL with a
+ * one-line reason in err naming the key.
+ */
+int vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err,
+			    size_t errlen);
+
+#endif /* VUBACKEND_DEVARGS_H */

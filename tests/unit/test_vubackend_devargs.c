@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests of the net_vubackend devargs: defaults, every key, every malformed value. */
+#include <stdio.h>
+#include <string.h>
+
+/* cmocka needs these first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "vubackend_devargs.h"
+
+static char err[512];
+
+static void
+assert_refused(const char *args, const char *needle)
+{
+	struct vubackend_devargs a;
+
+	err[0] = '\0';
+	assert_int_equal(vubackend_devargs_parse(args, &a, err, sizeof(err)), -22);
+	if (!strstr(err, needle))
+		fail_msg("'%s': expected \"%s\" in \"%s\"", args, needle, err);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct vubackend_devargs a;
+
+	(void)state;
+	assert_int_equal(vubackend_devargs_parse("iface=/run/vu.sock", &a, err, sizeof(err)), 0);
+	assert_string_equal(a.iface, "/run/vu.sock");
+	assert_int_equal(a.queues, 1);
+	assert_false(a.client);
+}
+
+static void
+test_every_key(void **state)
+{
+	struct vubackend_devargs a;
+
+	(void)state;
+	assert_int_equal(vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1", &a, err,
+						 sizeof(err)), 0);
+	assert_string_equal(a.iface, "/tmp/s");
+	assert_int_equal(a.queues, 128);
+	assert_true(a.client);
+	assert_int_equal(vubackend_devargs_parse("client=0,iface=x", &a, err, sizeof(err)), 0);
+	assert_false(a.client);
+}
+
+static void
+test_refused(void **state)
+{
+	char longpath[130]; /* iface= and 123 bytes: over a socket path, under an item */
+
+	(void)state;
+	memset(longpath, 'p', sizeof(longpath));
+	memcpy(longpath, "iface=", 6);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_refused("", "iface is required");
+	assert_refused(NULL, "iface is required");
+	assert_refused("queues=2", "iface is required");
+	assert_refused("iface=", "a socket path of 1 to 107 bytes");
+	assert_refused(longpath, "a socket path of 1 to 107 bytes");
+	assert_refused("iface=a,queues=0", "queues=0: not a number from 1 to 128");
+	assert_refused("iface=a,queues=129", "queues=129");
+	assert_refused("iface=a,queues=-1", "queues=-1");
+	assert_refused("iface=a,queues=2x", "queues=2x");
+	assert_refused("iface=a,client=2", "client=2: expected 0 or 1");
+	assert_refused("iface=a,client=", "client=: expected 0 or 1");
+	assert_refused("iface=a,iface=b", "devarg 'iface' given twice");
+	assert_refused("iface=a,,queues=1", "empty devarg");
+	assert_refused("iface=a,queues", "not of the form key=value");
+	assert_refused("iface=a,=1", "not of the form key=value");
+	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
+	assert_refused("iface=a,bogus=1", "unknown devarg 'bogus' (known: iface, queues, client)");
+	assert_refused("iface=a,path=/x", "unknown devarg 'path'");
+}
+
+/* net_vhost keys this driver does not implement are refused by name, never ignored. */
+static void
+test_net_vhost_keys_not_implemented(void **state)
+{
+	static const char *const keys[] = {
+		"iommu-support", "postcopy-support", "tso", "linear-buffer", "ext-buffer",
+		"legacy-ol-flags",
+	};
+	char args[128], needle[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(args, sizeof(args), "iface=a,%s=1", keys[i]);
+		snprintf(needle, sizeof(needle), "devarg '%s' of net_vhost is not implemented",
+			 keys[i]);
+		assert_refused(args, needle);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_key),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_net_vhost_keys_not_implemented),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
