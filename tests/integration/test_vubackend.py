@@ -1,0 +1,512 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Integration tests of net_vubackend, vuser's vhost-user backend PMD, against real frontends.
+
+    backend   dpdk-testpmd -d <staged librte_net_vubackend.so>
+                           --vdev net_vubackend0,iface=<sock>[,client=1]
+    frontend  dpdk-testpmd --vdev net_virtio_user0,path=<sock>,...   (DPDK's driver)
+          or  dpdk-testpmd -d <staged librte_net_vuser.so> --vdev net_vuser0,path=<sock>,...
+
+Each frontend runs split rings with mrg_rxbuf=1 and mrg_rxbuf=0 (packed rings and
+in-order are not offered by the backend yet: the frontends fall back to split rings
+without in-order). Per combination one pair runs, in turn:
+
+    both_ways      frontend `start tx_first 4` -> backend rxonly: exactly 128 x 64 bytes;
+                   backend `start tx_first 4` -> frontend rxonly: exactly 128 x 64 bytes
+    loopback       backend tx_first -> frontend io forward -> backend: 128 each way
+    big_to_backend frontend sends 2-segment 3000-byte frames (1500 + 1500): the backend
+                   gets exactly 64 x 3000 bytes, each as a chain of mbufs
+    big_to_frontend backend sends 2-segment 3000-byte frames: with mrg_rxbuf=1 the
+                   frontend gets exactly 64 x 3000 bytes (each frame over two Rx
+                   buffers); with mrg_rxbuf=0 no buffer holds one: the backend drops
+                   exactly 64 (oerrors 64), the frontend gets none
+
+And once per frontend:
+
+    queues2        queues=2 on both sides: each queue of each side carries exactly 128
+                   packets each way (the frontend enables pair 1 through its control
+                   queue)
+    client_mode    backend client=1, frontend server=1: the backend connects, exact
+                   counts both ways
+    frontend_restart  the frontend quits and a new one connects, twice: the backend
+                   resets and serves each, exact counts both ways every time
+
+And once:
+
+    bad_devargs    an unknown key, a net_vhost key not implemented (tso) and a missing
+                   iface: the probe fails with a line naming the problem, no port
+
+Every count is exact on both sides and imissed/ierrors/oerrors/rx_nombuf stay 0 unless
+stated. VUBACKEND_PLUGIN overrides the backend plugin (default: next to the net_vuser
+plugin of VUSER_PLUGIN or build/). Logs: results/integration-vubackend/.
+
+Usage: test_vubackend.py [-v] [-k SUBSTRING]...
+Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import dpdkapp  # noqa: E402
+from dpdkapp import Testpmd, wait_stable  # noqa: E402
+
+BURST = 32
+NB_BURSTS = 4
+PKTS = BURST * NB_BURSTS          # 128 packets per exchange
+PKT_LEN = 64
+BIG_SEGS = "1500,1500"            # testpmd txpkts: a 2-segment 3000-byte frame
+BIG_LEN = 3000
+BIG_BURSTS = 2                    # 64 big frames: they fit a 256-entry ring twice over
+CASE_TIMEOUT = 90
+SETTLE_TIMEOUT = 10.0
+LINK_TIMEOUT = 15.0
+PROBE_LIMIT = 20.0
+
+APP_ARGS = ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN, "--total-num-mbufs=4096",
+            "--nb-cores=1", "--tx-offloads=0x8000"]   # RTE_ETH_TX_OFFLOAD_MULTI_SEGS
+COUNT_KEYS = ("ipackets", "opackets", "ibytes", "obytes")
+ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
+BACKEND_DRIVER = "net_vubackend"
+
+
+class CaseTimeout(Exception):
+    pass
+
+
+def vubackend_plugin():
+    """$VUBACKEND_PLUGIN, else beside the net_vuser plugin the other tests use (so the
+    sanitizer build's VUSER_PLUGIN brings its own backend)."""
+    if os.environ.get("VUBACKEND_PLUGIN"):
+        return os.environ["VUBACKEND_PLUGIN"]
+    net = os.path.dirname(os.path.dirname(dpdkapp.plugin_path()))
+    return os.path.join(net, "vubackend", "librte_net_vubackend.so")
+
+
+class Frontend:
+    """DPDK's net_virtio_user or vuser's net_vuser, with its mergeable-buffer choice."""
+
+    def __init__(self, kind, mrg, staged_vuser):
+        self.kind, self.mrg = kind, mrg
+        self.driver = "net_virtio_user" if kind == "dpdk" else "net_vuser"
+        self.plugins = [] if kind == "dpdk" else [staged_vuser]
+
+    def vdev(self, sock, server=False, queues=1):
+        args = ["%s0" % self.driver, "path=%s" % sock, "mrg_rxbuf=%d" % self.mrg,
+                "in_order=0", "packed_vq=0"]
+        if server:
+            args.append("server=1")
+        if queues > 1:
+            # Multi-queue goes through the control queue (VIRTIO_NET_F_MQ needs CTRL_VQ).
+            args += ["queues=%d" % queues, "cq=1"]
+        return ",".join(args)
+
+    def app_args(self):
+        # DPDK's virtio takes frames larger than an mbuf only with the Rx SCATTER offload,
+        # even with mergeable buffers.
+        return ["--enable-scatter"] if self.kind == "dpdk" and self.mrg else []
+
+    def name(self):
+        return "%s_mrg%d" % (self.kind, self.mrg)
+
+
+def queue_args(queues):
+    return ["--rxq=%d" % queues, "--txq=%d" % queues] if queues > 1 else []
+
+
+class Env:
+    def __init__(self, log_dir, verbose, backend_plugin, vuser_plugin):
+        self.log_dir, self.verbose = log_dir, verbose
+        self.backend_plugin, self.vuser_plugin = backend_plugin, vuser_plugin
+        self.sock_dir = tempfile.mkdtemp(prefix="vub-it-")
+        self.apps = []
+        self.case = None
+
+    def sock(self, name):
+        return os.path.join(self.sock_dir, name)
+
+    def log(self, msg):
+        if self.verbose:
+            print("    " + msg, flush=True)
+
+    def backend(self, devargs, wait=True, queues=1):
+        vdev = ",".join(["%s0" % BACKEND_DRIVER] + ["%s=%s" % kv for kv in devargs])
+        app = Testpmd("%s-backend" % self.case, self.log_dir, vdevs=[vdev],
+                      plugins=[self.backend_plugin], interactive=True, lcores="0,1",
+                      main_lcore=0,
+                      app_args=["--forward-mode=rxonly"] + APP_ARGS + queue_args(queues))
+        self.apps.append(app)
+        app.start()
+        if wait:
+            app.wait_ready()
+        return app
+
+    def frontend(self, fe, sock, server=False, tag="frontend", wait=True, queues=1):
+        app = Testpmd("%s-%s" % (self.case, tag), self.log_dir,
+                      vdevs=[fe.vdev(sock, server, queues)], plugins=fe.plugins,
+                      interactive=True, lcores="0,1", main_lcore=1,
+                      app_args=["--forward-mode=rxonly"] + APP_ARGS + fe.app_args() +
+                      queue_args(queues))
+        self.apps.append(app)
+        app.start()
+        if wait:
+            app.wait_ready()
+        return app
+
+    def stop_all(self, timeout=10):
+        rcs = {}
+        for app in sorted(self.apps, key=lambda a: "frontend" not in a.name):
+            if app.proc is not None:
+                app.stop(timeout=timeout)
+                rcs[app.name] = app.returncode
+        return rcs
+
+    def dump_logs(self, lines=40):
+        for app in self.apps:
+            print("    ---- %s (%s, rc=%s) last %d lines ----"
+                  % (app.name, app.log_path, app.returncode, lines))
+            for ln in dpdkapp.tail(app.output(), lines).splitlines():
+                print("    | " + ln)
+
+
+# --------------------------------------------------------------------------
+# counters
+
+
+def delta(after, before):
+    return {k: (after.get(k) or 0) - (before.get(k) or 0) for k in COUNT_KEYS + ERROR_KEYS}
+
+
+def settle_all(specs, timeout=SETTLE_TIMEOUT):
+    """Wait (bounded) until every (app, before, key, expected) delta reached its
+    expected value and all stopped moving; return the deltas in order."""
+    def read():
+        return [app.stats() for app, _, _, _ in specs]
+
+    def reached(vals):
+        return all((v.get(key) or 0) - (before.get(key) or 0) >= exp
+                   for v, (_, before, key, exp) in zip(vals, specs))
+
+    after = wait_stable(read, timeout, settle=0.5, until=reached)
+    return [delta(a, spec[1]) for a, spec in zip(after, specs)]
+
+
+def check(name, d, **expected):
+    """Exact deltas; every error counter 0 unless expected otherwise."""
+    bad = ["%s=%s (expected %s)" % (k, d.get(k), v) for k, v in expected.items()
+           if d.get(k) != v]
+    bad += ["%s=%s" % (k, d.get(k)) for k in ERROR_KEYS if k not in expected and d.get(k)]
+    if bad:
+        raise AssertionError("%s counters wrong: %s; deltas: %s" % (name, ", ".join(bad), d))
+
+
+# --------------------------------------------------------------------------
+# exchanges (each leaves both sides stopped, rxonly, 64-byte frames)
+
+
+def to_backend(be, fe, bursts=NB_BURSTS, segs=None, length=PKT_LEN, queues=1):
+    """The frontend sends bursts x BURST frames per queue; the backend must get them
+    all."""
+    n = bursts * BURST * queues
+    b0, f0 = be.stats(), fe.stats()
+    be.run("start")
+    if segs:
+        fe.run("set txpkts %s" % segs)
+    try:
+        fe.run("start tx_first %d" % bursts)
+        b, f = settle_all([(be, b0, "ipackets", n), (fe, f0, "opackets", n)])
+    finally:
+        fe.run("stop")
+        be.run("stop")
+        if segs:
+            fe.run("set txpkts %d" % PKT_LEN)
+    check("backend", b, ipackets=n, ibytes=n * length, opackets=0)
+    check("frontend", f, opackets=n, obytes=n * length, ipackets=0)
+
+
+def to_frontend(be, fe, bursts=NB_BURSTS, segs=None, length=PKT_LEN, dropped=False,
+                queues=1):
+    """The backend sends bursts x BURST frames per queue; the frontend gets them all, or
+    (dropped) none, each counted as an error by the backend."""
+    n = bursts * BURST * queues
+    b0, f0 = be.stats(), fe.stats()
+    if segs:
+        be.run("set txpkts %s" % segs)
+    fe.run("start")
+    try:
+        be.run("start tx_first %d" % bursts)
+        key = "oerrors" if dropped else "opackets"
+        f, b = settle_all([(fe, f0, "ipackets", 0 if dropped else n), (be, b0, key, n)])
+    finally:
+        be.run("stop")
+        fe.run("stop")
+        if segs:
+            be.run("set txpkts %d" % PKT_LEN)
+    if dropped:
+        check("backend", b, opackets=0, obytes=0, oerrors=n, ipackets=0)
+        check("frontend", f, ipackets=0, ibytes=0, opackets=0)
+        return
+    check("backend", b, opackets=n, obytes=n * length, ipackets=0)
+    check("frontend", f, ipackets=n, ibytes=n * length, opackets=0)
+
+
+def loopback(be, fe):
+    n = PKTS
+    b0, f0 = be.stats(), fe.stats()
+    fe.run("set fwd io")
+    fe.run("start")
+    try:
+        be.run("start tx_first %d" % NB_BURSTS)
+        b, f = settle_all([(be, b0, "ipackets", n), (fe, f0, "opackets", n)])
+    finally:
+        be.run("stop")
+        fe.run("stop")
+        fe.run("set fwd rxonly")
+    nbytes = n * PKT_LEN
+    check("backend", b, opackets=n, ipackets=n, obytes=nbytes, ibytes=nbytes)
+    check("frontend", f, ipackets=n, opackets=n, ibytes=nbytes, obytes=nbytes)
+
+
+def check_drivers(be, fe, frontend):
+    got = be.cmd("show port info 0", wait=r"Driver name: *(\S+)").group(1)
+    assert got == BACKEND_DRIVER, "backend port 0 is driven by %s" % got
+    got = fe.cmd("show port info 0", wait=r"Driver name: *(\S+)").group(1)
+    assert got == frontend.driver, "frontend port 0 is driven by %s, not %s" % (
+        got, frontend.driver)
+
+
+def assert_clean_exit(rcs):
+    bad = {n: rc for n, rc in rcs.items() if rc != 0}
+    assert not bad, "apps did not exit cleanly (rc<0 means killed by signal): %s" % bad
+
+
+def start_pair(env, fe_kind):
+    sock = env.sock("%s.sock" % env.case)
+    be = env.backend([("iface", sock)])
+    fe = env.frontend(fe_kind, sock)
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    check_drivers(be, fe, fe_kind)
+    return be, fe
+
+
+# --------------------------------------------------------------------------
+# cases
+
+
+def case_matrix(env, fe_kind):
+    be, fe = start_pair(env, fe_kind)
+    env.log("both_ways")
+    to_backend(be, fe)
+    to_frontend(be, fe)
+    env.log("loopback")
+    loopback(be, fe)
+    env.log("big_to_backend")
+    to_backend(be, fe, bursts=BIG_BURSTS, segs=BIG_SEGS, length=BIG_LEN)
+    env.log("big_to_frontend")
+    to_frontend(be, fe, bursts=BIG_BURSTS, segs=BIG_SEGS, length=BIG_LEN,
+                dropped=not fe_kind.mrg)
+    # The pair still moves small frames exactly after the big ones.
+    to_backend(be, fe)
+    assert_clean_exit(env.stop_all())
+
+
+def case_client_mode(env, fe_kind):
+    sock = env.sock("%s.sock" % env.case)
+    # DPDK's virtio_user in server mode waits in its probe for the backend to connect.
+    fe = env.frontend(fe_kind, sock, server=True, wait=False)
+    dpdkapp.wait_until(lambda: os.path.exists(sock), LINK_TIMEOUT,
+                       what="frontend socket %s" % sock)
+    be = env.backend([("iface", sock), ("client", 1)])
+    fe.wait_ready()
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    check_drivers(be, fe, fe_kind)
+    to_backend(be, fe)
+    to_frontend(be, fe)
+    assert_clean_exit(env.stop_all())
+
+
+def case_frontend_restart(env, fe_kind):
+    sock = env.sock("%s.sock" % env.case)
+    be = env.backend([("iface", sock)])
+    for i in range(3):
+        fe = env.frontend(fe_kind, sock, tag="frontend%d" % i)
+        be.wait_link_up(timeout=LINK_TIMEOUT)
+        fe.wait_link_up(timeout=LINK_TIMEOUT)
+        to_backend(be, fe)
+        to_frontend(be, fe)
+        fe.stop(timeout=10)
+        assert fe.returncode == 0, "frontend %d exited with %s" % (i, fe.returncode)
+        dpdkapp.wait_until(lambda: be.link_status().get("status") == "DOWN", LINK_TIMEOUT,
+                           what="backend link down after frontend %d left" % i)
+    assert_clean_exit(env.stop_all())
+
+
+def per_queue(app, key, queues):
+    return list((app.stats().get(key) or [])[:queues])
+
+
+def case_queues2(env, fe_kind):
+    """queues=2 on both sides: tx_first sends 4 bursts on each queue; both queues of
+    each side carry exactly 128 packets each way."""
+    q = 2
+    sock = env.sock("%s.sock" % env.case)
+    be = env.backend([("iface", sock), ("queues", q)], queues=q)
+    fe = env.frontend(fe_kind, sock, queues=q)
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    check_drivers(be, fe, fe_kind)
+    b0, f0 = per_queue(be, "q_ipackets", q), per_queue(fe, "q_opackets", q)
+    to_backend(be, fe, queues=q)
+    got = [a - b for a, b in zip(per_queue(be, "q_ipackets", q), b0)]
+    sent = [a - b for a, b in zip(per_queue(fe, "q_opackets", q), f0)]
+    env.log("frontend -> backend per queue: sent %s, got %s" % (sent, got))
+    assert got == [PKTS] * q and sent == [PKTS] * q, (
+        "per queue: frontend sent %s, backend got %s, expected %d on each" % (sent, got, PKTS))
+    b0, f0 = per_queue(be, "q_opackets", q), per_queue(fe, "q_ipackets", q)
+    to_frontend(be, fe, queues=q)
+    sent = [a - b for a, b in zip(per_queue(be, "q_opackets", q), b0)]
+    got = [a - b for a, b in zip(per_queue(fe, "q_ipackets", q), f0)]
+    env.log("backend -> frontend per queue: sent %s, got %s" % (sent, got))
+    assert got == [PKTS] * q and sent == [PKTS] * q, (
+        "per queue: backend sent %s, frontend got %s, expected %d on each" % (sent, got, PKTS))
+    assert_clean_exit(env.stop_all())
+
+
+def probe_must_fail(env, devargs, needle):
+    t0 = time.monotonic()
+    be = env.backend(devargs, wait=False)
+    dpdkapp.wait_until(lambda: not be.alive() or re.search(dpdkapp.PROMPT, be.output(), re.M),
+                       PROBE_LIMIT, what="backend probe with %s to finish" % (devargs,))
+    env.log("probe over in %.1fs" % (time.monotonic() - t0))
+    if be.alive():
+        assert be.ports() == [], "a port was created despite %s" % (devargs,)
+    out = be.stop(timeout=10)
+    assert be.returncode is not None and be.returncode >= 0, "backend crashed on %s" % (
+        devargs,)
+    assert "No probed ethernet devices" in out, "a port was probed despite %s" % (devargs,)
+    if not any(re.search(needle, ln) for ln in out.splitlines()):
+        raise AssertionError("no line matching /%s/ for %s" % (needle, devargs))
+
+
+def case_bad_devargs(env):
+    sock = env.sock("bad.sock")
+    probe_must_fail(env, [("iface", sock), ("bogus", 1)],
+                    r"VUSER: net_vubackend0: invalid devargs: unknown devarg 'bogus'")
+    probe_must_fail(env, [("iface", sock), ("tso", 1)],
+                    r"devarg 'tso' of net_vhost is not implemented by net_vubackend")
+    probe_must_fail(env, [("queues", 1)], r"net_vubackend0: invalid devargs: iface is required")
+    assert not os.path.exists(sock), "a socket was created by a refused probe"
+
+
+def build_cases():
+    cases = []
+    for kind in ("dpdk", "vuser"):
+        for mrg in (1, 0):
+            cases.append(("matrix_%s_mrg%d" % (kind, mrg), case_matrix, (kind, mrg)))
+        cases.append(("client_mode_%s" % kind, case_client_mode, (kind, 1)))
+        cases.append(("frontend_restart_%s" % kind, case_frontend_restart, (kind, 1)))
+        cases.append(("queues2_%s" % kind, case_queues2, (kind, 1)))
+    cases.append(("bad_devargs", case_bad_devargs, None))
+    return cases
+
+
+# --------------------------------------------------------------------------
+# runner
+
+
+def _alarm(signum, frame):
+    raise CaseTimeout("case took longer than %ds" % CASE_TIMEOUT)
+
+
+def run_case(env, name, fn, fe_spec):
+    env.case = name
+    env.apps = []
+    if fe_spec is None:
+        fn(env)
+    else:
+        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
+                    help="run only cases whose name contains SUBSTRING")
+    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "integration-vubackend"))
+    args = ap.parse_args()
+
+    cases = [c for c in build_cases() if not args.k or any(k in c[0] for k in args.k)]
+    backend_so, vuser_so = vubackend_plugin(), dpdkapp.plugin_path()
+    print("vubackend integration: %d cases, backend %s, logs in %s"
+          % (len(cases), backend_so, args.log_dir), flush=True)
+    staged = []
+    try:
+        if shutil.which(dpdkapp.TESTPMD) is None:
+            raise dpdkapp.DpdkAppError("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
+        staged = [dpdkapp.stage_plugin(backend_so), dpdkapp.stage_plugin(vuser_so)]
+    except dpdkapp.DpdkAppError as e:
+        print("ERROR: %s" % e)
+        print("0 passed, %d failed" % len(cases))
+        return 1
+
+    shutil.rmtree(args.log_dir, ignore_errors=True)
+    os.makedirs(args.log_dir, exist_ok=True)
+    env = Env(args.log_dir, args.verbose, staged[0], staged[1])
+    passed = failed = 0
+    signal.signal(signal.SIGALRM, _alarm)
+    t_all = time.monotonic()
+    try:
+        for name, fn, spec in cases:
+            t0 = time.monotonic()
+            print("[ RUN  ] %s" % name, flush=True)
+            signal.alarm(CASE_TIMEOUT)
+            try:
+                run_case(env, name, fn, spec)
+                ok, err = True, None
+            except Exception as e:
+                ok, err = False, e
+                tb = traceback.format_exc()
+            finally:
+                signal.alarm(0)
+            if not ok:
+                try:
+                    env.stop_all(timeout=3)
+                except Exception as e:
+                    print("    (stop after failure: %s)" % e)
+            dpdkapp.kill_all(env.apps)
+            dt = time.monotonic() - t0
+            if ok:
+                passed += 1
+                print("[  OK  ] %s (%.1fs)" % (name, dt), flush=True)
+            else:
+                failed += 1
+                print("[ FAIL ] %s (%.1fs): %s" % (name, dt, err), flush=True)
+                if args.verbose or not isinstance(err, AssertionError):
+                    print("    " + tb.replace("\n", "\n    "))
+                env.dump_logs()
+    finally:
+        signal.alarm(0)
+        dpdkapp.kill_all(env.apps)
+        shutil.rmtree(env.sock_dir, ignore_errors=True)
+        for s in staged:
+            dpdkapp.unstage_plugin(s)
+    print("vubackend integration: %.1fs" % (time.monotonic() - t_all))
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
