@@ -61,7 +61,8 @@ struct vub_pkt {
 	uint32_t hdr_len; /* virtio-net header bytes in front of the frame */
 	uint16_t niov;
 	uint16_t nchains; /* more than one only with mergeable Rx buffers */
-	uint16_t avail_before; /* where the ring stood before begin (for abort) */
+	uint16_t avail_before; /* where the ring stood before begin (for abort), */
+	bool wrap_before;      /* with its packed-ring wrap counter */
 	struct vub_iov iov[VUB_PKT_MAX_IOV];
 	struct vub_chain chains[VUB_PKT_MAX_IOV];
 };

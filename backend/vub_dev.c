@@ -8,13 +8,14 @@
 
 #include "vub_priv.h"
 
-/* What the device side implements (virtio 1.2 feature bits): virtio 1.0 layout,
- * mergeable receive buffers, indirect descriptors; multi-queue when it has pairs to offer.
+/* What the device side implements (virtio 1.2 feature bits): virtio 1.0 layout, packed
+ * rings, mergeable receive buffers, indirect descriptors; multi-queue when it has pairs
+ * to offer.
  * VHOST_USER_F_PROTOCOL_FEATURES: "signals back-end support for
  * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES". */
 #define VUB_FEATURES                                                                   \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) | \
-	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) |    \
+	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
 #define VUB_PROTOCOL_FEATURES                                                \
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	 VU_BIT(VUB_PROTOCOL_F_RESET_DEVICE))
@@ -87,13 +88,21 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->started = false;
 	vq->enabled = false;
 	vq->broken = false;
+	vq->packed = false;
 	vq->size = 0;
 	vq->last_avail = 0;
 	vq->used_idx = 0;
 	vq->published = 0;
+	/* "a single-bit ring wrap counter initialized to 1" */
+	vq->avail_wrap = true;
+	vq->used_wrap = true;
+	vq->unflushed = 0;
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
+	vq->pdesc = NULL;
+	vq->driver_event = NULL;
+	vq->device_event = NULL;
 	vq->addr_set = false;
 }
 
@@ -160,6 +169,7 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t,
 		dev->vqs[i].dev = dev;
 		dev->vqs[i].index = i;
 		dev->vqs[i].kick_fd = dev->vqs[i].call_fd = dev->vqs[i].err_fd = -1;
+		dev->vqs[i].avail_wrap = dev->vqs[i].used_wrap = true;
 	}
 	dev->t = t;
 	t->dev = dev;

@@ -60,6 +60,12 @@ vub_msg_vq(struct vub_dev *dev, const struct vu_vhost_msg *msg, uint32_t index)
 }
 
 static bool
+vub_packed_negotiated(const struct vub_dev *dev)
+{
+	return dev->features & VU_BIT(VU_F_RING_PACKED);
+}
+
+static bool
 vub_any_started(const struct vub_dev *dev)
 {
 	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++)
@@ -177,10 +183,14 @@ vub_set_vring_num(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost
 		VU_ERR("%s: SET_VRING_NUM on started vring %u: refused", dev->name, s->index);
 		return -EBUSY;
 	}
-	/* "Queue Size value is always a power of 2. The maximum Queue Size value is 32768." */
-	if (s->num == 0 || s->num > VUB_MAX_QUEUE_SIZE || (s->num & (s->num - 1))) {
-		VU_ERR("%s: SET_VRING_NUM %u on vring %u: a split ring takes a power of two from "
-		       "1 to 32768: refused", dev->name, s->num, s->index);
+	/* Split: "Queue Size value is always a power of 2. The maximum Queue Size value is
+	 * 32768." Packed: "up to 2^15 entries", "does not have to be a power of 2". */
+	if (s->num == 0 || s->num > VUB_MAX_QUEUE_SIZE ||
+	    (!vub_packed_negotiated(dev) && (s->num & (s->num - 1)))) {
+		VU_ERR("%s: SET_VRING_NUM %u on vring %u: a %s ring takes %s from 1 to 32768: "
+		       "refused", dev->name, s->num, s->index,
+		       vub_packed_negotiated(dev) ? "packed" : "split",
+		       vub_packed_negotiated(dev) ? "a size" : "a power of two");
 		return -EINVAL;
 	}
 	vq->size = (uint16_t)s->num;
@@ -227,13 +237,19 @@ vub_set_vring_base(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 		return -EBUSY;
 	}
 	if (s->num > UINT16_MAX) {
-		VU_ERR("%s: SET_VRING_BASE %u on vring %u: a split ring index has 16 bits: "
-		       "refused", dev->name, s->num, s->index);
+		VU_ERR("%s: SET_VRING_BASE %u on vring %u: a ring position has 16 bits: refused",
+		       dev->name, s->num, s->index);
 		return -EINVAL;
 	}
-	/* Every buffer taken was returned before the ring stopped: the used index
-	 * resumes where the available one does. */
+	/* Every buffer taken was returned before the ring stopped: the used position
+	 * resumes where the available one does. A packed ring's base carries the wrap
+	 * counter in bit 15 (checked against the ring size when it starts). */
 	vq->last_avail = vq->used_idx = vq->published = (uint16_t)s->num;
+	vq->avail_wrap = vq->used_wrap = true;
+	if (vub_packed_negotiated(dev)) {
+		vq->avail_wrap = vq->used_wrap = s->num >> VU_PACKED_BASE_WRAP_SHIFT;
+		vq->last_avail = vq->used_idx = s->num & ~(1u << VU_PACKED_BASE_WRAP_SHIFT);
+	}
 	return 0;
 }
 
@@ -252,6 +268,8 @@ vub_get_vring_base(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 	reply->hdr.size = sizeof(reply->payload.state);
 	reply->payload.state.index = s->index;
 	reply->payload.state.num = vq->last_avail;
+	if (vq->packed)
+		reply->payload.state.num = vu_packed_ring_base(vq->last_avail, vq->avail_wrap);
 	if (vq->kick_fd >= 0)
 		close(vq->kick_fd);
 	vq->kick_fd = -1;
@@ -305,14 +323,25 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 		       dev->name, vq->index, missing);
 		return -EINVAL;
 	}
+	vq->packed = vub_packed_negotiated(dev);
+	if (vq->packed && vq->last_avail >= vq->size) {
+		VU_ERR("%s: SET_VRING_KICK on vring %u: its base %u is past its %u descriptors: "
+		       "the ring stays stopped", dev->name, vq->index, vq->last_avail, vq->size);
+		return -EINVAL;
+	}
 	if (vub_vq_translate(vq) < 0)
 		return -EFAULT;
 	vq->hdr_len = vu_net_hdr_size(dev->features);
 	vq->mrg = dev->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 	vq->indirect = dev->features & VU_BIT(VU_F_RING_INDIRECT_DESC);
-	/* "The device uses this in used->flags to advise the driver: don't kick me": the
-	 * device polls its rings. */
-	__atomic_store_n(&vq->used->flags, VU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	vq->unflushed = 0;
+	/* The device polls its rings: "The device uses this in used->flags to advise the
+	 * driver: don't kick me"; packed, "RING_EVENT_FLAGS_DISABLE" in its event area. */
+	if (vq->packed)
+		__atomic_store_n(&vq->device_event->flags, VU_RING_EVENT_FLAGS_DISABLE,
+				 __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&vq->used->flags, VU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 	vq->broken = false;
 	vq->started = true;
 	return 0;
@@ -338,8 +367,10 @@ vub_set_vring_kick(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 	rc = vub_vq_start(dev, vq);
 	vub_vq_unlock(vq);
 	if (rc == 0)
-		VU_INFO("%s: vring %u started: %u entries, avail index %u", dev->name, vq->index,
-			vq->size, vq->last_avail);
+		VU_INFO("%s: vring %u started: %s ring of %u entries at %u%s%s", dev->name,
+			vq->index, vq->packed ? "packed" : "split", vq->size, vq->last_avail,
+			vq->mrg ? ", mergeable Rx buffers" : "",
+			vq->indirect ? ", indirect descriptors" : "");
 	return rc;
 }
 

@@ -46,7 +46,10 @@ vub_vq_leave(struct vub_vq *vq)
 void
 vub_vq_flush(struct vub_vq *vq)
 {
-	vub_split_flush(vq);
+	if (vq->packed)
+		vub_packed_flush(vq);
+	else
+		vub_split_flush(vq);
 }
 
 static void
@@ -57,12 +60,21 @@ vub_pkt_reset(const struct vub_vq *vq, struct vub_pkt *pkt)
 	pkt->niov = 0;
 	pkt->nchains = 0;
 	pkt->avail_before = vq->last_avail;
+	pkt->wrap_before = vq->avail_wrap;
+}
+
+/* Give back the buffers taken since begin: they are taken again next time. */
+static void
+vub_ring_rewind(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	vq->last_avail = pkt->avail_before;
+	vq->avail_wrap = pkt->wrap_before;
 }
 
 static void
 vub_pkt_rollback(struct vub_vq *vq, struct vub_pkt *pkt)
 {
-	vq->last_avail = pkt->avail_before;
+	vub_ring_rewind(vq, pkt);
 	pkt->niov = 0;
 	pkt->nchains = 0;
 }
@@ -74,7 +86,7 @@ vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt)
 		int rc;
 
 		vub_pkt_reset(vq, pkt);
-		rc = vub_split_pop(vq, false, pkt);
+		rc = vub_vq_pop(vq, false, pkt);
 		if (rc == -E2BIG) {
 			vub_vq_break(vq, "transmit chain at descriptor %u has more than %u buffers",
 				     pkt->chains[0].head, VUB_PKT_MAX_IOV);
@@ -92,7 +104,7 @@ vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt)
 		if (vq->enabled)
 			return 1;
 		/* Disabled: processed and discarded. */
-		vub_split_push(vq, pkt->chains[0].head, 0);
+		vub_vq_used(vq, pkt, 0);
 	}
 }
 
@@ -100,13 +112,13 @@ void
 vub_dequeue_end(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
 	/* Nothing written into a transmit buffer: used length 0. */
-	vub_split_push(vq, pkt->chains[0].head, 0);
+	vub_vq_used(vq, pkt, 0);
 }
 
 void
 vub_dequeue_abort(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
-	vq->last_avail = pkt->avail_before;
+	vub_ring_rewind(vq, pkt);
 }
 
 /* One more receive chain for pkt: 1, or what ends the reservation (0, -EMSGSIZE, -EIO),
@@ -115,7 +127,7 @@ static int
 vub_enqueue_chain(struct vub_vq *vq, struct vub_pkt *pkt)
 {
 	uint16_t first = pkt->niov;
-	int rc = vub_split_pop(vq, true, pkt);
+	int rc = vub_vq_pop(vq, true, pkt);
 
 	if (rc == -E2BIG && first == 0) {
 		vub_vq_break(vq, "receive chain at descriptor %u has more than %u buffers",
@@ -196,7 +208,6 @@ void
 vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
 	struct vu_net_hdr hdr;
-	uint32_t left = pkt->hdr_len + pkt->len;
 
 	/* num_buffers: "the number of descriptors used to hold the incoming packet" with
 	 * MRG_RXBUF, and "MUST set num_buffers to 1" without it. No offload is offered:
@@ -204,18 +215,13 @@ vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt)
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.num_buffers = pkt->nchains;
 	vub_iov_copy(pkt, 0, &hdr, pkt->hdr_len, true);
-	for (uint16_t i = 0; i < pkt->nchains; i++) {
-		uint32_t used = pkt->chains[i].cap < left ? pkt->chains[i].cap : left;
-
-		vub_split_push(vq, pkt->chains[i].head, used);
-		left -= used;
-	}
+	vub_vq_used(vq, pkt, pkt->hdr_len + pkt->len);
 }
 
 void
 vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
-	vq->last_avail = pkt->avail_before;
+	vub_ring_rewind(vq, pkt);
 }
 
 uint32_t

@@ -8,6 +8,7 @@
 
 #include "vu_log.h"
 #include "vu_ring.h"
+#include "vu_ring_packed.h"
 #include "vu_virtio.h"
 #include "vu_vhost_user_msg.h"
 #include "vub.h"
@@ -40,16 +41,23 @@ struct vub_vq {
 	bool started;  /* SET_VRING_KICK seen and the ring translated */
 	bool enabled;  /* SET_VRING_ENABLE 1, or no protocol features */
 	bool broken;   /* the frontend broke the ring: stopped until set up again */
+	bool packed;   /* VIRTIO_F_RING_PACKED: the fields marked packed apply */
 	uint16_t size;
-	uint16_t last_avail; /* next avail slot to read */
-	uint16_t used_idx;   /* next used slot to write */
-	uint16_t published;  /* used idx last made visible to the frontend */
+	uint16_t last_avail; /* next avail slot (split) or descriptor (packed) to read */
+	uint16_t used_idx;   /* next used slot (split) or descriptor (packed) to write */
+	uint16_t published;  /* split: used idx last made visible to the frontend */
+	bool avail_wrap;     /* packed: the wrap counters (spec 2.8.1) */
+	bool used_wrap;
+	uint16_t unflushed;  /* packed: descriptors marked used since the last flush */
 	uint32_t hdr_len;
 	bool mrg;
 	bool indirect;
 	struct vu_desc *desc;
 	struct vu_avail *avail;
 	struct vu_used *used;
+	struct vu_packed_desc *pdesc; /* packed: descriptor ring and event suppression */
+	struct vu_packed_event *driver_event;
+	struct vu_packed_event *device_event;
 	int call_fd; /* -1: none */
 	int err_fd;
 	struct vub_dev *dev;
@@ -100,11 +108,61 @@ void vub_mem_unmap_all(struct vub_dev *dev);
 void *vub_mem_gpa(const struct vub_mem *mem, uint64_t gpa, uint64_t len);
 void *vub_mem_uva(const struct vub_mem *mem, uint64_t uva, uint64_t len);
 
-/* vub_ring.c: ring translation and the split ring's device side. */
+/* vub_ring.c: ring translation, what both layouts share, the split ring's device side.
+ * pop takes the next available chain into pkt (appending): 1, 0 when none is available,
+ * -E2BIG when it does not fit pkt, -EIO when the ring is broken. used marks every chain of
+ * pkt used, `total` bytes written into them in order; flush makes that visible and calls
+ * the frontend unless it suppressed the notification. */
 int vub_vq_translate(struct vub_vq *vq);
+void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,
+		    uint32_t align);
 void vub_vq_break(struct vub_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len,
+		uint32_t *cap);
+const char *vub_pkt_add_error(int rc);
 int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
-void vub_split_push(struct vub_vq *vq, uint16_t head, uint32_t len);
+void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 void vub_split_flush(struct vub_vq *vq);
+
+/* vub_packed.c: the packed ring's device side, the same contract. */
+int vub_packed_translate(struct vub_vq *vq);
+int vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
+void vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
+void vub_packed_flush(struct vub_vq *vq);
+
+static inline int
+vub_vq_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
+{
+	return vq->packed ? vub_packed_pop(vq, writable, pkt) : vub_split_pop(vq, writable, pkt);
+}
+
+static inline void
+vub_vq_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
+{
+	if (vq->packed)
+		vub_packed_used(vq, pkt, total);
+	else
+		vub_split_used(vq, pkt, total);
+}
+
+/* Receive buffers must all be device-writable: "A device MUST NOT write to a
+ * device-readable buffer". A transmit buffer marked device-writable is read anyway ("a
+ * device SHOULD NOT read a device-writable buffer", not MUST NOT): DPDK 22.11's virtio
+ * driver marks the header entry of its packed indirect Tx tables so. */
+static inline bool
+vub_direction_ok(uint16_t flags, bool writable)
+{
+	return !writable || (flags & VU_DESC_F_WRITE);
+}
+
+/* The bytes of chain i when total bytes fill the chains in order. */
+static inline uint32_t
+vub_chain_used(const struct vub_chain *c, uint32_t *left)
+{
+	uint32_t n = c->cap < *left ? c->cap : *left;
+
+	*left -= n;
+	return n;
+}
 
 #endif /* VUB_PRIV_H */

@@ -32,7 +32,7 @@ vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 	dev->t->ops->vring_err(dev->t, vq->index, vq->err_fd);
 }
 
-static void *
+void *
 vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len, uint32_t align)
 {
 	void *p = vub_mem_uva(&vq->dev->mem, uaddr, len);
@@ -57,6 +57,9 @@ int
 vub_vq_translate(struct vub_vq *vq)
 {
 	uint64_t n = vq->size;
+
+	if (vq->packed)
+		return vub_packed_translate(vq);
 	void *desc, *avail, *used;
 
 	desc = vub_ring_part(vq, "descriptor table", vq->desc_uaddr, sizeof(struct vu_desc) * n,
@@ -103,25 +106,25 @@ vub_split_next_head(struct vub_vq *vq, uint16_t *head)
 
 /* Append one buffer piece to pkt: 0, -E2BIG when pkt is full, -EFAULT when the piece is
  * not wholly inside one memory region, -EOVERFLOW past 4 GiB. */
-static int
-vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, const struct vu_desc *d, uint32_t *cap)
+int
+vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap)
 {
 	void *p;
 
-	if (d->len == 0)
+	if (len == 0)
 		return 0;
 	if (pkt->niov == VUB_PKT_MAX_IOV)
 		return -E2BIG;
 	/* "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total". */
-	if (*cap + d->len < *cap)
+	if (*cap + len < *cap)
 		return -EOVERFLOW;
-	p = vub_mem_gpa(&vq->dev->mem, d->addr, d->len);
+	p = vub_mem_gpa(&vq->dev->mem, addr, len);
 	if (!p)
 		return -EFAULT;
 	pkt->iov[pkt->niov].base = p;
-	pkt->iov[pkt->niov].len = d->len;
+	pkt->iov[pkt->niov].len = len;
 	pkt->niov++;
-	*cap += d->len;
+	*cap += len;
 	return 0;
 }
 
@@ -148,7 +151,7 @@ vub_split_indirect(struct vub_vq *vq, const struct vu_desc *d, bool in_table,
 	return NULL;
 }
 
-static const char *
+const char *
 vub_pkt_add_error(int rc)
 {
 	switch (rc) {
@@ -204,14 +207,11 @@ vub_split_walk(struct vub_vq *vq, uint16_t head, bool writable, struct vub_pkt *
 			hops = 0;
 			continue;
 		}
-		/* Net Tx buffers are all device-readable, Rx buffers all device-writable:
-		 * "A device MUST NOT write to a device-readable buffer". */
-		if (!!(d.flags & VU_DESC_F_WRITE) != writable) {
-			why = writable ? "device-readable buffer in a receive chain"
-				       : "device-writable buffer in a transmit chain";
+		if (!vub_direction_ok(d.flags, writable)) {
+			why = "device-readable buffer in a receive chain";
 			goto broken;
 		}
-		rc = vub_pkt_add(vq, pkt, &d, &c->cap);
+		rc = vub_pkt_add(vq, pkt, d.addr, d.len, &c->cap);
 		if (rc == -E2BIG)
 			return rc;
 		if (rc < 0) {
@@ -228,8 +228,6 @@ broken:
 	return -EIO;
 }
 
-/* Take the next available chain into pkt (appending): 1, 0 when none is available,
- * -E2BIG when it does not fit pkt, -EIO when the ring is broken. */
 int
 vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 {
@@ -245,16 +243,18 @@ vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 	return 1;
 }
 
-/* A used entry, visible to the frontend at the next flush. "len: The number of bytes
+/* Used entries, visible to the frontend at the next flush. "len: The number of bytes
  * written into the device writable portion of the buffer" (2.7.8). */
 void
-vub_split_push(struct vub_vq *vq, uint16_t head, uint32_t len)
+vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 {
-	struct vu_used_elem *e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
+	for (uint16_t i = 0; i < pkt->nchains; i++) {
+		struct vu_used_elem *e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
 
-	e->id = head;
-	e->len = len;
-	vq->used_idx++;
+		e->id = pkt->chains[i].head;
+		e->len = vub_chain_used(&pkt->chains[i], &total);
+		vq->used_idx++;
+	}
 }
 
 void

@@ -7,9 +7,9 @@
     frontend  dpdk-testpmd --vdev net_virtio_user0,path=<sock>,...   (DPDK's driver)
           or  dpdk-testpmd -d <staged librte_net_vuser.so> --vdev net_vuser0,path=<sock>,...
 
-Each frontend runs split rings with mrg_rxbuf=1 and mrg_rxbuf=0 (packed rings and
-in-order are not offered by the backend yet: the frontends fall back to split rings
-without in-order). Per combination one pair runs, in turn:
+Each frontend runs split and packed rings, each with mrg_rxbuf=1 and mrg_rxbuf=0
+(in_order=0: the backend does not offer in-order yet). Per combination one pair runs, in
+turn:
 
     both_ways      frontend `start tx_first 4` -> backend rxonly: exactly 128 x 64 bytes;
                    backend `start tx_first 4` -> frontend rxonly: exactly 128 x 64 bytes
@@ -23,22 +23,25 @@ without in-order). Per combination one pair runs, in turn:
 
 And once per frontend:
 
-    queues2        queues=2 on both sides: each queue of each side carries exactly 128
-                   packets each way (the frontend enables pair 1 through its control
-                   queue)
-    client_mode    backend client=1, frontend server=1: the backend connects, exact
-                   counts both ways
-    frontend_restart  the frontend quits and a new one connects, twice: the backend
-                   resets and serves each, exact counts both ways every time
+    queues2        queues=2 on both sides, packed rings: each queue of each side carries
+                   exactly 128 packets each way (the frontend enables pair 1 through its
+                   control queue)
+    client_mode    backend client=1, frontend server=1 (split rings): the backend
+                   connects, exact counts both ways
+    frontend_restart  (split rings) the frontend quits and a new one connects, twice: the
+                   backend resets and serves each, exact counts both ways every time
 
 And once:
 
     bad_devargs    an unknown key, a net_vhost key not implemented (tso) and a missing
                    iface: the probe fails with a line naming the problem, no port
 
-Every count is exact on both sides and imissed/ierrors/oerrors/rx_nombuf stay 0 unless
-stated. VUBACKEND_PLUGIN overrides the backend plugin (default: next to the net_vuser
-plugin of VUSER_PLUGIN or build/). Logs: results/integration-vubackend/.
+Every pair first checks the backend's info line for each ring it started: the layout
+(split or packed) and mergeable buffers are what the frontend's devargs ask. Every count
+is exact on both sides and imissed/ierrors/oerrors/rx_nombuf stay 0 unless stated.
+
+VUBACKEND_PLUGIN overrides the backend plugin (default: next to the net_vuser plugin of
+VUSER_PLUGIN or build/). Logs: results/integration-vubackend/.
 
 Usage: test_vubackend.py [-v] [-k SUBSTRING]...
 Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
@@ -96,14 +99,14 @@ def vubackend_plugin():
 class Frontend:
     """DPDK's net_virtio_user or vuser's net_vuser, with its mergeable-buffer choice."""
 
-    def __init__(self, kind, mrg, staged_vuser):
-        self.kind, self.mrg = kind, mrg
+    def __init__(self, kind, mrg, staged_vuser, packed=0):
+        self.kind, self.mrg, self.packed = kind, mrg, packed
         self.driver = "net_virtio_user" if kind == "dpdk" else "net_vuser"
         self.plugins = [] if kind == "dpdk" else [staged_vuser]
 
     def vdev(self, sock, server=False, queues=1):
         args = ["%s0" % self.driver, "path=%s" % sock, "mrg_rxbuf=%d" % self.mrg,
-                "in_order=0", "packed_vq=0"]
+                "in_order=0", "packed_vq=%d" % self.packed]
         if server:
             args.append("server=1")
         if queues > 1:
@@ -115,9 +118,6 @@ class Frontend:
         # DPDK's virtio takes frames larger than an mbuf only with the Rx SCATTER offload,
         # even with mergeable buffers.
         return ["--enable-scatter"] if self.kind == "dpdk" and self.mrg else []
-
-    def name(self):
-        return "%s_mrg%d" % (self.kind, self.mrg)
 
 
 def queue_args(queues):
@@ -143,7 +143,7 @@ class Env:
         vdev = ",".join(["%s0" % BACKEND_DRIVER] + ["%s=%s" % kv for kv in devargs])
         app = Testpmd("%s-backend" % self.case, self.log_dir, vdevs=[vdev],
                       plugins=[self.backend_plugin], interactive=True, lcores="0,1",
-                      main_lcore=0,
+                      main_lcore=0, log_levels=["pmd.net.vubackend:info"],
                       app_args=["--forward-mode=rxonly"] + APP_ARGS + queue_args(queues))
         self.apps.append(app)
         app.start()
@@ -290,6 +290,20 @@ def assert_clean_exit(rcs):
     assert not bad, "apps did not exit cleanly (rc<0 means killed by signal): %s" % bad
 
 
+def check_rings(be, fe_kind, queues=1):
+    """The backend started every ring with the layout and mergeable buffers the
+    frontend asked for (its pmd.net.vubackend:info line), so nothing fell back."""
+    ring = "packed" if fe_kind.packed else "split"
+    for vring in range(2 * queues):
+        pat = (r"vring %d started: (\w+) ring of \d+ entries at \d+"
+               r"(, mergeable Rx buffers)?" % vring)
+        m = be.wait_for_output(pat, timeout=LINK_TIMEOUT)
+        got = (m.group(1), bool(m.group(2)))
+        assert got == (ring, bool(fe_kind.mrg)), (
+            "vring %d started as %s ring, mergeable=%s; the frontend asked for %s, "
+            "mrg_rxbuf=%d" % (vring, got[0], got[1], ring, fe_kind.mrg))
+
+
 def start_pair(env, fe_kind):
     sock = env.sock("%s.sock" % env.case)
     be = env.backend([("iface", sock)])
@@ -297,6 +311,7 @@ def start_pair(env, fe_kind):
     be.wait_link_up(timeout=LINK_TIMEOUT)
     fe.wait_link_up(timeout=LINK_TIMEOUT)
     check_drivers(be, fe, fe_kind)
+    check_rings(be, fe_kind)
     return be, fe
 
 
@@ -332,6 +347,7 @@ def case_client_mode(env, fe_kind):
     be.wait_link_up(timeout=LINK_TIMEOUT)
     fe.wait_link_up(timeout=LINK_TIMEOUT)
     check_drivers(be, fe, fe_kind)
+    check_rings(be, fe_kind)
     to_backend(be, fe)
     to_frontend(be, fe)
     assert_clean_exit(env.stop_all())
@@ -367,6 +383,7 @@ def case_queues2(env, fe_kind):
     be.wait_link_up(timeout=LINK_TIMEOUT)
     fe.wait_link_up(timeout=LINK_TIMEOUT)
     check_drivers(be, fe, fe_kind)
+    check_rings(be, fe_kind, queues=q)
     b0, f0 = per_queue(be, "q_ipackets", q), per_queue(fe, "q_opackets", q)
     to_backend(be, fe, queues=q)
     got = [a - b for a, b in zip(per_queue(be, "q_ipackets", q), b0)]
@@ -413,11 +430,13 @@ def case_bad_devargs(env):
 def build_cases():
     cases = []
     for kind in ("dpdk", "vuser"):
-        for mrg in (1, 0):
-            cases.append(("matrix_%s_mrg%d" % (kind, mrg), case_matrix, (kind, mrg)))
-        cases.append(("client_mode_%s" % kind, case_client_mode, (kind, 1)))
-        cases.append(("frontend_restart_%s" % kind, case_frontend_restart, (kind, 1)))
-        cases.append(("queues2_%s" % kind, case_queues2, (kind, 1)))
+        for ring in ("split", "packed"):
+            for mrg in (1, 0):
+                cases.append(("matrix_%s_%s_mrg%d" % (kind, ring, mrg), case_matrix,
+                              (kind, mrg, ring == "packed")))
+        cases.append(("client_mode_%s" % kind, case_client_mode, (kind, 1, 0)))
+        cases.append(("frontend_restart_%s" % kind, case_frontend_restart, (kind, 1, 0)))
+        cases.append(("queues2_%s" % kind, case_queues2, (kind, 1, 1)))
     cases.append(("bad_devargs", case_bad_devargs, None))
     return cases
 
@@ -436,7 +455,7 @@ def run_case(env, name, fn, fe_spec):
     if fe_spec is None:
         fn(env)
     else:
-        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin))
+        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin, fe_spec[2]))
 
 
 def main():

@@ -171,22 +171,42 @@ vf_set_fd(struct vf *f, uint32_t request, uint32_t index, int fd)
 	return vf_request(f, request, &v, sizeof(v), &fd, 1);
 }
 
+/* Lay ring index out in its part of memory; the addresses SET_VRING_ADDR carries. */
+static void
+vf_layout_ring(struct vf *f, uint32_t index, uint16_t size, struct vu_vhost_vring_addr *a)
+{
+	uint8_t *mem = f->mem + index * VF_RING_STRIDE;
+
+	if (f->packed) {
+		struct vu_packed_ring *r = &f->pring[index];
+
+		memset(mem, 0, vu_packed_ring_mem_size(size));
+		vu_packed_ring_init(r, mem, size);
+		a->desc_user_addr = (uint64_t)(uintptr_t)r->desc;
+		a->avail_user_addr = (uint64_t)(uintptr_t)r->driver_event;
+		a->used_user_addr = (uint64_t)(uintptr_t)r->device_event;
+		return;
+	}
+	memset(mem, 0, vu_split_ring_mem_size(size));
+	vu_split_ring_init(&f->ring[index], mem, size);
+	a->desc_user_addr = (uint64_t)(uintptr_t)f->ring[index].desc;
+	a->avail_user_addr = (uint64_t)(uintptr_t)f->ring[index].avail;
+	a->used_user_addr = (uint64_t)(uintptr_t)f->ring[index].used;
+}
+
 int64_t
 vf_setup_ring(struct vf *f, uint32_t index, uint16_t size)
 {
-	struct vu_split_ring *r = &f->ring[index];
 	struct vu_vhost_vring_addr a = { .index = index };
+	/* "initialized to 1": a packed ring starts at slot 0 of wrap counter 1. */
+	uint32_t base = f->packed ? vu_packed_ring_base(0, true) : 0;
 	int kick = eventfd(0, EFD_CLOEXEC);
 	int64_t ack;
 
-	memset(f->mem + index * VF_RING_STRIDE, 0, vu_split_ring_mem_size(size));
-	vu_split_ring_init(r, f->mem + index * VF_RING_STRIDE, size);
-	a.desc_user_addr = (uint64_t)(uintptr_t)r->desc;
-	a.avail_user_addr = (uint64_t)(uintptr_t)r->avail;
-	a.used_user_addr = (uint64_t)(uintptr_t)r->used;
+	vf_layout_ring(f, index, size, &a);
 	assert_true(kick >= 0);
 	assert_true(vf_set_state(f, VU_VHOST_USER_SET_VRING_NUM, index, size) <= 0);
-	assert_true(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, index, 0) <= 0);
+	assert_true(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, index, base) <= 0);
 	assert_true(vf_request(f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) <= 0);
 	assert_true(vf_set_fd(f, VU_VHOST_USER_SET_VRING_CALL, index, f->call[index]) <= 0);
 	assert_true(vf_set_fd(f, VU_VHOST_USER_SET_VRING_ERR, index, f->err[index]) <= 0);
@@ -202,6 +222,7 @@ vf_handshake(struct vf *f, uint64_t features)
 	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, VF_PROTOCOL),
 			 f->acks ? 0 : VF_NO_ACK);
 	f->acks = true;
+	f->packed = features & VU_BIT(VU_F_RING_PACKED);
 	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
 	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_FEATURES, features), 0);
 	assert_int_equal(vf_set_mem_table(f), 0);
@@ -237,30 +258,78 @@ vf_avail(struct vf *f, uint32_t ring, uint16_t head)
 }
 
 void
+vf_put_pdesc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len,
+	     uint16_t id, uint16_t flags)
+{
+	struct vu_packed_ring *r = &f->pring[ring];
+
+	vu_packed_desc_fill(r, &r->desc[slot], addr, len, id,
+			    flags | vu_packed_ring_avail_flags(r));
+	f->ndesc[ring][id % VF_SLOTS_PER_RING] = 1;
+}
+
+void
+vf_pavail_advance(struct vf *f, uint32_t ring, uint16_t n)
+{
+	vu_packed_ring_avail_advance(&f->pring[ring], n);
+}
+
+/* One buffer of one descriptor in the next slot: split or packed, id = slot. */
+static void
+vf_post_one(struct vf *f, uint32_t ring, uint8_t *buf, uint32_t len, uint16_t flags)
+{
+	uint16_t slot;
+
+	if (f->packed) {
+		slot = f->pring[ring].avail_idx;
+		vf_put_pdesc(f, ring, slot, (uint64_t)(uintptr_t)buf, len, slot, flags);
+		vf_pavail_advance(f, ring, 1);
+		return;
+	}
+	slot = f->ring[ring].avail_idx & f->ring[ring].mask;
+	vf_put_desc(f, ring, slot, (uint64_t)(uintptr_t)buf, len, flags, 0);
+	vf_avail(f, ring, slot);
+}
+
+static uint16_t
+vf_next_slot(const struct vf *f, uint32_t ring)
+{
+	if (f->packed)
+		return f->pring[ring].avail_idx;
+	return f->ring[ring].avail_idx & f->ring[ring].mask;
+}
+
+void
 vf_post_tx(struct vf *f, const void *data, uint32_t len)
 {
-	struct vu_split_ring *r = &f->ring[VF_TX];
-	uint16_t slot = r->avail_idx & r->mask;
-	uint8_t *buf = vf_buf(f, VF_TX, slot);
+	uint8_t *buf = vf_buf(f, VF_TX, vf_next_slot(f, VF_TX));
 
 	memset(buf, 0, VF_HDR_LEN);
 	memcpy(buf + VF_HDR_LEN, data, len);
-	vf_put_desc(f, VF_TX, slot, (uint64_t)(uintptr_t)buf, VF_HDR_LEN + len, 0, 0);
-	vf_avail(f, VF_TX, slot);
+	vf_post_one(f, VF_TX, buf, VF_HDR_LEN + len, 0);
 }
 
 void
 vf_post_rx(struct vf *f, unsigned int n, uint32_t len)
 {
-	struct vu_split_ring *r = &f->ring[VF_RX];
+	for (unsigned int i = 0; i < n; i++)
+		vf_post_one(f, VF_RX, vf_buf(f, VF_RX, vf_next_slot(f, VF_RX)), len,
+			    VU_DESC_F_WRITE);
+}
 
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t slot = r->avail_idx & r->mask;
+/* Packed: the used descriptor at the driver's used position, then past its buffer. */
+static bool
+vf_pused(struct vf *f, uint32_t ring, uint32_t *id, uint32_t *len)
+{
+	struct vu_packed_ring *r = &f->pring[ring];
+	uint16_t uid;
 
-		vf_put_desc(f, VF_RX, slot, (uint64_t)(uintptr_t)vf_buf(f, VF_RX, slot), len,
-			    VU_DESC_F_WRITE, 0);
-		vf_avail(f, VF_RX, slot);
-	}
+	if (!vu_packed_desc_is_used(&r->desc[r->used_idx], r->used_wrap))
+		return false;
+	vu_packed_desc_read(&r->desc[r->used_idx], &uid, len);
+	*id = uid;
+	vu_packed_ring_used_advance(r, f->ndesc[ring][uid % VF_SLOTS_PER_RING]);
+	return true;
 }
 
 bool
@@ -269,6 +338,8 @@ vf_used(struct vf *f, uint32_t ring, uint32_t *id, uint32_t *len)
 	struct vu_split_ring *r = &f->ring[ring];
 	const struct vu_used_elem *e;
 
+	if (f->packed)
+		return vf_pused(f, ring, id, len);
 	if (vu_split_ring_used_pending(r) == 0)
 		return false;
 	e = vu_split_ring_used_elem(r, 0);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vu_ring.h"
+#include "vu_ring_packed.h"
 #include "vu_virtio.h"
 #include "vu_vhost_user_msg.h"
 #include "vub.h"
@@ -36,7 +37,10 @@ struct vf {
 	int sock; /* the frontend's end of the socketpair */
 	int memfd;
 	uint8_t *mem; /* the "guest" memory: guest address == this process's address */
+	bool packed; /* VIRTIO_F_RING_PACKED in the features of vf_handshake */
 	struct vu_split_ring ring[VF_NRINGS];
+	struct vu_packed_ring pring[VF_NRINGS];
+	uint16_t ndesc[VF_NRINGS][VF_SLOTS_PER_RING]; /* packed: descriptors of buffer id */
 	int call[VF_NRINGS];
 	int err[VF_NRINGS];
 	bool acks; /* REPLY_ACK negotiated: every request waits for its ack */
@@ -73,6 +77,11 @@ uint8_t *vf_buf(const struct vf *f, uint32_t ring, uint16_t slot);
 void vf_post_tx(struct vf *f, const void *data, uint32_t len);
 /* n device-writable buffers of len bytes each. */
 void vf_post_rx(struct vf *f, unsigned int n, uint32_t len);
+/* Packed: write descriptor `slot` with the current lap's available bits plus flags, and
+ * move the fill position on by n (the head of a chain is written last by the caller). */
+void vf_put_pdesc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len,
+		  uint16_t id, uint16_t flags);
+void vf_pavail_advance(struct vf *f, uint32_t ring, uint16_t n);
 /* Put descriptor d in slot `slot` of ring's table and make `head` available. */
 void vf_put_desc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len,
 		 uint16_t flags, uint16_t next);

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libvub packed ring, device side (virtio 1.2, 2.8): taking available buffers, marking used. */
+#include <errno.h>
+#include <string.h>
+
+#include "vub_priv.h"
+
+/* 2.8.10.1: "Descriptor Ring 16, Device Event Suppression 4, Driver Event Suppression 4"
+ * (alignment); the event structures are 4 bytes. */
+#define VUB_PDESC_ALIGN 16u
+#define VUB_EVENT_ALIGN 4u
+
+int
+vub_packed_translate(struct vub_vq *vq)
+{
+	void *desc, *drv, *dev;
+
+	desc = vub_ring_part(vq, "descriptor ring", vq->desc_uaddr,
+			     sizeof(struct vu_packed_desc) * (uint64_t)vq->size, VUB_PDESC_ALIGN);
+	drv = vub_ring_part(vq, "driver event suppression", vq->avail_uaddr,
+			    sizeof(struct vu_packed_event), VUB_EVENT_ALIGN);
+	dev = vub_ring_part(vq, "device event suppression", vq->used_uaddr,
+			    sizeof(struct vu_packed_event), VUB_EVENT_ALIGN);
+	if (!desc || !drv || !dev)
+		return -EFAULT;
+	vq->pdesc = desc;
+	vq->driver_event = drv;
+	vq->device_event = dev;
+	return 0;
+}
+
+/* "VIRTQ_DESC_F_AVAIL and VIRTQ_DESC_F_USED bits are different for an available
+ * descriptor", AVAIL matching the driver's wrap counter for this lap. */
+static bool
+vub_packed_is_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & VU_PACKED_DESC_F_AVAIL) == wrap &&
+	       !!(flags & VU_PACKED_DESC_F_USED) != wrap;
+}
+
+static void
+vub_packed_advance(const struct vub_vq *vq, uint16_t *pos, bool *wrap, uint16_t n)
+{
+	*pos = (uint16_t)(*pos + n);
+	if (*pos >= vq->size) {
+		*pos = (uint16_t)(*pos - vq->size);
+		*wrap = !*wrap;
+	}
+}
+
+/* An indirect descriptor's table: "The VIRTQ_DESC_F_WRITE flags bit is the only valid
+ * flag for descriptors in the indirect table"; they follow each other, len / 16 of them.
+ * Returns 0, -E2BIG, or -EIO with *why set. */
+static int
+vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first,
+		 bool writable, struct vub_pkt *pkt, struct vub_chain *c, const char **why)
+{
+	const struct vu_packed_desc *table;
+	uint32_t count;
+	int rc;
+
+	*why = NULL;
+	if (!vq->indirect)
+		*why = "indirect descriptor without VIRTIO_F_INDIRECT_DESC";
+	else if (!first || (d->flags & VU_DESC_F_NEXT))
+		*why = "indirect descriptor in a list of several (\"each list only contains "
+		       "descriptors of a given type\")";
+	else if (d->len == 0 || d->len % sizeof(*table) ||
+		 d->len / sizeof(*table) > VUB_MAX_QUEUE_SIZE)
+		*why = "indirect table length is not 1 to 32768 descriptors";
+	else if (!(table = vub_mem_gpa(&vq->dev->mem, d->addr, d->len)))
+		*why = "indirect table is not inside one memory region";
+	if (*why)
+		return -EIO;
+	count = d->len / sizeof(*table);
+	for (uint32_t i = 0; i < count; i++) {
+		struct vu_packed_desc e;
+
+		memcpy(&e, &table[i], sizeof(e));
+		if (!vub_direction_ok(e.flags, writable)) {
+			*why = "device-readable buffer in a receive chain";
+			return -EIO;
+		}
+		rc = vub_pkt_add(vq, pkt, e.addr, e.len, &c->cap);
+		if (rc == -E2BIG)
+			return rc;
+		if (rc < 0) {
+			*why = vub_pkt_add_error(rc);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* One descriptor of a chain into pkt: 0, -E2BIG, or -EIO with *why set. */
+static int
+vub_packed_piece(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, bool writable,
+		 struct vub_pkt *pkt, struct vub_chain *c, const char **why)
+{
+	int rc;
+
+	if (d->flags & VU_DESC_F_INDIRECT)
+		return vub_packed_table(vq, d, first, writable, pkt, c, why);
+	if (!vub_direction_ok(d->flags, writable)) {
+		*why = "device-readable buffer in a receive chain";
+		return -EIO;
+	}
+	rc = vub_pkt_add(vq, pkt, d->addr, d->len, &c->cap);
+	if (rc < 0 && rc != -E2BIG) {
+		*why = vub_pkt_add_error(rc);
+		return -EIO;
+	}
+	return rc;
+}
+
+/*
+ * The chain at the device's next descriptor. "The driver always makes the first
+ * descriptor in the list available after the rest": every descriptor of a chain is
+ * already available when the first is; one that is not is a broken ring. "If not limited,
+ * the maximum number of descriptors in a list is the virt queue size."
+ */
+int
+vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
+{
+	struct vub_chain *c = &pkt->chains[pkt->nchains];
+	uint16_t pos = vq->last_avail, start = vq->last_avail;
+	bool wrap = vq->avail_wrap;
+	const char *why = NULL;
+	struct vu_packed_desc d;
+	int rc;
+
+	c->ndesc = 0;
+	c->cap = 0;
+	do {
+		/* Acquire: the rest of the descriptor is read after its flags. */
+		uint16_t flags = __atomic_load_n(&vq->pdesc[pos].flags, __ATOMIC_ACQUIRE);
+
+		if (!vub_packed_is_avail(flags, wrap)) {
+			if (c->ndesc == 0)
+				return 0;
+			why = "the chain runs into a descriptor not made available";
+			goto broken;
+		}
+		/* Only a frontend rewriting descriptors under the walk gets here: the
+		 * descriptor after a whole lap is the chain's first, already taken. */
+		if (c->ndesc == vq->size) {
+			why = "chain longer than the ring";
+			goto broken;
+		}
+		memcpy(&d, &vq->pdesc[pos], sizeof(d));
+		d.flags = flags;
+		rc = vub_packed_piece(vq, &d, c->ndesc == 0, writable, pkt, c, &why);
+		if (rc == -E2BIG)
+			return rc;
+		if (rc < 0)
+			goto broken;
+		c->ndesc++;
+		vub_packed_advance(vq, &pos, &wrap, 1);
+	} while (d.flags & VU_DESC_F_NEXT);
+	/* "Buffer ID is included in the last descriptor in the list." */
+	c->head = d.id;
+	vq->last_avail = pos;
+	vq->avail_wrap = wrap;
+	pkt->nchains++;
+	return 1;
+broken:
+	vub_vq_break(vq, "chain at descriptor %u, descriptor %u: %s", start, pos, why);
+	return -EIO;
+}
+
+/* "To mark a descriptor as used, the device sets the VIRTQ_DESC_F_USED bit in Flags to
+ * match the internal Device Ring Wrap Counter. It also sets the VIRTQ_DESC_F_AVAIL bit to
+ * match the same value"; WRITE "specif[ies] whether any data has been written". The id
+ * and length are visible before the flags (release). */
+static void
+vub_packed_mark(struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t id, uint32_t len)
+{
+	struct vu_packed_desc *d = &vq->pdesc[pos];
+	uint16_t flags = wrap ? VU_PACKED_DESC_F_AVAIL | VU_PACKED_DESC_F_USED : 0;
+
+	if (len)
+		flags |= VU_DESC_F_WRITE;
+	d->id = id;
+	d->len = len;
+	__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+}
+
+/* One used descriptor per chain, over its first descriptor (the chains complete in the
+ * order they were taken). "These devices always mark the descriptor corresponding to the
+ * first buffer in the request used after the rest" (multi-buffer requests): the first
+ * chain is marked last, so the driver never sees part of a merged packet. */
+void
+vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
+{
+	uint16_t pos = vq->used_idx, first_pos = vq->used_idx;
+	bool wrap = vq->used_wrap, first_wrap = vq->used_wrap;
+	uint32_t first_len = vub_chain_used(&pkt->chains[0], &total);
+
+	vub_packed_advance(vq, &pos, &wrap, pkt->chains[0].ndesc);
+	for (uint16_t i = 1; i < pkt->nchains; i++) {
+		const struct vub_chain *c = &pkt->chains[i];
+
+		vub_packed_mark(vq, pos, wrap, c->head, vub_chain_used(c, &total));
+		vub_packed_advance(vq, &pos, &wrap, c->ndesc);
+	}
+	vub_packed_mark(vq, first_pos, first_wrap, pkt->chains[0].head, first_len);
+	vq->used_idx = pos;
+	vq->used_wrap = wrap;
+	vq->unflushed++;
+}
+
+/* Used descriptors are visible as they are marked; the notification waits for the
+ * burst. "After writing out some descriptors, both the device and the driver are expected
+ * to consult the relevant structure to find out whether a used respectively an available
+ * buffer notification should be sent." */
+void
+vub_packed_flush(struct vub_vq *vq)
+{
+	struct vub_dev *dev = vq->dev;
+
+	if (vq->unflushed == 0)
+		return;
+	vq->unflushed = 0;
+	/* The flags are read after the used descriptors are written (as for split rings). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&vq->driver_event->flags, __ATOMIC_RELAXED) !=
+	    VU_RING_EVENT_FLAGS_DISABLE)
+		dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd);
+}
