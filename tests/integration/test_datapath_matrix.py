@@ -72,7 +72,6 @@ Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any
 """
 
 import argparse
-import fcntl
 import os
 import re
 import shutil
@@ -87,7 +86,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
 import dpdkapp  # noqa: E402
-from dpdkapp import Testpmd, wait_stable  # noqa: E402
+from dpdkapp import (  # noqa: E402
+    Testpmd, claim_log_dir, mismatches, settle_all, shown)
 
 # ==========================================================================
 # harness (shared with test_multiqueue.py and test_lifecycle.py)
@@ -97,11 +97,7 @@ BURST = 32
 PKT_LEN = 64
 # Generous: other engineers' polling apps share the 2 CPUs, and an
 # interactive command waits for its turn on a CPU behind busy pollers.
-SETTLE_TIMEOUT = 30.0
 LINK_TIMEOUT = 30.0
-ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
-COUNT_KEYS = ("ipackets", "opackets", "ibytes", "obytes")
-QUEUE_KEYS = ("q_ipackets", "q_opackets", "q_ibytes", "q_obytes")
 
 # virtio feature bits
 F_MRG_RXBUF = 15
@@ -312,49 +308,6 @@ class Env:
 # ---- counters
 
 
-def _sub(a, b):
-    if isinstance(a, list):
-        return [x - y for x, y in zip(a, b)]
-    return (a or 0) - (b or 0)
-
-
-def delta(after, before):
-    """Counter differences (plain and per-queue keys)."""
-    return {k: _sub(after.get(k), before.get(k))
-            for k in COUNT_KEYS + ERROR_KEYS + QUEUE_KEYS if k in after}
-
-
-def settle(app, before, key, expected, port=0, timeout=SETTLE_TIMEOUT):
-    """Wait (bounded) until counter ``key`` of ``port`` has grown by
-    ``expected`` since ``before`` and stops moving; return the delta."""
-    return settle_all([(app, port, before, key, expected)], timeout)[0]
-
-
-def settle_all(specs, timeout=SETTLE_TIMEOUT):
-    """settle() of several (app, port, before, key, expected) at once: one
-    stability window for all of them.  Returns the deltas, in order."""
-    def read():
-        return [app.stats(port) for app, port, _, _, _ in specs]
-
-    def reached(vals):
-        return all((v.get(key) or 0) - (before.get(key) or 0) >= exp
-                   for v, (_, _, before, key, exp) in zip(vals, specs))
-
-    after = wait_stable(read, timeout, settle=0.5, until=reached)
-    return [delta(a, spec[2]) for a, spec in zip(after, specs)]
-
-
-def mismatches(name, d, **expected):
-    """Differences from the exact expected deltas, and nonzero error counters."""
-    bad = ["%s %s=%s (expected %s)" % (name, k, d.get(k), v) for k, v in expected.items()
-           if d.get(k) != v]
-    return bad + ["%s %s=%s" % (name, k, d.get(k)) for k in ERROR_KEYS if d.get(k)]
-
-
-def shown(d):
-    return {k: d.get(k) for k in COUNT_KEYS + ERROR_KEYS}
-
-
 def check(name, d, **expected):
     """Exact deltas; every error counter 0."""
     bad = mismatches(name, d, **expected)
@@ -409,23 +362,6 @@ class Group:
 
     def __init__(self, name, setup, cases, timeout=180):
         self.name, self.setup, self.cases, self.timeout = name, setup, cases, timeout
-
-
-def claim_log_dir(path):
-    """Empty ``path`` for this run's logs, unless another run of the same
-    file holds it (a concurrent `make test`): then a fresh sibling directory.
-    Returns (dir, lock file to keep open)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    lock = open(path + ".lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.close()
-        return tempfile.mkdtemp(prefix=os.path.basename(path) + ".",
-                                dir=os.path.dirname(path)), None
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path, exist_ok=True)
-    return path, lock
 
 
 def run_groups(title, groups, log_subdir):

@@ -10,6 +10,9 @@ Standard library only.  What is here:
   Telemetry            client for the EAL telemetry socket (dpdk_telemetry.v2)
   wait_until()         poll a condition with a deadline
   wait_stable()        poll a value until it stops changing
+  settle_all()         wait until port counters reach a count and stop moving;
+  delta / mismatches   their growth since a snapshot, compared with exact values
+  claim_log_dir()      a results/ directory of logs for one run of a test file
   Rate / measure_rates counter deltas between two instants (for benchmarks)
   proc_resources()     fds, threads and RSS of a process (leak checks)
 
@@ -24,6 +27,7 @@ Machine notes (DPDK 22.11 on Debian, no hugepages, 2 CPUs):
 """
 
 import ctypes
+import fcntl
 import itertools
 import json
 import os
@@ -677,6 +681,59 @@ class Testpmd(DpdkApp):
 
 
 # --------------------------------------------------------------------------
+# counters
+
+
+SETTLE_TIMEOUT = 30.0
+ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
+COUNT_KEYS = ("ipackets", "opackets", "ibytes", "obytes")
+QUEUE_KEYS = ("q_ipackets", "q_opackets", "q_ibytes", "q_obytes")
+
+
+def _sub(a, b):
+    if isinstance(a, list):
+        return [x - y for x, y in zip(a, b)]
+    return (a or 0) - (b or 0)
+
+
+def delta(after, before):
+    """Counter differences (plain and per-queue keys)."""
+    return {k: _sub(after.get(k), before.get(k))
+            for k in COUNT_KEYS + ERROR_KEYS + QUEUE_KEYS if k in after}
+
+
+def settle(app, before, key, expected, port=0, timeout=SETTLE_TIMEOUT):
+    """Wait (bounded) until counter ``key`` of ``port`` has grown by
+    ``expected`` since ``before`` and stops moving; return the delta."""
+    return settle_all([(app, port, before, key, expected)], timeout)[0]
+
+
+def settle_all(specs, timeout=SETTLE_TIMEOUT):
+    """settle() of several (app, port, before, key, expected) at once: one
+    stability window for all of them.  Returns the deltas, in order."""
+    def read():
+        return [app.stats(port) for app, port, _, _, _ in specs]
+
+    def reached(vals):
+        return all((v.get(key) or 0) - (before.get(key) or 0) >= exp
+                   for v, (_, _, before, key, exp) in zip(vals, specs))
+
+    after = wait_stable(read, timeout, settle=0.5, until=reached)
+    return [delta(a, spec[2]) for a, spec in zip(after, specs)]
+
+
+def mismatches(name, d, **expected):
+    """Differences from the exact expected deltas, and nonzero error counters."""
+    bad = ["%s %s=%s (expected %s)" % (name, k, d.get(k), v) for k, v in expected.items()
+           if d.get(k) != v]
+    return bad + ["%s %s=%s" % (name, k, d.get(k)) for k in ERROR_KEYS if d.get(k)]
+
+
+def shown(d):
+    return {k: d.get(k) for k in COUNT_KEYS + ERROR_KEYS}
+
+
+# --------------------------------------------------------------------------
 # rates (benchmarks)
 
 
@@ -729,6 +786,23 @@ def kill_all(apps):
             a.kill()
         except Exception as e:  # never let cleanup mask the real failure
             print("dpdkapp: kill %s: %s" % (getattr(a, "name", a), e), file=sys.stderr)
+
+
+def claim_log_dir(path):
+    """Empty ``path`` for this run's logs, unless another run of the same
+    file holds it (a concurrent `make test`): then a fresh sibling directory.
+    Returns (dir, lock file to keep open)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    lock = open(path + ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return tempfile.mkdtemp(prefix=os.path.basename(path) + ".",
+                                dir=os.path.dirname(path)), None
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    return path, lock
 
 
 def running_dpdk_apps(exclude=()):
