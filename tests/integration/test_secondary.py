@@ -234,17 +234,6 @@ def proc_info(env, pr, what, port):
                                   "-p", "%x" % (1 << port), what])
 
 
-def parse_stats(text, port):
-    m = re.search(r"NIC statistics for port %d\s+#+\n(.*?)#{20,}" % port, text, re.S)
-    assert m, "proc-info printed no statistics for port %d:\n%s" % (port, text)
-    body = m.group(1)
-    fields = {"ipackets": r"RX-packets:\s*(\d+)", "ierrors": r"RX-errors:\s*(\d+)",
-              "ibytes": r"RX-bytes:\s*(\d+)", "rx_nombuf": r"RX-nombuf:\s*(\d+)",
-              "opackets": r"TX-packets:\s*(\d+)", "oerrors": r"TX-errors:\s*(\d+)",
-              "obytes": r"TX-bytes:\s*(\d+)"}
-    return {k: int(re.search(rx, body).group(1)) for k, rx in fields.items()}
-
-
 def parse_xstats(text, port):
     m = re.search(r"NIC extended statistics for port %d\s+#+\n#+\n(.*?)^#{20,}" % port, text,
                   re.S | re.M)
@@ -287,7 +276,7 @@ def test_procinfo(env):
                what="the primary forwarding through %s" % VUSER_NAME)
     for port in (VUSER_PORT, DPDK_PORT):
         before = pr.stats(port)
-        got = parse_stats(proc_info(env, pr, "--stats", port), port)
+        got = dpdkapp.proc_info_stats(proc_info(env, pr, "--stats", port), port)
         after = pr.stats(port)
         env.log("port %d: telemetry %s .. %s, proc-info %s" % (
             port, before["ipackets"], after["ipackets"], got))
@@ -309,7 +298,7 @@ def test_procinfo(env):
     be.run("stop")
     for port in (VUSER_PORT, DPDK_PORT):
         tele = wait_stable(lambda: pr.stats(port), SETTLE_TIMEOUT, settle=0.5)
-        got = parse_stats(proc_info(env, pr, "--stats", port), port)
+        got = dpdkapp.proc_info_stats(proc_info(env, pr, "--stats", port), port)
         assert_equal_counters("proc-info --stats port %d" % port, got, tele, STAT_KEYS)
         xgot = parse_xstats(proc_info(env, pr, "--xstats", port), port)
         xtele = pr.xstats(port)

@@ -13,6 +13,7 @@ Standard library only.  What is here:
   settle_all()         wait until port counters reach a count and stop moving;
   delta / mismatches   their growth since a snapshot, compared with exact values
   claim_log_dir()      a results/ directory of logs for one run of a test file
+  proc_info_stats()    the port counters dpdk-proc-info --stats printed
   Rate / measure_rates counter deltas between two instants (for benchmarks)
   proc_resources()     fds, threads and RSS of a process (leak checks)
 
@@ -731,6 +732,18 @@ def mismatches(name, d, **expected):
 
 def shown(d):
     return {k: d.get(k) for k in COUNT_KEYS + ERROR_KEYS}
+
+
+def proc_info_stats(text, port):
+    """The counters dpdk-proc-info --stats printed for ``port``: {ipackets: n, ...}."""
+    m = re.search(r"NIC statistics for port %d\s+#+\n(.*?)#{20,}" % port, text, re.S)
+    assert m, "proc-info printed no statistics for port %d:\n%s" % (port, text)
+    body = m.group(1)
+    fields = {"ipackets": r"RX-packets:\s*(\d+)", "ierrors": r"RX-errors:\s*(\d+)",
+              "ibytes": r"RX-bytes:\s*(\d+)", "rx_nombuf": r"RX-nombuf:\s*(\d+)",
+              "opackets": r"TX-packets:\s*(\d+)", "oerrors": r"TX-errors:\s*(\d+)",
+              "obytes": r"TX-bytes:\s*(\d+)"}
+    return {k: int(re.search(rx, body).group(1)) for k, rx in fields.items()}
 
 
 # --------------------------------------------------------------------------
