@@ -11,6 +11,9 @@
                                              several ports, close, attach/detach
      (test_multiqueue.py and test_lifecycle.py import the harness of
      test_datapath_matrix.py; every file runs on its own)
+     A file that imports pytest (a line 'import pytest') is run by Debian's pytest:
+     /usr/bin/python3 -m pytest -q -p no:cacheprovider <file> (tests/integration/
+     conftest.py prints its closing line); the others run as scripts.
 
 Individual cmocka tests are counted from each suite's output (from
 build/meson-logs/testlog.json); a suite without cmocka summaries counts as
@@ -39,6 +42,10 @@ RE_SKIPPED = re.compile(r"^\[  SKIPPED \] (\d+) test\(s\), listed below:", re.M)
 RE_CLOSING = re.compile(r"^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", re.M)
 
 INTEGRATION_TIMEOUT = 900
+# pytest modules run under Debian's interpreter, which has python3-pytest (the python3
+# running this script may be another one)
+PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+RE_PYTEST_MODULE = re.compile(r"^import pytest\b", re.M)
 
 
 class Tally:
@@ -115,6 +122,14 @@ def run_unit(build, tally):
     print("==> unit: %d suites" % suites, flush=True)
 
 
+def integration_command(path):
+    """How to run one integration file: pytest for a pytest module, else the script."""
+    with open(path, errors="replace") as f:
+        if RE_PYTEST_MODULE.search(f.read()):
+            return PYTEST + [path]
+    return [sys.executable, path]
+
+
 def run_integration(tally, pattern):
     files = sorted(glob.glob(os.path.join(ROOT, "tests", "integration", pattern)))
     # the vhost-net end-to-end test boots a VM (tests/vm), run after the others
@@ -127,7 +142,7 @@ def run_integration(tally, pattern):
         print("==> integration: %s (VUSER_FRONTEND=%s)"
               % (rel, os.environ.get("VUSER_FRONTEND", "vuser")), flush=True)
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, path], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(integration_command(path), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         out = []

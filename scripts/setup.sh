@@ -29,6 +29,8 @@ PACKAGES=(
 	libnl-3-dev libnl-route-3-dev
 	libcmocka-dev
 	python3-pyelftools
+	# integration tests written for pytest (tests/integration/conftest.py), run by /usr/bin/python3
+	python3-pytest
 	dpkg-dev
 	# vhost-kernel tests: netns/TAP checks, and the VM that has vhost_net (tests/vm)
 	iproute2 qemu-system-x86 busybox-static

@@ -10,6 +10,7 @@ Standard library only.  What is here:
   Telemetry            client for the EAL telemetry socket (dpdk_telemetry.v2)
   wait_until()         poll a condition with a deadline
   wait_stable()        poll a value until it stops changing
+  time_limit()         a block that raises TimeLimit when it runs too long (SIGALRM)
   settle_all()         wait until port counters reach a count and stop moving;
   delta / mismatches   their growth since a snapshot, compared with exact values
   claim_log_dir()      a results/ directory of logs for one run of a test file
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 TESTPMD = os.environ.get("DPDK_TESTPMD", "dpdk-testpmd")
 RUNTIME_ROOT = "/var/run/dpdk"
@@ -114,6 +116,26 @@ def wait_stable(read, timeout, settle=0.5, interval=0.1, until=None):
         if now - since >= settle and (until is None or until(cur)):
             return cur
     return last
+
+
+class TimeLimit(Exception):
+    """A block ran longer than its time_limit()."""
+
+
+@contextmanager
+def time_limit(seconds, what="the block"):
+    """Raise TimeLimit in the block when it runs longer than ``seconds`` (whole
+    seconds, SIGALRM: main thread only, one at a time)."""
+    def expire(signum, frame):
+        raise TimeLimit("%s took longer than %ds" % (what, seconds))
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(int(seconds))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def host_has_avx2():
@@ -319,8 +341,10 @@ class DpdkApp:
     make non-interactive testpmd exit).  The app stays in the caller's
     process group and is SIGKILLed by the kernel if the caller dies."""
 
-    def __init__(self, name, argv, file_prefix, log_dir, env=None, interactive=False):
+    def __init__(self, name, argv, file_prefix, log_dir, env=None, interactive=False,
+                 cwd=None):
         self.name = name
+        self.cwd = cwd
         self.argv = list(argv)
         self.file_prefix = file_prefix
         self.interactive = interactive
@@ -353,7 +377,7 @@ class DpdkApp:
         self.started_at = time.monotonic()
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=self._log,
-                                         stderr=subprocess.STDOUT, env=env,
+                                         stderr=subprocess.STDOUT, env=env, cwd=self.cwd,
                                          preexec_fn=_die_with_parent)
         except OSError as e:
             self._log.close()
@@ -611,13 +635,15 @@ class Testpmd(DpdkApp):
     plugins:    -d paths (already staged)
     app_args:   testpmd args after ``--`` (``-i`` is added when interactive)
     no_huge:    False to run on hugepages (pass ``--huge-dir`` in eal_extra)
+    cwd:        working directory (relative paths in devargs are resolved there)
     """
 
     READY_INTERACTIVE = PROMPT
 
     def __init__(self, name, log_dir, vdevs=(), plugins=(), app_args=(), interactive=False,
                  lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB, eal_extra=(),
-                 log_levels=(), file_prefix=None, binary=None, env=None, no_huge=True):
+                 log_levels=(), file_prefix=None, binary=None, env=None, no_huge=True,
+                 cwd=None):
         prefix = file_prefix or unique_prefix(name)
         argv = [binary or TESTPMD]
         argv += eal_args(prefix, lcores=lcores, main_lcore=main_lcore, mem_mb=mem_mb,
@@ -627,7 +653,8 @@ class Testpmd(DpdkApp):
         if interactive:
             argv.append("-i")
         argv += list(app_args)
-        super().__init__(name, argv, prefix, log_dir, env=env, interactive=interactive)
+        super().__init__(name, argv, prefix, log_dir, env=env, interactive=interactive,
+                         cwd=cwd)
 
     def wait_ready(self, timeout=30.0):
         """Interactive: wait for the first prompt (ports are configured and

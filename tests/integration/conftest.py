@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""pytest fixtures and hooks of the integration tests written for pytest.
+
+Run a module with Debian's pytest (``python3`` on PATH may be another interpreter):
+
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration/test_x.py [-k ID]
+
+Fixtures:
+  log_dir         results/integration-<module>/ for the module's app logs (emptied first;
+                  a second run of the same module at the same time gets a sibling)
+  sock_dir        a private directory for vhost-user sockets (removed at the end)
+  vuser_plugin    the vuser plugin staged where EAL loads it from (VUSER_PLUGIN
+                  overrides the build's; make test-asan points it at the ASan build)
+  vhost_backends  tests/lib/vhostpeer.py's Backends: shared net_vhost listeners and
+                  backends of one test (all stopped at the end of the module)
+  frontends       start(name, kind, devargs, args, **testpmd): frontends of DPDK's
+                  driver ('dpdk') or vuser ('vuser'), more Testpmd arguments in
+                  ``testpmd`` (cwd, no_huge...); killed after the test
+  hugepages       tests/lib/hugepages.py's Hugepages, HUGE_PAGES reserved for the module
+                  and given back after it (mount is None and reason says why when the
+                  kernel cannot give them); request it only where needed
+  time_limit      dpdkapp.time_limit(seconds, what): a block that raises
+                  dpdkapp.TimeLimit when it runs longer
+
+Tests may record_property("outcome", line): the summary lists those lines per test. The
+last line printed is 'N passed, N failed[, N skipped]' (scripts/run_tests.py counts it).
+Script-style files here (run as ``python3 <file>``, no ``import pytest``) are not
+collected.
+"""
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+
+import dpdkapp  # noqa: E402
+import vhostpeer  # noqa: E402
+from hugepages import Hugepages  # noqa: E402
+
+PYTEST_MODULE = re.compile(r"^import pytest\b", re.M)
+HUGE_PAGES = 128            # 2 MB pages: one primary of -m 128 at a time
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Collect only modules written for pytest; the others are scripts with main()."""
+    if collection_path.suffix != ".py" or collection_path.name == "conftest.py":
+        return None
+    try:
+        text = collection_path.read_text(errors="replace")
+    except OSError:
+        return None
+    return None if PYTEST_MODULE.search(text) else True
+
+
+@pytest.fixture(scope="session")
+def time_limit():
+    return dpdkapp.time_limit
+
+
+@pytest.fixture(scope="module")
+def log_dir(request):
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    name = name[len("test_"):] if name.startswith("test_") else name
+    path, lock = dpdkapp.claim_log_dir(os.path.join(ROOT, "results",
+                                                    "integration-" + name))
+    yield path
+    if lock:
+        lock.close()
+
+
+@pytest.fixture(scope="session")
+def sock_dir():
+    path = tempfile.mkdtemp(prefix="vuser-pt-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def vuser_plugin():
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
+    try:
+        staged = dpdkapp.stage_plugin(dpdkapp.plugin_path())
+    except dpdkapp.DpdkAppError as e:
+        pytest.fail(str(e))
+    yield staged
+    dpdkapp.unstage_plugin(staged)
+
+
+@pytest.fixture(scope="module")
+def hugepages():
+    huge = Hugepages(HUGE_PAGES, dpdkapp.private_root(), tag="pytest")
+    huge.setup()
+    yield huge
+    huge.release()
+
+
+@pytest.fixture(scope="module")
+def vhost_backends(log_dir, sock_dir):
+    backends = vhostpeer.Backends(log_dir, sock_dir)
+    yield backends
+    backends.close()
+
+
+@pytest.fixture
+def frontends(log_dir, vuser_plugin):
+    apps = []
+
+    def start(name, kind, devargs, args, **testpmd):
+        app = vhostpeer.start_frontend(name, log_dir, kind, devargs, args,
+                                       plugin=vuser_plugin, **testpmd)
+        apps.append(app)
+        return app
+
+    yield start
+    dpdkapp.kill_all(apps)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per test that recorded an outcome, in the order they ran."""
+    lines = []
+    for key in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(key, []):
+            if getattr(rep, "when", None) != "call":
+                continue
+            for name, value in rep.user_properties:
+                if name == "outcome":
+                    lines.append((rep.nodeid.split("::", 1)[-1], key.upper(), value))
+    if lines:
+        terminalreporter.section("outcomes")
+        for nodeid, result, value in lines:
+            terminalreporter.write_line("%-6s %s: %s" % (result, nodeid, value))
+
+
+def _count(reporter):
+    stats = reporter.stats
+    # a test whose setup or teardown failed is a failure, whatever its call did, and so
+    # is a module that does not import (a collection error)
+    failed = {r.nodeid for r in stats.get("failed", []) + stats.get("error", [])}
+    passed = {r.nodeid for r in stats.get("passed", []) if r.when == "call"} - failed
+    skipped = {r.nodeid for r in stats.get("skipped", [])} - failed
+    line = "%d passed, %d failed" % (len(passed), len(failed))
+    return line + (", %d skipped" % len(skipped) if skipped else "")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session):
+    """After pytest's own summary line: the closing line, alone on the last line."""
+    yield
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(_count(reporter))
