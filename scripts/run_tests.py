@@ -11,6 +11,8 @@
                                              several ports, close, attach/detach
      (test_multiqueue.py and test_lifecycle.py import the harness of
      test_datapath_matrix.py; every file runs on its own)
+                   test_compat_matrix.py     issue 24: each command line through DPDK's
+                                             net_virtio_user and vuser, same outcome
      A file that imports pytest (a line 'import pytest') is run by Debian's pytest:
      /usr/bin/python3 -m pytest -q -p no:cacheprovider <file> (tests/integration/
      conftest.py prints its closing line); the others run as scripts.
