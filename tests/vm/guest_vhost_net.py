@@ -125,8 +125,6 @@ def run_one(args, queues):
         if "No probed ethernet devices" in out or not app.alive():
             why = [ln for ln in out.splitlines() if "VUSER" in ln or "EAL: " in ln]
             res["error"] = "probe failed: " + " | ".join(why[-3:])
-            if re.search(r"queues=\d+: multi-queue is not implemented", out):
-                res["unsupported"] = "queues=%d is not accepted by the PMD yet" % queues
             return res
         res["tap_queues"], res["tap_info"] = tap_queues(TAP)
         # no IPv6 chatter (router solicitations) mixed into the counts
