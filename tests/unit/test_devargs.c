@@ -148,12 +148,18 @@ test_queues(void **state)
 	refused("path=/s,queues=65535", "queues", NULL);
 	accepted("path=/s,queues=128");
 	assert_int_equal(da.queues, 128);
-	/* Multi-queue needs the control queue: forced on, as DPDK's virtio_user does. */
+	/* Multi-queue needs the control queue: on when cq is left out, as in DPDK's virtio_user. */
 	accepted("path=/s,queues=2");
 	assert_int_equal(da.queues, 2);
 	assert_true(da.cq);
-	accepted("path=/s,cq=0,queues=2");
+	/* As DPDK's virtio_user: an explicit cq=0 with several pairs is refused, in
+	 * either order. */
+	refused("path=/s,cq=0,queues=2", "cq=0", "queues=2 needs the control queue");
+	refused("path=/s,queues=128,cq=0", "cq=0", "queues=128");
+	accepted("path=/s,queues=2,cq=1");
 	assert_true(da.cq);
+	accepted("path=/s,queues=1,cq=0");
+	assert_false(da.cq);
 	accepted("path=/s,queues=1");
 	assert_false(da.cq);
 }

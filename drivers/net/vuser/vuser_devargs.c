@@ -37,6 +37,10 @@ static const uint32_t vuser_speeds[] = {
 	"path, queues, queue_size, mac, speed, cq, server, mrg_rxbuf, in_order, packed_vq, " \
 	"vectorized, iface, interface_name"
 
+/* Keys remembered to find duplicates: more than there are keys, each longer than any. */
+#define VUSER_KEYS_MAX 16
+#define VUSER_KEY_MAX 32
+
 static int
 vuser_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -166,10 +170,19 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 	return vuser_fail(err, errlen, "unknown devarg '%s' (known: " VUSER_KNOWN_KEYS ")", key);
 }
 
+static bool
+vuser_key_seen(const char seen[][VUSER_KEY_MAX], unsigned int nseen, const char *key)
+{
+	for (unsigned int i = 0; i < nseen; i++)
+		if (strcmp(seen[i], key) == 0)
+			return true;
+	return false;
+}
+
 int
 vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size_t errlen)
 {
-	char seen[16][32];
+	char seen[VUSER_KEYS_MAX][VUSER_KEY_MAX];
 	unsigned int nseen = 0;
 	const char *p = args ? args : "";
 
@@ -198,10 +211,9 @@ vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size
 			return vuser_fail(err, errlen, "devarg '%s' is not of the form key=value",
 					  item);
 		*eq = '\0';
-		for (unsigned int i = 0; i < nseen; i++)
-			if (strcmp(seen[i], item) == 0)
-				return vuser_fail(err, errlen, "devarg '%s' given twice", item);
-		if (strlen(item) < sizeof(seen[0]) && nseen < 16)
+		if (vuser_key_seen(seen, nseen, item))
+			return vuser_fail(err, errlen, "devarg '%s' given twice", item);
+		if (strlen(item) < sizeof(seen[0]) && nseen < VUSER_KEYS_MAX)
 			strcpy(seen[nseen++], item);
 		rc = vuser_parse_pair(item, eq + 1, out, err, errlen);
 		if (rc < 0)
@@ -213,9 +225,16 @@ vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size
 	if (out->path[0] == '\0')
 		return vuser_fail(err, errlen, "path is required (path=<vhost-user socket> or path=/dev/vhost-net)");
 	/* Multi-queue needs the control queue to enable the pairs (VIRTIO_NET_F_MQ
-	 * requires VIRTIO_NET_F_CTRL_VQ): forced on, as DPDK's virtio_user does. */
-	if (out->queues > 1)
+	 * requires VIRTIO_NET_F_CTRL_VQ): on unless cq=0 is given, which is refused, as
+	 * DPDK's virtio_user does ("multi-q requires ctrl-q"). */
+	if (out->queues > 1 && !out->cq) {
+		if (vuser_key_seen(seen, nseen, "cq"))
+			return vuser_fail(err, errlen,
+					  "cq=0: queues=%u needs the control queue (VIRTIO_NET_F_MQ "
+					  "requires VIRTIO_NET_F_CTRL_VQ): set cq=1 or leave cq out",
+					  out->queues);
 		out->cq = true;
+	}
 	/* Checked last: packed_vq may come after queue_size. */
 	if (!out->packed_vq && (out->queue_size & (out->queue_size - 1)))
 		return vuser_fail(err, errlen,

@@ -24,7 +24,7 @@ struct vuser_devargs {
 	bool in_order;   /* VIRTIO_F_IN_ORDER */
 	bool packed_vq;  /* VIRTIO_F_RING_PACKED */
 	bool vectorized; /* ask for a SIMD data path */
-	bool cq;         /* emulate a control queue (forced on by queues > 1) */
+	bool cq;         /* emulate a control queue (on by default when queues > 1) */
 	bool server;     /* vhost-user server mode: listen on path, the backend connects */
 };
 
