@@ -44,6 +44,7 @@ struct vuser_port {
 	 * this copy, since `dev` points into the primary's own heap. */
 	uint64_t offered;
 	bool started;
+	bool ring_size_logged; /* the ring size is said once per port (vuser_queue.c) */
 	struct vuser_filter_pub filter;
 	/* Serializes the device's control path: the application's calls (glue) and the
 	 * connection events of EAL's interrupt thread (vuser_intr.c). Recursive. The data
@@ -152,6 +153,7 @@ struct vu_vring_addr vuser_txq_ring_addr(const struct vuser_txq *txq);
 uint16_t vuser_rxq_vq_index(const struct vuser_rxq *rxq);
 uint16_t vuser_txq_vq_index(const struct vuser_txq *txq);
 uint16_t vuser_queue_ring_size(const struct vuser_port *port);
+uint16_t vuser_queue_desc_max(const struct vuser_port *port);
 struct rte_mempool *vuser_rxq_mempool(const struct vuser_rxq *rxq);
 void vuser_select_bursts(struct rte_eth_dev *eth_dev);
 void vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,

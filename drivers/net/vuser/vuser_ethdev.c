@@ -49,8 +49,10 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	info->max_rx_pktlen = VUSER_MAX_RX_PKTLEN;
 	info->min_mtu = VUSER_MIN_MTU;
 	info->max_mtu = VUSER_MAX_RX_PKTLEN - VUSER_ETH_OVERHEAD;
+	/* The ring is queue_size; a queue asking for more uses the ring it has (as DPDK's
+	 * virtio does), so any count up to the largest ring of the layout is taken. */
 	info->rx_desc_lim = (struct rte_eth_desc_lim){
-		.nb_max = port->args.queue_size, .nb_min = 1, .nb_align = 1,
+		.nb_max = vuser_queue_desc_max(port), .nb_min = 1, .nb_align = 1,
 	};
 	info->tx_desc_lim = info->rx_desc_lim;
 	info->default_rxportconf.ring_size = port->args.queue_size;

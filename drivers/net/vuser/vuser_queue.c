@@ -33,16 +33,39 @@ vuser_ring_zone(struct vuser_port *port, const char *kind, uint16_t queue_id, si
 	return mz;
 }
 
+/* Descriptors a queue uses: what it asked for, within the ring (0: the whole ring). The
+ * ring size is queue_size whatever the request; said once per port. */
 static uint16_t
-vuser_usable_desc(uint16_t nb_desc, uint16_t ring_size)
+vuser_usable_desc(struct vuser_port *port, const char *kind, uint16_t queue_id,
+		  uint16_t nb_desc)
 {
-	return nb_desc == 0 || nb_desc > ring_size ? ring_size : nb_desc;
+	uint16_t size = vuser_queue_ring_size(port);
+	uint16_t usable = nb_desc == 0 || nb_desc > size ? size : nb_desc;
+
+	if (!port->ring_size_logged)
+		VUSER_LOG(INFO, port,
+			  "ring size %u (queue_size): %s queue %u asked for %u descriptors, uses %u%s",
+			  size, kind, queue_id, nb_desc, usable,
+			  nb_desc > size ? "; the queue_size devarg sets a larger ring" : "");
+	port->ring_size_logged = true;
+	return usable;
 }
 
 uint16_t
 vuser_queue_ring_size(const struct vuser_port *port)
 {
 	return port->args.queue_size;
+}
+
+/* The largest nb_desc offered in dev_info: DPDK virtio's limits (the largest ring of the
+ * layout, spec 2.6 "The maximum Queue Size value is 32768"; packed rings need no power of
+ * two), so that the same counts are accepted. */
+uint16_t
+vuser_queue_desc_max(const struct vuser_port *port)
+{
+	if (port->args.packed_vq && vuser_glue_offers(port, VU_F_RING_PACKED))
+		return UINT16_MAX;
+	return VUSER_MAX_QUEUE_SIZE;
 }
 
 int
@@ -67,7 +90,7 @@ vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	rxq->mp = mp;
 	rxq->port = port;
 	rxq->size = size;
-	rxq->nb_desc = vuser_usable_desc(nb_desc, size);
+	rxq->nb_desc = vuser_usable_desc(port, "rx", queue_id, nb_desc);
 	rxq->port_id = port->data->port_id;
 	rxq->queue_id = queue_id;
 	*out = rxq;
@@ -101,7 +124,7 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	txq->hdrs = (struct vu_net_hdr *)((uint8_t *)txq->mz->addr + ring_len);
 	txq->port = port;
 	txq->size = size;
-	txq->nb_desc = vuser_usable_desc(nb_desc, size);
+	txq->nb_desc = vuser_usable_desc(port, "tx", queue_id, nb_desc);
 	txq->queue_id = queue_id;
 	*out = txq;
 	return 0;
