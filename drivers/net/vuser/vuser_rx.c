@@ -37,6 +37,9 @@ vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max, uint32_t *ids
 	bool wrap = r->used_wrap;
 	uint16_t n = 0;
 
+	/* Only the nb_desc slots from the used position hold buffers of this lap; with
+	 * fewer than the ring (--rxd below queue_size) the slots after them do not. */
+	max = RTE_MIN(max, rxq->nb_desc);
 	while (n < max) {
 		uint16_t id;
 		uint32_t len;
