@@ -100,6 +100,7 @@ bool vuser_glue_has(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_offers(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_needs_memory_fds(const struct vuser_port *port);
 void vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx);
+const char *vuser_glue_lro_refusal(const struct vuser_port *port);
 
 /* vuser_secondary.c: the port seen from secondary processes, and the primary's answers
  * to them. */

@@ -23,7 +23,15 @@ vuser_dev_configure(struct rte_eth_dev *eth_dev)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
 	struct rte_eth_dev_data *data = eth_dev->data;
+	const struct rte_eth_conf *conf = &data->dev_conf;
+	const char *lro_refusal = vuser_glue_lro_refusal(port);
 
+	if ((conf->rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) && lro_refusal)
+		VUSER_LOG(NOTICE, port,
+			  "Rx offload TCP_LRO: %s, so GUEST_TSO4/6 are not negotiated and the port "
+			  "runs without LRO (without mergeable Rx buffers a coalesced packet needs "
+			  "buffers of 65562 bytes, virtio 1.1 5.1.6.3.1)",
+			  lro_refusal);
 	if (data->nb_rx_queues > port->args.queues || data->nb_tx_queues > port->args.queues) {
 		VUSER_LOG(ERR, port, "%u rx / %u tx queues asked, the port has queues=%u",
 			  data->nb_rx_queues, data->nb_tx_queues, port->args.queues);

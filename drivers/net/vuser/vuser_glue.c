@@ -124,9 +124,9 @@ vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *t
 		*tx |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	if (offered & VU_BIT(VU_NET_F_GUEST_CSUM))
 		*rx |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
-	/* Coalesced packets span buffers: LRO needs mergeable buffers. */
-	if ((offered & VU_BIT(VU_NET_F_GUEST_CSUM)) && (offered & lro) == lro &&
-	    port->args.mrg_rxbuf && (offered & VU_BIT(VU_NET_F_MRG_RXBUF)))
+	/* Offered whatever mrg_rxbuf says, as DPDK's virtio does; without mergeable buffers
+	 * the port runs without it (vuser_glue_lro_refusal). */
+	if ((offered & VU_BIT(VU_NET_F_GUEST_CSUM)) && (offered & lro) == lro)
 		*rx |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
 	if (offered & VU_BIT(VU_NET_F_CTRL_VLAN))
 		*rx |= RTE_ETH_RX_OFFLOAD_VLAN_FILTER;
@@ -270,6 +270,20 @@ vuser_glue_kick_fd(const struct vuser_port *port, uint32_t vq_index)
 	return vu_device_queue_kick_fd(port->dev, vq_index);
 }
 
+/* Why the TCP_LRO Rx offload cannot be negotiated on this port, or NULL when it can.
+ * "If VIRTIO_NET_F_MRG_RXBUF is not negotiated: If VIRTIO_NET_F_GUEST_TSO4 [or] _TSO6
+ * ... are negotiated, the driver SHOULD populate the receive queue(s) with buffers of at
+ * least 65562 bytes" (spec 5.1.6.3.1): more than an mbuf's data room holds. */
+const char *
+vuser_glue_lro_refusal(const struct vuser_port *port)
+{
+	if (!port->args.mrg_rxbuf)
+		return "mrg_rxbuf=0";
+	if (!vuser_glue_offers(port, VU_NET_F_MRG_RXBUF))
+		return "the backend does not offer mergeable Rx buffers (feature bit 15)";
+	return NULL;
+}
+
 /* Features the driver will accept: what it implements, what the devargs ask for, and what
  * the device offers. A devarg asking for a feature the backend lacks falls back to the
  * path without it. */
@@ -278,6 +292,7 @@ vuser_glue_features(const struct vuser_port *port)
 {
 	uint64_t wanted = VUSER_DRIVER_FEATURES;
 	uint64_t offered = port->offered;
+	uint64_t rx_offloads = port->data->dev_conf.rxmode.offloads;
 
 	if (port->args.mrg_rxbuf)
 		wanted |= VU_BIT(VU_NET_F_MRG_RXBUF);
@@ -285,10 +300,12 @@ vuser_glue_features(const struct vuser_port *port)
 		wanted |= VU_BIT(VU_F_IN_ORDER);
 	if (port->args.packed_vq)
 		wanted |= VU_BIT(VU_F_RING_PACKED);
-	wanted |= vuser_offload_features(port->data->dev_conf.rxmode.offloads,
-					 port->data->dev_conf.txmode.offloads);
+	/* Said at configure (vuser_dev_configure). */
+	if (vuser_glue_lro_refusal(port))
+		rx_offloads &= ~RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	wanted |= vuser_offload_features(rx_offloads, port->data->dev_conf.txmode.offloads);
 	/* VLAN filtering only when the application asks for it. */
-	if (!(port->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER))
+	if (!(rx_offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER))
 		wanted &= ~VU_BIT(VU_NET_F_CTRL_VLAN);
 	return wanted & offered;
 }
