@@ -26,6 +26,19 @@ vuser_dev_configure(struct rte_eth_dev *eth_dev)
 	const struct rte_eth_conf *conf = &data->dev_conf;
 	const char *lro_refusal = vuser_glue_lro_refusal(port);
 
+	/* RSS is taken without hash types (ethdev refuses those this port does not offer):
+	 * the backend spreads the packets. Other modes are not virtio's. */
+	if (conf->rxmode.mq_mode != RTE_ETH_MQ_RX_NONE &&
+	    conf->rxmode.mq_mode != RTE_ETH_MQ_RX_RSS) {
+		VUSER_LOG(ERR, port, "Rx multi-queue mode %d is not supported (only none or RSS)",
+			  conf->rxmode.mq_mode);
+		return -EINVAL;
+	}
+	if (conf->txmode.mq_mode != RTE_ETH_MQ_TX_NONE) {
+		VUSER_LOG(ERR, port, "Tx multi-queue mode %d is not supported (only none)",
+			  conf->txmode.mq_mode);
+		return -EINVAL;
+	}
 	if ((conf->rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_LRO) && lro_refusal)
 		VUSER_LOG(NOTICE, port,
 			  "Rx offload TCP_LRO: %s, so GUEST_TSO4/6 are not negotiated and the port "
@@ -105,16 +118,30 @@ vuser_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
 	return 0;
 }
 
+/* Queues start with the port: a deferred start would wait for a queue start op this
+ * driver does not have (DPDK's virtio refuses it too). */
+static int
+vuser_check_deferred_start(struct vuser_port *port, const char *kind, uint16_t queue_id,
+			   bool deferred)
+{
+	if (!deferred)
+		return 0;
+	VUSER_LOG(ERR, port, "%s queue %u: deferred start is not supported", kind, queue_id);
+	return -EINVAL;
+}
+
 static int
 vuser_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb_desc,
-		     unsigned int socket, const struct rte_eth_rxconf *conf __rte_unused,
+		     unsigned int socket, const struct rte_eth_rxconf *conf,
 		     struct rte_mempool *mp)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
 	struct vuser_rxq *rxq;
 	int rc;
 
-	rc = vuser_check_frame_fits(port, mp, queue_id, eth_dev->data->mtu);
+	rc = vuser_check_deferred_start(port, "rx", queue_id, conf->rx_deferred_start);
+	if (rc == 0)
+		rc = vuser_check_frame_fits(port, mp, queue_id, eth_dev->data->mtu);
 	if (rc < 0)
 		return rc;
 	if (eth_dev->data->rx_queues[queue_id]) {
@@ -137,6 +164,9 @@ vuser_tx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb
 	struct vuser_txq *txq;
 	int rc;
 
+	rc = vuser_check_deferred_start(port, "tx", queue_id, conf->tx_deferred_start);
+	if (rc < 0)
+		return rc;
 	if (eth_dev->data->tx_queues[queue_id]) {
 		vuser_txq_free(eth_dev->data->tx_queues[queue_id]);
 		eth_dev->data->tx_queues[queue_id] = NULL;

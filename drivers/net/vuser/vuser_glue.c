@@ -1,5 +1,6 @@
 /* The one place where the ethdev view (features, status, queues, notify) meets the device API. */
 #include <stdio.h>
+#include <string.h>
 
 #include "vu_log.h"
 #include "vuser.h"
@@ -399,31 +400,47 @@ vuser_enable_pairs(struct vuser_port *port)
 			       &pairs, sizeof(pairs));
 }
 
+/* Every failed start says at which step, with the port's name; the step's own line, if
+ * any, says more. */
 int
 vuser_glue_start(struct vuser_port *port)
 {
 	struct vu_mem_table mem;
+	const char *step = "describing EAL memory";
 	int rc;
 
 	vuser_lock(port);
 	rc = vuser_memory_table(port, &mem);
-	if (rc == 0)
+	if (rc == 0) {
+		step = "handing the memory table to the device";
 		rc = vu_device_set_memory(port->dev, &mem);
-	if (rc == 0)
+	}
+	if (rc == 0) {
+		step = "negotiating features";
 		rc = vuser_negotiate(port);
-	if (rc == 0)
+	}
+	if (rc == 0) {
+		step = "setting up the rings";
 		rc = vuser_setup_queues(port);
-	if (rc == 0)
+	}
+	if (rc == 0) {
+		step = "setting DRIVER_OK (the backend takes the rings)";
 		rc = vu_device_set_status(port->dev, vu_device_get_status(port->dev) |
 							     VU_STATUS_DRIVER_OK);
+	}
 	if (rc == 0) {
 		port->started = true;
+		step = "enabling the queue pairs (VIRTIO_NET_CTRL_MQ)";
 		rc = vuser_enable_pairs(port);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		step = "applying the receive mode and filters";
 		rc = vuser_glue_apply_rx_mode(port);
-	if (rc < 0)
+	}
+	if (rc < 0) {
+		VUSER_LOG(ERR, port, "port start failed while %s: %s", step, strerror(-rc));
 		vuser_glue_stop(port);
+	}
 	vuser_unlock(port);
 	return rc;
 }

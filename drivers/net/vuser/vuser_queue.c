@@ -33,6 +33,15 @@ vuser_ring_zone(struct vuser_port *port, const char *kind, uint16_t queue_id, si
 	return mz;
 }
 
+/* The queue's own state (the ring's memzone says for itself, vuser_ring_zone). */
+static int
+vuser_no_memory(const struct vuser_port *port, const char *kind, uint16_t queue_id)
+{
+	VUSER_LOG(ERR, port, "%s queue %u: no memory for the queue's state (rte_zmalloc)", kind,
+		  queue_id);
+	return -ENOMEM;
+}
+
 /* Descriptors a queue uses: what it asked for, within the ring (0: the whole ring). The
  * ring size is queue_size whatever the request; said once per port. */
 static uint16_t
@@ -77,12 +86,14 @@ vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 
 	rxq = rte_zmalloc_socket("vuser_rxq", sizeof(*rxq), RTE_CACHE_LINE_SIZE, socket);
 	if (!rxq)
-		return -ENOMEM;
+		return vuser_no_memory(port, "rx", queue_id);
 	rxq->sw_ring = rte_zmalloc_socket("vuser_rx_sw",
 					  (sizeof(*rxq->sw_ring) + sizeof(*rxq->posted_epoch)) * size,
 					  RTE_CACHE_LINE_SIZE, socket);
 	rxq->mz = vuser_ring_zone(port, "rx", queue_id, vuser_ring_bytes(size), socket);
 	if (!rxq->sw_ring || !rxq->mz) {
+		if (!rxq->sw_ring)
+			vuser_no_memory(port, "rx", queue_id);
 		vuser_rxq_free(rxq);
 		return -ENOMEM;
 	}
@@ -107,7 +118,7 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 
 	txq = rte_zmalloc_socket("vuser_txq", sizeof(*txq), RTE_CACHE_LINE_SIZE, socket);
 	if (!txq)
-		return -ENOMEM;
+		return vuser_no_memory(port, "tx", queue_id);
 	txq->bufs = rte_zmalloc_socket("vuser_tx_bufs",
 				       (sizeof(*txq->bufs) + 3 * sizeof(uint16_t)) * size,
 				       RTE_CACHE_LINE_SIZE, socket);
@@ -115,6 +126,8 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	txq->mz = vuser_ring_zone(port, "tx", queue_id,
 				  ring_len + sizeof(struct vu_net_hdr) * size, socket);
 	if (!txq->bufs || !txq->mz) {
+		if (!txq->bufs)
+			vuser_no_memory(port, "tx", queue_id);
 		vuser_txq_free(txq);
 		return -ENOMEM;
 	}
