@@ -64,7 +64,7 @@ vuser_filter_pass(const struct vu_rx_filter *f, const struct rte_mbuf *m)
 
 /* Drop what the filter rejects; returns the packets kept, compacted in place. */
 static inline uint16_t
-vuser_filter_apply(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, uint64_t *bytes)
+vuser_filter_apply(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n)
 {
 	uint16_t kept = 0;
 
@@ -73,7 +73,6 @@ vuser_filter_apply(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, ui
 			pkts[kept++] = pkts[i];
 			continue;
 		}
-		*bytes -= pkts[i]->pkt_len;
 		rxq->filtered++;
 		rte_pktmbuf_free(pkts[i]);
 	}

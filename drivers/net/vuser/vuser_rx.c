@@ -198,7 +198,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	uint16_t give[VUSER_BURST_MAX]; /* ids to hand back to the device, in order */
 	uint32_t ids[VUSER_BURST_MAX], lens[VUSER_BURST_MAX]; /* the used entries */
 	uint16_t avail, used = 0, nfresh = 0, nrx = 0, ngive = 0;
-	uint64_t bytes = 0;
+	struct vuser_burst_tally tally = { 0 };
 
 	if (unlikely(rxq->halted))
 		return 0; /* the ring state is corrupt (vuser_fault.h) */
@@ -289,7 +289,6 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		}
 		if (unlikely(!head))
 			continue;
-		bytes += head->pkt_len;
 		pkts[nrx++] = head;
 	}
 	vuser_rx_consumed(rxq, packed, used);
@@ -305,16 +304,15 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		rte_pktmbuf_free_bulk(fresh + nfresh, avail - nfresh);
 	vuser_filter_refresh(rxq);
 	if (unlikely(rxq->filtering))
-		nrx = vuser_filter_apply(rxq, pkts, nrx, &bytes);
+		nrx = vuser_filter_apply(rxq, pkts, nrx);
 	/* After the filter, which looks at the tag: RTE_ETH_RX_OFFLOAD_VLAN_STRIP in software. */
 	if (unlikely(rxq->vlan_strip))
 		for (uint16_t i = 0; i < nrx; i++)
-			if (rte_vlan_strip(pkts[i]) == 0)
-				bytes -= RTE_VLAN_HLEN;
+			rte_vlan_strip(pkts[i]);
+	/* What the application gets: after the filter and without a stripped tag. */
 	for (uint16_t i = 0; i < nrx; i++)
-		rxq->stats.size_bins[vuser_size_bin(pkts[i]->pkt_len)]++;
-	rxq->stats.packets += nrx;
-	rxq->stats.bytes += bytes;
+		vuser_tally_pkt(&rxq->stats, &tally, pkts[i], pkts[i]->pkt_len);
+	vuser_tally_add(&rxq->stats, &tally, nrx);
 	return nrx;
 }
 

@@ -139,7 +139,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	uint16_t n = 0, max, slot = r->used_idx, id = rxq->next_id;
 	bool wrap = r->used_wrap;
 	uint32_t cap;
-	uint64_t bytes = 0;
+	struct vuser_burst_tally tally = { 0 };
 
 	/* Installed on packed rings (vuser_select_bursts); what can change while the port runs
 	 * is checked here.
@@ -205,8 +205,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 
 		vuser_rx_first_seg(rxq, m, lens[k]);
 		pkts[k] = m;
-		bytes += m->pkt_len;
-		rxq->stats.size_bins[vuser_size_bin(m->pkt_len)]++;
+		vuser_tally_pkt(&rxq->stats, &tally, m, m->pkt_len);
 		rxq->sw_ring[id] = fresh[k];
 		give[k] = id;
 		if (++id == rxq->nb_desc)
@@ -218,8 +217,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	if (unlikely(vu_packed_ring_needs_kick(r)))
 		vuser_glue_notify(rxq->port, vuser_rxq_vq_index(rxq));
 	vuser_filter_refresh(rxq);
-	rxq->stats.packets += n;
-	rxq->stats.bytes += bytes;
+	vuser_tally_add(&rxq->stats, &tally, n);
 	return n;
 }
 

@@ -237,15 +237,14 @@ vuser_tx_packed_id(struct vuser_txq *txq, uint16_t head_slot)
 /* The bookkeeping of a packet made available as buffer `id` over `need` descriptors. */
 static __rte_always_inline void
 vuser_tx_account(struct vuser_txq *txq, bool packed, uint16_t id, struct rte_mbuf *m,
-		 uint16_t need, uint32_t pkt_len, uint64_t *bytes)
+		 uint16_t need, uint32_t pkt_len, struct vuser_burst_tally *tally)
 {
 	txq->bufs[id].m = m;
 	txq->bufs[id].ndesc = need;
 	txq->num_free = (uint16_t)(txq->num_free - need);
 	if (!packed && txq->in_order)
 		vuser_tx_order_push(txq, id);
-	*bytes += pkt_len;
-	txq->stats.size_bins[vuser_size_bin(pkt_len)]++;
+	vuser_tally_pkt(&txq->stats, tally, m, pkt_len);
 }
 
 /* Do the four packets each go out as one descriptor with the header pushed into its
@@ -268,7 +267,8 @@ vuser_tx_line_fits(const struct vuser_txq *txq, struct rte_mbuf *const *pkts)
  * keeps the four in registers, so the loop's stores are the ones that must happen.
  */
 static __rte_always_inline void
-vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts, uint64_t *bytes)
+vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts,
+		    struct vuser_burst_tally *tally)
 {
 	struct vu_packed_ring *r = &txq->packed;
 	struct vu_packed_desc *d = &r->desc[r->avail_idx];
@@ -284,7 +284,7 @@ vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts, uint64_
 		vu_packed_desc_fill(r, &d[k], addrs[k], pkts[k]->data_len + txq->hdr_size, ids[k],
 				    flags);
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
-		vuser_tx_account(txq, true, ids[k], pkts[k], 1, pkts[k]->pkt_len, bytes);
+		vuser_tx_account(txq, true, ids[k], pkts[k], 1, pkts[k]->pkt_len, tally);
 	vu_packed_ring_avail_advance(r, VU_PACKED_DESCS_PER_LINE);
 }
 
@@ -391,7 +391,7 @@ vuser_tx_prefetch_hdrs(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint
 static __rte_always_inline uint16_t
 vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
 {
-	uint64_t bytes = 0;
+	struct vuser_burst_tally tally = { 0 };
 	uint16_t ntx = 0, sent = 0;
 	struct vuser_tx_line line = {.n = 0};
 	bool kick;
@@ -419,7 +419,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		    txq->num_free >= VU_PACKED_DESCS_PER_LINE &&
 		    txq->packed.avail_idx + VU_PACKED_DESCS_PER_LINE <= txq->packed.size &&
 		    vuser_tx_line_fits(txq, &pkts[ntx])) {
-			vuser_tx_line_write(txq, &pkts[ntx], &bytes);
+			vuser_tx_line_write(txq, &pkts[ntx], &tally);
 			sent = (uint16_t)(sent + VU_PACKED_DESCS_PER_LINE);
 			ntx = (uint16_t)(ntx + VU_PACKED_DESCS_PER_LINE - 1);
 			continue;
@@ -450,7 +450,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		} else {
 			id = vuser_tx_chain(txq, packed, m, push, need, &line);
 		}
-		vuser_tx_account(txq, packed, id, m, need, pkt_len, &bytes);
+		vuser_tx_account(txq, packed, id, m, need, pkt_len, &tally);
 		sent++;
 	}
 	if (packed)
@@ -469,8 +469,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	 * while the application does the rest of its loop. */
 	if (!packed)
 		rte_prefetch0(&txq->split.used->idx);
-	txq->stats.packets += sent;
-	txq->stats.bytes += bytes;
+	vuser_tally_add(&txq->stats, &tally, sent);
 	return ntx;
 }
 

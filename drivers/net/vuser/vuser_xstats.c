@@ -1,124 +1,142 @@
-/* Extended statistics per queue, named as DPDK's drivers name them (rx_q0_good_packets...). */
+/* Extended statistics per queue: DPDK's virtio names and order first, then vuser's own. */
 #include "vuser_queue.h"
 
 struct vuser_xstat_def {
 	const char *name;
-	size_t offset; /* in struct vuser_queue_stats */
+	size_t offset; /* of a uint64_t counter in struct vuser_rxq or struct vuser_txq */
 };
 
-static const struct vuser_xstat_def vuser_queue_xstats[] = {
-	{ "good_packets", offsetof(struct vuser_queue_stats, packets) },
-	{ "good_bytes", offsetof(struct vuser_queue_stats, bytes) },
-	{ "errors", offsetof(struct vuser_queue_stats, errors) },
-	{ "undersize_packets", offsetof(struct vuser_queue_stats, size_bins[0]) },
-	{ "size_64_packets", offsetof(struct vuser_queue_stats, size_bins[1]) },
-	{ "size_65_127_packets", offsetof(struct vuser_queue_stats, size_bins[2]) },
-	{ "size_128_255_packets", offsetof(struct vuser_queue_stats, size_bins[3]) },
-	{ "size_256_511_packets", offsetof(struct vuser_queue_stats, size_bins[4]) },
-	{ "size_512_1023_packets", offsetof(struct vuser_queue_stats, size_bins[5]) },
-	{ "size_1024_1518_packets", offsetof(struct vuser_queue_stats, size_bins[6]) },
-	{ "size_1519_max_packets", offsetof(struct vuser_queue_stats, size_bins[7]) },
+#define VUSER_RXQ(field) offsetof(struct vuser_rxq, field)
+#define VUSER_TXQ(field) offsetof(struct vuser_txq, field)
+
+#define VUSER_SIZE_XSTATS(Q)                                              \
+	{ "undersize_packets", Q(stats.size_bins[0]) },                   \
+	{ "size_64_packets", Q(stats.size_bins[1]) },                     \
+	{ "size_65_127_packets", Q(stats.size_bins[2]) },                 \
+	{ "size_128_255_packets", Q(stats.size_bins[3]) },                \
+	{ "size_256_511_packets", Q(stats.size_bins[4]) },                \
+	{ "size_512_1023_packets", Q(stats.size_bins[5]) },               \
+	{ "size_1024_1518_packets", Q(stats.size_bins[6]) },              \
+	{ "size_1519_max_packets", Q(stats.size_bins[7]) }
+
+/* The names and order of DPDK 22.11's virtio driver (rte_virtio_rxq_stat_strings and
+ * rte_virtio_txq_stat_strings), so that what reads a virtio_user port reads ours the same
+ * way, by name or by position. Its Tx queues have no errors counter. */
+static const struct vuser_xstat_def vuser_rxq_xstats[] = {
+	{ "good_packets", VUSER_RXQ(stats.packets) },
+	{ "good_bytes", VUSER_RXQ(stats.bytes) },
+	{ "errors", VUSER_RXQ(stats.errors) },
+	{ "multicast_packets", VUSER_RXQ(stats.multicast) },
+	{ "broadcast_packets", VUSER_RXQ(stats.broadcast) },
+	VUSER_SIZE_XSTATS(VUSER_RXQ),
 };
 
-/* Rx-only counters, kept outside struct vuser_queue_stats. */
-enum { VUSER_RX_EXTRA_NOMBUF, VUSER_RX_EXTRA_FILTERED, VUSER_RX_EXTRA_N };
-static const char *const vuser_rx_extra_names[VUSER_RX_EXTRA_N] = {
-	[VUSER_RX_EXTRA_NOMBUF] = "mbuf_allocation_errors",
-	[VUSER_RX_EXTRA_FILTERED] = "filtered_packets",
+static const struct vuser_xstat_def vuser_txq_xstats[] = {
+	{ "good_packets", VUSER_TXQ(stats.packets) },
+	{ "good_bytes", VUSER_TXQ(stats.bytes) },
+	{ "multicast_packets", VUSER_TXQ(stats.multicast) },
+	{ "broadcast_packets", VUSER_TXQ(stats.broadcast) },
+	VUSER_SIZE_XSTATS(VUSER_TXQ),
 };
 
-#define VUSER_NB_QUEUE_XSTATS RTE_DIM(vuser_queue_xstats)
-#define VUSER_NB_RX_XSTATS (VUSER_NB_QUEUE_XSTATS + VUSER_RX_EXTRA_N)
+/* vuser's own, after every one of DPDK's (docs/user-guide.md), each queue's followed by
+ * its fault counters (vuser_fault.h): rx_q0_bad_id, tx_q0_duplicate_id... */
+static const struct vuser_xstat_def vuser_rxq_extra_xstats[] = {
+	{ "mbuf_allocation_errors", VUSER_RXQ(nombuf) },
+	{ "filtered_packets", VUSER_RXQ(filtered) },
+};
 
-/* Then, per queue, the faults of vuser_fault.h: rx_q0_bad_id, tx_q0_duplicate_id... */
-static unsigned int
-vuser_xstats_count(const struct rte_eth_dev *eth_dev)
+static const struct vuser_xstat_def vuser_txq_extra_xstats[] = {
+	{ "errors", VUSER_TXQ(stats.errors) },
+};
+
+/* Where the walk writes: names, values, both or neither (counting only). */
+struct vuser_xstats_out {
+	struct rte_eth_xstat_name *names;
+	struct rte_eth_xstat *values;
+	unsigned int k;
+};
+
+static void
+vuser_xstat_put(struct vuser_xstats_out *o, const char *dir, uint16_t q, const char *name,
+		const void *queue, size_t offset)
 {
-	return eth_dev->data->nb_rx_queues * (VUSER_NB_RX_XSTATS + vuser_nb_rx_fault_kinds) +
-	       eth_dev->data->nb_tx_queues * (VUSER_NB_QUEUE_XSTATS + vuser_nb_tx_fault_kinds);
+	if (o->names)
+		snprintf(o->names[o->k].name, RTE_ETH_XSTATS_NAME_SIZE, "%s_q%u_%s", dir, q, name);
+	if (o->values) {
+		uint64_t v = 0;
+
+		if (queue)
+			memcpy(&v, (const uint8_t *)queue + offset, sizeof(v));
+		o->values[o->k] = (struct rte_eth_xstat){ .id = o->k, .value = v };
+	}
+	o->k++;
 }
 
-static uint64_t
-vuser_stat_at(const struct vuser_queue_stats *st, size_t offset)
+/* One queue's counters of a table, then (nkinds > 0) its fault counters. */
+static void
+vuser_xstats_queue(struct vuser_xstats_out *o, const char *dir, uint16_t q, const void *queue,
+		   const struct vuser_xstat_def *defs, unsigned int ndefs, size_t stats_offset,
+		   const enum vuser_fault_kind *kinds, unsigned int nkinds)
 {
-	return *(const uint64_t *)((const uint8_t *)st + offset);
+	for (unsigned int i = 0; i < ndefs; i++)
+		vuser_xstat_put(o, dir, q, defs[i].name, queue, defs[i].offset);
+	for (unsigned int i = 0; i < nkinds; i++)
+		vuser_xstat_put(o, dir, q, vuser_fault_name(kinds[i]), queue,
+				stats_offset + offsetof(struct vuser_queue_stats, faults) +
+					sizeof(uint64_t) * kinds[i]);
+}
+
+/* Every xstat in order; returns how many. */
+static unsigned int
+vuser_xstats_walk(const struct rte_eth_dev_data *data, struct vuser_xstats_out *o)
+{
+	for (uint16_t q = 0; q < data->nb_rx_queues; q++)
+		vuser_xstats_queue(o, "rx", q, data->rx_queues[q], vuser_rxq_xstats,
+				   RTE_DIM(vuser_rxq_xstats), 0, NULL, 0);
+	for (uint16_t q = 0; q < data->nb_tx_queues; q++)
+		vuser_xstats_queue(o, "tx", q, data->tx_queues[q], vuser_txq_xstats,
+				   RTE_DIM(vuser_txq_xstats), 0, NULL, 0);
+	for (uint16_t q = 0; q < data->nb_rx_queues; q++)
+		vuser_xstats_queue(o, "rx", q, data->rx_queues[q], vuser_rxq_extra_xstats,
+				   RTE_DIM(vuser_rxq_extra_xstats), VUSER_RXQ(stats),
+				   vuser_rx_fault_kinds, vuser_nb_rx_fault_kinds);
+	for (uint16_t q = 0; q < data->nb_tx_queues; q++)
+		vuser_xstats_queue(o, "tx", q, data->tx_queues[q], vuser_txq_extra_xstats,
+				   RTE_DIM(vuser_txq_extra_xstats), VUSER_TXQ(stats),
+				   vuser_tx_fault_kinds, vuser_nb_tx_fault_kinds);
+	return o->k;
+}
+
+static unsigned int
+vuser_xstats_count(const struct rte_eth_dev_data *data)
+{
+	struct vuser_xstats_out o = { .k = 0 };
+
+	return vuser_xstats_walk(data, &o);
 }
 
 int
 vuser_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xstats, unsigned int n)
 {
-	const struct rte_eth_dev_data *data = eth_dev->data;
-	unsigned int count = vuser_xstats_count(eth_dev), k = 0;
+	unsigned int count = vuser_xstats_count(eth_dev->data);
+	struct vuser_xstats_out o = { .values = xstats };
 
 	if (!xstats || n < count)
 		return (int)count;
-	for (uint16_t q = 0; q < data->nb_rx_queues; q++) {
-		const struct vuser_rxq *rxq = data->rx_queues[q];
-		uint64_t extra[VUSER_RX_EXTRA_N] = { 0 };
-
-		if (rxq) {
-			extra[VUSER_RX_EXTRA_NOMBUF] = rxq->nombuf;
-			extra[VUSER_RX_EXTRA_FILTERED] = rxq->filtered;
-		}
-		for (unsigned int i = 0; i < VUSER_NB_QUEUE_XSTATS; i++, k++)
-			xstats[k] = (struct rte_eth_xstat){
-				.id = k,
-				.value = rxq ? vuser_stat_at(&rxq->stats, vuser_queue_xstats[i].offset) : 0,
-			};
-		for (unsigned int i = 0; i < VUSER_RX_EXTRA_N; i++, k++)
-			xstats[k] = (struct rte_eth_xstat){ .id = k, .value = extra[i] };
-		for (unsigned int i = 0; i < vuser_nb_rx_fault_kinds; i++, k++)
-			xstats[k] = (struct rte_eth_xstat){
-				.id = k,
-				.value = rxq ? rxq->stats.faults[vuser_rx_fault_kinds[i]] : 0,
-			};
-	}
-	for (uint16_t q = 0; q < data->nb_tx_queues; q++) {
-		const struct vuser_txq *txq = data->tx_queues[q];
-
-		for (unsigned int i = 0; i < VUSER_NB_QUEUE_XSTATS; i++, k++)
-			xstats[k] = (struct rte_eth_xstat){
-				.id = k,
-				.value = txq ? vuser_stat_at(&txq->stats, vuser_queue_xstats[i].offset) : 0,
-			};
-		for (unsigned int i = 0; i < vuser_nb_tx_fault_kinds; i++, k++)
-			xstats[k] = (struct rte_eth_xstat){
-				.id = k,
-				.value = txq ? txq->stats.faults[vuser_tx_fault_kinds[i]] : 0,
-			};
-	}
-	return (int)count;
+	return (int)vuser_xstats_walk(eth_dev->data, &o);
 }
 
 int
 vuser_xstats_get_names(struct rte_eth_dev *eth_dev, struct rte_eth_xstat_name *names,
 		       unsigned int n)
 {
-	const struct rte_eth_dev_data *data = eth_dev->data;
-	unsigned int count = vuser_xstats_count(eth_dev), k = 0;
+	unsigned int count = vuser_xstats_count(eth_dev->data);
+	struct vuser_xstats_out o = { .names = names };
 
 	if (!names || n < count)
 		return (int)count;
-	for (uint16_t q = 0; q < data->nb_rx_queues; q++) {
-		for (unsigned int i = 0; i < VUSER_NB_QUEUE_XSTATS; i++)
-			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
-				 vuser_queue_xstats[i].name);
-		for (unsigned int i = 0; i < VUSER_RX_EXTRA_N; i++)
-			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
-				 vuser_rx_extra_names[i]);
-		for (unsigned int i = 0; i < vuser_nb_rx_fault_kinds; i++)
-			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "rx_q%u_%s", q,
-				 vuser_fault_name(vuser_rx_fault_kinds[i]));
-	}
-	for (uint16_t q = 0; q < data->nb_tx_queues; q++) {
-		for (unsigned int i = 0; i < VUSER_NB_QUEUE_XSTATS; i++)
-			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "tx_q%u_%s", q,
-				 vuser_queue_xstats[i].name);
-		for (unsigned int i = 0; i < vuser_nb_tx_fault_kinds; i++)
-			snprintf(names[k++].name, RTE_ETH_XSTATS_NAME_SIZE, "tx_q%u_%s", q,
-				 vuser_fault_name(vuser_tx_fault_kinds[i]));
-	}
-	return (int)count;
+	return (int)vuser_xstats_walk(eth_dev->data, &o);
 }
 
 int
