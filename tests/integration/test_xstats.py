@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Integration tests: every extended statistic, against DPDK's driver.
+"""Integration tests: every extended statistic, and the link info, against DPDK's driver.
 
     backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,queues=N     (rxonly)
     frontend  dpdk-testpmd --vdev virtio_user0,path=<sock>,...          (rxonly)
@@ -25,6 +25,13 @@ Groups (one backend+frontend pair each):
         filter     (cq=1) promiscuous off, frames to a unicast address not the port's:
                    rx_q<N>_filtered_packets counts them, nothing else moves
         reset      `clear port xstats 0`: every value 0
+    link               `speed` in the link info, against DPDK's driver: one backend with
+                   four sockets, a vuser testpmd with speed=10000, 25000, none and 1000,
+                   DPDK's with the same (it refuses 1000 at probe: only Mbps values of
+                   10G and up). /ethdev/link_status, and `show port info`'s link lines and
+                   `show device info`'s speed capability, the same for both drivers; after
+                   `port stop` the link is down with no speed; vuser's speed=1000 reads
+                   1000 Mbps
 
 The model, per queue, for each TRAFFIC line (kind, L, N) sent on it: good_packets += N,
 good_bytes += N*L, multicast_packets += N for a group address other than broadcast,
@@ -117,12 +124,13 @@ def queue_args(nq):
     return ["--rxq=%d" % nq, "--txq=%d" % nq]
 
 
-def start_frontend(env, fe_kind, vdevs, app_args, name="frontend"):
+def start_frontend(env, fe_kind, vdevs, app_args, name="frontend", expect_ports=None):
     """env.frontend() with the driver of fe_kind ('vuser' or 'dpdk')."""
     saved, env.fe = env.fe, Frontend(fe_kind)
     env.fe.staged = saved.staged if env.fe.is_vuser else None
     try:
-        return env.frontend(name, vdevs, app_args=app_args, mbufs=MBUFS)
+        return env.frontend(name, vdevs, app_args=app_args, mbufs=MBUFS,
+                            expect_ports=expect_ports)
     finally:
         env.fe = saved
 
@@ -262,6 +270,86 @@ def case_clean_exit(env, p):
     env.stop_checked()
 
 
+# ---- link info
+
+# (vuser devargs, DPDK accepts it): DPDK's virtio takes speed in {10G, 20G, 25G, 40G,
+# 50G, 56G, 100G, 200G} only; vuser takes every ethdev speed (docs/user-guide.md)
+SPEEDS = [("speed=10000", True), ("speed=25000", True), ("", True), ("speed=1000", False)]
+LINK_LINES = r"^(?:Link status|Link speed|Link duplex): .*$"
+
+
+class LinkPair:
+    def __init__(self, be, vu, dp):
+        self.be, self.vu, self.dp = be, vu, dp
+
+
+def link_setup(env):
+    if not env.fe.is_vuser:
+        raise Skip("compares vuser with DPDK's driver (VUSER_FRONTEND=%s)" % env.fe.kind)
+    socks = {d: [env.sock("link-%s%d.sock" % (d, i)) for i in range(len(SPEEDS))]
+             for d in ("vuser", "dpdk")}
+    be = env.backend("backend", socks["vuser"] + socks["dpdk"], mbufs=MBUFS)
+
+    def vdevs(prefix, kind):
+        return ["%s%d,path=%s%s" % (prefix, i, s, "," + a if a else "")
+                for i, (s, (a, _)) in enumerate(zip(socks[kind], SPEEDS))]
+    vu = start_frontend(env, "vuser", vdevs("virtio_user", "vuser"), [], name="vuser")
+    dp = start_frontend(env, "dpdk", vdevs("net_virtio_user", "dpdk"), [], name="dpdk",
+                        expect_ports=sum(ok for _, ok in SPEEDS))
+    for app in (vu, dp):
+        for port in app.ports():
+            app.wait_link_up(port, timeout=LINK_TIMEOUT)
+    return LinkPair(be, vu, dp)
+
+
+def port_link(app, port):
+    info = app.run("show port info %d" % port)
+    dev = re.search(r"Device name: *(\S+)", info).group(1)
+    capa = re.search(r"Device speed capability:(.*)$", app.run("show device info %s" % dev),
+                     re.M)
+    return dict(telemetry=app.link_status(port),
+                lines=re.findall(LINK_LINES, info, re.M),
+                capa=capa.group(1).split() if capa else None)
+
+
+def case_link_speed(env, p):
+    """link status, speed, duplex and speed capability as DPDK's; speed=1000 (vuser)"""
+    assert len(p.vu.ports()) == len(SPEEDS), "vuser ports %s" % p.vu.ports()
+    accepted = [a for a, ok in SPEEDS if ok]
+    assert len(p.dp.ports()) == len(accepted), "DPDK's ports %s" % p.dp.ports()
+    assert "Failed to parse speed" in p.dp.output(), "DPDK's driver took speed=1000"
+    dport = 0
+    for port, (args, ok) in enumerate(SPEEDS):
+        vu = port_link(p.vu, port)
+        env.log("vuser %s: %s" % (args or "no speed", vu))
+        if ok:
+            dp = port_link(p.dp, dport)
+            dport += 1
+            assert vu == dp, "%s: vuser %s, DPDK %s" % (args or "no speed", vu, dp)
+        speed = int(args.split("=")[1]) if args else 0xffffffff
+        assert vu["telemetry"] == {"status": "UP", "speed": speed, "duplex": "full-duplex"}, (
+            "%s: %s" % (args or "no speed", vu["telemetry"]))
+    one_g = port_link(p.vu, 3)
+    gbps = [ln for ln in one_g["lines"] if ln.startswith("Link speed")]
+    assert gbps == ["Link speed: 1 Gbps"] and one_g["capa"] == ["1", "Gbps"], (
+        "speed=1000: %s" % one_g)
+
+
+def case_link_down(env, p):
+    """after `port stop`: down, no speed (as DPDK's)"""
+    for app in (p.vu, p.dp):
+        app.run("port stop all")
+    dport = 0
+    for port, (args, ok) in enumerate(SPEEDS):
+        vu = port_link(p.vu, port)
+        assert vu["telemetry"] == {"status": "DOWN"}, "%s: %s" % (args, vu["telemetry"])
+        assert "Link speed: None" in vu["lines"], "%s: %s" % (args, vu["lines"])
+        if ok:
+            dp = port_link(p.dp, dport)
+            dport += 1
+            assert vu == dp, "%s stopped: vuser %s, DPDK %s" % (args or "no speed", vu, dp)
+
+
 def build_groups():
     def group(tag, kind, nq, devargs, cases, timeout=240):
         return Group(tag, make_setup(tag, kind, nq, devargs), cases, timeout=timeout)
@@ -276,6 +364,8 @@ def build_groups():
               dict(packed_vq=1, in_order=1, mrg_rxbuf=0, vectorized=1), common),
         group("split_inorder_mrg_q2", "vuser", 2,
               dict(queues=2, cq=1, packed_vq=0, in_order=1, mrg_rxbuf=1), with_filter),
+        Group("link", link_setup, [("speed", case_link_speed), ("down", case_link_down),
+                                   ("clean_exit", case_clean_exit)], timeout=180),
     ]
 
 

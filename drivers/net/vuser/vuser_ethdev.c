@@ -80,7 +80,10 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	info->default_txportconf.ring_size = port->args.queue_size;
 	vuser_glue_offload_capa(port, &info->rx_offload_capa, &info->tx_offload_capa);
 	info->tx_offload_capa |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
-	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
+	/* The one speed of the `speed` devarg, none when it is not given (as DPDK's virtio). */
+	info->speed_capa = 0;
+	if (port->args.speed)
+		info->speed_capa = rte_eth_speed_bitflag(port->args.speed, RTE_ETH_LINK_FULL_DUPLEX);
 	return 0;
 }
 
@@ -197,12 +200,19 @@ static int
 vuser_link_update(struct rte_eth_dev *eth_dev, int wait_to_complete __rte_unused)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
+	bool up = vuser_glue_link_up(port);
 	struct rte_eth_link link = {
-		.link_speed = port->args.speed ? port->args.speed : RTE_ETH_SPEED_NUM_UNKNOWN,
+		.link_speed = RTE_ETH_SPEED_NUM_UNKNOWN,
 		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
 		.link_autoneg = RTE_ETH_LINK_FIXED,
-		.link_status = vuser_glue_link_up(port) ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
+		.link_status = up ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN,
 	};
+
+	/* A link that is down has no speed (RTE_ETH_SPEED_NUM_NONE, as DPDK's virtio). */
+	if (!up)
+		link.link_speed = RTE_ETH_SPEED_NUM_NONE;
+	else if (port->args.speed)
+		link.link_speed = port->args.speed;
 
 	return rte_eth_linkstatus_set(eth_dev, &link);
 }
