@@ -161,4 +161,40 @@ vu_split_ring_needs_kick(const struct vu_split_ring *r)
 	return !(__atomic_load_n(&r->used->flags, __ATOMIC_RELAXED) & VU_USED_F_NO_NOTIFY);
 }
 
+/*
+ * What a driver that sleeps until the device uses a buffer watches: the `size` bytes at
+ * `addr`, which the device writes when it does. A used buffer is pending when
+ * ((value & mask) == expect) is `pending_if_equal`. (DPDK's rte_power_monitor sleeps on
+ * such a word until it is written, then asks a callback whether to stay awake.)
+ */
+struct vu_ring_watch {
+	const volatile void *addr;
+	uint64_t expect;
+	uint64_t mask;
+	uint8_t size;
+	bool pending_if_equal;
+};
+
+static inline bool
+vu_ring_watch_pending(uint64_t value, uint64_t expect, uint64_t mask, bool pending_if_equal)
+{
+	return ((value & mask) == expect) == pending_if_equal;
+}
+
+/* The used ring's "idx field indicates where the device would put the next descriptor
+ * entry in the ring (modulo the queue size). This starts at 0, and increases." Entries are
+ * pending while it is not the driver's next used index; all 16 bits compared, so a whole
+ * ring of entries not yet read is pending too. */
+static inline struct vu_ring_watch
+vu_split_ring_watch(const struct vu_split_ring *r)
+{
+	return (struct vu_ring_watch){
+		.addr = &r->used->idx,
+		.expect = r->last_used_idx,
+		.mask = UINT16_MAX,
+		.size = sizeof(r->used->idx),
+		.pending_if_equal = false,
+	};
+}
+
 #endif /* VU_RING_H */

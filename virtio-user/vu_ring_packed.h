@@ -264,6 +264,21 @@ vu_packed_avail_bits(bool wrap)
 	return wrap ? VU_PACKED_DESC_F_AVAIL : VU_PACKED_DESC_F_USED;
 }
 
+/* "A descriptor is used when its AVAIL and USED bits match each other and the device ring
+ * wrap counter": the one at the driver's used position, which until then holds the buffer
+ * posted in this lap (or, with fewer buffers than slots, one used a lap ago). */
+static inline struct vu_ring_watch
+vu_packed_ring_watch(const struct vu_packed_ring *r)
+{
+	return (struct vu_ring_watch){
+		.addr = &r->desc[r->used_idx].flags,
+		.expect = vu_packed_used_bits(r->used_wrap),
+		.mask = VU_PACKED_DESC_F_AVAIL_USED,
+		.size = sizeof(r->desc[r->used_idx].flags),
+		.pending_if_equal = true,
+	};
+}
+
 /* The base word for SET_VRING_BASE: next slot and wrap counter. */
 static inline uint32_t
 vu_packed_ring_base(uint16_t idx, bool wrap)

@@ -423,6 +423,92 @@ test_packed_base_and_kick(void **state)
 	assert_true(vu_packed_ring_needs_kick(&r));
 }
 
+/* The word a sleeping driver watches, read as rte_power_monitor reads it. */
+static bool
+watch_says_pending(const struct vu_ring_watch *w)
+{
+	uint16_t v;
+
+	assert_int_equal(w->size, sizeof(v));
+	memcpy(&v, (const void *)w->addr, sizeof(v));
+	return vu_ring_watch_pending(v, w->expect, w->mask, w->pending_if_equal);
+}
+
+/* Split: the watch is used->idx, pending exactly while it differs from the next index the
+ * driver reads, across the 65535 -> 0 wrap and with a whole ring pending. */
+static void
+test_split_watch(void **state)
+{
+	struct ring_mem rm;
+	struct vu_ring_watch w;
+
+	(void)state;
+	ring_new(&rm, 8);
+	w = vu_split_ring_watch(&rm.r);
+	assert_ptr_equal(w.addr, &rm.r.used->idx);
+	assert_false(watch_says_pending(&w));
+	rm.r.used->idx = 1; /* the device adds an entry */
+	assert_true(watch_says_pending(&w));
+	rm.r.last_used_idx = 1; /* the driver reads it */
+	w = vu_split_ring_watch(&rm.r);
+	assert_false(watch_says_pending(&w));
+	rm.r.used->idx = 9; /* all 8 buffers used: the index is back at the same slot */
+	assert_true(watch_says_pending(&w));
+
+	rm.r.last_used_idx = 65535;
+	rm.r.used->idx = 65535;
+	w = vu_split_ring_watch(&rm.r);
+	assert_false(watch_says_pending(&w));
+	rm.r.used->idx = 0;
+	assert_true(watch_says_pending(&w));
+	rm.r.last_used_idx = 0;
+	w = vu_split_ring_watch(&rm.r);
+	assert_false(watch_says_pending(&w));
+	ring_free(&rm);
+}
+
+/* Packed: the watch is the flags of the descriptor at the used position, pending exactly
+ * when the device marked it used in the current lap: not while it holds a buffer made
+ * available, nor a descriptor used in the lap before; other flag bits do not matter. */
+static void
+test_packed_watch(void **state)
+{
+	static uint8_t mem[8192] __attribute__((aligned(4096)));
+	const uint16_t A = VU_PACKED_DESC_F_AVAIL, U = VU_PACKED_DESC_F_USED;
+	struct vu_packed_ring r;
+	struct vu_ring_watch w;
+
+	(void)state;
+	memset(mem, 0, sizeof(mem));
+	vu_packed_ring_init(&r, mem, 4);
+	for (uint16_t i = 0; i < 4; i++)
+		r.desc[i].flags = (uint16_t)(VU_DESC_F_WRITE | vu_packed_ring_avail_flags(&r));
+	w = vu_packed_ring_watch(&r);
+	assert_ptr_equal(w.addr, &r.desc[0].flags);
+	assert_false(watch_says_pending(&w));
+	r.desc[0].flags = (uint16_t)(VU_DESC_F_WRITE | A | U); /* used in lap 1 */
+	assert_true(watch_says_pending(&w));
+
+	/* The driver reads all four; slot 0 keeps lap 1's used bits. */
+	for (uint16_t i = 1; i < 4; i++)
+		r.desc[i].flags = A | U;
+	vu_packed_ring_used_advance(&r, 4);
+	w = vu_packed_ring_watch(&r);
+	assert_ptr_equal(w.addr, &r.desc[0].flags);
+	assert_false(watch_says_pending(&w));
+	r.desc[0].flags = (uint16_t)(VU_DESC_F_WRITE | U); /* available in lap 2 */
+	assert_false(watch_says_pending(&w));
+	r.desc[0].flags = VU_DESC_F_WRITE; /* used in lap 2: both bits 0 */
+	assert_true(watch_says_pending(&w));
+
+	vu_packed_ring_used_advance(&r, 1);
+	w = vu_packed_ring_watch(&r);
+	assert_ptr_equal(w.addr, &r.desc[1].flags);
+	assert_false(watch_says_pending(&w)); /* lap 1's used bits */
+	r.desc[1].flags = 0;
+	assert_true(watch_says_pending(&w));
+}
+
 int
 main(void)
 {
@@ -442,6 +528,8 @@ main(void)
 		cmocka_unit_test(test_packed_wrap),
 		cmocka_unit_test(test_packed_desc_fill),
 		cmocka_unit_test(test_packed_desc_is_used),
+		cmocka_unit_test(test_split_watch),
+		cmocka_unit_test(test_packed_watch),
 		cmocka_unit_test(test_packed_base_and_kick),
 	};
 
