@@ -160,6 +160,8 @@ void vuser_select_bursts(struct rte_eth_dev *eth_dev);
 void vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,
 		       const char **vec_refusal);
 uint16_t vuser_tx_prepare(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+/* vuser_rx.c: eth_dev_ops.get_monitor_addr (power management's monitor mode). */
+int vuser_rx_monitor_addr(void *queue, struct rte_power_monitor_cond *pmc);
 void vuser_queue_stats(const struct rte_eth_dev_data *data, struct rte_eth_stats *stats);
 void vuser_queue_stats_reset(struct rte_eth_dev_data *data);
 

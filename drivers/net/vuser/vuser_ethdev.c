@@ -313,6 +313,7 @@ static struct eth_dev_ops vuser_ops = {
 	.tx_queue_release = vuser_tx_queue_release,
 	.rx_queue_intr_enable = vuser_rx_queue_intr_enable,
 	.rx_queue_intr_disable = vuser_rx_queue_intr_disable,
+	.get_monitor_addr = vuser_rx_monitor_addr,
 };
 
 RTE_INIT(vuser_ops_init)

@@ -339,3 +339,44 @@ vuser_packed_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
 	return vuser_rx_burst(queue, pkts, nb_pkts, true, true);
 }
+
+/* rte_power_monitor_cond.opaque of an Rx queue's watch (vu_ring_watch). */
+enum {
+	VUSER_WATCH_EXPECT,
+	VUSER_WATCH_MASK,
+	VUSER_WATCH_IF_EQUAL
+};
+
+/* rte_power_monitor's question, after the watched word changed or before it sleeps:
+ * -1 (stay awake) when a used buffer is pending, 0 (sleep) when not. */
+static int
+vuser_rx_monitor_check(const uint64_t value, const uint64_t opaque[RTE_POWER_MONITOR_OPAQUE_SZ])
+{
+	if (vu_ring_watch_pending(value, opaque[VUSER_WATCH_EXPECT], opaque[VUSER_WATCH_MASK],
+		    opaque[VUSER_WATCH_IF_EQUAL]))
+		return -1;
+	return 0;
+}
+
+/* eth_dev_ops.get_monitor_addr: what the next Rx burst waits for, on the lcore that polls
+ * the queue. The ring exists from the port's start on. */
+int
+vuser_rx_monitor_addr(void *queue, struct rte_power_monitor_cond *pmc)
+{
+	const struct vuser_rxq *rxq = queue;
+	struct vu_ring_watch w;
+
+	if (!rxq->port->started)
+		return -EINVAL;
+	if (rxq->port->features & VU_BIT(VU_F_RING_PACKED))
+		w = vu_packed_ring_watch(&rxq->packed);
+	else
+		w = vu_split_ring_watch(&rxq->split);
+	pmc->addr = (volatile void *)(uintptr_t)w.addr;
+	pmc->size = w.size;
+	pmc->fn = vuser_rx_monitor_check;
+	pmc->opaque[VUSER_WATCH_EXPECT] = w.expect;
+	pmc->opaque[VUSER_WATCH_MASK] = w.mask;
+	pmc->opaque[VUSER_WATCH_IF_EQUAL] = w.pending_if_equal;
+	return 0;
+}
