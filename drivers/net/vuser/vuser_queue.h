@@ -4,6 +4,7 @@
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "vu_ring.h"
 #include "vu_ring_packed.h"
@@ -167,6 +168,16 @@ uint16_t vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_
 uint16_t vuser_packed_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #endif
 uint16_t vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+
+/* Fetch the first line of the frame a posted buffer will hold, whose destination address
+ * the xstats read at the end of the burst: the device wrote it from another core, and
+ * asking for all of a burst's lines early lets their transfers overlap. The address comes
+ * from the pool's layout (hdr_hint); it is only a hint. */
+static __rte_always_inline void
+vuser_rx_prefetch_frame(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
+{
+	rte_prefetch0((const char *)m + rxq->hdr_hint + rxq->hdr_size);
+}
 
 /* Where a posted Rx buffer starts: the header goes in the headroom right before the data,
  * so the packet lands at the usual data offset. */

@@ -169,8 +169,10 @@ vuser_rx_epoch_wrap(struct vuser_rxq *rxq)
 static __rte_always_inline void
 vuser_rx_prefetch(const struct vuser_rxq *rxq, const uint32_t *ids, uint16_t k, uint16_t avail)
 {
-	if (k < avail && likely(ids[k] < rxq->size))
+	if (k < avail && likely(ids[k] < rxq->size)) {
 		rte_prefetch0(rxq->sw_ring[ids[k]]);
+		vuser_rx_prefetch_frame(rxq, rxq->sw_ring[ids[k]]);
+	}
 }
 
 /* Buffer `id` gets m; the descriptor is written after the burst has read all its used

@@ -166,6 +166,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
 		for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
 			rte_prefetch0(rxq->sw_ring[id + k]);
+			vuser_rx_prefetch_frame(rxq, rxq->sw_ring[id + k]);
 			if (mrg)
 				rte_prefetch0((const char *)rxq->sw_ring[id + k] + rxq->hdr_hint);
 		}
