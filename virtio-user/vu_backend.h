@@ -88,8 +88,8 @@ enum vu_backend_event {
 extern const struct vu_backend_ops vu_vhost_user_ops;
 extern const struct vu_backend_ops vu_vhost_kernel_ops;
 
-/* The frontend for a path: vhost-kernel for a character device (or a path named
- * vhost-net*, so that a missing /dev/vhost-net gets vhost-kernel's error), else vhost-user. */
-const struct vu_backend_ops *vu_backend_ops_for_path(const char *path);
+/* The frontend for a path: vhost-user in server mode; otherwise vhost-kernel for a
+ * character device and vhost-user for anything else (a socket, or nothing there yet). */
+const struct vu_backend_ops *vu_backend_ops_for_path(const char *path, bool server);
 
 #endif /* VU_BACKEND_H */

@@ -153,7 +153,7 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	dev->epfd = -1;
 	dev->watched_fd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
-	dev->ops = params->ops ? params->ops : vu_backend_ops_for_path(params->path);
+	dev->ops = params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
 	dev->nqueues = 2u * params->queue_pairs;
 	if (params->ifname && dev->ops == &vu_vhost_user_ops) {
 		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates "

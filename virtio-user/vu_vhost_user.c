@@ -172,7 +172,11 @@ vu_vhost_connect(struct vu_backend *b)
 	if (stat(b->path, &st) < 0) {
 		int err = errno;
 
-		VU_ERR("%s: vhost-user socket %s: %s", b->name, b->path, strerror(err));
+		/* Nothing there picks vhost-user (vu_backend.c): say what else it could be. */
+		VU_ERR("%s: vhost-user socket %s: %s%s", b->name, b->path, strerror(err),
+		       err == ENOENT ? " (no backend listens there: start it first, or server=1 "
+				       "to listen; a vhost-net node needs modprobe vhost_net)" :
+				       "");
 		return -err;
 	}
 	if (S_ISDIR(st.st_mode)) {

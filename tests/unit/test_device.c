@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* cmocka needs these first. */
@@ -294,34 +297,75 @@ test_create_backend_fails(void **state)
 	assert_int_equal(tu_count_fds(), c->fds_before + 1);
 }
 
-/* Which frontend serves a path: a character device, or a path whose last component
- * starts with vhost-net when nothing is there, is vhost-kernel's; the rest vhost-user's. */
+/* Which frontend serves a path: decided by what is there, never by the name (as DPDK's
+ * virtio_user does); server=1 always listens with vhost-user. */
 static void
 test_backend_for_path(void **state)
 {
+	static const char *const names[] = { "vhost-net", "vhost-net-1", "sock0", "my-vhost-net" };
 	char dir[256], path[300];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
 	(void)state;
-	assert_ptr_equal(vu_backend_ops_for_path("/dev/null"), &vu_vhost_kernel_ops);
-	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent-ut/vhost-net"), &vu_vhost_kernel_ops);
-	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent-ut/vhost-net-1"),
-			 &vu_vhost_kernel_ops);
-	assert_ptr_equal(vu_backend_ops_for_path("vhost-net"), &vu_vhost_kernel_ops);
-	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent-ut/sock0"), &vu_vhost_user_ops);
-	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent-ut/vhost-net/sock0"),
-			 &vu_vhost_user_ops);
-	assert_ptr_equal(vu_backend_ops_for_path("/nonexistent-ut/my-vhost-net"),
-			 &vu_vhost_user_ops);
-	/* Something that exists and is not a character device: vhost-user, whatever its name. */
+	/* A character device: vhost-kernel; server=1: vhost-user (whose listen refuses it). */
+	assert_ptr_equal(vu_backend_ops_for_path("/dev/null", false), &vu_vhost_kernel_ops);
+	assert_ptr_equal(vu_backend_ops_for_path("/dev/null", true), &vu_vhost_user_ops);
+	/* Nothing there, whatever the name: a vhost-user client, or a server listening. */
 	assert_non_null(tu_mkdtemp(dir, sizeof(dir)));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		assert_ptr_equal(vu_backend_ops_for_path(path, false), &vu_vhost_user_ops);
+		assert_ptr_equal(vu_backend_ops_for_path(path, true), &vu_vhost_user_ops);
+	}
+	assert_ptr_equal(vu_backend_ops_for_path("vhost-net", false), &vu_vhost_user_ops);
+	assert_ptr_equal(vu_backend_ops_for_path("./vhost-net", true), &vu_vhost_user_ops);
+	/* A UNIX socket named vhost-net: vhost-user. */
 	snprintf(path, sizeof(path), "%s/vhost-net", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_ptr_equal(vu_backend_ops_for_path(path, false), &vu_vhost_user_ops);
+	close(fd);
+	unlink(path);
+	/* A regular file or a directory: vhost-user, whose connect says what it is. */
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_ptr_equal(vu_backend_ops_for_path(path), &vu_vhost_user_ops);
+	assert_ptr_equal(vu_backend_ops_for_path(path, false), &vu_vhost_user_ops);
 	unlink(path);
+	assert_ptr_equal(vu_backend_ops_for_path(dir, false), &vu_vhost_user_ops);
 	rmdir(dir);
+}
+
+/* A missing path named like the vhost-net node is a vhost-user client with vhost-user's
+ * error; server=1 listens there. Both by the path alone (no ops given). */
+static void
+test_vhost_net_name_is_not_special(void **state)
+{
+	struct ctx *c = *state;
+	char dir[256], path[300];
+	struct vu_device_params p = { .name = "ut0", .path = path, .queue_pairs = 1 };
+	struct stat st;
+
+	assert_non_null(tu_mkdtemp(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/vhost-net", dir);
+	tu_log_reset();
+	assert_int_equal(vu_device_create(&p, &c->dev), -ENOENT);
+	assert_int_equal(tu_log_errors(), 1);
+	assert_non_null(strstr(tu_log_last_error(), "vhost-user socket"));
+	assert_non_null(strstr(tu_log_last_error(), path));
+	p.server = true;
+	assert_int_equal(vu_device_create(&p, &c->dev), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	vu_device_destroy(c->dev);
+	c->dev = NULL;
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(tu_count_fds(), c->fds_before + 1);
 }
 
 /* A TAP name only means something to vhost-kernel: refused before a vhost-user open. */
@@ -1093,6 +1137,7 @@ main(void)
 		T(test_create_more_pairs_than_backend),
 		T(test_create_backend_fails),
 		T(test_backend_for_path),
+		T(test_vhost_net_name_is_not_special),
 		T(test_ifname_needs_vhost_kernel),
 		T(test_status_order),
 		T(test_status_cannot_clear),
