@@ -218,20 +218,29 @@ fail:
 	return rc;
 }
 
-/* Stop the backend's rings; GET_VRING_BASE is what makes a vhost backend stop one. */
+/* Stop the backend's rings: disable every enabled one, then GET_VRING_BASE each, which is
+ * what makes a vhost backend stop a ring (DPDK's virtio_user stops in the same order). */
 static void
 vu_device_stop_backend(struct vu_device *dev)
 {
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+
+		if (!q->started || !q->enabled)
+			continue;
+		dev->ops->set_vring_enable(dev->backend, i, false);
+		q->enabled = false;
+	}
 	for (uint32_t i = 0; i < dev->nqueues; i++) {
 		struct vu_queue *q = &dev->queues[i];
 		uint32_t base;
 
 		if (!q->started)
 			continue;
-		dev->ops->set_vring_enable(dev->backend, i, false);
 		if (dev->ops->get_vring_base(dev->backend, i, &base) == 0)
 			VU_DEBUG("%s: queue %u stopped at %u", dev->name, i, base);
 		q->started = false;
+		q->enabled = false;
 	}
 	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
 }
@@ -316,6 +325,7 @@ vu_device_start_backend(struct vu_device *dev)
 		/* Mark first: a ring the backend saw at all must be stopped on failure. */
 		q->started = true;
 		q->ran = true;
+		q->enabled = false;
 		rc = ops->set_vring_call(b, i, q->call_fd);
 		if (rc == 0)
 			rc = ops->set_vring_num(b, i, q->size);

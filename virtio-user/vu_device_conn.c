@@ -235,8 +235,10 @@ vu_conn_bits(uint64_t bits, char *buf, size_t len)
 static void
 vu_conn_forget(struct vu_device *dev)
 {
-	for (uint32_t i = 0; i < dev->nqueues; i++)
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
 		dev->queues[i].started = false;
+		dev->queues[i].enabled = false;
+	}
 	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
 	dev->connected = false;
 }

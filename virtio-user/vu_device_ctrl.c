@@ -33,13 +33,15 @@ vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs)
 {
 	for (uint32_t i = 0; i < dev->nqueues; i++) {
 		struct vu_queue *q = &dev->queues[i];
+		bool enable = i / 2 < pairs;
 		int rc;
 
-		if (!q->started)
+		if (!q->started || q->enabled == enable)
 			continue;
-		rc = dev->ops->set_vring_enable(dev->backend, i, i / 2 < pairs);
+		rc = dev->ops->set_vring_enable(dev->backend, i, enable);
 		if (rc < 0)
 			return rc;
+		q->enabled = enable;
 	}
 	dev->active_pairs = pairs;
 	return 0;

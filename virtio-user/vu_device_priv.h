@@ -14,6 +14,8 @@ struct vu_queue {
 	int call_fd;
 	bool ready;   /* set up by the driver */
 	bool started; /* handed to the backend */
+	bool enabled; /* SET_VRING_ENABLE 1 sent and not undone: rings a backend gets start
+		       * disabled, so only changes are sent (as DPDK's virtio_user does) */
 	bool ran;     /* handed to a backend since set up: a new backend resumes where the
 		       * ring is instead of at its start (vu_device_conn.c) */
 };

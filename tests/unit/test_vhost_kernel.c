@@ -229,12 +229,14 @@ test_start_stop_sequence(void **state)
 	}
 	assert_true(vu_device_link_up(dev));
 
-	/* Reset: each ring loses its backend, then is stopped. */
+	/* Reset: every ring loses its backend, then each is stopped. */
 	assert_int_equal(vu_device_set_status(dev, 0), 0);
 	for (uint32_t q = 0; q < 2; q++) {
 		r = next_rec(&pos, VHOST_NET_SET_BACKEND, "NET_SET_BACKEND -1");
 		assert_int_equal(r->file.index, q);
 		assert_int_equal(r->file.fd, -1);
+	}
+	for (uint32_t q = 0; q < 2; q++) {
 		r = next_rec(&pos, VHOST_GET_VRING_BASE, "GET_VRING_BASE");
 		assert_int_equal(r->state.index, q);
 	}
@@ -314,28 +316,29 @@ test_multi_queue(void **state)
 			assert_int_equal(fk.recs[i].u64, VU_BIT(VU_F_VERSION_1));
 	assert_int_equal(count_rec(VHOST_SET_MEM_TABLE), 2);
 	/* Virtqueues 2 and 3 are rings 0 and 1 of the second vhost-net device. Until the
-	 * driver asks for two pairs (VQ_PAIRS_SET), only the first pair has a backend. */
+	 * driver asks for two pairs (VQ_PAIRS_SET), only the first pair has a backend; the
+	 * second one's rings start without one, so nothing is sent for them. */
 	for (unsigned int i = pos; i < fk.nrecs; i++) {
 		r = &fk.recs[i];
 		if (r->request != VHOST_NET_SET_BACKEND)
 			continue;
-		int pair = n / 2;
-
-		assert_int_equal(r->fd, vhost_fd[pair]);
-		assert_int_equal(r->file.index, n % 2);
-		assert_int_equal(r->file.fd, pair == 0 ? tap_fd[0] : -1);
+		assert_int_equal(r->fd, vhost_fd[0]);
+		assert_int_equal(r->file.index, n);
+		assert_int_equal(r->file.fd, tap_fd[0]);
 		n++;
 	}
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 2);
 	pos = fk.nrecs;
 	uint16_t two = 2;
 	assert_int_equal(
 		vu_device_ctrl(dev, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET, &two, sizeof(two)),
 		VU_NET_OK);
+	/* Only the pair that changes: the first one keeps its backend. */
 	for (n = 0; pos < fk.nrecs; pos++) {
 		r = &fk.recs[pos];
-		if (r->request != VHOST_NET_SET_BACKEND || r->fd != vhost_fd[1])
+		if (r->request != VHOST_NET_SET_BACKEND)
 			continue;
+		assert_int_equal(r->fd, vhost_fd[1]);
 		assert_int_equal(r->file.index, n % 2);
 		assert_int_equal(r->file.fd, tap_fd[1]);
 		n++;

@@ -53,10 +53,12 @@ ws_script(struct fake_backend *fb)
 		fb_expect_state(fb, VU_VHOST_USER_SET_VRING_ENABLE, FB_FLAGS_ACK, q, 1);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
 	}
-	/* Reset: each started ring disabled, then stopped with GET_VRING_BASE. */
+	/* Reset: every enabled ring disabled, then each stopped with GET_VRING_BASE. */
 	for (uint32_t q = 0; q < 2; q++) {
 		fb_expect_state(fb, VU_VHOST_USER_SET_VRING_ENABLE, FB_FLAGS_ACK, q, 0);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
+	}
+	for (uint32_t q = 0; q < 2; q++) {
 		fb_expect_state(fb, VU_VHOST_USER_GET_VRING_BASE, FB_FLAGS, q, 0);
 		fb_reply_state(fb, VU_VHOST_USER_GET_VRING_BASE, q, 5);
 	}
