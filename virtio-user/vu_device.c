@@ -155,6 +155,7 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
 	dev->ops = params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
 	dev->nqueues = 2u * params->queue_pairs;
+	dev->server = params->server;
 	if (params->ifname && dev->ops == &vu_vhost_user_ops) {
 		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates "
 		       "(path=/dev/vhost-net); %s is a vhost-user socket",
@@ -218,8 +219,12 @@ fail:
 	return rc;
 }
 
-/* Stop the backend's rings: disable every enabled one, then GET_VRING_BASE each, which is
- * what makes a vhost backend stop a ring (DPDK's virtio_user stops in the same order). */
+/*
+ * Stop the backend's rings: disable every enabled one, then GET_VRING_BASE each, which is
+ * what makes a vhost backend stop a ring (DPDK's virtio_user stops in the same order). A
+ * request that makes the backend drop the connection forgets the rings: nothing more is
+ * sent, and a backend that does not answer costs one timeout, not one per ring.
+ */
 static void
 vu_device_stop_backend(struct vu_device *dev)
 {
@@ -228,7 +233,9 @@ vu_device_stop_backend(struct vu_device *dev)
 
 		if (!q->started || !q->enabled)
 			continue;
-		dev->ops->set_vring_enable(dev->backend, i, false);
+		if (dev->ops->set_vring_enable(dev->backend, i, false) < 0 &&
+		    vu_device_conn_lost(dev))
+			break;
 		q->enabled = false;
 	}
 	for (uint32_t i = 0; i < dev->nqueues; i++) {
@@ -239,6 +246,8 @@ vu_device_stop_backend(struct vu_device *dev)
 			continue;
 		if (dev->ops->get_vring_base(dev->backend, i, &base) == 0)
 			VU_DEBUG("%s: queue %u stopped at %u", dev->name, i, base);
+		else if (vu_device_conn_lost(dev))
+			break;
 		q->started = false;
 		q->enabled = false;
 	}
@@ -307,8 +316,10 @@ vu_device_start_backend(struct vu_device *dev)
 	rc = ops->set_features(b, dev->driver_features & ~VU_DEVICE_INPROCESS_FEATURES);
 	if (rc == 0)
 		rc = ops->set_mem_table(b, &dev->mem);
-	if (rc < 0)
+	if (rc < 0) {
+		vu_device_conn_lost(dev);
 		return rc;
+	}
 	for (uint32_t i = 0; i < dev->nqueues; i++) {
 		struct vu_queue *q = &dev->queues[i];
 
@@ -335,8 +346,10 @@ vu_device_start_backend(struct vu_device *dev)
 			rc = ops->set_vring_addr(b, i, &q->addr);
 		if (rc == 0)
 			rc = ops->set_vring_kick(b, i, q->kick_fd);
-		if (rc < 0)
+		if (rc < 0) {
+			vu_device_conn_lost(dev);
 			return rc;
+		}
 	}
 	/* Without MQ there is one pair; with it, the driver enables more with VQ_PAIRS_SET. */
 	rc = vu_device_enable_pairs(dev, 1);
@@ -384,6 +397,9 @@ vu_device_set_status(struct vu_device *dev, uint8_t status)
 	/* Without a backend (server mode) the rings wait for one (vu_device_conn.c). */
 	if ((added & VU_STATUS_DRIVER_OK) && dev->connected) {
 		rc = vu_device_start_backend(dev);
+		/* In server mode a backend dropped mid-start is one gone: wait for the next. */
+		if (rc < 0 && dev->server && !dev->connected)
+			rc = 0;
 		if (rc < 0) {
 			VU_ERR("%s: starting the backend failed: %s", dev->name, strerror(-rc));
 			vu_device_stop_backend(dev);

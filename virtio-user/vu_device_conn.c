@@ -313,6 +313,18 @@ drop:
 	return rc;
 }
 
+bool
+vu_device_conn_lost(struct vu_device *dev)
+{
+	if (!dev->connected || vu_conn_backend_connected(dev))
+		return false;
+	vu_conn_forget(dev);
+	vu_conn_watch(dev);
+	vu_log(VU_LOG_NOTICE, "%s: the connection to the backend was dropped, link down%s",
+	       dev->name, dev->server ? ", waiting for a backend" : "");
+	return true;
+}
+
 int
 vu_device_handle_event(struct vu_device *dev, bool *link_changed)
 {

@@ -39,8 +39,10 @@ vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs)
 		if (!q->started || q->enabled == enable)
 			continue;
 		rc = dev->ops->set_vring_enable(dev->backend, i, enable);
-		if (rc < 0)
+		if (rc < 0) {
+			vu_device_conn_lost(dev);
 			return rc;
+		}
 		q->enabled = enable;
 	}
 	dev->active_pairs = pairs;

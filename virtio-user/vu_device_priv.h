@@ -35,6 +35,7 @@ struct vu_device {
 	struct vu_rx_filter filter;
 	/* The backend connection (vu_device_conn.c). */
 	bool connected;              /* a backend is there (always, without connection ops) */
+	bool server;                 /* server mode: backends come and go */
 	int epfd;                    /* vu_device_event_fd: epoll over the backend's fd */
 	int watched_fd;              /* the backend fd in epfd, -1 none */
 };
@@ -47,6 +48,10 @@ void vu_device_ctrl_reset(struct vu_device *dev);
 /* vu_device_conn.c: connection state after open, and its end before close. */
 int vu_device_conn_init(struct vu_device *dev);
 void vu_device_conn_fini(struct vu_device *dev);
+/* After a backend op failed: true if the backend dropped the connection over it (a request
+ * that timed out leaves the stream out of step); the rings are then forgotten, the link is
+ * down and the device watches for the next backend, as on a hang-up. */
+bool vu_device_conn_lost(struct vu_device *dev);
 /* SET_VRING_BASE for a ring a previous backend ran: where its ring state in memory says
  * the device is. */
 uint32_t vu_device_resume_base(const struct vu_device *dev, uint32_t idx);

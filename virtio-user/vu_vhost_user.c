@@ -34,6 +34,8 @@ struct vu_backend {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
+static void vu_vhost_drop(struct vu_backend *b);
+
 static bool
 vu_has_protocol_feature(const struct vu_backend *b, unsigned int bit)
 {
@@ -57,9 +59,12 @@ vu_vhost_request(struct vu_backend *b, struct vu_vhost_msg *msg, bool has_reply)
 	}
 	if (want_ack)
 		msg->hdr.flags |= VU_VHOST_USER_FLAG_NEED_REPLY;
+	/* A request half sent, or whose answer is late or garbled, leaves the stream out of
+	 * step (a late ack would pass for the next request's): the connection is dropped. */
 	rc = vu_vhost_msg_send(b->sock, msg, (int)b->timeout_ms);
 	if (rc < 0) {
 		VU_ERR("%s: %s: send to %s failed: %s", b->name, req, b->path, strerror(-rc));
+		vu_vhost_drop(b);
 		return rc;
 	}
 	if (!want_ack)
@@ -67,12 +72,14 @@ vu_vhost_request(struct vu_backend *b, struct vu_vhost_msg *msg, bool has_reply)
 	rc = vu_vhost_msg_recv(b->sock, &ack, (int)b->timeout_ms);
 	if (rc < 0) {
 		VU_ERR("%s: %s: no ack from %s: %s", b->name, req, b->path, strerror(-rc));
+		vu_vhost_drop(b);
 		return rc;
 	}
 	rc = vu_vhost_msg_check_reply(&ack, msg->hdr.request, sizeof(uint64_t), &why);
 	if (rc < 0) {
 		VU_ERR("%s: %s: bad ack from %s: %s", b->name, req, b->path, why);
 		vu_vhost_msg_close_fds(&ack);
+		vu_vhost_drop(b);
 		return rc;
 	}
 	if (ack.payload.u64 != 0) {
@@ -95,6 +102,7 @@ vu_vhost_reply(struct vu_backend *b, uint32_t request, uint32_t size, struct vu_
 	if (rc < 0) {
 		VU_ERR("%s: %s: no reply from %s: %s", b->name, req, b->path,
 		       rc == -EPROTO ? "malformed message" : strerror(-rc));
+		vu_vhost_drop(b);
 		return rc;
 	}
 	rc = vu_vhost_msg_check_reply(reply, request, size, &why);
@@ -102,6 +110,7 @@ vu_vhost_reply(struct vu_backend *b, uint32_t request, uint32_t size, struct vu_
 		VU_ERR("%s: %s: bad reply from %s: %s (request %u, size %u, flags 0x%x)", b->name,
 		       req, b->path, why, reply->hdr.request, reply->hdr.size, reply->hdr.flags);
 		vu_vhost_msg_close_fds(reply);
+		vu_vhost_drop(b);
 	}
 	return rc;
 }
@@ -479,6 +488,7 @@ vu_vhost_get_vring_base(struct vu_backend *b, uint32_t idx, uint32_t *base)
 	if (msg.payload.state.index != idx) {
 		VU_ERR("%s: GET_VRING_BASE: backend %s answered for ring %u, asked %u", b->name,
 		       b->path, msg.payload.state.index, idx);
+		vu_vhost_drop(b);
 		return -EPROTO;
 	}
 	*base = msg.payload.state.num;

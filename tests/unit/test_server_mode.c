@@ -299,55 +299,52 @@ test_client_mode_hangup(void **state)
 	fb_destroy(fb);
 }
 
-/* The device over the real frontend in server mode: DRIVER_OK before any backend; the
- * backend that connects gets the whole start sequence; it hangs up; link down. */
-static void
-test_device_server_on_the_wire(void **state)
+/* VERSION_1 goes to the backend; MAC and STATUS are emulated in-process. */
+#define W_BACKEND_FEATURES (1ull << 32)
+#define W_FEATURES (W_BACKEND_FEATURES | (1ull << 5) | (1ull << 16))
+static uint8_t w_ring[2][16384] __attribute__((aligned(4096)));
+
+/* A device in server mode with one pair, features negotiated, memory and both queues set
+ * up: DRIVER_OK is the next step. The memory fd goes to *memfd. */
+static struct vu_device *
+wire_device(struct sctx *c, unsigned int timeout_ms, int *memfd)
 {
-	struct sctx *c = *state;
-	const uint64_t vers1 = 1ull << 32, mac = 1ull << 5, status = 1ull << 16;
 	struct vu_device_params p = {
-		.name = "ut0", .path = c->path, .queue_pairs = 1, .timeout_ms = TIMEOUT_MS,
+		.name = "ut0", .path = c->path, .queue_pairs = 1, .timeout_ms = timeout_ms,
 		.server = true,
 	};
-	static uint8_t ring[2][16384] __attribute__((aligned(4096)));
 	struct vu_mem_table mem = { .nregions = 1 };
-	struct vu_vring_addr addr[2];
 	struct vu_device *dev = NULL;
-	struct fake_backend *fb;
-	bool changed = false;
 
-	for (int q = 0; q < 2; q++) {
-		struct vu_split_ring r;
-
-		vu_split_ring_init(&r, ring[q], 256);
-		addr[q] = (struct vu_vring_addr){ .desc = (uintptr_t)r.desc,
-						  .avail = (uintptr_t)r.avail,
-						  .used = (uintptr_t)r.used };
-	}
-	mem.regions[0] = (struct vu_mem_region){ .addr = (uintptr_t)ring, .len = sizeof(ring),
-						 .fd = tu_memfd(sizeof(ring)) };
+	*memfd = tu_memfd(sizeof(w_ring));
+	mem.regions[0] = (struct vu_mem_region){ .addr = (uintptr_t)w_ring,
+						 .len = sizeof(w_ring), .fd = *memfd };
 	assert_int_equal(vu_device_create(&p, &dev), 0);
-	assert_false(vu_device_connected(dev));
-	assert_false(vu_device_link_up(dev));
-	assert_true(vu_device_event_fd(dev) >= 0);
 	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER), 0);
-	assert_int_equal(vu_device_set_driver_features(dev, vers1 | mac | status), 0);
+	assert_int_equal(vu_device_set_driver_features(dev, W_FEATURES), 0);
 	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
 							   VU_STATUS_FEATURES_OK),
 			 0);
 	assert_int_equal(vu_device_set_memory(dev, &mem), 0);
-	assert_int_equal(vu_device_setup_queue(dev, 0, 256, &addr[0]), 0);
-	assert_int_equal(vu_device_setup_queue(dev, 1, 256, &addr[1]), 0);
-	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
-							   VU_STATUS_FEATURES_OK |
-							   VU_STATUS_DRIVER_OK),
-			 0);
-	assert_false(vu_device_link_up(dev));
+	for (int q = 0; q < 2; q++) {
+		struct vu_split_ring r;
+		struct vu_vring_addr a;
 
-	fb = fb_create_client(c->path);
-	fb_script_handshake(fb, vers1 | F_PROTO, P_ACK, 0);
-	fb_expect_u64(fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, vers1 | F_PROTO);
+		vu_split_ring_init(&r, w_ring[q], 256);
+		a = (struct vu_vring_addr){ .desc = (uintptr_t)r.desc,
+					    .avail = (uintptr_t)r.avail,
+					    .used = (uintptr_t)r.used };
+		assert_int_equal(vu_device_setup_queue(dev, (uint32_t)q, 256, &a), 0);
+	}
+	return dev;
+}
+
+/* The start sequence of one pair, every request acked, up to the rings' enables; the
+ * enables are acked for the first `acked` rings only. */
+static void
+wire_script_start(struct fake_backend *fb, uint32_t acked)
+{
+	fb_expect_u64(fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, W_BACKEND_FEATURES | F_PROTO);
 	fb_ack(fb, VU_VHOST_USER_SET_FEATURES, 0);
 	fb_expect(fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
 	fb_ack(fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
@@ -363,10 +360,37 @@ test_device_server_on_the_wire(void **state)
 		fb_expect_u64(fb, VU_VHOST_USER_SET_VRING_KICK, FB_FLAGS_ACK, q);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_KICK, 0);
 	}
-	for (uint32_t q = 0; q < 2; q++) {
+	for (uint32_t q = 0; q < 2 && q <= acked; q++) {
 		fb_expect_state(fb, VU_VHOST_USER_SET_VRING_ENABLE, FB_FLAGS_ACK, q, 1);
-		fb_ack(fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
+		if (q < acked)
+			fb_ack(fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
 	}
+}
+
+/* The device over the real frontend in server mode: DRIVER_OK before any backend; the
+ * backend that connects gets the whole start sequence; it hangs up; link down. */
+static void
+test_device_server_on_the_wire(void **state)
+{
+	struct sctx *c = *state;
+	struct vu_device *dev;
+	struct fake_backend *fb;
+	bool changed = false;
+	int memfd;
+
+	dev = wire_device(c, TIMEOUT_MS, &memfd);
+	assert_false(vu_device_connected(dev));
+	assert_false(vu_device_link_up(dev));
+	assert_true(vu_device_event_fd(dev) >= 0);
+	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
+							   VU_STATUS_FEATURES_OK |
+							   VU_STATUS_DRIVER_OK),
+			 0);
+	assert_false(vu_device_link_up(dev));
+
+	fb = fb_create_client(c->path);
+	fb_script_handshake(fb, W_FEATURES | F_PROTO, P_ACK, 0);
+	wire_script_start(fb, 2);
 	fb_close(fb);
 	assert_int_equal(fb_start(fb), 0);
 	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
@@ -385,7 +409,77 @@ test_device_server_on_the_wire(void **state)
 	vu_device_destroy(dev);
 	assert_int_equal(tu_log_errors(), 0);
 	fb_destroy(fb);
-	close(mem.regions[0].fd);
+	close(memfd);
+	assert_int_equal(tu_count_fds(), c->fds_before);
+}
+
+/*
+ * A backend that stops answering costs one timeout, not one per ring: the request that
+ * timed out drops the connection (a late ack would pass for the next request's), nothing
+ * more is sent to it, and in server mode the port waits for the next backend, which gets
+ * the whole start sequence. At DRIVER_OK (an enable never acked) and at reset (a
+ * GET_VRING_BASE never answered).
+ */
+static void
+test_device_silent_backend_one_timeout(void **state)
+{
+	const unsigned int timeout_ms = 300;
+	const uint8_t dok = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK |
+			    VU_STATUS_DRIVER_OK;
+	struct sctx *c = *state;
+	struct fake_backend *fb, *fb2;
+	struct vu_device *dev;
+	bool changed = false;
+	int64_t t0;
+	int memfd;
+
+	dev = wire_device(c, timeout_ms, &memfd);
+	fb = fb_create_client(c->path);
+	fb_script_handshake(fb, W_FEATURES | F_PROTO, P_ACK, 0);
+	wire_script_start(fb, 0);	/* the enable of ring 0 is never acked */
+	fb_sleep(fb, 3 * (int)timeout_ms);
+	fb_close(fb);
+	assert_int_equal(fb_start(fb), 0);
+	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
+	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
+	assert_true(vu_device_connected(dev));
+	tu_log_reset();
+	t0 = tu_now_ms();
+	assert_int_equal(vu_device_set_status(dev, dok), 0);
+	assert_true(tu_now_ms() - t0 < 2 * timeout_ms);
+	assert_int_equal(tu_log_errors(), 1);
+	assert_log_mentions("SET_VRING_ENABLE: no ack");
+	assert_false(vu_device_connected(dev));
+	assert_false(vu_device_link_up(dev));
+	assert_int_equal(fb_finish(fb), 0);
+
+	/* The next backend gets the rings; then it goes silent at GET_VRING_BASE. */
+	fb2 = fb_create_client(c->path);
+	fb_script_handshake(fb2, W_FEATURES | F_PROTO, P_ACK, 0);
+	wire_script_start(fb2, 2);
+	for (uint32_t q = 0; q < 2; q++) {
+		fb_expect_state(fb2, VU_VHOST_USER_SET_VRING_ENABLE, FB_FLAGS_ACK, q, 0);
+		fb_ack(fb2, VU_VHOST_USER_SET_VRING_ENABLE, 0);
+	}
+	fb_expect_state(fb2, VU_VHOST_USER_GET_VRING_BASE, FB_FLAGS, 0, 0);
+	fb_sleep(fb2, 3 * (int)timeout_ms);
+	fb_close(fb2);
+	assert_int_equal(fb_start(fb2), 0);
+	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
+	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
+	assert_true(vu_device_link_up(dev));
+	tu_log_reset();
+	t0 = tu_now_ms();
+	assert_int_equal(vu_device_set_status(dev, 0), 0);
+	assert_true(tu_now_ms() - t0 < 2 * timeout_ms);
+	assert_int_equal(tu_log_errors(), 1);
+	assert_log_mentions("GET_VRING_BASE: no reply");
+	assert_false(vu_device_connected(dev));
+	assert_int_equal(fb_finish(fb2), 0);
+	vu_device_destroy(dev);
+	fb_destroy(fb);
+	fb_destroy(fb2);
+	close(memfd);
 	assert_int_equal(tu_count_fds(), c->fds_before);
 }
 
@@ -1032,6 +1126,7 @@ main(void)
 		S(test_unexpected_message_ignored),
 		S(test_client_mode_hangup),
 		S(test_device_server_on_the_wire),
+		S(test_device_silent_backend_one_timeout),
 		D(test_dev_server_offer_and_wait),
 		D(test_dev_reconnect_split),
 		D(test_dev_reconnect_missing_feature),
