@@ -339,11 +339,18 @@ vu_vhost_listen(struct vu_backend *b)
 		VU_ERR("%s: socket(): %s", b->name, strerror(err));
 		return -err;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
-	    lstat(b->path, &st) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = errno;
 		VU_ERR("%s: server mode: cannot listen on %s: %s", b->name, b->path, strerror(err));
 		close(fd);
+		return -err;
+	}
+	/* The file is ours from here: every failure removes it. */
+	if (lstat(b->path, &st) < 0 || listen(fd, 1) < 0) {
+		err = errno;
+		VU_ERR("%s: server mode: cannot listen on %s: %s", b->name, b->path, strerror(err));
+		close(fd);
+		unlink(b->path);
 		return -err;
 	}
 	b->listen_fd = fd;

@@ -45,7 +45,8 @@ APP_ARGS = ["--burst=32", "--txpkts=64", "--total-num-mbufs=4096", "--nb-cores=1
 ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
 LSC_LINE = "Port 0: link state change event"
 CONNECTED_LINE = "backend connected, rings resumed, link up"
-CASE_TIMEOUT = {"default": 90, "test_server_reconnect": 60 + 12 * ROUNDS}
+CASE_TIMEOUT = {"default": 90, "test_server_reconnect": 60 + 12 * ROUNDS,
+                "test_server_failures_leave_dir": 120}
 
 
 class CaseTimeout(Exception):
@@ -381,6 +382,44 @@ def test_rx_interrupts_split(env):
 def test_rx_interrupts_packed(env):
     """Rx queue interrupts (packed ring): sleep on the eventfd, wake on packets"""
     rxintr_case(env, ",packed_vq=1")
+
+
+# Server-mode command lines that fail after the probe created the socket, as
+# non-interactive testpmd runs them: the process exits non-zero with what it says.
+FAILING_RUNS = [
+    ("mbuf pool", "", ["--total-num-mbufs=99999999"], r"Creation of mbuf pool"),
+    ("rxq beyond queues", ",queues=2", ["--rxq=3", "--txq=3"], r"can't be greater"),
+    ("start refused", ",mrg_rxbuf=0", ["--max-pkt-len=9000"], r"Fail|failed"),
+]
+
+
+@case
+def test_server_failures_leave_dir(env):
+    """server=1: a run that fails after the socket was made leaves its directory as it was"""
+    d = tempfile.mkdtemp(prefix="fail-", dir=env.sock_dir)
+    keep = os.path.join(d, "someone-elses-file")
+    open(keep, "w").close()
+    before = sorted(os.listdir(d))
+    for what, extra, args, says in FAILING_RUNS:
+        sock = os.path.join(d, "vhost-user.sock")
+        app = Testpmd("%s-%s" % (env.case, what.replace(" ", "_")), env.log_dir,
+                      vdevs=["virtio_user0,path=%s,server=1%s" % (sock, extra)],
+                      plugins=[env.plugin], lcores="0,1", main_lcore=1,
+                      log_levels=["pmd.net.vuser:info"],
+                      app_args=["--disable-link-check", "--stats-period=1",
+                                "--total-num-mbufs=4096"] + args)
+        env.apps.append(app)
+        app.start()
+        rc = app.wait_exit(30)
+        out = app.output()
+        app.kill()
+        assert "vhost-user server listening on %s" % sock in out, (
+            "%s: the probe did not listen:\n%s" % (what, dpdkapp.tail(out, 10)))
+        assert rc not in (None, 0), "%s: testpmd did not fail (rc %s)" % (what, rc)
+        assert re.search(says, out), "%s: no /%s/ in:\n%s" % (what, says, dpdkapp.tail(out))
+        left = sorted(os.listdir(d))
+        assert left == before, "%s: the directory holds %s, it held %s" % (what, left, before)
+        env.log("%s: exit %s, directory as it was" % (what, rc))
 
 
 # --------------------------------------------------------------------------
