@@ -9,6 +9,12 @@ the frontend's Rx and Tx counters both move while a backend is there.  Client mo
 checked the other way round (net_vhost listens, the backend is killed), and Rx queue
 interrupts with tests/apps/vuser_rxintr (sleeps on the queue's eventfd).
 
+Eight queue pairs (queues=8, testpmd --rxq=8 --txq=8 on both sides, net_vhost queues=8
+client=1), split and packed: 256 frames each way, 32 on every queue, exactly; port
+stop/start three times, the same again each time, each stop/start well under one
+request's timeout, and no line saying the frontend waited on the backend.  Server-mode
+runs that fail after the socket was made leave its directory as it was.
+
 VUSER_PLUGIN overrides the plugin path, VUSER_RXINTR the test app; VUSER_RECONNECTS the
 number of kill/restart rounds (default 20).  Logs go to a directory per run under
 results/integration/server_mode/.
@@ -382,6 +388,91 @@ def test_rx_interrupts_split(env):
 def test_rx_interrupts_packed(env):
     """Rx queue interrupts (packed ring): sleep on the eventfd, wake on packets"""
     rxintr_case(env, ",packed_vq=1")
+
+
+MQ_PAIRS = 8
+MQ_BURST = 32                       # testpmd's tx_first: one burst per Tx queue
+MQ_CYCLES = 3                       # port stop/start rounds after the first exchange
+MQ_ARGS = ["--rxq=%d" % MQ_PAIRS, "--txq=%d" % MQ_PAIRS, "--burst=%d" % MQ_BURST,
+           "--txpkts=64", "--total-num-mbufs=8192", "--nb-cores=1", "--forward-mode=rxonly"]
+# A working backend never makes the frontend wait out a request.
+STALL_LINES = re.compile(r"no ack|no reply|timed out|control command .* failed|"
+                         r"connection to the backend was dropped")
+
+
+def mq_apps(env, extra):
+    """Frontend server=1,queues=8 (listening first), net_vhost client=1,queues=8; both
+    testpmd --rxq=8 --txq=8 in rxonly mode. Returns (frontend, backend), links up."""
+    sock = env.sock()
+    vdev = "virtio_user0,path=%s,server=1,queues=%d%s" % (sock, MQ_PAIRS, extra)
+    fe = Testpmd("%s-frontend" % env.case, env.log_dir, vdevs=[vdev], plugins=[env.plugin],
+                 interactive=True, lcores="0,1", main_lcore=1,
+                 log_levels=["pmd.net.vuser:info"],
+                 app_args=MQ_ARGS + ["--disable-link-check"])
+    env.apps.append(fe)
+    fe.start().wait_ready(30)
+    be = Testpmd("%s-backend" % env.case, env.log_dir, interactive=True, lcores="0,1",
+                 main_lcore=0,
+                 vdevs=["net_vhost0,iface=%s,client=1,queues=%d" % (sock, MQ_PAIRS)],
+                 app_args=MQ_ARGS)
+    env.apps.append(be)
+    be.start().wait_ready(30)
+    fe.wait_link_up(timeout=10)
+    be.wait_link_up(timeout=10)
+    return fe, be
+
+
+def mq_exchange(sender, receiver, what):
+    """sender `start tx_first`: one burst on each of its Tx queues; the receiver counts
+    exactly MQ_PAIRS * MQ_BURST frames, MQ_BURST on each Rx queue."""
+    want = MQ_PAIRS * MQ_BURST
+    r0, s0 = receiver.stats(), sender.stats()
+    receiver.start_forwarding("rxonly")
+    sender.run("start tx_first")
+    got = dpdkapp.wait_stable(lambda: receiver.stats()["ipackets"] - r0["ipackets"], 10,
+                              until=lambda n: n >= want)
+    sender.run("stop")
+    receiver.run("stop")
+    r1, s1 = receiver.stats(), sender.stats()
+    sent = s1["opackets"] - s0["opackets"]
+    assert (sent, got) == (want, want), "%s: sent %d, received %d, expected %d each" % (
+        what, sent, got, want)
+    per_q = [a - b for a, b in zip(r1["q_ipackets"][:MQ_PAIRS], r0["q_ipackets"][:MQ_PAIRS])]
+    assert per_q == [MQ_BURST] * MQ_PAIRS, "%s: per Rx queue %s" % (what, per_q)
+    assert_no_errors(receiver.name, receiver.counters())
+
+
+def mq_restart_case(env, extra):
+    fe, be = mq_apps(env, extra)
+    for rnd in range(MQ_CYCLES + 1):
+        if rnd:
+            t0 = time.monotonic()
+            out = fe.run("port stop 0") + fe.run("port start 0")
+            took = time.monotonic() - t0
+            assert "Fail" not in out, "round %d: %s" % (rnd, out.strip())
+            # under one request's timeout (5 s): nothing was waited out
+            assert took < 4.0, "round %d: port stop/start took %.1fs" % (rnd, took)
+            fe.wait_link_up(timeout=10)
+            env.log("round %d: port stop/start %.2fs" % (rnd, took))
+        mq_exchange(fe, be, "round %d, frontend -> backend" % rnd)
+        mq_exchange(be, fe, "round %d, backend -> frontend" % rnd)
+    stalls = [ln for ln in fe.output().splitlines() if STALL_LINES.search(ln)]
+    assert not stalls, "the frontend waited on the backend: %s" % stalls[:3]
+    fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s" % fe.returncode
+    assert not os.path.exists(env.sock()), "the frontend left its socket behind"
+
+
+@case
+def test_server_q8_restart_split(env):
+    """server=1,queues=8 (split): 8 pairs up, exact counts per queue, port stop/start x3"""
+    mq_restart_case(env, "")
+
+
+@case
+def test_server_q8_restart_packed(env):
+    """server=1,queues=8 (packed): 8 pairs up, exact counts per queue, port stop/start x3"""
+    mq_restart_case(env, ",packed_vq=1")
 
 
 # Server-mode command lines that fail after the probe created the socket, as
