@@ -372,6 +372,19 @@ setup_port(uint16_t port, uint16_t queues, uint64_t rx_off, uint64_t tx_off)
 	return rc ? rc : rte_eth_dev_start(port);
 }
 
+/* The last check of every run: both ports stop and close without an error. */
+static bool
+test_close(void)
+{
+	int rc;
+
+	CHECK((rc = rte_eth_dev_stop(vuser_port)) == 0, "stop: %s", rte_strerror(-rc));
+	CHECK((rc = rte_eth_dev_close(vuser_port)) == 0, "close: %s", rte_strerror(-rc));
+	CHECK((rc = rte_eth_dev_stop(vhost_port)) == 0, "backend stop: %s", rte_strerror(-rc));
+	CHECK((rc = rte_eth_dev_close(vhost_port)) == 0, "backend close: %s", rte_strerror(-rc));
+	return true;
+}
+
 static bool
 link_up(uint16_t port)
 {
@@ -663,7 +676,11 @@ main(int argc, char **argv)
 			  RTE_ETH_RX_OFFLOAD_SCATTER;
 	struct rte_eth_dev_info info;
 	uint16_t queues;
-	int n = rte_eal_init(argc, argv);
+	int n;
+
+	/* Line by line: the verdicts printed so far survive a crash at close. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	n = rte_eal_init(argc, argv);
 
 	if (n < 0 || argc - n < 4) {
 		fprintf(stderr, "usage: %s EAL-ARGS -- QUEUES VUSER_DEVARGS TEST...\n", argv[0]);
@@ -694,10 +711,7 @@ main(int argc, char **argv)
 		for (size_t t = 0; t < RTE_DIM(tests); t++)
 			if (strcmp(argv[a], tests[t].name) == 0)
 				run(tests[t].name, tests[t].fn);
-	rte_eth_dev_stop(vuser_port);
-	rte_eth_dev_close(vuser_port);
-	rte_eth_dev_stop(vhost_port);
-	rte_eth_dev_close(vhost_port);
+	run("close", test_close);
 	rte_eal_cleanup();
 	printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;

@@ -12,11 +12,18 @@ do not depend on CPU scheduling).  Each data path gets the full list of checks:
   multiqueue                                 queue i of the backend <-> queue i of ours
   tx_vlan_insert, rx_vlan_strip              VLAN tag insertion/stripping in software
 
+Every run ends with
+
+  close        both ports stop and close without an error
+  clean_exit   the app exits by itself, with code 0 (1 when a check failed): no signal,
+               no timeout
+
 Prints 'N passed, N failed' last; exit 1 on any failure.
 """
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,6 +63,21 @@ def run_case(plugin, sockdir, name, devargs, queues):
     return results, out, rc
 
 
+def exit_problem(rc, out, checks_failed):
+    """Why the app's exit is not clean (a signal, a timeout, a code other than the one
+    for failed checks), or None."""
+    if rc == (1 if checks_failed else 0):
+        return None
+    if out.endswith("TIMEOUT"):
+        return "timed out"
+    if rc < 0:
+        try:
+            return "killed by %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "killed by signal %d" % -rc
+    return "exit code %d" % rc
+
+
 def main():
     passed = failed = 0
     if not os.path.isfile(APP) or not os.path.isfile(PLUGIN):
@@ -68,7 +90,7 @@ def main():
         for name, devargs in PATHS:
             for queues in (1, 2):
                 results, out, rc = run_case(plugin, sockdir, name, devargs, queues)
-                for check in CHECKS:
+                for check in CHECKS + ["close"]:
                     label = "%s queues=%d %s" % (name, queues, check)
                     if results.get(check) == "PASS":
                         passed += 1
@@ -76,7 +98,17 @@ def main():
                     else:
                         failed += 1
                         print("FAIL %s" % label)
-                if any(results.get(c) != "PASS" for c in CHECKS):
+                # a crash fails the run whatever the checks said
+                problem = exit_problem(rc, out, any(results.get(c) != "PASS"
+                                                    for c in CHECKS + ["close"]))
+                label = "%s queues=%d clean_exit" % (name, queues)
+                if problem is None:
+                    passed += 1
+                    print("ok   %s" % label)
+                else:
+                    failed += 1
+                    print("FAIL %s: %s" % (label, problem))
+                if problem or any(results.get(c) != "PASS" for c in CHECKS + ["close"]):
                     print("---- output (rc=%s) ----\n%s\n----" % (rc, out[-4000:]))
     finally:
         dpdkapp.unstage_plugin(plugin)
