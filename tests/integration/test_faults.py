@@ -570,6 +570,10 @@ def test_close_mid_start_client(env):
         env.log("closed before %s: port start failed, app exited cleanly" % step)
 
 
+# What the frontend says when a backend's connection goes (vu_vhost_user.c, vu_device_conn.c).
+DROPPED = r"backend gone|set-up failed|dropping|closed the conn"
+
+
 @case
 def test_close_mid_start_server(env):
     """Server mode: a backend closing mid-sequence is dropped; the next one works."""
@@ -579,9 +583,12 @@ def test_close_mid_start_server(env):
     for step in START_STEPS + ["GET_FEATURES", "GET_PROTOCOL_FEATURES"]:
         since = fe.output_len()
         e = env.evil(["--client", "--close-at", step, "--once"])
-        e.proc.wait(15)
-        wait_until(lambda: re.search(r"backend gone|set-up failed|dropping|closed the conn",
-                                     fe.output()[since:]), 10, interval=0.05)
+        # the backend closed at that very step (the frontend got that far), then exited
+        e.wait_line(r"^event: closed \(close-at %s\)" % step, 15)
+        rc = e.proc.wait(15)
+        assert rc == 0, "%s: the backend exited %s" % (step, rc)
+        said = wait_until(lambda: re.search(DROPPED, fe.output()[since:]), 10, interval=0.05)
+        assert said, "%s: the frontend said nothing about the closed connection" % step
         assert link(fe) == "DOWN", "%s: link %s" % (step, link(fe))
     be = env.evil(["--client"])
     be.cmd("wait_ready 15")
@@ -723,6 +730,22 @@ def run_case(env, fn):
         signal.signal(signal.SIGALRM, old)
 
 
+def foreign_deaths(apps, running):
+    """Apps that died of a signal the runner did not send: it sends SIGKILL only to the
+    apps still `running` at the end of a case."""
+    died = []
+    for app in apps:
+        rc = app.returncode
+        if rc is None or rc >= 0 or (rc == -signal.SIGKILL and app in running):
+            continue
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = "signal %d" % -rc
+        died.append("%s died of %s" % (app.name, name))
+    return died
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -740,6 +763,12 @@ def main():
             print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().split("\n")[0]),
                   flush=True)
             ok, dt, err = run_case(env, fn)
+            running = [app for app in env.apps if app.alive()]
+            if ok:
+                env.kill_all()
+                died = foreign_deaths(env.apps, running)
+                if died:
+                    ok, err = False, AssertionError("; ".join(died))
             if ok:
                 passed += 1
                 print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
@@ -750,10 +779,6 @@ def main():
                     traceback.print_exception(type(err), err, err.__traceback__)
                 env.dump_logs()
             env.kill_all()
-            for app in env.apps:
-                if app.returncode is not None and app.returncode < 0 and \
-                        app.returncode != -signal.SIGKILL:
-                    print("    %s died of signal %d" % (app.name, -app.returncode))
     finally:
         env.cleanup()
     print("faults: %.1fs" % (time.monotonic() - t_all))
