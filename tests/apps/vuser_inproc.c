@@ -1,7 +1,8 @@
-/* In-process checks of net_vuser against net_vhost in one EAL app: offloads carried in the
- * virtio-net header, the receive filter of the control queue, multi-queue steering, and
- * power management's monitor mode. One thread polls both ports, so the results do not
- * depend on CPU scheduling (the power management flow alone sends from a second lcore). */
+/* In-process checks of net_vuser against net_vhost in one EAL app: payloads both ways,
+ * offloads carried in the virtio-net header, the receive filter of the control queue,
+ * multi-queue steering, and power management's monitor mode. One thread polls both ports,
+ * so the results do not depend on CPU scheduling (the power management flow alone sends
+ * from a second lcore). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static struct rte_mempool *mp;
 static uint16_t vhost_port = UINT16_MAX, vuser_port = UINT16_MAX;
 static unsigned int passed, failed, skipped;
 static char skip_why[256]; /* set by a check that could not run here (it then returns true) */
+static bool large_rx; /* mrg_rxbuf=1: a frame may take several Rx buffers */
 
 #define CHECK(cond, ...)                                                  \
 	do {                                                              \
@@ -354,6 +356,152 @@ test_multiqueue(void)
 	return true;
 }
 
+/*
+ * The payload check: numbered frames whose every byte is known, of many lengths and split
+ * into segments of several sizes, through enough bursts of changing sizes to take the
+ * ring indexes round several times; each frame must arrive once, in order, intact.
+ */
+#define PAYLOAD_FRAMES (3 * RING + 37)
+#define PAYLOAD_ETHERTYPE 0x88b5 /* IEEE 802 local experimental */
+#define PAYLOAD_IN_FLIGHT (RING / 2)
+#define PAYLOAD_MAX_LEN 9000
+
+/* Frame lengths (no CRC); the first PAYLOAD_ONE_BUFFER fit one Rx buffer each. */
+static const uint16_t payload_lens[] = {60, 64, 65, 127, 128, 255, 256, 511, 512, 1000, 1023, 1024,
+	1513, 1514, 2000, 2048, 2100, 4000, 6000, PAYLOAD_MAX_LEN};
+#define PAYLOAD_ONE_BUFFER 14
+static const uint16_t payload_segs[] = {2048, 1000, 700, 500};
+static const uint16_t payload_tx_bursts[] = {32, 1, 7, 16, 3, 32, 5, 4};
+static const uint16_t payload_rx_bursts[] = {32, 4, 1, 32, 13};
+
+static uint32_t
+payload_len(uint32_t seq)
+{
+	uint32_t n = large_rx ? RTE_DIM(payload_lens) : PAYLOAD_ONE_BUFFER;
+
+	return payload_lens[(seq * 7) % n];
+}
+
+/* Byte i of frame seq past the Ethernet header: the number, then a pattern of both. */
+static uint8_t
+payload_byte(uint32_t seq, uint32_t i)
+{
+	if (i < sizeof(seq))
+		return (uint8_t)(seq >> (8 * (sizeof(seq) - 1 - i)));
+	return (uint8_t)(seq * 31 + i * 13 + (i >> 8));
+}
+
+static struct rte_mbuf *
+payload_frame(uint16_t to, uint32_t seq)
+{
+	uint32_t len = payload_len(seq), seg = payload_segs[seq % RTE_DIM(payload_segs)];
+	uint8_t frame[PAYLOAD_MAX_LEN];
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	struct rte_mbuf *head = NULL, *last = NULL;
+
+	rte_eth_macaddr_get(to, &eth->dst_addr);
+	rte_eth_macaddr_get(to == vuser_port ? vhost_port : vuser_port, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(PAYLOAD_ETHERTYPE);
+	for (uint32_t i = sizeof(*eth); i < len; i++)
+		frame[i] = payload_byte(seq, i - (uint32_t)sizeof(*eth));
+	for (uint32_t off = 0; off < len; off += seg) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		uint16_t n = (uint16_t)RTE_MIN(seg, len - off);
+
+		if (!m) {
+			rte_pktmbuf_free(head);
+			return NULL;
+		}
+		memcpy(rte_pktmbuf_append(m, n), frame + off, n);
+		if (!head) {
+			head = m;
+		} else {
+			last->next = m;
+			head->nb_segs++;
+			head->pkt_len += n;
+		}
+		last = m;
+	}
+	return head;
+}
+
+/* Is m frame seq, whole, with consistent mbuf fields? Says why not. */
+static bool
+payload_intact_frame(const struct rte_mbuf *m, uint16_t port, uint32_t seq)
+{
+	uint32_t len = payload_len(seq), got;
+	const char *why = NULL;
+	uint8_t frame[PAYLOAD_MAX_LEN];
+	const uint8_t *p;
+
+	CHECK(rte_mbuf_check(m, 1, &why) == 0, "frame %u: bad mbuf: %s", seq, why);
+	CHECK(m->port == port, "frame %u: mbuf port %u, expected %u", seq, m->port, port);
+	CHECK(m->pkt_len >= sizeof(struct rte_ether_hdr) + sizeof(seq) &&
+			m->pkt_len <= sizeof(frame),
+		"frame %u: %u bytes, expected %u", seq, m->pkt_len, len);
+	p = rte_pktmbuf_read(m, 0, m->pkt_len, frame);
+	p += sizeof(struct rte_ether_hdr);
+	got = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	CHECK(got == seq, "frame %u arrived where frame %u was due", got, seq);
+	CHECK(m->pkt_len == len, "frame %u: %u bytes, expected %u", seq, m->pkt_len, len);
+	for (uint32_t i = 0; i < len - sizeof(struct rte_ether_hdr); i++)
+		CHECK(p[i] == payload_byte(seq, i),
+			"frame %u (%u bytes in %u segments): byte %zu is 0x%02x, expected 0x%02x",
+			seq, len, m->nb_segs, i + sizeof(struct rte_ether_hdr), p[i],
+			payload_byte(seq, i));
+	return true;
+}
+
+/* Frames 0..PAYLOAD_FRAMES-1 from port `from` to port `to` (queue 0), sent and taken in
+ * turn by this one thread, so that the frames sent are on the ring before the poll. */
+static bool
+payload_one_way(uint16_t from, uint16_t to)
+{
+	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz() * WAIT_US / 1000000;
+	uint32_t sent = 0, got = 0, b = 0;
+	struct rte_mbuf *pkts[32];
+
+	while (got < PAYLOAD_FRAMES) {
+		uint16_t want = payload_tx_bursts[b % RTE_DIM(payload_tx_bursts)], n;
+
+		want = (uint16_t)RTE_MIN(want, PAYLOAD_FRAMES - sent);
+		if (sent - got + want > PAYLOAD_IN_FLIGHT)
+			want = 0;
+		for (uint16_t k = 0; k < want; k++)
+			CHECK((pkts[k] = payload_frame(to, sent + k)), "no mbuf for frame %u",
+				sent + k);
+		n = rte_eth_tx_burst(from, 0, pkts, want);
+		rte_pktmbuf_free_bulk(pkts + n, want - n); /* made again for the next try */
+		sent += n;
+		n = rte_eth_rx_burst(
+			to, 0, pkts, payload_rx_bursts[b++ % RTE_DIM(payload_rx_bursts)]);
+		for (uint16_t k = 0; k < n; k++) {
+			bool ok = payload_intact_frame(pkts[k], to, got++);
+
+			rte_pktmbuf_free(pkts[k]);
+			if (!ok) {
+				rte_pktmbuf_free_bulk(pkts + k + 1, n - k - 1);
+				return false;
+			}
+		}
+		CHECK(rte_get_timer_cycles() < deadline, "%u of %u frames arrived, %u sent", got,
+			PAYLOAD_FRAMES, sent);
+	}
+	/* Everything sent was on the ring before this poll: a frame taken twice shows here. */
+	CHECK(rte_eth_rx_burst(to, 0, pkts, 1) == 0, "a frame after the last one");
+	return true;
+}
+
+static bool
+test_payload(void)
+{
+	CHECK(payload_one_way(vhost_port, vuser_port), "backend -> frontend (our Rx)");
+	CHECK(payload_one_way(vuser_port, vhost_port), "frontend -> backend (our Tx)");
+	printf("  payload: %u frames each way, %u to %u bytes\n", PAYLOAD_FRAMES, payload_lens[0],
+		large_rx ? PAYLOAD_MAX_LEN : payload_lens[PAYLOAD_ONE_BUFFER - 1]);
+	return true;
+}
+
 static int
 setup_port(uint16_t port, uint16_t queues, uint64_t rx_off, uint64_t tx_off)
 {
@@ -641,6 +789,7 @@ static const struct {
 	{ "power_monitor", test_power_monitor },
 	{ "power_pmgmt_monitor", test_power_pmgmt_monitor },
 	{ "power_pmgmt_pause", test_power_pmgmt_pause },
+	{ "payload", test_payload },
 };
 
 /* Find the ports by driver; the vuser port is hot-plugged once the backend listens. */
@@ -665,7 +814,9 @@ find_ports(const char *vuser_devargs)
 }
 
 /* usage: vuser_inproc <EAL args with a net_vhost vdev and -d the plugin> -- QUEUES
- *        VUSER_DEVARGS TEST... */
+ *        VUSER_DEVARGS [--no-offloads] TEST...
+ * --no-offloads: the port asks for no offload, as testpmd's defaults do (the Rx bursts
+ * that take whole ring lines run only then); multi-segment Tx only. */
 int
 main(int argc, char **argv)
 {
@@ -676,19 +827,26 @@ main(int argc, char **argv)
 			  RTE_ETH_RX_OFFLOAD_SCATTER;
 	struct rte_eth_dev_info info;
 	uint16_t queues;
-	int n;
+	int n, first_test = 3;
 
 	/* Line by line: the verdicts printed so far survive a crash at close. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	n = rte_eal_init(argc, argv);
 
 	if (n < 0 || argc - n < 4) {
-		fprintf(stderr, "usage: %s EAL-ARGS -- QUEUES VUSER_DEVARGS TEST...\n", argv[0]);
+		fprintf(stderr, "usage: %s EAL-ARGS -- QUEUES VUSER_DEVARGS [--no-offloads] TEST...\n",
+			argv[0]);
 		return 2;
 	}
 	argc -= n;
 	argv += n;
 	queues = (uint16_t)atoi(argv[1]);
+	large_rx = strstr(argv[2], "mrg_rxbuf=1") != NULL;
+	if (strcmp(argv[3], "--no-offloads") == 0) {
+		rx_off = 0;
+		tx_off = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		first_test++;
+	}
 	mp = rte_pktmbuf_pool_create("inproc", NB_MBUF, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				     rte_socket_id());
 	if (!mp || find_ports(NULL) < 0 || vhost_port == UINT16_MAX ||
@@ -707,7 +865,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	rte_eth_promiscuous_enable(vuser_port);
-	for (int a = 3; a < argc; a++)
+	for (int a = first_test; a < argc; a++)
 		for (size_t t = 0; t < RTE_DIM(tests); t++)
 			if (strcmp(argv[a], tests[t].name) == 0)
 				run(tests[t].name, tests[t].fn);

@@ -1,9 +1,21 @@
 #!/usr/bin/env python3
-"""In-process checks: offloads, the control queue's receive filter and multi-queue.
+"""In-process checks: payloads, offloads, the control queue's receive filter, multi-queue.
 
 Runs build/tests/apps/vuser_inproc, one EAL process with a net_vhost backend and our
 net_vuser port hot-plugged against it, polled by one thread (so the checks are exact and
-do not depend on CPU scheduling).  Each data path gets the full list of checks:
+do not depend on CPU scheduling).
+
+Every data path (split/packed x in_order x mrg_rxbuf x vectorized), with a port that asks
+for no offload as testpmd's defaults do (the Rx bursts that take whole ring lines, plain C
+and AVX2, run only then), gets:
+
+  payload     805 numbered frames each way (3 laps of the 256-entry rings), 60 to 1514
+              bytes (to 9000 with mrg_rxbuf=1: several Rx buffers each), sent as chains of
+              several segment sizes in bursts of 1 to 32: each arrives once, in order, with
+              every byte and the mbuf fields (pkt_len, nb_segs, data_len, port) right
+
+The offload data paths (mergeable buffers, split/packed x in-order, with every offload the
+device grants) get the full list of checks, at 1 and 2 queue pairs:
 
   tx_udp_checksum, tx_tcp_checksum_multiseg  VIRTIO_NET_F_CSUM header -> checksum right
   tx_tso                                     HOST_TSO4 header -> vhost sees gso_size
@@ -11,6 +23,7 @@ do not depend on CPU scheduling).  Each data path gets the full list of checks:
   rx_filter                                  CTRL_RX promiscuous/all-multicast/MAC table
   multiqueue                                 queue i of the backend <-> queue i of ours
   tx_vlan_insert, rx_vlan_strip              VLAN tag insertion/stripping in software
+  payload                                    as above, through the offload code
 
 Every run ends with
 
@@ -37,22 +50,31 @@ import dpdkapp  # noqa: E402
 APP = os.path.join(ROOT, "build", "tests", "apps", "vuser_inproc")
 PLUGIN = dpdkapp.plugin_path()
 CHECKS = ["tx_udp_checksum", "tx_tcp_checksum_multiseg", "tx_tso", "rx_checksum_partial",
-          "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip"]
+          "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip", "payload"]
 PATHS = [
     ("split", "packed_vq=0,in_order=0,mrg_rxbuf=1"),
     ("split+in_order", "packed_vq=0,in_order=1,mrg_rxbuf=1"),
     ("packed", "packed_vq=1,in_order=0,mrg_rxbuf=1"),
     ("packed+in_order", "packed_vq=1,in_order=1,mrg_rxbuf=1"),
 ]
+# Every data path, without offloads: (name, devargs).
+DATAPATHS = [
+    ("%s%s%s%s" % ("packed" if packed else "split", "+in_order" if in_order else "",
+                   "+mrg" if mrg else "", "+vec" if vec else ""),
+     "packed_vq=%d,in_order=%d,mrg_rxbuf=%d,vectorized=%d" % (packed, in_order, mrg, vec))
+    for packed in (0, 1) for in_order in (0, 1) for mrg in (0, 1) for vec in (0, 1)]
+PLAIN_CHECKS = ["payload"]
 
 
-def run_case(plugin, sockdir, name, devargs, queues):
-    sock = os.path.join(sockdir, "%s-%d.sock" % (name.replace("+", "_"), queues))
+def run_case(plugin, sockdir, name, devargs, queues, checks, plain=False):
+    sock = os.path.join(sockdir, "%s-%d%s.sock" % (name.replace("+", "_"), queues,
+                                                  "-plain" if plain else ""))
     prefix = dpdkapp.unique_prefix("inproc")
     argv = [APP, "-l", "0", "--no-huge", "--single-file-segments", "-m", "512", "--no-pci",
             "--file-prefix", prefix, "-d", plugin,
             "--vdev", "net_vhost0,iface=%s,tso=1,queues=%d" % (sock, queues), "--",
-            str(queues), "path=%s,cq=1,queues=%d,%s" % (sock, queues, devargs)] + CHECKS
+            str(queues), "path=%s,cq=1,queues=%d,%s" % (sock, queues, devargs)] + (
+            ["--no-offloads"] if plain else []) + checks
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=120, text=True)
@@ -78,8 +100,25 @@ def exit_problem(rc, out, checks_failed):
     return "exit code %d" % rc
 
 
+def run_and_judge(plugin, sockdir, name, devargs, queues, checks, plain=False):
+    """One run of the app: a verdict per check, and one for its exit; returns the
+    verdicts [(label, ok)]."""
+    results, out, rc = run_case(plugin, sockdir, name, devargs, queues, checks, plain)
+    prefix = "%s queues=%d%s" % (name, queues, " (no offloads)" if plain else "")
+    verdicts = [("%s %s" % (prefix, c), results.get(c) == "PASS") for c in checks + ["close"]]
+    # a crash fails the run whatever the checks said
+    problem = exit_problem(rc, out, not all(ok for _, ok in verdicts))
+    verdicts.append(("%s clean_exit%s" % (prefix, ": " + problem if problem else ""),
+                     problem is None))
+    for label, ok in verdicts:
+        print("%s %s" % ("ok  " if ok else "FAIL", label))
+    if not all(ok for _, ok in verdicts):
+        print("---- output (rc=%s) ----\n%s\n----" % (rc, out[-4000:]))
+    return verdicts
+
+
 def main():
-    passed = failed = 0
+    verdicts = []
     if not os.path.isfile(APP) or not os.path.isfile(PLUGIN):
         print("build first (make build): %s or %s is missing" % (APP, PLUGIN))
         print("0 passed, 1 failed")
@@ -87,33 +126,17 @@ def main():
     plugin = dpdkapp.stage_plugin(PLUGIN)
     sockdir = tempfile.mkdtemp(prefix="vuser-inproc-")
     try:
+        for name, devargs in DATAPATHS:
+            verdicts += run_and_judge(plugin, sockdir, name, devargs, 1, PLAIN_CHECKS,
+                                      plain=True)
         for name, devargs in PATHS:
             for queues in (1, 2):
-                results, out, rc = run_case(plugin, sockdir, name, devargs, queues)
-                for check in CHECKS + ["close"]:
-                    label = "%s queues=%d %s" % (name, queues, check)
-                    if results.get(check) == "PASS":
-                        passed += 1
-                        print("ok   %s" % label)
-                    else:
-                        failed += 1
-                        print("FAIL %s" % label)
-                # a crash fails the run whatever the checks said
-                problem = exit_problem(rc, out, any(results.get(c) != "PASS"
-                                                    for c in CHECKS + ["close"]))
-                label = "%s queues=%d clean_exit" % (name, queues)
-                if problem is None:
-                    passed += 1
-                    print("ok   %s" % label)
-                else:
-                    failed += 1
-                    print("FAIL %s: %s" % (label, problem))
-                if problem or any(results.get(c) != "PASS" for c in CHECKS + ["close"]):
-                    print("---- output (rc=%s) ----\n%s\n----" % (rc, out[-4000:]))
+                verdicts += run_and_judge(plugin, sockdir, name, devargs, queues, CHECKS)
     finally:
         dpdkapp.unstage_plugin(plugin)
         subprocess.run(["rm", "-rf", sockdir])
-    print("%d passed, %d failed" % (passed, failed))
+    failed = sum(not ok for _, ok in verdicts)
+    print("%d passed, %d failed" % (len(verdicts) - failed, failed))
     return 1 if failed else 0
 
 
