@@ -1,4 +1,5 @@
 /* libFuzzer target: the PMD's Rx/Tx bursts consuming used entries a hostile device wrote (with DPDK's EAL). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,9 +24,21 @@
  *   op 6    a Tx burst of 1..8 packets
  *   op 7    write a used entry on the Tx ring
  *
- * After every burst the mbufs the application got are freed; at the end the queues are
- * stopped and every mbuf must be back in the pool: none lost, none freed twice (the
- * mempool's count would be off, or ASan would see it), whatever the device wrote.
+ * After every Rx burst, whatever the device wrote (fuzz_check_rx):
+ *   - the driver consumed no used entry the device had not published (split: its index
+ *     moved forward by at most used->idx - last_used_idx; packed: by at most the run of
+ *     slots marked used for the lap, the wrap counter flipping as it passes the end), and
+ *     one per segment delivered, faulty entry counted or packet the receive filter
+ *     dropped (the port is not promiscuous): exactly that, except that a dropped packet
+ *     of several mergeable buffers took more (fuzz_check_rx_entries);
+ *   - every mbuf delivered is sound (rte_mbuf_check: pkt_len is the sum of data_len,
+ *     nb_segs the chain's length, data within each buffer), one segment without mergeable
+ *     buffers, the port and the queue's counters right, and no segment is delivered twice
+ *     or still posted in the ring (the next bursts would deliver it again).
+ * After every Tx burst no more descriptors are free than the ring has. The mbufs the
+ * application got are freed; at the end the queues are stopped and every mbuf must be back
+ * in the pool: none lost, none freed twice (the mempool's count would be off, or ASan would
+ * see it).
  */
 
 /* The line burst of a packed ring: the AVX2 check (vectorized=1) when asked for and the
@@ -41,6 +54,13 @@ fuzz_recv_lines(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool 
 	(void)simd;
 	return mrg ? vuser_packed_recv_lines_mrg(rxq, pkts, n) : vuser_packed_recv_lines(rxq, pkts, n);
 }
+
+#define FUZZ_FAIL(...)                                         \
+	do {                                                   \
+		fprintf(stderr, "fuzz_rx_ring: " __VA_ARGS__); \
+		fprintf(stderr, "\n");                         \
+		abort();                                       \
+	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -131,6 +151,158 @@ fuzz_used(struct fuzz_dev *d, bool packed, struct vu_split_ring *s, struct vu_pa
 	}
 }
 
+/* Used entries the device has published for the driver to take (see the header). */
+static uint32_t
+fuzz_rx_published(const struct vuser_rxq *rxq, bool packed)
+{
+	const struct vu_packed_ring *r = &rxq->packed;
+	uint16_t idx = r->used_idx;
+	bool wrap = r->used_wrap;
+	uint32_t n = 0;
+
+	if (!packed)
+		return (uint16_t)(__atomic_load_n(&rxq->split.used->idx, __ATOMIC_RELAXED) -
+			rxq->split.last_used_idx);
+	while (n < r->size &&
+		(r->desc[idx].flags & VU_PACKED_DESC_F_AVAIL_USED) == vu_packed_used_bits(wrap)) {
+		n++;
+		if (++idx == r->size) {
+			idx = 0;
+			wrap = !wrap;
+		}
+	}
+	return n;
+}
+
+/* The driver's used position, in entries from an origin (packed: slot + lap). */
+static uint32_t
+fuzz_rx_position(const struct vuser_rxq *rxq, bool packed)
+{
+	if (!packed)
+		return rxq->split.last_used_idx;
+	return rxq->packed.used_idx + (rxq->packed.used_wrap ? 0u : rxq->packed.size);
+}
+
+static uint32_t
+fuzz_rx_advance(const struct vuser_rxq *rxq, bool packed, uint32_t before)
+{
+	uint32_t now = fuzz_rx_position(rxq, packed);
+
+	if (!packed)
+		return (uint16_t)(now - before);
+	return (now + 2u * rxq->packed.size - before) % (2u * rxq->packed.size);
+}
+
+/* Is m one of the buffers the ring still has posted? */
+static bool
+fuzz_rx_posted(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
+{
+	for (uint16_t id = 0; id < rxq->size; id++)
+		if (rxq->sw_ring[id] == m)
+			return true;
+	return false;
+}
+
+/* What the checks compare a burst's outcome with, taken before it. */
+struct fuzz_rx_snap {
+	uint32_t published; /* used entries the device had published */
+	uint32_t position; /* the driver's used position */
+	uint64_t filtered; /* packets the receive filter had dropped */
+	struct vuser_queue_stats stats;
+};
+
+static void
+fuzz_rx_snap(const struct vuser_rxq *rxq, bool packed, struct fuzz_rx_snap *snap)
+{
+	snap->published = fuzz_rx_published(rxq, packed);
+	snap->position = fuzz_rx_position(rxq, packed);
+	snap->filtered = rxq->filtered;
+	snap->stats = rxq->stats;
+}
+
+/*
+ * Used entries taken against what became of them. Each delivered segment took one; so did
+ * each entry counted as faulty and each packet the receive filter dropped (a dropped
+ * packet of several buffers took more, and so may one a fault broke off): without
+ * mergeable buffers the sum is exact, with them it is exact when nothing was dropped.
+ */
+static void
+fuzz_check_rx_entries(const struct vuser_rxq *rxq, bool packed, bool mrg, uint32_t segs,
+	const struct fuzz_rx_snap *snap)
+{
+	uint32_t advance = fuzz_rx_advance(rxq, packed, snap->position);
+	uint32_t dropped = (uint32_t)(rxq->filtered - snap->filtered);
+
+	/* the faults of one used entry each (vuser_fault.h) */
+	for (unsigned int k = VUSER_FAULT_BAD_ID; k <= VUSER_FAULT_BAD_NUM_BUFFERS; k++)
+		dropped += (uint32_t)(rxq->stats.faults[k] - snap->stats.faults[k]);
+	if (advance > snap->published)
+		FUZZ_FAIL("the driver took %u used entries, the device published %u", advance,
+			snap->published);
+	if (segs + dropped > advance || ((!mrg || dropped == 0) && segs + dropped != advance))
+		FUZZ_FAIL("%u used entries taken for %u segments delivered and %u entries dropped",
+			advance, segs, dropped);
+}
+
+/* The checks of the header on the n packets one Rx burst delivered. */
+static void
+fuzz_check_rx(const struct vuser_rxq *rxq, bool packed, bool mrg, struct rte_mbuf **pkts,
+	uint16_t n, const struct fuzz_rx_snap *snap)
+{
+	const struct rte_mbuf *seen[VUSER_BURST_MAX];
+	uint32_t segs = 0;
+	uint64_t bytes = 0;
+	const char *why;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (rte_mbuf_check(pkts[i], 1, &why) != 0)
+			FUZZ_FAIL("packet %u of %u: %s", i, n, why);
+		if (pkts[i]->port != rxq->port_id || (!mrg && pkts[i]->nb_segs != 1))
+			FUZZ_FAIL("packet %u: port %u, %u segments", i, pkts[i]->port,
+				pkts[i]->nb_segs);
+		bytes += pkts[i]->pkt_len;
+		for (const struct rte_mbuf *m = pkts[i]; m; m = m->next) {
+			/* a burst takes at most VUSER_BURST_MAX used entries, one per segment */
+			if (segs == VUSER_BURST_MAX)
+				FUZZ_FAIL("more than %u segments in one burst", VUSER_BURST_MAX);
+			for (uint32_t k = 0; k < segs; k++)
+				if (seen[k] == m)
+					FUZZ_FAIL("an mbuf delivered twice in one burst");
+			if (fuzz_rx_posted(rxq, m))
+				FUZZ_FAIL("packet %u: a segment is delivered and still posted", i);
+			seen[segs++] = m;
+		}
+	}
+	fuzz_check_rx_entries(rxq, packed, mrg, segs, snap);
+	if (rxq->stats.packets - snap->stats.packets != n ||
+		rxq->stats.bytes - snap->stats.bytes != bytes)
+		FUZZ_FAIL("the counters say %" PRIu64 " packets of %" PRIu64
+			  " bytes, the burst gave %u of %" PRIu64,
+			rxq->stats.packets - snap->stats.packets,
+			rxq->stats.bytes - snap->stats.bytes, n, bytes);
+}
+
+/* One Rx burst by the function vuser_select_bursts would pick, checked, its mbufs freed. */
+static void
+fuzz_rx_burst(struct vuser_rxq *rxq, uint64_t features, uint8_t cfg, uint16_t want)
+{
+	bool packed = features & VU_BIT(VU_F_RING_PACKED);
+	bool mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
+	struct rte_mbuf *pkts[VUSER_BURST_MAX];
+	struct fuzz_rx_snap snap;
+	uint16_t n;
+
+	fuzz_rx_snap(rxq, packed, &snap);
+	if (packed)
+		n = fuzz_recv_lines(rxq, pkts, want, mrg, cfg & 0x80);
+	else
+		n = mrg ? vuser_split_recv_mrg(rxq, pkts, want) : vuser_split_recv(rxq, pkts, want);
+	if (n > want)
+		FUZZ_FAIL("%u packets for a burst of %u", n, want);
+	fuzz_check_rx(rxq, packed, mrg, pkts, n, &snap);
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -171,7 +343,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t id = r[1] | (uint32_t)(r[2] & 0x7f) << 8;
 		uint32_t len = r[3] | (uint32_t)r[4] << 8 | (uint32_t)(r[5] & 0x0f) << 16;
 		uint16_t aux = (uint16_t)(r[6] | r[7] << 8);
-		uint16_t n;
 
 		/* ids near the real ones most of the time */
 		if (!(r[2] & 0x80))
@@ -188,19 +359,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else
 				__atomic_store_n(&rxq->split.used->idx, aux, __ATOMIC_RELEASE);
 			break;
-		case 5: {
-			/* the burst function vuser_select_bursts would pick */
-			bool mrg = features & VU_BIT(VU_NET_F_MRG_RXBUF);
-			uint16_t want = (uint16_t)(aux % (VUSER_BURST_MAX + 1));
-
-			if (packed)
-				n = fuzz_recv_lines(rxq, pkts, want, mrg, cfg & 0x80);
-			else
-				n = mrg ? vuser_split_recv_mrg(rxq, pkts, want)
-					: vuser_split_recv(rxq, pkts, want);
-			rte_pktmbuf_free_bulk(pkts, n);
+		case 5:
+			fuzz_rx_burst(rxq, features, cfg, (uint16_t)(aux % (VUSER_BURST_MAX + 1)));
 			break;
-		}
 		case 6: {
 			uint16_t k = (uint16_t)(1 + (aux & 7)), sent;
 
@@ -209,6 +370,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (uint16_t i = 0; i < k; i++)
 				rte_pktmbuf_append(pkts[i], (uint16_t)(60 + (len & 0x3ff)));
 			sent = packed ? vuser_packed_xmit(txq, pkts, k) : vuser_split_xmit(txq, pkts, k);
+			if (sent > k || txq->num_free > txq->size)
+				FUZZ_FAIL("tx: %u of %u sent, %u descriptors free of %u", sent, k,
+					  txq->num_free, txq->size);
 			rte_pktmbuf_free_bulk(pkts + sent, k - sent);
 			break;
 		}
