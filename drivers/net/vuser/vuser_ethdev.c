@@ -11,6 +11,10 @@ RTE_LOG_REGISTER(vuser_logtype, pmd.net.vuser, NOTICE);
 #define VUSER_MIN_MTU 68
 #define VUSER_ETH_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN)
 #define VUSER_MAX_RX_PKTLEN 9728
+/* What DPDK's virtio driver reports between max_rx_pktlen and max_mtu (Ethernet header, a
+ * VLAN tag, the virtio-net header): ethdev turns a frame length into an MTU with it, so
+ * the same --max-pkt-len gives the same MTU on both drivers. */
+#define VUSER_MTU_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + sizeof(struct vu_net_hdr))
 
 static struct vuser_port *
 vuser_port_of(struct rte_eth_dev *eth_dev)
@@ -69,7 +73,7 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
 	info->max_rx_pktlen = VUSER_MAX_RX_PKTLEN;
 	info->min_mtu = VUSER_MIN_MTU;
-	info->max_mtu = VUSER_MAX_RX_PKTLEN - VUSER_ETH_OVERHEAD;
+	info->max_mtu = VUSER_MAX_RX_PKTLEN - VUSER_MTU_OVERHEAD;
 	/* The ring is queue_size; a queue asking for more uses the ring it has (as DPDK's
 	 * virtio does), so any count up to the largest ring of the layout is taken. */
 	info->rx_desc_lim = (struct rte_eth_desc_lim){
