@@ -51,16 +51,16 @@ struct vub_iov {
 };
 
 struct vub_chain {
-	uint16_t head;  /* id returned in the used ring */
+	uint16_t head;	/* id returned in the used ring */
 	uint16_t ndesc; /* ring entries the chain takes (what a packed ring advances by) */
-	uint32_t cap;   /* bytes of buffer the chain holds */
+	uint32_t cap;	/* bytes of buffer the chain holds */
 };
 
 struct vub_pkt {
-	uint32_t len;     /* frame bytes, without the virtio-net header */
+	uint32_t len;	  /* frame bytes, without the virtio-net header */
 	uint32_t hdr_len; /* virtio-net header bytes in front of the frame */
 	uint16_t niov;
-	uint16_t nchains; /* more than one only with mergeable Rx buffers */
+	uint16_t nchains;      /* more than one only with mergeable Rx buffers */
 	uint16_t avail_before; /* where the ring stood before begin (for abort), */
 	bool wrap_before;      /* with its packed-ring wrap counter */
 	struct vub_iov iov[VUB_PKT_MAX_IOV];

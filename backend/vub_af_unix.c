@@ -224,8 +224,8 @@ vub_au_accept(struct vub_af_unix *u)
 	/* One connection per device: a second frontend is turned away at once rather
 	 * than left waiting for replies that never come. */
 	if (u->conn_fd >= 0) {
-		VU_ERR("%s: a second frontend connected to %s while one is served: closed",
-		       u->name, u->path);
+		VU_ERR("%s: a second frontend connected to %s while one is served: closed", u->name,
+		       u->path);
 		close(fd);
 		return;
 	}
@@ -296,8 +296,8 @@ vub_au_receive(struct vub_af_unix *u)
 	}
 	if (rc < 0) {
 		VU_ERR("%s: reading a message from the frontend: %s: dropping it", u->name,
-		       rc == -EPROTO ? "malformed (bad version or size, or too many fds)"
-				     : strerror(-rc));
+		       rc == -EPROTO ? "malformed (bad version or size, or too many fds)" :
+				       strerror(-rc));
 		vub_au_drop(u);
 		return;
 	}
@@ -391,14 +391,15 @@ vub_au_map_region(struct vub_af_unix *u, const struct vu_vhost_mem_region *m, in
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		VU_ERR("%s: SET_MEM_TABLE region %u: fd is not a regular file (memfd, hugetlbfs "
-		       "or shared memory file): refused", u->name, i);
+		       "or shared memory file): refused",
+		       u->name, i);
 		return -EINVAL;
 	}
 	if ((uint64_t)st.st_size < m->mmap_offset + m->memory_size) {
 		VU_ERR("%s: SET_MEM_TABLE region %u: offset 0x%llx + size 0x%llx is past the end "
-		       "of its file (%lld bytes): refused", u->name, i,
-		       (unsigned long long)m->mmap_offset, (unsigned long long)m->memory_size,
-		       (long long)st.st_size);
+		       "of its file (%lld bytes): refused",
+		       u->name, i, (unsigned long long)m->mmap_offset,
+		       (unsigned long long)m->memory_size, (long long)st.st_size);
 		return -EINVAL;
 	}
 	granule = vub_au_granule(&st);
@@ -429,8 +430,7 @@ vub_au_unmap_mem(struct vub_transport *t, struct vub_region *r)
 }
 
 static int
-vub_au_map_mem(struct vub_transport *t, const struct vu_vhost_msg *msg,
-	       struct vub_region *regions)
+vub_au_map_mem(struct vub_transport *t, const struct vu_vhost_msg *msg, struct vub_region *regions)
 {
 	struct vub_af_unix *u = vub_au(t);
 	const struct vu_vhost_memory *m = &msg->payload.memory;
@@ -526,8 +526,8 @@ vub_af_unix_create(const struct vub_af_unix_params *params, struct vub_transport
 {
 	struct vub_af_unix *u;
 
-	if (params->fd < 0 && (!params->path || params->path[0] == '\0' ||
-				strlen(params->path) >= sizeof(u->path))) {
+	if (params->fd < 0 &&
+	    (!params->path || params->path[0] == '\0' || strlen(params->path) >= sizeof(u->path))) {
 		VU_ERR("%s: socket path must be 1 to %zu bytes: %s", params->name,
 		       sizeof(u->path) - 1, params->path ? params->path : "(none)");
 		return -ENAMETOOLONG;

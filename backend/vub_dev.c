@@ -13,10 +13,10 @@
  * to offer.
  * VHOST_USER_F_PROTOCOL_FEATURES: "signals back-end support for
  * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES". */
-#define VUB_FEATURES                                                                   \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) |    \
+#define VUB_FEATURES                                                                      \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) | \
 	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
-#define VUB_PROTOCOL_FEATURES                                                \
+#define VUB_PROTOCOL_FEATURES                                                               \
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	 VU_BIT(VUB_PROTOCOL_F_RESET_DEVICE))
 
@@ -128,8 +128,7 @@ vub_vq_running(const struct vub_vq *vq)
 void
 vub_dev_update_ready(struct vub_dev *dev)
 {
-	bool ready = dev->connected && vub_vq_running(&dev->vqs[0]) &&
-		     vub_vq_running(&dev->vqs[1]);
+	bool ready = dev->connected && vub_vq_running(&dev->vqs[0]) && vub_vq_running(&dev->vqs[1]);
 
 	if (ready == dev->ready)
 		return;
@@ -140,8 +139,7 @@ vub_dev_update_ready(struct vub_dev *dev)
 }
 
 int
-vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t,
-	       struct vub_dev **out)
+vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, struct vub_dev **out)
 {
 	struct vub_dev *dev;
 

@@ -77,7 +77,8 @@ vub_mem_check(const struct vub_dev *dev, const struct vu_vhost_msg *msg)
 			why = vub_mem_check_overlap(m, i);
 		if (why) {
 			VU_ERR("%s: SET_MEM_TABLE refused: region %u (guest 0x%llx, size "
-			       "0x%llx): %s", dev->name, i, (unsigned long long)m->regions[i].guest_phys_addr,
+			       "0x%llx): %s",
+			       dev->name, i, (unsigned long long)m->regions[i].guest_phys_addr,
 			       (unsigned long long)m->regions[i].memory_size, why);
 			return -EINVAL;
 		}

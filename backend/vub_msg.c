@@ -12,8 +12,8 @@
 #define VUB_VRING_F_LOG 1u
 
 enum vub_fds {
-	VUB_FDS_NONE,   /* no fd may ride along */
-	VUB_FDS_VRING,  /* one, unless the payload says "invalid FD" */
+	VUB_FDS_NONE,	/* no fd may ride along */
+	VUB_FDS_VRING,	/* one, unless the payload says "invalid FD" */
 	VUB_FDS_MEMORY, /* one per region: the transport checks */
 };
 
@@ -112,8 +112,7 @@ vub_set_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 }
 
 static int
-vub_get_protocol_features(struct vub_dev *dev, struct vu_vhost_msg *msg,
-			  struct vu_vhost_msg *reply)
+vub_get_protocol_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
 {
 	(void)msg;
 	vub_reply_u64(reply, dev->offered_protocol);
@@ -121,15 +120,15 @@ vub_get_protocol_features(struct vub_dev *dev, struct vu_vhost_msg *msg,
 }
 
 static int
-vub_set_protocol_features(struct vub_dev *dev, struct vu_vhost_msg *msg,
-			  struct vu_vhost_msg *reply)
+vub_set_protocol_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
 {
 	uint64_t f = msg->payload.u64;
 
 	(void)reply;
 	if (f & ~dev->offered_protocol) {
 		VU_ERR("%s: SET_PROTOCOL_FEATURES 0x%llx has bits 0x%llx the device does not "
-		       "offer: refused", dev->name, (unsigned long long)f,
+		       "offer: refused",
+		       dev->name, (unsigned long long)f,
 		       (unsigned long long)(f & ~dev->offered_protocol));
 		return -EINVAL;
 	}
@@ -188,8 +187,8 @@ vub_set_vring_num(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost
 	if (s->num == 0 || s->num > VUB_MAX_QUEUE_SIZE ||
 	    (!vub_packed_negotiated(dev) && (s->num & (s->num - 1)))) {
 		VU_ERR("%s: SET_VRING_NUM %u on vring %u: a %s ring takes %s from 1 to 32768: "
-		       "refused", dev->name, s->num, s->index,
-		       vub_packed_negotiated(dev) ? "packed" : "split",
+		       "refused",
+		       dev->name, s->num, s->index, vub_packed_negotiated(dev) ? "packed" : "split",
 		       vub_packed_negotiated(dev) ? "a size" : "a power of two");
 		return -EINVAL;
 	}
@@ -208,7 +207,8 @@ vub_set_vring_addr(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 		return -EINVAL;
 	if (a->flags & VUB_VRING_F_LOG) {
 		VU_ERR("%s: SET_VRING_ADDR on vring %u asks for dirty logging, which the device "
-		       "does not offer: refused", dev->name, a->index);
+		       "does not offer: refused",
+		       dev->name, a->index);
 		return -ENOTSUP;
 	}
 	if (vq->started) {
@@ -286,8 +286,8 @@ vub_vring_file(struct vub_dev *dev, struct vu_vhost_msg *msg, int *fd)
 
 	if (v & ~(uint64_t)VUB_VRING_FILE_BITS) {
 		VU_ERR("%s: %s payload 0x%llx sets bits beyond the index and \"invalid FD\": "
-		       "refused", dev->name, vu_vhost_request_name(msg->hdr.request),
-		       (unsigned long long)v);
+		       "refused",
+		       dev->name, vu_vhost_request_name(msg->hdr.request), (unsigned long long)v);
 		return NULL;
 	}
 	*fd = -1;
@@ -326,7 +326,8 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 	vq->packed = vub_packed_negotiated(dev);
 	if (vq->packed && vq->last_avail >= vq->size) {
 		VU_ERR("%s: SET_VRING_KICK on vring %u: its base %u is past its %u descriptors: "
-		       "the ring stays stopped", dev->name, vq->index, vq->last_avail, vq->size);
+		       "the ring stays stopped",
+		       dev->name, vq->index, vq->last_avail, vq->size);
 		return -EINVAL;
 	}
 	if (vub_vq_translate(vq) < 0)
@@ -449,9 +450,12 @@ vub_reset_device(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 }
 
 /* One line per request: payload size, fds, own reply, handler. */
-#define VUB_REQ(id, sz, fd, rep, handler)                                               \
-	[VU_VHOST_USER_##id] = { .name = #id, .size = VUB_SIZE_##sz, .fds = VUB_FDS_##fd, \
-				 .replies = rep, .fn = handler }
+#define VUB_REQ(id, sz, fd, rep, handler)               \
+	[VU_VHOST_USER_##id] = { .name = #id,           \
+				 .size = VUB_SIZE_##sz, \
+				 .fds = VUB_FDS_##fd,   \
+				 .replies = rep,        \
+				 .fn = handler }
 #define VU_VHOST_USER_RESET_DEVICE VUB_VHOST_USER_RESET_DEVICE
 
 static const struct vub_request vub_requests[] = {

@@ -95,9 +95,10 @@ vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt)
 		if (rc <= 0)
 			return rc;
 		if (pkt->chains[0].cap < pkt->hdr_len) {
-			vub_vq_break(vq, "transmit chain at descriptor %u holds %u bytes, less "
-				     "than the %u-byte virtio-net header", pkt->chains[0].head,
-				     pkt->chains[0].cap, pkt->hdr_len);
+			vub_vq_break(vq,
+				     "transmit chain at descriptor %u holds %u bytes, less "
+				     "than the %u-byte virtio-net header",
+				     pkt->chains[0].head, pkt->chains[0].cap, pkt->hdr_len);
 			return -EIO;
 		}
 		pkt->len = pkt->chains[0].cap - pkt->hdr_len;
@@ -143,9 +144,11 @@ vub_enqueue_chain(struct vub_vq *vq, struct vub_pkt *pkt)
 	/* "If VIRTIO_NET_F_MRG_RXBUF is negotiated, each buffer MUST be at least the size
 	 * of the struct virtio_net_hdr" (5.1.6.3.1); without it one buffer holds it all. */
 	if (pkt->chains[pkt->nchains - 1].cap < pkt->hdr_len) {
-		vub_vq_break(vq, "receive chain at descriptor %u holds %u bytes, less than the "
-			     "%u-byte virtio-net header", pkt->chains[pkt->nchains - 1].head,
-			     pkt->chains[pkt->nchains - 1].cap, pkt->hdr_len);
+		vub_vq_break(vq,
+			     "receive chain at descriptor %u holds %u bytes, less than the "
+			     "%u-byte virtio-net header",
+			     pkt->chains[pkt->nchains - 1].head, pkt->chains[pkt->nchains - 1].cap,
+			     pkt->hdr_len);
 		return -EIO;
 	}
 	return 1;

@@ -35,7 +35,7 @@ static bool
 vub_packed_is_avail(uint16_t flags, bool wrap)
 {
 	return !!(flags & VU_PACKED_DESC_F_AVAIL) == wrap &&
-	       !!(flags & VU_PACKED_DESC_F_USED) != wrap;
+		!!(flags & VU_PACKED_DESC_F_USED) != wrap;
 }
 
 static void
@@ -52,8 +52,8 @@ vub_packed_advance(const struct vub_vq *vq, uint16_t *pos, bool *wrap, uint16_t 
  * flag for descriptors in the indirect table"; they follow each other, len / 16 of them.
  * Returns 0, -E2BIG, or -EIO with *why set. */
 static int
-vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first,
-		 bool writable, struct vub_pkt *pkt, struct vub_chain *c, const char **why)
+vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, bool writable,
+		 struct vub_pkt *pkt, struct vub_chain *c, const char **why)
 {
 	const struct vu_packed_desc *table;
 	uint32_t count;

@@ -48,7 +48,7 @@ struct vub_vq {
 	uint16_t published;  /* split: used idx last made visible to the frontend */
 	bool avail_wrap;     /* packed: the wrap counters (spec 2.8.1) */
 	bool used_wrap;
-	uint16_t unflushed;  /* packed: descriptors marked used since the last flush */
+	uint16_t unflushed; /* packed: descriptors marked used since the last flush */
 	uint32_t hdr_len;
 	bool mrg;
 	bool indirect;
@@ -80,10 +80,10 @@ struct vub_dev {
 	bool connected;
 	bool ready;
 	bool owner;
-	uint64_t offered;        /* virtio features */
-	uint64_t features;       /* set by the frontend */
+	uint64_t offered;  /* virtio features */
+	uint64_t features; /* set by the frontend */
 	uint64_t offered_protocol;
-	uint64_t protocol;       /* set by the frontend */
+	uint64_t protocol; /* set by the frontend */
 	struct vub_mem mem;
 	struct vub_vq vqs[VUB_MAX_VRINGS];
 };
@@ -117,8 +117,7 @@ int vub_vq_translate(struct vub_vq *vq);
 void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,
 		    uint32_t align);
 void vub_vq_break(struct vub_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len,
-		uint32_t *cap);
+int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap);
 const char *vub_pkt_add_error(int rc);
 int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);

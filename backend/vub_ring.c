@@ -90,8 +90,10 @@ vub_split_next_head(struct vub_vq *vq, uint16_t *head)
 	/* "A driver MUST NOT decrement the available idx": more entries than the ring has
 	 * means the index went backwards or jumped. */
 	if (pending > vq->size) {
-		vub_vq_break(vq, "avail index %u is %u entries past the last one taken (%u), more "
-			     "than the ring's %u", idx, pending, vq->last_avail, vq->size);
+		vub_vq_break(vq,
+			     "avail index %u is %u entries past the last one taken (%u), more "
+			     "than the ring's %u",
+			     idx, pending, vq->last_avail, vq->size);
 		return -EIO;
 	}
 	*head = vq->avail->ring[vq->last_avail & (vq->size - 1)];

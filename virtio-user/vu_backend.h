@@ -16,17 +16,17 @@ struct vu_vring_addr {
 
 /* What a backend needs to open its connection. */
 struct vu_backend_params {
-	const char *name;        /* device name, for log lines */
-	const char *path;        /* socket or device node */
+	const char *name;	 /* device name, for log lines */
+	const char *path;	 /* socket or device node */
 	unsigned int timeout_ms; /* bound on connecting and on every reply */
-	uint32_t queue_pairs;    /* pairs the device will use (vhost-kernel opens one each) */
+	uint32_t queue_pairs;	 /* pairs the device will use (vhost-kernel opens one each) */
 	/* vhost-user only: listen on path and let the backend connect (open returns at once,
 	 * without a connection; see the connection ops below) */
 	bool server;
 	/* vhost-kernel only */
-	const char *ifname;      /* TAP name or template with %d; NULL: the default */
-	const uint8_t *mac;      /* the port's MAC, also given to the TAP; NULL: kernel's */
-	const char *tun_path;    /* TAP clone device; NULL: /dev/net/tun (tests substitute it) */
+	const char *ifname;   /* TAP name or template with %d; NULL: the default */
+	const uint8_t *mac;   /* the port's MAC, also given to the TAP; NULL: kernel's */
+	const char *tun_path; /* TAP clone device; NULL: /dev/net/tun (tests substitute it) */
 };
 
 /* Opaque per-backend state; each frontend defines its own. */
@@ -80,7 +80,7 @@ struct vu_backend_ops {
 
 /* What handle_event saw. */
 enum vu_backend_event {
-	VU_BACKEND_EV_NONE = 0,     /* nothing changed */
+	VU_BACKEND_EV_NONE = 0,	    /* nothing changed */
 	VU_BACKEND_EV_CONNECTED,    /* a backend connected and the set-up succeeded */
 	VU_BACKEND_EV_DISCONNECTED, /* the peer went away; the connection is closed */
 };

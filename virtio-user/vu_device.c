@@ -15,12 +15,12 @@
 
 /* Data-path features the device passes through from the backend: the backend's rings
  * implement them, the device has nothing to emulate. */
-#define VU_DEVICE_DATA_PATH_FEATURES                                                       \
-	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) | \
-	 VU_BIT(VU_NET_F_GUEST_TSO6) | VU_BIT(VU_NET_F_HOST_TSO4) |                       \
-	 VU_BIT(VU_NET_F_HOST_TSO6) | VU_BIT(VU_NET_F_MRG_RXBUF) |                        \
-	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) |                  \
-	 VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_IN_ORDER))
+#define VU_DEVICE_DATA_PATH_FEATURES                                                             \
+	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |     \
+	 VU_BIT(VU_NET_F_GUEST_TSO6) | VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6) | \
+	 VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) |                          \
+	 VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) |       \
+	 VU_BIT(VU_F_IN_ORDER))
 
 /* Features the device emulates itself (config space), never sent to the backend. */
 #define VU_DEVICE_EMULATED_FEATURES (VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS))
@@ -32,7 +32,7 @@ vu_device_data_path_features(void)
 }
 
 /* The control queue and what it carries, emulated in-process (vu_device_ctrl.c). */
-#define VU_DEVICE_CTRL_FEATURES                                                      \
+#define VU_DEVICE_CTRL_FEATURES                                                             \
 	(VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
 	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR))
 
@@ -153,7 +153,8 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	dev->epfd = -1;
 	dev->watched_fd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
-	dev->ops = params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
+	dev->ops =
+		params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
 	dev->nqueues = 2u * params->queue_pairs;
 	dev->server = params->server;
 	if (params->ifname && dev->ops == &vu_vhost_user_ops) {
@@ -341,7 +342,8 @@ vu_device_start_backend(struct vu_device *dev)
 		if (rc == 0)
 			rc = ops->set_vring_num(b, i, q->size);
 		if (rc == 0)
-			rc = ops->set_vring_base(b, i, resume ? vu_device_resume_base(dev, i) : base);
+			rc = ops->set_vring_base(b, i,
+						 resume ? vu_device_resume_base(dev, i) : base);
 		if (rc == 0)
 			rc = ops->set_vring_addr(b, i, &q->addr);
 		if (rc == 0)
@@ -390,7 +392,8 @@ vu_device_set_status(struct vu_device *dev, uint8_t status)
 		if (extra) {
 			VU_ERR("%s: driver accepted features 0x%llx the device does not offer",
 			       dev->name, (unsigned long long)extra);
-			dev->status = status & (uint8_t)~(VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK);
+			dev->status =
+				status & (uint8_t) ~(VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK);
 			return -ENOTSUP;
 		}
 	}
@@ -404,7 +407,7 @@ vu_device_set_status(struct vu_device *dev, uint8_t status)
 			VU_ERR("%s: starting the backend failed: %s", dev->name, strerror(-rc));
 			vu_device_stop_backend(dev);
 			dev->status = (status & (uint8_t)~VU_STATUS_DRIVER_OK) |
-				      VU_STATUS_DEVICE_NEEDS_RESET;
+				VU_STATUS_DEVICE_NEEDS_RESET;
 			return rc;
 		}
 	}
@@ -425,8 +428,8 @@ int
 vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem)
 {
 	if (mem->nregions == 0 || mem->nregions > VU_MEM_MAX_REGIONS) {
-		VU_ERR("%s: %u memory regions, the device takes 1 to %u", dev->name,
-		       mem->nregions, VU_MEM_MAX_REGIONS);
+		VU_ERR("%s: %u memory regions, the device takes 1 to %u", dev->name, mem->nregions,
+		       VU_MEM_MAX_REGIONS);
 		return -E2BIG;
 	}
 	for (uint32_t i = 0; i < mem->nregions; i++) {

@@ -12,16 +12,16 @@
 #define VU_MAX_QUEUE_PAIRS 128
 
 struct vu_device_params {
-	const char *name;  /* for log lines, e.g. "virtio_user0" */
-	const char *path;  /* vhost-user socket, or /dev/vhost-net (vhost-kernel) */
+	const char *name;		  /* for log lines, e.g. "virtio_user0" */
+	const char *path;		  /* vhost-user socket, or /dev/vhost-net (vhost-kernel) */
 	const struct vu_backend_ops *ops; /* NULL: chosen from the path */
-	const char *ifname; /* vhost-kernel: TAP name (NULL: a free vutapN); else must be NULL */
+	const char *ifname;   /* vhost-kernel: TAP name (NULL: a free vutapN); else must be NULL */
 	const char *tun_path; /* vhost-kernel: TAP clone device; NULL: /dev/net/tun */
 	uint16_t queue_pairs;
-	bool ctrl_queue;   /* emulate a control queue (forced on by queue_pairs > 1) */
+	bool ctrl_queue; /* emulate a control queue (forced on by queue_pairs > 1) */
 	uint16_t queue_size;
 	uint8_t mac[6];
-	bool mac_set;      /* false: the device makes up a locally administered one */
+	bool mac_set;		 /* false: the device makes up a locally administered one */
 	unsigned int timeout_ms; /* 0: default */
 	/* vhost-user server mode: listen on path; create returns before any backend
 	 * connects, and backends may come and go (see vu_device_handle_event) */

@@ -74,7 +74,8 @@ vu_ctrl_mq(struct vu_device *dev, uint8_t cmd, const void *data, uint32_t len)
 	}
 	for (uint16_t i = 0; i < 2u * pairs; i++)
 		if (!dev->queues[i].ready) {
-			VU_ERR("%s: MQ_VQ_PAIRS_SET %u: queue %u is not set up", dev->name, pairs, i);
+			VU_ERR("%s: MQ_VQ_PAIRS_SET %u: queue %u is not set up", dev->name, pairs,
+			       i);
 			return VU_NET_ERR;
 		}
 	return vu_device_enable_pairs(dev, pairs) == 0 ? VU_NET_OK : VU_NET_ERR;

@@ -31,13 +31,13 @@ struct vu_device {
 	uint32_t nqueues;
 	struct vu_queue *queues;
 	struct vu_mem_table mem;
-	uint16_t active_pairs;       /* pairs enabled in the backend once DRIVER_OK */
+	uint16_t active_pairs; /* pairs enabled in the backend once DRIVER_OK */
 	struct vu_rx_filter filter;
 	/* The backend connection (vu_device_conn.c). */
-	bool connected;              /* a backend is there (always, without connection ops) */
-	bool server;                 /* server mode: backends come and go */
-	int epfd;                    /* vu_device_event_fd: epoll over the backend's fd */
-	int watched_fd;              /* the backend fd in epfd, -1 none */
+	bool connected; /* a backend is there (always, without connection ops) */
+	bool server;	/* server mode: backends come and go */
+	int epfd;	/* vu_device_event_fd: epoll over the backend's fd */
+	int watched_fd; /* the backend fd in epfd, -1 none */
 };
 
 /* Enable queue pairs [0, pairs) in the backend and disable the others (vu_device_ctrl.c). */

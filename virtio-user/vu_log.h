@@ -17,8 +17,7 @@ typedef void (*vu_log_fn)(enum vu_log_level level, const char *fmt, va_list ap);
 /* Replace the log sink (NULL restores the default: stderr, NOTICE and above). */
 void vu_log_set_handler(vu_log_fn fn);
 
-void vu_log(enum vu_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void vu_log(enum vu_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define VU_ERR(...) vu_log(VU_LOG_ERR, __VA_ARGS__)
 #define VU_WARN(...) vu_log(VU_LOG_WARNING, __VA_ARGS__)

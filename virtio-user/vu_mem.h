@@ -8,9 +8,9 @@
 #define VU_MEM_MAX_REGIONS 8
 
 struct vu_mem_region {
-	uint64_t addr;   /* start in the driver's address space (also what descriptors carry) */
-	uint64_t len;    /* bytes */
-	int fd;          /* file backing the region; the caller keeps it open */
+	uint64_t addr;	 /* start in the driver's address space (also what descriptors carry) */
+	uint64_t len;	 /* bytes */
+	int fd;		 /* file backing the region; the caller keeps it open */
 	uint64_t offset; /* offset of addr inside fd */
 };
 

@@ -55,7 +55,7 @@ vu_nl_connect(const char *who, const char *ifname, const char *what)
 	err = nl_connect(sock, NETLINK_ROUTE);
 	if (err < 0) {
 		VU_ERR("%s: link %s: %s: cannot connect to rtnetlink: %s", who, ifname, what,
-			nl_geterror(err));
+		       nl_geterror(err));
 		nl_socket_free(sock);
 		return NULL;
 	}
@@ -67,7 +67,7 @@ typedef int (*vu_link_edit_fn)(struct rtnl_link *change, const void *arg);
 
 static int
 vu_link_change(const char *who, const char *ifname, const char *what, vu_link_edit_fn edit,
-	const void *arg)
+	       const void *arg)
 {
 	struct rtnl_link *link = NULL;
 	struct rtnl_link *change = NULL;
@@ -117,7 +117,7 @@ vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6])
 	char what[48];
 
 	snprintf(what, sizeof(what), "set MAC %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-		mac[2], mac[3], mac[4], mac[5]);
+		 mac[2], mac[3], mac[4], mac[5]);
 	return vu_link_change(who, ifname, what, vu_link_edit_mac, mac);
 }
 
@@ -167,7 +167,7 @@ vu_link_rename(const char *who, const char *ifname, const char *new_name)
 
 	if (strlen(new_name) >= IFNAMSIZ) {
 		VU_ERR("%s: link %s: rename to %s: longer than %d bytes", who, ifname, new_name,
-			IFNAMSIZ - 1);
+		       IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	snprintf(what, sizeof(what), "rename to %s", new_name);

@@ -49,7 +49,7 @@ struct vu_split_ring {
 	struct vu_used *used;
 	uint16_t size;
 	uint16_t mask;
-	uint16_t avail_idx;     /* next avail slot (shadow of avail->idx) */
+	uint16_t avail_idx;	/* next avail slot (shadow of avail->idx) */
 	uint16_t last_used_idx; /* next used entry to consume */
 };
 
@@ -96,8 +96,8 @@ static inline size_t
 vu_split_ring_mem_size(uint16_t size)
 {
 	return vu_split_ring_used_offset(size) +
-	       vu_align_up(sizeof(uint16_t) * 3u + sizeof(struct vu_used_elem) * size,
-			   VU_RING_ALIGN);
+		vu_align_up(sizeof(uint16_t) * 3u + sizeof(struct vu_used_elem) * size,
+			    VU_RING_ALIGN);
 }
 
 /* Lay the ring out in zeroed memory of vu_split_ring_mem_size(size) bytes. size must be a

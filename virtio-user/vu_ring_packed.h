@@ -36,7 +36,8 @@ struct vu_packed_desc {
 /* vu_packed_desc_read takes len, id and flags as one 8-byte word. */
 _Static_assert(offsetof(struct vu_packed_desc, len) == 8 &&
 		       offsetof(struct vu_packed_desc, id) == 12 &&
-		       offsetof(struct vu_packed_desc, flags) == 14 && sizeof(struct vu_packed_desc) == 16,
+		       offsetof(struct vu_packed_desc, flags) == 14 &&
+		       sizeof(struct vu_packed_desc) == 16,
 	       "packed descriptor layout (spec 2.8.13)");
 
 struct vu_packed_event {
@@ -49,14 +50,14 @@ struct vu_packed_ring {
 	struct vu_packed_desc *desc;
 	struct vu_packed_event *driver_event; /* written by the driver */
 	struct vu_packed_event *device_event; /* written by the device */
-	uint32_t *used_pos;                   /* the driver's used position: driver only */
+	uint32_t *used_pos;		      /* the driver's used position: driver only */
 	uint16_t size;
-	uint16_t avail_idx;    /* next slot the driver fills */
-	uint16_t used_idx;     /* next slot the driver reads back */
-	bool avail_wrap;       /* driver ring wrap counter */
-	bool used_wrap;        /* wrap counter expected in the next used slot */
-	uint16_t avail_flags;  /* AVAIL/USED bits that mark a slot available this lap */
-	bool store_whole;      /* one 16-byte store writes a descriptor (vu_packed_desc_fill) */
+	uint16_t avail_idx;   /* next slot the driver fills */
+	uint16_t used_idx;    /* next slot the driver reads back */
+	bool avail_wrap;      /* driver ring wrap counter */
+	bool used_wrap;	      /* wrap counter expected in the next used slot */
+	uint16_t avail_flags; /* AVAIL/USED bits that mark a slot available this lap */
+	bool store_whole;     /* one 16-byte store writes a descriptor (vu_packed_desc_fill) */
 };
 
 static inline size_t
@@ -68,8 +69,8 @@ vu_packed_ring_driver_event_offset(uint16_t size)
 static inline size_t
 vu_packed_ring_device_event_offset(uint16_t size)
 {
-	return vu_align_up(vu_packed_ring_driver_event_offset(size) + sizeof(struct vu_packed_event),
-			   64);
+	return vu_align_up(
+		vu_packed_ring_driver_event_offset(size) + sizeof(struct vu_packed_event), 64);
 }
 
 /* The driver's used position (vu_packed_ring_publish_used), on a line of its own after the
@@ -77,8 +78,8 @@ vu_packed_ring_device_event_offset(uint16_t size)
 static inline size_t
 vu_packed_ring_used_pos_offset(uint16_t size)
 {
-	return vu_align_up(vu_packed_ring_device_event_offset(size) + sizeof(struct vu_packed_event),
-			   64);
+	return vu_align_up(
+		vu_packed_ring_device_event_offset(size) + sizeof(struct vu_packed_event), 64);
 }
 
 static inline size_t
@@ -118,8 +119,10 @@ vu_packed_ring_init(struct vu_packed_ring *r, void *mem, uint16_t size)
 	uint8_t *base = (uint8_t *)mem;
 
 	r->desc = (struct vu_packed_desc *)base;
-	r->driver_event = (struct vu_packed_event *)(base + vu_packed_ring_driver_event_offset(size));
-	r->device_event = (struct vu_packed_event *)(base + vu_packed_ring_device_event_offset(size));
+	r->driver_event =
+		(struct vu_packed_event *)(base + vu_packed_ring_driver_event_offset(size));
+	r->device_event =
+		(struct vu_packed_event *)(base + vu_packed_ring_device_event_offset(size));
 	r->used_pos = (uint32_t *)(base + vu_packed_ring_used_pos_offset(size));
 	r->size = size;
 	r->avail_idx = 0;
@@ -180,9 +183,9 @@ vu_packed_desc_fill(const struct vu_packed_ring *r, struct vu_packed_desc *d, ui
 {
 #if defined(__x86_64__)
 	if (r->store_whole) {
-		__m128i v = _mm_set_epi64x((long long)((uint64_t)len | (uint64_t)id << 32 |
-						       (uint64_t)flags << 48),
-					   (long long)addr);
+		__m128i v = _mm_set_epi64x(
+			(long long)((uint64_t)len | (uint64_t)id << 32 | (uint64_t)flags << 48),
+			(long long)addr);
 
 		/* x86 keeps stores in order; the compiler must too. */
 		__atomic_signal_fence(__ATOMIC_RELEASE);
@@ -307,7 +310,7 @@ vu_packed_ring_needs_kick(const struct vu_packed_ring *r)
 {
 	vu_full_barrier();
 	return __atomic_load_n(&r->device_event->flags, __ATOMIC_RELAXED) !=
-	       VU_RING_EVENT_FLAGS_DISABLE;
+		VU_RING_EVENT_FLAGS_DISABLE;
 }
 
 #endif /* VU_RING_PACKED_H */

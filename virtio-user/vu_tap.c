@@ -72,11 +72,11 @@ vu_tap_open_clone(const struct vu_tap *tap, const char *tun_path)
 		return fd;
 	if (err == ENOENT || err == ENODEV || err == ENXIO)
 		VU_ERR("%s: cannot open %s: %s (is the tun kernel module loaded? modprobe tun)",
-			tap->who, tun_path, strerror(err));
+		       tap->who, tun_path, strerror(err));
 	else if (err == EACCES || err == EPERM)
 		VU_ERR("%s: cannot open %s: %s (creating a TAP needs read-write access to it "
 		       "and CAP_NET_ADMIN)",
-			tap->who, tun_path, strerror(err));
+		       tap->who, tun_path, strerror(err));
 	else
 		VU_ERR("%s: cannot open %s: %s", tap->who, tun_path, strerror(err));
 	return -err;
@@ -105,10 +105,10 @@ vu_tap_check_features(const struct vu_tap *tap, int fd, const char *tun_path, ui
 	}
 	if ((features & needed) != needed) {
 		VU_ERR("%s: the kernel's TAP driver lacks%s%s (TUNGETFEATURES 0x%x)", tap->who,
-			(features & IFF_VNET_HDR) ? "" : " IFF_VNET_HDR",
-			(needed & ~features & IFF_MULTI_QUEUE) ? " IFF_MULTI_QUEUE (queues > 1)" :
-								 "",
-			features);
+		       (features & IFF_VNET_HDR) ? "" : " IFF_VNET_HDR",
+		       (needed & ~features & IFF_MULTI_QUEUE) ? " IFF_MULTI_QUEUE (queues > 1)" :
+								"",
+		       features);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -131,18 +131,18 @@ vu_tap_attach(struct vu_tap *tap, int fd, const char *ifname, uint32_t queues, b
 
 		if (create && (err == EBUSY || err == EEXIST)) {
 			VU_ERR("%s: interface %s already exists: iface= must name a new interface",
-				tap->who, ifname);
+			       tap->who, ifname);
 			return -EEXIST;
 		}
 		if (err == EPERM)
 			VU_ERR("%s: creating TAP %s: %s (needs CAP_NET_ADMIN)", tap->who, ifname,
-				strerror(err));
+			       strerror(err));
 		else if (err == EINVAL)
 			VU_ERR("%s: creating TAP %s: %s (not a valid interface name?)", tap->who,
-				ifname, strerror(err));
+			       ifname, strerror(err));
 		else
 			VU_ERR("%s: TUNSETIFF %s (queue %u): %s", tap->who, ifname, tap->nqueues,
-				strerror(err));
+			       strerror(err));
 		return -err;
 	}
 	if (create)
@@ -155,7 +155,7 @@ vu_tap_attach(struct vu_tap *tap, int fd, const char *ifname, uint32_t queues, b
 static void
 vu_tap_probe_offloads(struct vu_tap *tap)
 {
-	static const unsigned int tries[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM};
+	static const unsigned int tries[] = { TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM };
 	int fd = tap->fds[0];
 
 	tap->offloads = 0;
@@ -182,12 +182,12 @@ vu_tap_open(const struct vu_tap_params *params, struct vu_tap **out)
 
 	if (params->queues == 0 || params->queues > VU_TAP_MAX_QUEUES) {
 		VU_ERR("%s: %u TAP queues asked, the kernel takes 1 to %u", params->name,
-			params->queues, VU_TAP_MAX_QUEUES);
+		       params->queues, VU_TAP_MAX_QUEUES);
 		return -EINVAL;
 	}
 	if (ifname[0] == '\0' || strlen(ifname) >= IFNAMSIZ) {
 		VU_ERR("%s: interface name '%s' must be 1 to %d bytes", params->name, ifname,
-			IFNAMSIZ - 1);
+		       IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	tap = calloc(1, sizeof(*tap) + params->queues * sizeof(tap->fds[0]));
@@ -208,8 +208,8 @@ vu_tap_open(const struct vu_tap_params *params, struct vu_tap **out)
 		tap->nqueues = i + 1;
 		rc = i == 0 ? vu_tap_check_features(tap, fd, tun_path, params->queues) : 0;
 		if (rc == 0)
-			rc = vu_tap_attach(
-				tap, fd, i == 0 ? ifname : tap->ifname, params->queues, i == 0);
+			rc = vu_tap_attach(tap, fd, i == 0 ? ifname : tap->ifname, params->queues,
+					   i == 0);
 		if (rc < 0)
 			goto fail;
 	}
@@ -248,7 +248,7 @@ vu_tap_set_vnet_hdr_size(struct vu_tap *tap, uint32_t size)
 		int err = errno;
 
 		VU_ERR("%s: TUNSETVNETHDRSZ %d on %s: %s", tap->who, sz, tap->ifname,
-			strerror(err));
+		       strerror(err));
 		return -err;
 	}
 	return 0;
@@ -261,7 +261,7 @@ vu_tap_set_offload(struct vu_tap *tap, unsigned int tun_flags)
 		int err = errno;
 
 		VU_ERR("%s: TUNSETOFFLOAD 0x%x on %s: the kernel refused: %s", tap->who, tun_flags,
-			tap->ifname, strerror(err));
+		       tap->ifname, strerror(err));
 		return -err;
 	}
 	return 0;

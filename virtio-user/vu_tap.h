@@ -11,12 +11,12 @@
 #define VU_TAP_DEFAULT_NAME "vutap%d"
 
 struct vu_tap_params {
-	const char *name; /* device name, for log lines */
-	const char *ifname; /* interface name or template with %d; NULL: VU_TAP_DEFAULT_NAME */
+	const char *name;     /* device name, for log lines */
+	const char *ifname;   /* interface name or template with %d; NULL: VU_TAP_DEFAULT_NAME */
 	const char *tun_path; /* clone device; NULL: /dev/net/tun */
-	uint32_t queues; /* 1: a plain TAP; more: IFF_MULTI_QUEUE, one fd each */
-	const uint8_t *mac; /* MAC of the interface; NULL: the kernel's random one */
-	bool up; /* bring the link up once created */
+	uint32_t queues;      /* 1: a plain TAP; more: IFF_MULTI_QUEUE, one fd each */
+	const uint8_t *mac;   /* MAC of the interface; NULL: the kernel's random one */
+	bool up;	      /* bring the link up once created */
 };
 
 struct vu_tap;

@@ -28,7 +28,7 @@
  */
 #define VU_VHOST_KERNEL_RING_FEATURES                                                             \
 	(VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | \
-		VU_BIT(VU_NET_F_MRG_RXBUF))
+	 VU_BIT(VU_NET_F_MRG_RXBUF))
 
 /* Offloads of packets the driver sends: the TAP takes any header once IFF_VNET_HDR is on. */
 #define VU_VHOST_KERNEL_HOST_OFFLOADS \
@@ -43,7 +43,7 @@ struct vu_backend {
 	char path[PATH_MAX];
 	uint32_t npairs;
 	uint64_t kernel_features; /* VHOST_GET_FEATURES */
-	uint64_t features; /* offered to the device */
+	uint64_t features;	  /* offered to the device */
 	uint32_t max_regions;
 	struct vu_tap *tap;
 	int vhost_fds[]; /* one vhost-net device per queue pair */
@@ -59,24 +59,24 @@ vu_vk_ioctl(struct vu_backend *b, uint32_t pair, const char *what, unsigned long
 
 		if (err == ENOTTY)
 			VU_ERR("%s: %s on %s: %s (not a vhost-net device)", b->name, what, b->path,
-				strerror(err));
+			       strerror(err));
 		else
 			VU_ERR("%s: %s on %s (queue pair %u): %s", b->name, what, b->path, pair,
-				strerror(err));
+			       strerror(err));
 		return -err;
 	}
 	return 0;
 }
 
 static int
-vu_vk_ring_ioctl(
-	struct vu_backend *b, uint32_t idx, const char *what, unsigned long request, void *arg)
+vu_vk_ring_ioctl(struct vu_backend *b, uint32_t idx, const char *what, unsigned long request,
+		 void *arg)
 {
 	uint32_t pair = idx / VU_VHOST_NET_RINGS;
 
 	if (pair >= b->npairs) {
 		VU_ERR("%s: %s: queue %u does not exist (%u queue pairs)", b->name, what, idx,
-			b->npairs);
+		       b->npairs);
 		return -EINVAL;
 	}
 	if (TEMP_FAILURE_RETRY(ioctl(b->vhost_fds[pair], request, arg)) < 0) {
@@ -114,10 +114,10 @@ vu_vk_open_device(struct vu_backend *b)
 	if (err == ENOENT || err == ENODEV || err == ENXIO)
 		VU_ERR("%s: cannot open %s: %s: the vhost_net kernel module is not loaded "
 		       "(modprobe vhost_net)",
-			b->name, b->path, strerror(err));
+		       b->name, b->path, strerror(err));
 	else if (err == EACCES || err == EPERM)
 		VU_ERR("%s: cannot open %s: %s (needs read-write access to it)", b->name, b->path,
-			strerror(err));
+		       strerror(err));
 	else
 		VU_ERR("%s: cannot open %s: %s", b->name, b->path, strerror(err));
 	return -err;
@@ -176,7 +176,7 @@ vu_vk_open(const struct vu_backend_params *params, struct vu_backend **out)
 	}
 	if (npairs > VU_TAP_MAX_QUEUES) {
 		VU_ERR("%s: %u queue pairs asked, a TAP has at most %u queues", params->name,
-			npairs, VU_TAP_MAX_QUEUES);
+		       npairs, VU_TAP_MAX_QUEUES);
 		return -EINVAL;
 	}
 	b = calloc(1, sizeof(*b) + npairs * sizeof(b->vhost_fds[0]));
@@ -210,7 +210,7 @@ vu_vk_open(const struct vu_backend_params *params, struct vu_backend **out)
 		goto fail;
 	b->features = vu_vk_offered_features(b);
 	vu_log(VU_LOG_NOTICE, "%s: vhost-kernel %s with TAP %s: %u queue pair(s)", b->name, b->path,
-		vu_tap_ifname(b->tap), b->npairs);
+	       vu_tap_ifname(b->tap), b->npairs);
 	VU_INFO("%s: vhost-net features 0x%llx, offered 0x%llx, at most %u memory regions", b->name,
 		(unsigned long long)b->kernel_features, (unsigned long long)b->features,
 		b->max_regions);
@@ -262,7 +262,7 @@ vu_vk_set_features(struct vu_backend *b, uint64_t features)
 
 	if (features & ~b->features) {
 		VU_ERR("%s: features 0x%llx were not offered by vhost-kernel", b->name,
-			(unsigned long long)(features & ~b->features));
+		       (unsigned long long)(features & ~b->features));
 		return -EINVAL;
 	}
 	/* vhost-net does not add the header itself (no VHOST_NET_F_VIRTIO_NET_HDR): the TAP
@@ -287,7 +287,7 @@ vu_vk_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
 
 	if (mem->nregions == 0 || mem->nregions > b->max_regions) {
 		VU_ERR("%s: VHOST_SET_MEM_TABLE: %u memory regions, vhost takes 1 to %u (%s)",
-			b->name, mem->nregions, b->max_regions, VU_VHOST_KERNEL_MAX_REGIONS_PARAM);
+		       b->name, mem->nregions, b->max_regions, VU_VHOST_KERNEL_MAX_REGIONS_PARAM);
 		return -E2BIG;
 	}
 	vm = calloc(1, sizeof(*vm) + mem->nregions * sizeof(vm->regions[0]));
@@ -312,7 +312,7 @@ vu_vk_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
 static int
 vu_vk_set_vring_num(struct vu_backend *b, uint32_t idx, uint32_t num)
 {
-	struct vhost_vring_state s = {.index = idx % VU_VHOST_NET_RINGS, .num = num};
+	struct vhost_vring_state s = { .index = idx % VU_VHOST_NET_RINGS, .num = num };
 
 	return vu_vk_ring_ioctl(b, idx, "VHOST_SET_VRING_NUM", VHOST_SET_VRING_NUM, &s);
 }
@@ -320,7 +320,7 @@ vu_vk_set_vring_num(struct vu_backend *b, uint32_t idx, uint32_t num)
 static int
 vu_vk_set_vring_base(struct vu_backend *b, uint32_t idx, uint32_t base)
 {
-	struct vhost_vring_state s = {.index = idx % VU_VHOST_NET_RINGS, .num = base};
+	struct vhost_vring_state s = { .index = idx % VU_VHOST_NET_RINGS, .num = base };
 
 	return vu_vk_ring_ioctl(b, idx, "VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE, &s);
 }
@@ -328,7 +328,7 @@ vu_vk_set_vring_base(struct vu_backend *b, uint32_t idx, uint32_t base)
 static int
 vu_vk_get_vring_base(struct vu_backend *b, uint32_t idx, uint32_t *base)
 {
-	struct vhost_vring_state s = {.index = idx % VU_VHOST_NET_RINGS};
+	struct vhost_vring_state s = { .index = idx % VU_VHOST_NET_RINGS };
 	int rc = vu_vk_ring_ioctl(b, idx, "VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE, &s);
 
 	if (rc == 0)
@@ -352,7 +352,7 @@ vu_vk_set_vring_addr(struct vu_backend *b, uint32_t idx, const struct vu_vring_a
 static int
 vu_vk_set_vring_kick(struct vu_backend *b, uint32_t idx, int fd)
 {
-	struct vhost_vring_file f = {.index = idx % VU_VHOST_NET_RINGS, .fd = fd};
+	struct vhost_vring_file f = { .index = idx % VU_VHOST_NET_RINGS, .fd = fd };
 
 	return vu_vk_ring_ioctl(b, idx, "VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK, &f);
 }
@@ -360,7 +360,7 @@ vu_vk_set_vring_kick(struct vu_backend *b, uint32_t idx, int fd)
 static int
 vu_vk_set_vring_call(struct vu_backend *b, uint32_t idx, int fd)
 {
-	struct vhost_vring_file f = {.index = idx % VU_VHOST_NET_RINGS, .fd = fd};
+	struct vhost_vring_file f = { .index = idx % VU_VHOST_NET_RINGS, .fd = fd };
 
 	return vu_vk_ring_ioctl(b, idx, "VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL, &f);
 }
@@ -371,13 +371,13 @@ static int
 vu_vk_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
 {
 	uint32_t pair = idx / VU_VHOST_NET_RINGS;
-	struct vhost_vring_file f = {.index = idx % VU_VHOST_NET_RINGS, .fd = VHOST_FILE_UNBIND};
+	struct vhost_vring_file f = { .index = idx % VU_VHOST_NET_RINGS, .fd = VHOST_FILE_UNBIND };
 
 	if (pair < b->npairs && enable)
 		f.fd = vu_tap_queue_fd(b->tap, pair);
 	return vu_vk_ring_ioctl(b, idx,
-		enable ? "VHOST_NET_SET_BACKEND" : "VHOST_NET_SET_BACKEND -1",
-		VHOST_NET_SET_BACKEND, &f);
+				enable ? "VHOST_NET_SET_BACKEND" : "VHOST_NET_SET_BACKEND -1",
+				VHOST_NET_SET_BACKEND, &f);
 }
 
 /* Back to the state right after open: RESET_OWNER forgets rings, memory and features,

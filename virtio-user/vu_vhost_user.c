@@ -21,13 +21,13 @@
 	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
 
 struct vu_backend {
-	int sock;                   /* the connection, -1 while there is none */
-	int listen_fd;              /* server mode: the listening socket */
+	int sock;      /* the connection, -1 while there is none */
+	int listen_fd; /* server mode: the listening socket */
 	bool server;
-	dev_t sock_dev;             /* server mode: the socket file we created, so that */
-	ino_t sock_ino;             /* close removes it only if it is still ours */
+	dev_t sock_dev; /* server mode: the socket file we created, so that */
+	ino_t sock_ino; /* close removes it only if it is still ours */
 	unsigned int timeout_ms;
-	uint64_t features;          /* as offered by GET_FEATURES */
+	uint64_t features;	    /* as offered by GET_FEATURES */
 	uint64_t protocol_features; /* negotiated */
 	uint32_t max_queue_pairs;
 	char name[64];
@@ -48,7 +48,8 @@ static int
 vu_vhost_request(struct vu_backend *b, struct vu_vhost_msg *msg, bool has_reply)
 {
 	const char *req = vu_vhost_request_name(msg->hdr.request);
-	bool want_ack = !has_reply && vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	bool want_ack =
+		!has_reply && vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
 	struct vu_vhost_msg ack;
 	const char *why;
 	int rc;
@@ -371,7 +372,8 @@ vu_vhost_close(struct vu_backend *b)
 		struct stat st;
 
 		close(b->listen_fd);
-		if (lstat(b->path, &st) == 0 && st.st_dev == b->sock_dev && st.st_ino == b->sock_ino)
+		if (lstat(b->path, &st) == 0 && st.st_dev == b->sock_dev &&
+		    st.st_ino == b->sock_ino)
 			unlink(b->path);
 	}
 	free(b);
@@ -644,9 +646,8 @@ vu_vhost_check_peer(struct vu_backend *b)
 		vu_vhost_drop(b);
 		return VU_BACKEND_EV_DISCONNECTED;
 	}
-	VU_WARN("%s: unexpected %s (flags 0x%x, %u bytes) from the backend on %s, ignored",
-		b->name, vu_vhost_request_name(msg.hdr.request), msg.hdr.flags, msg.hdr.size,
-		b->path);
+	VU_WARN("%s: unexpected %s (flags 0x%x, %u bytes) from the backend on %s, ignored", b->name,
+		vu_vhost_request_name(msg.hdr.request), msg.hdr.flags, msg.hdr.size, b->path);
 	vu_vhost_msg_close_fds(&msg);
 	return VU_BACKEND_EV_NONE;
 gone:

@@ -28,16 +28,16 @@ static struct rte_mempool *mp;
 static uint16_t vhost_port = UINT16_MAX, vuser_port = UINT16_MAX;
 static unsigned int passed, failed, skipped;
 static char skip_why[256]; /* set by a check that could not run here (it then returns true) */
-static bool large_rx; /* mrg_rxbuf=1: a frame may take several Rx buffers */
+static bool large_rx;	   /* mrg_rxbuf=1: a frame may take several Rx buffers */
 
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			printf("  FAIL %s:%d: ", __func__, __LINE__);   \
-			printf(__VA_ARGS__);                              \
-			printf("\n");                                     \
-			return false;                                     \
-		}                                                         \
+#define CHECK(cond, ...)                                              \
+	do {                                                          \
+		if (!(cond)) {                                        \
+			printf("  FAIL %s:%d: ", __func__, __LINE__); \
+			printf(__VA_ARGS__);                          \
+			printf("\n");                                 \
+			return false;                                 \
+		}                                                     \
 	} while (0)
 
 static const struct rte_ether_addr other_mac = { { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 } };
@@ -47,7 +47,8 @@ static const struct rte_ether_addr mcast_mac = { { 0x01, 0x00, 0x5e, 0x01, 0x02,
 static struct rte_mbuf *
 make_packet(const struct rte_ether_addr *dst, uint8_t proto, uint32_t payload, uint32_t seg)
 {
-	uint32_t l4_len = proto == IPPROTO_UDP ? sizeof(struct rte_udp_hdr) : sizeof(struct rte_tcp_hdr);
+	uint32_t l4_len =
+		proto == IPPROTO_UDP ? sizeof(struct rte_udp_hdr) : sizeof(struct rte_tcp_hdr);
 	uint32_t hdrs = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + l4_len;
 	uint32_t total = hdrs + payload, off = 0;
 	struct rte_mbuf *head = NULL, *last = NULL;
@@ -367,12 +368,14 @@ test_multiqueue(void)
 #define PAYLOAD_MAX_LEN 9000
 
 /* Frame lengths (no CRC); the first PAYLOAD_ONE_BUFFER fit one Rx buffer each. */
-static const uint16_t payload_lens[] = {60, 64, 65, 127, 128, 255, 256, 511, 512, 1000, 1023, 1024,
-	1513, 1514, 2000, 2048, 2100, 4000, 6000, PAYLOAD_MAX_LEN};
+static const uint16_t payload_lens[] = { 60,   64,   65,   127,	 128,
+					 255,  256,  511,  512,	 1000,
+					 1023, 1024, 1513, 1514, 2000,
+					 2048, 2100, 4000, 6000, PAYLOAD_MAX_LEN };
 #define PAYLOAD_ONE_BUFFER 14
-static const uint16_t payload_segs[] = {2048, 1000, 700, 500};
-static const uint16_t payload_tx_bursts[] = {32, 1, 7, 16, 3, 32, 5, 4};
-static const uint16_t payload_rx_bursts[] = {32, 4, 1, 32, 13};
+static const uint16_t payload_segs[] = { 2048, 1000, 700, 500 };
+static const uint16_t payload_tx_bursts[] = { 32, 1, 7, 16, 3, 32, 5, 4 };
+static const uint16_t payload_rx_bursts[] = { 32, 4, 1, 32, 13 };
 
 static uint32_t
 payload_len(uint32_t seq)
@@ -437,8 +440,8 @@ payload_intact_frame(const struct rte_mbuf *m, uint16_t port, uint32_t seq)
 	CHECK(rte_mbuf_check(m, 1, &why) == 0, "frame %u: bad mbuf: %s", seq, why);
 	CHECK(m->port == port, "frame %u: mbuf port %u, expected %u", seq, m->port, port);
 	CHECK(m->pkt_len >= sizeof(struct rte_ether_hdr) + sizeof(seq) &&
-			m->pkt_len <= sizeof(frame),
-		"frame %u: %u bytes, expected %u", seq, m->pkt_len, len);
+		      m->pkt_len <= sizeof(frame),
+	      "frame %u: %u bytes, expected %u", seq, m->pkt_len, len);
 	p = rte_pktmbuf_read(m, 0, m->pkt_len, frame);
 	p += sizeof(struct rte_ether_hdr);
 	got = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -446,9 +449,9 @@ payload_intact_frame(const struct rte_mbuf *m, uint16_t port, uint32_t seq)
 	CHECK(m->pkt_len == len, "frame %u: %u bytes, expected %u", seq, m->pkt_len, len);
 	for (uint32_t i = 0; i < len - sizeof(struct rte_ether_hdr); i++)
 		CHECK(p[i] == payload_byte(seq, i),
-			"frame %u (%u bytes in %u segments): byte %zu is 0x%02x, expected 0x%02x",
-			seq, len, m->nb_segs, i + sizeof(struct rte_ether_hdr), p[i],
-			payload_byte(seq, i));
+		      "frame %u (%u bytes in %u segments): byte %zu is 0x%02x, expected 0x%02x",
+		      seq, len, m->nb_segs, i + sizeof(struct rte_ether_hdr), p[i],
+		      payload_byte(seq, i));
 	return true;
 }
 
@@ -469,12 +472,12 @@ payload_one_way(uint16_t from, uint16_t to)
 			want = 0;
 		for (uint16_t k = 0; k < want; k++)
 			CHECK((pkts[k] = payload_frame(to, sent + k)), "no mbuf for frame %u",
-				sent + k);
+			      sent + k);
 		n = rte_eth_tx_burst(from, 0, pkts, want);
 		rte_pktmbuf_free_bulk(pkts + n, want - n); /* made again for the next try */
 		sent += n;
-		n = rte_eth_rx_burst(
-			to, 0, pkts, payload_rx_bursts[b++ % RTE_DIM(payload_rx_bursts)]);
+		n = rte_eth_rx_burst(to, 0, pkts,
+				     payload_rx_bursts[b++ % RTE_DIM(payload_rx_bursts)]);
 		for (uint16_t k = 0; k < n; k++) {
 			bool ok = payload_intact_frame(pkts[k], to, got++);
 
@@ -485,7 +488,7 @@ payload_one_way(uint16_t from, uint16_t to)
 			}
 		}
 		CHECK(rte_get_timer_cycles() < deadline, "%u of %u frames arrived, %u sent", got,
-			PAYLOAD_FRAMES, sent);
+		      PAYLOAD_FRAMES, sent);
 	}
 	/* Everything sent was on the ring before this poll: a frame taken twice shows here. */
 	CHECK(rte_eth_rx_burst(to, 0, pkts, 1) == 0, "a frame after the last one");
@@ -498,7 +501,7 @@ test_payload(void)
 	CHECK(payload_one_way(vhost_port, vuser_port), "backend -> frontend (our Rx)");
 	CHECK(payload_one_way(vuser_port, vhost_port), "frontend -> backend (our Tx)");
 	printf("  payload: %u frames each way, %u to %u bytes\n", PAYLOAD_FRAMES, payload_lens[0],
-		large_rx ? PAYLOAD_MAX_LEN : payload_lens[PAYLOAD_ONE_BUFFER - 1]);
+	       large_rx ? PAYLOAD_MAX_LEN : payload_lens[PAYLOAD_ONE_BUFFER - 1]);
 	return true;
 }
 
@@ -581,8 +584,9 @@ monitor_batch(uint16_t q, unsigned int batch)
 	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz();
 
 	CHECK(rte_eth_get_monitor_addr(vuser_port, q, &before) == 0, "get_monitor_addr failed");
-	CHECK(before.fn && before.addr && (before.size == 1 || before.size == 2 ||
-					   before.size == 4 || before.size == 8),
+	CHECK(before.fn && before.addr &&
+		      (before.size == 1 || before.size == 2 || before.size == 4 ||
+		       before.size == 8),
 	      "monitor condition: fn %p addr %p size %u", (void *)before.fn,
 	      (void *)(uintptr_t)before.addr, before.size);
 	CHECK(!monitor_says_pending(&before), "queue %u: pending with nothing sent", q);
@@ -592,15 +596,20 @@ monitor_batch(uint16_t q, unsigned int batch)
 		CHECK(m && send_one(vhost_port, q, m), "backend tx on queue %u refused", q);
 	}
 	/* net_vhost's Tx writes the ring before it returns: no wait. */
-	CHECK(monitor_says_pending(&before), "queue %u: %u packets sent, the condition taken "
-	      "before still says sleep", q, batch);
+	CHECK(monitor_says_pending(&before),
+	      "queue %u: %u packets sent, the condition taken "
+	      "before still says sleep",
+	      q, batch);
 	while (got < batch) {
 		struct rte_mbuf *pkts[32];
 		uint16_t n;
 
-		CHECK(rte_eth_get_monitor_addr(vuser_port, q, &now) == 0, "get_monitor_addr failed");
-		CHECK(monitor_says_pending(&now), "queue %u: %u of %u packets in the ring, the "
-		      "condition says sleep", q, batch - got, batch);
+		CHECK(rte_eth_get_monitor_addr(vuser_port, q, &now) == 0,
+		      "get_monitor_addr failed");
+		CHECK(monitor_says_pending(&now),
+		      "queue %u: %u of %u packets in the ring, the "
+		      "condition says sleep",
+		      q, batch - got, batch);
 		n = rte_eth_rx_burst(vuser_port, q, pkts, RTE_DIM(pkts));
 		got += n;
 		rte_pktmbuf_free_bulk(pkts, n);
@@ -609,8 +618,10 @@ monitor_batch(uint16_t q, unsigned int batch)
 	}
 	CHECK(got == batch, "queue %u: %u received, %u sent", q, got, batch);
 	CHECK(rte_eth_get_monitor_addr(vuser_port, q, &now) == 0, "get_monitor_addr failed");
-	CHECK(!monitor_says_pending(&now), "queue %u: all received, the condition says a "
-	      "packet is pending", q);
+	CHECK(!monitor_says_pending(&now),
+	      "queue %u: all received, the condition says a "
+	      "packet is pending",
+	      q);
 	return true;
 }
 
@@ -803,7 +814,7 @@ find_ports(const char *vuser_devargs)
 		fprintf(stderr, "probing net_vuser0,%s failed\n", vuser_devargs);
 		return -1;
 	}
-	RTE_ETH_FOREACH_DEV(port) {
+	RTE_ETH_FOREACH_DEV (port) {
 		rte_eth_dev_info_get(port, &info);
 		if (strcmp(info.driver_name, "net_vhost") == 0)
 			vhost_port = port;
@@ -821,10 +832,10 @@ int
 main(int argc, char **argv)
 {
 	uint64_t tx_off = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
-			  RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	uint64_t rx_off = RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
-			  RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
-			  RTE_ETH_RX_OFFLOAD_SCATTER;
+		RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_VLAN_STRIP |
+		RTE_ETH_RX_OFFLOAD_SCATTER;
 	struct rte_eth_dev_info info;
 	uint16_t queues;
 	int n, first_test = 3;
@@ -834,7 +845,8 @@ main(int argc, char **argv)
 	n = rte_eal_init(argc, argv);
 
 	if (n < 0 || argc - n < 4) {
-		fprintf(stderr, "usage: %s EAL-ARGS -- QUEUES VUSER_DEVARGS [--no-offloads] TEST...\n",
+		fprintf(stderr,
+			"usage: %s EAL-ARGS -- QUEUES VUSER_DEVARGS [--no-offloads] TEST...\n",
 			argv[0]);
 		return 2;
 	}

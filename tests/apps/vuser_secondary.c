@@ -133,7 +133,7 @@ cmd_xstat(const char *name)
 	uint64_t id, value;
 
 	if (rte_eth_xstats_get_id_by_name(port_id, name, &id) != 0 ||
-		rte_eth_xstats_get_by_id(port_id, &id, &value, 1) != 1)
+	    rte_eth_xstats_get_by_id(port_id, &id, &value, 1) != 1)
 		printf("err xstat: no xstat %s\n", name);
 	else
 		printf("ok xstat %s %" PRIu64 "\n", name, value);
@@ -158,8 +158,8 @@ report_op(struct op_report *r, const char *name, int rc)
 static void
 cmd_refuse(void)
 {
-	struct rte_ether_addr mac = {.addr_bytes = {0x02, 0, 0, 0, 0x5e, 0x01}};
-	struct op_report r = {.len = 0};
+	struct rte_ether_addr mac = { .addr_bytes = { 0x02, 0, 0, 0, 0x5e, 0x01 } };
+	struct op_report r = { .len = 0 };
 	struct rte_eth_conf conf;
 
 	memset(&conf, 0, sizeof(conf));
@@ -183,7 +183,7 @@ cmd_stats(void)
 	}
 	printf("ok stats ipackets=%" PRIu64 " opackets=%" PRIu64 " ibytes=%" PRIu64
 	       " obytes=%" PRIu64 "\n",
-		st.ipackets, st.opackets, st.ibytes, st.obytes);
+	       st.ipackets, st.opackets, st.ibytes, st.obytes);
 }
 
 static void
@@ -193,12 +193,12 @@ cmd_info(void)
 	struct rte_eth_link link;
 
 	if (rte_eth_dev_info_get(port_id, &info) != 0 ||
-		rte_eth_link_get_nowait(port_id, &link) != 0) {
+	    rte_eth_link_get_nowait(port_id, &link) != 0) {
 		printf("err info: %s\n", rte_strerror(rte_errno));
 		return;
 	}
 	printf("ok info port=%u driver=%s link=%s\n", port_id, info.driver_name,
-		link.link_status ? "up" : "down");
+	       link.link_status ? "up" : "down");
 }
 
 static int
@@ -252,8 +252,8 @@ main(int argc, char **argv)
 	/* Its own pool, never freed: the primary may still hold some of its mbufs in the
 	 * Tx ring when this process has gone. */
 	snprintf(pool, sizeof(pool), "vusec_%d", (int)getpid());
-	mp = rte_pktmbuf_pool_create(
-		pool, NB_MBUFS, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	mp = rte_pktmbuf_pool_create(pool, NB_MBUFS, MBUF_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				     (int)rte_socket_id());
 	if (!mp) {
 		fprintf(stderr, "mempool: %s\n", rte_strerror(rte_errno));
 		return 1;

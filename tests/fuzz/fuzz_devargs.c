@@ -25,8 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vuser_devargs_parse(s, &da, err, sizeof(err)) == 0) {
 		/* What a successful parse promises (docs/user-guide.md, Devargs). */
 		if (da.path[0] == '\0' || da.queues < 1 || da.queues > VUSER_MAX_QUEUE_PAIRS ||
-		    da.queue_size < 1 ||
-		    (!da.packed_vq && (da.queue_size & (da.queue_size - 1))) ||
+		    da.queue_size < 1 || (!da.packed_vq && (da.queue_size & (da.queue_size - 1))) ||
 		    strnlen(da.path, sizeof(da.path)) == sizeof(da.path) ||
 		    strnlen(da.iface, sizeof(da.iface)) == sizeof(da.iface) ||
 		    (da.queues > 1 && !da.cq))

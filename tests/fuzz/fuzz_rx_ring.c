@@ -48,11 +48,12 @@ fuzz_recv_lines(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool 
 {
 #if defined(RTE_ARCH_X86_64)
 	if (simd && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0)
-		return mrg ? vuser_packed_recv_vec_mrg(rxq, pkts, n)
-			   : vuser_packed_recv_vec(rxq, pkts, n);
+		return mrg ? vuser_packed_recv_vec_mrg(rxq, pkts, n) :
+			     vuser_packed_recv_vec(rxq, pkts, n);
 #endif
 	(void)simd;
-	return mrg ? vuser_packed_recv_lines_mrg(rxq, pkts, n) : vuser_packed_recv_lines(rxq, pkts, n);
+	return mrg ? vuser_packed_recv_lines_mrg(rxq, pkts, n) :
+		     vuser_packed_recv_lines(rxq, pkts, n);
 }
 
 #define FUZZ_FAIL(...)                                         \
@@ -83,9 +84,20 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char prefix[64];
-	char *eal[] = { "fuzz_rx_ring", "--no-huge", "-m", "64", "--no-pci", "--no-telemetry",
-			"--file-prefix", prefix, "--log-level", "lib.eal:error", "--no-shconf",
-			"-l", "0", NULL };
+	char *eal[] = { "fuzz_rx_ring",
+			"--no-huge",
+			"-m",
+			"64",
+			"--no-pci",
+			"--no-telemetry",
+			"--file-prefix",
+			prefix,
+			"--log-level",
+			"lib.eal:error",
+			"--no-shconf",
+			"-l",
+			"0",
+			NULL };
 
 	(void)argc;
 	(void)argv;
@@ -109,7 +121,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 struct fuzz_dev {
 	uint16_t split_used; /* the device's next split used index */
-	uint16_t slot;       /* packed: next used slot */
+	uint16_t slot;	     /* packed: next used slot */
 	bool wrap;
 };
 
@@ -162,9 +174,9 @@ fuzz_rx_published(const struct vuser_rxq *rxq, bool packed)
 
 	if (!packed)
 		return (uint16_t)(__atomic_load_n(&rxq->split.used->idx, __ATOMIC_RELAXED) -
-			rxq->split.last_used_idx);
+				  rxq->split.last_used_idx);
 	while (n < r->size &&
-		(r->desc[idx].flags & VU_PACKED_DESC_F_AVAIL_USED) == vu_packed_used_bits(wrap)) {
+	       (r->desc[idx].flags & VU_PACKED_DESC_F_AVAIL_USED) == vu_packed_used_bits(wrap)) {
 		n++;
 		if (++idx == r->size) {
 			idx = 0;
@@ -206,8 +218,8 @@ fuzz_rx_posted(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
 /* What the checks compare a burst's outcome with, taken before it. */
 struct fuzz_rx_snap {
 	uint32_t published; /* used entries the device had published */
-	uint32_t position; /* the driver's used position */
-	uint64_t filtered; /* packets the receive filter had dropped */
+	uint32_t position;  /* the driver's used position */
+	uint64_t filtered;  /* packets the receive filter had dropped */
 	struct vuser_queue_stats stats;
 };
 
@@ -228,7 +240,7 @@ fuzz_rx_snap(const struct vuser_rxq *rxq, bool packed, struct fuzz_rx_snap *snap
  */
 static void
 fuzz_check_rx_entries(const struct vuser_rxq *rxq, bool packed, bool mrg, uint32_t segs,
-	const struct fuzz_rx_snap *snap)
+		      const struct fuzz_rx_snap *snap)
 {
 	uint32_t advance = fuzz_rx_advance(rxq, packed, snap->position);
 	uint32_t dropped = (uint32_t)(rxq->filtered - snap->filtered);
@@ -238,16 +250,16 @@ fuzz_check_rx_entries(const struct vuser_rxq *rxq, bool packed, bool mrg, uint32
 		dropped += (uint32_t)(rxq->stats.faults[k] - snap->stats.faults[k]);
 	if (advance > snap->published)
 		FUZZ_FAIL("the driver took %u used entries, the device published %u", advance,
-			snap->published);
+			  snap->published);
 	if (segs + dropped > advance || ((!mrg || dropped == 0) && segs + dropped != advance))
 		FUZZ_FAIL("%u used entries taken for %u segments delivered and %u entries dropped",
-			advance, segs, dropped);
+			  advance, segs, dropped);
 }
 
 /* The checks of the header on the n packets one Rx burst delivered. */
 static void
 fuzz_check_rx(const struct vuser_rxq *rxq, bool packed, bool mrg, struct rte_mbuf **pkts,
-	uint16_t n, const struct fuzz_rx_snap *snap)
+	      uint16_t n, const struct fuzz_rx_snap *snap)
 {
 	const struct rte_mbuf *seen[VUSER_BURST_MAX];
 	uint32_t segs = 0;
@@ -259,7 +271,7 @@ fuzz_check_rx(const struct vuser_rxq *rxq, bool packed, bool mrg, struct rte_mbu
 			FUZZ_FAIL("packet %u of %u: %s", i, n, why);
 		if (pkts[i]->port != rxq->port_id || (!mrg && pkts[i]->nb_segs != 1))
 			FUZZ_FAIL("packet %u: port %u, %u segments", i, pkts[i]->port,
-				pkts[i]->nb_segs);
+				  pkts[i]->nb_segs);
 		bytes += pkts[i]->pkt_len;
 		for (const struct rte_mbuf *m = pkts[i]; m; m = m->next) {
 			/* a burst takes at most VUSER_BURST_MAX used entries, one per segment */
@@ -275,11 +287,11 @@ fuzz_check_rx(const struct vuser_rxq *rxq, bool packed, bool mrg, struct rte_mbu
 	}
 	fuzz_check_rx_entries(rxq, packed, mrg, segs, snap);
 	if (rxq->stats.packets - snap->stats.packets != n ||
-		rxq->stats.bytes - snap->stats.bytes != bytes)
+	    rxq->stats.bytes - snap->stats.bytes != bytes)
 		FUZZ_FAIL("the counters say %" PRIu64 " packets of %" PRIu64
 			  " bytes, the burst gave %u of %" PRIu64,
-			rxq->stats.packets - snap->stats.packets,
-			rxq->stats.bytes - snap->stats.bytes, n, bytes);
+			  rxq->stats.packets - snap->stats.packets,
+			  rxq->stats.bytes - snap->stats.bytes, n, bytes);
 }
 
 /* One Rx burst by the function vuser_select_bursts would pick, checked, its mbufs freed. */
@@ -348,7 +360,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(r[2] & 0x80))
 			id %= (uint32_t)port.args.queue_size + 2;
 		switch (op) {
-		case 0: case 1: case 2: case 3:
+		case 0:
+		case 1:
+		case 2:
+		case 3:
 			fuzz_write_hdr(rxq, id, (uint16_t)(aux & 0x7f));
 			fuzz_used(&rxd, packed, &rxq->split, &rxq->packed, id, len, op, aux);
 			break;
@@ -369,7 +384,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			for (uint16_t i = 0; i < k; i++)
 				rte_pktmbuf_append(pkts[i], (uint16_t)(60 + (len & 0x3ff)));
-			sent = packed ? vuser_packed_xmit(txq, pkts, k) : vuser_split_xmit(txq, pkts, k);
+			sent = packed ? vuser_packed_xmit(txq, pkts, k) :
+					vuser_split_xmit(txq, pkts, k);
 			if (sent > k || txq->num_free > txq->size)
 				FUZZ_FAIL("tx: %u of %u sent, %u descriptors free of %u", sent, k,
 					  txq->num_free, txq->size);
@@ -377,8 +393,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 7:
-			fuzz_used(&txd, packed, &txq->split, &txq->packed, id, len, (uint8_t)(aux & 3),
-				  aux);
+			fuzz_used(&txd, packed, &txq->split, &txq->packed, id, len,
+				  (uint8_t)(aux & 3), aux);
 			break;
 		}
 	}

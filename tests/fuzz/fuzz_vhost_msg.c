@@ -19,8 +19,10 @@ static void
 vu_fuzz_checks(const struct vu_vhost_msg *msg)
 {
 	static const uint32_t requests[] = {
-		VU_VHOST_USER_GET_FEATURES, VU_VHOST_USER_GET_PROTOCOL_FEATURES,
-		VU_VHOST_USER_GET_QUEUE_NUM, VU_VHOST_USER_GET_VRING_BASE,
+		VU_VHOST_USER_GET_FEATURES,
+		VU_VHOST_USER_GET_PROTOCOL_FEATURES,
+		VU_VHOST_USER_GET_QUEUE_NUM,
+		VU_VHOST_USER_GET_VRING_BASE,
 	};
 	const char *why;
 

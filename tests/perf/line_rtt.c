@@ -96,11 +96,13 @@ main(int argc, char **argv)
 			break;
 		do {
 			for (int i = 0; i < 64; i++) {
-				unsigned long v = atomic_load_explicit(&shared_line,
-								       memory_order_relaxed) + 1;
+				unsigned long v =
+					atomic_load_explicit(&shared_line, memory_order_relaxed) +
+					1;
 
 				atomic_store_explicit(&shared_line, v, memory_order_release);
-				while (atomic_load_explicit(&shared_line, memory_order_acquire) == v)
+				while (atomic_load_explicit(&shared_line, memory_order_acquire) ==
+				       v)
 					;
 			}
 			trips += 64;

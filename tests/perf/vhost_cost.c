@@ -36,7 +36,7 @@ struct rte_mempool;
 
 typedef uint16_t (*enqueue_fn)(int vid, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t count);
 typedef uint16_t (*dequeue_fn)(int vid, uint16_t queue_id, struct rte_mempool *pool,
-	struct rte_mbuf **pkts, uint16_t count);
+			       struct rte_mbuf **pkts, uint16_t count);
 
 struct call_stats {
 	uint64_t calls;
@@ -66,7 +66,7 @@ vhost_symbol(const char *name)
 
 uint16_t
 rte_vhost_dequeue_burst(int vid, uint16_t queue_id, struct rte_mempool *pool,
-	struct rte_mbuf **pkts, uint16_t count)
+			struct rte_mbuf **pkts, uint16_t count)
 {
 	static dequeue_fn real;
 	uint64_t start, end;

@@ -20,7 +20,12 @@
 #define FB_MAX_STEPS 64
 #define FB_MAX_ERRORS 16
 
-enum fb_kind { FB_EXPECT, FB_SEND, FB_SLEEP, FB_CLOSE };
+enum fb_kind {
+	FB_EXPECT,
+	FB_SEND,
+	FB_SLEEP,
+	FB_CLOSE
+};
 
 struct fb_step {
 	enum fb_kind kind;
@@ -152,8 +157,8 @@ fb_expect(struct fake_backend *fb, uint32_t request, uint32_t flags)
 }
 
 void
-fb_expect_payload(struct fake_backend *fb, uint32_t request, uint32_t flags,
-		  const void *payload, uint32_t size)
+fb_expect_payload(struct fake_backend *fb, uint32_t request, uint32_t flags, const void *payload,
+		  uint32_t size)
 {
 	struct fb_step *s = fb_add(fb, FB_EXPECT);
 
@@ -235,7 +240,7 @@ fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protoco
 		    uint64_t queue_num)
 {
 	const uint64_t wanted = (1ull << VU_VHOST_USER_PROTOCOL_F_MQ) |
-				(1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
+		(1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
 
 	fb_expect_payload(fb, VU_VHOST_USER_SET_OWNER, FB_FLAGS, NULL, 0);
 	fb_expect_payload(fb, VU_VHOST_USER_GET_FEATURES, FB_FLAGS, NULL, 0);
@@ -245,7 +250,8 @@ fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protoco
 	fb_expect_payload(fb, VU_VHOST_USER_GET_PROTOCOL_FEATURES, FB_FLAGS, NULL, 0);
 	fb_reply_u64(fb, VU_VHOST_USER_GET_PROTOCOL_FEATURES, protocol_features);
 	/* The SET is not acked even when REPLY_ACK is in it: it is not negotiated yet. */
-	fb_expect_u64(fb, VU_VHOST_USER_SET_PROTOCOL_FEATURES, FB_FLAGS, protocol_features & wanted);
+	fb_expect_u64(fb, VU_VHOST_USER_SET_PROTOCOL_FEATURES, FB_FLAGS,
+		      protocol_features & wanted);
 	if (protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_MQ)) {
 		fb_expect_payload(fb, VU_VHOST_USER_GET_QUEUE_NUM, FB_FLAGS, NULL, 0);
 		fb_reply_u64(fb, VU_VHOST_USER_GET_QUEUE_NUM, queue_num);

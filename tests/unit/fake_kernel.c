@@ -14,7 +14,7 @@
 #include "fake_kernel.h"
 
 struct fake_kernel fk;
-const uint8_t fk_test_mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+const uint8_t fk_test_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 
 int __real_ioctl(int fd, unsigned long request, ...);
 int __wrap_vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6]);
@@ -90,7 +90,7 @@ fake_ioctl(struct fk_rec *r, void *arg)
 
 		r->ifr = *ifr;
 		if (fk.existing && strcmp(ifr->ifr_name, fk.existing) == 0 &&
-			(ifr->ifr_flags & IFF_TUN_EXCL)) {
+		    (ifr->ifr_flags & IFF_TUN_EXCL)) {
 			errno = EBUSY;
 			return -1;
 		}
@@ -184,7 +184,7 @@ fk_start_device(struct vu_device *dev, uint64_t features, int memfd, void *mem, 
 	uint8_t st = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER;
 	struct vu_mem_table table = {
 		.nregions = 1,
-		.regions = {{.addr = (uint64_t)(uintptr_t)mem, .len = len, .fd = memfd}},
+		.regions = { { .addr = (uint64_t)(uintptr_t)mem, .len = len, .fd = memfd } },
 	};
 
 	assert_int_equal(vu_device_set_status(dev, 0), 0);
@@ -195,7 +195,7 @@ fk_start_device(struct vu_device *dev, uint64_t features, int memfd, void *mem, 
 	assert_int_equal(vu_device_set_memory(dev, &table), 0);
 	for (uint32_t i = 0; i < vu_device_num_queues(dev); i++) {
 		uint64_t base = (uint64_t)(uintptr_t)mem + i * 0x4000;
-		struct vu_vring_addr a = {base, base + 0x1000, base + 0x2000};
+		struct vu_vring_addr a = { base, base + 0x1000, base + 0x2000 };
 
 		assert_int_equal(vu_device_setup_queue(dev, i, 256, &a), 0);
 	}

@@ -23,8 +23,8 @@
 /* What vhost-net offers: ring features, and bits the frontend must not pass on. */
 #define FK_KERNEL_FEATURES                                                                        \
 	(VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | \
-		VU_BIT(VU_NET_F_MRG_RXBUF) | (1ull << VHOST_NET_F_VIRTIO_NET_HDR) |               \
-		(1ull << VHOST_F_LOG_ALL) | VU_BIT(VU_F_ACCESS_PLATFORM))
+	 VU_BIT(VU_NET_F_MRG_RXBUF) | (1ull << VHOST_NET_F_VIRTIO_NET_HDR) |                      \
+	 (1ull << VHOST_F_LOG_ALL) | VU_BIT(VU_F_ACCESS_PLATFORM))
 
 /* One vhost or TUN ioctl as the fake kernel received it. */
 struct fk_rec {
@@ -46,8 +46,8 @@ struct fake_kernel {
 	uint64_t vhost_features;
 	unsigned int tun_features;
 	unsigned int tun_offloads; /* TUNSETOFFLOAD accepts subsets of these */
-	const char *existing; /* an interface that exists already */
-	char created[IFNAMSIZ]; /* the TAP made by TUNSETIFF */
+	const char *existing;	   /* an interface that exists already */
+	char created[IFNAMSIZ];	   /* the TAP made by TUNSETIFF */
 	unsigned long fail_request;
 	int fail_errno;
 	int link_rc;

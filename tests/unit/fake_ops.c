@@ -11,8 +11,9 @@
 #include "fake_ops.h"
 
 const char *const op_names[] = {
-	"NONE", "OPEN", "CLOSE", "GET_FEATURES", "GET_MAX_QP", "SET_FEATURES", "SET_MEM_TABLE",
-	"NUM", "BASE", "GET_BASE", "ADDR", "KICK", "CALL", "ENABLE", "RESET",
+	"NONE",		"OPEN",		 "CLOSE", "GET_FEATURES", "GET_MAX_QP",
+	"SET_FEATURES", "SET_MEM_TABLE", "NUM",	  "BASE",	  "GET_BASE",
+	"ADDR",		"KICK",		 "CALL",  "ENABLE",	  "RESET",
 };
 
 struct vu_backend {
@@ -184,16 +185,16 @@ expect_calls_what(const char *what, unsigned int from, const struct call *want, 
 	bool same = got == n;
 
 	for (unsigned int i = 0; same && i < n; i++)
-		same = fk.calls[from + i].op == want[i].op && fk.calls[from + i].idx == want[i].idx &&
-		       fk.calls[from + i].val == want[i].val;
+		same = fk.calls[from + i].op == want[i].op &&
+			fk.calls[from + i].idx == want[i].idx &&
+			fk.calls[from + i].val == want[i].val;
 	if (same)
 		return;
 	fprintf(stderr, "%s: backend calls (got | expected):\n", what);
 	for (unsigned int i = 0; i < got || i < n; i++) {
 		if (i < got)
 			fprintf(stderr, "  %-13s %3u 0x%-10llx", op_names[fk.calls[from + i].op],
-				fk.calls[from + i].idx,
-				(unsigned long long)fk.calls[from + i].val);
+				fk.calls[from + i].idx, (unsigned long long)fk.calls[from + i].val);
 		else
 			fprintf(stderr, "  %-30s", "-");
 		if (i < n)

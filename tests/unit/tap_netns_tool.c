@@ -58,7 +58,7 @@ answer(int rc)
 int
 main(int argc, char **argv)
 {
-	struct vu_tap_params p = {.name = "tap_netns_tool", .up = true};
+	struct vu_tap_params p = { .name = "tap_netns_tool", .up = true };
 	char ifname[IFNAMSIZ];
 	struct vu_tap *tap = NULL;
 	char line[256];

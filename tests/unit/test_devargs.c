@@ -231,11 +231,12 @@ test_mac(void **state)
 static void
 test_speed(void **state)
 {
-	static const unsigned int good[] = { 10,    100,   1000,  2500,   5000,   10000,  20000,
+	static const unsigned int good[] = { 10,    100,   1000,  2500,	 5000,	 10000,	 20000,
 					     25000, 40000, 50000, 56000, 100000, 200000, 400000 };
 	static const char *const bad[] = {
-		"speed=", "speed=0", "speed=1", "speed=11", "speed=-10", "speed=10G",
-		"speed=1e4", "speed=4294967296", "speed=4294977296", "speed=abc", "speed=300000",
+		"speed=",	    "speed=0",	 "speed=1",	 "speed=11",
+		"speed=-10",	    "speed=10G", "speed=1e4",	 "speed=4294967296",
+		"speed=4294977296", "speed=abc", "speed=300000",
 	};
 	char args[64];
 
@@ -262,8 +263,8 @@ test_flags(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		bool *field[] = { &da.cq, &da.mrg_rxbuf, &da.in_order, &da.packed_vq,
-				  &da.vectorized, &da.server };
+		bool *field[] = { &da.cq,	 &da.mrg_rxbuf,	 &da.in_order,
+				  &da.packed_vq, &da.vectorized, &da.server };
 		static const bool defaults[] = { false, true, true, false, false, false };
 
 		snprintf(args, sizeof(args), "path=/s,%s=1", keys[i]);
@@ -327,11 +328,9 @@ test_iface(void **state)
 	accepted("path=/dev/vhost-net,iface=...");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(args, sizeof(args), "path=/dev/vhost-net,%s", bad[i]);
-		refused(args, strncmp(bad[i], "iface", 5) == 0 ? "iface" : "interface_name",
-			NULL);
+		refused(args, strncmp(bad[i], "iface", 5) == 0 ? "iface" : "interface_name", NULL);
 	}
-	refused("path=/dev/vhost-net,iface=tap0,interface_name=tap1", "interface_name",
-		"already");
+	refused("path=/dev/vhost-net,iface=tap0,interface_name=tap1", "interface_name", "already");
 	refused("path=/dev/vhost-net,interface_name=tap0,iface=tap1", "iface", "already");
 	refused("path=/dev/vhost-net,iface=tap0,iface=tap1", "iface", "twice");
 }
@@ -409,20 +408,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_all_keys),
-		cmocka_unit_test(test_path),
-		cmocka_unit_test(test_queues),
-		cmocka_unit_test(test_queue_size),
-		cmocka_unit_test(test_mac),
-		cmocka_unit_test(test_speed),
-		cmocka_unit_test(test_flags),
-		cmocka_unit_test(test_server),
-		cmocka_unit_test(test_iface),
-		cmocka_unit_test(test_unknown_key),
-		cmocka_unit_test(test_malformed_list),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_short_error_buffer),
+		cmocka_unit_test(test_defaults),       cmocka_unit_test(test_all_keys),
+		cmocka_unit_test(test_path),	       cmocka_unit_test(test_queues),
+		cmocka_unit_test(test_queue_size),     cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_speed),	       cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_server),	       cmocka_unit_test(test_iface),
+		cmocka_unit_test(test_unknown_key),    cmocka_unit_test(test_malformed_list),
+		cmocka_unit_test(test_duplicates),     cmocka_unit_test(test_short_error_buffer),
 		cmocka_unit_test(test_reparse_resets),
 	};
 

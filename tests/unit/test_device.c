@@ -28,11 +28,11 @@
 #define S_FOK (S_DRV | VU_STATUS_FEATURES_OK)
 #define S_DOK (S_FOK | VU_STATUS_DRIVER_OK)
 
-#define BACKEND_FEATURES                                                                   \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MRG_RXBUF) |       \
+#define BACKEND_FEATURES                                                               \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MRG_RXBUF) | \
 	 VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(30))
-#define DRIVER_FEATURES                                                                    \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MAC) |             \
+#define DRIVER_FEATURES                                                          \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MAC) | \
 	 VU_BIT(VU_NET_F_STATUS))
 
 struct ctx {
@@ -54,8 +54,9 @@ setup(void **state)
 	c->fds_before = tu_count_fds();
 	c->memfd = tu_memfd(1 << 20);
 	c->mem.nregions = 1;
-	c->mem.regions[0] = (struct vu_mem_region){ .addr = 0x7f0000000000ull, .len = 1 << 20,
-						    .fd = c->memfd, .offset = 0 };
+	c->mem.regions[0] = (struct vu_mem_region){
+		.addr = 0x7f0000000000ull, .len = 1 << 20, .fd = c->memfd, .offset = 0
+	};
 	*state = c;
 	return c->memfd >= 0 ? 0 : -1;
 }
@@ -123,9 +124,9 @@ config_status(const struct vu_device *dev)
 {
 	uint16_t s;
 
-	assert_int_equal(vu_device_read_config(dev, offsetof(struct vu_net_config, status), &s,
-					       sizeof(s)),
-			 0);
+	assert_int_equal(
+		vu_device_read_config(dev, offsetof(struct vu_net_config, status), &s, sizeof(s)),
+		0);
 	return s;
 }
 
@@ -134,12 +135,12 @@ config_status(const struct vu_device *dev)
 static void
 test_offered_features(void **state)
 {
-	const uint64_t data_path =
-		VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
-		VU_BIT(VU_NET_F_GUEST_TSO6) | VU_BIT(VU_NET_F_HOST_TSO4) |
-		VU_BIT(VU_NET_F_HOST_TSO6) | VU_BIT(VU_NET_F_MRG_RXBUF) |
-		VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) |
-		VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_IN_ORDER);
+	const uint64_t data_path = VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) |
+		VU_BIT(VU_NET_F_GUEST_TSO4) | VU_BIT(VU_NET_F_GUEST_TSO6) |
+		VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6) |
+		VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) |
+		VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) |
+		VU_BIT(VU_F_IN_ORDER);
 	const uint64_t emulated = VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS);
 	struct ctx *c = *state;
 
@@ -152,8 +153,8 @@ test_offered_features(void **state)
 
 	/* Control queue, MQ, MTU, ACCESS_PLATFORM, the vhost-user bit: never passed on. */
 	fk.features = VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_MQ) |
-		      VU_BIT(VU_NET_F_MTU) | VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(30) |
-		      VU_BIT(VU_NET_F_CTRL_RX);
+		VU_BIT(VU_NET_F_MTU) | VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(30) |
+		VU_BIT(VU_NET_F_CTRL_RX);
 	assert_int_equal(create(c, 1), 0);
 	assert_int_equal(vu_device_get_features(c->dev), VU_BIT(VU_NET_F_CSUM) | emulated);
 	vu_device_destroy(c->dev);
@@ -171,7 +172,7 @@ static void
 test_offered_ctrl_features(void **state)
 {
 	const uint64_t ctrl = VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) |
-			      VU_BIT(VU_NET_F_CTRL_VLAN) | VU_BIT(VU_NET_F_CTRL_MAC_ADDR);
+		VU_BIT(VU_NET_F_CTRL_VLAN) | VU_BIT(VU_NET_F_CTRL_MAC_ADDR);
 	const uint64_t emulated = VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS);
 	struct vu_device_params p = {
 		.name = "ut0",
@@ -184,8 +185,7 @@ test_offered_ctrl_features(void **state)
 
 	fk.features = VU_BIT(VU_F_VERSION_1);
 	assert_int_equal(vu_device_create(&p, &c->dev), 0);
-	assert_int_equal(vu_device_get_features(c->dev),
-			 VU_BIT(VU_F_VERSION_1) | emulated | ctrl);
+	assert_int_equal(vu_device_get_features(c->dev), VU_BIT(VU_F_VERSION_1) | emulated | ctrl);
 	vu_device_destroy(c->dev);
 	c->dev = NULL;
 
@@ -194,8 +194,8 @@ test_offered_ctrl_features(void **state)
 	p.queue_pairs = 2;
 	fk.max_pairs = 2;
 	assert_int_equal(vu_device_create(&p, &c->dev), 0);
-	assert_int_equal(vu_device_get_features(c->dev), VU_BIT(VU_F_VERSION_1) | emulated |
-								 ctrl | VU_BIT(VU_NET_F_MQ));
+	assert_int_equal(vu_device_get_features(c->dev),
+			 VU_BIT(VU_F_VERSION_1) | emulated | ctrl | VU_BIT(VU_NET_F_MQ));
 }
 
 static void
@@ -462,8 +462,7 @@ test_features_ok_refused(void **state)
 	assert_int_equal(create(c, 1), 0);
 	offered = vu_device_get_features(c->dev);
 	assert_int_equal(vu_device_set_status(c->dev, S_DRV), 0);
-	assert_int_equal(vu_device_set_driver_features(c->dev,
-						       offered | VU_BIT(VU_NET_F_CTRL_VQ)),
+	assert_int_equal(vu_device_set_driver_features(c->dev, offered | VU_BIT(VU_NET_F_CTRL_VQ)),
 			 0);
 	tu_log_reset();
 	assert_int_equal(vu_device_set_status(c->dev, S_FOK), -ENOTSUP);
@@ -530,7 +529,7 @@ test_config_mac_random(void **state)
 		assert_int_equal(vu_device_read_config(c->dev, 0, mac[i], 6), 0);
 		vu_device_destroy(c->dev);
 		c->dev = NULL;
-		assert_int_equal(mac[i][0] & 0x01, 0);    /* unicast */
+		assert_int_equal(mac[i][0] & 0x01, 0);	  /* unicast */
 		assert_int_equal(mac[i][0] & 0x02, 0x02); /* locally administered */
 		assert_memory_not_equal(mac[i], zero, 6);
 	}
@@ -600,8 +599,8 @@ test_driver_ok_sequence(void **state)
 	assert_int_equal(vu_device_set_status(c->dev, S_DOK), 0);
 	assert_int_equal(vu_device_get_status(c->dev), S_DOK);
 
-	want[n++] = (struct call){ OP_SET_FEATURES, 0,
-				   VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) };
+	want[n++] =
+		(struct call){ OP_SET_FEATURES, 0, VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) };
 	want[n++] = (struct call){ OP_SET_MEM_TABLE, 0, 1 };
 	for (uint32_t q = 0; q < 4; q++) {
 		want[n++] = (struct call){ OP_CALL, q,
@@ -638,12 +637,11 @@ static void
 test_driver_ok_strips_inprocess_features(void **state)
 {
 	struct ctx *c = *state;
-	const uint64_t data = VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) |
-			      VU_BIT(VU_NET_F_MRG_RXBUF);
+	const uint64_t data =
+		VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MRG_RXBUF);
 	const uint64_t inproc = VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS) |
-				VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) |
-				VU_BIT(VU_NET_F_CTRL_VLAN) | VU_BIT(VU_NET_F_CTRL_MAC_ADDR) |
-				VU_BIT(VU_NET_F_MQ);
+		VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) |
+		VU_BIT(VU_NET_F_CTRL_MAC_ADDR) | VU_BIT(VU_NET_F_MQ);
 	struct call *first;
 	unsigned int from;
 
@@ -745,8 +743,8 @@ test_driver_ok_failure(void **state)
 {
 	static const struct failure_case cases[] = {
 		{ OP_SET_FEATURES, 0, 0, 0 }, { OP_SET_MEM_TABLE, 0, 0, 0 }, { OP_CALL, 0, 1, 0 },
-		{ OP_ADDR, 0, 1, 0 },         { OP_NUM, 1, 2, 0 },           { OP_KICK, 1, 2, 0 },
-		{ OP_ENABLE, 0, 2, 0 },       { OP_ENABLE, 1, 2, 1 },
+		{ OP_ADDR, 0, 1, 0 },	      { OP_NUM, 1, 2, 0 },	     { OP_KICK, 1, 2, 0 },
+		{ OP_ENABLE, 0, 2, 0 },	      { OP_ENABLE, 1, 2, 1 },
 	};
 	struct ctx *c = *state;
 
@@ -1092,8 +1090,8 @@ test_destroy_running(void **state)
 {
 	struct ctx *c = *state;
 	const struct call want[] = {
-		{ OP_ENABLE, 0, 0 }, { OP_ENABLE, 1, 0 }, { OP_GET_BASE, 0, 0 },
-		{ OP_GET_BASE, 1, 0 }, { OP_RESET, 0, 0 }, { OP_CLOSE, 0, 0 },
+		{ OP_ENABLE, 0, 0 },   { OP_ENABLE, 1, 0 }, { OP_GET_BASE, 0, 0 },
+		{ OP_GET_BASE, 1, 0 }, { OP_RESET, 0, 0 },  { OP_CLOSE, 0, 0 },
 	};
 	unsigned int from;
 

@@ -19,7 +19,7 @@
 #define S_FOK (VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK)
 #define S_DOK (S_FOK | VU_STATUS_DRIVER_OK)
 
-#define CTRL_ALL                                                                        \
+#define CTRL_ALL                                                                            \
 	(VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
 	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR))
 #define BASE_FEATURES (VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MAC))
@@ -73,8 +73,7 @@ start(struct ctx *c, uint16_t pairs, uint16_t ready_pairs, uint64_t features)
 	};
 
 	assert_int_equal(vu_device_create(&p, &c->dev), 0);
-	assert_int_equal(vu_device_set_status(c->dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER),
-			 0);
+	assert_int_equal(vu_device_set_status(c->dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER), 0);
 	assert_int_equal(vu_device_set_driver_features(c->dev, features), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_FOK), 0);
 	assert_int_equal(vu_device_set_memory(c->dev, &c->mem), 0);
@@ -129,8 +128,7 @@ test_ctrl_needs_running_ctrl_queue(void **state)
 	/* CTRL_VQ accepted, but the driver has not set DRIVER_OK yet. */
 	fake_reset(VU_BIT(VU_F_VERSION_1), 4);
 	assert_int_equal(vu_device_create(&p, &c->dev), 0);
-	assert_int_equal(vu_device_set_status(c->dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER),
-			 0);
+	assert_int_equal(vu_device_set_status(c->dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER), 0);
 	assert_int_equal(vu_device_set_driver_features(c->dev, BASE_FEATURES | CTRL_ALL), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_FOK), 0);
 	assert_int_equal(ctrl_u8(c, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC, 0), VU_NET_ERR);
@@ -152,8 +150,8 @@ test_ctrl_unknown_class(void **state)
 	struct ctx *c = *state;
 
 	start(c, 1, 1, BASE_FEATURES | CTRL_ALL);
-	assert_int_equal(ctrl_u8(c, 3, 0, 0), VU_NET_ERR);  /* ANNOUNCE: not offered */
-	assert_int_equal(ctrl_u8(c, 5, 0, 0), VU_NET_ERR);  /* GUEST_OFFLOADS: not offered */
+	assert_int_equal(ctrl_u8(c, 3, 0, 0), VU_NET_ERR); /* ANNOUNCE: not offered */
+	assert_int_equal(ctrl_u8(c, 5, 0, 0), VU_NET_ERR); /* GUEST_OFFLOADS: not offered */
 	assert_int_equal(ctrl_u8(c, 99, 0, 0), VU_NET_ERR);
 }
 
@@ -184,7 +182,8 @@ test_ctrl_rx_modes(void **state)
 	assert_int_equal(ctrl_u16(c, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC, 0), VU_NET_ERR);
 	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC, NULL, 0),
 			 VU_NET_ERR);
-	assert_int_equal(ctrl_u8(c, VU_NET_CTRL_RX, 2, 0), VU_NET_ERR); /* ALLUNI: no CTRL_RX_EXTRA */
+	assert_int_equal(ctrl_u8(c, VU_NET_CTRL_RX, 2, 0),
+			 VU_NET_ERR); /* ALLUNI: no CTRL_RX_EXTRA */
 	assert_true(filter(c).promisc);
 	assert_true(filter(c).allmulti);
 }
@@ -268,8 +267,9 @@ test_ctrl_mac_table(void **state)
 	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf,
 					(uint32_t)len - 1),
 			 VU_NET_ERR);
-	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf, 16),
-			 VU_NET_ERR);
+	assert_int_equal(
+		vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf, 16),
+		VU_NET_ERR);
 	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf, 3),
 			 VU_NET_ERR);
 	f = filter(c);
@@ -282,9 +282,9 @@ test_ctrl_mac_table(void **state)
 	n = 2;
 	memcpy(buf + 110, &n, 4);
 	memcpy(buf + 114, "\x01\x00\x5e\x00\x00\x02", 6); /* one of the two */
-	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET,
-					buf + 100, 20),
-			 VU_NET_ERR);
+	assert_int_equal(
+		vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf + 100, 20),
+		VU_NET_ERR);
 	f = filter(c);
 	assert_int_equal(f.n_unicast, 2);
 	assert_memory_equal(f.unicast[0], "\x02\x00\x00\x00\x00\xaa", 6);
@@ -301,8 +301,9 @@ test_ctrl_mac_table(void **state)
 	/* A count whose byte size wraps 32 bits. */
 	n = 0x2aaaaaabu; /* * 6 = 2^32 + 2 */
 	memcpy(buf, &n, 4);
-	assert_int_equal(vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf, 10),
-			 VU_NET_ERR);
+	assert_int_equal(
+		vu_device_ctrl(c->dev, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf, 10),
+		VU_NET_ERR);
 	assert_int_equal(filter(c).n_unicast, 2);
 
 	/* Exactly the maximum, and empty tables, are fine. */

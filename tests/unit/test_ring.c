@@ -56,12 +56,12 @@ test_layout_sizes(void **state)
 		size_t used_off;
 		size_t total;
 	} cases[] = {
-		{ 1, 4096, 8192 },          /* 16 + 8 -> 4096; 14 -> 4096 */
-		{ 64, 4096, 8192 },         /* 1024 + 134; 518 */
-		{ 128, 4096, 8192 },        /* 2048 + 262 = 2310; 1030 */
-		{ 256, 8192, 12288 },       /* 4096 + 518 = 4614; 2054 */
-		{ 1024, 20480, 32768 },     /* 16384 + 2054 = 18438; 8198 */
-		{ 32768, 593920, 860160 },  /* 524288 + 65542 = 589830; 262150 */
+		{ 1, 4096, 8192 },	   /* 16 + 8 -> 4096; 14 -> 4096 */
+		{ 64, 4096, 8192 },	   /* 1024 + 134; 518 */
+		{ 128, 4096, 8192 },	   /* 2048 + 262 = 2310; 1030 */
+		{ 256, 8192, 12288 },	   /* 4096 + 518 = 4614; 2054 */
+		{ 1024, 20480, 32768 },	   /* 16384 + 2054 = 18438; 8198 */
+		{ 32768, 593920, 860160 }, /* 524288 + 65542 = 589830; 262150 */
 	};
 
 	(void)state;
@@ -85,8 +85,8 @@ test_layout_page_boundary(void **state)
 	assert_int_equal(vu_split_ring_used_offset(228), 8192); /* 3648 + 462 = 4110 */
 	/* used_event counts: 14560 + 1826 = 16386 bytes, 2 past the fourth page. */
 	assert_int_equal(vu_split_ring_used_offset(910), 20480);
-	assert_int_equal(vu_split_ring_mem_size(511), 16384);   /* 8176+1028 -> 12288; 4094 */
-	assert_int_equal(vu_split_ring_mem_size(512), 20480);   /* 8192+1030 -> 12288; 4102 */
+	assert_int_equal(vu_split_ring_mem_size(511), 16384); /* 8176+1028 -> 12288; 4094 */
+	assert_int_equal(vu_split_ring_mem_size(512), 20480); /* 8192+1030 -> 12288; 4102 */
 }
 
 static void
@@ -262,7 +262,7 @@ test_packed_layout(void **state)
 		size_t drv, dev, pos, total;
 	} cases[] = {
 		{ 1, 16, 64, 128, 4096 },
-		{ 4, 64, 128, 192, 4096 },            /* 64 + 4 -> 128; 132 -> 192 */
+		{ 4, 64, 128, 192, 4096 },	      /* 64 + 4 -> 128; 132 -> 192 */
 		{ 256, 4096, 4160, 4224, 8192 },      /* 4100 -> 4160; 4164 -> 4224 */
 		{ 1000, 16000, 16064, 16128, 16384 }, /* any size: not a power of two */
 		{ 32768, 524288, 524352, 524416, 528384 },
@@ -292,8 +292,8 @@ test_packed_init(void **state)
 	uint8_t *mem;
 
 	(void)state;
-	assert_int_equal(posix_memalign((void **)&mem, VU_RING_ALIGN, vu_packed_ring_mem_size(1000)),
-			 0);
+	assert_int_equal(
+		posix_memalign((void **)&mem, VU_RING_ALIGN, vu_packed_ring_mem_size(1000)), 0);
 	memset(mem, 0xff, vu_packed_ring_mem_size(1000));
 	vu_packed_ring_init(&r, mem, 1000);
 	assert_ptr_equal(r.desc, mem);

@@ -75,7 +75,10 @@ static int
 open_mode(struct sctx *c, const char *path, bool server)
 {
 	struct vu_backend_params p = {
-		.name = "ut0", .path = path, .timeout_ms = TIMEOUT_MS, .server = server,
+		.name = "ut0",
+		.path = path,
+		.timeout_ms = TIMEOUT_MS,
+		.server = server,
 	};
 
 	return vhost->open(&p, &c->b);
@@ -310,7 +313,10 @@ static struct vu_device *
 wire_device(struct sctx *c, unsigned int timeout_ms, int *memfd)
 {
 	struct vu_device_params p = {
-		.name = "ut0", .path = c->path, .queue_pairs = 1, .timeout_ms = timeout_ms,
+		.name = "ut0",
+		.path = c->path,
+		.queue_pairs = 1,
+		.timeout_ms = timeout_ms,
 		.server = true,
 	};
 	struct vu_mem_table mem = { .nregions = 1 };
@@ -318,12 +324,14 @@ wire_device(struct sctx *c, unsigned int timeout_ms, int *memfd)
 
 	*memfd = tu_memfd(sizeof(w_ring));
 	mem.regions[0] = (struct vu_mem_region){ .addr = (uintptr_t)w_ring,
-						 .len = sizeof(w_ring), .fd = *memfd };
+						 .len = sizeof(w_ring),
+						 .fd = *memfd };
 	assert_int_equal(vu_device_create(&p, &dev), 0);
 	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER), 0);
 	assert_int_equal(vu_device_set_driver_features(dev, W_FEATURES), 0);
-	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
-							   VU_STATUS_FEATURES_OK),
+	assert_int_equal(vu_device_set_status(dev,
+					      VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
+						      VU_STATUS_FEATURES_OK),
 			 0);
 	assert_int_equal(vu_device_set_memory(dev, &mem), 0);
 	for (int q = 0; q < 2; q++) {
@@ -382,9 +390,9 @@ test_device_server_on_the_wire(void **state)
 	assert_false(vu_device_connected(dev));
 	assert_false(vu_device_link_up(dev));
 	assert_true(vu_device_event_fd(dev) >= 0);
-	assert_int_equal(vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
-							   VU_STATUS_FEATURES_OK |
-							   VU_STATUS_DRIVER_OK),
+	assert_int_equal(vu_device_set_status(dev,
+					      VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
+						      VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK),
 			 0);
 	assert_false(vu_device_link_up(dev));
 
@@ -425,7 +433,7 @@ test_device_silent_backend_one_timeout(void **state)
 {
 	const unsigned int timeout_ms = 300;
 	const uint8_t dok = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK |
-			    VU_STATUS_DRIVER_OK;
+		VU_STATUS_DRIVER_OK;
 	struct sctx *c = *state;
 	struct fake_backend *fb, *fb2;
 	struct vu_device *dev;
@@ -436,7 +444,7 @@ test_device_silent_backend_one_timeout(void **state)
 	dev = wire_device(c, timeout_ms, &memfd);
 	fb = fb_create_client(c->path);
 	fb_script_handshake(fb, W_FEATURES | F_PROTO, P_ACK, 0);
-	wire_script_start(fb, 0);	/* the enable of ring 0 is never acked */
+	wire_script_start(fb, 0); /* the enable of ring 0 is never acked */
 	fb_sleep(fb, 3 * (int)timeout_ms);
 	fb_close(fb);
 	assert_int_equal(fb_start(fb), 0);
@@ -485,8 +493,21 @@ test_device_silent_backend_one_timeout(void **state)
 
 /* ==== part 2: the device's reconnect logic over a scripted ops table ==== */
 
-enum op { OP_GET_FEATURES, OP_SET_FEATURES, OP_MEM, OP_NUM, OP_BASE, OP_GET_BASE, OP_ADDR,
-	  OP_KICK, OP_CALL, OP_ENABLE, OP_RESET, OP_DISCONNECT, OP_CLOSE };
+enum op {
+	OP_GET_FEATURES,
+	OP_SET_FEATURES,
+	OP_MEM,
+	OP_NUM,
+	OP_BASE,
+	OP_GET_BASE,
+	OP_ADDR,
+	OP_KICK,
+	OP_CALL,
+	OP_ENABLE,
+	OP_RESET,
+	OP_DISCONNECT,
+	OP_CLOSE
+};
 
 struct call {
 	enum op op;
@@ -742,8 +763,13 @@ static void
 make_device(struct dctx *c, uint64_t features, uint16_t pairs)
 {
 	struct vu_device_params p = {
-		.name = "ut0", .path = "/nonexistent", .ops = &fk_ops, .queue_pairs = pairs,
-		.ctrl_queue = pairs > 1, .timeout_ms = TIMEOUT_MS, .server = false,
+		.name = "ut0",
+		.path = "/nonexistent",
+		.ops = &fk_ops,
+		.queue_pairs = pairs,
+		.ctrl_queue = pairs > 1,
+		.timeout_ms = TIMEOUT_MS,
+		.server = false,
 	};
 	const uint8_t st = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER;
 	struct vu_mem_table mem = { .nregions = 1 };
@@ -758,9 +784,9 @@ make_device(struct dctx *c, uint64_t features, uint16_t pairs)
 	assert_int_equal(vu_device_set_status(c->dev, st | VU_STATUS_FEATURES_OK), 0);
 	assert_int_equal(vu_device_set_memory(c->dev, &mem), 0);
 	for (uint32_t q = 0; q < 2u * pairs; q++) {
-		size_t len = vu_split_ring_mem_size(QSIZE) > vu_packed_ring_mem_size(QSIZE)
-				     ? vu_split_ring_mem_size(QSIZE)
-				     : vu_packed_ring_mem_size(QSIZE);
+		size_t len = vu_split_ring_mem_size(QSIZE) > vu_packed_ring_mem_size(QSIZE) ?
+			vu_split_ring_mem_size(QSIZE) :
+			vu_packed_ring_mem_size(QSIZE);
 
 		assert_int_equal(posix_memalign((void **)&c->ring[q], 4096, len), 0);
 		memset(c->ring[q], 0, len);
@@ -781,9 +807,8 @@ make_device(struct dctx *c, uint64_t features, uint16_t pairs)
 		}
 		assert_int_equal(vu_device_setup_queue(c->dev, q, QSIZE, &c->addr[q]), 0);
 	}
-	assert_int_equal(vu_device_set_status(c->dev, st | VU_STATUS_FEATURES_OK |
-							      VU_STATUS_DRIVER_OK),
-			 0);
+	assert_int_equal(
+		vu_device_set_status(c->dev, st | VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK), 0);
 }
 
 /* Server mode: the offer before any backend; DRIVER_OK with no backend sends nothing. */
@@ -792,7 +817,10 @@ test_dev_server_offer_and_wait(void **state)
 {
 	struct dctx *c = *state;
 	struct vu_device_params p = {
-		.name = "ut0", .path = "/nonexistent", .ops = &fk_ops, .queue_pairs = 1,
+		.name = "ut0",
+		.path = "/nonexistent",
+		.ops = &fk_ops,
+		.queue_pairs = 1,
 		.server = true,
 	};
 	uint64_t offer;
@@ -845,10 +873,10 @@ test_dev_reconnect_split(void **state)
 	assert_true(vu_device_link_up(c->dev));
 	/* The whole start sequence, in order. */
 	{
-		static const enum op want[] = { OP_GET_FEATURES, OP_SET_FEATURES, OP_MEM,
-						OP_CALL, OP_NUM, OP_BASE, OP_ADDR, OP_KICK,
-						OP_CALL, OP_NUM, OP_BASE, OP_ADDR, OP_KICK,
-						OP_ENABLE, OP_ENABLE };
+		static const enum op want[] = { OP_GET_FEATURES, OP_SET_FEATURES, OP_MEM,   OP_CALL,
+						OP_NUM,		 OP_BASE,	  OP_ADDR,  OP_KICK,
+						OP_CALL,	 OP_NUM,	  OP_BASE,  OP_ADDR,
+						OP_KICK,	 OP_ENABLE,	  OP_ENABLE };
 
 		assert_int_equal(fk.ncalls, sizeof(want) / sizeof(want[0]));
 		for (unsigned int i = 0; i < fk.ncalls; i++)
@@ -926,9 +954,8 @@ test_dev_reconnect_enables_active_pairs(void **state)
 
 	fk.features = VERS1;
 	make_device(c, VERS1 | MAC | STATUS | ctrl, 2);
-	assert_int_equal(vu_device_ctrl(c->dev, 4 /* MQ */, 0 /* VQ_PAIRS_SET */, &pairs,
-					sizeof(pairs)),
-			 0);
+	assert_int_equal(
+		vu_device_ctrl(c->dev, 4 /* MQ */, 0 /* VQ_PAIRS_SET */, &pairs, sizeof(pairs)), 0);
 	assert_int_equal(event(c, VU_BACKEND_EV_DISCONNECTED, &changed), 0);
 	fk.ncalls = 0;
 	assert_int_equal(event(c, VU_BACKEND_EV_CONNECTED, &changed), 0);
@@ -1102,7 +1129,10 @@ test_dev_server_needs_vhost_user(void **state)
 {
 	struct dctx *c = *state;
 	struct vu_device_params p = {
-		.name = "ut0", .path = "/dev/null", .ops = &vu_vhost_kernel_ops, .queue_pairs = 1,
+		.name = "ut0",
+		.path = "/dev/null",
+		.ops = &vu_vhost_kernel_ops,
+		.queue_pairs = 1,
 		.server = true,
 	};
 

@@ -59,15 +59,9 @@ enum sf_call {
 };
 
 static const char *const sf_names[SF_NCALLS] = {
-	[SF_CONNECT] = "connect",
-	[SF_ACCEPT4] = "accept4",
-	[SF_SENDMSG] = "sendmsg",
-	[SF_RECVMSG] = "recvmsg",
-	[SF_RECV] = "recv",
-	[SF_POLL] = "poll",
-	[SF_EPOLL_WAIT] = "epoll_wait",
-	[SF_WRITE] = "write",
-	[SF_OPEN] = "open",
+	[SF_CONNECT] = "connect",	[SF_ACCEPT4] = "accept4", [SF_SENDMSG] = "sendmsg",
+	[SF_RECVMSG] = "recvmsg",	[SF_RECV] = "recv",	  [SF_POLL] = "poll",
+	[SF_EPOLL_WAIT] = "epoll_wait", [SF_WRITE] = "write",	  [SF_OPEN] = "open",
 	[SF_IOCTL] = "ioctl",
 };
 
@@ -120,7 +114,7 @@ sf_inject(enum sf_call c, const void *where)
 			break;
 	if (i == sf.nsites) {
 		assert_true(sf.nsites < SF_MAX_SITES);
-		sf.site[sf.nsites++] = (struct sf_site){.call = c, .where = where};
+		sf.site[sf.nsites++] = (struct sf_site){ .call = c, .where = where };
 		sf.sites[c]++;
 	}
 	if (sf.site[i].calls++ % 2 != 0)
@@ -235,7 +229,7 @@ __wrap_ioctl(int fd, unsigned long request, ...)
 #define F_PROTO (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)
 #define P_MQ (1ull << VU_VHOST_USER_PROTOCOL_F_MQ)
 #define TIMEOUT_MS 2000 /* never reached by a working exchange */
-#define MAX_EVENTS 8 /* handle_event calls allowed for one outcome */
+#define MAX_EVENTS 8	/* handle_event calls allowed for one outcome */
 
 static const struct vu_backend_ops *vhost = &vu_vhost_user_ops;
 
@@ -278,7 +272,7 @@ teardown(void **state)
 static bool
 readable(int fd, int ms)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	return __real_poll(&pfd, 1, ms) == 1;
 }
@@ -301,12 +295,12 @@ assert_same_wire(const struct wire_log *want, const struct wire_log *got)
 		const struct fb_rx *w = &want->rx[i], *g = &got->rx[i];
 
 		if (memcmp(&w->hdr, &g->hdr, sizeof(w->hdr)) != 0 ||
-			memcmp(w->payload, g->payload, w->hdr.size) != 0 || w->nfds != g->nfds)
+		    memcmp(w->payload, g->payload, w->hdr.size) != 0 || w->nfds != g->nfds)
 			fail_msg("message %u: %s (flags 0x%x, %u bytes, %u fds) without injection, "
 				 "%s (flags 0x%x, %u bytes, %u fds) with it",
-				i, vu_vhost_request_name(w->hdr.request), w->hdr.flags, w->hdr.size,
-				w->nfds, vu_vhost_request_name(g->hdr.request), g->hdr.flags,
-				g->hdr.size, g->nfds);
+				 i, vu_vhost_request_name(w->hdr.request), w->hdr.flags,
+				 w->hdr.size, w->nfds, vu_vhost_request_name(g->hdr.request),
+				 g->hdr.flags, g->hdr.size, g->nfds);
 	}
 	assert_int_equal(got->n, want->n);
 }
@@ -319,8 +313,8 @@ assert_same_kernel(const struct kernel_log *want, const struct kernel_log *got)
 		if (memcmp(&want->recs[i], &got->recs[i], sizeof(want->recs[i])) != 0)
 			fail_msg("ioctl %u: request 0x%lx on fd %d without injection, 0x%lx on fd "
 				 "%d with it (or the same request with other arguments)",
-				i, want->recs[i].request, want->recs[i].fd, got->recs[i].request,
-				got->recs[i].fd);
+				 i, want->recs[i].request, want->recs[i].fd, got->recs[i].request,
+				 got->recs[i].fd);
 	assert_int_equal(got->n, want->n);
 	assert_int_equal(got->nlink, want->nlink);
 }
@@ -338,7 +332,7 @@ assert_injected(unsigned int used)
 			fail_msg("%s: nothing injected (%u calls)", sf_names[c], sf.calls[c]);
 		if (!(used & (1u << c)) && sf.calls[c] != 0)
 			fail_msg("%s: %u calls, not expected in this scenario", sf_names[c],
-				sf.calls[c]);
+				 sf.calls[c]);
 	}
 }
 
@@ -573,7 +567,7 @@ test_injection_mechanism(void **state)
 /* The syscalls of the client-mode start sequence, its connection check and its kicks. */
 #define WIRE_CALLS                                                                                 \
 	(BIT(SF_CONNECT) | BIT(SF_SENDMSG) | BIT(SF_RECVMSG) | BIT(SF_POLL) | BIT(SF_EPOLL_WAIT) | \
-		BIT(SF_WRITE))
+	 BIT(SF_WRITE))
 
 /* Run a vhost-user start sequence without injection, then with every call site failing
  * once with err: the same messages, and every syscall in `calls` was failed. */
@@ -634,12 +628,9 @@ main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_injection_mechanism),
-		T(test_vhost_user_start_eintr),
-		T(test_vhost_user_start_eagain),
-		T(test_vhost_user_server_eintr),
-		T(test_vhost_user_server_eagain),
-		T(test_vhost_kernel_start_eintr),
+		T(test_injection_mechanism),	  T(test_vhost_user_start_eintr),
+		T(test_vhost_user_start_eagain),  T(test_vhost_user_server_eintr),
+		T(test_vhost_user_server_eagain), T(test_vhost_kernel_start_eintr),
 	};
 #undef T
 

@@ -128,10 +128,10 @@ test_open_one_pair(void **state)
 	assert_int_equal(iff->fd, tap_fd);
 	assert_string_equal(iff->ifr.ifr_name, "tap%d");
 	assert_int_equal((unsigned short)iff->ifr.ifr_flags,
-		IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
+			 IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
 	assert_int_equal(next_rec(&pos, TUNSETSNDBUF, "TUNSETSNDBUF")->u64, INT_MAX);
 	assert_int_equal(next_rec(&pos, TUNSETOFFLOAD, "TUNSETOFFLOAD")->u64,
-		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
+			 TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
 	assert_int_equal(next_rec(&pos, TUNSETOFFLOAD, "TUNSETOFFLOAD 0")->u64, 0);
 	assert_int_equal(pos, fk.nrecs);
 	assert_int_equal(count_rec(VHOST_NET_SET_BACKEND), 0);
@@ -174,7 +174,7 @@ test_start_stop_sequence(void **state)
 	size_t len = 1 << 16;
 	int memfd = tu_memfd(len);
 	struct vu_device *dev = NULL;
-	char mem[1] = {0};
+	char mem[1] = { 0 };
 	const struct fk_rec *r;
 	unsigned int pos;
 	int vhost_fd, tap_fd;
@@ -189,8 +189,8 @@ test_start_stop_sequence(void **state)
 
 	/* Header size and offloads on the TAP, then only vhost's own bits to vhost. */
 	assert_int_equal(next_rec(&pos, TUNSETVNETHDRSZ, "TUNSETVNETHDRSZ")->u64, 12);
-	assert_int_equal(
-		next_rec(&pos, TUNSETOFFLOAD, "TUNSETOFFLOAD")->u64, TUN_F_CSUM | TUN_F_TSO4);
+	assert_int_equal(next_rec(&pos, TUNSETOFFLOAD, "TUNSETOFFLOAD")->u64,
+			 TUN_F_CSUM | TUN_F_TSO4);
 	r = next_rec(&pos, VHOST_SET_FEATURES, "VHOST_SET_FEATURES");
 	assert_int_equal(r->fd, vhost_fd);
 	assert_int_equal(r->u64, VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF));
@@ -287,8 +287,8 @@ test_multi_queue(void **state)
 	/* One vhost-net instance per pair, each owned and asked for its features. */
 	for (int i = 0; i < 2; i++) {
 		vhost_fd[i] = next_rec(&pos, VHOST_SET_OWNER, "VHOST_SET_OWNER")->fd;
-		assert_int_equal(
-			next_rec(&pos, VHOST_GET_FEATURES, "GET_FEATURES")->fd, vhost_fd[i]);
+		assert_int_equal(next_rec(&pos, VHOST_GET_FEATURES, "GET_FEATURES")->fd,
+				 vhost_fd[i]);
 	}
 	assert_int_not_equal(vhost_fd[0], vhost_fd[1]);
 	/* One TAP queue per pair: the first creates it, the second attaches by name. */
@@ -297,17 +297,17 @@ test_multi_queue(void **state)
 		tap_fd[i] = r->fd;
 		assert_string_equal(r->ifr.ifr_name, i == 0 ? "mq%d" : "mq0");
 		assert_int_equal((unsigned short)r->ifr.ifr_flags,
-			IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE |
-				(i == 0 ? IFF_TUN_EXCL : 0));
+				 IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE |
+					 (i == 0 ? IFF_TUN_EXCL : 0));
 	}
 	assert_int_not_equal(tap_fd[0], tap_fd[1]);
 
 	pos = fk.nrecs;
-	assert_int_equal(
-		fk_start_device(dev,
-			VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MQ) | VU_BIT(VU_NET_F_CTRL_VQ),
-			memfd, mem, len),
-		0);
+	assert_int_equal(fk_start_device(dev,
+					 VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MQ) |
+						 VU_BIT(VU_NET_F_CTRL_VQ),
+					 memfd, mem, len),
+			 0);
 	/* Both vhost-net instances get the features (MQ and CTRL_VQ stay in-process) and
 	 * the memory table. */
 	assert_int_equal(count_rec(VHOST_SET_FEATURES), 2);
@@ -465,10 +465,10 @@ test_kernel_refuses_feature(void **state)
 	assert_int_equal(vu_device_create(&p, &dev), 0);
 	fk.fail_request = VHOST_SET_FEATURES;
 	fk.fail_errno = EOPNOTSUPP;
-	assert_int_equal(
-		fk_start_device(dev, VU_BIT(VU_F_VERSION_1), memfd, mem, len), -EOPNOTSUPP);
+	assert_int_equal(fk_start_device(dev, VU_BIT(VU_F_VERSION_1), memfd, mem, len),
+			 -EOPNOTSUPP);
 	assert_true(strstr(tu_log_last_error(), "starting the backend") ||
-		strstr(tu_log_last_error(), "VHOST_SET_FEATURES"));
+		    strstr(tu_log_last_error(), "VHOST_SET_FEATURES"));
 	assert_false(vu_device_link_up(dev));
 	assert_int_equal(count_rec(VHOST_NET_SET_BACKEND), 0);
 	fk.fail_request = 0;

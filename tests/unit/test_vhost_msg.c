@@ -257,7 +257,8 @@ static void
 test_encode_u64(void **state)
 {
 	static const uint8_t want[] = {
-		2, 0, 0, 0, 0x09, 0, 0, 0, 8, 0, 0, 0,  /* SET_FEATURES, v1 | NEED_REPLY, 8 */
+		2,    0, 0, 0,	  0x09, 0, 0, 0,
+		8,    0, 0, 0,			    /* SET_FEATURES, v1 | NEED_REPLY, 8 */
 		0x20, 0, 0, 0x40, 0x01, 0, 0, 0x80, /* 0x8000000140000020 */
 	};
 	struct vu_vhost_msg msg;
@@ -277,7 +278,7 @@ test_encode_vring_state(void **state)
 {
 	static const uint8_t want[] = {
 		8, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, /* SET_VRING_NUM */
-		3, 0, 0, 0, 0, 1, 0, 0,             /* index 3, num 256 */
+		3, 0, 0, 0, 0, 1, 0, 0,		    /* index 3, num 256 */
 	};
 	struct vu_vhost_msg msg;
 	uint8_t buf[512];
@@ -879,9 +880,9 @@ test_check_reply(void **state)
 	assert_null(why);
 	assert_int_equal(vu_vhost_msg_check_reply(&msg, VU_VHOST_USER_GET_FEATURES, 8, NULL), 0);
 
-	assert_int_equal(vu_vhost_msg_check_reply(&msg, VU_VHOST_USER_GET_PROTOCOL_FEATURES, 8,
-						  &why),
-			 -EPROTO);
+	assert_int_equal(
+		vu_vhost_msg_check_reply(&msg, VU_VHOST_USER_GET_PROTOCOL_FEATURES, 8, &why),
+		-EPROTO);
 	assert_string_equal(why, "reply to a different request");
 
 	assert_int_equal(vu_vhost_msg_check_reply(&msg, VU_VHOST_USER_GET_FEATURES, 4, &why),

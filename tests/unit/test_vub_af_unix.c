@@ -69,8 +69,9 @@ teardown(void **state)
 static int
 dev_open(struct env *e, bool client)
 {
-	struct vub_af_unix_params ap = { .name = "vub-ut", .path = e->path, .client = client,
-					 .fd = -1 };
+	struct vub_af_unix_params ap = {
+		.name = "vub-ut", .path = e->path, .client = client, .fd = -1
+	};
 	struct vub_dev_params dp = { .name = "vub-ut", .queue_pairs = 1 };
 	struct vub_transport *t;
 

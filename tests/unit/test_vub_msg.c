@@ -63,8 +63,7 @@ test_handshake(void **state)
 	(void)state;
 	vf_open(&f, 1);
 	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_FEATURES), VF_OFFERED);
-	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_PROTOCOL_FEATURES),
-			 VF_OFFERED_PROTOCOL);
+	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_PROTOCOL_FEATURES), VF_OFFERED_PROTOCOL);
 	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_QUEUE_NUM), 1);
 	vf_handshake(&f, VF_FEATURES);
 	assert_int_equal(vub_dev_features(f.dev), VF_FEATURES);
@@ -114,10 +113,12 @@ test_features_refused(void **state)
 	vf_set_u64(&f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, VF_PROTOCOL);
 	f.acks = true;
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_FEATURES,
-				    VF_FEATURES | VU_BIT(VU_F_RING_EVENT_IDX)), EINVAL);
+				    VF_FEATURES | VU_BIT(VU_F_RING_EVENT_IDX)),
+			 EINVAL);
 	assert_error_logged("does not offer");
-	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_PROTOCOL_FEATURES,
-				    VF_PROTOCOL | VU_BIT(9)), EINVAL);
+	assert_int_equal(
+		vf_set_u64(&f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, VF_PROTOCOL | VU_BIT(9)),
+		EINVAL);
 	assert_error_logged("does not offer");
 	assert_int_equal(vub_dev_features(f.dev), 0);
 	vf_close(&f);
@@ -125,12 +126,12 @@ test_features_refused(void **state)
 
 /* One SET_MEM_TABLE that must be refused with a log line; the connection goes on. */
 static void
-mem_table_refused(struct vf *f, const struct vu_vhost_memory *m, uint32_t nregions,
-		  const int *fds, unsigned int nfds, const char *needle)
+mem_table_refused(struct vf *f, const struct vu_vhost_memory *m, uint32_t nregions, const int *fds,
+		  unsigned int nfds, const char *needle)
 {
 	int before = tu_count_fds();
-	uint32_t size = offsetof(struct vu_vhost_memory, regions) +
-			nregions * sizeof(m->regions[0]);
+	uint32_t size =
+		offsetof(struct vu_vhost_memory, regions) + nregions * sizeof(m->regions[0]);
 
 	assert_int_not_equal(vf_request(f, VU_VHOST_USER_SET_MEM_TABLE, m, size, fds, nfds), 0);
 	assert_error_logged(needle);
@@ -254,8 +255,7 @@ test_vring_refused(void **state)
 	/* A file request without its fd, or with bits beyond the index. */
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, VF_TX), EINVAL);
 	assert_error_logged("came with 0 file descriptors, expected 1");
-	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, nofd | (1u << 9)),
-			 EINVAL);
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, nofd | (1u << 9)), EINVAL);
 	assert_error_logged("sets bits beyond the index");
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, nofd), 0);
 	assert_null(vub_dequeue_enter(f.dev, 0));
@@ -277,13 +277,11 @@ test_ring_outside_memory(void **state)
 	a.desc_user_addr = vf_addr(&f, 0);
 	a.avail_user_addr = vf_addr(&f, VF_MEM_SIZE - 4); /* runs past the end */
 	a.used_user_addr = vf_addr(&f, 8192);
-	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0),
-			 0);
+	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_KICK, nofd), EFAULT);
 	assert_error_logged("available ring at");
 	a.avail_user_addr = vf_addr(&f, 4097); /* misaligned */
-	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0),
-			 0);
+	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_KICK, nofd), EFAULT);
 	assert_error_logged("not aligned to 2 bytes");
 	assert_null(vub_dequeue_enter(f.dev, 0));

@@ -243,8 +243,7 @@ test_chain_into_unavailable(void **state)
 {
 	struct vf *f = *state;
 
-	vf_put_pdesc(f, VF_TX, 0, (uintptr_t)vf_buf(f, VF_TX, 0), VF_HDR_LEN, 0,
-		     VU_DESC_F_NEXT);
+	vf_put_pdesc(f, VF_TX, 0, (uintptr_t)vf_buf(f, VF_TX, 0), VF_HDR_LEN, 0, VU_DESC_F_NEXT);
 	vf_pavail_advance(f, VF_TX, 1);
 	assert_tx_broken(f, "the chain runs into a descriptor not made available");
 }
@@ -256,8 +255,7 @@ test_indirect_in_list(void **state)
 	uint64_t t = (uintptr_t)vf_buf(f, VF_TX, 10);
 
 	vf_put_pdesc(f, VF_TX, 1, t, 16, 0, VU_DESC_F_INDIRECT);
-	vf_put_pdesc(f, VF_TX, 0, (uintptr_t)vf_buf(f, VF_TX, 0), VF_HDR_LEN, 0,
-		     VU_DESC_F_NEXT);
+	vf_put_pdesc(f, VF_TX, 0, (uintptr_t)vf_buf(f, VF_TX, 0), VF_HDR_LEN, 0, VU_DESC_F_NEXT);
 	vf_pavail_advance(f, VF_TX, 2);
 	assert_tx_broken(f, "indirect descriptor in a list of several");
 }
@@ -293,8 +291,8 @@ test_base_past_ring(void **state)
 	uint64_t nofd = VF_TX | VU_VHOST_USER_VRING_NOFD;
 
 	assert_int_equal(vf_get_vring_base(f, VF_TX), 1u << 15);
-	assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, VF_TX,
-				      VF_RING_SIZE | 1u << 15), 0);
+	assert_int_equal(
+		vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, VF_TX, VF_RING_SIZE | 1u << 15), 0);
 	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_VRING_KICK, nofd), EINVAL);
 	assert_error_logged("its base 8 is past its 8 descriptors");
 	assert_null(vub_dequeue_enter(f->dev, 0));

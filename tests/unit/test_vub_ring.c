@@ -255,8 +255,7 @@ test_next_outside_table(void **state)
 {
 	struct vf *f = *state;
 
-	vf_put_desc(f, VF_TX, 0, (uintptr_t)vf_buf(f, VF_TX, 0), 64, VU_DESC_F_NEXT,
-		    VF_RING_SIZE);
+	vf_put_desc(f, VF_TX, 0, (uintptr_t)vf_buf(f, VF_TX, 0), 64, VU_DESC_F_NEXT, VF_RING_SIZE);
 	vf_avail(f, VF_TX, 0);
 	assert_tx_broken(f, "next descriptor is outside the table");
 }

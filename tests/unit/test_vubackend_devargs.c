@@ -42,8 +42,9 @@ test_every_key(void **state)
 	struct vubackend_devargs a;
 
 	(void)state;
-	assert_int_equal(vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1", &a, err,
-						 sizeof(err)), 0);
+	assert_int_equal(
+		vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1", &a, err, sizeof(err)),
+		0);
 	assert_string_equal(a.iface, "/tmp/s");
 	assert_int_equal(a.queues, 128);
 	assert_true(a.client);
@@ -85,8 +86,8 @@ static void
 test_net_vhost_keys_not_implemented(void **state)
 {
 	static const char *const keys[] = {
-		"iommu-support", "postcopy-support", "tso", "linear-buffer", "ext-buffer",
-		"legacy-ol-flags",
+		"iommu-support", "postcopy-support", "tso",
+		"linear-buffer", "ext-buffer",	     "legacy-ol-flags",
 	};
 	char args[128], needle[64];
 

@@ -33,7 +33,10 @@ vf_open(struct vf *f, uint16_t pairs)
 {
 	struct vub_af_unix_params ap = { .name = "vub-ut" };
 	struct vub_dev_params dp = {
-		.name = "vub-ut", .queue_pairs = pairs, .on_ready = vf_on_ready, .arg = f,
+		.name = "vub-ut",
+		.queue_pairs = pairs,
+		.on_ready = vf_on_ready,
+		.arg = f,
 	};
 	struct vub_transport *t;
 	int sv[2];
@@ -130,7 +133,8 @@ vf_get_vring_base(struct vf *f, uint32_t index)
 	assert_int_equal(vub_dev_process(f->dev), 0);
 	assert_int_equal(vf_recv(f, &reply), 0);
 	assert_int_equal(vu_vhost_msg_check_reply(&reply, VU_VHOST_USER_GET_VRING_BASE,
-						  sizeof(reply.payload.state), NULL), 0);
+						  sizeof(reply.payload.state), NULL),
+			 0);
 	assert_int_equal(reply.payload.state.index, index);
 	return reply.payload.state.num;
 }
@@ -239,8 +243,8 @@ vf_buf(const struct vf *f, uint32_t ring, uint16_t slot)
 }
 
 void
-vf_put_desc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len,
-	    uint16_t flags, uint16_t next)
+vf_put_desc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len, uint16_t flags,
+	    uint16_t next)
 {
 	struct vu_desc *d = &f->ring[ring].desc[slot];
 
@@ -258,8 +262,8 @@ vf_avail(struct vf *f, uint32_t ring, uint16_t head)
 }
 
 void
-vf_put_pdesc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len,
-	     uint16_t id, uint16_t flags)
+vf_put_pdesc(struct vf *f, uint32_t ring, uint16_t slot, uint64_t addr, uint32_t len, uint16_t id,
+	     uint16_t flags)
 {
 	struct vu_packed_ring *r = &f->pring[ring];
 

@@ -15,18 +15,18 @@
 
 #define VF_MEM_SIZE (1u << 20)
 #define VF_RING_SIZE 8u
-#define VF_RING_STRIDE (64u << 10)  /* ring i lives at i * VF_RING_STRIDE in memory */
-#define VF_BUF_BASE (256u << 10)    /* then the buffers: ring i, slot s */
+#define VF_RING_STRIDE (64u << 10) /* ring i lives at i * VF_RING_STRIDE in memory */
+#define VF_BUF_BASE (256u << 10)   /* then the buffers: ring i, slot s */
 #define VF_BUF_SIZE 4096u
-#define VF_SLOTS_PER_RING 64u       /* buffer slots per ring: rings of up to 64 entries */
-#define VF_HDR_LEN 12u              /* virtio-net header with VERSION_1 */
-#define VF_NRINGS 2u                /* one queue pair: 0 the frontend's Rx, 1 its Tx */
+#define VF_SLOTS_PER_RING 64u /* buffer slots per ring: rings of up to 64 entries */
+#define VF_HDR_LEN 12u	      /* virtio-net header with VERSION_1 */
+#define VF_NRINGS 2u	      /* one queue pair: 0 the frontend's Rx, 1 its Tx */
 #define VF_RX 0u
 #define VF_TX 1u
 #define VF_NO_ACK (-1)
 
 /* The features a frontend takes in these tests (what libvub offers for one pair). */
-#define VF_FEATURES                                                                    \
+#define VF_FEATURES                                                                              \
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) | \
 	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
 #define VF_PROTOCOL \
@@ -37,7 +37,7 @@ struct vf {
 	int sock; /* the frontend's end of the socketpair */
 	int memfd;
 	uint8_t *mem; /* the "guest" memory: guest address == this process's address */
-	bool packed; /* VIRTIO_F_RING_PACKED in the features of vf_handshake */
+	bool packed;  /* VIRTIO_F_RING_PACKED in the features of vf_handshake */
 	struct vu_split_ring ring[VF_NRINGS];
 	struct vu_packed_ring pring[VF_NRINGS];
 	uint16_t ndesc[VF_NRINGS][VF_SLOTS_PER_RING]; /* packed: descriptors of buffer id */

@@ -19,8 +19,8 @@ static const uint64_t vers1 = 1ull << 32, csum = 1, mrg = 1ull << 15, ctrl_vq = 
 static const uint64_t mac = 1ull << 5, status = 1ull << 16;
 
 static const struct vu_vring_addr ws_addr[2] = {
-	{.desc = 0x10000, .avail = 0x11000, .used = 0x12000},
-	{.desc = 0x20000, .avail = 0x21000, .used = 0x22000},
+	{ .desc = 0x10000, .avail = 0x11000, .used = 0x12000 },
+	{ .desc = 0x20000, .avail = 0x21000, .used = 0x22000 },
 };
 
 void
@@ -32,7 +32,7 @@ ws_script(struct fake_backend *fb)
 	fb_expect(fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
 	fb_ack(fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
 	for (uint32_t q = 0; q < 2; q++) {
-		uint8_t a[40] = {0};
+		uint8_t a[40] = { 0 };
 
 		a[0] = (uint8_t)q;
 		memcpy(a + 8, &ws_addr[q].desc, 8);
@@ -80,22 +80,23 @@ ws_start(struct wire_scenario *s, const char *path, unsigned int timeout_ms)
 	memset(s, 0, sizeof(*s));
 	s->mem.nregions = 1;
 	s->mem.regions[0] =
-		(struct vu_mem_region){.addr = 0x10000, .len = 0x100000, .fd = tu_memfd(4096)};
+		(struct vu_mem_region){ .addr = 0x10000, .len = 0x100000, .fd = tu_memfd(4096) };
 	assert_true(s->mem.regions[0].fd >= 0);
 	assert_int_equal(vu_device_create(&p, &s->dev), 0);
 	assert_int_equal(vu_device_get_features(s->dev), vers1 | csum | mrg | mac | status);
 	assert_int_equal(vu_device_set_status(s->dev, VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER), 0);
 	assert_int_equal(vu_device_set_driver_features(s->dev, vers1 | csum | mac | status), 0);
 	assert_int_equal(vu_device_set_status(s->dev,
-				 VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK),
-		0);
+					      VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
+						      VU_STATUS_FEATURES_OK),
+			 0);
 	assert_int_equal(vu_device_set_memory(s->dev, &s->mem), 0);
 	assert_int_equal(vu_device_setup_queue(s->dev, 0, 256, &ws_addr[0]), 0);
 	assert_int_equal(vu_device_setup_queue(s->dev, 1, 256, &ws_addr[1]), 0);
 	assert_int_equal(vu_device_set_status(s->dev,
-				 VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK |
-					 VU_STATUS_DRIVER_OK),
-		0);
+					      VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
+						      VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK),
+			 0);
 	assert_true(vu_device_link_up(s->dev));
 	assert_int_equal(tu_fd_ino(vu_device_queue_call_fd(s->dev, 1), &fdev, &s->call1_ino), 0);
 }

@@ -16,7 +16,7 @@
 extern int vubackend_logtype;
 
 /* "VUSER" leads every line of the project's drivers (tests/lib/dpdkapp.py knows it). */
-#define VUBACKEND_LOG(level, port, fmt, ...)                                            \
+#define VUBACKEND_LOG(level, port, fmt, ...)                                              \
 	rte_log(RTE_LOG_##level, vubackend_logtype, "VUSER: %s: " fmt "\n", (port)->name, \
 		##__VA_ARGS__)
 

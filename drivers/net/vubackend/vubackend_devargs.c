@@ -20,7 +20,7 @@ typedef int (*vubackend_key_fn)(const char *val, struct vubackend_devargs *out, 
 struct vubackend_key {
 	const char *name;
 	vubackend_key_fn parse; /* NULL: a net_vhost key this driver does not implement yet */
-	const char *missing;   /* then: what it would need */
+	const char *missing;	/* then: what it would need */
 };
 
 static int
@@ -63,8 +63,7 @@ vubackend_parse_iface(const char *val, struct vubackend_devargs *out, char *err,
 }
 
 static int
-vubackend_parse_queues(const char *val, struct vubackend_devargs *out, char *err,
-		       size_t errlen)
+vubackend_parse_queues(const char *val, struct vubackend_devargs *out, char *err, size_t errlen)
 {
 	unsigned long v;
 
@@ -76,8 +75,7 @@ vubackend_parse_queues(const char *val, struct vubackend_devargs *out, char *err
 }
 
 static int
-vubackend_parse_client(const char *val, struct vubackend_devargs *out, char *err,
-		       size_t errlen)
+vubackend_parse_client(const char *val, struct vubackend_devargs *out, char *err, size_t errlen)
 {
 	if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
 		return vubackend_fail(err, errlen, "client=%s: expected 0 or 1", val);
@@ -100,8 +98,8 @@ static const struct vubackend_key vubackend_keys[] = {
 #define VUBACKEND_NKEYS (sizeof(vubackend_keys) / sizeof(vubackend_keys[0]))
 
 static int
-vubackend_parse_pair(const char *key, const char *val, struct vubackend_devargs *out,
-		     char *err, size_t errlen)
+vubackend_parse_pair(const char *key, const char *val, struct vubackend_devargs *out, char *err,
+		     size_t errlen)
 {
 	for (size_t i = 0; i < VUBACKEND_NKEYS; i++) {
 		const struct vubackend_key *k = &vubackend_keys[i];
@@ -111,7 +109,8 @@ vubackend_parse_pair(const char *key, const char *val, struct vubackend_devargs 
 		if (!k->parse)
 			return vubackend_fail(err, errlen,
 					      "devarg '%s' of net_vhost is not implemented by "
-					      "net_vubackend yet (needs %s)", key, k->missing);
+					      "net_vubackend yet (needs %s)",
+					      key, k->missing);
 		return k->parse(val, out, err, errlen);
 	}
 	return vubackend_fail(err, errlen, "unknown devarg '%s' (known: iface, queues, client)",
@@ -135,8 +134,7 @@ vubackend_split(char *item, char **val, char *err, size_t errlen)
 }
 
 int
-vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err,
-			size_t errlen)
+vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err, size_t errlen)
 {
 	char seen[VUBACKEND_MAX_KEYS][VUBACKEND_KEY_MAX];
 	unsigned int nseen = 0;

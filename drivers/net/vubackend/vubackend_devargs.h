@@ -12,8 +12,8 @@
 
 struct vubackend_devargs {
 	char iface[VUBACKEND_IFACE_MAX]; /* the vhost-user socket path */
-	uint16_t queues;                 /* queue pairs offered to the frontend */
-	bool client;                     /* connect to iface instead of listening on it */
+	uint16_t queues;		 /* queue pairs offered to the frontend */
+	bool client;			 /* connect to iface instead of listening on it */
 };
 
 /*

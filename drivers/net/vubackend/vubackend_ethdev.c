@@ -49,8 +49,8 @@ vubackend_link_update(struct rte_eth_dev *eth_dev, int wait_to_complete __rte_un
 
 	/* Up while the port runs and a frontend runs queue pair 0. */
 	pthread_mutex_lock(&port->lock);
-	link.link_status = port->started && vub_dev_ready(port->dev) ? RTE_ETH_LINK_UP
-								      : RTE_ETH_LINK_DOWN;
+	link.link_status =
+		port->started && vub_dev_ready(port->dev) ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
 	pthread_mutex_unlock(&port->lock);
 	return rte_eth_linkstatus_set(eth_dev, &link);
 }
@@ -121,8 +121,7 @@ vubackend_intr_fini(struct rte_eth_dev *eth_dev)
 		rc = rte_intr_callback_unregister_pending(port->intr, vubackend_intr_handler,
 							  eth_dev, NULL);
 	else
-		rc = rte_intr_callback_unregister_sync(port->intr, vubackend_intr_handler,
-						       eth_dev);
+		rc = rte_intr_callback_unregister_sync(port->intr, vubackend_intr_handler, eth_dev);
 	if (rc < 0)
 		VUBACKEND_LOG(ERR, port, "unregistering the socket's interrupt: %s",
 			      rte_strerror(-rc));
@@ -187,8 +186,10 @@ vubackend_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id,
 	struct vubackend_port *port = vubackend_port_of(eth_dev);
 
 	if (rte_pktmbuf_data_room_size(mp) <= RTE_PKTMBUF_HEADROOM) {
-		VUBACKEND_LOG(ERR, port, "rx queue %u: mbufs of mempool %s have no room past "
-			      "their headroom", queue_id, mp->name);
+		VUBACKEND_LOG(ERR, port,
+			      "rx queue %u: mbufs of mempool %s have no room past "
+			      "their headroom",
+			      queue_id, mp->name);
 		return -EINVAL;
 	}
 	return vubackend_queue_alloc(eth_dev, queue_id, socket, mp,
@@ -269,8 +270,8 @@ vubackend_dev_close(struct rte_eth_dev *eth_dev)
 }
 
 static void
-vubackend_add_stats(const struct vubackend_queue *q, uint16_t i, uint64_t *packets,
-		    uint64_t *bytes, uint64_t *q_packets, uint64_t *q_bytes)
+vubackend_add_stats(const struct vubackend_queue *q, uint16_t i, uint64_t *packets, uint64_t *bytes,
+		    uint64_t *q_packets, uint64_t *q_bytes)
 {
 	if (!q)
 		return;
@@ -338,7 +339,10 @@ static int
 vubackend_dev_open(struct vubackend_port *port)
 {
 	struct vub_af_unix_params ap = {
-		.name = port->name, .path = port->args.iface, .client = port->args.client, .fd = -1,
+		.name = port->name,
+		.path = port->args.iface,
+		.client = port->args.client,
+		.fd = -1,
 	};
 	struct vub_dev_params dp = { .name = port->name, .queue_pairs = port->args.queues };
 	struct vub_transport *t;

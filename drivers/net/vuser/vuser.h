@@ -19,7 +19,7 @@ extern int vuser_logtype;
 	rte_log(RTE_LOG_##level, vuser_logtype, "VUSER: %s: " fmt "\n", (port)->name, ##__VA_ARGS__)
 
 /* Features the driver implements; the device may offer more. */
-#define VUSER_DRIVER_FEATURES                                                            \
+#define VUSER_DRIVER_FEATURES                                                               \
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS) |          \
 	 VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
 	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR) | VU_BIT(VU_NET_F_MQ))

@@ -29,11 +29,10 @@ vuser_flag_field(const char *key, struct vuser_devargs *out)
 
 /* Values the ethdev API names in RTE_ETH_SPEED_NUM_* (Mbps). */
 static const uint32_t vuser_speeds[] = {
-	10, 100, 1000, 2500, 5000, 10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000,
-	400000,
+	10, 100, 1000, 2500, 5000, 10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000, 400000,
 };
 
-#define VUSER_KNOWN_KEYS                                                              \
+#define VUSER_KNOWN_KEYS                                                                     \
 	"path, queues, queue_size, mac, speed, cq, server, mrg_rxbuf, in_order, packed_vq, " \
 	"vectorized, iface, interface_name"
 
@@ -111,9 +110,8 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 	}
 	if (strcmp(key, "queue_size") == 0) {
 		if (!vuser_parse_uint(val, 1, VUSER_MAX_QUEUE_SIZE, &v))
-			return vuser_fail(err, errlen,
-					  "queue_size=%s: not a number from 1 to %d", val,
-					  VUSER_MAX_QUEUE_SIZE);
+			return vuser_fail(err, errlen, "queue_size=%s: not a number from 1 to %d",
+					  val, VUSER_MAX_QUEUE_SIZE);
 		out->queue_size = (uint16_t)v;
 		return 0;
 	}
@@ -137,10 +135,11 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 					out->speed = (uint32_t)v;
 					return 0;
 				}
-		return vuser_fail(err, errlen,
-				  "speed=%s: not a link speed in Mbps (10, 100, 1000, 2500, 5000, "
-				  "10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000, 400000)",
-				  val);
+		return vuser_fail(
+			err, errlen,
+			"speed=%s: not a link speed in Mbps (10, 100, 1000, 2500, 5000, "
+			"10000, 20000, 25000, 40000, 50000, 56000, 100000, 200000, 400000)",
+			val);
 	}
 	bool *flag = vuser_flag_field(key, out);
 
@@ -158,12 +157,13 @@ vuser_parse_pair(const char *key, const char *val, struct vuser_devargs *out, ch
 					  "%s=%s: the TAP name is already given (iface and "
 					  "interface_name are the same key)",
 					  key, val);
-		if (val[0] == '\0' || strlen(val) >= sizeof(out->iface) ||
-		    strcmp(val, ".") == 0 || strcmp(val, "..") == 0 || strpbrk(val, "/: \t\n"))
-			return vuser_fail(err, errlen,
-					  "%s=%s: not an interface name (1 to %zu bytes, no '/', ':' "
-					  "or spaces)",
-					  key, val, sizeof(out->iface) - 1);
+		if (val[0] == '\0' || strlen(val) >= sizeof(out->iface) || strcmp(val, ".") == 0 ||
+		    strcmp(val, "..") == 0 || strpbrk(val, "/: \t\n"))
+			return vuser_fail(
+				err, errlen,
+				"%s=%s: not an interface name (1 to %zu bytes, no '/', ':' "
+				"or spaces)",
+				key, val, sizeof(out->iface) - 1);
 		strcpy(out->iface, val);
 		return 0;
 	}
@@ -223,23 +223,27 @@ vuser_devargs_parse(const char *args, struct vuser_devargs *out, char *err, size
 			p++;
 	}
 	if (out->path[0] == '\0')
-		return vuser_fail(err, errlen, "path is required (path=<vhost-user socket> or path=/dev/vhost-net)");
+		return vuser_fail(
+			err, errlen,
+			"path is required (path=<vhost-user socket> or path=/dev/vhost-net)");
 	/* Multi-queue needs the control queue to enable the pairs (VIRTIO_NET_F_MQ
 	 * requires VIRTIO_NET_F_CTRL_VQ): on unless cq=0 is given, which is refused, as
 	 * DPDK's virtio_user does ("multi-q requires ctrl-q"). */
 	if (out->queues > 1 && !out->cq) {
 		if (vuser_key_seen(seen, nseen, "cq"))
-			return vuser_fail(err, errlen,
-					  "cq=0: queues=%u needs the control queue (VIRTIO_NET_F_MQ "
-					  "requires VIRTIO_NET_F_CTRL_VQ): set cq=1 or leave cq out",
-					  out->queues);
+			return vuser_fail(
+				err, errlen,
+				"cq=0: queues=%u needs the control queue (VIRTIO_NET_F_MQ "
+				"requires VIRTIO_NET_F_CTRL_VQ): set cq=1 or leave cq out",
+				out->queues);
 		out->cq = true;
 	}
 	/* Checked last: packed_vq may come after queue_size. */
 	if (!out->packed_vq && (out->queue_size & (out->queue_size - 1)))
-		return vuser_fail(err, errlen,
-				  "queue_size=%u: a split ring needs a power of two (a packed ring, "
-				  "packed_vq=1, takes any size)",
-				  out->queue_size);
+		return vuser_fail(
+			err, errlen,
+			"queue_size=%u: a split ring needs a power of two (a packed ring, "
+			"packed_vq=1, takes any size)",
+			out->queue_size);
 	return 0;
 }

@@ -19,13 +19,14 @@ struct vuser_devargs {
 	uint8_t mac[6];
 	bool mac_set;
 	uint32_t speed; /* Mbps; 0: unknown */
-	char iface[VUSER_IFNAMSIZ]; /* vhost-kernel TAP name (iface= or interface_name=); "": default */
-	bool mrg_rxbuf;  /* VIRTIO_NET_F_MRG_RXBUF */
-	bool in_order;   /* VIRTIO_F_IN_ORDER */
-	bool packed_vq;  /* VIRTIO_F_RING_PACKED */
-	bool vectorized; /* ask for a SIMD data path */
-	bool cq;         /* emulate a control queue (on by default when queues > 1) */
-	bool server;     /* vhost-user server mode: listen on path, the backend connects */
+	char iface
+		[VUSER_IFNAMSIZ]; /* vhost-kernel TAP name (iface= or interface_name=); "": default */
+	bool mrg_rxbuf;		  /* VIRTIO_NET_F_MRG_RXBUF */
+	bool in_order;		  /* VIRTIO_F_IN_ORDER */
+	bool packed_vq;		  /* VIRTIO_F_RING_PACKED */
+	bool vectorized;	  /* ask for a SIMD data path */
+	bool cq;		  /* emulate a control queue (on by default when queues > 1) */
+	bool server;		  /* vhost-user server mode: listen on path, the backend connects */
 };
 
 /*

@@ -77,7 +77,9 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	/* The ring is queue_size; a queue asking for more uses the ring it has (as DPDK's
 	 * virtio does), so any count up to the largest ring of the layout is taken. */
 	info->rx_desc_lim = (struct rte_eth_desc_lim){
-		.nb_max = vuser_queue_desc_max(port), .nb_min = 1, .nb_align = 1,
+		.nb_max = vuser_queue_desc_max(port),
+		.nb_min = 1,
+		.nb_align = 1,
 	};
 	info->tx_desc_lim = info->rx_desc_lim;
 	info->default_rxportconf.ring_size = port->args.queue_size;
@@ -87,7 +89,8 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	/* The one speed of the `speed` devarg, none when it is not given (as DPDK's virtio). */
 	info->speed_capa = 0;
 	if (port->args.speed)
-		info->speed_capa = rte_eth_speed_bitflag(port->args.speed, RTE_ETH_LINK_FULL_DUPLEX);
+		info->speed_capa =
+			rte_eth_speed_bitflag(port->args.speed, RTE_ETH_LINK_FULL_DUPLEX);
 	return 0;
 }
 
@@ -139,8 +142,7 @@ vuser_check_deferred_start(struct vuser_port *port, const char *kind, uint16_t q
 
 static int
 vuser_rx_queue_setup(struct rte_eth_dev *eth_dev, uint16_t queue_id, uint16_t nb_desc,
-		     unsigned int socket, const struct rte_eth_rxconf *conf,
-		     struct rte_mempool *mp)
+		     unsigned int socket, const struct rte_eth_rxconf *conf, struct rte_mempool *mp)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
 	struct vuser_rxq *rxq;
@@ -412,7 +414,8 @@ static struct rte_vdev_driver vuser_driver = {
 
 RTE_PMD_REGISTER_VDEV(net_vuser, vuser_driver);
 RTE_PMD_REGISTER_ALIAS(net_vuser, virtio_user);
-RTE_PMD_REGISTER_PARAM_STRING(net_vuser,
+RTE_PMD_REGISTER_PARAM_STRING(
+	net_vuser,
 	"path=<path> queues=<1..128> cq=<0|1> queue_size=<1..32768> "
 	"mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> "
 	"vectorized=<0|1> server=<0|1> iface=<name> interface_name=<name>");

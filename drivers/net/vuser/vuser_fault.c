@@ -17,14 +17,16 @@ static const char *const vuser_fault_names[VUSER_FAULT_N] = {
 static const char *const vuser_fault_what[VUSER_FAULT_N] = {
 	[VUSER_FAULT_BAD_ID] = "a buffer id that is out of range or of no buffer in flight",
 	[VUSER_FAULT_BAD_LEN] = "a length the buffer cannot hold (or no frame after the header)",
-	[VUSER_FAULT_DUPLICATE_ID] = "a buffer id it already completed (or, with IN_ORDER, not the one due)",
+	[VUSER_FAULT_DUPLICATE_ID] =
+		"a buffer id it already completed (or, with IN_ORDER, not the one due)",
 	[VUSER_FAULT_BAD_NUM_BUFFERS] = "a mergeable header with an impossible num_buffers",
-	[VUSER_FAULT_BAD_WRAP] = "a descriptor whose AVAIL/USED bits match neither this lap nor an available one",
+	[VUSER_FAULT_BAD_WRAP] =
+		"a descriptor whose AVAIL/USED bits match neither this lap nor an available one",
 	[VUSER_FAULT_BAD_USED_IDX] = "a used index further ahead than the buffers in flight",
 };
 
 const enum vuser_fault_kind vuser_rx_fault_kinds[] = {
-	VUSER_FAULT_BAD_ID,	      VUSER_FAULT_BAD_LEN,  VUSER_FAULT_DUPLICATE_ID,
+	VUSER_FAULT_BAD_ID,	     VUSER_FAULT_BAD_LEN,  VUSER_FAULT_DUPLICATE_ID,
 	VUSER_FAULT_BAD_NUM_BUFFERS, VUSER_FAULT_BAD_WRAP, VUSER_FAULT_BAD_USED_IDX,
 };
 const unsigned int vuser_nb_rx_fault_kinds = RTE_DIM(vuser_rx_fault_kinds);
@@ -104,8 +106,8 @@ vuser_fault_context(char *buf, size_t len, enum vuser_fault_kind kind, bool pack
 
 	switch (kind) {
 	case VUSER_FAULT_BAD_USED_IDX:
-		snprintf(buf, len, "split ring: used->idx %u, the driver's next used index %u",
-			 id, pos);
+		snprintf(buf, len, "split ring: used->idx %u, the driver's next used index %u", id,
+			 pos);
 		break;
 	case VUSER_FAULT_BAD_WRAP:
 		snprintf(buf, len, "%s %u: id %u, AVAIL/USED bits 0x%x", ring, pos, id, val);
@@ -157,8 +159,8 @@ vuser_fault_report(struct vuser_port *port, const char *dir, uint16_t queue_id,
 			  vuser_fault_names[kind], VUSER_FAULT_LOG_PERIOD_S);
 	else
 		VUSER_LOG(ERR, port,
-			  "%s queue %u: %" PRIu64 " more %s since the last line; now %s (total %"
-			  PRIu64 ")",
+			  "%s queue %u: %" PRIu64
+			  " more %s since the last line; now %s (total %" PRIu64 ")",
 			  dir, queue_id, suppressed, vuser_fault_names[kind], ctx, count);
 }
 

@@ -12,11 +12,11 @@
  * count since. docs/reliability.md lists what each does to the queue.
  */
 enum vuser_fault_kind {
-	VUSER_FAULT_BAD_ID,          /* id out of range, or of no buffer in flight */
-	VUSER_FAULT_BAD_LEN,         /* length larger than the buffer, or no frame after the header */
-	VUSER_FAULT_DUPLICATE_ID,    /* id completed twice (or, under IN_ORDER, not the one due) */
+	VUSER_FAULT_BAD_ID,	  /* id out of range, or of no buffer in flight */
+	VUSER_FAULT_BAD_LEN,	  /* length larger than the buffer, or no frame after the header */
+	VUSER_FAULT_DUPLICATE_ID, /* id completed twice (or, under IN_ORDER, not the one due) */
 	VUSER_FAULT_BAD_NUM_BUFFERS, /* mergeable header: num_buffers 0 or more than a frame takes */
-	VUSER_FAULT_BAD_WRAP,        /* packed: a descriptor neither available nor used this lap */
+	VUSER_FAULT_BAD_WRAP,	     /* packed: a descriptor neither available nor used this lap */
 	VUSER_FAULT_BAD_USED_IDX,    /* split: used->idx ahead by more than the buffers in flight */
 	VUSER_FAULT_N
 };
@@ -50,10 +50,10 @@ struct vuser_port;
  * port is stopped and started again, the port reports its link down, and an LSC event is
  * delivered from EAL's interrupt thread.
  */
-void vuser_rxq_fault(struct vuser_rxq *rxq, enum vuser_fault_kind kind, uint32_t pos,
-		     uint32_t id, uint32_t len);
-void vuser_txq_fault(struct vuser_txq *txq, enum vuser_fault_kind kind, uint32_t pos,
-		     uint32_t id, uint32_t len);
+void vuser_rxq_fault(struct vuser_rxq *rxq, enum vuser_fault_kind kind, uint32_t pos, uint32_t id,
+		     uint32_t len);
+void vuser_txq_fault(struct vuser_txq *txq, enum vuser_fault_kind kind, uint32_t pos, uint32_t id,
+		     uint32_t len);
 
 /* Is any queue of the port stopped by a fault? (control path) */
 bool vuser_port_queue_stopped(const struct vuser_port *port);

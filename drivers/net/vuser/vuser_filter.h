@@ -57,9 +57,9 @@ vuser_filter_pass(const struct vu_rx_filter *f, const struct rte_mbuf *m)
 		return true;
 	if (rte_is_multicast_ether_addr(dst))
 		return rte_is_broadcast_ether_addr(dst) || f->allmulti ||
-		       vuser_mac_in(f->multicast, f->n_multicast, dst);
+			vuser_mac_in(f->multicast, f->n_multicast, dst);
 	return rte_is_same_ether_addr((const struct rte_ether_addr *)f->mac, dst) ||
-	       vuser_mac_in(f->unicast, f->n_unicast, dst);
+		vuser_mac_in(f->unicast, f->n_unicast, dst);
 }
 
 /* Drop what the filter rejects; returns the packets kept, compacted in place. */

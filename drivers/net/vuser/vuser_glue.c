@@ -100,12 +100,13 @@ vuser_offload_features(uint64_t rx, uint64_t tx)
 	if (tx & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM))
 		f |= VU_BIT(VU_NET_F_CSUM);
 	if (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO)
-		f |= VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6);
+		f |= VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_HOST_TSO4) |
+			VU_BIT(VU_NET_F_HOST_TSO6);
 	if (rx & (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM))
 		f |= VU_BIT(VU_NET_F_GUEST_CSUM);
 	if (rx & RTE_ETH_RX_OFFLOAD_TCP_LRO)
 		f |= VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
-		     VU_BIT(VU_NET_F_GUEST_TSO6);
+			VU_BIT(VU_NET_F_GUEST_TSO6);
 	return f;
 }
 
@@ -230,8 +231,8 @@ vuser_glue_apply_rx_mode(struct vuser_port *port)
 				     VU_NET_CTRL_MAC_ADDR_SET, data->mac_addrs[0].addr_bytes,
 				     RTE_ETHER_ADDR_LEN);
 	if (rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_RX)) {
-		rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX,
-				     VU_NET_CTRL_RX_PROMISC, &promisc, sizeof(promisc));
+		rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC,
+				     &promisc, sizeof(promisc));
 		if (rc == 0)
 			rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX,
 					     VU_NET_CTRL_RX_ALLMULTI, &allmulti, sizeof(allmulti));
@@ -326,8 +327,10 @@ vuser_report_fallbacks(const struct vuser_port *port, uint64_t features)
 
 	for (unsigned int i = 0; i < RTE_DIM(asked); i++)
 		if (on[i] && !(features & VU_BIT(asked[i].bit)))
-			VUSER_LOG(NOTICE, port, "%s: the backend does not offer feature bit %u, running without it",
-				  asked[i].devarg, asked[i].bit);
+			VUSER_LOG(
+				NOTICE, port,
+				"%s: the backend does not offer feature bit %u, running without it",
+				asked[i].devarg, asked[i].bit);
 }
 
 /* Driver initialization as in spec 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK. */
@@ -425,8 +428,8 @@ vuser_glue_start(struct vuser_port *port)
 	}
 	if (rc == 0) {
 		step = "setting DRIVER_OK (the backend takes the rings)";
-		rc = vu_device_set_status(port->dev, vu_device_get_status(port->dev) |
-							     VU_STATUS_DRIVER_OK);
+		rc = vu_device_set_status(port->dev,
+					  vu_device_get_status(port->dev) | VU_STATUS_DRIVER_OK);
 	}
 	if (rc == 0) {
 		port->started = true;

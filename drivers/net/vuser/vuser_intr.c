@@ -86,9 +86,8 @@ vuser_intr_fini(struct rte_eth_dev *eth_dev)
 		/* From an LSC callback (EAL's interrupt thread) the handler is running: remove
 		 * it once it returns; from anywhere else wait until it is not running. */
 		if (rte_thread_is_intr())
-			rc = rte_intr_callback_unregister_pending(port->lsc_intr,
-								  vuser_intr_lsc_handler, eth_dev,
-								  NULL);
+			rc = rte_intr_callback_unregister_pending(
+				port->lsc_intr, vuser_intr_lsc_handler, eth_dev, NULL);
 		else
 			rc = rte_intr_callback_unregister_sync(port->lsc_intr,
 							       vuser_intr_lsc_handler, eth_dev);
@@ -137,8 +136,8 @@ vuser_intr_rxq_setup(struct rte_eth_dev *eth_dev)
 	    rte_intr_efd_counter_size_set(h, sizeof(uint64_t)) < 0)
 		goto fail;
 	for (uint16_t i = 0; i < n; i++) {
-		int fd = vu_device_queue_call_fd(port->dev, vuser_rxq_vq_index(
-							     eth_dev->data->rx_queues[i]));
+		int fd = vu_device_queue_call_fd(port->dev,
+						 vuser_rxq_vq_index(eth_dev->data->rx_queues[i]));
 
 		if (fd < 0 || rte_intr_efds_index_set(h, i, fd) < 0)
 			goto fail;

@@ -8,7 +8,7 @@ struct vuser_memory_walk {
 	struct vu_mem_table *mem;
 	bool need_fds;
 	int error;
-	unsigned int wanted; /* regions needed, even past the table's capacity */
+	unsigned int wanted;		    /* regions needed, even past the table's capacity */
 	uintptr_t keys[VU_MEM_MAX_REGIONS]; /* the file or memory list of each region */
 };
 
@@ -55,8 +55,9 @@ vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg
 	if (!r)
 		return 0;
 	if (r->len == 0) {
-		*r = (struct vu_mem_region){ .addr = start, .len = ms->len, .fd = fd,
-					     .offset = offset };
+		*r = (struct vu_mem_region){
+			.addr = start, .len = ms->len, .fd = fd, .offset = offset
+		};
 		return 0;
 	}
 	if (start < r->addr) {
@@ -109,8 +110,8 @@ vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem)
 /* EAL grew its memory (dynamic hugepage allocation): the backend must be able to reach
  * the new pages before any descriptor points there. */
 static void
-vuser_memory_event(enum rte_mem_event type, const void *addr __rte_unused,
-		   size_t len __rte_unused, void *arg)
+vuser_memory_event(enum rte_mem_event type, const void *addr __rte_unused, size_t len __rte_unused,
+		   void *arg)
 {
 	struct vuser_port *port = arg;
 	struct vu_mem_table mem;

@@ -45,17 +45,17 @@ vuser_no_memory(const struct vuser_port *port, const char *kind, uint16_t queue_
 /* Descriptors a queue uses: what it asked for, within the ring (0: the whole ring). The
  * ring size is queue_size whatever the request; said once per port. */
 static uint16_t
-vuser_usable_desc(struct vuser_port *port, const char *kind, uint16_t queue_id,
-		  uint16_t nb_desc)
+vuser_usable_desc(struct vuser_port *port, const char *kind, uint16_t queue_id, uint16_t nb_desc)
 {
 	uint16_t size = vuser_queue_ring_size(port);
 	uint16_t usable = nb_desc == 0 || nb_desc > size ? size : nb_desc;
 
 	if (!port->ring_size_logged)
-		VUSER_LOG(INFO, port,
-			  "ring size %u (queue_size): %s queue %u asked for %u descriptors, uses %u%s",
-			  size, kind, queue_id, nb_desc, usable,
-			  nb_desc > size ? "; the queue_size devarg sets a larger ring" : "");
+		VUSER_LOG(
+			INFO, port,
+			"ring size %u (queue_size): %s queue %u asked for %u descriptors, uses %u%s",
+			size, kind, queue_id, nb_desc, usable,
+			nb_desc > size ? "; the queue_size devarg sets a larger ring" : "");
 	port->ring_size_logged = true;
 	return usable;
 }
@@ -87,9 +87,9 @@ vuser_rxq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	rxq = rte_zmalloc_socket("vuser_rxq", sizeof(*rxq), RTE_CACHE_LINE_SIZE, socket);
 	if (!rxq)
 		return vuser_no_memory(port, "rx", queue_id);
-	rxq->sw_ring = rte_zmalloc_socket("vuser_rx_sw",
-					  (sizeof(*rxq->sw_ring) + sizeof(*rxq->posted_epoch)) * size,
-					  RTE_CACHE_LINE_SIZE, socket);
+	rxq->sw_ring = rte_zmalloc_socket(
+		"vuser_rx_sw", (sizeof(*rxq->sw_ring) + sizeof(*rxq->posted_epoch)) * size,
+		RTE_CACHE_LINE_SIZE, socket);
 	rxq->mz = vuser_ring_zone(port, "rx", queue_id, vuser_ring_bytes(size), socket);
 	if (!rxq->sw_ring || !rxq->mz) {
 		if (!rxq->sw_ring)
@@ -123,8 +123,8 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 				       (sizeof(*txq->bufs) + 3 * sizeof(uint16_t)) * size,
 				       RTE_CACHE_LINE_SIZE, socket);
 	/* The header slots live after the ring so the backend can read them. */
-	txq->mz = vuser_ring_zone(port, "tx", queue_id,
-				  ring_len + sizeof(struct vu_net_hdr) * size, socket);
+	txq->mz = vuser_ring_zone(port, "tx", queue_id, ring_len + sizeof(struct vu_net_hdr) * size,
+				  socket);
 	if (!txq->bufs || !txq->mz) {
 		if (!txq->bufs)
 			vuser_no_memory(port, "tx", queue_id);
@@ -184,8 +184,9 @@ vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 	rxq->hdr_hint = (uint32_t)(sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(rxq->mp) +
 				   RTE_PKTMBUF_HEADROOM - rxq->hdr_size);
 	rxq->vlan_strip = rxq->port->data->dev_conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
-	rxq->offload = features & (VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
-				   VU_BIT(VU_NET_F_GUEST_TSO6));
+	rxq->offload = features &
+		(VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |
+		 VU_BIT(VU_NET_F_GUEST_TSO6));
 	/* Take the port's filter at the first burst. */
 	rxq->filter_seq = rxq->port->filter.seq - 2;
 	rxq->filtering = false;
@@ -259,7 +260,8 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 	txq->hdr_prefetchw = (features & VU_BIT(VU_NET_F_MRG_RXBUF)) && vuser_cpu_prefetchw();
 	txq->halted = false;
 	memset(&txq->fault_log, 0, sizeof(txq->fault_log));
-	memset(txq->mz->addr, 0, vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
+	memset(txq->mz->addr, 0,
+	       vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
 	if (vuser_packed(features)) {
 		vu_packed_ring_init(&txq->packed, txq->mz->addr, txq->size);
 		txq->packed.driver_event->flags = VU_RING_EVENT_FLAGS_DISABLE;
@@ -392,12 +394,14 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 	if (!port->args.vectorized || !port->features)
 		return;
 	if (refusal)
-		VUSER_LOG(NOTICE, port, "vectorized=1: scalar %s-ring data path: the SIMD Rx "
-					"burst is not used, %s",
+		VUSER_LOG(NOTICE, port,
+			  "vectorized=1: scalar %s-ring data path: the SIMD Rx "
+			  "burst is not used, %s",
 			  vuser_packed(port->features) ? "packed" : "split", refusal);
 	else
-		VUSER_LOG(NOTICE, port, "vectorized=1: SIMD (AVX2) Rx burst on the packed "
-					"ring, scalar Tx");
+		VUSER_LOG(NOTICE, port,
+			  "vectorized=1: SIMD (AVX2) Rx burst on the packed "
+			  "ring, scalar Tx");
 }
 
 void

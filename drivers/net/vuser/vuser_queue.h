@@ -58,7 +58,7 @@ struct vuser_burst_tally {
  */
 static __rte_always_inline void
 vuser_tally_pkt(struct vuser_queue_stats *st, struct vuser_burst_tally *t, const struct rte_mbuf *m,
-	uint32_t len)
+		uint32_t len)
 {
 	const uint8_t *dst = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t lo, whole = m->data_len >= RTE_ETHER_ADDR_LEN, bcast;
@@ -90,24 +90,24 @@ struct vuser_rxq {
 	struct rte_mbuf **sw_ring; /* mbuf posted under each buffer id */
 	struct rte_mempool *mp;
 	struct vuser_port *port;
-	uint16_t size;             /* ring size */
-	uint16_t nb_desc;          /* buffers kept posted */
+	uint16_t size;	  /* ring size */
+	uint16_t nb_desc; /* buffers kept posted */
 	uint16_t hdr_size;
 	uint16_t port_id;
 	uint16_t queue_id;
-	uint32_t hdr_hint;         /* a pool mbuf's header, bytes from the mbuf's start */
-	bool mrg;                  /* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
-	bool filtering;            /* the receive filter can drop frames */
-	bool offload;              /* GUEST_CSUM or GUEST_TSO*: read the header's flags */
-	bool vlan_strip;           /* RTE_ETH_RX_OFFLOAD_VLAN_STRIP, done in software */
-	bool in_order;             /* VIRTIO_F_IN_ORDER: buffers come back as posted */
-	bool halted;               /* ring state corrupt: no burst touches it until restart */
-	uint16_t next_id;          /* in-order: the id due next (posted ids cycle 0..nb_desc-1) */
-	uint32_t epoch;            /* count of bursts that took entries (never 0) */
-	uint32_t *posted_epoch;    /* by id: the burst that last posted it (duplicate check) */
-	uint32_t filter_seq;       /* version of `filter` (see vuser_filter.h) */
+	uint32_t hdr_hint;	/* a pool mbuf's header, bytes from the mbuf's start */
+	bool mrg;		/* VIRTIO_NET_F_MRG_RXBUF: a packet may span buffers */
+	bool filtering;		/* the receive filter can drop frames */
+	bool offload;		/* GUEST_CSUM or GUEST_TSO*: read the header's flags */
+	bool vlan_strip;	/* RTE_ETH_RX_OFFLOAD_VLAN_STRIP, done in software */
+	bool in_order;		/* VIRTIO_F_IN_ORDER: buffers come back as posted */
+	bool halted;		/* ring state corrupt: no burst touches it until restart */
+	uint16_t next_id;	/* in-order: the id due next (posted ids cycle 0..nb_desc-1) */
+	uint32_t epoch;		/* count of bursts that took entries (never 0) */
+	uint32_t *posted_epoch; /* by id: the burst that last posted it (duplicate check) */
+	uint32_t filter_seq;	/* version of `filter` (see vuser_filter.h) */
 	uint64_t nombuf;
-	uint64_t filtered;         /* frames the receive filter dropped */
+	uint64_t filtered; /* frames the receive filter dropped */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 	struct vu_rx_filter filter;
@@ -118,7 +118,7 @@ struct vuser_rxq {
 struct vuser_tx_buf {
 	struct rte_mbuf *m;
 	uint16_t ndesc; /* descriptors the chain takes */
-	uint16_t tail;  /* split: last descriptor of the chain */
+	uint16_t tail;	/* split: last descriptor of the chain */
 };
 
 struct vuser_txq {
@@ -128,29 +128,29 @@ struct vuser_txq {
 	};
 	struct vuser_tx_buf *bufs; /* by buffer id (split: the head descriptor id; packed
 				    * in-order: the head's ring slot) */
-	uint16_t *ids;             /* packed without in-order: free buffer ids (a stack) */
-	uint16_t *order;           /* split in-order: buffer ids in the order made available */
-	uint16_t *next;            /* split: the free list's links, kept out of ring memory:
+	uint16_t *ids;		   /* packed without in-order: free buffer ids (a stack) */
+	uint16_t *order;	   /* split in-order: buffer ids in the order made available */
+	uint16_t *next;		   /* split: the free list's links, kept out of ring memory:
 				    * desc.next is written only inside a chain being built */
 	struct vu_net_hdr *hdrs;   /* a zeroed header slot per buffer id, in ring memory */
 	struct vuser_port *port;
 	uint16_t size;
-	uint16_t nb_desc;          /* descriptors allowed in flight */
-	uint16_t num_free;         /* descriptors (slots) free now */
-	uint16_t free_head;        /* split: first free descriptor */
-	uint16_t free_tail;        /* split: last free descriptor */
-	uint16_t ids_top;          /* packed without in-order: free ids on the stack */
-	uint16_t order_head;       /* split in-order: oldest in-flight entry of `order` */
-	uint16_t order_tail;       /* split in-order: next entry of `order` to fill */
-	uint16_t order_count;      /* split in-order: buffers in flight */
+	uint16_t nb_desc;     /* descriptors allowed in flight */
+	uint16_t num_free;    /* descriptors (slots) free now */
+	uint16_t free_head;   /* split: first free descriptor */
+	uint16_t free_tail;   /* split: last free descriptor */
+	uint16_t ids_top;     /* packed without in-order: free ids on the stack */
+	uint16_t order_head;  /* split in-order: oldest in-flight entry of `order` */
+	uint16_t order_tail;  /* split in-order: next entry of `order` to fill */
+	uint16_t order_count; /* split in-order: buffers in flight */
 	uint16_t hdr_size;
 	uint16_t queue_id;
-	bool in_order;             /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
-	bool offload;              /* CSUM negotiated: headers carry checksum/TSO requests */
-	bool fast_free;            /* RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE */
-	bool hdr_prefetchw;        /* MRG_RXBUF and a CPU with PREFETCHW: fetch the header
+	bool in_order;	    /* VIRTIO_F_IN_ORDER: one used entry may complete a batch */
+	bool offload;	    /* CSUM negotiated: headers carry checksum/TSO requests */
+	bool fast_free;	    /* RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE */
+	bool hdr_prefetchw; /* MRG_RXBUF and a CPU with PREFETCHW: fetch the header
 				    * lines for writing (vuser_tx_prefetch_hdrs) */
-	bool halted;               /* ring state corrupt: no burst touches it until restart */
+	bool halted;	    /* ring state corrupt: no burst touches it until restart */
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 	struct vuser_fault_log fault_log;
@@ -283,7 +283,8 @@ vuser_rx_post(struct vuser_rxq *rxq, bool packed, uint16_t id, struct rte_mbuf *
 
 /* The fields vuser_rx_first_seg writes as words: rearm_data (data_off, refcnt, nb_segs,
  * port), and packet_type, pkt_len, data_len, vlan_tci of rx_descriptor_fields1. */
-#define VUSER_REARM_OFF(field) (offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, data_off))
+#define VUSER_REARM_OFF(field) \
+	(offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, data_off))
 #define VUSER_RXD_OFF(field) \
 	(offsetof(struct rte_mbuf, field) - offsetof(struct rte_mbuf, rx_descriptor_fields1))
 _Static_assert(VUSER_REARM_OFF(refcnt) == 2 && VUSER_REARM_OFF(nb_segs) == 4 &&
@@ -303,9 +304,9 @@ vuser_rx_first_seg(const struct vuser_rxq *rxq, struct rte_mbuf *m, uint32_t len
 {
 	uint32_t data = len - rxq->hdr_size;
 	uint64_t rearm = RTE_PKTMBUF_HEADROOM | (uint64_t)1 << 16 | (uint64_t)1 << 32 |
-			 (uint64_t)rxq->port_id << 48;
+		(uint64_t)rxq->port_id << 48;
 	uint64_t type_len = (uint64_t)data << 32; /* packet_type 0, pkt_len */
-	uint32_t dlen_tci = (uint16_t)data;       /* data_len, vlan_tci 0 */
+	uint32_t dlen_tci = (uint16_t)data;	  /* data_len, vlan_tci 0 */
 
 	memcpy(&m->data_off, &rearm, sizeof(rearm));
 	m->ol_flags &= RTE_MBUF_F_EXTERNAL;
@@ -329,8 +330,7 @@ vuser_rx_append_seg(const struct vuser_rxq *rxq, struct rte_mbuf *head, struct r
 
 /* A used length the buffer could not have held, or with no packet after the header. */
 static inline bool
-vuser_rx_len_bad(const struct vuser_rxq *rxq, const struct rte_mbuf *m, uint32_t len,
-		 bool first)
+vuser_rx_len_bad(const struct vuser_rxq *rxq, const struct rte_mbuf *m, uint32_t len, bool first)
 {
 	return (first && len <= rxq->hdr_size) || len > vuser_rx_buf_len(rxq, m);
 }
@@ -340,7 +340,7 @@ static inline bool
 vuser_tx_can_push(const struct rte_mbuf *m, uint16_t hdr_size)
 {
 	return rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m) && m->nb_segs == 1 &&
-	       rte_pktmbuf_headroom(m) >= hdr_size;
+		rte_pktmbuf_headroom(m) >= hdr_size;
 }
 
 /* A zero header (hdr_size is 12 with VERSION_1, 10 for legacy). The header sits in the

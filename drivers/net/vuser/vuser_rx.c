@@ -43,8 +43,8 @@ vuser_rx_pending(struct vuser_rxq *rxq, bool packed, uint16_t max, uint32_t *ids
 	while (n < max) {
 		uint16_t id;
 		uint32_t len;
-		uint16_t f = vu_packed_desc_read(&r->desc[idx], &id, &len) &
-			     VU_PACKED_DESC_F_AVAIL_USED;
+		uint16_t f =
+			vu_packed_desc_read(&r->desc[idx], &id, &len) & VU_PACKED_DESC_F_AVAIL_USED;
 
 		if (f != vu_packed_used_bits(wrap)) {
 			/* Every slot from the used position on holds a posted buffer. */
@@ -107,8 +107,7 @@ vuser_rx_id_ok(const struct vuser_rxq *rxq, uint32_t id)
 {
 	if (rxq->in_order)
 		return id == rxq->next_id;
-	return id < rxq->size && rxq->sw_ring[id] != NULL &&
-	       rxq->posted_epoch[id] != rxq->epoch;
+	return id < rxq->size && rxq->sw_ring[id] != NULL && rxq->posted_epoch[id] != rxq->epoch;
 }
 
 /* Buffer `id` was taken (delivered or reposted): the one due next is the one after it.
@@ -239,7 +238,8 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 				     nbufs > rxq->nb_desc)) {
 				vuser_rx_bad_len(rxq, packed, used, id, nbufs,
 						 VUSER_FAULT_BAD_NUM_BUFFERS);
-				vuser_rx_repost(rxq, give, &ngive, (uint16_t)id, head); /* same buffer */
+				vuser_rx_repost(rxq, give, &ngive, (uint16_t)id,
+						head); /* same buffer */
 				vuser_rx_id_done(rxq, id);
 				used++;
 				continue;
@@ -355,7 +355,7 @@ static int
 vuser_rx_monitor_check(const uint64_t value, const uint64_t opaque[RTE_POWER_MONITOR_OPAQUE_SZ])
 {
 	if (vu_ring_watch_pending(value, opaque[VUSER_WATCH_EXPECT], opaque[VUSER_WATCH_MASK],
-		    opaque[VUSER_WATCH_IF_EQUAL]))
+				  opaque[VUSER_WATCH_IF_EQUAL]))
 		return -1;
 	return 0;
 }

@@ -30,15 +30,15 @@ vuser_rx_line_want(uint16_t id, bool wrap)
  */
 static __rte_always_inline bool
 vuser_rx_line_c(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
-	uint32_t cap, uint32_t *lens)
+		uint32_t cap, uint32_t *lens)
 {
 	const struct vu_packed_desc *d = &rxq->packed.desc[slot];
 	uint64_t tail[VU_PACKED_DESCS_PER_LINE];
 	bool ok = true;
 
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
-		tail[k] = __atomic_load_n(
-			(const vu_packed_desc_tail_word *)&d[k].len, __ATOMIC_RELAXED);
+		tail[k] = __atomic_load_n((const vu_packed_desc_tail_word *)&d[k].len,
+					  __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
 		uint32_t len = (uint32_t)tail[k];
@@ -58,7 +58,7 @@ vuser_rx_line_c(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, b
  * are single accesses (each descriptor's flags still come with its id and len). */
 static inline VUSER_AVX2 bool
 vuser_rx_line_avx2(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
-	uint32_t cap, uint32_t *lens)
+		   uint32_t cap, uint32_t *lens)
 {
 	const __m256i *line = (const __m256i *)&rxq->packed.desc[slot];
 	/* Descriptors 0-1 and 2-3: take the odd 64-bit lanes, the tails, in ring order. */
@@ -66,16 +66,17 @@ vuser_rx_line_avx2(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id
 	__m256i b = _mm256_load_si256(line + 1);
 	__m256i tails = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(a, b), 0xd8);
 	__m256i want = _mm256_set_epi64x((long long)vuser_rx_line_want(first_id + 3, wrap),
-		(long long)vuser_rx_line_want(first_id + 2, wrap),
-		(long long)vuser_rx_line_want(first_id + 1, wrap),
-		(long long)vuser_rx_line_want(first_id, wrap));
+					 (long long)vuser_rx_line_want(first_id + 2, wrap),
+					 (long long)vuser_rx_line_want(first_id + 1, wrap),
+					 (long long)vuser_rx_line_want(first_id, wrap));
 	__m256i id_flags =
 		_mm256_and_si256(tails, _mm256_set1_epi64x((long long)VUSER_RX_LINE_ID_FLAGS));
 	__m256i len = _mm256_and_si256(tails, _mm256_set1_epi64x(0xffffffffll));
 	/* In 64-bit lanes, where the signed compare is exact for 32-bit lengths. */
 	__m256i too_short = _mm256_cmpgt_epi64(_mm256_set1_epi64x(rxq->hdr_size + 1), len);
 	__m256i too_long = _mm256_cmpgt_epi64(len, _mm256_set1_epi64x(cap));
-	__m256i bad = _mm256_or_si256(_mm256_or_si256(too_short, too_long),
+	__m256i bad = _mm256_or_si256(
+		_mm256_or_si256(too_short, too_long),
 		_mm256_xor_si256(_mm256_cmpeq_epi64(id_flags, want), _mm256_set1_epi64x(-1)));
 
 	__atomic_signal_fence(__ATOMIC_ACQUIRE); /* x86 keeps loads in order; the compiler too */
@@ -83,15 +84,15 @@ vuser_rx_line_avx2(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id
 		return false;
 	/* The lengths, in the low halves of the lanes, as four 32-bit words. */
 	_mm_storeu_si128((__m128i *)lens,
-		_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
-			len, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0))));
+			 _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+				 len, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0))));
 	return true;
 }
 #endif
 
 static __rte_always_inline bool
 vuser_rx_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
-	uint32_t cap, uint32_t *lens, bool avx2)
+	      uint32_t cap, uint32_t *lens, bool avx2)
 {
 #if defined(RTE_ARCH_X86_64)
 	if (avx2)
@@ -152,7 +153,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	 * Either way every id taken here is one the device holds: the ids of one burst are
 	 * consecutive and at most nb_desc, so none comes twice, and each goes back at the end. */
 	if (unlikely(rxq->halted || rxq->filtering || rxq->vlan_strip || rxq->offload ||
-		    vu_packed_line_offset(slot) != 0))
+		     vu_packed_line_offset(slot) != 0))
 		return vuser_rx_lines_general(queue, pkts, nb_pkts, mrg);
 	/* Every buffer comes from the pool: its data room is every buffer's buf_len. */
 	cap = vuser_rx_buf_len_of(rxq, rte_pktmbuf_data_room_size(rxq->mp));
@@ -160,10 +161,9 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	max = RTE_MIN(RTE_MIN(nb_pkts, (uint16_t)VUSER_BURST_MAX), rxq->nb_desc);
 	/* Whole lines only: of the ring (a packed ring's size need not be a multiple of 4) and
 	 * of the ids due (they cycle through 0..nb_desc-1). */
-	while (n + VU_PACKED_DESCS_PER_LINE <= max &&
-		slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
-		id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
-		vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
+	while (n + VU_PACKED_DESCS_PER_LINE <= max && slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
+	       id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
+	       vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
 		for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
 			rte_prefetch0(rxq->sw_ring[id + k]);
 			vuser_rx_prefetch_frame(rxq, rxq->sw_ring[id + k]);

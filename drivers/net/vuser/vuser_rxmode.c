@@ -68,8 +68,9 @@ vuser_mac_addr_set(struct rte_eth_dev *eth_dev, struct rte_ether_addr *mac)
 	rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_MAC_ADDR, VU_NET_CTRL_MAC,
 			     VU_NET_CTRL_MAC_ADDR_SET, mac->addr_bytes, RTE_ETHER_ADDR_LEN);
 	if (rc == -ENOTSUP)
-		VUSER_LOG(ERR, port, "changing the MAC of a running port needs the control queue "
-				     "(devarg cq=1); stop the port or give mac= at probe");
+		VUSER_LOG(ERR, port,
+			  "changing the MAC of a running port needs the control queue "
+			  "(devarg cq=1); stop the port or give mac= at probe");
 	return rc;
 }
 
@@ -130,8 +131,9 @@ vuser_vlan_offload_set(struct rte_eth_dev *eth_dev, int mask)
 
 	if ((mask & RTE_ETH_VLAN_FILTER_MASK) && port->started &&
 	    !!(rx & RTE_ETH_RX_OFFLOAD_VLAN_FILTER) != vuser_glue_has(port, VU_NET_F_CTRL_VLAN)) {
-		VUSER_LOG(ERR, port, "the VLAN filter is negotiated at start (VIRTIO_NET_F_CTRL_VLAN): "
-				     "stop the port, change it, start again");
+		VUSER_LOG(ERR, port,
+			  "the VLAN filter is negotiated at start (VIRTIO_NET_F_CTRL_VLAN): "
+			  "stop the port, change it, start again");
 		return -ENOTSUP;
 	}
 	if (mask & RTE_ETH_VLAN_STRIP_MASK)

@@ -29,14 +29,14 @@ struct vuser_mp_kick_req {
 };
 
 struct vuser_mp_kick_reply {
-	int32_t rc; /* 0 or -errno */
+	int32_t rc;	/* 0 or -errno */
 	uint16_t total; /* kick fds the port has: one per data virtqueue */
 	uint16_t first; /* the request's */
 };
 
 _Static_assert(sizeof(struct vuser_mp_kick_req) <= RTE_MP_MAX_PARAM_LEN &&
-		sizeof(struct vuser_mp_kick_reply) <= RTE_MP_MAX_PARAM_LEN,
-	"multi-process message parameters");
+		       sizeof(struct vuser_mp_kick_reply) <= RTE_MP_MAX_PARAM_LEN,
+	       "multi-process message parameters");
 
 /* Primary: ports that answer secondaries (the request handler is registered once). */
 static unsigned int vuser_serving;
@@ -78,7 +78,7 @@ vuser_mp_answer_kick_fds(const struct rte_mp_msg *msg, const void *peer)
 		reply.fds[reply.num_fds++] = fd;
 	}
 	VUSER_LOG(INFO, port, "a secondary process asked for the kick fds of virtqueues %u..%u",
-		req->first, req->first + reply.num_fds - 1);
+		  req->first, req->first + reply.num_fds - 1);
 	return rte_mp_reply(&reply, peer);
 }
 
@@ -89,7 +89,7 @@ vuser_secondary_serve(void)
 		return 0;
 	/* --in-memory (no shared config): no secondary process can attach. */
 	if (rte_mp_action_register(VUSER_MP_KICK_FDS, vuser_mp_answer_kick_fds) == 0 ||
-		rte_errno == ENOTSUP)
+	    rte_errno == ENOTSUP)
 		return 0;
 	vuser_serving--;
 	rte_log(RTE_LOG_ERR, vuser_logtype,
@@ -120,7 +120,7 @@ vuser_proc_free(struct vuser_proc *proc)
 /* Check one answer of the primary and take its fds (closed when refused). */
 static int
 vuser_take_kick_fds(const struct vuser_port *port, const struct rte_mp_msg *msg, uint16_t first,
-	struct vuser_proc *proc)
+		    struct vuser_proc *proc)
 {
 	const struct vuser_mp_kick_reply *rep = (const void *)msg->param;
 	int rc = 0;
@@ -130,11 +130,11 @@ vuser_take_kick_fds(const struct vuser_port *port, const struct rte_mp_msg *msg,
 	else if (rep->rc < 0)
 		rc = rep->rc;
 	else if (rep->first != first || rep->total != proc->nb_kick_fds || msg->num_fds == 0 ||
-		first + msg->num_fds > proc->nb_kick_fds)
+		 first + msg->num_fds > proc->nb_kick_fds)
 		rc = -EPROTO;
 	if (rc < 0) {
 		VUSER_LOG(ERR, port, "the primary process answered %s (virtqueue %u on) with %s",
-			VUSER_MP_KICK_FDS, first, rte_strerror(-rc));
+			  VUSER_MP_KICK_FDS, first, rte_strerror(-rc));
 		for (int i = 0; i < msg->num_fds && i < RTE_MP_MAX_FD_NUM; i++)
 			close(msg->fds[i]);
 		return rc;
@@ -147,7 +147,7 @@ vuser_take_kick_fds(const struct vuser_port *port, const struct rte_mp_msg *msg,
 static int
 vuser_get_kick_fds(const struct vuser_port *port, struct vuser_proc *proc)
 {
-	struct timespec timeout = {.tv_sec = VUSER_MP_TIMEOUT_S};
+	struct timespec timeout = { .tv_sec = VUSER_MP_TIMEOUT_S };
 
 	for (uint16_t first = 0; first < proc->nb_kick_fds;) {
 		struct vuser_mp_kick_req *req;
@@ -165,7 +165,7 @@ vuser_get_kick_fds(const struct vuser_port *port, struct vuser_proc *proc)
 		if (rte_mp_request_sync(&msg, &answer, &timeout) < 0 || answer.nb_received != 1) {
 			rc = answer.nb_received == 0 ? -ETIMEDOUT : -rte_errno;
 			VUSER_LOG(ERR, port, "no answer from the primary process to %s: %s",
-				VUSER_MP_KICK_FDS, rte_strerror(-rc));
+				  VUSER_MP_KICK_FDS, rte_strerror(-rc));
 			free(answer.msgs);
 			return rc;
 		}
@@ -227,9 +227,9 @@ vuser_secondary_refuse(struct rte_eth_dev *eth_dev, const char *op, const char *
 	const struct vuser_port *port = eth_dev->data->dev_private;
 
 	VUSER_LOG(ERR, port,
-		"%s (%s) refused in a secondary process (pid %d): only the primary process "
-		"controls the port; a secondary reads its statistics and may run bursts",
-		op, api, (int)getpid());
+		  "%s (%s) refused in a secondary process (pid %d): only the primary process "
+		  "controls the port; a secondary reads its statistics and may run bursts",
+		  op, api, (int)getpid());
 	return -ENOTSUP;
 }
 
@@ -246,20 +246,20 @@ VUSER_REFUSE(promiscuous_enable, "rte_eth_promiscuous_enable")
 VUSER_REFUSE(promiscuous_disable, "rte_eth_promiscuous_disable")
 VUSER_REFUSE(allmulticast_enable, "rte_eth_allmulticast_enable")
 VUSER_REFUSE(allmulticast_disable, "rte_eth_allmulticast_disable")
-VUSER_REFUSE(
-	mac_addr_set, "rte_eth_dev_default_mac_addr_set", struct rte_ether_addr *addr __rte_unused)
+VUSER_REFUSE(mac_addr_set, "rte_eth_dev_default_mac_addr_set",
+	     struct rte_ether_addr *addr __rte_unused)
 VUSER_REFUSE(mac_addr_add, "rte_eth_dev_mac_addr_add", struct rte_ether_addr *addr __rte_unused,
-	uint32_t index __rte_unused, uint32_t vmdq __rte_unused)
+	     uint32_t index __rte_unused, uint32_t vmdq __rte_unused)
 VUSER_REFUSE(vlan_filter_set, "rte_eth_dev_vlan_filter", uint16_t vlan_id __rte_unused,
-	int on __rte_unused)
+	     int on __rte_unused)
 VUSER_REFUSE(rx_queue_intr_enable, "rte_eth_dev_rx_intr_enable", uint16_t queue_id __rte_unused)
 VUSER_REFUSE(rx_queue_intr_disable, "rte_eth_dev_rx_intr_disable", uint16_t queue_id __rte_unused)
 
 /* The primary keeps the link status in the shared data (rte_eth_linkstatus_set at start,
  * stop and link events): a secondary reads it from there as it is. */
 static int
-vuser_secondary_link_update(
-	struct rte_eth_dev *eth_dev __rte_unused, int wait_to_complete __rte_unused)
+vuser_secondary_link_update(struct rte_eth_dev *eth_dev __rte_unused,
+			    int wait_to_complete __rte_unused)
 {
 	return 0;
 }

@@ -85,12 +85,13 @@ vuser_tx_reclaim(struct vuser_txq *txq, bool packed)
 			uint16_t id, ndesc;
 			uint32_t len;
 			uint16_t f = vu_packed_desc_read(&r->desc[r->used_idx], &id, &len) &
-				     VU_PACKED_DESC_F_AVAIL_USED;
+				VU_PACKED_DESC_F_AVAIL_USED;
 
 			if (f != vu_packed_used_bits(r->used_wrap)) {
 				/* With buffers in flight the used position holds a posted one. */
 				if (unlikely(f != vu_packed_avail_bits(r->used_wrap)))
-					vuser_txq_fault(txq, VUSER_FAULT_BAD_WRAP, r->used_idx, id, f);
+					vuser_txq_fault(txq, VUSER_FAULT_BAD_WRAP, r->used_idx, id,
+							f);
 				break;
 			}
 			ndesc = vuser_tx_complete(txq, packed, id, r->used_idx, &fb);
@@ -236,8 +237,8 @@ vuser_tx_packed_id(struct vuser_txq *txq, uint16_t head_slot)
 
 /* The bookkeeping of a packet made available as buffer `id` over `need` descriptors. */
 static __rte_always_inline void
-vuser_tx_account(struct vuser_txq *txq, bool packed, uint16_t id, struct rte_mbuf *m,
-		 uint16_t need, uint32_t pkt_len, struct vuser_burst_tally *tally)
+vuser_tx_account(struct vuser_txq *txq, bool packed, uint16_t id, struct rte_mbuf *m, uint16_t need,
+		 uint32_t pkt_len, struct vuser_burst_tally *tally)
 {
 	txq->bufs[id].m = m;
 	txq->bufs[id].ndesc = need;
@@ -393,7 +394,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 {
 	struct vuser_burst_tally tally = { 0 };
 	uint16_t ntx = 0, sent = 0;
-	struct vuser_tx_line line = {.n = 0};
+	struct vuser_tx_line line = { .n = 0 };
 	bool kick;
 
 	/* A corrupt ring (vuser_fault.h) is left alone: the caller keeps every packet. */
@@ -426,7 +427,8 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		}
 
 		/* RTE_ETH_TX_OFFLOAD_VLAN_INSERT in software, as DPDK's virtio does. */
-		if (unlikely(m->ol_flags & RTE_MBUF_F_TX_VLAN) && vuser_tx_vlan_insert(txq, &pkts[ntx]))
+		if (unlikely(m->ol_flags & RTE_MBUF_F_TX_VLAN) &&
+		    vuser_tx_vlan_insert(txq, &pkts[ntx]))
 			continue;
 		m = pkts[ntx];
 		push = vuser_tx_can_push(m, txq->hdr_size);

@@ -9,15 +9,17 @@ struct vuser_xstat_def {
 #define VUSER_RXQ(field) offsetof(struct vuser_rxq, field)
 #define VUSER_TXQ(field) offsetof(struct vuser_txq, field)
 
-#define VUSER_SIZE_XSTATS(Q)                                              \
-	{ "undersize_packets", Q(stats.size_bins[0]) },                   \
-	{ "size_64_packets", Q(stats.size_bins[1]) },                     \
-	{ "size_65_127_packets", Q(stats.size_bins[2]) },                 \
-	{ "size_128_255_packets", Q(stats.size_bins[3]) },                \
-	{ "size_256_511_packets", Q(stats.size_bins[4]) },                \
-	{ "size_512_1023_packets", Q(stats.size_bins[5]) },               \
-	{ "size_1024_1518_packets", Q(stats.size_bins[6]) },              \
-	{ "size_1519_max_packets", Q(stats.size_bins[7]) }
+#define VUSER_SIZE_XSTATS(Q)                                         \
+	{ "undersize_packets", Q(stats.size_bins[0]) },              \
+		{ "size_64_packets", Q(stats.size_bins[1]) },        \
+		{ "size_65_127_packets", Q(stats.size_bins[2]) },    \
+		{ "size_128_255_packets", Q(stats.size_bins[3]) },   \
+		{ "size_256_511_packets", Q(stats.size_bins[4]) },   \
+		{ "size_512_1023_packets", Q(stats.size_bins[5]) },  \
+		{ "size_1024_1518_packets", Q(stats.size_bins[6]) }, \
+	{                                                            \
+		"size_1519_max_packets", Q(stats.size_bins[7])       \
+	}
 
 /* The names and order of DPDK 22.11's virtio driver (rte_virtio_rxq_stat_strings and
  * rte_virtio_txq_stat_strings), so that what reads a virtio_user port reads ours the same
