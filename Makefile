@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # vuser: top-level entry points.
 #
 #   make build   install build deps if missing (scripts/setup.sh), configure

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """vuser demo: a virtio-user frontend talking to DPDK's net_vhost backend.
 
 Runs three short scenarios with two dpdk-testpmd processes and prints packet

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Run every test suite of vuser and print one closing line.
 
   1. unit:         meson test -C build --print-errorlogs   (cmocka suites)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Install what vuser needs to build and test on Debian 12, and fetch the DPDK
 # driver SDK headers that Debian's libdpdk-dev does not ship.
 #
@@ -36,6 +37,8 @@ PACKAGES=(
 	iproute2 qemu-system-x86 busybox-static
 	# fuzz targets (libFuzzer, ASan/UBSan runtimes) and the sanitizer build (docs/reliability.md)
 	clang llvm libclang-rt-14-dev
+	# style check in CI (scripts/check_style.sh)
+	clang-format
 )
 
 # The five SDK headers a vdev ethdev driver needs, and where they live in the
@@ -59,7 +62,7 @@ case "${1:-}" in
 --check) CHECK_ONLY=1 ;;
 "") ;;
 -h | --help)
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *) die "unknown option '$1' (try --help)" ;;

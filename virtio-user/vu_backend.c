@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Backend selection: which vhost frontend serves a device path. */
 #include <sys/stat.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The backend ops interface: one ops table per vhost frontend (vhost-user, vhost-kernel). */
 #ifndef VU_BACKEND_H
 #define VU_BACKEND_H

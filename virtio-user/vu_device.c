@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Virtio-net device emulation over a vhost backend: the virtio side of a virtio-user port. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Virtio-net device emulation: features, status machine, config space, queues, memory. */
 #ifndef VU_DEVICE_H
 #define VU_DEVICE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The device's backend connection: watching it, and resuming the rings when a backend returns. */
 #include <errno.h>
 #include <stdio.h>

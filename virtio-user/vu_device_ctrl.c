@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The control virtqueue of the virtio-net device, emulated in-process (spec 5.1.6.5). */
 #include <string.h>
 

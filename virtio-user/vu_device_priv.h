@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private state of the virtio-net device emulation, shared by the vu_device*.c files. */
 #ifndef VU_DEVICE_PRIV_H
 #define VU_DEVICE_PRIV_H

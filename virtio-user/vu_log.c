@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Default log sink and the switch to an embedder-provided one. */
 #include <stdio.h>
 

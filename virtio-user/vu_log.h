@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Logging hook of libvirtio_user: the embedding application (the PMD) routes lines to its log. */
 #ifndef VU_LOG_H
 #define VU_LOG_H

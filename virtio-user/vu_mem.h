@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Memory description handed to the device: regions of the driver's address space with their fds. */
 #ifndef VU_MEM_H
 #define VU_MEM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Link settings over rtnetlink with libnl-3 route (rtnl_link): no shelling out to ip(8). */
 #include <errno.h>
 #include <net/if.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Link settings over rtnetlink (libnl-3 route): a TAP's name, MAC, MTU and up/down state. */
 #ifndef VU_NETLINK_H
 #define VU_NETLINK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Split virtqueue layout (spec 2.7) and the driver-side primitives the PMD's hot path inlines. */
 #ifndef VU_RING_H
 #define VU_RING_H

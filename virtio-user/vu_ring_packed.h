@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Packed virtqueue layout (spec 2.8) and the driver-side primitives the PMD's hot path inlines. */
 #ifndef VU_RING_PACKED_H
 #define VU_RING_PACKED_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* TAP devices for the vhost-kernel frontend: /dev/net/tun queues and their ioctls. */
 #include <errno.h>
 #include <fcntl.h>

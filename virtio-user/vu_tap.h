@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* TAP devices for the vhost-kernel frontend: one /dev/net/tun queue fd per queue pair. */
 #ifndef VU_TAP_H
 #define VU_TAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-kernel frontend: the backend ops over /dev/vhost-net ioctls, with a TAP as the net backend. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-user frontend (client and server mode): the backend ops over an AF_UNIX socket. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-user message framing over a stream socket, fd passing and reply validation. */
 #include <errno.h>
 #include <poll.h>

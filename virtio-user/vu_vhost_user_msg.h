@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-user protocol messages: definitions, framing with SCM_RIGHTS fds, and validation.
  * Independent of any frontend state so that a backend side can reuse it. */
 #ifndef VU_VHOST_USER_MSG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Virtio and virtio-net constants, feature bits and on-the-wire layouts (virtio 1.2 spec). */
 #ifndef VU_VIRTIO_H
 #define VU_VIRTIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* In-process checks of net_vuser against net_vhost in one EAL app: payloads both ways,
  * offloads carried in the virtio-net header, the receive filter of the control queue,
  * multi-queue steering, and power management's monitor mode. One thread polls both ports,

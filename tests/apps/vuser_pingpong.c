@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Single-thread ping-pong between net_vhost and a virtio-user frontend (ours or DPDK's),
  * for per-packet cost comparisons of the drivers' Rx/Tx functions under callgrind:
  * the backend sends a burst, the frontend receives it and sends it back. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Sleeps on port 0's Rx queue interrupt (eventfd) instead of polling; commands from stdin. */
 #include <inttypes.h>
 #include <stdbool.h>

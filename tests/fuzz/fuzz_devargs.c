@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the devargs parser (vuser_devargs_parse) on arbitrary strings. */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the PMD's Rx/Tx bursts consuming used entries a hostile device wrote (with DPDK's EAL). */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the vhost-user message layer and the frontend's reply handling, fed a byte stream. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Build the libFuzzer targets (clang, ASan + UBSan) and run each for a bounded time.
 #
 #   tests/fuzz/run_fuzz.sh                 every target 60 s (what CI runs)
@@ -24,7 +25,7 @@ while getopts "t:bh" opt; do
 	case "$opt" in
 	t) SECONDS_PER_TARGET="$OPTARG" ;;
 	b) BUILD_ONLY=1 ;;
-	*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	esac
 done
 shift $((OPTIND - 1))

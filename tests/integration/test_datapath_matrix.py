@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration matrix: every data path of the frontend against DPDK's net_vhost.
 
     backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,queues=1     (server, rxonly)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: a hostile or broken vhost-user backend never crashes the frontend.
 
     frontend  dpdk-testpmd -d librte_net_vuser.so --vdev virtio_user0,path=<sock>[,server=1]

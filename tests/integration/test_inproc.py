@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """In-process checks: payloads, offloads, the control queue's receive filter, multi-queue.
 
 Runs build/tests/apps/vuser_inproc, one EAL process with a net_vhost backend and our

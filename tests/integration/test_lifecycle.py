@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: port lifecycle in one process, against DPDK's net_vhost.
 
 One interactive frontend testpmd per group, driven for many cycles; after each cycle the

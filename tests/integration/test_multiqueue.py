@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: multi-queue (queues=2, queues=4) against DPDK's net_vhost.
 
     backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,queues=N -- --rxq=N --txq=N

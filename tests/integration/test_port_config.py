@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: port configurations DPDK's net_virtio_user takes, against net_vhost.
 
     backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,queues=N     (server, rxonly)

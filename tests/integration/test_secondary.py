@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: DPDK secondary processes on a primary with net_vuser ports.
 
     backend    dpdk-testpmd --vdev net_vhost0,iface=<a> --vdev net_vhost1,iface=<b>

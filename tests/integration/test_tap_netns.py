@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests of the TAP and netlink layer, for real, in network namespaces.
 
 Each case runs in a fresh namespace (ip netns add), so no interface of this machine

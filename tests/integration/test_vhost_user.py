@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: a virtio-user frontend against DPDK's net_vhost backend.
 
     backend   dpdk-testpmd --vdev net_vhost0,iface=<sock>,queues=1   (server)

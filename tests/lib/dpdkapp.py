@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Helpers to run DPDK applications (dpdk-testpmd) in tests and benchmarks.
 
 Standard library only.  What is here:

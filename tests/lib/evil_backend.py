@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """A scripted, misbehaving vhost-user backend for the fault tests (tests/integration/test_faults.py).
 
 It speaks enough of the vhost-user protocol to bring a virtio-user frontend up (SET_OWNER,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """2 MB hugepages for a test or benchmark run, given back afterwards.
 
 DPDK shares its memory with secondary processes (dpdk-proc-info, dpdk-pdump,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """A helper process driven one line at a time: commands on its stdin, answers on stdout.
 
 The protocol of tests/lib/evil_backend.py and tests/apps/vuser_secondary: each command

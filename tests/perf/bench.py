@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """vuser benchmark: net_vuser (ours) against DPDK's in-tree net_virtio_user.
 
 Both drivers come from the same Debian DPDK 22.11 install and run side by side

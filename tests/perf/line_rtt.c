@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Cache-line round trip between two CPUs: how the benchmark sees the host's vCPU placement. */
 /*
  * Two threads, pinned to the two CPUs given, pass a counter back and forth through one

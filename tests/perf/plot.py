@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Bar chart of the ratios ours/in-tree from a bench.py results.json.
 
     plot.py results/perf/<stamp>/results.json ratios.png

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Several full benchmark runs side by side: each cell's ratio in every run, its median over
 the runs, and in how many runs it met its bar.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* LD_PRELOAD probe for a net_vhost backend: how busy it is and what each packet costs it. */
 /*
  * The benchmark's rates say which frontend driver is faster, not why. In the loopback and

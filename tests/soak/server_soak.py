@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Soak: backend kill -9 and restart, N times, against one frontend in server mode.
 
     make soak                                  # 1000 cycles, evil backend (~5-10 min)

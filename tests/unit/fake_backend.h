@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Scripted fake vhost-user backend for unit tests: a thread serving one connection. */
 #ifndef FAKE_BACKEND_H
 #define FAKE_BACKEND_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Fake vhost-net and TAP kernel for unit tests: ioctls recorded and answered, links faked. */
 #include <errno.h>
 #include <linux/if_tun.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Fake vhost-net and TAP kernel for unit tests: ioctls recorded and answered, links faked. */
 #ifndef FAKE_KERNEL_H
 #define FAKE_KERNEL_H

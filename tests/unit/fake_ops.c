@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A fake backend ops table for device tests: records every call, fails one on request. */
 #include <stdio.h>
 #include <string.h>

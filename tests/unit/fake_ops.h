@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A fake backend ops table for device tests: records every call, fails one on request. */
 #ifndef FAKE_OPS_H
 #define FAKE_OPS_H

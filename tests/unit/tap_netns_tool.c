@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Drives the TAP and netlink layer (vu_tap.c, vu_netlink.c) for tests/integration/test_tap_netns.py.
  *
  *   tap_netns_tool [--tun PATH] [--mac xx:xx:xx:xx:xx:xx] [--down] IFNAME QUEUES

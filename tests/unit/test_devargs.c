@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the net_vuser devargs parser (same keys as DPDK's virtio_user). */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the virtio-net device emulation over a fake backend ops table that records calls. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the control virtqueue the device emulates in-process (MQ, RX modes, MAC, VLAN). */
 #include <errno.h>
 #include <stdint.h>

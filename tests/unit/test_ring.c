@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the split and packed ring layouts and driver primitives (vu_ring*.h). */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of server mode and reconnect: listen/accept/hang-up, and resuming the rings. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* EINTR and EAGAIN injected into every syscall of the vhost-user and vhost-kernel frontends. */
 #include <errno.h>
 #include <fcntl.h>

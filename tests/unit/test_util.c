@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the unit tests: fd counting, a monotonic clock, log capture, temp dirs. */
 #include <dirent.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the vhost-kernel frontend and its TAP layer: the ioctl sequence, with the
  * device nodes substituted by /dev/null and ioctl() and the netlink calls interposed
  * (linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up; the fake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the vhost-user message layer: encoding, framing, fd passing, validation. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the vhost-user frontend against a scripted fake backend on a UNIX socket. */
 #include <errno.h>
 #include <fcntl.h>

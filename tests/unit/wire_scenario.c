@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The vhost-user start/stop sequence on the wire: fake_backend script, driven via vu_device. */
 #include <string.h>
 #include <unistd.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Fetch what the vhost-net VM test boots: Debian's kernel (the one linux-image-amd64
 # depends on, which has vhost_net, tun and 9p as modules) and a static busybox.
 #

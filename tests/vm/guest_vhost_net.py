@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Runs inside the QEMU VM of test_vhost_net_vm.py (chrooted into the host's root, shared
 read-only over 9p): testpmd with the vuser PMD on path=/dev/vhost-net and a TAP, the
 kernel sending UDP through the TAP, testpmd (5tswap) sending it back.

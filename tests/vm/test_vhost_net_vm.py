@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """End-to-end test of the vhost-kernel backend against a real vhost-net, in a QEMU VM.
 
 This machine has no vhost_net, so the test boots Debian's own kernel (the package

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* net_vuser PMD private state shared by the ethdev ops, the glue and the Rx/Tx paths. */
 #ifndef VUSER_H
 #define VUSER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Parsing of the net_vuser devargs: the same keys and meanings as DPDK's virtio_user. */
 #include <ctype.h>
 #include <errno.h>

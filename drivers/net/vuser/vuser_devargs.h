@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Devargs of the net_vuser PMD: parsing and validation, plain C so unit tests run without EAL. */
 #ifndef VUSER_DEVARGS_H
 #define VUSER_DEVARGS_H

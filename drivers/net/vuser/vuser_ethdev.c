@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* net_vuser ethdev: probe/remove on the vdev bus and the ethdev ops. */
 #include <bus_vdev_driver.h>
 #include <ethdev_vdev.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Data-path faults of a hostile or broken backend: counting, rate-limited logging, stopping a queue. */
 #include <rte_alarm.h>
 #include <rte_cycles.h>

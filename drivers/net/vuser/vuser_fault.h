@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What the data path does with used entries a backend should never have written: kinds, counters, log. */
 #ifndef VUSER_FAULT_H
 #define VUSER_FAULT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The device's receive filter applied on the Rx path: the backend delivers every frame, a
  * virtio-net device with VIRTIO_NET_F_CTRL_RX / CTRL_VLAN would not (spec 5.1.6.5). */
 #ifndef VUSER_FILTER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The one place where the ethdev view (features, status, queues, notify) meets the device API. */
 #include <stdio.h>
 #include <string.h>

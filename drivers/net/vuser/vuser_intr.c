@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Link-state interrupts (backend connection events, in EAL's interrupt thread), Rx interrupts. */
 #include <sys/eventfd.h>
 

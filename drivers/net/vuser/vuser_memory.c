@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Describes EAL memory to the device: one region per backing file, or per memory list when
  * the backend needs no fds (vhost-kernel) and the memory has none (--no-huge alone). */
 #include <rte_memory.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Offloads carried in the virtio-net header (spec 5.1.6.2, 5.1.6.4): Tx checksum and TSO,
  * Rx checksum status and LRO, mapped to and from mbuf flags. */
 #ifndef VUSER_OFFLOAD_H

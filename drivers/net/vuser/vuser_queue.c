@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rx/Tx queue memory and lifecycle, for split and packed rings; burst selection and stats. */
 #if defined(RTE_ARCH_X86_64)
 #include <cpuid.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rx/Tx queue state of the net_vuser PMD and the inline helpers all ring layouts share. */
 #ifndef VUSER_QUEUE_H
 #define VUSER_QUEUE_H

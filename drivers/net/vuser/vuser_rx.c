@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rx bursts: one body for split and packed rings, with and without mergeable buffers.
  * The layout-specific steps are small inline functions the compiler specializes. */
 #include <rte_prefetch.h>

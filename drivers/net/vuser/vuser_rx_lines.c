@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rx bursts for packed rings: whole cache lines of the ring (four used entries of the
  * buffers due, each a whole packet) checked in one pass and taken together, in plain C or,
  * for vectorized=1, with AVX2; the general burst (vuser_rx.c) for anything else. */

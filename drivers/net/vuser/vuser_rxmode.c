@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ethdev ops for the receive mode: promiscuous, all-multicast, MAC addresses, VLAN filter.
  * Each maps to a control queue command; while the port is stopped ethdev only records the
  * setting and the glue applies it at start. */

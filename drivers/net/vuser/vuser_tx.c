@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Tx bursts for split and packed rings: descriptor writing, completion and in-order batches. */
 #include <rte_net.h>
 #include <rte_prefetch.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Extended statistics per queue: DPDK's virtio names and order first, then vuser's own. */
 #include "vuser_queue.h"
 
