@@ -159,8 +159,9 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	dev->nqueues = 2u * params->queue_pairs;
 	dev->server = params->server;
 	if (params->ifname && dev->ops == &vu_vhost_user_ops) {
-		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates "
-		       "(path=/dev/vhost-net); %s is a vhost-user socket",
+		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates, on "
+		       "a vhost-net character device (/dev/vhost-net: modprobe vhost_net); %s is "
+		       "not one",
 		       dev->name, params->ifname, params->path);
 		rc = -EINVAL;
 		goto fail;
