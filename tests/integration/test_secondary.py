@@ -152,7 +152,9 @@ class Env:
         return app.wait_ready()
 
     def secondary_env(self, with_plugin):
-        libs = self.preload + ([self.plugin] if with_plugin else [])
+        # The sanitizer build's runtime (VUSER_APP_PRELOAD) must come before the plugin.
+        asan = os.environ.get("VUSER_APP_PRELOAD", "").split()
+        libs = asan + self.preload + ([self.plugin] if with_plugin else [])
         return {"LD_PRELOAD": " ".join(libs)} if libs else {}
 
     def tool(self, name, argv, with_plugin=False):
