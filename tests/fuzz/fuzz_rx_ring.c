@@ -77,6 +77,16 @@ vuser_glue_notify(struct vuser_port *port, uint32_t vq_index)
 	(void)vq_index;
 }
 
+/* vuser_queue.c asks it for the descriptor limits at set-up: no device here, the ring's
+ * layout is the target's input. */
+bool
+vuser_glue_offers(const struct vuser_port *port, unsigned int feature)
+{
+	(void)port;
+	(void)feature;
+	return false;
+}
+
 static struct rte_mempool *mp;
 static struct rte_eth_dev_data fake_data;
 static struct vuser_port port;
