@@ -177,7 +177,7 @@ uint16_t vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts
 static __rte_always_inline void
 vuser_rx_prefetch_frame(const struct vuser_rxq *rxq, const struct rte_mbuf *m)
 {
-	rte_prefetch0((const char *)m + rxq->hdr_hint + rxq->hdr_size);
+	rte_prefetch0((const void *)((uintptr_t)m + rxq->hdr_hint + rxq->hdr_size));
 }
 
 /* Where a posted Rx buffer starts: the header goes in the headroom right before the data,
