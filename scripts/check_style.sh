@@ -6,8 +6,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 rc=0
-mapfile -t c_files < <(git ls-files 'drivers/*.[ch]' 'virtio-user/*.[ch]' 'backend/*.[ch]' \
-	'tests/*.[ch]' 'app/*.[ch]')
+mapfile -t c_files < <(git ls-files 'drivers/*.[ch]' 'common/*.[ch]' 'virtio-user/*.[ch]' \
+	'backend/*.[ch]' 'tests/*.[ch]' 'app/*.[ch]')
 if ! clang-format --dry-run --Werror "${c_files[@]}"; then
 	echo "check_style: clang-format differs (run: clang-format -i <file>)"
 	rc=1

@@ -42,8 +42,8 @@ build() { # $1 = target
 	local t=$1 bin="$OUT/fuzz_$1"
 	case "$t" in
 	vhost_msg)
-		"$CC" "${SAN[@]}" -I"$ROOT/virtio-user" "$ROOT/tests/fuzz/fuzz_vhost_msg.c" \
-			"$ROOT/virtio-user/vu_vhost_user_msg.c" -o "$bin" ;;
+		"$CC" "${SAN[@]}" -I"$ROOT/common" "$ROOT/tests/fuzz/fuzz_vhost_msg.c" \
+			"$ROOT/common/vu_vhost_user_msg.c" -o "$bin" ;;
 	devargs)
 		"$CC" "${SAN[@]}" -I"$ROOT/drivers/net/vuser" "$ROOT/tests/fuzz/fuzz_devargs.c" \
 			"$ROOT/drivers/net/vuser/vuser_devargs.c" -o "$bin" ;;
@@ -51,7 +51,7 @@ build() { # $1 = target
 		local sdk="$ROOT/.deps/dpdk-sdk/include"
 		# shellcheck disable=SC2046
 		"$CC" "${SAN[@]}" -DALLOW_INTERNAL_API -DALLOW_EXPERIMENTAL_API -include rte_config.h \
-			-I"$sdk" $(pkg-config --cflags libdpdk) -I"$ROOT/virtio-user" \
+			-I"$sdk" $(pkg-config --cflags libdpdk) -I"$ROOT/common" -I"$ROOT/virtio-user" \
 			-I"$ROOT/drivers/net/vuser" "$ROOT/tests/fuzz/fuzz_rx_ring.c" \
 			"$ROOT/drivers/net/vuser/vuser_rx.c" "$ROOT/drivers/net/vuser/vuser_rx_lines.c" \
 			"$ROOT/drivers/net/vuser/vuser_tx.c" \
