@@ -60,6 +60,12 @@
 /* virtio-net config space status field. */
 #define VU_NET_S_LINK_UP 1u
 
+/* MTU range: the config space mtu field is 16 bits wide (spec 5.1.4), and 68 is the least
+ * every IPv4 link must carry (RFC 791), the minimum Linux and DPDK take too. */
+#define VU_NET_MIN_MTU 68u
+#define VU_NET_MAX_MTU 65535u
+#define VU_NET_DEFAULT_MTU 1500u
+
 /* virtio-net device configuration layout (spec 5.1.4), little endian. */
 struct vu_net_config {
 	uint8_t mac[6];

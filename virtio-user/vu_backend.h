@@ -61,6 +61,13 @@ struct vu_backend_ops {
 	int (*set_vring_enable)(struct vu_backend *b, uint32_t idx, bool enable);
 	/* Returns the backend to the state right after open (rings forgotten). */
 	int (*reset)(struct vu_backend *b);
+	/*
+	 * The MTU the driver uses, for the backend's end of the link: the TAP's MTU
+	 * (vhost-kernel), VHOST_USER_NET_SET_MTU (vhost-user). Called after set_features.
+	 * -EOPNOTSUPP, nothing logged: this backend cannot be told (the MTU stays the
+	 * driver's own). NULL: the same.
+	 */
+	int (*set_mtu)(struct vu_backend *b, uint32_t mtu);
 
 	/*
 	 * Connection ops, optional (NULL: the backend is connected from open to close and

@@ -41,6 +41,25 @@ vu_device_data_path_features(void)
 #define VU_DEVICE_INPROCESS_FEATURES \
 	(VU_DEVICE_EMULATED_FEATURES | VU_DEVICE_CTRL_FEATURES | VU_BIT(VU_NET_F_MQ))
 
+/* Offered when the backend offers it, and then always negotiated with the backend,
+ * whatever the driver took: the device tells it the driver's MTU, which
+ * VHOST_USER_NET_SET_MTU allows only with the feature negotiated. */
+#define VU_DEVICE_MTU_FEATURE VU_BIT(VU_NET_F_MTU)
+
+/* What the device offers of a backend's features, besides what it emulates. */
+void
+vu_device_take_backend_features(struct vu_device *dev, uint64_t offered)
+{
+	const uint64_t passed = VU_DEVICE_DATA_PATH_FEATURES | VU_DEVICE_MTU_FEATURE;
+
+	dev->backend_features = offered;
+	dev->device_features = (dev->device_features & ~passed) | (offered & passed);
+	/* A vhost-user backend can state a smaller MTU only in its own config space
+	 * (VHOST_USER_GET_CONFIG, not negotiated): the device offers the field's whole
+	 * range, and a backend refuses an MTU it cannot carry in its NET_SET_MTU ack. */
+	dev->config.mtu = offered & VU_DEVICE_MTU_FEATURE ? VU_NET_MAX_MTU : 0;
+}
+
 const char *
 vu_device_name(const struct vu_device *dev)
 {
@@ -206,8 +225,9 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		goto fail;
 	}
 
-	dev->device_features =
-		(backend_features & VU_DEVICE_DATA_PATH_FEATURES) | VU_DEVICE_EMULATED_FEATURES;
+	dev->device_features = VU_DEVICE_EMULATED_FEATURES;
+	vu_device_take_backend_features(dev, backend_features);
+	dev->mtu = VU_NET_DEFAULT_MTU;
 	if (params->ctrl_queue || params->queue_pairs > 1)
 		dev->device_features |= VU_DEVICE_CTRL_FEATURES;
 	/* "VIRTIO_NET_F_MQ Requires VIRTIO_NET_F_CTRL_VQ." */
@@ -301,6 +321,64 @@ vu_device_set_driver_features(struct vu_device *dev, uint64_t features)
 	return 0;
 }
 
+/* The driver's features the backend implements, plus VIRTIO_NET_F_MTU when it offers it. */
+static uint64_t
+vu_device_features_for_backend(const struct vu_device *dev)
+{
+	uint64_t f = dev->driver_features & ~(VU_DEVICE_INPROCESS_FEATURES | VU_DEVICE_MTU_FEATURE);
+
+	return f | (dev->backend_features & VU_DEVICE_MTU_FEATURE);
+}
+
+/* Tell the backend the driver's MTU (a failure is logged by the op); one that cannot be
+ * told is not an error. */
+static int
+vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu)
+{
+	int rc = dev->ops->set_mtu ? dev->ops->set_mtu(dev->backend, mtu) : -EOPNOTSUPP;
+
+	if (rc == -EOPNOTSUPP) {
+		VU_INFO("%s: MTU %u stays the driver's: the %s backend takes none", dev->name, mtu,
+			dev->ops->name);
+		return 0;
+	}
+	return rc;
+}
+
+uint32_t
+vu_device_max_mtu(const struct vu_device *dev)
+{
+	return dev->device_features & VU_DEVICE_MTU_FEATURE ? dev->config.mtu : VU_NET_MAX_MTU;
+}
+
+uint32_t
+vu_device_mtu(const struct vu_device *dev)
+{
+	return dev->mtu;
+}
+
+int
+vu_device_set_mtu(struct vu_device *dev, uint32_t mtu)
+{
+	uint32_t max = vu_device_max_mtu(dev);
+	int rc;
+
+	if (mtu < VU_NET_MIN_MTU || mtu > max) {
+		VU_ERR("%s: MTU %u is out of range: the device takes %u to %u%s", dev->name, mtu,
+		       VU_NET_MIN_MTU, max,
+		       dev->device_features & VU_DEVICE_MTU_FEATURE ? " (config space mtu)" : "");
+		return -EINVAL;
+	}
+	/* Stopped: the backend is told at DRIVER_OK (vu_device_start_backend). */
+	if ((dev->status & VU_STATUS_DRIVER_OK) && dev->connected) {
+		rc = vu_device_tell_mtu(dev, mtu);
+		if (rc < 0)
+			return rc;
+	}
+	dev->mtu = mtu;
+	return 0;
+}
+
 /* Hand the memory table and every ready queue to the backend, then enable the rings. */
 int
 vu_device_start_backend(struct vu_device *dev)
@@ -316,7 +394,9 @@ vu_device_start_backend(struct vu_device *dev)
 		VU_ERR("%s: DRIVER_OK without a memory table", dev->name);
 		return -EINVAL;
 	}
-	rc = ops->set_features(b, dev->driver_features & ~VU_DEVICE_INPROCESS_FEATURES);
+	rc = ops->set_features(b, vu_device_features_for_backend(dev));
+	if (rc == 0)
+		rc = vu_device_tell_mtu(dev, dev->mtu);
 	if (rc == 0)
 		rc = ops->set_mem_table(b, &dev->mem);
 	if (rc < 0) {

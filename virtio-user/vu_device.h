@@ -101,6 +101,18 @@ void vu_device_get_rx_filter(const struct vu_device *dev, struct vu_rx_filter *f
 /* Queue pairs the backend processes now (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). */
 uint16_t vu_device_active_pairs(const struct vu_device *dev);
 
+/*
+ * MTU (VIRTIO_NET_F_MTU, spec 5.1.4). The device offers the feature when the backend does;
+ * its config space mtu then holds the largest MTU the device takes, which max_mtu returns
+ * (VU_NET_MAX_MTU without the feature). set_mtu takes the MTU the driver uses:
+ * VU_NET_MIN_MTU..max_mtu, else -EINVAL (logged). The backend is told at DRIVER_OK and at
+ * once while the device runs (a TAP's MTU, VHOST_USER_NET_SET_MTU); an error there is
+ * returned and the MTU stays what it was. A reset keeps it.
+ */
+uint32_t vu_device_max_mtu(const struct vu_device *dev);
+int vu_device_set_mtu(struct vu_device *dev, uint32_t mtu);
+uint32_t vu_device_mtu(const struct vu_device *dev);
+
 /* Link as the config space reports it. */
 bool vu_device_link_up(const struct vu_device *dev);
 const char *vu_device_name(const struct vu_device *dev);

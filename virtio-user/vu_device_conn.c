@@ -285,9 +285,11 @@ vu_conn_attach(struct vu_device *dev)
 			rc = -ENOTSUP;
 			goto drop;
 		}
+		/* The driver's features stay; what goes to this backend follows its offer. */
+		dev->backend_features = offered;
 	} else {
-		/* Not negotiated yet: offer what this backend's data path has. */
-		dev->device_features = (dev->device_features & ~data_path) | (offered & data_path);
+		/* Not negotiated yet: offer what this backend has. */
+		vu_device_take_backend_features(dev, offered);
 	}
 	dev->connected = true;
 	if (!(dev->status & VU_STATUS_DRIVER_OK))

@@ -26,6 +26,7 @@ struct vu_device {
 	const struct vu_backend_ops *ops;
 	struct vu_backend *backend;
 	uint64_t device_features;
+	uint64_t backend_features; /* what the backend offers (vu_device_take_backend_features) */
 	uint64_t driver_features;
 	uint8_t status;
 	struct vu_net_config config;
@@ -33,6 +34,7 @@ struct vu_device {
 	struct vu_queue *queues;
 	struct vu_mem_table mem;
 	uint16_t active_pairs; /* pairs enabled in the backend once DRIVER_OK */
+	uint32_t mtu;	       /* the driver's, told to the backend (vu_device_set_mtu) */
 	struct vu_rx_filter filter;
 	/* The backend connection (vu_device_conn.c). */
 	bool connected; /* a backend is there (always, without connection ops) */
@@ -60,5 +62,8 @@ uint32_t vu_device_resume_base(const struct vu_device *dev, uint32_t idx);
 int vu_device_start_backend(struct vu_device *dev);
 /* The features the device passes through from a backend that offers them. */
 uint64_t vu_device_data_path_features(void);
+/* A backend's features read (at create, or when one connects before FEATURES_OK): offer
+ * what the device passes through of them, and set the config space that goes with it. */
+void vu_device_take_backend_features(struct vu_device *dev, uint64_t offered);
 
 #endif /* VU_DEVICE_PRIV_H */

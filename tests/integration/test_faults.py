@@ -52,7 +52,7 @@ APP_ARGS = ["--burst=32", "--total-num-mbufs=4096", "--nb-cores=1", "--disable-l
 CASE_TIMEOUT = 90
 TIMEOUT_S = 5.0          # the frontend's bound on every reply (docs/user-guide.md)
 # Feature bits the frontend knows (vu_virtio.h): anything else must never be negotiated.
-KNOWN_FEATURES = sum(1 << b for b in (0, 1, 5, 7, 8, 11, 12, 15, 16, 17, 18, 19, 22, 23,
+KNOWN_FEATURES = sum(1 << b for b in (0, 1, 3, 5, 7, 8, 11, 12, 15, 16, 17, 18, 19, 22, 23,
                                       28, 29, 32, 34, 35))
 
 

@@ -12,9 +12,9 @@
 #include "fake_ops.h"
 
 const char *const op_names[] = {
-	"NONE",		"OPEN",		 "CLOSE", "GET_FEATURES", "GET_MAX_QP",
-	"SET_FEATURES", "SET_MEM_TABLE", "NUM",	  "BASE",	  "GET_BASE",
-	"ADDR",		"KICK",		 "CALL",  "ENABLE",	  "RESET",
+	"NONE",		 "OPEN",   "CLOSE", "GET_FEATURES", "GET_MAX_QP", "SET_FEATURES",
+	"SET_MEM_TABLE", "NUM",	   "BASE",  "GET_BASE",	    "ADDR",	  "KICK",
+	"CALL",		 "ENABLE", "RESET", "MTU",
 };
 
 struct vu_backend {
@@ -160,6 +160,13 @@ fake_backend_reset(struct vu_backend *b)
 	return record(OP_RESET, 0, 0);
 }
 
+static int
+fake_set_mtu(struct vu_backend *b, uint32_t mtu)
+{
+	(void)b;
+	return record(OP_MTU, 0, mtu);
+}
+
 const struct vu_backend_ops fake_ops = {
 	.name = "fake",
 	.maps_memory_by_fd = true, /* like vhost-user: regions without fds are refused */
@@ -177,6 +184,7 @@ const struct vu_backend_ops fake_ops = {
 	.set_vring_call = fake_set_vring_call,
 	.set_vring_enable = fake_set_vring_enable,
 	.reset = fake_backend_reset,
+	.set_mtu = fake_set_mtu,
 };
 
 void

@@ -24,6 +24,7 @@ enum op {
 	OP_CALL,
 	OP_ENABLE,
 	OP_RESET,
+	OP_MTU,
 };
 
 extern const char *const op_names[];
@@ -31,7 +32,7 @@ extern const char *const op_names[];
 struct call {
 	enum op op;
 	uint32_t idx;
-	uint64_t val; /* features, num, base, fd, enable, nregions */
+	uint64_t val; /* features, num, base, fd, enable, nregions, mtu */
 };
 
 #define FAKE_MAX_CALLS 512

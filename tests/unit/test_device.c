@@ -145,17 +145,18 @@ test_offered_features(void **state)
 	const uint64_t emulated = VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS);
 	struct ctx *c = *state;
 
-	/* Everything offered: only the data-path bits pass, plus what the device emulates. */
+	/* Everything offered: only the data-path bits and MTU pass, plus what the device
+	 * emulates. */
 	fk.features = ~0ull;
 	assert_int_equal(create(c, 1), 0);
-	assert_int_equal(vu_device_get_features(c->dev), data_path | emulated);
+	assert_int_equal(vu_device_get_features(c->dev),
+			 data_path | VU_BIT(VU_NET_F_MTU) | emulated);
 	vu_device_destroy(c->dev);
 	c->dev = NULL;
 
-	/* Control queue, MQ, MTU, ACCESS_PLATFORM, the vhost-user bit: never passed on. */
+	/* Control queue, MQ, ACCESS_PLATFORM, the vhost-user bit: never passed on. */
 	fk.features = VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_MQ) |
-		VU_BIT(VU_NET_F_MTU) | VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(30) |
-		VU_BIT(VU_NET_F_CTRL_RX);
+		VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(30) | VU_BIT(VU_NET_F_CTRL_RX);
 	assert_int_equal(create(c, 1), 0);
 	assert_int_equal(vu_device_get_features(c->dev), VU_BIT(VU_NET_F_CSUM) | emulated);
 	vu_device_destroy(c->dev);
@@ -584,13 +585,13 @@ test_config_bounds(void **state)
 
 /* ---- DRIVER_OK ---- */
 
-/* Features without MAC/STATUS, the memory table, then per queue call, num, base, addr,
- * kick, and only then the enables (of the first pair). */
+/* Features without MAC/STATUS, the MTU, the memory table, then per queue call, num, base,
+ * addr, kick, and only then the enables (of the first pair). */
 static void
 test_driver_ok_sequence(void **state)
 {
 	struct ctx *c = *state;
-	struct call want[2 + 4 * 5 + 4];
+	struct call want[3 + 4 * 5 + 4];
 	unsigned int n = 0, from;
 
 	fk.max_pairs = 2;
@@ -602,6 +603,7 @@ test_driver_ok_sequence(void **state)
 
 	want[n++] =
 		(struct call){ OP_SET_FEATURES, 0, VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) };
+	want[n++] = (struct call){ OP_MTU, 0, VU_NET_DEFAULT_MTU };
 	want[n++] = (struct call){ OP_SET_MEM_TABLE, 0, 1 };
 	for (uint32_t q = 0; q < 4; q++) {
 		want[n++] = (struct call){ OP_CALL, q,
@@ -743,9 +745,9 @@ static void
 test_driver_ok_failure(void **state)
 {
 	static const struct failure_case cases[] = {
-		{ OP_SET_FEATURES, 0, 0, 0 }, { OP_SET_MEM_TABLE, 0, 0, 0 }, { OP_CALL, 0, 1, 0 },
-		{ OP_ADDR, 0, 1, 0 },	      { OP_NUM, 1, 2, 0 },	     { OP_KICK, 1, 2, 0 },
-		{ OP_ENABLE, 0, 2, 0 },	      { OP_ENABLE, 1, 2, 1 },
+		{ OP_SET_FEATURES, 0, 0, 0 }, { OP_MTU, 0, 0, 0 },    { OP_SET_MEM_TABLE, 0, 0, 0 },
+		{ OP_CALL, 0, 1, 0 },	      { OP_ADDR, 0, 1, 0 },   { OP_NUM, 1, 2, 0 },
+		{ OP_KICK, 1, 2, 0 },	      { OP_ENABLE, 0, 2, 0 }, { OP_ENABLE, 1, 2, 1 },
 	};
 	struct ctx *c = *state;
 
@@ -833,6 +835,7 @@ test_driver_ok_queue_not_set_up(void **state)
 	{
 		const struct call want[] = {
 			{ OP_SET_FEATURES, 0, VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) },
+			{ OP_MTU, 0, VU_NET_DEFAULT_MTU },
 			{ OP_SET_MEM_TABLE, 0, 1 },
 			{ OP_CALL, 0, (uint64_t)call0 },
 			{ OP_NUM, 0, 256 },
@@ -1125,6 +1128,134 @@ test_destroy_idle(void **state)
 	assert_int_equal(tu_count_fds(), c->fds_before + 1);
 }
 
+/* ---- MTU ---- */
+
+static uint16_t
+config_mtu(const struct vu_device *dev)
+{
+	uint16_t mtu;
+
+	assert_int_equal(
+		vu_device_read_config(dev, offsetof(struct vu_net_config, mtu), &mtu, sizeof(mtu)),
+		0);
+	return mtu;
+}
+
+static void
+assert_error_mentions(const char *what)
+{
+	if (!strstr(tu_log_last_error(), what))
+		fail_msg("last error line \"%s\" does not mention \"%s\"", tu_log_last_error(),
+			 what);
+}
+
+/* A backend without VIRTIO_NET_F_MTU: no config space mtu, the device takes the field's
+ * range, 1500 to begin with, and a stopped device tells the backend nothing. */
+static void
+test_mtu_range(void **state)
+{
+	struct ctx *c = *state;
+	unsigned int from;
+
+	assert_int_equal(create(c, 1), 0);
+	assert_false(vu_device_get_features(c->dev) & VU_BIT(VU_NET_F_MTU));
+	assert_int_equal(config_mtu(c->dev), 0);
+	assert_int_equal(vu_device_max_mtu(c->dev), 65535);
+	assert_int_equal(vu_device_mtu(c->dev), 1500);
+	from = fk.ncalls;
+	tu_log_reset();
+	assert_int_equal(vu_device_set_mtu(c->dev, 67), -EINVAL);
+	assert_error_mentions("MTU 67 is out of range: the device takes 68 to 65535");
+	assert_int_equal(vu_device_set_mtu(c->dev, 65536), -EINVAL);
+	assert_error_mentions("MTU 65536");
+	assert_int_equal(tu_log_errors(), 2);
+	assert_int_equal(vu_device_mtu(c->dev), 1500);
+	assert_int_equal(vu_device_set_mtu(c->dev, 68), 0);
+	assert_int_equal(vu_device_set_mtu(c->dev, 65535), 0);
+	assert_int_equal(vu_device_mtu(c->dev), 65535);
+	expect_calls(from, NULL, 0);
+}
+
+/* A backend that offers VIRTIO_NET_F_MTU: the device offers it with the largest MTU it
+ * takes in the config space, and negotiates it with the backend whether the driver took
+ * it or not, so that the backend may be told the MTU, right after the features. */
+static void
+test_mtu_feature(void **state)
+{
+	const uint64_t to_backend =
+		VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MTU);
+	struct ctx *c = *state;
+	unsigned int from;
+
+	fk.features |= VU_BIT(VU_NET_F_MTU);
+	assert_int_equal(create(c, 1), 0);
+	assert_true(vu_device_get_features(c->dev) & VU_BIT(VU_NET_F_MTU));
+	assert_int_equal(config_mtu(c->dev), 65535);
+	assert_int_equal(vu_device_max_mtu(c->dev), 65535);
+
+	for (int driver_takes_it = 0; driver_takes_it < 2; driver_takes_it++) {
+		uint64_t f = DRIVER_FEATURES | (driver_takes_it ? VU_BIT(VU_NET_F_MTU) : 0);
+
+		assert_int_equal(vu_device_set_status(c->dev, 0), 0);
+		features_ok(c->dev, f);
+		assert_int_equal(vu_device_set_memory(c->dev, &c->mem), 0);
+		for (uint32_t q = 0; q < 2; q++) {
+			struct vu_vring_addr a = queue_addr(q);
+
+			assert_int_equal(vu_device_setup_queue(c->dev, q, 256, &a), 0);
+		}
+		from = fk.ncalls;
+		assert_int_equal(vu_device_set_mtu(c->dev, 9000 + driver_takes_it), 0);
+		expect_calls(from, NULL, 0);
+		assert_int_equal(vu_device_set_status(c->dev, S_DOK), 0);
+		assert_int_equal(fk.calls[from].op, OP_SET_FEATURES);
+		assert_int_equal(fk.calls[from].val, to_backend);
+		assert_int_equal(fk.calls[from + 1].op, OP_MTU);
+		assert_int_equal(fk.calls[from + 1].val, 9000 + driver_takes_it);
+	}
+}
+
+/* Running: the backend is told at once. A refusal keeps the MTU the device had; a backend
+ * that takes none (-EOPNOTSUPP) is no error. A reset keeps the MTU, and the next DRIVER_OK
+ * tells it again. */
+static void
+test_mtu_running(void **state)
+{
+	struct ctx *c = *state;
+	const struct call told = { OP_MTU, 0, 4000 };
+	unsigned int from;
+
+	assert_int_equal(create(c, 1), 0);
+	make_ready(c);
+	assert_int_equal(vu_device_set_status(c->dev, S_DOK), 0);
+	from = fk.ncalls;
+	assert_int_equal(vu_device_set_mtu(c->dev, 4000), 0);
+	expect_calls(from, &told, 1);
+	assert_int_equal(vu_device_mtu(c->dev), 4000);
+
+	fk.fail_op = OP_MTU;
+	fk.fail_rc = -EIO;
+	assert_int_equal(vu_device_set_mtu(c->dev, 5000), -EIO);
+	assert_int_equal(vu_device_mtu(c->dev), 4000);
+	fk.fail_rc = -EOPNOTSUPP;
+	tu_log_reset();
+	assert_int_equal(vu_device_set_mtu(c->dev, 6000), 0);
+	assert_int_equal(tu_log_errors(), 0);
+	assert_int_equal(vu_device_mtu(c->dev), 6000);
+	fk.fail_op = OP_NONE;
+	from = fk.ncalls;
+	assert_int_equal(vu_device_set_mtu(c->dev, 67), -EINVAL);
+	expect_calls(from, NULL, 0);
+
+	assert_int_equal(vu_device_set_status(c->dev, 0), 0);
+	assert_int_equal(vu_device_mtu(c->dev), 6000);
+	make_ready(c);
+	from = fk.ncalls;
+	assert_int_equal(vu_device_set_status(c->dev, S_DOK), 0);
+	assert_int_equal(fk.calls[from + 1].op, OP_MTU);
+	assert_int_equal(fk.calls[from + 1].val, 6000);
+}
+
 int
 main(void)
 {
@@ -1165,6 +1296,9 @@ main(void)
 		T(test_notify_fd_copy),
 		T(test_destroy_running),
 		T(test_destroy_idle),
+		T(test_mtu_range),
+		T(test_mtu_feature),
+		T(test_mtu_running),
 	};
 #undef T
 
