@@ -30,6 +30,7 @@ static const char *const vu_vhost_request_names[VU_VHOST_USER_REQUEST_MAX] = {
 	[VU_VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
 	[VU_VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
 	[VU_VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+	[VU_VHOST_USER_NET_SET_MTU] = "NET_SET_MTU",
 };
 
 const char *
@@ -56,6 +57,7 @@ vu_vhost_request_payload_size(uint32_t request)
 	case VU_VHOST_USER_SET_VRING_CALL:
 	case VU_VHOST_USER_SET_VRING_ERR:
 	case VU_VHOST_USER_SET_LOG_FD:
+	case VU_VHOST_USER_NET_SET_MTU:
 		return sizeof(uint64_t);
 	case VU_VHOST_USER_SET_VRING_NUM:
 	case VU_VHOST_USER_SET_VRING_BASE:

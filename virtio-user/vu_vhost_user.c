@@ -16,10 +16,12 @@
 #include "vu_backend.h"
 #include "vu_log.h"
 #include "vu_vhost_user_msg.h"
+#include "vu_virtio.h"
 
 /* Protocol features we use when the backend offers them. */
-#define VU_VHOST_USER_WANTED_PROTOCOL_FEATURES \
-	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
+#define VU_VHOST_USER_WANTED_PROTOCOL_FEATURES                                                  \
+	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU))
 
 struct vu_backend {
 	int sock;      /* the connection, -1 while there is none */
@@ -29,6 +31,7 @@ struct vu_backend {
 	ino_t sock_ino; /* close removes it only if it is still ours */
 	unsigned int timeout_ms;
 	uint64_t features;	    /* as offered by GET_FEATURES */
+	uint64_t acked_features;    /* as sent by SET_FEATURES */
 	uint64_t protocol_features; /* negotiated */
 	uint32_t max_queue_pairs;
 	char name[64];
@@ -286,6 +289,7 @@ vu_vhost_drop(struct vu_backend *b)
 	}
 	b->sock = -1;
 	b->features = 0;
+	b->acked_features = 0;
 	b->protocol_features = 0;
 	b->max_queue_pairs = 0;
 }
@@ -434,9 +438,30 @@ vu_vhost_get_max_queue_pairs(struct vu_backend *b, uint32_t *pairs)
 static int
 vu_vhost_set_features(struct vu_backend *b, uint64_t features)
 {
+	int rc;
+
+	/* VIRTIO_NET_F_MTU promises NET_SET_MTU, which needs NET_MTU: without it the backend
+	 * would have the feature and no MTU (DPDK's vhost then reports an MTU of 0). */
+	if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_NET_MTU))
+		features &= ~VU_BIT(VU_NET_F_MTU);
 	/* Keep PROTOCOL_FEATURES: with it, rings start disabled until SET_VRING_ENABLE. */
 	features |= b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES);
-	return vu_vhost_set_u64(b, VU_VHOST_USER_SET_FEATURES, features);
+	rc = vu_vhost_set_u64(b, VU_VHOST_USER_SET_FEATURES, features);
+	b->acked_features = rc == 0 ? features : 0;
+	return rc;
+}
+
+/* "This request should be sent only when VIRTIO_NET_F_MTU feature has been successfully
+ * negotiated, VHOST_USER_F_PROTOCOL_FEATURES is present in VHOST_USER_GET_FEATURES and
+ * protocol feature bit VHOST_USER_PROTOCOL_F_NET_MTU is present" (vhost-user spec). With
+ * REPLY_ACK the backend says whether it takes the value. */
+static int
+vu_vhost_net_set_mtu(struct vu_backend *b, uint32_t mtu)
+{
+	if (!(b->acked_features & VU_BIT(VU_NET_F_MTU)) ||
+	    !vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_NET_MTU))
+		return -EOPNOTSUPP;
+	return vu_vhost_set_u64(b, VU_VHOST_USER_NET_SET_MTU, mtu);
 }
 
 static int
@@ -561,6 +586,8 @@ vu_vhost_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
 static int
 vu_vhost_reset(struct vu_backend *b)
 {
+	/* RESET_OWNER forgets the features: nothing is negotiated until the next SET. */
+	b->acked_features = 0;
 	return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_OWNER);
 }
 
@@ -685,6 +712,7 @@ const struct vu_backend_ops vu_vhost_user_ops = {
 	.set_vring_call = vu_vhost_set_vring_call,
 	.set_vring_enable = vu_vhost_set_vring_enable,
 	.reset = vu_vhost_reset,
+	.set_mtu = vu_vhost_net_set_mtu,
 	.event_fd = vu_vhost_event_fd,
 	.handle_event = vu_vhost_handle_event,
 	.connected = vu_vhost_connected,

@@ -672,7 +672,8 @@ def test_unknown_feature_bits(env):
     assert not neg & ~KNOWN_FEATURES, "unknown bits negotiated: 0x%x" % (neg & ~KNOWN_FEATURES)
     assert not offers & ~KNOWN_FEATURES, "unknown bits offered: 0x%x" % (offers & ~KNOWN_FEATURES)
     pf = re.search(r"protocol features 0x([0-9a-f]+)", fe.output())
-    assert pf and int(pf.group(1), 16) == 0x9, "protocol features %s" % (pf and pf.group(1))
+    # MQ, REPLY_ACK, NET_MTU
+    assert pf and int(pf.group(1), 16) == 0x19, "protocol features %s" % (pf and pf.group(1))
     be.cmd("rx 5")
     wait_ipackets(fe, 5)
 

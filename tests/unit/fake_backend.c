@@ -241,7 +241,8 @@ fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protoco
 		    uint64_t queue_num)
 {
 	const uint64_t wanted = (1ull << VU_VHOST_USER_PROTOCOL_F_MQ) |
-		(1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
+		(1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+		(1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU);
 
 	fb_expect_payload(fb, VU_VHOST_USER_SET_OWNER, FB_FLAGS, NULL, 0);
 	fb_expect_payload(fb, VU_VHOST_USER_GET_FEATURES, FB_FLAGS, NULL, 0);

@@ -69,7 +69,7 @@ void fb_close(struct fake_backend *fb);
 
 /* The usual connection set-up: SET_OWNER, GET_FEATURES and, when `features` has
  * PROTOCOL_FEATURES, GET/SET_PROTOCOL_FEATURES (SET checked to be offered & (MQ |
- * REPLY_ACK)) and GET_QUEUE_NUM when MQ is in the set. */
+ * REPLY_ACK | NET_MTU)) and GET_QUEUE_NUM when MQ is in the set. */
 void fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
 			 uint64_t queue_num);
 

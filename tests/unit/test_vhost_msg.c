@@ -172,6 +172,8 @@ test_payload_sizes(void **state)
 		{ VU_VHOST_USER_GET_VRING_BASE, 8 },
 		{ VU_VHOST_USER_SET_VRING_ENABLE, 8 },
 		{ VU_VHOST_USER_SET_VRING_ADDR, 40 },
+		{ VU_VHOST_USER_NET_SET_MTU, 8 },
+		{ 19, -1 }, /* SET_BACKEND_REQ_FD: never sent */
 		{ VU_VHOST_USER_SET_MEM_TABLE, -1 },
 		{ VU_VHOST_USER_NONE, -1 },
 		{ VU_VHOST_USER_REQUEST_MAX, -1 },
@@ -197,6 +199,8 @@ test_request_names(void **state)
 	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_SET_VRING_ENABLE),
 			    "SET_VRING_ENABLE");
 	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_SET_MEM_TABLE), "SET_MEM_TABLE");
+	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_NET_SET_MTU), "NET_SET_MTU");
+	assert_string_equal(vu_vhost_request_name(19), "UNKNOWN");
 	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_REQUEST_MAX), "UNKNOWN");
 	assert_string_equal(vu_vhost_request_name(1000), "UNKNOWN");
 }
