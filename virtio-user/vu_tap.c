@@ -256,6 +256,12 @@ vu_tap_set_vnet_hdr_size(struct vu_tap *tap, uint32_t size)
 }
 
 int
+vu_tap_set_mtu(struct vu_tap *tap, uint32_t mtu)
+{
+	return vu_link_set_mtu(tap->who, tap->ifname, mtu);
+}
+
+int
 vu_tap_set_offload(struct vu_tap *tap, unsigned int tun_flags)
 {
 	if (TEMP_FAILURE_RETRY(ioctl(tap->fds[0], TUNSETOFFLOAD, (unsigned long)tun_flags)) < 0) {

@@ -43,5 +43,7 @@ unsigned int vu_tap_supported_offloads(const struct vu_tap *tap);
 int vu_tap_set_vnet_hdr_size(struct vu_tap *tap, uint32_t size);
 /* What the reader of the TAP (the driver's Rx) accepts: TUN_F_CSUM, TUN_F_TSO4, ... */
 int vu_tap_set_offload(struct vu_tap *tap, unsigned int tun_flags);
+/* The interface's MTU, over rtnetlink; the kernel refuses one outside its range. */
+int vu_tap_set_mtu(struct vu_tap *tap, uint32_t mtu);
 
 #endif /* VU_TAP_H */

@@ -381,6 +381,14 @@ vu_vk_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
 				VHOST_NET_SET_BACKEND, &f);
 }
 
+/* The TAP is the kernel's end of the port's link: with the driver's MTU the kernel sends
+ * frames as large as the driver takes, and no larger. vhost-net itself has no MTU. */
+static int
+vu_vk_set_mtu(struct vu_backend *b, uint32_t mtu)
+{
+	return vu_tap_set_mtu(b->tap, mtu);
+}
+
 /* Back to the state right after open: RESET_OWNER forgets rings, memory and features,
  * and the next user must be the owner again. */
 static int
@@ -413,4 +421,5 @@ const struct vu_backend_ops vu_vhost_kernel_ops = {
 	.set_vring_call = vu_vk_set_vring_call,
 	.set_vring_enable = vu_vk_set_vring_enable,
 	.reset = vu_vk_reset,
+	.set_mtu = vu_vk_set_mtu,
 };

@@ -9,7 +9,9 @@ build/tests/unit/tap_netns_tool; what it did is checked independently with
 
     create (single and multi-queue), name templates, rename, MAC, MTU, up/down,
     removal on close and on process death, name already taken, no /dev/net/tun,
-    and the PMD's probe on path=/dev/vhost-net where vhost_net is missing.
+    the device's MTU reaching the TAP through the vhost-kernel backend (tap_netns_tool
+    --device: a stand-in for vhost-net in front of a real TAP), and the PMD's probe on
+    path=/dev/vhost-net where vhost_net is missing.
 
 Needs root (network namespaces, TAP creation).  Usage: test_tap_netns.py [-v] [-k SUBSTRING]
 Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
@@ -242,6 +244,40 @@ def test_link_settings(env):
     assert t.ok("exists vl0") == 0
     t.quit()
     assert "vl-renamed" not in ns.links(), "TAP left after exit"
+
+
+@case
+def test_device_mtu_to_tap(env):
+    """the device's MTU reaches the TAP via vhost-kernel: at start, or at once if running"""
+    # refused (out of the device's range, or by the kernel): ERR, and the MTU stays
+    ns = env.netns("devmtu")
+    t = env.tool(ns, "vd0", 1, "--device")
+    expect_created(t, "vd0", 1)
+    assert_tap(ns.link("vd0"), 1)
+
+    def mtu():
+        return ns.link("vd0")["mtu"]
+
+    assert mtu() == 1500, "new TAP with MTU %s" % mtu()
+    assert t.ok("devmtu 9000") == 0
+    assert mtu() == 1500, "stopped device: the TAP got MTU %s before the start" % mtu()
+    assert t.ok("start") == 0
+    assert mtu() == 9000, "MTU 9000 set before the start: the TAP has %s" % mtu()
+    assert t.ok("devmtu 1280") == 0
+    assert mtu() == 1280, "running device: the TAP has MTU %s, expected 1280" % mtu()
+    # the device takes up to 65535; a TAP's limit is 65535 - 14 (tun.c)
+    ans = t.cmd("devmtu 65535")
+    assert ans.startswith("ERR 22 ") and "set MTU 65535" in ans, "MTU 65535: %s" % ans
+    ans = t.cmd("devmtu 67")
+    assert ans.startswith("ERR 22 ") and "MTU 67 is out of range" in ans, "MTU 67: %s" % ans
+    assert mtu() == 1280, "refused MTUs changed the TAP's to %s" % mtu()
+    assert t.ok("stop") == 0
+    assert t.ok("devmtu 4000") == 0
+    assert mtu() == 1280, "stopped device: the TAP got MTU %s before the start" % mtu()
+    assert t.ok("start") == 0
+    assert mtu() == 4000, "restart with MTU 4000: the TAP has %s" % mtu()
+    t.quit()
+    assert "vd0" not in ns.links(), "TAP left after exit"
 
 
 @case

@@ -20,6 +20,7 @@ const uint8_t fk_test_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 int __real_ioctl(int fd, unsigned long request, ...);
 int __wrap_vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6]);
 int __wrap_vu_link_set_up(const char *who, const char *ifname, bool up);
+int __wrap_vu_link_set_mtu(const char *who, const char *ifname, uint32_t mtu);
 
 void
 fk_reset(void)
@@ -124,7 +125,7 @@ fk_ioctl(int fd, unsigned long request, void *arg)
 {
 	struct fk_rec *r;
 
-	if (!is_vhost_or_tun(request))
+	if (!is_vhost_or_tun(request) || (fk.real_tun && _IOC_TYPE(request) == 'T'))
 		return __real_ioctl(fd, request, arg);
 	assert_true(fk.nrecs < FK_MAX_RECS);
 	r = &fk.recs[fk.nrecs++];
@@ -135,7 +136,7 @@ fk_ioctl(int fd, unsigned long request, void *arg)
 }
 
 static int
-link_call(const char *what, const char *ifname, const uint8_t *mac, bool up)
+link_call(const char *what, const char *ifname, const uint8_t *mac, bool up, uint32_t mtu)
 {
 	if (fk.nlink < FK_MAX_LINK_CALLS) {
 		snprintf(fk.link[fk.nlink].what, sizeof(fk.link[0].what), "%s", what);
@@ -143,8 +144,11 @@ link_call(const char *what, const char *ifname, const uint8_t *mac, bool up)
 		if (mac)
 			memcpy(fk.link[fk.nlink].mac, mac, 6);
 		fk.link[fk.nlink].up = up;
+		fk.link[fk.nlink].mtu = mtu;
 		fk.nlink++;
 	}
+	if (fk.link_fail && strcmp(fk.link_fail, what) != 0)
+		return 0;
 	return fk.link_rc;
 }
 
@@ -152,14 +156,21 @@ int
 __wrap_vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6])
 {
 	(void)who;
-	return link_call("mac", ifname, mac, false);
+	return link_call("mac", ifname, mac, false, 0);
 }
 
 int
 __wrap_vu_link_set_up(const char *who, const char *ifname, bool up)
 {
 	(void)who;
-	return link_call("up", ifname, NULL, up);
+	return link_call("up", ifname, NULL, up, 0);
+}
+
+int
+__wrap_vu_link_set_mtu(const char *who, const char *ifname, uint32_t mtu)
+{
+	(void)who;
+	return link_call("mtu", ifname, NULL, false, mtu);
 }
 
 struct vu_device_params

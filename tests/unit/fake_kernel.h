@@ -12,8 +12,8 @@
 #include "vu_virtio.h"
 
 /*
- * The test binary is linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up.
- * This file defines the two link wrappers; the binary's own __wrap_ioctl hands every call to
+ * The test binary is linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up,
+ * --wrap=vu_link_set_mtu. This file defines the three link wrappers; the binary's own __wrap_ioctl hands every call to
  * fk_ioctl(), which answers vhost and TUN requests as the kernel would (recording each one in
  * fk.recs) and passes any other request to the real ioctl(). The device nodes are substituted
  * by FK_NODE, so open() and close() are real.
@@ -49,9 +49,11 @@ struct fake_kernel {
 	unsigned int tun_offloads; /* TUNSETOFFLOAD accepts subsets of these */
 	const char *existing;	   /* an interface that exists already */
 	char created[IFNAMSIZ];	   /* the TAP made by TUNSETIFF */
+	bool real_tun; /* TUN requests go to the kernel: a real TAP behind a fake vhost-net */
 	unsigned long fail_request;
 	int fail_errno;
 	int link_rc;
+	const char *link_fail; /* only this link call ("mac", "up", "mtu") returns link_rc */
 	struct fk_rec recs[FK_MAX_RECS];
 	unsigned int nrecs;
 	struct {
@@ -59,6 +61,7 @@ struct fake_kernel {
 		char ifname[IFNAMSIZ];
 		uint8_t mac[6];
 		bool up;
+		uint32_t mtu;
 	} link[FK_MAX_LINK_CALLS];
 	unsigned int nlink;
 };

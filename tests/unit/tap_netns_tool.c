@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Drives the TAP and netlink layer (vu_tap.c, vu_netlink.c) for tests/integration/test_tap_netns.py.
  *
- *   tap_netns_tool [--tun PATH] [--mac xx:xx:xx:xx:xx:xx] [--down] IFNAME QUEUES
+ *   tap_netns_tool [--tun PATH] [--mac xx:xx:xx:xx:xx:xx] [--down] [--device] IFNAME QUEUES
  *
  * Creates the TAP and prints "OK <ifname> <queues>" (or "ERR <errno> <last error line>"
  * and exits 1), then reads one command a line from stdin and answers one line each:
  *   rename NEW | mac xx:xx:xx:xx:xx:xx | mtu N | up | down | exists NAME | hdr N |
  *   offload HEX | fds | close | quit
+ * --device creates a whole vu_device on the vhost-kernel backend instead, whose TAP is
+ * real and whose /dev/vhost-net is stood in for by fake_kernel.c (vhost ioctls answered
+ * in-process; IFNAME must be a name, not a template). Its commands: start (the glue's
+ * sequence up to DRIVER_OK) | stop | devmtu N, and the link commands above.
  * Log lines of the library go to stderr. EOF on stdin closes the TAP and exits.
  */
 #include <errno.h>
@@ -16,9 +20,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_kernel.h"
+#include "vu_device.h"
 #include "vu_log.h"
 #include "vu_netlink.h"
 #include "vu_tap.h"
+
+/* Ring memory of --device: vhost-net is a stand-in, so it only has to exist. */
+#define DEVICE_MEM_LEN (1u << 20)
+
+int __wrap_ioctl(int fd, unsigned long request, ...);
+
+/* vhost requests go to the fake kernel, TUN and everything else to the real one. */
+int
+__wrap_ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fk_ioctl(fd, request, arg);
+}
 
 static char last_error[512];
 
@@ -56,17 +80,57 @@ answer(int rc)
 	fflush(stdout);
 }
 
+/* --device: the vhost-kernel backend's device with p's TAP settings (up, as it makes it). */
+static int
+device_open(const struct vu_tap_params *p, struct vu_device **dev)
+{
+	struct vu_device_params dp = fk_params((uint16_t)p->queues, p->ifname);
+
+	dp.tun_path = p->tun_path ? p->tun_path : "/dev/net/tun";
+	dp.mac_set = p->mac != NULL;
+	if (p->mac)
+		memcpy(dp.mac, p->mac, sizeof(dp.mac));
+	if (strchr(p->ifname, '%')) {
+		snprintf(last_error, sizeof(last_error), "--device takes a name, not %s",
+			 p->ifname);
+		return -EINVAL;
+	}
+	return vu_device_create(&dp, dev);
+}
+
+/* The device's commands; false when `cmd` is none of them. */
+static bool
+device_command(struct vu_device *dev, const char *cmd, const char *arg, void *mem)
+{
+	const uint64_t features = VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF);
+
+	if (strcmp(cmd, "start") == 0)
+		answer(fk_start_device(dev, features, -1, mem, DEVICE_MEM_LEN));
+	else if (strcmp(cmd, "stop") == 0)
+		answer(vu_device_set_status(dev, 0));
+	else if (strcmp(cmd, "devmtu") == 0)
+		answer(vu_device_set_mtu(dev, (uint32_t)strtoul(arg, NULL, 10)));
+	else
+		return false;
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct vu_tap_params p = { .name = "tap_netns_tool", .up = true };
+	static char mem[DEVICE_MEM_LEN];
+	struct vu_device *dev = NULL;
 	char ifname[IFNAMSIZ];
 	struct vu_tap *tap = NULL;
+	bool device = false;
 	char line[256];
 	uint8_t mac[6];
 	int i = 1, rc;
 
 	vu_log_set_handler(log_sink);
+	fk_reset();
+	fk.real_tun = true;
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (strcmp(argv[i], "--tun") == 0 && i + 1 < argc) {
 			p.tun_path = argv[++i];
@@ -76,25 +140,28 @@ main(int argc, char **argv)
 			p.mac = mac;
 		} else if (strcmp(argv[i], "--down") == 0) {
 			p.up = false;
+		} else if (strcmp(argv[i], "--device") == 0) {
+			device = true;
 		} else {
 			fprintf(stderr, "unknown option %s\n", argv[i]);
 			return 2;
 		}
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: %s [--tun PATH] [--mac MAC] [--down] IFNAME QUEUES\n",
+		fprintf(stderr,
+			"usage: %s [--tun PATH] [--mac MAC] [--down] [--device] IFNAME QUEUES\n",
 			argv[0]);
 		return 2;
 	}
 	p.ifname = argv[i];
 	p.queues = (uint32_t)strtoul(argv[i + 1], NULL, 10);
-	rc = vu_tap_open(&p, &tap);
+	rc = device ? device_open(&p, &dev) : vu_tap_open(&p, &tap);
 	if (rc < 0) {
 		printf("ERR %d %s\n", -rc, last_error);
 		return 1;
 	}
-	snprintf(ifname, sizeof(ifname), "%s", vu_tap_ifname(tap));
-	printf("OK %s %u\n", ifname, vu_tap_num_queues(tap));
+	snprintf(ifname, sizeof(ifname), "%s", tap ? vu_tap_ifname(tap) : p.ifname);
+	printf("OK %s %u\n", ifname, tap ? vu_tap_num_queues(tap) : p.queues);
 	fflush(stdout);
 
 	while (fgets(line, sizeof(line), stdin)) {
@@ -105,6 +172,8 @@ main(int argc, char **argv)
 			continue;
 		if (strcmp(cmd, "quit") == 0)
 			break;
+		if (dev && device_command(dev, cmd, arg, mem))
+			continue;
 		if (strcmp(cmd, "close") == 0) {
 			vu_tap_close(tap);
 			tap = NULL;
@@ -139,5 +208,6 @@ main(int argc, char **argv)
 		}
 	}
 	vu_tap_close(tap);
+	vu_device_destroy(dev);
 	return 0;
 }

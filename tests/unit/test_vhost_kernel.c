@@ -492,6 +492,54 @@ test_tap_refuses_offload(void **state)
 	vu_device_destroy(dev);
 }
 
+/* The TAP's MTU follows the driver's (vu_link_set_mtu, over rtnetlink): one set while
+ * stopped at DRIVER_OK, after the header size and offloads; then at once while running.
+ * The kernel's refusal comes back and the MTU stays; at DRIVER_OK it fails the start. */
+static void
+test_mtu_to_tap(void **state)
+{
+	struct vu_device_params p = fk_params(1, "tap%d");
+	const uint64_t features = VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF);
+	size_t len = 1 << 16;
+	int memfd = tu_memfd(len);
+	struct vu_device *dev = NULL;
+	unsigned int nlink, pos;
+	char mem[1];
+
+	(void)state;
+	assert_int_equal(vu_device_create(&p, &dev), 0);
+	/* vhost-net has no MTU feature: the device takes the config field's range. */
+	assert_false(vu_device_get_features(dev) & VU_BIT(VU_NET_F_MTU));
+	assert_int_equal(vu_device_max_mtu(dev), 65535);
+	nlink = fk.nlink;
+	assert_int_equal(vu_device_set_mtu(dev, 9000), 0);
+	assert_int_equal(fk.nlink, nlink);
+	pos = fk.nrecs;
+	assert_int_equal(fk_start_device(dev, features, memfd, mem, len), 0);
+	assert_int_equal(fk.nlink, nlink + 1);
+	assert_string_equal(fk.link[nlink].what, "mtu");
+	assert_string_equal(fk.link[nlink].ifname, "tap0");
+	assert_int_equal(fk.link[nlink].mtu, 9000);
+	assert_false(next_rec(&pos, VHOST_SET_FEATURES, "VHOST_SET_FEATURES")->u64 &
+		     VU_BIT(VU_NET_F_MTU));
+
+	assert_int_equal(vu_device_set_mtu(dev, 1500), 0);
+	assert_int_equal(fk.nlink, nlink + 2);
+	assert_int_equal(fk.link[nlink + 1].mtu, 1500);
+
+	fk.link_fail = "mtu";
+	fk.link_rc = -EINVAL;
+	assert_int_equal(vu_device_set_mtu(dev, 65535), -EINVAL);
+	assert_int_equal(vu_device_mtu(dev), 1500);
+	assert_int_equal(vu_device_set_status(dev, 0), 0);
+	assert_int_equal(fk_start_device(dev, features, memfd, mem, len), -EINVAL);
+	assert_false(vu_device_link_up(dev));
+	fk.link_fail = NULL;
+	fk.link_rc = 0;
+	vu_device_destroy(dev);
+	close(memfd);
+}
+
 static void
 test_iface_needs_vhost_kernel(void **state)
 {
@@ -524,6 +572,7 @@ main(void)
 		cmocka_unit_test_setup(test_kernel_refuses_feature, setup),
 		cmocka_unit_test_setup(test_tap_refuses_offload, setup),
 		cmocka_unit_test_setup(test_iface_needs_vhost_kernel, setup),
+		cmocka_unit_test_setup(test_mtu_to_tap, setup),
 	};
 
 	return cmocka_run_group_tests_name("vhost_kernel", tests, NULL, NULL);
