@@ -12,6 +12,7 @@
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_launch.h>
@@ -537,6 +538,53 @@ test_close(void)
 	return true;
 }
 
+/*
+ * MTU: dev_info's range; a 9000-byte frame goes out whole; and with VIRTIO_NET_F_MTU
+ * (net_vhost offers it, and the PMD takes it with mergeable buffers) rte_eth_tx_prepare
+ * stops a frame longer than the device's mtu (65535 over vhost-user) plus an Ethernet
+ * header and two VLAN tags, with EINVAL (spec 5.1.4.2).
+ */
+static bool
+test_tx_mtu(void)
+{
+	const uint32_t max_frame = 65535 + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN;
+	struct rte_eth_dev_info info;
+	struct rte_mbuf *m, *r;
+	uint16_t n;
+
+	CHECK(rte_eth_dev_info_get(vuser_port, &info) == 0, "no dev_info");
+	/* DPDK's virtio driver's numbers: 9728-byte frames, 30 bytes of overhead. */
+	CHECK(info.min_mtu == 68 && info.max_mtu == 9698, "MTU range %u..%u, expected 68..9698",
+	      info.min_mtu, info.max_mtu);
+	CHECK(info.max_rx_pktlen == 9728, "max_rx_pktlen %u", info.max_rx_pktlen);
+	m = make_packet(&other_mac, IPPROTO_UDP, 9000 - 42, 2048);
+	CHECK(m, "no mbuf");
+	CHECK(send_one(vuser_port, 0, m), "a 9000-byte frame was refused");
+	r = recv_one(vhost_port, 0, WAIT_US);
+	CHECK(r, "nothing arrived at the backend");
+	CHECK(r->pkt_len == 9000, "length %u at the backend", r->pkt_len);
+	CHECK(payload_intact(r, 42), "payload changed");
+	rte_pktmbuf_free(r);
+
+	m = rte_pktmbuf_alloc(mp);
+	CHECK(m && rte_pktmbuf_append(m, 2048), "no mbuf");
+	while (m->pkt_len <= max_frame) {
+		struct rte_mbuf *seg = rte_pktmbuf_alloc(mp);
+
+		if (!seg || !rte_pktmbuf_append(seg, 2048) || rte_pktmbuf_chain(m, seg) != 0) {
+			rte_pktmbuf_free(seg);
+			rte_pktmbuf_free(m);
+			CHECK(false, "cannot build a %u-byte chain", max_frame + 1);
+		}
+	}
+	rte_errno = 0;
+	n = rte_eth_tx_prepare(vuser_port, 0, &m, 1);
+	rte_pktmbuf_free(m);
+	CHECK(n == 0 && rte_errno == EINVAL,
+	      "a frame over %u bytes: tx_prepare took %u (rte_errno %d)", max_frame, n, rte_errno);
+	return true;
+}
+
 static bool
 link_up(uint16_t port)
 {
@@ -802,6 +850,7 @@ static const struct {
 	{ "power_pmgmt_monitor", test_power_pmgmt_monitor },
 	{ "power_pmgmt_pause", test_power_pmgmt_pause },
 	{ "payload", test_payload },
+	{ "tx_mtu", test_tx_mtu },
 };
 
 /* Find the ports by driver; the vuser port is hot-plugged once the backend listens. */

@@ -64,6 +64,10 @@ turn, DPDK's defaults mrg_rxbuf=1,in_order=1):
     enable_scatter  `--mbuf-size=1024 --enable-scatter`, the command line DPDK's driver
                     needs for frames larger than one mbuf, starts the port and the
                     1500-byte frames arrive exactly, as 2-segment chains
+    mtu_to_backend  `--max-pkt-len=9030` (MTU 9000): net_vhost's port shows MTU 9000
+                    (VHOST_USER_NET_SET_MTU, read by net_vhost when the device comes up),
+                    32 frames of 9000 bytes (5 segments) cross exactly; `port config mtu
+                    0 1500` on the stopped port: the backend shows 1500 after the start
 
 VUSER_FRONTEND=dpdk runs the same matrix with DPDK's own net_virtio_user (to check the
 harness; the feature-bit and mbuf-refusal cases are skipped there).  VUSER_PLUGIN
@@ -872,6 +876,42 @@ def case_enable_scatter(env, p):
     p.fe = None
 
 
+def port_mtu(app, port=0):
+    m = re.search(r"^MTU: (\d+)$", app.run("show port info %d" % port), re.M)
+    return int(m.group(1)) if m else None
+
+
+def case_mtu_to_backend(env, p):
+    """--max-pkt-len: MTU 9000 reaches net_vhost's port, 9000-byte frames cross it"""
+    # DPDK's net_vhost takes the MTU of VHOST_USER_NET_SET_MTU as its port's when the
+    # device comes up (rte_vhost_get_mtu in new_device); DPDK's own net_virtio_user never
+    # negotiates VIRTIO_NET_F_MTU, so there the backend stays at 1500.
+    if not env.fe.is_vuser:
+        raise Skip("net_vuser tells the backend its MTU; DPDK's driver does not")
+    be = p.be
+    fe = p.fe = env.frontend("frontend-mtu", [env.fe.vdev(path=p.sock, **p.devargs)],
+                             app_args=["--max-pkt-len=9030", "--tx-offloads=0x8000"])
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    assert port_mtu(fe) == 9000, "--max-pkt-len=9030: frontend MTU %s" % port_mtu(fe)
+    assert port_mtu(be) == 9000, ("net_vhost's port has MTU %s after a frontend with MTU "
+                                  "9000 came up" % port_mtu(be))
+    exchange_frontend_tx(p, bursts=1, segs="2000,2000,2000,2000,1000", length=9000)
+    # configured while stopped: told at the next start, when the backend's device comes up
+    fe.run("port stop 0")
+    out = fe.run("port config mtu 0 1500")
+    assert "failed" not in out.lower(), "MTU 1500 refused: %s" % out.strip()
+    out = fe.run("port start 0")
+    assert "Fail" not in out, "port start with MTU 1500 failed: %s" % out.strip()
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    assert port_mtu(be) == 1500, "net_vhost's port has MTU %s after the frontend's 1500" % (
+        port_mtu(be))
+    fe.stop(timeout=10)
+    assert fe.returncode == 0, "frontend exit code %s" % fe.returncode
+    p.fe = None
+
+
 def build_groups():
     groups = []
     for dp, devargs in DATAPATHS:
@@ -891,6 +931,7 @@ def build_groups():
     groups.append(Group("dpdk_cmdline", parity_setup,
                         [("offload_parity", case_offload_parity),
                          ("enable_scatter", case_enable_scatter),
+                         ("mtu_to_backend", case_mtu_to_backend),
                          ("clean_exit", case_clean_exit)], timeout=180))
     return groups
 

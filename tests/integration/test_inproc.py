@@ -28,6 +28,9 @@ device grants) get the full list of checks, at 1 and 2 queue pairs:
   multiqueue                                 queue i of the backend <-> queue i of ours
   tx_vlan_insert, rx_vlan_strip              VLAN tag insertion/stripping in software
   payload                                    as above, through the offload code
+  tx_mtu                                     MTU range 68..9698; a 9000-byte frame whole;
+                                             VIRTIO_NET_F_MTU: rte_eth_tx_prepare stops a
+                                             frame over the device's mtu + 22 (EINVAL)
 
 Every run ends with
 
@@ -54,7 +57,8 @@ import dpdkapp  # noqa: E402
 APP = os.path.join(ROOT, "build", "tests", "apps", "vuser_inproc")
 PLUGIN = dpdkapp.plugin_path()
 CHECKS = ["tx_udp_checksum", "tx_tcp_checksum_multiseg", "tx_tso", "rx_checksum_partial",
-          "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip", "payload"]
+          "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip", "payload",
+          "tx_mtu"]
 PATHS = [
     ("split", "packed_vq=0,in_order=0,mrg_rxbuf=1"),
     ("split+in_order", "packed_vq=0,in_order=1,mrg_rxbuf=1"),

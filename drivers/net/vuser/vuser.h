@@ -19,6 +19,9 @@ extern int vuser_logtype;
 #define VUSER_LOG(level, port, fmt, ...) \
 	rte_log(RTE_LOG_##level, vuser_logtype, "VUSER: %s: " fmt "\n", (port)->name, ##__VA_ARGS__)
 
+/* What a frame adds to the MTU: Ethernet header, CRC and two VLAN tags (QinQ). */
+#define VUSER_ETH_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN)
+
 /* Features the driver implements; the device may offer more. */
 #define VUSER_DRIVER_FEATURES                                                               \
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS) |          \
@@ -41,9 +44,11 @@ struct vuser_port {
 	struct vu_device *dev;
 	struct rte_eth_dev_data *data;
 	uint64_t features; /* negotiated with the device at start */
-	/* What the device offers, as the primary last read it: secondary processes read
-	 * this copy, since `dev` points into the primary's own heap. */
+	/* What the device offers and the largest MTU it takes, as the primary last read
+	 * them: secondary processes read these copies, since `dev` points into the
+	 * primary's own heap. */
 	uint64_t offered;
+	uint32_t max_mtu;
 	bool started;
 	bool ring_size_logged; /* the ring size is said once per port (vuser_queue.c) */
 	struct vuser_filter_pub filter;
@@ -100,6 +105,9 @@ int vuser_glue_set_mac_table(struct vuser_port *port);
 bool vuser_glue_has(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_offers(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_needs_memory_fds(const struct vuser_port *port);
+/* The largest MTU the device takes, and the MTU for it (0 or -errno, logged). */
+uint32_t vuser_glue_max_mtu(const struct vuser_port *port);
+int vuser_glue_set_mtu(struct vuser_port *port, uint16_t mtu);
 void vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *tx);
 const char *vuser_glue_lro_refusal(const struct vuser_port *port);
 

@@ -9,13 +9,11 @@
 
 RTE_LOG_REGISTER(vuser_logtype, pmd.net.vuser, NOTICE);
 
-#define VUSER_MIN_MTU 68
-#define VUSER_ETH_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN)
-#define VUSER_MAX_RX_PKTLEN 9728
+#define VUSER_MAX_RX_PKTLEN 9728u
 /* What DPDK's virtio driver reports between max_rx_pktlen and max_mtu (Ethernet header, a
  * VLAN tag, the virtio-net header): ethdev turns a frame length into an MTU with it, so
  * the same --max-pkt-len gives the same MTU on both drivers. */
-#define VUSER_MTU_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + sizeof(struct vu_net_hdr))
+#define VUSER_MTU_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + (uint32_t)sizeof(struct vu_net_hdr))
 
 static struct vuser_port *
 vuser_port_of(struct rte_eth_dev *eth_dev)
@@ -72,9 +70,12 @@ vuser_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *info)
 	info->max_tx_queues = port->args.queues;
 	info->max_mac_addrs = port->args.cq ? VUSER_MAX_MAC_ADDRS : 1;
 	info->min_rx_bufsize = RTE_ETHER_MIN_LEN;
-	info->max_rx_pktlen = VUSER_MAX_RX_PKTLEN;
-	info->min_mtu = VUSER_MIN_MTU;
-	info->max_mtu = VUSER_MAX_RX_PKTLEN - VUSER_MTU_OVERHEAD;
+	/* The device's limit (VIRTIO_NET_F_MTU) below the PMD's own; max_rx_pktlen moves
+	 * with max_mtu, so the overhead stays DPDK's virtio driver's. */
+	info->max_mtu = (uint16_t)RTE_MIN(VUSER_MAX_RX_PKTLEN - VUSER_MTU_OVERHEAD,
+					  vuser_glue_max_mtu(port));
+	info->max_rx_pktlen = info->max_mtu + VUSER_MTU_OVERHEAD;
+	info->min_mtu = VU_NET_MIN_MTU;
 	/* The ring is queue_size; a queue asking for more uses the ring it has (as DPDK's
 	 * virtio does), so any count up to the largest ring of the layout is taken. */
 	info->rx_desc_lim = (struct rte_eth_desc_lim){
@@ -119,14 +120,15 @@ vuser_mtu_set(struct rte_eth_dev *eth_dev, uint16_t mtu)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
 
-	/* ethdev has checked min_mtu..max_mtu; the buffers are what can still refuse. */
+	/* ethdev has checked min_mtu..max_mtu; the buffers and the device can still refuse. */
 	for (uint16_t i = 0; i < eth_dev->data->nb_rx_queues; i++) {
 		struct rte_mempool *mp = vuser_rxq_mempool(eth_dev->data->rx_queues[i]);
 
 		if (mp && vuser_check_frame_fits(port, mp, i, mtu))
 			return -EINVAL;
 	}
-	return 0;
+	/* Running: the backend takes it now; stopped: at the next start. */
+	return vuser_glue_set_mtu(port, mtu);
 }
 
 /* Queues start with the port: a deferred start would wait for a queue start op this

@@ -47,12 +47,13 @@ vuser_glue_create(struct vuser_port *port)
 	rc = vu_device_create(&params, &port->dev);
 	if (rc == 0) {
 		port->offered = vu_device_get_features(port->dev);
+		port->max_mtu = vu_device_max_mtu(port->dev);
 		rc = vuser_memory_watch(port);
 	}
 	return rc;
 }
 
-/* A backend (re)connecting may offer other features: keep the port's copy current. */
+/* A backend (re)connecting may offer other features: keep the port's copies current. */
 int
 vuser_glue_handle_event(struct vuser_port *port, bool *link_changed)
 {
@@ -61,6 +62,7 @@ vuser_glue_handle_event(struct vuser_port *port, bool *link_changed)
 	vuser_lock(port);
 	rc = vu_device_handle_event(port->dev, link_changed);
 	port->offered = vu_device_get_features(port->dev);
+	port->max_mtu = vu_device_max_mtu(port->dev);
 	vuser_unlock(port);
 	return rc;
 }
@@ -145,6 +147,23 @@ bool
 vuser_glue_needs_memory_fds(const struct vuser_port *port)
 {
 	return vu_device_needs_memory_fds(port->dev);
+}
+
+uint32_t
+vuser_glue_max_mtu(const struct vuser_port *port)
+{
+	return port->max_mtu;
+}
+
+int
+vuser_glue_set_mtu(struct vuser_port *port, uint16_t mtu)
+{
+	int rc;
+
+	vuser_lock(port);
+	rc = vu_device_set_mtu(port->dev, mtu);
+	vuser_unlock(port);
+	return rc;
 }
 
 bool
@@ -310,6 +329,11 @@ vuser_glue_features(const struct vuser_port *port)
 	/* VLAN filtering only when the application asks for it. */
 	if (!(rx_offloads & RTE_ETH_RX_OFFLOAD_VLAN_FILTER))
 		wanted &= ~VU_BIT(VU_NET_F_CTRL_VLAN);
+	/* "If the driver negotiates VIRTIO_NET_F_MTU, it MUST supply enough receive buffers
+	 * to receive at least one receive packet of size mtu" (spec 5.1.4.2): mergeable
+	 * buffers chain as many as a frame takes. */
+	if (wanted & offered & VU_BIT(VU_NET_F_MRG_RXBUF))
+		wanted |= VU_BIT(VU_NET_F_MTU);
 	return wanted & offered;
 }
 
@@ -426,6 +450,11 @@ vuser_glue_start(struct vuser_port *port)
 	if (rc == 0) {
 		step = "setting up the rings";
 		rc = vuser_setup_queues(port);
+	}
+	/* The MTU the application configured, told to the backend at DRIVER_OK. */
+	if (rc == 0) {
+		step = "handing the MTU to the device";
+		rc = vu_device_set_mtu(port->dev, port->data->mtu);
 	}
 	if (rc == 0) {
 		step = "setting DRIVER_OK (the backend takes the rings)";

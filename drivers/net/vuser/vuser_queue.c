@@ -140,6 +140,7 @@ vuser_txq_alloc(struct vuser_port *port, uint16_t queue_id, uint16_t nb_desc, in
 	txq->size = size;
 	txq->nb_desc = vuser_usable_desc(port, "tx", queue_id, nb_desc);
 	txq->queue_id = queue_id;
+	txq->max_frame = UINT32_MAX; /* until the start says whether the device has an MTU */
 	*out = txq;
 	return 0;
 }
@@ -259,6 +260,11 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 	txq->in_order = features & VU_BIT(VU_F_IN_ORDER);
 	txq->offload = features & VU_BIT(VU_NET_F_CSUM);
 	txq->hdr_prefetchw = (features & VU_BIT(VU_NET_F_MRG_RXBUF)) && vuser_cpu_prefetchw();
+	/* With VIRTIO_NET_F_MTU the device's mtu bounds what is sent; the headers around it
+	 * are the PMD's frame overhead without the CRC (a virtio frame has none). */
+	txq->max_frame = features & VU_BIT(VU_NET_F_MTU) ?
+		vuser_glue_max_mtu(txq->port) + VUSER_ETH_OVERHEAD - RTE_ETHER_CRC_LEN :
+		UINT32_MAX;
 	txq->halted = false;
 	memset(&txq->fault_log, 0, sizeof(txq->fault_log));
 	memset(txq->mz->addr, 0,

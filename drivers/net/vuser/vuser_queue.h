@@ -155,6 +155,7 @@ struct vuser_txq {
 	struct vuser_queue_stats stats;
 	const struct rte_memzone *mz;
 	struct vuser_fault_log fault_log;
+	uint32_t max_frame; /* longest frame rte_eth_tx_prepare passes (vuser_tx_prepare) */
 };
 
 uint16_t vuser_split_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);

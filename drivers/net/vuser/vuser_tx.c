@@ -488,13 +488,25 @@ vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 	return vuser_tx_burst(queue, pkts, nb_pkts, true);
 }
 
-/* rte_eth_tx_prepare: the pseudo-header checksum the offloads expect in the L4 header. */
+/*
+ * rte_eth_tx_prepare: the pseudo-header checksum the offloads expect in the L4 header.
+ * With VIRTIO_NET_F_MTU, "the driver MUST NOT transmit packets of size exceeding the value
+ * of mtu (plus low level ethernet header length) with gso_type NONE or ECN" (spec
+ * 5.1.4.2): a longer frame without TSO stops the burst there, with EINVAL.
+ */
 uint16_t
-vuser_tx_prepare(void *queue __rte_unused, struct rte_mbuf **pkts, uint16_t nb_pkts)
+vuser_tx_prepare(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
+	const struct vuser_txq *txq = queue;
+
 	for (uint16_t i = 0; i < nb_pkts; i++) {
 		int rc;
 
+		if (unlikely(pkts[i]->pkt_len > txq->max_frame) &&
+		    !(pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) {
+			rte_errno = EINVAL;
+			return i;
+		}
 		if (!(pkts[i]->ol_flags & VUSER_TX_OFFLOAD_FLAGS))
 			continue;
 		rc = rte_net_intel_cksum_prepare(pkts[i]);
