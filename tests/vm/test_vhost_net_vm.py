@@ -14,12 +14,22 @@ comes back. Cases:
     restart_queues1    then port stop / port start and 100 more: all come back
     udp_queues2        the same with queues=2: a multi-queue TAP, both queues carry traffic
     restart_queues2    then port stop / port start and 100 more: all come back
+    jumbo_mtu          testpmd with --max-pkt-len=9030 (MTU 9000, configured before the
+                       start): `ip link` shows mtu 9000 on the TAP once the port runs;
+                       `port config mtu 0 1500` on the running port: 1500 at once;
+                       `port config mtu 0 9000` on the stopped port: still 1500, then 9000
+                       after `port start 0`
+    jumbo_ping         testpmd in icmpecho mode; the guest kernel pings it 100 times with
+                       8000 data bytes (8042-byte frames, one each: no IP fragments) through
+                       the TAP and vhost-net, at both MTU 9000 moments above: 0% loss, and
+                       testpmd counts exactly 100 frames and 100 x 8042 bytes each way
 
 Downloads (kernel .deb) go to .deps/vm through tests/vm/fetch_kernel.sh (idempotent).
 qemu-system-x86 and busybox-static come from scripts/setup.sh; if they are missing the
 test tries apt-get once and skips with a message only if that fails.
 
-Usage: test_vhost_net_vm.py [-v] [--queues 1,2] [--packets 1000]
+Usage: test_vhost_net_vm.py [-v] [-k SUBSTRING]... [--queues 1,2] [--packets 1000] [--pings 100]
+(-k: only the cases whose name contains one of the substrings; vm_boot always runs)
 Prints 'N passed, N failed[, N skipped]' last; exit code 1 on any failure.
 """
 
@@ -309,17 +319,68 @@ def run_vm(release, initrd, out_dir, verbose):
     return "".join(lines), time.monotonic() - t0
 
 
+JUMBO_FRAME = 14 + 20 + 8 + 8000   # Ethernet, IPv4, ICMP, 8000 data bytes
+
+
+def check_jumbo(r, pings):
+    """{case: (ok, detail)} of the jumbo run's result."""
+    if r is None:
+        return {c: (False, "no result from the VM") for c in ("jumbo_mtu", "jumbo_ping")}
+    err = [r["error"]] if r.get("error") else []
+    if r.get("testpmd_rc") != 0:
+        err.append("testpmd exited %s" % r.get("testpmd_rc"))
+    # the TAP's MTU at each step, as `ip link` showed it in the guest
+    want = dict(mtu_at_start=9000, mtu_running_1500=1500, mtu_stopped_9000=1500,
+                mtu_restarted=9000)
+    problems = err + ["%s: TAP mtu %s, expected %d" % (k, r.get(k), v)
+                      for k, v in want.items() if r.get(k) != v]
+    problems += ["testpmd: %s" % " ".join(out) for out in (r.get("running_set", []),
+                                                           r.get("stopped_set", []))
+                 if any("fail" in ln.lower() for ln in out)]
+    detail = "TAP mtu: %s | %s" % (
+        ", ".join("%s %s" % (k, r.get(k)) for k in want), r.get("ip_link_restarted", ""))
+    res = {"jumbo_mtu": (not problems, "; ".join(problems + [detail]))}
+    problems = list(err)
+    lines = []
+    for p in r.get("ping", []):
+        pmd = p.get("pmd", {})
+        lines.append("%s: %s; testpmd rx %s (%s B) tx %s (%s B)" % (
+            p["tag"], p["summary"], pmd.get("ipackets"), pmd.get("ibytes"),
+            pmd.get("opackets"), pmd.get("obytes")))
+        if p["sent"] != pings or p["received"] != pings:
+            problems.append("%s: %d of %d pings answered" % (p["tag"], p["received"], pings))
+        exact = dict(ipackets=pings, opackets=pings, ibytes=pings * JUMBO_FRAME,
+                     obytes=pings * JUMBO_FRAME, ierrors=0, oerrors=0, rx_nombuf=0)
+        problems += ["%s: testpmd %s %s, expected %d" % (p["tag"], k, pmd.get(k), v)
+                     for k, v in exact.items() if pmd.get(k) != v]
+    if len(r.get("ping", [])) != 2:
+        problems.append("%d ping runs, expected 2" % len(r.get("ping", [])))
+    res["jumbo_ping"] = (not problems, "; ".join(problems + lines))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--queues", default="1,2")
     ap.add_argument("--packets", type=int, default=1000)
+    ap.add_argument("--pings", type=int, default=100, help="pings of each jumbo exchange")
+    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
+                    help="run only the cases whose name contains SUBSTRING")
     ap.add_argument("--out", default=os.path.join(ROOT, "results", "vm"))
     args = ap.parse_args()
-    queue_counts = [int(q) for q in args.queues.split(",")]
-    ncases = 1 + 2 * len(queue_counts)
-    log("vhost-net in a QEMU VM (TCG): queues %s, %d packets each" % (args.queues, args.packets))
+
+    def selected(name):
+        return not args.k or any(k in name for k in args.k)
+
+    queue_counts = [int(q) for q in args.queues.split(",")
+                    if selected("udp_queues%s" % q) or selected("restart_queues%s" % q)]
+    jumbo = selected("jumbo_mtu") or selected("jumbo_ping")
+    ncases = 1 + 2 * len(queue_counts) + 2 * jumbo
+    log("vhost-net in a QEMU VM (TCG): queues %s, %d packets each%s"
+        % (",".join(map(str, queue_counts)) or "none", args.packets,
+           "; jumbo frames, %d pings each" % args.pings if jumbo else ""))
     try:
         ensure_tools()
         if not os.path.isfile(PLUGIN):
@@ -340,7 +401,9 @@ def main():
     guest_cmd = " ".join(guest_env + [
         "/usr/bin/python3", os.path.join(HERE, "guest_vhost_net.py"),
         "--out", "/run/vmout", "--plugin", PLUGIN,
-        "--queues", args.queues, "--packets", str(args.packets)])
+        # one word even when empty: the guest command goes through a shell
+        "--queues=" + ",".join(map(str, queue_counts)), "--packets", str(args.packets),
+        "--jumbo", str(args.pings if jumbo else 0)])
     # The VM writes into a directory of its own (another run at the same time must not
     # clobber it), copied to --out at the end.
     work = tempfile.mkdtemp(prefix="vuser-vm-")
@@ -381,7 +444,7 @@ def main():
         if ln.startswith("RESULT "):
             try:
                 r = json.loads(ln[len("RESULT "):])
-                results[r["queues"]] = r
+                results["jumbo" if "jumbo" in r else r["queues"]] = r
             except ValueError:
                 pass
     for q in queue_counts:
@@ -422,6 +485,10 @@ def main():
             r.get("restart_sent"), r.get("restart_returned"), rp.get("ipackets"),
             rp.get("opackets"))
         report("restart_queues%d" % q, r.get("restart_returned") == 100, detail)
+    if jumbo:
+        for name, (ok, detail) in check_jumbo(results.get("jumbo"), args.pings).items():
+            if selected(name):
+                report(name, ok, detail)
     if failed:
         log("console tail:")
         for ln in console.splitlines()[-25:]:
