@@ -96,6 +96,33 @@ int vub_enqueue_begin(struct vub_vq *vq, uint32_t len, struct vub_pkt *pkt);
 void vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt);
 void vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt);
 
+/*
+ * Kicks: the frontend's "available buffer notifications" on a ring's kick eventfd. A ring
+ * is polled by default (VUB_KICK_POLLED): the device asks the frontend not to kick
+ * (VRING_USED_F_NO_NOTIFY, or RING_EVENT_FLAGS_DISABLE on a packed ring; with
+ * VIRTIO_RING_F_EVENT_IDX a split ring cannot say never, and the frontend kicks once in
+ * 65536 buffers). A program that sleeps instead sets VUB_KICK_NOTIFY on an entered ring
+ * once it has taken everything: the device asks for a kick at the next available buffer
+ * (the flag cleared, avail_event, or the packed ring's device event at the next
+ * descriptor) and looks at the ring again after a full barrier. Returns 1 when a buffer
+ * came meanwhile (take it, then call again: no kick will say so), 0 when the caller may
+ * sleep until vub_dev_kick_fd is readable (read the eventfd, then enter the ring). The
+ * mode stays with the ring (also across its restarts and reconnects) until changed.
+ */
+enum vub_kick_mode {
+	VUB_KICK_POLLED,
+	VUB_KICK_NOTIFY,
+};
+
+int vub_vq_kick_mode(struct vub_vq *vq, enum vub_kick_mode mode);
+
+/* The kick eventfd of vring (2 * pair: the frontend's Rx ring, 2 * pair + 1 its Tx), or
+ * -1 when it has none (not set, or "invalid FD": the frontend never kicks, poll it). Call
+ * it from the thread running vub_dev_process: the fd changes with SET_VRING_KICK, so look
+ * again after each vub_dev_process; a ring that (re)started has no kick for the buffers
+ * made available before, so run each ring once then. */
+int vub_dev_kick_fd(const struct vub_dev *dev, uint16_t vring);
+
 /* Copy frame bytes [off, off + len) of pkt out or in; returns the bytes copied (fewer
  * only past the end of the frame or of the buffers). */
 uint32_t vub_pkt_read(const struct vub_pkt *pkt, uint32_t off, void *dst, uint32_t len);

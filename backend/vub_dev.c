@@ -9,13 +9,14 @@
 #include "vub_priv.h"
 
 /* What the device side implements (virtio 1.2 feature bits): virtio 1.0 layout, packed
- * rings, mergeable receive buffers, indirect descriptors; multi-queue when it has pairs
- * to offer.
+ * rings, mergeable receive buffers, indirect descriptors, event indexes; multi-queue when
+ * it has pairs to offer.
  * VHOST_USER_F_PROTOCOL_FEATURES: "signals back-end support for
  * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES". */
 #define VUB_FEATURES                                                                      \
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) | \
-	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
+	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) |                  \
+	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
 #define VUB_PROTOCOL_FEATURES                                                               \
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	 VU_BIT(VUB_PROTOCOL_F_RESET_DEVICE))
@@ -97,6 +98,7 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->avail_wrap = true;
 	vq->used_wrap = true;
 	vq->unflushed = 0;
+	vq->event_idx = false;
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
@@ -219,6 +221,12 @@ uint64_t
 vub_dev_features(const struct vub_dev *dev)
 {
 	return dev->features;
+}
+
+int
+vub_dev_kick_fd(const struct vub_dev *dev, uint16_t vring)
+{
+	return vring < vub_dev_nvrings(dev) ? dev->vqs[vring].kick_fd : -1;
 }
 
 const char *

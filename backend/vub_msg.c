@@ -335,14 +335,11 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 	vq->hdr_len = vu_net_hdr_size(dev->features);
 	vq->mrg = dev->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 	vq->indirect = dev->features & VU_BIT(VU_F_RING_INDIRECT_DESC);
+	vq->event_idx = dev->features & VU_BIT(VU_F_RING_EVENT_IDX);
 	vq->unflushed = 0;
-	/* The device polls its rings: "The device uses this in used->flags to advise the
-	 * driver: don't kick me"; packed, "RING_EVENT_FLAGS_DISABLE" in its event area. */
-	if (vq->packed)
-		__atomic_store_n(&vq->device_event->flags, VU_RING_EVENT_FLAGS_DISABLE,
-				 __ATOMIC_RELAXED);
-	else
-		__atomic_store_n(&vq->used->flags, VU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	/* Polled: "The device uses this in used->flags to advise the driver: don't kick me"
+	 * (packed: RING_EVENT_FLAGS_DISABLE); kick-driven: a kick at the next buffer. */
+	vub_vq_kicks(vq, vq->kick_mode == VUB_KICK_NOTIFY);
 	vq->broken = false;
 	vq->started = true;
 	return 0;

@@ -52,6 +52,18 @@ vub_vq_flush(struct vub_vq *vq)
 		vub_split_flush(vq);
 }
 
+int
+vub_vq_kick_mode(struct vub_vq *vq, enum vub_kick_mode mode)
+{
+	if (mode != VUB_KICK_POLLED && mode != VUB_KICK_NOTIFY) {
+		VU_ERR("%s: vring %u: kick mode %d is neither polled nor notify: refused",
+		       vq->dev->name, vq->index, (int)mode);
+		return -EINVAL;
+	}
+	vq->kick_mode = mode;
+	return vub_vq_kicks(vq, mode == VUB_KICK_NOTIFY) ? 1 : 0;
+}
+
 static void
 vub_pkt_reset(const struct vub_vq *vq, struct vub_pkt *pkt)
 {

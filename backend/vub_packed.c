@@ -204,9 +204,37 @@ vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 		vub_packed_advance(vq, &pos, &wrap, c->ndesc);
 	}
 	vub_packed_mark(vq, first_pos, first_wrap, pkt->chains[0].head, first_len);
+	for (uint16_t i = 0; i < pkt->nchains; i++)
+		vq->unflushed += pkt->chains[i].ndesc;
 	vq->used_idx = pos;
 	vq->used_wrap = wrap;
-	vq->unflushed++;
+}
+
+/*
+ * After marking the `unflushed` descriptors before used_idx used: does the driver want a
+ * notification? Its event structure: ENABLE always, DISABLE never, DESC (EVENT_IDX only)
+ * when the descriptor at its offset and wrap counter was among them. The offset is
+ * brought into the lap of used_idx (minus the size when its wrap counter is the previous
+ * lap's), so old and new positions compare as plain numbers (2.8.10, 2.8.21).
+ */
+static bool
+vub_packed_wants_call(const struct vub_vq *vq)
+{
+	uint16_t flags = __atomic_load_n(&vq->driver_event->flags, __ATOMIC_RELAXED);
+	int32_t off, new_pos = vq->used_idx, old_pos;
+	uint16_t off_wrap;
+
+	if (!vq->event_idx || flags != VU_RING_EVENT_FLAGS_DESC)
+		return flags != VU_RING_EVENT_FLAGS_DISABLE;
+	/* A whole ring or more used at once passed every offset. */
+	if (vq->unflushed >= vq->size)
+		return true;
+	old_pos = new_pos - (int32_t)vq->unflushed;
+	off_wrap = __atomic_load_n(&vq->driver_event->off_wrap, __ATOMIC_RELAXED);
+	off = off_wrap & ~(1u << VU_PACKED_BASE_WRAP_SHIFT);
+	if ((bool)(off_wrap >> VU_PACKED_BASE_WRAP_SHIFT) != vq->used_wrap)
+		off -= vq->size;
+	return vu_need_event((uint16_t)off, (uint16_t)new_pos, (uint16_t)old_pos);
 }
 
 /* Used descriptors are visible as they are marked; the notification waits for the
@@ -217,13 +245,40 @@ void
 vub_packed_flush(struct vub_vq *vq)
 {
 	struct vub_dev *dev = vq->dev;
+	bool call;
 
 	if (vq->unflushed == 0)
 		return;
-	vq->unflushed = 0;
-	/* The flags are read after the used descriptors are written (as for split rings). */
+	/* The event structure is read after the used descriptors are written (as for split
+	 * rings). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&vq->driver_event->flags, __ATOMIC_RELAXED) !=
-	    VU_RING_EVENT_FLAGS_DISABLE)
+	call = vub_packed_wants_call(vq);
+	vq->unflushed = 0;
+	if (call)
 		dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd);
+}
+
+/* Kicks on: with EVENT_IDX "RING_EVENT_FLAGS_DESC" at the device's next descriptor (its
+ * offset and the driver ring wrap counter it expects there), else ENABLE; off: DISABLE.
+ * The offset is written before the flags that make the driver read it. */
+bool
+vub_packed_kicks(struct vub_vq *vq, bool on)
+{
+	uint16_t flags = VU_RING_EVENT_FLAGS_DISABLE;
+
+	if (on && vq->event_idx) {
+		__atomic_store_n(&vq->device_event->off_wrap,
+				 vu_packed_ring_base(vq->last_avail, vq->avail_wrap),
+				 __ATOMIC_RELAXED);
+		flags = VU_RING_EVENT_FLAGS_DESC;
+	} else if (on) {
+		flags = VU_RING_EVENT_FLAGS_ENABLE;
+	}
+	__atomic_store_n(&vq->device_event->flags, flags, __ATOMIC_RELEASE);
+	if (!on)
+		return false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vub_packed_is_avail(
+		__atomic_load_n(&vq->pdesc[vq->last_avail].flags, __ATOMIC_ACQUIRE),
+		vq->avail_wrap);
 }

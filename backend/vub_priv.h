@@ -48,10 +48,12 @@ struct vub_vq {
 	uint16_t published;  /* split: used idx last made visible to the frontend */
 	bool avail_wrap;     /* packed: the wrap counters (spec 2.8.1) */
 	bool used_wrap;
-	uint16_t unflushed; /* packed: descriptors marked used since the last flush */
+	uint32_t unflushed; /* packed: descriptors marked used since the last flush */
 	uint32_t hdr_len;
 	bool mrg;
 	bool indirect;
+	bool event_idx;		      /* VIRTIO_RING_F_EVENT_IDX */
+	enum vub_kick_mode kick_mode; /* the application's; survives resets */
 	struct vu_desc *desc;
 	struct vu_avail *avail;
 	struct vu_used *used;
@@ -122,17 +124,26 @@ const char *vub_pkt_add_error(int rc);
 int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 void vub_split_flush(struct vub_vq *vq);
+/* Ask for kicks or not (vub_vq_kick_mode); true when a buffer is available already. */
+bool vub_split_kicks(struct vub_vq *vq, bool on);
 
 /* vub_packed.c: the packed ring's device side, the same contract. */
 int vub_packed_translate(struct vub_vq *vq);
 int vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 void vub_packed_flush(struct vub_vq *vq);
+bool vub_packed_kicks(struct vub_vq *vq, bool on);
 
 static inline int
 vub_vq_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 {
 	return vq->packed ? vub_packed_pop(vq, writable, pkt) : vub_split_pop(vq, writable, pkt);
+}
+
+static inline bool
+vub_vq_kicks(struct vub_vq *vq, bool on)
+{
+	return vq->packed ? vub_packed_kicks(vq, on) : vub_split_kicks(vq, on);
 }
 
 static inline void

@@ -259,19 +259,53 @@ vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 	}
 }
 
+/* After publishing used entries [old, new): does the driver want a used buffer
+ * notification? With EVENT_IDX "The device MUST ignore the lower bit of flags" and
+ * notifies when "the idx field in the used ring ... was equal to used_event"; without it
+ * "If flags is 1, the device SHOULD NOT send a notification" (2.7.10). */
+static bool
+vub_split_wants_call(const struct vub_vq *vq, uint16_t new_idx, uint16_t old_idx)
+{
+	if (vq->event_idx)
+		return vu_need_event(
+			__atomic_load_n(vu_split_used_event(vq->avail, vq->size), __ATOMIC_RELAXED),
+			new_idx, old_idx);
+	return !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) & VU_AVAIL_F_NO_INTERRUPT);
+}
+
 void
 vub_split_flush(struct vub_vq *vq)
 {
 	struct vub_dev *dev = vq->dev;
+	uint16_t old_idx = vq->published;
 
-	if (vq->used_idx == vq->published)
+	if (vq->used_idx == old_idx)
 		return;
 	/* Release: the entries are visible before the index that covers them. */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	vq->published = vq->used_idx;
-	/* The flags are read after the index store (2.7.10's memory barrier), else a
-	 * driver that just cleared NO_INTERRUPT could miss its notification. */
+	/* The driver's suppression fields are read after the index store (2.7.10's memory
+	 * barrier), else a driver that just asked for a notification could miss it. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) & VU_AVAIL_F_NO_INTERRUPT))
+	if (vub_split_wants_call(vq, vq->used_idx, old_idx))
 		dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd);
+}
+
+/* Kicks on (the next available entry, avail idx == last_avail, is to be notified: with
+ * EVENT_IDX "If the idx field in the available ring ... was equal to avail_event, the
+ * driver MUST send a notification") or off (avail_event a whole index space away). */
+bool
+vub_split_kicks(struct vub_vq *vq, bool on)
+{
+	if (vq->event_idx)
+		__atomic_store_n(vu_split_avail_event(vq->used, vq->size),
+				 (uint16_t)(on ? vq->last_avail : vq->last_avail - 1),
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&vq->used->flags, on ? 0 : VU_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	if (!on)
+		return false;
+	/* The request is visible before the index is read again: a buffer made available
+	 * in between is either seen here or kicked for. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }

@@ -101,6 +101,29 @@ vu_split_ring_mem_size(uint16_t size)
 			    VU_RING_ALIGN);
 }
 
+/* VIRTIO_RING_F_EVENT_IDX (spec 2.7.10): "le16 used_event" follows the available ring's
+ * entries (written by the driver), "le16 avail_event" the used ring's (by the device). */
+static inline uint16_t *
+vu_split_used_event(struct vu_avail *avail, uint16_t size)
+{
+	return &avail->ring[size];
+}
+
+static inline uint16_t *
+vu_split_avail_event(struct vu_used *used, uint16_t size)
+{
+	return (uint16_t *)(void *)&used->ring[size];
+}
+
+/* Was event index `event` among the indexes [old, new) just published? "If the idx field
+ * ... was equal to" the event index, the other side MUST be notified; 16-bit arithmetic,
+ * as the indexes wrap. */
+static inline bool
+vu_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
 /* Lay the ring out in zeroed memory of vu_split_ring_mem_size(size) bytes. size must be a
  * power of two. */
 static inline void

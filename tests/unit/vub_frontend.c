@@ -57,6 +57,7 @@ vf_open(struct vf *f, uint16_t pairs)
 		f->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		f->err[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		assert_true(f->call[i] >= 0 && f->err[i] >= 0);
+		f->kick[i] = -1;
 	}
 }
 
@@ -71,6 +72,8 @@ vf_close(struct vf *f)
 	for (unsigned int i = 0; i < VF_NRINGS; i++) {
 		close(f->call[i]);
 		close(f->err[i]);
+		if (f->kick[i] >= 0)
+			close(f->kick[i]);
 	}
 }
 
@@ -193,6 +196,7 @@ vf_layout_ring(struct vf *f, uint32_t index, uint16_t size, struct vu_vhost_vrin
 	}
 	memset(mem, 0, vu_split_ring_mem_size(size));
 	vu_split_ring_init(&f->ring[index], mem, size);
+	f->ring[index].avail_idx = f->ring[index].last_used_idx = f->split_base;
 	a->desc_user_addr = (uint64_t)(uintptr_t)f->ring[index].desc;
 	a->avail_user_addr = (uint64_t)(uintptr_t)f->ring[index].avail;
 	a->used_user_addr = (uint64_t)(uintptr_t)f->ring[index].used;
@@ -203,8 +207,8 @@ vf_setup_ring(struct vf *f, uint32_t index, uint16_t size)
 {
 	struct vu_vhost_vring_addr a = { .index = index };
 	/* "initialized to 1": a packed ring starts at slot 0 of wrap counter 1. */
-	uint32_t base = f->packed ? vu_packed_ring_base(0, true) : 0;
-	int kick = eventfd(0, EFD_CLOEXEC);
+	uint32_t base = f->packed ? vu_packed_ring_base(0, true) : f->split_base;
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int64_t ack;
 
 	vf_layout_ring(f, index, size, &a);
@@ -215,7 +219,13 @@ vf_setup_ring(struct vf *f, uint32_t index, uint16_t size)
 	assert_true(vf_set_fd(f, VU_VHOST_USER_SET_VRING_CALL, index, f->call[index]) <= 0);
 	assert_true(vf_set_fd(f, VU_VHOST_USER_SET_VRING_ERR, index, f->err[index]) <= 0);
 	ack = vf_set_fd(f, VU_VHOST_USER_SET_VRING_KICK, index, kick);
-	close(kick);
+	if (index < VF_NRINGS) {
+		if (f->kick[index] >= 0)
+			close(f->kick[index]);
+		f->kick[index] = kick;
+	} else {
+		close(kick);
+	}
 	return ack;
 }
 

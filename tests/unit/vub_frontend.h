@@ -43,7 +43,9 @@ struct vf {
 	uint16_t ndesc[VF_NRINGS][VF_SLOTS_PER_RING]; /* packed: descriptors of buffer id */
 	int call[VF_NRINGS];
 	int err[VF_NRINGS];
-	bool acks; /* REPLY_ACK negotiated: every request waits for its ack */
+	int kick[VF_NRINGS]; /* the frontend's end of each ring's kick eventfd */
+	uint16_t split_base; /* split rings start at this index (SET_VRING_BASE) */
+	bool acks;	     /* REPLY_ACK negotiated: every request waits for its ack */
 	unsigned int ready_events;
 	bool ready;
 };
