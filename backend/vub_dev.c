@@ -9,13 +9,15 @@
 #include "vub_priv.h"
 
 /* What the device side implements (virtio 1.2 feature bits): virtio 1.0 layout, packed
- * rings, mergeable receive buffers, indirect descriptors, event indexes; multi-queue when
- * it has pairs to offer.
+ * rings, mergeable receive buffers, indirect descriptors, event indexes, in-order use
+ * (every ring is used in the order it was made available, so the device "MUST use
+ * buffers in the same order in which they have been available" holds without a mode);
+ * multi-queue when it has pairs to offer.
  * VHOST_USER_F_PROTOCOL_FEATURES: "signals back-end support for
  * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES". */
-#define VUB_FEATURES                                                                      \
-	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) | \
-	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) |                  \
+#define VUB_FEATURES                                                                             \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) |        \
+	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_IN_ORDER) | \
 	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
 #define VUB_PROTOCOL_FEATURES                                                               \
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \

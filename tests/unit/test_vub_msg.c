@@ -20,7 +20,9 @@
 #define VF_PROTOCOL_F_RESET_DEVICE 13
 #define VF_SET_STATUS 39u
 #define VF_OFFERED_PROTOCOL (VF_PROTOCOL | VU_BIT(VF_PROTOCOL_F_RESET_DEVICE))
-#define VF_OFFERED (VF_FEATURES | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_RING_EVENT_IDX))
+#define VF_OFFERED                                                              \
+	(VF_FEATURES | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_RING_EVENT_IDX) | \
+	 VU_BIT(VU_F_IN_ORDER))
 
 /* Mappings of the test's memfd in this process: ours, plus the device's while it maps. */
 static int
