@@ -332,6 +332,8 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 	}
 	if (vub_vq_translate(vq) < 0)
 		return -EFAULT;
+	if (!vq->packed)
+		vub_split_resume(vq);
 	vq->hdr_len = vu_net_hdr_size(dev->features);
 	vq->mrg = dev->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 	vq->indirect = dev->features & VU_BIT(VU_F_RING_INDIRECT_DESC);

@@ -124,6 +124,7 @@ const char *vub_pkt_add_error(int rc);
 int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 void vub_split_flush(struct vub_vq *vq);
+void vub_split_resume(struct vub_vq *vq);
 /* Ask for kicks or not (vub_vq_kick_mode); true when a buffer is available already. */
 bool vub_split_kicks(struct vub_vq *vq, bool on);
 

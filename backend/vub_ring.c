@@ -76,6 +76,23 @@ vub_vq_translate(struct vub_vq *vq)
 	return 0;
 }
 
+/* Where a started split ring resumes: its used index in memory. The device returns every
+ * buffer it took before a ring stops, so that index is where it stopped; a frontend that
+ * comes back without asking (DPDK's virtio_user in server mode sends base 0 after a
+ * backend reconnect) would else have its buffers taken twice. DPDK's vhost does the same,
+ * libvhost-user for devices that use buffers in order. */
+void
+vub_split_resume(struct vub_vq *vq)
+{
+	uint16_t used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+
+	if (used == vq->last_avail)
+		return;
+	VU_INFO("%s: vring %u resumes at its used index %u, not at the base %u it was given",
+		vq->dev->name, vq->index, used, vq->last_avail);
+	vq->last_avail = vq->used_idx = vq->published = used;
+}
+
 /* Head of the next available chain: 1, 0 when there is none, -EIO when the ring is
  * broken. */
 static int

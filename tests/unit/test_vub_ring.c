@@ -413,6 +413,54 @@ test_recover_after_break(void **state)
 	assert_int_equal(tu_log_errors(), 0);
 }
 
+/* A frontend that comes back with base 0 and its rings as they are in memory (DPDK's
+ * virtio_user in server mode after a backend reconnect): the ring resumes at the used
+ * index in memory, so the device takes the new frames only, not the old ones again. */
+static void
+test_resume_at_used_index(void **state)
+{
+	struct vf *f = *state;
+	struct vu_split_ring *r = &f->ring[VF_TX];
+	struct vu_vhost_vring_addr a = {
+		.index = VF_TX,
+		.desc_user_addr = (uint64_t)(uintptr_t)r->desc,
+		.avail_user_addr = (uint64_t)(uintptr_t)r->avail,
+		.used_user_addr = (uint64_t)(uintptr_t)r->used,
+	};
+	uint8_t frame[FRAME_LEN], out[FRAME_LEN];
+	uint32_t len, id, ulen;
+	uint64_t kick = VF_TX | VU_VHOST_USER_VRING_NOFD;
+
+	for (uint8_t i = 0; i < NFRAMES; i++) {
+		fill(frame, FRAME_LEN, i);
+		vf_post_tx(f, frame, FRAME_LEN);
+	}
+	for (uint8_t i = 0; i < NFRAMES; i++)
+		assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
+	assert_int_equal(vf_get_vring_base(f, VF_TX), NFRAMES);
+	assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_NUM, VF_TX, VF_RING_SIZE), 0);
+	assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, VF_TX, 0), 0);
+	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_VRING_KICK, kick), 0);
+	for (uint8_t i = 0; i < 2; i++) {
+		fill(frame, FRAME_LEN, (uint8_t)(100 + i));
+		vf_post_tx(f, frame, FRAME_LEN);
+	}
+	for (uint8_t i = 0; i < 2; i++) {
+		assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
+		fill(frame, FRAME_LEN, (uint8_t)(100 + i));
+		assert_memory_equal(out, frame, FRAME_LEN);
+	}
+	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 0);
+	for (uint32_t i = 0; i < NFRAMES + 2; i++) {
+		assert_true(vf_used(f, VF_TX, &id, &ulen));
+		assert_int_equal(id, i % VF_RING_SIZE);
+	}
+	assert_false(vf_used(f, VF_TX, &id, &ulen));
+	assert_int_equal(vf_get_vring_base(f, VF_TX), NFRAMES + 2);
+	assert_int_equal(tu_log_errors(), 0);
+}
+
 /* "started but disabled: ... must not supply any new RX packets, but must process and
  * discard any TX packets". */
 static void
@@ -497,6 +545,7 @@ main(void)
 		T(test_too_many_buffers),
 		T(test_readable_in_rx),
 		T(test_recover_after_break),
+		T(test_resume_at_used_index),
 		T(test_disabled_rings),
 		T(test_call_suppression),
 		T(test_rings_left_out_of_new_table),

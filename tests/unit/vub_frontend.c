@@ -196,7 +196,9 @@ vf_layout_ring(struct vf *f, uint32_t index, uint16_t size, struct vu_vhost_vrin
 	}
 	memset(mem, 0, vu_split_ring_mem_size(size));
 	vu_split_ring_init(&f->ring[index], mem, size);
+	/* As a ring that stopped there: its used index in memory says where it resumes. */
 	f->ring[index].avail_idx = f->ring[index].last_used_idx = f->split_base;
+	f->ring[index].avail->idx = f->ring[index].used->idx = f->split_base;
 	a->desc_user_addr = (uint64_t)(uintptr_t)f->ring[index].desc;
 	a->avail_user_addr = (uint64_t)(uintptr_t)f->ring[index].avail;
 	a->used_user_addr = (uint64_t)(uintptr_t)f->ring[index].used;
