@@ -6,6 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vu_virtio.h"
+
+/* The virtio-net header offloads a device may offer (vub_dev_params.offloads): checksums
+ * and TCP segmentation each way. TSO needs the checksum of its direction (spec 5.1.3.1). */
+#define VUB_OFFLOAD_FEATURES                                                                \
+	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_HOST_TSO4) | \
+	 VU_BIT(VU_NET_F_HOST_TSO6) | VU_BIT(VU_NET_F_GUEST_TSO4) | VU_BIT(VU_NET_F_GUEST_TSO6))
+
 /* Kick/call/err carry the ring index in 8 bits: 256 rings, 128 pairs. */
 #define VUB_MAX_QUEUE_PAIRS 128
 /* The most buffer pieces one packet may occupy (spec 2.7.4.1: "The device MAY have a
@@ -23,6 +31,7 @@ typedef void (*vub_ready_fn)(void *arg, bool ready);
 struct vub_dev_params {
 	const char *name;     /* for log lines */
 	uint16_t queue_pairs; /* offered to the frontend: 1 to VUB_MAX_QUEUE_PAIRS */
+	uint64_t offloads;    /* bits of VUB_OFFLOAD_FEATURES the application handles */
 	vub_ready_fn on_ready;
 	void *arg;
 };
@@ -63,6 +72,10 @@ struct vub_pkt {
 	uint16_t nchains;      /* more than one only with mergeable Rx buffers */
 	uint16_t avail_before; /* where the ring stood before begin (for abort), */
 	bool wrap_before;      /* with its packed-ring wrap counter */
+	/* Offloads: dequeue, what the frontend's header asks (checked against the features:
+	 * anything not negotiated or out of the frame is cleared, logged once per ring);
+	 * enqueue, what vub_enqueue_end writes (zero unless vub_enqueue_offload set it). */
+	struct vu_net_hdr hdr;
 	struct vub_iov iov[VUB_PKT_MAX_IOV];
 	struct vub_chain chains[VUB_PKT_MAX_IOV];
 };
@@ -122,6 +135,12 @@ int vub_vq_kick_mode(struct vub_vq *vq, enum vub_kick_mode mode);
  * again after each vub_dev_process; a ring that (re)started has no kick for the buffers
  * made available before, so run each ring once then. */
 int vub_dev_kick_fd(const struct vub_dev *dev, uint16_t vring);
+
+/* Offloads for a frame being enqueued (after begin, before end): flags, gso_type,
+ * hdr_len, gso_size, csum_start and csum_offset of hdr. Returns 0, -ENOTSUP when the
+ * frontend did not negotiate them (VIRTIO_NET_F_GUEST_CSUM, _GUEST_TSO4/6: complete the
+ * checksum or drop the frame), or -EINVAL when they do not fit the frame. */
+int vub_enqueue_offload(struct vub_vq *vq, struct vub_pkt *pkt, const struct vu_net_hdr *hdr);
 
 /* Copy frame bytes [off, off + len) of pkt out or in; returns the bytes copied (fewer
  * only past the end of the frame or of the buffers). */

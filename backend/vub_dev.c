@@ -65,6 +65,19 @@ vub_dev_unlock_all(struct vub_dev *dev)
 		vub_vq_unlock(&dev->vqs[i]);
 }
 
+const char *
+vub_offload_deps(uint64_t f)
+{
+	uint64_t host_tso = VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6);
+	uint64_t guest_tso = VU_BIT(VU_NET_F_GUEST_TSO4) | VU_BIT(VU_NET_F_GUEST_TSO6);
+
+	if ((f & host_tso) && !(f & VU_BIT(VU_NET_F_CSUM)))
+		return "VIRTIO_NET_F_HOST_TSO4/6 without VIRTIO_NET_F_CSUM";
+	if ((f & guest_tso) && !(f & VU_BIT(VU_NET_F_GUEST_CSUM)))
+		return "VIRTIO_NET_F_GUEST_TSO4/6 without VIRTIO_NET_F_GUEST_CSUM";
+	return NULL;
+}
+
 static void
 vub_close_fd(int *fd)
 {
@@ -146,10 +159,20 @@ int
 vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, struct vub_dev **out)
 {
 	struct vub_dev *dev;
+	const char *why;
 
 	if (params->queue_pairs == 0 || params->queue_pairs > VUB_MAX_QUEUE_PAIRS) {
 		VU_ERR("%s: %u queue pairs asked, the device serves 1 to %u", params->name,
 		       params->queue_pairs, VUB_MAX_QUEUE_PAIRS);
+		t->ops->cleanup(t);
+		return -EINVAL;
+	}
+	why = vub_offload_deps(params->offloads);
+	if (params->offloads & ~VUB_OFFLOAD_FEATURES)
+		why = "bits beyond the virtio-net header offloads";
+	if (why) {
+		VU_ERR("%s: offloads 0x%llx: %s", params->name,
+		       (unsigned long long)params->offloads, why);
 		t->ops->cleanup(t);
 		return -EINVAL;
 	}
@@ -162,7 +185,7 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 	dev->queue_pairs = params->queue_pairs;
 	dev->on_ready = params->on_ready;
 	dev->arg = params->arg;
-	dev->offered = VUB_FEATURES;
+	dev->offered = VUB_FEATURES | params->offloads;
 	/* VIRTIO_NET_F_MQ: "Device supports multiqueue with automatic receive steering". */
 	if (dev->queue_pairs > 1)
 		dev->offered |= VU_BIT(VU_NET_F_MQ);

@@ -67,6 +67,7 @@ vub_vq_kick_mode(struct vub_vq *vq, enum vub_kick_mode mode)
 static void
 vub_pkt_reset(const struct vub_vq *vq, struct vub_pkt *pkt)
 {
+	memset(&pkt->hdr, 0, sizeof(pkt->hdr));
 	pkt->len = 0;
 	pkt->hdr_len = vq->hdr_len;
 	pkt->niov = 0;
@@ -89,6 +90,92 @@ vub_pkt_rollback(struct vub_vq *vq, struct vub_pkt *pkt)
 	vub_ring_rewind(vq, pkt);
 	pkt->niov = 0;
 	pkt->nchains = 0;
+}
+
+/* Copy between buf and the buffers of pkt from byte off (header included). */
+static uint32_t
+vub_iov_copy(const struct vub_pkt *pkt, uint32_t off, void *buf, uint32_t len, bool to_iov)
+{
+	uint32_t done = 0;
+
+	for (uint16_t i = 0; i < pkt->niov && done < len; i++) {
+		const struct vub_iov *v = &pkt->iov[i];
+		uint32_t n;
+
+		if (off >= v->len) {
+			off -= v->len;
+			continue;
+		}
+		n = v->len - off < len - done ? v->len - off : len - done;
+		if (to_iov)
+			memcpy(v->base + off, (const uint8_t *)buf + done, n);
+		else
+			memcpy((uint8_t *)buf + done, v->base + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+/* The gso_type values and the feature each needs. */
+static uint64_t
+vub_gso_feature(uint8_t gso_type, bool to_driver)
+{
+	switch (gso_type) {
+	case VU_NET_HDR_GSO_TCPV4:
+		return VU_BIT(to_driver ? VU_NET_F_GUEST_TSO4 : VU_NET_F_HOST_TSO4);
+	case VU_NET_HDR_GSO_TCPV6:
+		return VU_BIT(to_driver ? VU_NET_F_GUEST_TSO6 : VU_NET_F_HOST_TSO6);
+	default:
+		return 0;
+	}
+}
+
+/* What is wrong with the offload fields of hdr for a frame of len bytes, or NULL. "If
+ * the gso_type differs from VIRTIO_NET_HDR_GSO_NONE, then the driver MUST also set the
+ * VIRTIO_NET_HDR_F_NEEDS_CSUM bit in flags and MUST set gso_size" (5.1.6.2.1). */
+static const char *
+vub_hdr_error(const struct vu_net_hdr *hdr, uint32_t len)
+{
+	if ((hdr->flags & VU_NET_HDR_F_NEEDS_CSUM) &&
+	    (uint32_t)hdr->csum_start + hdr->csum_offset + sizeof(uint16_t) > len)
+		return "checksum field past the end of the frame";
+	if (hdr->gso_type == VU_NET_HDR_GSO_NONE)
+		return NULL;
+	if (!(hdr->flags & VU_NET_HDR_F_NEEDS_CSUM))
+		return "segmentation without VIRTIO_NET_HDR_F_NEEDS_CSUM";
+	if (hdr->gso_size == 0)
+		return "segmentation with gso_size 0";
+	return NULL;
+}
+
+/* The frontend's header of a frame it sends: what it may ask the device (the features
+ * negotiated), inside the frame; else cleared, and logged once per ring. "The driver MUST
+ * NOT set the VIRTIO_NET_HDR_F_DATA_VALID ... bits" on transmit: ignored. */
+static void
+vub_tx_hdr_check(struct vub_vq *vq, struct vub_pkt *pkt)
+{
+	struct vu_net_hdr *hdr = &pkt->hdr;
+	uint64_t need = vub_gso_feature(hdr->gso_type, false);
+	const char *why = vub_hdr_error(hdr, pkt->len);
+
+	hdr->flags &= VU_NET_HDR_F_NEEDS_CSUM;
+	hdr->num_buffers = 0;
+	if (hdr->flags)
+		need |= VU_BIT(VU_NET_F_CSUM);
+	if (hdr->gso_type != VU_NET_HDR_GSO_NONE && !vub_gso_feature(hdr->gso_type, false))
+		why = "a gso_type the device does not offer";
+	else if (!why && (vq->offloads & need) != need)
+		why = "an offload not negotiated";
+	if (!why)
+		return;
+	if (!vq->hdr_warned)
+		VU_ERR("%s: vring %u: a frame's header asks for %s (flags 0x%x, gso_type %u, "
+		       "csum_start %u, csum_offset %u, %u bytes): offloads cleared",
+		       vq->dev->name, vq->index, why, hdr->flags, hdr->gso_type, hdr->csum_start,
+		       hdr->csum_offset, pkt->len);
+	vq->hdr_warned = true;
+	memset(hdr, 0, sizeof(*hdr));
 }
 
 int
@@ -114,8 +201,11 @@ vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt)
 			return -EIO;
 		}
 		pkt->len = pkt->chains[0].cap - pkt->hdr_len;
-		if (vq->enabled)
+		if (vq->enabled) {
+			vub_iov_copy(pkt, 0, &pkt->hdr, pkt->hdr_len, false);
+			vub_tx_hdr_check(vq, pkt);
 			return 1;
+		}
 		/* Disabled: processed and discarded. */
 		vub_vq_used(vq, pkt, 0);
 	}
@@ -194,40 +284,30 @@ vub_enqueue_begin(struct vub_vq *vq, uint32_t len, struct vub_pkt *pkt)
 	return 1;
 }
 
-/* Copy between buf and the buffers of pkt from byte off (header included). */
-static uint32_t
-vub_iov_copy(const struct vub_pkt *pkt, uint32_t off, void *buf, uint32_t len, bool to_iov)
+int
+vub_enqueue_offload(struct vub_vq *vq, struct vub_pkt *pkt, const struct vu_net_hdr *hdr)
 {
-	uint32_t done = 0;
+	uint64_t need = vub_gso_feature(hdr->gso_type, true);
 
-	for (uint16_t i = 0; i < pkt->niov && done < len; i++) {
-		const struct vub_iov *v = &pkt->iov[i];
-		uint32_t n;
-
-		if (off >= v->len) {
-			off -= v->len;
-			continue;
-		}
-		n = v->len - off < len - done ? v->len - off : len - done;
-		if (to_iov)
-			memcpy(v->base + off, (const uint8_t *)buf + done, n);
-		else
-			memcpy((uint8_t *)buf + done, v->base + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	if ((hdr->gso_type != VU_NET_HDR_GSO_NONE && !need) || vub_hdr_error(hdr, pkt->len) ||
+	    (hdr->flags & ~(VU_NET_HDR_F_NEEDS_CSUM | VU_NET_HDR_F_DATA_VALID)))
+		return -EINVAL;
+	if (hdr->flags)
+		need |= VU_BIT(VU_NET_F_GUEST_CSUM);
+	if ((vq->offloads & need) != need)
+		return -ENOTSUP;
+	pkt->hdr = *hdr;
+	return 0;
 }
 
 void
 vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
-	struct vu_net_hdr hdr;
+	struct vu_net_hdr hdr = pkt->hdr;
 
 	/* num_buffers: "the number of descriptors used to hold the incoming packet" with
-	 * MRG_RXBUF, and "MUST set num_buffers to 1" without it. No offload is offered:
-	 * the rest of the header is zero (VIRTIO_NET_HDR_GSO_NONE, no flags). */
-	memset(&hdr, 0, sizeof(hdr));
+	 * MRG_RXBUF, and "MUST set num_buffers to 1" without it. The rest is what
+	 * vub_enqueue_offload set, else zero (VIRTIO_NET_HDR_GSO_NONE, no flags). */
 	hdr.num_buffers = pkt->nchains;
 	vub_iov_copy(pkt, 0, &hdr, pkt->hdr_len, true);
 	vub_vq_used(vq, pkt, pkt->hdr_len + pkt->len);

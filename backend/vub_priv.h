@@ -53,6 +53,8 @@ struct vub_vq {
 	bool mrg;
 	bool indirect;
 	bool event_idx;		      /* VIRTIO_RING_F_EVENT_IDX */
+	bool hdr_warned;	      /* a bad offload request was logged */
+	uint64_t offloads;	      /* negotiated bits of VUB_OFFLOAD_FEATURES */
 	enum vub_kick_mode kick_mode; /* the application's; survives resets */
 	struct vu_desc *desc;
 	struct vu_avail *avail;
@@ -100,6 +102,8 @@ void vub_vq_reset(struct vub_vq *vq);
 void vub_dev_reset(struct vub_dev *dev);
 void vub_dev_update_ready(struct vub_dev *dev);
 uint16_t vub_dev_nvrings(const struct vub_dev *dev);
+/* What an offload feature set lacks (a TSO without its checksum), or NULL. */
+const char *vub_offload_deps(uint64_t features);
 
 /* vub_msg.c */
 int vub_msg_handle(struct vub_dev *dev, struct vu_vhost_msg *msg);

@@ -88,6 +88,13 @@ struct vu_net_hdr {
 
 #define VU_NET_HDR_LEGACY_SIZE 10u
 
+/* The header's flags and gso_type values (spec 5.1.6). */
+#define VU_NET_HDR_F_NEEDS_CSUM 1u
+#define VU_NET_HDR_F_DATA_VALID 2u
+#define VU_NET_HDR_GSO_NONE 0u
+#define VU_NET_HDR_GSO_TCPV4 1u
+#define VU_NET_HDR_GSO_TCPV6 4u
+
 /* Size of the virtio-net header for a negotiated feature set. */
 static inline uint32_t
 vu_net_hdr_size(uint64_t features)

@@ -34,6 +34,7 @@ test_defaults(void **state)
 	assert_string_equal(a.iface, "/run/vu.sock");
 	assert_int_equal(a.queues, 1);
 	assert_false(a.client);
+	assert_false(a.tso);
 }
 
 static void
@@ -42,12 +43,13 @@ test_every_key(void **state)
 	struct vubackend_devargs a;
 
 	(void)state;
-	assert_int_equal(
-		vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1", &a, err, sizeof(err)),
-		0);
+	assert_int_equal(vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1,tso=1", &a, err,
+						 sizeof(err)),
+			 0);
 	assert_string_equal(a.iface, "/tmp/s");
 	assert_int_equal(a.queues, 128);
 	assert_true(a.client);
+	assert_true(a.tso);
 	assert_int_equal(vubackend_devargs_parse("client=0,iface=x", &a, err, sizeof(err)), 0);
 	assert_false(a.client);
 }
@@ -72,12 +74,14 @@ test_refused(void **state)
 	assert_refused("iface=a,queues=2x", "queues=2x");
 	assert_refused("iface=a,client=2", "client=2: expected 0 or 1");
 	assert_refused("iface=a,client=", "client=: expected 0 or 1");
+	assert_refused("iface=a,tso=yes", "tso=yes: expected 0 or 1");
 	assert_refused("iface=a,iface=b", "devarg 'iface' given twice");
 	assert_refused("iface=a,,queues=1", "empty devarg");
 	assert_refused("iface=a,queues", "not of the form key=value");
 	assert_refused("iface=a,=1", "not of the form key=value");
 	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
-	assert_refused("iface=a,bogus=1", "unknown devarg 'bogus' (known: iface, queues, client)");
+	assert_refused("iface=a,bogus=1",
+		       "unknown devarg 'bogus' (known: iface, queues, client, tso)");
 	assert_refused("iface=a,path=/x", "unknown devarg 'path'");
 }
 
@@ -86,8 +90,8 @@ static void
 test_net_vhost_keys_not_implemented(void **state)
 {
 	static const char *const keys[] = {
-		"iommu-support", "postcopy-support", "tso",
-		"linear-buffer", "ext-buffer",	     "legacy-ol-flags",
+		"iommu-support", "postcopy-support", "linear-buffer",
+		"ext-buffer",	 "legacy-ol-flags",
 	};
 	char args[128], needle[64];
 

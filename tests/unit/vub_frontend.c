@@ -31,10 +31,17 @@ vf_on_ready(void *arg, bool ready)
 void
 vf_open(struct vf *f, uint16_t pairs)
 {
+	vf_open_offloads(f, pairs, 0);
+}
+
+void
+vf_open_offloads(struct vf *f, uint16_t pairs, uint64_t offloads)
+{
 	struct vub_af_unix_params ap = { .name = "vub-ut" };
 	struct vub_dev_params dp = {
 		.name = "vub-ut",
 		.queue_pairs = pairs,
+		.offloads = offloads,
 		.on_ready = vf_on_ready,
 		.arg = f,
 	};

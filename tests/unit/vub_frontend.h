@@ -52,6 +52,8 @@ struct vf {
 
 /* A device of `pairs` queue pairs served over a socketpair, and its frontend. */
 void vf_open(struct vf *f, uint16_t pairs);
+/* The same, the device offering these header offloads (vub_dev_params.offloads). */
+void vf_open_offloads(struct vf *f, uint16_t pairs, uint64_t offloads);
 void vf_close(struct vf *f);
 uint64_t vf_addr(const struct vf *f, size_t off);
 

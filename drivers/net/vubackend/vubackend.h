@@ -15,6 +15,12 @@
 
 extern int vubackend_logtype;
 
+/* Header offloads always offered, as net_vhost does: partial checksums both ways and
+ * segmentation towards the frontend; segmentation from it (HOST_TSO4/6) with tso=1. */
+#define VUBACKEND_OFFLOADS                                                                   \
+	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) | \
+	 VU_BIT(VU_NET_F_GUEST_TSO6))
+
 /* "VUSER" leads every line of the project's drivers (tests/lib/dpdkapp.py knows it). */
 #define VUBACKEND_LOG(level, port, fmt, ...)                                              \
 	rte_log(RTE_LOG_##level, vubackend_logtype, "VUSER: %s: " fmt "\n", (port)->name, \
@@ -42,6 +48,7 @@ struct vubackend_port {
 	struct rte_eth_dev *eth_dev;
 	struct vub_dev *dev;
 	bool started;
+	bool rx_l4_csum; /* the application takes partial checksums (RX_L4_CKSUM_NONE) */
 	/* Serializes the device's control path: the frontend's messages in EAL's interrupt
 	 * thread and the application's calls. The data path never takes it. */
 	pthread_mutex_t lock;

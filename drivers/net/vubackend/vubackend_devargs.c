@@ -83,16 +83,25 @@ vubackend_parse_client(const char *val, struct vubackend_devargs *out, char *err
 	return 0;
 }
 
+static int
+vubackend_parse_tso(const char *val, struct vubackend_devargs *out, char *err, size_t errlen)
+{
+	if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+		return vubackend_fail(err, errlen, "tso=%s: expected 0 or 1", val);
+	out->tso = val[0] == '1';
+	return 0;
+}
+
 static const struct vubackend_key vubackend_keys[] = {
 	{ "iface", vubackend_parse_iface, NULL },
 	{ "queues", vubackend_parse_queues, NULL },
 	{ "client", vubackend_parse_client, NULL },
 	{ "iommu-support", NULL, "VIRTIO_F_IOMMU_PLATFORM and IOTLB messages" },
 	{ "postcopy-support", NULL, "postcopy live migration" },
-	{ "tso", NULL, "offloads (no virtio-net header offload is offered yet)" },
+	{ "tso", vubackend_parse_tso, NULL },
 	{ "linear-buffer", NULL, "a choice of mbuf layout" },
 	{ "ext-buffer", NULL, "external mbuf buffers" },
-	{ "legacy-ol-flags", NULL, "offloads (no virtio-net header offload is offered yet)" },
+	{ "legacy-ol-flags", NULL, "the mbuf offload flags of DPDK before 21.11" },
 };
 
 #define VUBACKEND_NKEYS (sizeof(vubackend_keys) / sizeof(vubackend_keys[0]))
@@ -113,8 +122,8 @@ vubackend_parse_pair(const char *key, const char *val, struct vubackend_devargs 
 					      key, k->missing);
 		return k->parse(val, out, err, errlen);
 	}
-	return vubackend_fail(err, errlen, "unknown devarg '%s' (known: iface, queues, client)",
-			      key);
+	return vubackend_fail(err, errlen,
+			      "unknown devarg '%s' (known: iface, queues, client, tso)", key);
 }
 
 /* Split "key=value" in item (modified); reject what is not of that form. */

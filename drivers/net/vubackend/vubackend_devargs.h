@@ -14,11 +14,12 @@ struct vubackend_devargs {
 	char iface[VUBACKEND_IFACE_MAX]; /* the vhost-user socket path */
 	uint16_t queues;		 /* queue pairs offered to the frontend */
 	bool client;			 /* connect to iface instead of listening on it */
+	bool tso;			 /* offer VIRTIO_NET_F_HOST_TSO4/6 */
 };
 
 /*
  * Parse "key=value,key=value" as given after the vdev name, with the keys and meanings
- * of DPDK's net_vhost that apply (iface, queues, client). Returns 0, or -EINVAL with a
+ * of DPDK's net_vhost that apply (iface, queues, client, tso). Returns 0, or -EINVAL with a
  * one-line reason in err naming the key.
  */
 int vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err,

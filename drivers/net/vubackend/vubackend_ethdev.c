@@ -140,6 +140,8 @@ vubackend_dev_configure(struct rte_eth_dev *eth_dev)
 			      data->nb_rx_queues, data->nb_tx_queues, port->args.queues);
 		return -EINVAL;
 	}
+	port->rx_l4_csum = data->dev_conf.rxmode.offloads &
+		(RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	return 0;
 }
 
@@ -153,8 +155,12 @@ vubackend_dev_infos_get(struct rte_eth_dev *eth_dev, struct rte_eth_dev_info *in
 	info->max_mac_addrs = 1;
 	info->max_rx_pktlen = VUBACKEND_MAX_RX_PKTLEN;
 	info->min_rx_bufsize = 0;
-	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER;
-	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_SCATTER | RTE_ETH_RX_OFFLOAD_TCP_CKSUM |
+		RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if (port->args.tso)
+		info->rx_offload_capa |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+	info->tx_offload_capa = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+		RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	info->speed_capa = RTE_ETH_LINK_SPEED_FIXED;
 	return 0;
 }
@@ -344,7 +350,13 @@ vubackend_dev_open(struct vubackend_port *port)
 		.client = port->args.client,
 		.fd = -1,
 	};
-	struct vub_dev_params dp = { .name = port->name, .queue_pairs = port->args.queues };
+	struct vub_dev_params dp = {
+		.name = port->name,
+		.queue_pairs = port->args.queues,
+		.offloads = VUBACKEND_OFFLOADS |
+			(port->args.tso ? VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6) :
+					  0),
+	};
 	struct vub_transport *t;
 	int rc;
 

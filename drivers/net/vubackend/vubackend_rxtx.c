@@ -1,8 +1,68 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* net_vubackend Rx/Tx bursts: libvub's dequeue into mbufs and enqueue from mbufs. */
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "vubackend.h"
+#include "vuser_offload.h"
+
+/* A partial checksum completed in software: the one's complement of the sum from
+ * csum_start on (the field holds the pseudo-header sum). A result of 0 is sent as 0xffff,
+ * as DPDK's virtio driver does: to UDP, 0 means "no checksum". */
+static uint16_t
+vubackend_csum_final(const struct rte_mbuf *m, uint16_t start)
+{
+	uint16_t sum = 0;
+
+	rte_raw_cksum_mbuf(m, start, m->pkt_len - start, &sum);
+	return sum == 0xffff ? sum : (uint16_t)~sum;
+}
+
+/* Store len bytes at byte off of an mbuf chain (inside its data). */
+static void
+vubackend_mbuf_store(struct rte_mbuf *m, uint32_t off, const void *src, uint32_t len)
+{
+	const uint8_t *p = src;
+
+	for (; m && len; m = m->next) {
+		uint32_t n;
+
+		if (off >= m->data_len) {
+			off -= m->data_len;
+			continue;
+		}
+		n = RTE_MIN(len, (uint32_t)m->data_len - off);
+		memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, off), p, n);
+		p += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+/* The frontend's requests for a frame it sent (libvub checked them against the features
+ * and the frame), as DPDK's virtio driver maps a device's: segmentation is LRO with the
+ * MSS; a partial checksum is RX_L4_CKSUM_NONE when the application takes L4 checksum
+ * offloads, else completed here. */
+static void
+vubackend_rx_offload(const struct vubackend_port *port, struct rte_mbuf *m,
+		     const struct vu_net_hdr *hdr)
+{
+	uint16_t csum;
+
+	if (hdr->gso_type != VU_NET_HDR_GSO_NONE) {
+		m->ol_flags |= RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		m->tso_segsz = hdr->gso_size;
+		return;
+	}
+	if (!(hdr->flags & VU_NET_HDR_F_NEEDS_CSUM))
+		return;
+	if (port->rx_l4_csum) {
+		m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		return;
+	}
+	csum = vubackend_csum_final(m, hdr->csum_start);
+	vubackend_mbuf_store(m, (uint32_t)hdr->csum_start + hdr->csum_offset, &csum, sizeof(csum));
+}
 
 /* An mbuf chain holding the packet's frame, or NULL when the pool ran dry. Every mbuf
  * has room past its headroom (checked at queue setup). */
@@ -55,6 +115,7 @@ vubackend_rx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 			break;
 		}
 		vub_dequeue_end(vq, &q->pkt);
+		vubackend_rx_offload(q->port, m, &q->pkt.hdr);
 		bytes += m->pkt_len;
 		bufs[n++] = m;
 	}
@@ -76,6 +137,29 @@ vubackend_from_mbufs(const struct vub_pkt *pkt, const struct rte_mbuf *m)
 	}
 }
 
+/* The mbuf's offload requests into the frame's header, mapped as the driver side maps
+ * them. A checksum the frontend does not take (no GUEST_CSUM) is completed here: *csum_at
+ * and *csum say where and what to write into its copy (0: nothing). A segmentation it
+ * does not take cannot be: -ENOTSUP, the frame is dropped. */
+static int
+vubackend_tx_offload(struct vub_vq *vq, struct vub_pkt *pkt, const struct rte_mbuf *m,
+		     uint32_t *csum_at, uint16_t *csum)
+{
+	struct vu_net_hdr hdr;
+	int rc;
+
+	*csum_at = 0;
+	if (!(m->ol_flags & VUSER_TX_OFFLOAD_FLAGS))
+		return 0;
+	vuser_tx_offload_hdr(&hdr, m);
+	rc = vub_enqueue_offload(vq, pkt, &hdr);
+	if (rc != -ENOTSUP || hdr.gso_type != VU_NET_HDR_GSO_NONE || !hdr.flags)
+		return rc;
+	*csum_at = (uint32_t)hdr.csum_start + hdr.csum_offset;
+	*csum = vubackend_csum_final(m, hdr.csum_start);
+	return 0;
+}
+
 /* mbufs into the frontend's receive ring of this pair. A frame its buffers cannot hold
  * is dropped (counted); the burst stops where the frontend has no buffers left. */
 uint16_t
@@ -91,8 +175,17 @@ vubackend_tx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 	for (i = 0; i < nb; i++) {
 		struct rte_mbuf *m = bufs[i];
 		int rc = vub_enqueue_begin(vq, m->pkt_len, &q->pkt);
+		uint32_t csum_at;
+		uint16_t csum;
 
-		if (rc == -EMSGSIZE) {
+		if (rc == 1) {
+			rc = vubackend_tx_offload(vq, &q->pkt, m, &csum_at, &csum);
+			if (rc < 0)
+				vub_enqueue_abort(vq, &q->pkt);
+			else
+				rc = 1;
+		}
+		if (rc == -EMSGSIZE || rc == -ENOTSUP || rc == -EINVAL) {
 			q->stats.errors++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -100,6 +193,8 @@ vubackend_tx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 		if (rc != 1)
 			break;
 		vubackend_from_mbufs(&q->pkt, m);
+		if (csum_at)
+			vub_pkt_write(&q->pkt, csum_at, &csum, sizeof(csum));
 		vub_enqueue_end(vq, &q->pkt);
 		bytes += m->pkt_len;
 		sent++;
