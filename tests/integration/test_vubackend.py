@@ -8,8 +8,7 @@
           or  dpdk-testpmd -d <staged librte_net_vuser.so> --vdev net_vuser0,path=<sock>,...
 
 Each frontend runs split and packed rings, each with mrg_rxbuf=1 and mrg_rxbuf=0
-(in_order=0: the backend does not offer in-order yet). Per combination one pair runs, in
-turn:
+(in_order=0), and with in_order=1 (mrg_rxbuf=1). Per combination one pair runs, in turn:
 
     both_ways      frontend `start tx_first 4` -> backend rxonly: exactly 128 x 64 bytes;
                    backend `start tx_first 4` -> frontend rxonly: exactly 128 x 64 bytes
@@ -26,19 +25,28 @@ And once per frontend:
     queues2        queues=2 on both sides, packed rings: each queue of each side carries
                    exactly 128 packets each way (the frontend enables pair 1 through its
                    control queue)
-    client_mode    backend client=1, frontend server=1 (split rings): the backend
-                   connects, exact counts both ways
-    frontend_restart  (split rings) the frontend quits and a new one connects, twice: the
-                   backend resets and serves each, exact counts both ways every time
+    server_restarts  backend server (split rings, in_order=1): the frontend quits and a
+                   new one connects, 5 times: the backend resets and serves each, exact
+                   counts both ways after each
+    client_restarts  backend client=1, frontend server=1 (split rings, in_order=1): the
+                   backend quits and a new one connects to the same frontend, 5 times
+                   (the frontend resumes its rings where they are), then the frontend
+                   quits and a new one listens, 5 times (the backend reconnects): exact
+                   counts both ways after each
+
+    offloads       both sides with UDP/TCP checksum offloads (split rings): the frontend
+                   says it negotiated CSUM and GUEST_CSUM; exact counts both ways
 
 And once:
 
-    bad_devargs    an unknown key, a net_vhost key not implemented (tso) and a missing
-                   iface: the probe fails with a line naming the problem, no port
+    bad_devargs    an unknown key, a net_vhost key not implemented (legacy-ol-flags) and a
+                   missing iface: the probe fails with a line naming the problem, no port
 
-Every pair first checks the backend's info line for each ring it started: the layout
-(split or packed) and mergeable buffers are what the frontend's devargs ask. Every count
-is exact on both sides and imissed/ierrors/oerrors/rx_nombuf stay 0 unless stated.
+Every pair first asks the frontend what it negotiated (net_vuser's "negotiated features"
+line at pmd.net.vuser:info, DPDK's "features after negotiate" at pmd.net.virtio.init:debug):
+the layout, mergeable buffers and in-order are what its devargs ask, so nothing fell back;
+and checks the backend's info line for each ring it started. Every count is exact on both
+sides and imissed/ierrors/oerrors/rx_nombuf stay 0 unless stated.
 
 VUBACKEND_PLUGIN overrides the backend plugin (default: next to the net_vuser plugin of
 VUSER_PLUGIN or build/). Logs: results/integration-vubackend/.
@@ -72,6 +80,8 @@ BIG_SEGS = "1500,1500"            # testpmd txpkts: a 2-segment 3000-byte frame
 BIG_LEN = 3000
 BIG_BURSTS = 2                    # 64 big frames: they fit a 256-entry ring twice over
 CASE_TIMEOUT = 90
+RESTART_TIMEOUT = 300             # the restart cases: ten apps started in turn
+RESTARTS = 5
 SETTLE_TIMEOUT = 10.0
 LINK_TIMEOUT = 15.0
 PROBE_LIMIT = 20.0
@@ -81,6 +91,12 @@ APP_ARGS = ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN, "--total-num-mbufs=40
 COUNT_KEYS = ("ipackets", "opackets", "ibytes", "obytes")
 ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
 BACKEND_DRIVER = "net_vubackend"
+F_MRG_RXBUF, F_RING_PACKED, F_IN_ORDER = 15, 34, 35
+# What each frontend says it negotiated, and the log level that makes it say so.
+NEGOTIATED = {
+    "dpdk": (r"features after negotiate = ([0-9a-fA-F]+)", "pmd.net.virtio.init:debug"),
+    "vuser": (r"negotiated features 0x([0-9a-fA-F]+)", "pmd.net.vuser:info"),
+}
 
 
 class CaseTimeout(Exception):
@@ -99,14 +115,14 @@ def vubackend_plugin():
 class Frontend:
     """DPDK's net_virtio_user or vuser's net_vuser, with its mergeable-buffer choice."""
 
-    def __init__(self, kind, mrg, staged_vuser, packed=0):
-        self.kind, self.mrg, self.packed = kind, mrg, packed
+    def __init__(self, kind, mrg, staged_vuser, packed=0, in_order=0):
+        self.kind, self.mrg, self.packed, self.in_order = kind, mrg, packed, in_order
         self.driver = "net_virtio_user" if kind == "dpdk" else "net_vuser"
         self.plugins = [] if kind == "dpdk" else [staged_vuser]
 
     def vdev(self, sock, server=False, queues=1):
         args = ["%s0" % self.driver, "path=%s" % sock, "mrg_rxbuf=%d" % self.mrg,
-                "in_order=0", "packed_vq=%d" % self.packed]
+                "in_order=%d" % self.in_order, "packed_vq=%d" % self.packed]
         if server:
             args.append("server=1")
         if queues > 1:
@@ -118,6 +134,9 @@ class Frontend:
         # DPDK's virtio takes frames larger than an mbuf only with the Rx SCATTER offload,
         # even with mergeable buffers.
         return ["--enable-scatter"] if self.kind == "dpdk" and self.mrg else []
+
+    def log_levels(self):
+        return [NEGOTIATED[self.kind][1]]
 
 
 def queue_args(queues):
@@ -139,24 +158,26 @@ class Env:
         if self.verbose:
             print("    " + msg, flush=True)
 
-    def backend(self, devargs, wait=True, queues=1):
+    def backend(self, devargs, wait=True, queues=1, tag="backend", extra=()):
         vdev = ",".join(["%s0" % BACKEND_DRIVER] + ["%s=%s" % kv for kv in devargs])
-        app = Testpmd("%s-backend" % self.case, self.log_dir, vdevs=[vdev],
+        app = Testpmd("%s-%s" % (self.case, tag), self.log_dir, vdevs=[vdev],
                       plugins=[self.backend_plugin], interactive=True, lcores="0,1",
                       main_lcore=0, log_levels=["pmd.net.vubackend:info"],
-                      app_args=["--forward-mode=rxonly"] + APP_ARGS + queue_args(queues))
+                      app_args=["--forward-mode=rxonly"] + APP_ARGS + queue_args(queues) +
+                      list(extra))
         self.apps.append(app)
         app.start()
         if wait:
             app.wait_ready()
         return app
 
-    def frontend(self, fe, sock, server=False, tag="frontend", wait=True, queues=1):
+    def frontend(self, fe, sock, server=False, tag="frontend", wait=True, queues=1, extra=()):
         app = Testpmd("%s-%s" % (self.case, tag), self.log_dir,
                       vdevs=[fe.vdev(sock, server, queues)], plugins=fe.plugins,
                       interactive=True, lcores="0,1", main_lcore=1,
+                      log_levels=fe.log_levels(),
                       app_args=["--forward-mode=rxonly"] + APP_ARGS + fe.app_args() +
-                      queue_args(queues))
+                      queue_args(queues) + list(extra))
         self.apps.append(app)
         app.start()
         if wait:
@@ -304,6 +325,20 @@ def check_rings(be, fe_kind, queues=1):
             "mrg_rxbuf=%d" % (vring, got[0], got[1], ring, fe_kind.mrg))
 
 
+def check_negotiated(fe, fe_kind, since=0):
+    """Ask the frontend what it negotiated with the backend (its last features line
+    since `since`): layout, mergeable buffers and in-order as its devargs asked."""
+    pat = NEGOTIATED[fe_kind.kind][0]
+    fe.wait_for_output(pat, timeout=LINK_TIMEOUT, since=since)
+    feats = int(re.findall(pat, fe.output()[since:])[-1], 16)
+    want = {F_MRG_RXBUF: fe_kind.mrg, F_RING_PACKED: fe_kind.packed,
+            F_IN_ORDER: fe_kind.in_order}
+    bad = ["bit %d is %d, devargs ask %d" % (b, (feats >> b) & 1, v)
+           for b, v in want.items() if (feats >> b) & 1 != v]
+    assert not bad, "frontend negotiated 0x%x: %s" % (feats, "; ".join(bad))
+    return feats
+
+
 def start_pair(env, fe_kind):
     sock = env.sock("%s.sock" % env.case)
     be = env.backend([("iface", sock)])
@@ -311,6 +346,7 @@ def start_pair(env, fe_kind):
     be.wait_link_up(timeout=LINK_TIMEOUT)
     fe.wait_link_up(timeout=LINK_TIMEOUT)
     check_drivers(be, fe, fe_kind)
+    check_negotiated(fe, fe_kind)
     check_rings(be, fe_kind)
     return be, fe
 
@@ -336,36 +372,72 @@ def case_matrix(env, fe_kind):
     assert_clean_exit(env.stop_all())
 
 
-def case_client_mode(env, fe_kind):
-    sock = env.sock("%s.sock" % env.case)
-    # DPDK's virtio_user in server mode waits in its probe for the backend to connect.
-    fe = env.frontend(fe_kind, sock, server=True, wait=False)
-    dpdkapp.wait_until(lambda: os.path.exists(sock), LINK_TIMEOUT,
-                       what="frontend socket %s" % sock)
-    be = env.backend([("iface", sock), ("client", 1)])
-    fe.wait_ready()
+def link_down(app, what):
+    dpdkapp.wait_until(lambda: (app.link_status() or {}).get("status") == "DOWN",
+                       LINK_TIMEOUT, what=what)
+
+
+def exchange(be, fe, fe_kind, new_frontend):
+    """One connection: both links up, a new frontend's features as asked (one that
+    reconnects keeps what it negotiated and says nothing), exact counts both ways."""
     be.wait_link_up(timeout=LINK_TIMEOUT)
     fe.wait_link_up(timeout=LINK_TIMEOUT)
-    check_drivers(be, fe, fe_kind)
-    check_rings(be, fe_kind)
+    if new_frontend:
+        check_negotiated(fe, fe_kind)
     to_backend(be, fe)
     to_frontend(be, fe)
+
+
+def stop_ok(app, what):
+    app.stop(timeout=10)
+    assert app.returncode == 0, "%s exited with %s" % (what, app.returncode)
+
+
+def case_server_restarts(env, fe_kind):
+    """The backend listens; a frontend and then RESTARTS more connect in turn, each
+    served afresh."""
+    sock = env.sock("%s.sock" % env.case)
+    be = env.backend([("iface", sock)])
+    for i in range(RESTARTS + 1):
+        fe = env.frontend(fe_kind, sock, tag="frontend%d" % i)
+        if i == 0:
+            check_drivers(be, fe, fe_kind)
+            check_rings(be, fe_kind)
+        exchange(be, fe, fe_kind, True)
+        env.log("frontend %d: exact counts both ways" % i)
+        stop_ok(fe, "frontend %d" % i)
+        link_down(be, "backend link down after frontend %d left" % i)
     assert_clean_exit(env.stop_all())
 
 
-def case_frontend_restart(env, fe_kind):
+def case_client_restarts(env, fe_kind):
+    """The frontend listens (server=1) and the backend connects (client=1): a backend
+    and then RESTARTS more against one frontend, then RESTARTS new frontends against
+    the last backend, which reconnects to each."""
     sock = env.sock("%s.sock" % env.case)
-    be = env.backend([("iface", sock)])
-    for i in range(3):
-        fe = env.frontend(fe_kind, sock, tag="frontend%d" % i)
-        be.wait_link_up(timeout=LINK_TIMEOUT)
-        fe.wait_link_up(timeout=LINK_TIMEOUT)
-        to_backend(be, fe)
-        to_frontend(be, fe)
-        fe.stop(timeout=10)
-        assert fe.returncode == 0, "frontend %d exited with %s" % (i, fe.returncode)
-        dpdkapp.wait_until(lambda: be.link_status().get("status") == "DOWN", LINK_TIMEOUT,
-                           what="backend link down after frontend %d left" % i)
+    # DPDK's virtio_user in server mode waits in its probe for the backend to connect.
+    fe = env.frontend(fe_kind, sock, server=True, wait=False, tag="frontend0")
+    dpdkapp.wait_until(lambda: os.path.exists(sock), LINK_TIMEOUT,
+                       what="frontend socket %s" % sock)
+    for i in range(RESTARTS + 1):
+        be = env.backend([("iface", sock), ("client", 1)], tag="backend%d" % i)
+        if i == 0:
+            fe.wait_ready()
+            check_drivers(be, fe, fe_kind)
+            check_rings(be, fe_kind)
+        exchange(be, fe, fe_kind, i == 0)
+        env.log("backend %d: exact counts both ways" % i)
+        if i == RESTARTS:
+            break
+        stop_ok(be, "backend %d" % i)
+        link_down(fe, "frontend link down after backend %d left" % i)
+    for i in range(1, RESTARTS + 1):
+        stop_ok(fe, "frontend %d" % (i - 1))
+        link_down(be, "backend link down after frontend %d left" % (i - 1))
+        fe = env.frontend(fe_kind, sock, server=True, wait=False, tag="frontend%d" % i)
+        fe.wait_ready()
+        exchange(be, fe, fe_kind, True)
+        env.log("frontend %d: exact counts both ways" % i)
     assert_clean_exit(env.stop_all())
 
 
@@ -401,6 +473,23 @@ def case_queues2(env, fe_kind):
     assert_clean_exit(env.stop_all())
 
 
+def case_offloads(env, fe_kind):
+    """Both sides take UDP/TCP checksum offloads: the frontend negotiates
+    VIRTIO_NET_F_CSUM and GUEST_CSUM (asked of it), and frames cross both ways exactly."""
+    sock = env.sock("%s.sock" % env.case)
+    rx_csum = "--rx-offloads=0xc"        # RTE_ETH_RX_OFFLOAD_UDP_CKSUM | TCP_CKSUM
+    be = env.backend([("iface", sock)], extra=[rx_csum])
+    fe = env.frontend(fe_kind, sock, extra=[rx_csum, "--tx-offloads=0x800c"])
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    check_drivers(be, fe, fe_kind)
+    feats = check_negotiated(fe, fe_kind)
+    assert feats & 0x3 == 0x3, "frontend negotiated 0x%x: not both CSUM and GUEST_CSUM" % feats
+    to_backend(be, fe)
+    to_frontend(be, fe)
+    assert_clean_exit(env.stop_all())
+
+
 def probe_must_fail(env, devargs, needle):
     t0 = time.monotonic()
     be = env.backend(devargs, wait=False)
@@ -421,8 +510,9 @@ def case_bad_devargs(env):
     sock = env.sock("bad.sock")
     probe_must_fail(env, [("iface", sock), ("bogus", 1)],
                     r"VUSER: net_vubackend0: invalid devargs: unknown devarg 'bogus'")
-    probe_must_fail(env, [("iface", sock), ("tso", 1)],
-                    r"devarg 'tso' of net_vhost is not implemented by net_vubackend")
+    probe_must_fail(env, [("iface", sock), ("legacy-ol-flags", 1)],
+                    r"devarg 'legacy-ol-flags' of net_vhost is not implemented by "
+                    r"net_vubackend")
     probe_must_fail(env, [("queues", 1)], r"net_vubackend0: invalid devargs: iface is required")
     assert not os.path.exists(sock), "a socket was created by a refused probe"
 
@@ -434,9 +524,12 @@ def build_cases():
             for mrg in (1, 0):
                 cases.append(("matrix_%s_%s_mrg%d" % (kind, ring, mrg), case_matrix,
                               (kind, mrg, ring == "packed")))
-        cases.append(("client_mode_%s" % kind, case_client_mode, (kind, 1, 0)))
-        cases.append(("frontend_restart_%s" % kind, case_frontend_restart, (kind, 1, 0)))
+            cases.append(("matrix_%s_%s_inorder" % (kind, ring), case_matrix,
+                          (kind, 1, ring == "packed", 1)))
+        cases.append(("server_restarts_%s" % kind, case_server_restarts, (kind, 1, 0, 1)))
+        cases.append(("client_restarts_%s" % kind, case_client_restarts, (kind, 1, 0, 1)))
         cases.append(("queues2_%s" % kind, case_queues2, (kind, 1, 1)))
+        cases.append(("offloads_%s" % kind, case_offloads, (kind, 1, 0)))
     cases.append(("bad_devargs", case_bad_devargs, None))
     return cases
 
@@ -446,7 +539,7 @@ def build_cases():
 
 
 def _alarm(signum, frame):
-    raise CaseTimeout("case took longer than %ds" % CASE_TIMEOUT)
+    raise CaseTimeout("case took longer than its time limit")
 
 
 def run_case(env, name, fn, fe_spec):
@@ -455,7 +548,8 @@ def run_case(env, name, fn, fe_spec):
     if fe_spec is None:
         fn(env)
     else:
-        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin, fe_spec[2]))
+        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin, fe_spec[2],
+                         fe_spec[3] if len(fe_spec) > 3 else 0))
 
 
 def main():
@@ -491,7 +585,7 @@ def main():
         for name, fn, spec in cases:
             t0 = time.monotonic()
             print("[ RUN  ] %s" % name, flush=True)
-            signal.alarm(CASE_TIMEOUT)
+            signal.alarm(RESTART_TIMEOUT if "restarts" in name else CASE_TIMEOUT)
             try:
                 run_case(env, name, fn, spec)
                 ok, err = True, None
