@@ -39,7 +39,16 @@ PACKAGES=(
 	clang llvm libclang-rt-14-dev
 	# style check in CI (scripts/check_style.sh)
 	clang-format
+	# containers (make demo-container, tests/integration/test_container*.py): a private
+	# dockerd, and OVS-DPDK as the switch between containers (docs/containers.md)
+	docker.io openvswitch-switch-dpdk
 )
+
+# Packages whose install starts a system service: dockerd's default mode rewrites the
+# host's iptables and turns on forwarding, and the tests run private instances anyway.
+# They are installed with service starts denied (policy-rc.d), unless a policy exists.
+SERVICE_PACKAGES=(docker.io openvswitch-switch-dpdk)
+POLICY_RC=/usr/sbin/policy-rc.d
 
 # The five SDK headers a vdev ethdev driver needs, and where they live in the
 # DPDK source tree.
@@ -114,11 +123,33 @@ install_packages() {
 	fi
 	log "installing: ${missing[*]}"
 	apt_update_once
+	local policy=0 p
+	for p in "${missing[@]}"; do
+		if [[ " ${SERVICE_PACKAGES[*]} " == *" $p "* ]] && [ ! -e "$POLICY_RC" ]; then
+			policy=1
+		fi
+	done
+	if [ "$policy" -eq 1 ]; then
+		log "denying service starts during the install ($POLICY_RC, removed after)"
+		printf '#!/bin/sh\n# vuser scripts/setup.sh: no service starts while installing\nexit 101\n' |
+			as_root tee "$POLICY_RC" >/dev/null
+		as_root chmod 0755 "$POLICY_RC"
+		POLICY_ADDED=1
+	fi
 	as_root env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends "${missing[@]}" ||
 		die "apt-get install failed for: ${missing[*]}"
+	remove_policy
 	mapfile -t missing < <(missing_packages)
 	[ ${#missing[@]} -eq 0 ] || die "still missing after install: ${missing[*]}"
+}
+
+POLICY_ADDED=0
+remove_policy() {
+	if [ "$POLICY_ADDED" -eq 1 ]; then
+		as_root rm -f "$POLICY_RC"
+		POLICY_ADDED=0
+	fi
 }
 
 # ---------------------------------------------------------------- SDK headers
@@ -321,7 +352,7 @@ $err"
 # ---------------------------------------------------------------- main
 
 WORK=""
-trap 'rm -rf "${WORK:-/nonexistent}"' EXIT
+trap 'rm -rf "${WORK:-/nonexistent}"; remove_policy' EXIT
 
 if [ "$CHECK_ONLY" -eq 1 ]; then
 	rc=0
