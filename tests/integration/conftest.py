@@ -21,6 +21,12 @@ Fixtures:
                   kernel cannot give them); request it only where needed
   time_limit      dpdkapp.time_limit(seconds, what): a block that raises
                   dpdkapp.TimeLimit when it runs longer
+  host_network    the host's iptables rules, bridges, links and forwarding switches
+                  (tests/lib/container.py's net_state()), checked identical at the end of
+                  the module, after the runtimes below are stopped
+  container_runtime  a private dockerd with the testpmd image built (tests/lib/
+                  container.py); the module is skipped, the reason printed, when the
+                  runtime cannot start here
 
 Tests may record_property("outcome", line): the summary lists those lines per test. The
 last line printed is 'N passed, N failed[, N skipped]' (scripts/run_tests.py counts it).
@@ -40,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
+import container  # noqa: E402
 import dpdkapp  # noqa: E402
 import vhostpeer  # noqa: E402
 from hugepages import Hugepages  # noqa: E402
@@ -103,6 +110,37 @@ def hugepages():
 
 
 @pytest.fixture(scope="module")
+def host_network():
+    before = container.net_state()
+    yield before
+    diff = container.net_state_diff(before, container.net_state())
+    assert not diff, "the host's network changed: %s" % "; ".join(diff)
+
+
+class ContainerRuntime:
+    """A running private dockerd and the image: what container tests are handed."""
+
+    def __init__(self, docker, image_size, plugin):
+        self.docker, self.image_size, self.plugin = docker, image_size, plugin
+        self.plugin_in_image = container.plugin_in_image(plugin)
+
+
+@pytest.fixture(scope="module")
+def container_runtime(host_network, log_dir):
+    docker = container.Docker(log_dir)
+    try:
+        docker.start()
+    except container.RuntimeUnavailable as e:
+        pytest.skip("the container runtime cannot start here: %s" % e)
+    try:
+        plugin = dpdkapp.plugin_path()
+        size = container.build_image(docker, plugin)
+        yield ContainerRuntime(docker, size, plugin)
+    finally:
+        docker.stop()
+
+
+@pytest.fixture(scope="module")
 def vhost_backends(log_dir, sock_dir):
     backends = vhostpeer.Backends(log_dir, sock_dir)
     yield backends
@@ -137,6 +175,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("outcomes")
         for nodeid, result, value in lines:
             terminalreporter.write_line("%-6s %s: %s" % (result, nodeid, value))
+    # -q does not print why a test was skipped; a skip here always says why
+    for rep in terminalreporter.stats.get("skipped", []):
+        why = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        terminalreporter.write_line("SKIPPED %s: %s" % (rep.nodeid, why))
 
 
 def _count(reporter):

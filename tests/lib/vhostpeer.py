@@ -11,6 +11,8 @@ The pytest fixtures of tests/integration/conftest.py hand these to tests:
                    client of a frontend in server mode)
   start_frontend() a frontend testpmd with a vdev of either driver
   enable_tx_retry() testpmd's Tx retry, so that bounded bursts arrive exactly
+  send_counted()   one app sends bursts (`start tx_first`), another counts them: the
+                   growth of both ports' counters, and what is not exact
 
 Standard library only (and tests/lib/dpdkapp.py).
 """
@@ -64,6 +66,26 @@ def enable_tx_retry(app, mode):
         out = app.run(line)
         if "Bad arguments" in out or "nvalid" in out:
             raise dpdkapp.DpdkAppError("%s refused %r: %s" % (app.name, line, out.strip()))
+
+
+def send_counted(sender, receiver, bursts, sport=0, rport=0):
+    """``sender`` sends ``bursts`` x BURST frames of PKT_LEN bytes (`start tx_first`, Tx
+    retry on) while ``receiver`` forwards in SINK mode, which frees them and sends
+    nothing. Both interactive. Returns (sender delta, receiver delta, mismatches): the
+    sender must have sent and the receiver received exactly that many, no errors."""
+    n = bursts * BURST
+    s0, r0 = sender.stats(sport), receiver.stats(rport)
+    receiver.start_forwarding()
+    try:
+        sender.run("start tx_first %d" % bursts)
+        s, r = dpdkapp.settle_all([(sender, sport, s0, "opackets", n),
+                                   (receiver, rport, r0, "ipackets", n)])
+    finally:
+        sender.run("stop")
+        receiver.run("stop")
+    bad = dpdkapp.mismatches(sender.name, s, opackets=n, obytes=n * PKT_LEN, ipackets=0)
+    bad += dpdkapp.mismatches(receiver.name, r, ipackets=n, ibytes=n * PKT_LEN, opackets=0)
+    return s, r, bad
 
 
 def start_frontend(name, log_dir, kind, devargs, args, plugin=None, **testpmd):
