@@ -6,6 +6,8 @@
 #   make test    build, then unit tests (meson test) and integration tests;
 #                the last line is "N passed, N failed[, N skipped]"
 #   make demo    build, then scripts/demo.py (DEMO_ARGS="--frontend dpdk" ...)
+#   make demo-container  the same demo with the frontend in a container: a private
+#                dockerd, an image built FROM scratch (docs/containers.md)
 #   make test-asan  the same suites on an ASan + UBSan build in build-asan/ (see
 #                docs/reliability.md: the runtime is preloaded into the DPDK apps)
 #   make fuzz    the libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (default 60)
@@ -32,7 +34,7 @@ FUZZ_SECONDS ?= 60
 SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test demo bench clean test-asan fuzz soak
+.PHONY: build setup test demo demo-container bench clean test-asan fuzz soak
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -79,6 +81,9 @@ soak: build
 
 demo: build
 	$(PYTHON) $(ROOT)/scripts/demo.py $(DEMO_ARGS)
+
+demo-container: build
+	$(PYTHON) $(ROOT)/scripts/demo.py --container $(DEMO_ARGS)
 
 bench: build
 	$(PYTHON) $(ROOT)/tests/perf/bench.py $(BENCH_ARGS)

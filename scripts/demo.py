@@ -14,10 +14,19 @@ warm-up.  Both apps poll, one CPU each (-l 0,1 with different main lcores).
 
   scripts/demo.py                    # our plugin (build/.../librte_net_vuser.so)
   scripts/demo.py --frontend dpdk    # DPDK's own net_virtio_user, for comparison
+  scripts/demo.py --container        # the frontend in a container (make demo-container)
+
+With --container the frontend testpmd runs in a container of a private dockerd
+(tests/lib/container.py; no iptables rules, no forwarding, no bridge), from an image
+built FROM scratch with the host's testpmd and DPDK, and the plugin: --network none,
+--cap-drop ALL, no-new-privileges, a read-only root, a tmpfs for EAL's runtime
+directory and the socket directory bind-mounted.  The runtime and its containers are
+stopped at the end, also on a failure, Ctrl-C or SIGTERM.  See docs/containers.md.
 """
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -25,6 +34,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
+import container  # noqa: E402
 import dpdkapp  # noqa: E402
 from dpdkapp import Testpmd, wait_until  # noqa: E402
 
@@ -37,6 +47,7 @@ class Demo:
         self.sock_dir = tempfile.mkdtemp(prefix="vuser-demo-")
         self.staged = None
         self.apps = []
+        self.docker = None
         if args.frontend == "vuser":
             self.fe_vdev, self.fe_driver = "virtio_user0", "net_vuser"
         else:
@@ -66,11 +77,22 @@ class Demo:
     def frontend(self, name, sock, mode):
         args = ["--forward-mode=%s" % mode, "--stats-period=%d" % self.args.stats_period]
         args += self.common()
-        app = Testpmd("%s-frontend" % name, self.log_dir,
-                      vdevs=["%s,path=%s" % (self.fe_vdev, sock)],
-                      plugins=[self.staged] if self.staged else [],
-                      interactive=False, lcores="0,1", main_lcore=1,
-                      mem_mb=self.args.mem, app_args=args)
+        common = dict(interactive=False, lcores="0,1", main_lcore=1, mem_mb=self.args.mem,
+                      app_args=args)
+        if self.docker:
+            # the socket's directory is mounted, not the socket: a new backend's socket
+            # (a new inode) shows in a directory mount, a file mount would pin the old one
+            inside = os.path.join(container.SOCK_DIR_IN, os.path.basename(sock))
+            plugins = [container.plugin_in_image(self.args.plugin)] \
+                if self.fe_driver == "net_vuser" else []
+            app = container.ContainerTestpmd(
+                "%s-frontend" % name, self.log_dir, self.docker,
+                mounts={self.sock_dir: container.SOCK_DIR_IN},
+                vdevs=["%s,path=%s" % (self.fe_vdev, inside)], plugins=plugins, **common)
+        else:
+            app = Testpmd("%s-frontend" % name, self.log_dir,
+                          vdevs=["%s,path=%s" % (self.fe_vdev, sock)],
+                          plugins=[self.staged] if self.staged else [], **common)
         self.apps.append(app)
         app.start()
         return app
@@ -115,10 +137,14 @@ class Demo:
                 print("demo: plugin %s not found: run 'make build' first, or use "
                       "--frontend dpdk for DPDK's own virtio_user" % a.plugin, file=sys.stderr)
                 return 1
-            self.staged = dpdkapp.stage_plugin(a.plugin)
+            if not a.container:
+                self.staged = dpdkapp.stage_plugin(a.plugin)
         os.makedirs(self.log_dir, exist_ok=True)
-        print("vuser demo: frontend %s (%s) <-> backend net_vhost (vhost-user)"
-              % (self.fe_driver, self.staged or "built into DPDK"))
+        where = self.staged or ("built into DPDK" if a.frontend == "dpdk" else a.plugin)
+        print("vuser demo: frontend %s (%s)%s <-> backend net_vhost (vhost-user)"
+              % (self.fe_driver, where, " in a container" if a.container else ""))
+        if a.container:
+            self.start_container_runtime()
         print("  %d-byte packets, burst %d, warm-up %.1fs, measured over %.1fs; logs in %s"
               % (a.pkt_len, a.burst, a.warmup, a.duration, self.log_dir))
         scenarios = [
@@ -164,8 +190,22 @@ class Demo:
                                                                         a.duration))
         return 0
 
+    def start_container_runtime(self):
+        """The private dockerd and the frontend's image (docs/containers.md)."""
+        self.docker = container.Docker(self.log_dir, tag="demo")
+        self.docker.start()
+        size = container.build_image(self.docker, self.args.plugin)
+        print("  container runtime: private dockerd (%s), image %s (%.1f MB, FROM scratch)"
+              % (self.docker.dir, container.IMAGE, size / 1e6))
+        print("  container: %s, tmpfs on %s, %s mounted on %s"
+              % (" ".join(container.HARDENING), container.RUNTIME_DIR_IN, self.sock_dir,
+                 container.SOCK_DIR_IN))
+
     def cleanup(self):
         dpdkapp.kill_all(self.apps)
+        if self.docker:
+            self.docker.stop()
+            self.docker = None
         dpdkapp.unstage_plugin(self.staged)
         import shutil
         shutil.rmtree(self.sock_dir, ignore_errors=True)
@@ -189,10 +229,18 @@ def main():
                     help="testpmd --stats-period (keeps non-interactive apps running)")
     ap.add_argument("--only", action="append", choices=("frontend-Tx", "frontend-Rx", "loopback"))
     ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "demo"))
+    ap.add_argument("--container", action="store_true",
+                    help="run the frontend in a container (docs/containers.md)")
     args = ap.parse_args()
     demo = Demo(args)
+    # SIGTERM and SIGHUP clean up as Ctrl-C does: containers and the runtime are stopped
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     try:
         return demo.main()
+    except container.RuntimeUnavailable as e:
+        print("demo: the container runtime cannot start: %s" % e, file=sys.stderr)
+        return 1
     except (dpdkapp.DpdkAppError, OSError) as e:
         print("demo failed: %s" % e, file=sys.stderr)
         for app in demo.apps:
