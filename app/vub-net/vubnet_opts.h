@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vub-net command line: the vhost-user backend program conventions plus the TAP to forward to. */
+#ifndef VUBNET_OPTS_H
+#define VUBNET_OPTS_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/un.h>
+
+#define VUBNET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
+
+struct vubnet_opts {
+	char socket_path[VUBNET_PATH_MAX]; /* "" with --fd */
+	int fd;				   /* --fd=FDNUM, -1 without */
+	char tap[IFNAMSIZ];
+	bool client; /* connect to socket_path instead of listening there */
+	bool print_capabilities;
+	bool help;
+};
+
+/* Parse argv (argv[0] is the program). Returns 0, or -EINVAL with a line naming the
+ * offending option in err. --print-capabilities and --help end parsing successfully
+ * whatever else is there: the conventions say "Other options and arguments should be
+ * ignored". */
+int vubnet_opts_parse(int argc, char *const argv[], struct vubnet_opts *out, char *err,
+		      size_t errlen);
+
+/* The JSON the conventions ask of --print-capabilities (vhost-user.json,
+ * VHostUserBackendCapabilities), newline-terminated. */
+const char *vubnet_capabilities(void);
+/* The --help text. */
+const char *vubnet_usage(void);
+
+#endif /* VUBNET_OPTS_H */
