@@ -152,8 +152,9 @@ def module_depends(path):
     return [x.replace("-", "_") for x in m.group(1).decode().split(",") if x] if m else []
 
 
-def module_order(release):
-    """The modules to insmod, every dependency before its users (no modules.dep in the .deb)."""
+def module_order(release, modules=None):
+    """The modules to insmod (MODULES by default), every dependency before its users (no
+    modules.dep in the .deb)."""
     idx = module_index(release)
     order, seen = [], set()
 
@@ -168,7 +169,7 @@ def module_order(release):
         seen.add(name)
         order.append(name)
 
-    for m in MODULES:
+    for m in modules or MODULES:
         visit(m, [])
     return order, idx
 
@@ -259,33 +260,44 @@ def build_initramfs(release, order, idx, guest_cmd, path):
     cpio_newc(entries, path)
 
 
+def kernel_path(release):
+    return os.path.join(DEPS, "root", "boot", "vmlinuz-%s" % release)
+
+
 def run_vm(release, initrd, out_dir, verbose):
     """Boot the VM; return (console text, seconds). The qemu process never survives."""
-    kernel = os.path.join(DEPS, "root", "boot", "vmlinuz-%s" % release)
     argv = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024",
             "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
             "-monitor", "none", "-net", "none",
-            "-kernel", kernel, "-initrd", initrd,
+            "-kernel", kernel_path(release), "-initrd", initrd,
             "-append", "console=ttyS0 panic=-1 quiet loglevel=4",
             "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
             "-fsdev", "local,id=vmout,path=%s,security_model=none" % out_dir,
             "-device", "virtio-9p-pci,fsdev=vmout,mount_tag=vmout"]
+    return boot_vm(argv, os.path.join(out_dir, "console.log"), verbose,
+                   ("vhost-net ready", "no /dev/vhost-net"), VM_TIMEOUT)
+
+
+def boot_vm(argv, console_path, verbose, boot_marks, vm_timeout, boot_timeout=BOOT_TIMEOUT):
+    """Run qemu (argv) until it exits, vm_timeout passes, or no line of boot_marks shows
+    on the console within boot_timeout; return (console text, seconds). The console
+    goes to console_path; lines starting VMTEST, RESULT or GUEST are echoed (all with
+    verbose). The qemu process never survives."""
     log("$ " + " ".join(argv))
-    console_path = os.path.join(out_dir, "console.log")
     t0 = time.monotonic()
     lines = []
     with open(console_path, "wb") as console:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline = t0 + VM_TIMEOUT
+            deadline = t0 + vm_timeout
             booted = False
             os.set_blocking(proc.stdout.fileno(), False)
             buf = b""
             while proc.poll() is None:
                 now = time.monotonic()
-                if now > deadline or (not booted and now - t0 > BOOT_TIMEOUT):
+                if now > deadline or (not booted and now - t0 > boot_timeout):
                     lines.append("VMTEST-HOST: timed out after %.0fs (%s)\n"
                                  % (now - t0, "run" if booted else "boot"))
                     break
@@ -303,7 +315,7 @@ def run_vm(release, initrd, out_dir, verbose):
                     line, buf = buf.split(b"\n", 1)
                     text = line.decode(errors="replace").rstrip("\r") + "\n"
                     lines.append(text)
-                    if "vhost-net ready" in text or "no /dev/vhost-net" in text:
+                    if any(m in text for m in boot_marks):
                         booted = True
                     if verbose or text.startswith(("VMTEST", "RESULT", "GUEST")):
                         sys.stdout.write("    vm: " + text)
