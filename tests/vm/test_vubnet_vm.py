@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""A real non-DPDK frontend for app/vub-net: QEMU's vhost-user netdev and a guest kernel.
+
+QEMU (Debian's 7.2, TCG) boots Debian's kernel (the one tests/vm/fetch_kernel.sh fetches)
+with a busybox initramfs; its memory is a shared memfd (memory-backend-memfd,share=on,
+which vhost-user needs: the backend maps the guest's memory), its NIC a virtio-net-pci
+on `-netdev vhost-user` to vub-net. vub-net runs on the host in a network namespace of
+the test's own with its TAP at 10.78.0.1/24; the guest's kernel virtio-net driver
+(10.78.0.2) pings it. vectors=0: with MSI-X, QEMU 7.2 under TCG crashes in
+vhost_net_start; the guest takes INTx interrupts instead. Cases:
+
+    vm_boot        the guest boots, virtio_net drives eth0
+    ping           ping -c 1000 -i 0.01 from the guest to the TAP's address: 1000/1000,
+                   and the TAP counted at least 1000 frames each way
+    vubnet_exit    vub-net ends with exit 0 on SIGTERM after the VM is gone
+
+Reuses tests/vm/test_vhost_net_vm.py's kernel, module and initramfs helpers. Skips, the
+reason printed, when qemu-system-x86_64 or a static busybox is missing and cannot be
+installed.
+
+Usage: test_vubnet_vm.py [-v] [--pings 1000]
+Prints 'N passed, N failed[, N skipped]' last; exit code 1 on any failure.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import test_vhost_net_vm as vm  # noqa: E402
+import dpdkapp  # noqa: E402
+
+MODULES = ["virtio_pci", "virtio_net"]
+TAP = "vubvm0"
+HOST_IP = "10.78.0.1"
+GUEST_IP = "10.78.0.2"
+GUEST_MAC = "52:54:00:78:00:02"
+PING_INTERVAL = "0.01"
+PING_DEADLINE = 150        # seconds ping may run in the guest (-w)
+VM_TIMEOUT = 360
+BOOT_TIMEOUT = 150
+VUBNET_START = 10.0
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "VMTEST: booted $(uname -r)"
+for m in $(cat /modules.order); do
+	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
+done
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+echo "VMTEST: eth0 driver $(basename "$(readlink /sys/class/net/eth0/device/driver)")"
+echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
+ip link set lo up
+ip addr add @GUEST@/24 dev eth0
+ip link set eth0 up
+ping -q -c @PINGS@ -i @INTERVAL@ -W 5 -w @DEADLINE@ @HOST@ > /ping.out 2>&1
+echo "VMTEST: ping exit $?"
+sed 's/^/VMTEST: ping: /' /ping.out
+poweroff -f
+"""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def vubnet_bin():
+    if os.environ.get("VUBNET_BIN"):
+        return os.environ["VUBNET_BIN"]
+    build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        dpdkapp.plugin_path()))))
+    return os.path.join(build, "app", "vub-net", "vub-net")
+
+
+def sh(*argv):
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=20)
+    if p.returncode != 0:
+        raise RuntimeError("%s: %s" % (" ".join(argv), p.stdout.decode().strip()))
+    return p.stdout.decode()
+
+
+def build_initramfs(order, idx, pings, path):
+    busybox = os.path.realpath(shutil.which("busybox"))
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    if b"/lib64/ld-linux" in bb:
+        raise vm.Skip("%s is dynamically linked: install busybox-static" % busybox)
+    init = (INIT.replace("@GUEST@", GUEST_IP).replace("@HOST@", HOST_IP)
+            .replace("@PINGS@", str(pings)).replace("@INTERVAL@", PING_INTERVAL)
+            .replace("@DEADLINE@", str(PING_DEADLINE)))
+    d, r, x = stat.S_IFDIR | 0o755, stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
+    entries = [(n, d, None) for n in ("bin", "dev", "proc", "sys", "modules")]
+    entries += [("bin/busybox", x, bb), ("init", x, init.encode()),
+                ("modules.order", r, ("\n".join(order) + "\n").encode())]
+    for m in order:
+        with open(idx[m], "rb") as f:
+            entries.append(("modules/%s.ko" % m, r, f.read()))
+    vm.cpio_newc(entries, path)
+
+
+def qemu_argv(release, initrd, sock):
+    return [vm.QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "512",
+            "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
+            "-monitor", "none",
+            "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
+            "-numa", "node,memdev=mem",
+            "-chardev", "socket,id=chr0,path=%s" % sock,
+            "-netdev", "vhost-user,id=net0,chardev=chr0",
+            "-device", "virtio-net-pci,netdev=net0,vectors=0,mac=%s" % GUEST_MAC,
+            "-kernel", vm.kernel_path(release), "-initrd", initrd,
+            "-append", "console=ttyS0 panic=-1 quiet loglevel=4"]
+
+
+class Host:
+    """vub-net in a namespace of its own, its TAP addressed; torn down by close()."""
+
+    def __init__(self, work, out):
+        self.ns = "vubvm%d" % os.getpid()
+        self.sock = os.path.join(work, "vubnet.sock")
+        self.log_path = os.path.join(out, "vub-net.log")
+        self.proc = None
+        sh("ip", "netns", "add", self.ns)
+
+    def start(self):
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, vubnet_bin(), "--socket-path=%s" % self.sock,
+             "--tap=%s" % TAP], stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT)
+        dpdkapp.wait_until(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                           VUBNET_START, what="vub-net's socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError("vub-net exited %d: %s" % (self.proc.returncode, self.output()))
+        sh("ip", "netns", "exec", self.ns, "sysctl", "-q", "-w",
+           "net.ipv6.conf.%s.disable_ipv6=1" % TAP)
+        sh("ip", "-n", self.ns, "addr", "add", "%s/24" % HOST_IP, "dev", TAP)
+        sh("ip", "-n", self.ns, "link", "set", TAP, "up")
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def tap_stats(self):
+        return json.loads(sh("ip", "-n", self.ns, "-j", "-s", "link", "show", "dev",
+                             TAP))[0]["stats64"]
+
+    def stop(self):
+        """SIGTERM; the exit code, or None when it had to be killed."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        self.log.close()
+        return self.proc.returncode
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        subprocess.call(["ip", "netns", "del", self.ns])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--pings", type=int, default=1000)
+    ap.add_argument("--out", default=os.path.join(ROOT, "results", "vm-vubnet"))
+    args = ap.parse_args()
+    ncases = 3
+    log("vub-net under QEMU's vhost-user netdev (TCG): %d pings from the guest" % args.pings)
+    try:
+        vm.ensure_tools()
+        if os.geteuid() != 0:
+            raise vm.Skip("needs root: a network namespace and a TAP")
+        if not os.path.isfile(vubnet_bin()):
+            raise RuntimeError("%s not built (make build)" % vubnet_bin())
+        release = vm.fetch_kernel()
+        order, idx = vm.module_order(release, MODULES)
+    except vm.Skip as e:
+        log("SKIP: %s" % e)
+        log("0 passed, 0 failed, %d skipped" % ncases)
+        return 0
+    except Exception as e:
+        log("ERROR: %s" % e)
+        log("0 passed, %d failed" % ncases)
+        return 1
+    log("kernel %s; insmod order: %s" % (release, " ".join(order)))
+
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.makedirs(args.out)
+    work = tempfile.mkdtemp(prefix="vuser-vubvm-")
+    host = Host(work, args.out)
+    console, seconds, before, after, rc = "", 0.0, None, None, None
+    try:
+        initrd = os.path.join(work, "initrd.cpio")
+        build_initramfs(order, idx, args.pings, initrd)
+        host.start()
+        before = host.tap_stats()
+        console, seconds = vm.boot_vm(qemu_argv(release, initrd, host.sock),
+                                      os.path.join(args.out, "console.log"), args.verbose,
+                                      ("VMTEST: eth0 driver",), VM_TIMEOUT, BOOT_TIMEOUT)
+        after = host.tap_stats()
+        rc = host.stop()
+    except Exception as e:
+        console += "VMTEST-HOST: %s: %s\n" % (type(e).__name__, e)
+        log("ERROR: %s" % e)
+    finally:
+        host.close()
+        shutil.rmtree(work, ignore_errors=True)
+    log("VM ran %.0fs; console in %s" % (seconds, os.path.join(args.out, "console.log")))
+
+    results = []
+
+    def report(name, ok, detail):
+        results.append(ok)
+        log("[%s] %s: %s" % (" OK " if ok else "FAIL", name, detail))
+
+    m = re.search(r"VMTEST: eth0 driver (\S*)", console)
+    report("vm_boot", bool(m) and m.group(1) == "virtio_net",
+           "eth0 driven by %s" % (m.group(1) if m else "nothing (no eth0 line)"))
+    m = re.search(r"(\d+) packets transmitted, (\d+) packets received", console)
+    sent, got = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    tap = {}
+    if before and after:
+        tap = {d: after[d]["packets"] - before[d]["packets"] for d in ("rx", "tx")}
+    ok = (sent, got) == (args.pings, args.pings) and min(tap.values() or [0]) >= args.pings
+    rtt = re.search(r"round-trip min/avg/max = (\S+)", console)
+    report("ping", ok, "%d transmitted, %d received of %d; TAP rx %s tx %s frames%s" % (
+        sent, got, args.pings, tap.get("rx"), tap.get("tx"),
+        "; rtt min/avg/max %s ms" % rtt.group(1) if rtt else ""))
+    report("vubnet_exit", rc == 0, "exit code %s on SIGTERM" % rc)
+    failed = results.count(False)
+    if failed:
+        log("console tail:")
+        for ln in console.splitlines()[-25:]:
+            log("    | " + ln[:300])
+        log("vub-net log tail:")
+        for ln in open(host.log_path).read().splitlines()[-15:]:
+            log("    | " + ln[:300])
+    log("%d passed, %d failed" % (results.count(True), failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
