@@ -11,7 +11,8 @@ queues>1 without the control queue, which carries VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SE
 
 Groups (one pair each) for split and packed rings with 2 and 4 queue pairs:
 
-    features     (vuser) VIRTIO_NET_F_MQ and VIRTIO_NET_F_CTRL_VQ are negotiated
+    features     net_vhost was asked for N queue pairs (its own log lines): the protocol
+                 feature MQ negotiated, all 2N rings enabled
     frontend_tx  frontend `start tx_first 2` sends 2 bursts on each of its N Tx queues:
                  backend q_ipackets == [64]*N and frontend q_opackets == [64]*N
     frontend_rx  backend `start tx_first 2`: frontend q_ipackets == [64]*N
@@ -41,19 +42,18 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_datapath_matrix import (  # noqa: E402
-    BURST, LINK_TIMEOUT, PKT_LEN, Group, Skip, check_both, check_driver, check_queues,
-    negotiated, run_groups, settle_all)
+    BURST, LINK_TIMEOUT, PKT_LEN, Group, backend_enabled_rings, backend_protocol_features,
+    check_both, check_driver, check_queues, run_groups, settle_all)
 
-F_CTRL_VQ = 17
-F_MQ = 22
+PF_MQ = 0                       # VHOST_USER_PROTOCOL_F_MQ
 BURSTS = 2                      # per queue: 64 packets
 MAX_QUEUES = 4
 MBUFS = 4096                    # 4 Rx rings of 256 posted + Tx in flight + forwarding
 
 
 class MqPair:
-    def __init__(self, be, fe, nq, devargs):
-        self.be, self.fe, self.nq, self.devargs = be, fe, nq, devargs
+    def __init__(self, be, fe, nq, devargs, sock=None):
+        self.be, self.fe, self.nq, self.devargs, self.sock = be, fe, nq, devargs, sock
 
 
 DATAPATHS = {
@@ -82,7 +82,7 @@ def make_setup(tag, layout, nq, start_q=None):
         be.wait_link_up(timeout=LINK_TIMEOUT)
         fe.wait_link_up(timeout=LINK_TIMEOUT)
         check_driver(env, fe)
-        p = MqPair(be, fe, start_q, devargs)
+        p = MqPair(be, fe, start_q, devargs, sock)
         p.max_q = nq
         return p
     return setup
@@ -157,16 +157,22 @@ def mq_loopback(p, bursts=BURSTS):
 
 
 def case_features(env, p):
-    """VIRTIO_NET_F_MQ and VIRTIO_NET_F_CTRL_VQ negotiated"""
-    if not env.fe.is_vuser:
-        raise Skip("the 'negotiated features' line is net_vuser's")
-    got = negotiated(p.fe)
-    assert got, "no 'negotiated features 0x...' line at pmd.net.vuser:info"
-    feats, offered = got
-    missing = [name for bit, name in ((F_MQ, "MQ (bit 22)"), (F_CTRL_VQ, "CTRL_VQ (bit 17)"))
-               if not feats & (1 << bit)]
-    assert not missing, "negotiated features 0x%x (offered 0x%x) lack %s" % (
-        feats, offered, ", ".join(missing))
+    """net_vhost was asked for N queue pairs: protocol feature MQ, every ring enabled"""
+    assert_backend_queue_pairs(p)
+
+
+def assert_backend_queue_pairs(p):
+    """What the backend received (its own log lines), not what the frontend says it did.
+    VIRTIO_NET_F_MQ and CTRL_VQ stay between the driver and net_vuser's in-process
+    device; on vhost-user, queue pairs are the protocol feature MQ and SET_VRING_ENABLE."""
+    pf = backend_protocol_features(p.be, p.sock)
+    assert pf and pf[-1] & (1 << PF_MQ), (
+        "net_vhost got protocol features %s, without MQ (bit %d)" % (
+            ["0x%x" % f for f in pf], PF_MQ))
+    rings = backend_enabled_rings(p.be, p.sock)
+    want = set(range(2 * p.max_q))
+    assert want <= rings, "net_vhost was told to enable rings %s, not %s" % (
+        sorted(rings), sorted(want - rings))
 
 
 def case_frontend_tx(env, p):

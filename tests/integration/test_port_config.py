@@ -47,15 +47,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_datapath_matrix import (  # noqa: E402
-    BURST, DATAPATHS, LINK_TIMEOUT, PKT_LEN, Group, Pair, Skip, check_driver,
-    exchange_frontend_rx, exchange_frontend_tx, exchange_loopback, mismatches, negotiated,
+    BURST, DATAPATHS, LINK_TIMEOUT, PKT_LEN, Group, Pair, Skip, backend_features,
+    check_driver, exchange_frontend_rx, exchange_frontend_tx, exchange_loopback, mismatches,
     run_groups, settle_all)
-from test_multiqueue import MqPair, mq_frontend_rx, mq_frontend_tx, mq_loopback  # noqa: E402
+from test_multiqueue import (  # noqa: E402
+    MqPair, assert_backend_queue_pairs, mq_frontend_rx, mq_frontend_tx, mq_loopback)
 
 F_GUEST_TSO4 = 7
 F_GUEST_TSO6 = 8
-F_CTRL_VQ = 17
-F_MQ = 22
 DEFAULT_RING = 256
 RING_LINE = r"VUSER: \S+: ring size (\d+) \(queue_size\): (rx|tx) queue \d+ asked for " \
             r"(\d+) descriptors, uses (\d+)"
@@ -182,19 +181,14 @@ def mq_setup(env):
     be.wait_link_up(timeout=LINK_TIMEOUT)
     fe.wait_link_up(timeout=LINK_TIMEOUT)
     check_driver(env, fe)
-    p = MqPair(be, fe, 2, {})
+    p = MqPair(be, fe, 2, {}, sock)
     p.max_q = 2
     return p
 
 
 def case_mq_features(env, p):
-    """queues=2 without cq: CTRL_VQ (17) and MQ (22) negotiated"""
-    if not env.fe.is_vuser:
-        raise Skip("the 'negotiated features' line is net_vuser's")
-    got = negotiated(p.fe)
-    assert got, "no 'negotiated features 0x...' line at pmd.net.vuser:info"
-    missing = [b for b in (F_CTRL_VQ, F_MQ) if not got[0] & (1 << b)]
-    assert not missing, "negotiated 0x%x lacks bits %s" % (got[0], missing)
+    """queues=2 without cq: net_vhost asked for 2 pairs (protocol MQ, 4 rings enabled)"""
+    assert_backend_queue_pairs(p)
 
 
 def case_mq_traffic(env, p):
@@ -260,12 +254,12 @@ def case_deferred_start(env, p):
 def case_lro_features(env, p):
     """GUEST_TSO4/6 negotiated exactly with mrg_rxbuf=1; mrg_rxbuf=0 says why not, once"""
     if not env.fe.is_vuser:
-        raise Skip("the 'negotiated features' line is net_vuser's")
-    got = negotiated(p.fe)
-    assert got, "no 'negotiated features 0x...' line at pmd.net.vuser:info"
-    feats, offered = got
+        raise Skip("the LRO line is net_vuser's")
+    # what net_vhost was asked (SET_FEATURES), not what the frontend says it asked
+    got = backend_features(p.be, p.sock)
+    assert got, "net_vhost logged no 'negotiated Virtio features' for %s" % p.sock
+    feats = got[-1]
     tso = (1 << F_GUEST_TSO4) | (1 << F_GUEST_TSO6)
-    assert offered & tso == tso, "net_vhost does not offer GUEST_TSO4/6: 0x%x" % offered
     said = re.findall(LRO_LINE, p.fe.output())
     if p.devargs["mrg_rxbuf"]:
         assert feats & tso == tso, "mrg_rxbuf=1 + LRO: GUEST_TSO4/6 not in 0x%x" % feats

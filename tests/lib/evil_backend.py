@@ -63,6 +63,8 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
   stats                 'ok stats rx=<frames delivered> tx=<buffers reaped>'
   kicks [Q]             'ok kicks <n>': kicks of ring Q (default 1, Tx of pair 0) since the
                         last time asked (the kick eventfd's counter, read and cleared)
+  features              'ok features 0x<SET_FEATURES> protocol 0x<SET_PROTOCOL_FEATURES>':
+                        what the frontend asked for on this connection (0 before)
   close                 close the connection now
   quit                  exit
 """
@@ -868,6 +870,8 @@ class EvilBackend:
                 return "ok tx_batch %d" % self.tx_batch(float(args[0]) if args else 0.0)
             if cmd == "tx_bad_used_idx":
                 return "ok tx_bad_used_idx %d" % self.bad_used_idx(1, cmd)
+            if cmd == "features":
+                return "ok features 0x%x protocol 0x%x" % (self.features, self.pf)
             if cmd == "stats":
                 r0 = self.rings.get(0)
                 return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s" % (
