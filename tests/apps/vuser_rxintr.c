@@ -22,7 +22,8 @@
  *                "armed", then "wake <ms> <packets>" | "wait timeout"
  *   stats        "stats ipackets=<n> ierrors=<n> rx_nombuf=<n>"
  *   quit
- * Link-state events print "lsc up" or "lsc down" when they happen.
+ * Link-state events print "lsc up" or "lsc down" when they happen. Once the port is up
+ * it prints "ready driver=<name of the driver that took port 0>".
  */
 
 #define PORT 0
@@ -122,6 +123,7 @@ setup_port(void)
 int
 main(int argc, char **argv)
 {
+	struct rte_eth_dev_info info;
 	char line[128];
 	int rc;
 
@@ -142,7 +144,13 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 1;
 	}
-	printf("ready\n");
+	/* The alias virtio_user0 goes to whichever driver registered it first. */
+	if (rte_eth_dev_info_get(PORT, &info) != 0) {
+		printf("error dev_info\n");
+		rte_eal_cleanup();
+		return 1;
+	}
+	printf("ready driver=%s\n", info.driver_name);
 	while (fgets(line, sizeof(line), stdin)) {
 		char cmd[16];
 		int ms = 0;

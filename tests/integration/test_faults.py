@@ -179,6 +179,7 @@ def bring_up(env, devargs="", mode="rxonly", evil_args=(), app_args=()):
     be = env.evil(evil_args)
     fe = env.frontend(devargs, mode, app_args=app_args)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     be.cmd("wait_ready 10")
     fe.start_forwarding()
     wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
@@ -552,6 +553,7 @@ def test_silent_backend_server(env):
     """Server mode: a silent backend is dropped after the timeout; the next one works."""
     fe = env.frontend(server=True)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     fe.start_forwarding()
     env.evil(["--client", "--silent-at", "GET_FEATURES"])
     fe.wait_for_output(r"connection set-up failed .*waiting for another", TIMEOUT_S + 10)
@@ -596,6 +598,7 @@ def test_close_mid_start_server(env):
     """Server mode: a backend closing mid-sequence is dropped; the next one works."""
     fe = env.frontend(server=True)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     fe.start_forwarding()
     for step in START_STEPS + ["GET_FEATURES", "GET_PROTOCOL_FEATURES"]:
         since = fe.output_len()
@@ -627,6 +630,7 @@ def test_bad_replies_server(env):
     listens on, and the next backend works (no fd left behind)."""
     fe = env.frontend(server=True)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     fe.start_forwarding()
     fds0 = len(os.listdir("/proc/%d/fd" % fe.pid))
     for spec in BAD_REPLIES:
@@ -708,6 +712,7 @@ def test_backend_killed_mid_traffic_client(env):
 def test_backend_killed_mid_traffic_server(env):
     fe = env.frontend(LAYOUTS["packed_inorder"], mode="io", server=True)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     fe.start_forwarding()
     n = 0
     for rnd in range(5):

@@ -187,6 +187,7 @@ def reconnect_rounds(env, rounds, extra=""):
     t0 = time.monotonic()
     fe = env.frontend(sock, server=True, extra=extra)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     env.log("frontend up in %.1fs without a backend" % (time.monotonic() - t0))
     assert os.path.exists(sock), "the frontend does not listen on %s" % sock
     assert link(fe) == "DOWN", "link is %s before any backend" % link(fe)
@@ -281,6 +282,7 @@ def test_server_backend_first_close(env):
     sock = env.sock()
     fe = env.frontend(sock, server=True)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     fe.start_forwarding("io")
     be = env.backend(sock, client=True)
     backend_traffic(be)
@@ -305,6 +307,7 @@ def test_client_backend_killed(env):
     be.wait_ready(30)
     fe = env.frontend(sock, server=False)
     fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
     fe.start_forwarding("io")
     backend_traffic(be)
     fe.wait_link_up(timeout=5)
@@ -349,7 +352,9 @@ def rxintr_case(env, extra):
     app = DpdkApp("%s-rxintr" % env.case, argv, prefix, env.log_dir)
     env.apps.append(app)
     app.start()
-    app.wait_for_output(r"^ready$", 30)
+    # virtio_user0 is also DPDK's net_virtio_user's alias: the port must be ours
+    driver = app.wait_for_output(r"^ready driver=(\S+)$", 30).group(1)
+    assert driver == "net_vuser", "virtio_user0 was taken by %s, not net_vuser" % driver
 
     def cmd(line, pattern, timeout=10):
         since = app.output_len()

@@ -686,6 +686,19 @@ class Testpmd(DpdkApp):
         m = self.wait_for_output(self.READY_INTERACTIVE, timeout, since=since)
         return self.output()[since:m.start()]
 
+    def driver_name(self, port=0, timeout=30.0):
+        """Interactive: the driver that took ``port`` (``show port info``), or None. An
+        alias such as virtio_user0 goes to whichever driver registered it first."""
+        m = re.search(r"^Driver name: *(\S+)", self.run("show port info %d" % port, timeout),
+                      re.M)
+        return m.group(1) if m else None
+
+    def assert_driver(self, want="net_vuser", port=0):
+        """``port`` is driven by ``want``: virtio_user0 is also the alias of DPDK's
+        net_virtio_user, which takes it when our plugin is not loaded or not first."""
+        got = self.driver_name(port)
+        assert got == want, "port %d was taken by %s, not %s" % (port, got, want)
+
     def start_forwarding(self, mode="", timeout=30.0):
         """Interactive: ``start``, returning once the command is done. testpmd prints
         "<mode> packet forwarding - ports=..." first and only then drains the Rx queues
