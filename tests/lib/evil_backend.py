@@ -60,7 +60,10 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
                         id no buffer has (what a device leaves there is undefined)
   tx_bad_used_idx       split: move the Tx ring's used->idx 1000 entries ahead
   tx_dup                complete one Tx buffer twice
-  stats                 'ok stats rx=<frames delivered> tx=<buffers reaped>'
+  stats                 'ok stats rx=<frames delivered> tx=<buffers reaped> ...
+                        rx_events=<used entries written on the Rx ring, plus used indexes
+                        corrupted>': each one the frontend must account for, as a frame
+                        delivered (ipackets) or a fault counted (ierrors)
   kicks [Q]             'ok kicks <n>': kicks of ring Q (default 1, Tx of pair 0) since the
                         last time asked (the kick eventfd's counter, read and cleared)
   features              'ok features 0x<SET_FEATURES> protocol 0x<SET_PROTOCOL_FEATURES>':
@@ -323,6 +326,9 @@ class EvilBackend:
         self.rings = {}
         self.ready_said = False
         self.rx_frames = 0
+        # what the frontend must account for on its Rx ring, each as a frame delivered or a
+        # fault counted: every used entry written, every used index corrupted
+        self.rx_events = 0
         self.tx_reaped = 0
         self.silent = False
 
@@ -612,6 +618,7 @@ class EvilBackend:
 
     def _rx_complete(self, got, length, publish=True):
         r = self.rings[0]
+        self.rx_events += 1
         if self.packed:
             id_, _first, chain, ndesc = got
             r.pk_push(self.mem, id_, length, ndesc)
@@ -644,6 +651,7 @@ class EvilBackend:
                 r.pk_push(self.mem, 0xfff0, 64, got[3])
             else:
                 r.split_push(self.mem, [(0xfff0 + n, 64)])
+            self.rx_events += 1
         return n
 
     def rx_dup(self):
@@ -666,6 +674,7 @@ class EvilBackend:
             head, chain = got
             self.mem.write_bytes(chain[0][0], frame)
             r.split_push(self.mem, [(head, len(frame)), (head, len(frame))])
+        self.rx_events += 2
         return 1
 
     def rx_line(self, fault_at=None, kind=None):
@@ -708,6 +717,7 @@ class EvilBackend:
             r.pk_write(self.mem, slot, wrap, id_, length)
         r.used_slot, r.used_wrap = r.pk_ahead(ahead)
         self.rx_frames += good
+        self.rx_events += 4
         return good
 
     def bad_used_idx(self, ring, what):
@@ -718,6 +728,8 @@ class EvilBackend:
         r = self.rings[ring]
         r.used_idx = (r.used_idx + 1000) & 0xffff
         self.mem.write(r.used + 2, "<H", r.used_idx)
+        if ring == 0:
+            self.rx_events += 1
         return 1
 
     def rx_bad_wrap(self):
@@ -730,6 +742,7 @@ class EvilBackend:
         wrap = r.used_wrap
         flags = (0 if wrap else PK_AVAIL) | (PK_USED if wrap else 0)
         r.pk_push(self.mem, got[0], 64, got[3], flags_override=flags)
+        self.rx_events += 1
         return 1
 
     def tx_pop(self, timeout=2.0):
@@ -874,8 +887,9 @@ class EvilBackend:
                 return "ok features 0x%x protocol 0x%x" % (self.features, self.pf)
             if cmd == "stats":
                 r0 = self.rings.get(0)
-                return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s" % (
-                    self.rx_frames, self.tx_reaped, r0 and r0.used_idx, r0 and r0.last_avail)
+                return "ok stats rx=%d tx=%d used_idx=%s last_avail=%s rx_events=%d" % (
+                    self.rx_frames, self.tx_reaped, r0 and r0.used_idx, r0 and r0.last_avail,
+                    self.rx_events)
             if cmd == "kicks":
                 r = self.rings[int(args[0]) if args else 1]
                 try:
