@@ -27,6 +27,9 @@ Fixtures:
   container_runtime  a private dockerd with the testpmd image built (tests/lib/
                   container.py); the module is skipped, the reason printed, when the
                   runtime cannot start here
+  group_runner    tests/lib/pairs.py's GroupRunner for the module: runs the cases of
+                  pairs.Group's (parametrize "group,case" with pairs.group_params) with
+                  the frontend VUSER_FRONTEND names; pairs.Skip becomes a pytest skip
 
 Tests may record_property("outcome", line): the summary lists those lines per test. The
 last line printed is 'N passed, N failed[, N skipped]' (scripts/run_tests.py counts it).
@@ -48,6 +51,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 
 import container  # noqa: E402
 import dpdkapp  # noqa: E402
+import pairs  # noqa: E402
 import vhostpeer  # noqa: E402
 from hugepages import Hugepages  # noqa: E402
 
@@ -159,6 +163,36 @@ def frontends(log_dir, vuser_plugin):
 
     yield start
     dpdkapp.kill_all(apps)
+
+
+def verbose(config):
+    """-v on pytest's command line: the tests' own progress lines (env.log) are printed."""
+    return config.getoption("verbose") > 0
+
+
+class _GroupRunner(pairs.GroupRunner):
+    def run(self, group, fn):
+        try:
+            super().run(group, fn)
+        except pairs.Skip as e:
+            pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def group_runner(log_dir, request):
+    fe = pairs.Frontend()
+    try:
+        fe.prepare()
+    except (RuntimeError, dpdkapp.DpdkAppError) as e:
+        pytest.fail(str(e))
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
+    env = pairs.Env(fe, log_dir, verbose(request.config))
+    runner = _GroupRunner(env)
+    yield runner
+    runner.close()
+    env.cleanup()
+    fe.cleanup()
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -82,10 +82,12 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from test_datapath_matrix import (  # noqa: E402  (also puts tests/lib on sys.path)
+from dpdkapp import settle_all  # noqa: E402
+from pairs import (  # noqa: E402
     BURST, LINK_TIMEOUT, PKT_LEN, Group, backend_features, check_both, check_driver,
-    check_queues, run_groups, settle_all)
+    check_queues, run_groups)
 
 import dpdkapp  # noqa: E402
 

@@ -40,10 +40,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from test_datapath_matrix import (  # noqa: E402
+from dpdkapp import settle_all  # noqa: E402
+from pairs import (  # noqa: E402
     BURST, LINK_TIMEOUT, PKT_LEN, Group, backend_enabled_rings, backend_protocol_features,
-    check_both, check_driver, check_queues, run_groups, settle_all)
+    check_both, check_driver, check_queues, run_groups)
 
 PF_MQ = 0                       # VHOST_USER_PROTOCOL_F_MQ
 BURSTS = 2                      # per queue: 64 packets

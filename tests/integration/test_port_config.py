@@ -45,11 +45,13 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
+from dpdkapp import mismatches, settle_all  # noqa: E402
+from pairs import (  # noqa: E402
+    BURST, LINK_TIMEOUT, PKT_LEN, Group, Skip, backend_features, check_driver, run_groups)
 from test_datapath_matrix import (  # noqa: E402
-    BURST, DATAPATHS, LINK_TIMEOUT, PKT_LEN, Group, Pair, Skip, backend_features,
-    check_driver, exchange_frontend_rx, exchange_frontend_tx, exchange_loopback, mismatches,
-    run_groups, settle_all)
+    DATAPATHS, Pair, exchange_frontend_rx, exchange_frontend_tx, exchange_loopback)
 from test_multiqueue import (  # noqa: E402
     MqPair, assert_backend_queue_pairs, mq_frontend_rx, mq_frontend_tx, mq_loopback)
 

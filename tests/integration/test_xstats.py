@@ -48,9 +48,10 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from test_datapath_matrix import (  # noqa: E402  (puts tests/lib on the path)
-    LINK_TIMEOUT, Frontend, Group, Skip, run_groups, settle_all)
+from dpdkapp import settle_all  # noqa: E402
+from pairs import LINK_TIMEOUT, Frontend, Group, Skip, run_groups  # noqa: E402
 from dpdkapp import wait_stable  # noqa: E402
 
 UNICAST = "02:00:00:00:00:77"

@@ -1,0 +1,461 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The backend+frontend pair harness of the grouped integration files (net_vhost backends
+in testpmd, the frontend under test in testpmd), their counter checks and their runner.
+
+Used by test_datapath_matrix.py, test_multiqueue.py, test_lifecycle.py,
+test_port_config.py and test_xstats.py.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+import traceback
+
+import dpdkapp
+from dpdkapp import Testpmd, claim_log_dir, mismatches, shown
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+BURST = 32
+PKT_LEN = 64
+# Generous: other engineers' polling apps share the 2 CPUs, and an
+# interactive command waits for its turn on a CPU behind busy pollers.
+LINK_TIMEOUT = 30.0
+
+# virtio feature bits
+F_MRG_RXBUF = 15
+F_VERSION_1 = 32
+F_RING_PACKED = 34
+F_IN_ORDER = 35
+
+
+def common_app_args(mbufs=2048):
+    """testpmd args of every app here: bounded bursts, 64-byte frames, a pool
+    that fits in -m 256, one forwarding core (the other CPU is the peer's),
+    and no link wait in testpmd (it would wait 9 s after each port stop; the
+    tests read the link from telemetry instead)."""
+    return ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
+            "--total-num-mbufs=%d" % mbufs, "--nb-cores=1", "--disable-link-check"]
+
+
+class CaseTimeout(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+class NotLanded(AssertionError):
+    """A failure whose cause is a feature that has not landed yet."""
+
+    def __init__(self, feature, detail):
+        self.feature = feature
+        super().__init__("NOT LANDED (%s): %s" % (feature, detail))
+
+
+FEATURE_OF_KEY = {"queues": "multi-queue", "cq": "control queue", "server": "server mode",
+                  "vectorized": "vectorized", "packed_vq": "packed ring",
+                  "mrg_rxbuf": "mergeable Rx buffers", "in_order": "in-order"}
+
+
+def pending_feature(text):
+    """(feature, line) when the driver refused a devarg as not implemented
+    yet (its probe error says 'not implemented yet'), else None."""
+    for ln in text.splitlines():
+        if "not implemented yet" in ln and re.search(r"vuser|virtio_user", ln):
+            m = re.search(r"(\w+)=\S+: [^:]*not implemented yet", ln)
+            key = m.group(1) if m else "feature"
+            return FEATURE_OF_KEY.get(key, key), ln.strip()
+    return None
+
+
+class Frontend:
+    """Which driver plays the frontend (VUSER_FRONTEND), how to name its vdevs."""
+
+    def __init__(self, kind=None):
+        self.kind = kind or os.environ.get("VUSER_FRONTEND", "vuser")
+        self.plugin = self.staged = None
+        if self.kind == "vuser":
+            self.alias, self.own_name, self.driver = "virtio_user", "net_vuser", "net_vuser"
+            self.plugin = dpdkapp.plugin_path()
+        elif self.kind == "dpdk":
+            self.alias = self.own_name = self.driver = "net_virtio_user"
+        else:
+            raise SystemExit("VUSER_FRONTEND must be 'vuser' or 'dpdk', not %r" % self.kind)
+
+    @property
+    def is_vuser(self):
+        return self.kind == "vuser"
+
+    def prepare(self):
+        if self.plugin:
+            if not os.path.isfile(self.plugin):
+                raise RuntimeError("plugin %s does not exist: build it first (make build), "
+                                   "or set VUSER_FRONTEND=dpdk" % self.plugin)
+            self.staged = dpdkapp.stage_plugin(self.plugin)
+
+    def cleanup(self):
+        dpdkapp.unstage_plugin(self.staged)
+
+    def vdev(self, index=0, own_name=False, **devargs):
+        """'virtio_user<i>,k=v,...' (the alias), or 'net_vuser<i>,...' with own_name."""
+        name = "%s%d" % (self.own_name if own_name else self.alias, index)
+        return ",".join([name] + ["%s=%s" % kv for kv in devargs.items()])
+
+    def plugins(self):
+        return [self.staged] if self.staged else []
+
+    def log_levels(self):
+        return ["pmd.net.vuser:info"] if self.is_vuser else []
+
+
+class Env:
+    """Per-run resources: socket dir, log dir, the frontend kind and the apps
+    started by the running case or group (killed whatever happens)."""
+
+    def __init__(self, fe_kind, log_dir, verbose):
+        self.fe = fe_kind
+        self.log_dir = log_dir
+        self.verbose = verbose
+        self.sock_dir = tempfile.mkdtemp(prefix="vuser-it-")
+        self.apps = []
+        self.tag = "x"
+        self._names = {}
+
+    def app_name(self, name):
+        """'<group>-<name>', with '.2', '.3'... when started again (fresh logs)."""
+        base = "%s-%s" % (self.tag, name)
+        n = self._names[base] = self._names.get(base, 0) + 1
+        return base if n == 1 else "%s.%d" % (base, n)
+
+    def sock(self, name):
+        return os.path.join(self.sock_dir, name)
+
+    def log(self, msg):
+        if self.verbose:
+            print("    " + msg, flush=True)
+
+    def backend(self, name, socks, queues=1, app_args=(), mbufs=2048):
+        """net_vhost server(s), interactive, rxonly, forwarding lcore 1."""
+        vdevs = []
+        for i, s in enumerate(socks):
+            if os.path.exists(s):
+                os.unlink(s)
+            vdevs.append("net_vhost%d,iface=%s,queues=%d" % (i, s, queues))
+        app = Testpmd(self.app_name(name), self.log_dir, vdevs=vdevs,
+                      interactive=True, lcores="0,1", main_lcore=0,
+                      app_args=["--forward-mode=rxonly"] + common_app_args(mbufs)
+                      + list(app_args))
+        self.apps.append(app)
+        app.start()
+        dpdkapp.wait_until(lambda: all(os.path.exists(s) for s in socks) or not app.alive(),
+                           30, what="backend sockets %s" % socks)
+        app.wait_ready(timeout=30)
+        return app
+
+    def frontend(self, name, vdevs, app_args=(), mbufs=2048, expect_ports=None, wait=True):
+        """The frontend under test, interactive, rxonly, forwarding lcore 0.
+
+        Waits for the prompt; then, unless expect_ports is 0, the ports must
+        exist (a failed probe becomes NotLanded when the driver said the
+        devarg is not implemented yet, else an AssertionError with its lines)."""
+        app = Testpmd(self.app_name(name), self.log_dir, vdevs=vdevs,
+                      plugins=self.fe.plugins(), interactive=True, lcores="0,1",
+                      main_lcore=1, log_levels=self.fe.log_levels(),
+                      app_args=["--forward-mode=rxonly"] + common_app_args(mbufs)
+                      + list(app_args))
+        self.apps.append(app)
+        app.start()
+        if not wait:
+            return app
+        try:
+            app.wait_ready(timeout=30)
+        except dpdkapp.DpdkAppError:
+            # testpmd exits when --rxq exceeds what the (unprobed) port has
+            p = pending_feature(app.output())
+            if p:
+                raise NotLanded(p[0], "the probe refused it: %s" % p[1])
+            raise
+        n = len(vdevs) if expect_ports is None else expect_ports
+        ports = app.ports()
+        if len(ports) != n:
+            out = app.output()
+            p = pending_feature(out)
+            if p:
+                raise NotLanded(p[0], "the probe refused it: %s" % p[1])
+            lines = [ln for ln in out.splitlines()
+                     if re.search(r"VUSER|vuser|virtio_user|vdev_probe|Fail|rror", ln)]
+            raise AssertionError("frontend has ports %s, expected %d; probe said:\n      %s"
+                                 % (ports, n, "\n      ".join(lines[-12:])))
+        return app
+
+    def stop_all(self, timeout=10):
+        """Stop apps cleanly, frontends first; return {name: returncode}."""
+        rcs = {}
+        for app in sorted(self.apps, key=lambda a: "backend" in a.name):
+            if app.proc is not None:
+                app.stop(timeout=timeout)
+                rcs[app.name] = app.returncode
+        return rcs
+
+    def stop_checked(self, timeout=10):
+        rcs = self.stop_all(timeout)
+        self.apps = []
+        bad = {n: rc for n, rc in rcs.items() if rc != 0}
+        assert not bad, "apps did not exit cleanly (rc<0: killed by that signal): %s" % bad
+
+    def kill_all(self):
+        dpdkapp.kill_all(self.apps)
+
+    def dump_logs(self, lines=40):
+        for app in self.apps:
+            print("    ---- %s (%s, rc=%s) last %d lines ----"
+                  % (app.name, app.log_path, app.returncode, lines))
+            for ln in dpdkapp.tail(app.output(), lines).splitlines():
+                print("    | " + ln)
+
+    def drop_apps(self):
+        """Stop (bounded) and forget the current apps (after a failure)."""
+        try:
+            self.stop_all(timeout=3)
+        except Exception as e:
+            print("    (stop after failure: %s)" % e)
+        self.kill_all()
+        self.apps = []
+
+    def cleanup(self):
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+
+
+# ---- counters
+
+
+def check(name, d, **expected):
+    """Exact deltas; every error counter 0."""
+    bad = mismatches(name, d, **expected)
+    if bad:
+        raise AssertionError("counters wrong: %s; %s deltas: %s"
+                             % (", ".join(bad), name, shown(d)))
+
+
+def check_both(be_d, be_exp, fe_d, fe_exp):
+    """check() of both sides at once, so a failure shows both."""
+    bad = mismatches("backend", be_d, **be_exp) + mismatches("frontend", fe_d, **fe_exp)
+    if bad:
+        raise AssertionError("counters wrong: %s; deltas: backend %s, frontend %s"
+                             % (", ".join(bad), shown(be_d), shown(fe_d)))
+
+
+def check_queues(name, d, key, expected):
+    """Per-queue deltas of ``key`` (q_ipackets...) equal ``expected`` (a list)."""
+    got = (d.get(key) or [])[:len(expected)]
+    assert got == list(expected), "%s %s per queue: %s, expected %s" % (
+        name, key, got, list(expected))
+
+
+def backend_said(be, sock, what):
+    """The hex words net_vhost logged for its socket `sock` after `what` (lib/vhost's
+    VHOST_CONFIG lines, one per message it received), in order: what the backend was
+    asked, not what the frontend says it asked. A line may sit inside testpmd's prompt."""
+    rx = r"VHOST_CONFIG: \(%s\) %s: 0x([0-9a-fA-F]+)" % (re.escape(sock), what)
+    return [int(x, 16) for x in re.findall(rx, be.output())]
+
+
+def backend_features(be, sock):
+    """The feature words of every SET_FEATURES net_vhost received on `sock`."""
+    return backend_said(be, sock, "negotiated Virtio features")
+
+
+def backend_protocol_features(be, sock):
+    """The words of every SET_PROTOCOL_FEATURES net_vhost received on `sock`."""
+    return backend_said(be, sock, "negotiated Vhost-user protocol features")
+
+
+def backend_enabled_rings(be, sock):
+    """Rings net_vhost was told to enable on `sock` (SET_VRING_ENABLE 1), as a set."""
+    rx = r"VHOST_CONFIG: \(%s\) set queue enable: 1 to qp idx: (\d+)" % re.escape(sock)
+    return {int(x) for x in re.findall(rx, be.output())}
+
+
+def check_driver(env, app, port=0):
+    text = app.run("show port info %d" % port)
+    m = re.search(r"Driver name: *(\S+)", text)
+    assert m and m.group(1) == env.fe.driver, "port %d is driven by %s, expected %s" % (
+        port, m.group(1) if m else "?", env.fe.driver)
+
+
+# ---- runner
+
+
+def _alarm(signum, frame):
+    raise CaseTimeout("case took longer than its time limit")
+
+
+class Group:
+    """Cases sharing a setup (a backend+frontend pair).  setup(env) returns
+    a context handed to each case; after a failing case the apps are
+    stopped and the next case gets a fresh setup."""
+
+    def __init__(self, name, setup, cases, timeout=180):
+        self.name, self.setup, self.cases, self.timeout = name, setup, cases, timeout
+
+
+def group_params(groups):
+    """pytest.mark.parametrize("group,case", **group_params(groups)): one test per case
+    of each group, in order, named 'group/case'."""
+    return {"argvalues": [(g, fn) for g in groups for _, fn in g.cases],
+            "ids": ["%s/%s" % (g.name, n) for g in groups for n, _ in g.cases]}
+
+
+class GroupRunner:
+    """Runs the cases of groups one at a time, in order (the tests' conftest.py fixture
+    group_runner): a group's setup runs before its first case and again after a failing
+    case, which stops the apps; the group's timeout bounds each case with its setup."""
+
+    def __init__(self, env):
+        self.env = env
+        self.group = self.ctx = self.setup_err = None
+
+    def run(self, group, fn):
+        env = self.env
+        if group is not self.group:
+            env.drop_apps()
+            self.group, self.ctx, self.setup_err = group, None, None
+            env.tag = group.name
+        try:
+            with dpdkapp.time_limit(group.timeout, "the case with its group's setup"):
+                if self.ctx is None:
+                    if isinstance(self.setup_err, NotLanded):
+                        raise self.setup_err   # the same refusal: don't start it again
+                    if self.setup_err is not None:
+                        raise AssertionError("not run: the group's setup failed: %s"
+                                             % self.setup_err)
+                    try:
+                        self.ctx = group.setup(env)
+                    except Skip:
+                        raise
+                    except BaseException as e:  # noqa: B902
+                        self.setup_err = e
+                        raise
+                fn(env, self.ctx)
+        except Skip:
+            raise
+        except BaseException as e:  # noqa: B902
+            if not isinstance(e, NotLanded) or env.verbose:
+                env.dump_logs()
+            env.drop_apps()
+            self.ctx = None
+            raise
+
+    def close(self):
+        self.env.drop_apps()
+        self.env.kill_all()
+
+
+def run_groups(title, groups, log_subdir):
+    ap = argparse.ArgumentParser(description=title)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
+                    help="run only cases whose full name (group/case) contains SUBSTRING")
+    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", log_subdir))
+    args = ap.parse_args()
+
+    fe = Frontend()
+    selected = []
+    for g in groups:
+        cs = [(n, fn) for n, fn in g.cases
+              if not args.k or any(k in "%s/%s" % (g.name, n) for k in args.k)]
+        if cs:
+            selected.append((g, cs))
+    total = sum(len(cs) for _, cs in selected)
+    print("%s: frontend=%s (%s), %d cases, logs in %s"
+          % (title, fe.kind, fe.driver, total, args.log_dir), flush=True)
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        print("ERROR: %s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
+        print("0 passed, %d failed" % total)
+        return 1
+    try:
+        fe.prepare()
+    except (RuntimeError, dpdkapp.DpdkAppError) as e:
+        print("ERROR: %s" % e)
+        print("0 passed, %d failed" % total)
+        return 1
+    log_dir, lock = claim_log_dir(args.log_dir)
+    if log_dir != args.log_dir:
+        print("(%s is in use by another run of this file: logs in %s)"
+              % (args.log_dir, log_dir), flush=True)
+    env = Env(fe, log_dir, args.verbose)
+    passed = failed = skipped = 0
+    not_landed = []
+    signal.signal(signal.SIGALRM, _alarm)
+    t_all = time.monotonic()
+    try:
+        for g, cs in selected:
+            ctx = None
+            setup_err = None
+            env.tag = g.name
+            env.apps = []
+            for name, fn in cs:
+                full = "%s/%s" % (g.name, name)
+                doc = (fn.__doc__ or "").strip().splitlines()
+                print("[ RUN  ] %s: %s" % (full, doc[0] if doc else ""), flush=True)
+                t0 = time.monotonic()
+                signal.alarm(g.timeout)
+                err = tb = None
+                try:
+                    if ctx is None:
+                        if isinstance(setup_err, NotLanded):
+                            raise setup_err   # the same refusal: don't start it again
+                        if setup_err is not None:
+                            raise AssertionError("not run: the group's setup failed: %s"
+                                                 % setup_err)
+                        ctx = g.setup(env)
+                    fn(env, ctx)
+                except Skip as e:
+                    err = e
+                except BaseException as e:  # noqa: B902 (KeyboardInterrupt too: report it)
+                    err, tb = e, traceback.format_exc()
+                    if ctx is None and setup_err is None:
+                        setup_err = e
+                finally:
+                    signal.alarm(0)
+                dt = time.monotonic() - t0
+                if isinstance(err, Skip):
+                    skipped += 1
+                    print("[ SKIP ] %s: %s" % (full, err), flush=True)
+                elif err is None:
+                    passed += 1
+                    print("[  OK  ] %s (%.1fs)" % (full, dt), flush=True)
+                else:
+                    failed += 1
+                    print("[ FAIL ] %s (%.1fs): %s" % (full, dt, err), flush=True)
+                    if isinstance(err, NotLanded):
+                        not_landed.append(full)
+                    if args.verbose or not isinstance(err, AssertionError):
+                        print("    " + tb.replace("\n", "\n    "))
+                    if not isinstance(err, NotLanded) or args.verbose:
+                        env.dump_logs()
+                    env.drop_apps()
+                    ctx = None
+                    if isinstance(err, KeyboardInterrupt):
+                        raise err
+            env.drop_apps()
+    finally:
+        signal.alarm(0)
+        env.kill_all()
+        env.cleanup()
+        fe.cleanup()
+    if not_landed:
+        print("failed because a feature has not landed yet (%d): %s"
+              % (len(not_landed), ", ".join(not_landed)))
+    print("%s: %.1fs" % (title, time.monotonic() - t_all))
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line, flush=True)
+    return 0 if failed == 0 else 1
