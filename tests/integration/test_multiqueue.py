@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: multi-queue (queues=2, queues=4) against DPDK's net_vhost.
 
@@ -32,20 +31,17 @@ multi-queue has not landed, the probe refuses queues>1 and every case fails with
 VUSER_FRONTEND=dpdk runs the same with DPDK's own net_virtio_user (checks the harness).
 Logs: results/integration-multiqueue/.
 
-Usage: test_multiqueue.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Each case is a pytest test named 'group/case' (docs/testing.md):
+
+    python3 -m pytest tests/integration/test_multiqueue.py -k 'split_q2/'
 """
 
-import os
-import sys
+import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-
-from dpdkapp import settle_all  # noqa: E402
-from pairs import (  # noqa: E402
+from dpdkapp import settle_all
+from pairs import (
     BURST, LINK_TIMEOUT, PKT_LEN, Group, backend_enabled_rings, backend_protocol_features,
-    check_both, check_driver, check_queues, run_groups)
+    check_both, check_driver, check_queues, group_params)
 
 PF_MQ = 0                       # VHOST_USER_PROTOCOL_F_MQ
 BURSTS = 2                      # per queue: 64 packets
@@ -240,9 +236,9 @@ def build_groups():
     return groups
 
 
-def main():
-    return run_groups("multiqueue", build_groups(), "integration-multiqueue")
+GROUPS = build_groups()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.mark.parametrize("group,case", **group_params(GROUPS))
+def test_multiqueue(group_runner, group, case):
+    group_runner.run(group, case)
