@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: port lifecycle in one process, against DPDK's net_vhost.
 
@@ -73,23 +72,22 @@ DPDK's driver keeps Rx mbufs posted across `port stop` and sizes its rings its o
 so the mbuf and nb_desc checks are vuser's contract, not DPDK's).
 Logs: results/integration-lifecycle/.
 
-Usage: test_lifecycle.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Each case is a pytest test named 'group/case' (docs/testing.md):
+
+    python3 -m pytest tests/integration/test_lifecycle.py -k 'cycles_split/'
 """
 
 import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pytest
 
-from dpdkapp import settle_all  # noqa: E402
-from pairs import (  # noqa: E402
+from dpdkapp import settle_all
+from pairs import (
     BURST, LINK_TIMEOUT, PKT_LEN, Group, backend_features, check_both, check_driver,
-    check_queues, run_groups)
+    check_queues, group_params)
 
-import dpdkapp  # noqa: E402
+import dpdkapp
 
 CYCLES = 100
 EXCHANGE_EVERY = 10
@@ -579,9 +577,9 @@ def build_groups():
     ]
 
 
-def main():
-    return run_groups("lifecycle", build_groups(), "integration-lifecycle")
+GROUPS = build_groups()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.mark.parametrize("group,case", **group_params(GROUPS))
+def test_lifecycle(group_runner, group, case):
+    group_runner.run(group, case)
