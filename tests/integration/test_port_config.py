@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: port configurations DPDK's net_virtio_user takes, against net_vhost.
 
@@ -34,25 +33,23 @@ same command lines (VUSER_FRONTEND=dpdk runs this file with it) is what is asked
                    and says so in one line, with mrg_rxbuf=1 it negotiates them;
                    frontend Rx and loopback exact
 
-VUSER_PLUGIN overrides the plugin path.  Logs: results/integration-port-config/.
+VUSER_PLUGIN overrides the plugin path.  Logs: results/integration-port_config/.
 
-Usage: test_port_config.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Each case is a pytest test named 'group/case' (docs/testing.md):
+
+    python3 -m pytest tests/integration/test_port_config.py -k 'queues2/'
 """
 
-import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pytest
 
-from dpdkapp import mismatches, settle_all  # noqa: E402
-from pairs import (  # noqa: E402
-    BURST, LINK_TIMEOUT, PKT_LEN, Group, Skip, backend_features, check_driver, run_groups)
-from test_datapath_matrix import (  # noqa: E402
+from dpdkapp import mismatches, settle_all
+from pairs import (
+    BURST, LINK_TIMEOUT, PKT_LEN, Group, Skip, backend_features, check_driver, group_params)
+from test_datapath_matrix import (
     DATAPATHS, Pair, exchange_frontend_rx, exchange_frontend_tx, exchange_loopback)
-from test_multiqueue import (  # noqa: E402
+from test_multiqueue import (
     MqPair, assert_backend_queue_pairs, mq_frontend_rx, mq_frontend_tx, mq_loopback)
 
 F_GUEST_TSO4 = 7
@@ -320,9 +317,9 @@ def build_groups():
     return groups
 
 
-def main():
-    return run_groups("port config", build_groups(), "integration-port-config")
+GROUPS = build_groups()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.mark.parametrize("group,case", **group_params(GROUPS))
+def test_port_config(group_runner, group, case):
+    group_runner.run(group, case)
