@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: every extended statistic, and the link info, against DPDK's driver.
 
@@ -39,20 +38,20 @@ broadcast_packets += N for ff:ff:ff:ff:ff:ff, and N in the size bin of L
 (<64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >=1519); errors 0. ethdev's
 own (rx_good_packets ...) are the sums over the queues, their errors 0.
 
-Logs: results/integration-xstats/.  Usage: test_xstats.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Logs: results/integration-xstats/.
+
+Each case is a pytest test named 'group/case' (docs/testing.md):
+
+    python3 -m pytest tests/integration/test_xstats.py -k 'link/'
 """
 
-import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pytest
 
-from dpdkapp import settle_all  # noqa: E402
-from pairs import LINK_TIMEOUT, Frontend, Group, Skip, run_groups  # noqa: E402
-from dpdkapp import wait_stable  # noqa: E402
+from dpdkapp import settle_all
+from pairs import LINK_TIMEOUT, Frontend, Group, Skip, group_params
+from dpdkapp import wait_stable
 
 UNICAST = "02:00:00:00:00:77"
 MULTICAST = "01:00:5e:00:00:01"
@@ -370,9 +369,9 @@ def build_groups():
     ]
 
 
-def main():
-    return run_groups("xstats", build_groups(), "integration-xstats")
+GROUPS = build_groups()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.mark.parametrize("group,case", **group_params(GROUPS))
+def test_xstats(group_runner, group, case):
+    group_runner.run(group, case)
