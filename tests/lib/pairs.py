@@ -1,24 +1,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The backend+frontend pair harness of the grouped integration files (net_vhost backends
-in testpmd, the frontend under test in testpmd), their counter checks and their runner.
+in testpmd, the frontend under test in testpmd), their counter checks, and GroupRunner,
+which runs their groups of cases under pytest (conftest.py's group_runner).
 
 Used by test_datapath_matrix.py, test_multiqueue.py, test_lifecycle.py,
 test_port_config.py and test_xstats.py.
 """
 
-import argparse
 import os
 import re
 import shutil
-import signal
 import tempfile
-import time
-import traceback
 
 import dpdkapp
-from dpdkapp import Testpmd, claim_log_dir, mismatches, shown
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from dpdkapp import Testpmd, mismatches, shown
 
 BURST = 32
 PKT_LEN = 64
@@ -40,10 +35,6 @@ def common_app_args(mbufs=2048):
     tests read the link from telemetry instead)."""
     return ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
             "--total-num-mbufs=%d" % mbufs, "--nb-cores=1", "--disable-link-check"]
-
-
-class CaseTimeout(Exception):
-    pass
 
 
 class Skip(Exception):
@@ -292,10 +283,6 @@ def check_driver(env, app, port=0):
 # ---- runner
 
 
-def _alarm(signum, frame):
-    raise CaseTimeout("case took longer than its time limit")
-
-
 class Group:
     """Cases sharing a setup (a backend+frontend pair).  setup(env) returns
     a context handed to each case; after a failing case the apps are
@@ -355,107 +342,3 @@ class GroupRunner:
     def close(self):
         self.env.drop_apps()
         self.env.kill_all()
-
-
-def run_groups(title, groups, log_subdir):
-    ap = argparse.ArgumentParser(description=title)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
-                    help="run only cases whose full name (group/case) contains SUBSTRING")
-    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", log_subdir))
-    args = ap.parse_args()
-
-    fe = Frontend()
-    selected = []
-    for g in groups:
-        cs = [(n, fn) for n, fn in g.cases
-              if not args.k or any(k in "%s/%s" % (g.name, n) for k in args.k)]
-        if cs:
-            selected.append((g, cs))
-    total = sum(len(cs) for _, cs in selected)
-    print("%s: frontend=%s (%s), %d cases, logs in %s"
-          % (title, fe.kind, fe.driver, total, args.log_dir), flush=True)
-    if shutil.which(dpdkapp.TESTPMD) is None:
-        print("ERROR: %s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
-        print("0 passed, %d failed" % total)
-        return 1
-    try:
-        fe.prepare()
-    except (RuntimeError, dpdkapp.DpdkAppError) as e:
-        print("ERROR: %s" % e)
-        print("0 passed, %d failed" % total)
-        return 1
-    log_dir, lock = claim_log_dir(args.log_dir)
-    if log_dir != args.log_dir:
-        print("(%s is in use by another run of this file: logs in %s)"
-              % (args.log_dir, log_dir), flush=True)
-    env = Env(fe, log_dir, args.verbose)
-    passed = failed = skipped = 0
-    not_landed = []
-    signal.signal(signal.SIGALRM, _alarm)
-    t_all = time.monotonic()
-    try:
-        for g, cs in selected:
-            ctx = None
-            setup_err = None
-            env.tag = g.name
-            env.apps = []
-            for name, fn in cs:
-                full = "%s/%s" % (g.name, name)
-                doc = (fn.__doc__ or "").strip().splitlines()
-                print("[ RUN  ] %s: %s" % (full, doc[0] if doc else ""), flush=True)
-                t0 = time.monotonic()
-                signal.alarm(g.timeout)
-                err = tb = None
-                try:
-                    if ctx is None:
-                        if isinstance(setup_err, NotLanded):
-                            raise setup_err   # the same refusal: don't start it again
-                        if setup_err is not None:
-                            raise AssertionError("not run: the group's setup failed: %s"
-                                                 % setup_err)
-                        ctx = g.setup(env)
-                    fn(env, ctx)
-                except Skip as e:
-                    err = e
-                except BaseException as e:  # noqa: B902 (KeyboardInterrupt too: report it)
-                    err, tb = e, traceback.format_exc()
-                    if ctx is None and setup_err is None:
-                        setup_err = e
-                finally:
-                    signal.alarm(0)
-                dt = time.monotonic() - t0
-                if isinstance(err, Skip):
-                    skipped += 1
-                    print("[ SKIP ] %s: %s" % (full, err), flush=True)
-                elif err is None:
-                    passed += 1
-                    print("[  OK  ] %s (%.1fs)" % (full, dt), flush=True)
-                else:
-                    failed += 1
-                    print("[ FAIL ] %s (%.1fs): %s" % (full, dt, err), flush=True)
-                    if isinstance(err, NotLanded):
-                        not_landed.append(full)
-                    if args.verbose or not isinstance(err, AssertionError):
-                        print("    " + tb.replace("\n", "\n    "))
-                    if not isinstance(err, NotLanded) or args.verbose:
-                        env.dump_logs()
-                    env.drop_apps()
-                    ctx = None
-                    if isinstance(err, KeyboardInterrupt):
-                        raise err
-            env.drop_apps()
-    finally:
-        signal.alarm(0)
-        env.kill_all()
-        env.cleanup()
-        fe.cleanup()
-    if not_landed:
-        print("failed because a feature has not landed yet (%d): %s"
-              % (len(not_landed), ", ".join(not_landed)))
-    print("%s: %.1fs" % (title, time.monotonic() - t_all))
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line, flush=True)
-    return 0 if failed == 0 else 1
