@@ -27,6 +27,12 @@ Fixtures:
   container_runtime  a private dockerd with the testpmd image built (tests/lib/
                   container.py); the module is skipped, the reason printed, when the
                   runtime cannot start here
+  env             the case's view of the module's own ``module_env`` fixture (an object
+                  with start_case(name) and end_case(failed)): started for the test
+                  (name: the test's, with a parametrized test's id after a '_'),
+                  bounded by the module's CASE_TIMEOUT (seconds, or a dict by test name
+                  with a "default"), ended after it (logs printed when it failed, apps
+                  killed; end_case may raise to fail a case whose body passed)
   group_runner    tests/lib/pairs.py's GroupRunner for the module: runs the cases of
                   pairs.Group's (parametrize "group,case" with pairs.group_params) with
                   the frontend VUSER_FRONTEND names; pairs.Skip becomes a pytest skip
@@ -57,6 +63,7 @@ from hugepages import Hugepages  # noqa: E402
 
 PYTEST_MODULE = re.compile(r"^import pytest\b", re.M)
 HUGE_PAGES = 128            # 2 MB pages: one primary of -m 128 at a time
+DEFAULT_CASE_TIMEOUT = 120  # s: a case of a module without CASE_TIMEOUT
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -163,6 +170,34 @@ def frontends(log_dir, vuser_plugin):
 
     yield start
     dpdkapp.kill_all(apps)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test (rep_setup, rep_call): fixtures read it."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def case_timeout(request):
+    """The module's CASE_TIMEOUT for this test (DEFAULT_CASE_TIMEOUT without one)."""
+    limit = getattr(request.module, "CASE_TIMEOUT", DEFAULT_CASE_TIMEOUT)
+    if isinstance(limit, dict):
+        limit = limit.get(request.node.originalname, limit["default"])
+    return limit
+
+
+@pytest.fixture
+def env(request, module_env):
+    name = request.node.originalname
+    if hasattr(request.node, "callspec"):
+        name += "_" + request.node.callspec.id
+    module_env.start_case(name)
+    with dpdkapp.time_limit(case_timeout(request), request.node.name):
+        yield module_env
+    rep = getattr(request.node, "rep_call", None)
+    module_env.end_case(rep is None or rep.failed)
 
 
 def verbose(config):

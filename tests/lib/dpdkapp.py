@@ -639,6 +639,8 @@ class Testpmd(DpdkApp):
     cwd:        working directory (relative paths in devargs are resolved there)
     """
 
+    __test__ = False        # a harness class, not a pytest test class
+
     READY_INTERACTIVE = PROMPT
 
     def __init__(self, name, log_dir, vdevs=(), plugins=(), app_args=(), interactive=False,
