@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: a hostile or broken vhost-user backend never crashes the frontend.
 
@@ -22,13 +21,15 @@ traffic around it is exact, and the frontend process is alive and answers afterw
 
 VUSER_PLUGIN overrides the plugin path.  Logs: results/integration-faults/<case>-*.log.
 
-Usage: test_faults.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Each case is a pytest test (docs/testing.md), one bounded by CASE_TIMEOUT; a case also
+fails when an app died of a signal the test did not send:
+
+    python3 -m pytest tests/integration/test_faults.py -k rx_faults_split
+
 The vectorized=1 cases assert that the AVX2 Rx burst runs; on a CPU without AVX2 they are
 skipped, with the reason.
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -36,15 +37,14 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
-from dpdkapp import Testpmd, wait_until  # noqa: E402
-from lineproc import LineProcess  # noqa: E402
+import dpdkapp
+from dpdkapp import Testpmd, wait_until
+from lineproc import LineProcess
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 PLUGIN = dpdkapp.plugin_path()
 EVIL = os.path.join(ROOT, "tests", "lib", "evil_backend.py")
@@ -56,14 +56,6 @@ KNOWN_FEATURES = sum(1 << b for b in (0, 1, 3, 5, 7, 8, 11, 12, 15, 16, 17, 18, 
                                       28, 29, 32, 34, 35))
 F_PROTOCOL_FEATURES = 30        # VHOST_USER_F_PROTOCOL_FEATURES, vhost-user's own bit
 PF_KNOWN = 0x19                 # protocol features it knows: MQ, REPLY_ACK, NET_MTU
-
-
-class CaseTimeout(Exception):
-    pass
-
-
-class Skip(Exception):
-    """The case cannot test what it is for on this machine; the message says why."""
 
 
 class Evil(LineProcess):
@@ -137,6 +129,22 @@ class Env:
             print("    ---- %s ----" % e.log_path)
             for ln in e.lines[-10:]:
                 print("    | " + ln)
+
+    def start_case(self, name):
+        self.case = name
+        self.n = 0
+        self.apps, self.evils = [], []
+
+    def end_case(self, failed):
+        """After the case: its apps killed; one that died of a signal the test did not
+        send fails the case."""
+        running = [app for app in self.apps if app.alive()]
+        self.kill_all()
+        died = foreign_deaths(self.apps, running)
+        if failed or died:
+            self.dump_logs()
+        if died and not failed:
+            raise AssertionError("; ".join(died))
 
     def cleanup(self):
         self.kill_all()
@@ -230,14 +238,6 @@ def restart_port(fe):
 # --------------------------------------------------------------------------
 # cases
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
 LAYOUTS = {
     "split_inorder": ",packed_vq=0,in_order=1,mrg_rxbuf=1",
     "split": ",packed_vq=0,in_order=0,mrg_rxbuf=0",
@@ -256,7 +256,7 @@ def need_simd(layout):
     """vectorized=1 layouts test the AVX2 Rx burst: without AVX2 they would test the
     scalar one again, so they are skipped, saying so."""
     if "vec" in layout and not dpdkapp.host_has_avx2():
-        raise Skip("the CPU has no AVX2: the AVX2 Rx burst under test cannot run")
+        pytest.skip("the CPU has no AVX2: the AVX2 Rx burst under test cannot run")
 
 
 def assert_simd_rx(fe):
@@ -309,32 +309,26 @@ def rx_faults(env, layout):
     assert_alive(fe)
 
 
-@case
 def test_rx_faults_split_inorder(env):
     rx_faults(env, "split_inorder")
 
 
-@case
 def test_rx_faults_split(env):
     rx_faults(env, "split")
 
 
-@case
 def test_rx_faults_packed_inorder(env):
     rx_faults(env, "packed_inorder")
 
 
-@case
 def test_rx_faults_packed(env):
     rx_faults(env, "packed")
 
 
-@case
 def test_rx_faults_packed_inorder_lines(env):
     rx_faults(env, "packed_inorder_lines")
 
 
-@case
 def test_rx_faults_packed_inorder_vec(env):
     rx_faults(env, "packed_inorder_vec")
 
@@ -385,32 +379,26 @@ def rx_line_faults(env, layout):
     assert_alive(fe)
 
 
-@case
 def test_rx_line_faults_packed_inorder(env):
     rx_line_faults(env, "packed_inorder")
 
 
-@case
 def test_rx_line_faults_packed_inorder_lines(env):
     rx_line_faults(env, "packed_inorder_lines")
 
 
-@case
 def test_rx_line_faults_packed_inorder_vec(env):
     rx_line_faults(env, "packed_inorder_vec")
 
 
-@case
 def test_rx_line_faults_packed(env):
     rx_line_faults(env, "packed")
 
 
-@case
 def test_rx_line_faults_packed_mrg_vec(env):
     rx_line_faults(env, "packed_mrg_vec")
 
 
-@case
 def test_rx_bad_num_buffers(env):
     be, fe = bring_up(env, LAYOUTS["split_inorder"])
     be.cmd("rx_bad_num_buffers 4")
@@ -450,22 +438,18 @@ def corrupt_ring(env, layout, inject, kind):
     wait_ipackets(env, fe, 4 + 6, unaccounted=2)
 
 
-@case
 def test_split_used_idx_runaway(env):
     corrupt_ring(env, "split_inorder", "rx_bad_used_idx", "bad_used_idx")
 
 
-@case
 def test_packed_wrong_wrap(env):
     corrupt_ring(env, "packed_inorder", "rx_bad_wrap", "bad_wrap")
 
 
-@case
 def test_packed_wrong_wrap_vec(env):
     corrupt_ring(env, "packed_inorder_vec", "rx_bad_wrap", "bad_wrap")
 
 
-@case
 def test_packed_wrong_wrap_not_inorder(env):
     corrupt_ring(env, "packed", "rx_bad_wrap", "bad_wrap")
 
@@ -530,27 +514,21 @@ def tx_fault(env, layout, inject, kind, stops):
 # id on a split ring is for one without IN_ORDER: with it the ring completes by used->idx
 # and reads no id.
 TX_FAULTS = {
-    "test_tx_bad_id_split": ("split", "tx_bad_id 3", "bad_id", False),
-    "test_tx_bad_used_idx_split_inorder": ("split_inorder", "tx_bad_used_idx", "bad_used_idx",
-                                           True),
-    "test_tx_duplicate_split": ("split", "tx_dup", "duplicate_id", False),
-    "test_tx_bad_id_packed": ("packed", "tx_bad_id 1", "bad_id", True),
-    "test_tx_duplicate_packed": ("packed_inorder", "tx_dup", "duplicate_id", True),
+    "tx_bad_id_split": ("split", "tx_bad_id 3", "bad_id", False),
+    "tx_bad_used_idx_split_inorder": ("split_inorder", "tx_bad_used_idx", "bad_used_idx",
+                                      True),
+    "tx_duplicate_split": ("split", "tx_dup", "duplicate_id", False),
+    "tx_bad_id_packed": ("packed", "tx_bad_id 1", "bad_id", True),
+    "tx_duplicate_packed": ("packed_inorder", "tx_dup", "duplicate_id", True),
 }
 
 
-def tx_fault_case(name, layout, inject, kind, stops):
-    def fn(env):
-        tx_fault(env, layout, inject, kind, stops=stops)
-    fn.__name__ = name
-    return fn
+@pytest.mark.parametrize("fault", list(TX_FAULTS))
+def test_tx_fault(env, fault):
+    layout, inject, kind, stops = TX_FAULTS[fault]
+    tx_fault(env, layout, inject, kind, stops=stops)
 
 
-for _name, _args in TX_FAULTS.items():
-    case(tx_fault_case(_name, *_args))
-
-
-@case
 def test_tx_inorder_batches_split(env):
     """A device that completes split in-order Tx buffers in batches, one used entry per
     batch (the spec's "In-order use of descriptors"), the skipped entries holding ids of
@@ -575,7 +553,6 @@ def test_tx_inorder_batches_split(env):
 # ---- control plane
 
 
-@case
 def test_silent_backend_client(env):
     """Accepts, never answers: the probe fails within the timeout, the app goes on."""
     env.evil(["--silent-at", "SET_OWNER"])
@@ -590,7 +567,6 @@ def test_silent_backend_client(env):
     assert fe.ports() == [], "a port exists after a failed probe"
 
 
-@case
 def test_silent_backend_server(env):
     """Server mode: a silent backend is dropped after the timeout; the next one works."""
     fe = env.frontend(server=True)
@@ -613,7 +589,6 @@ START_STEPS = ["SET_FEATURES", "SET_MEM_TABLE", "SET_VRING_CALL", "SET_VRING_NUM
                "SET_VRING_BASE", "SET_VRING_ADDR", "SET_VRING_KICK", "SET_VRING_ENABLE"]
 
 
-@case
 def test_close_mid_start_client(env):
     """Client mode: the backend closes before each step of the start sequence."""
     for step in START_STEPS:
@@ -635,7 +610,6 @@ def test_close_mid_start_client(env):
 DROPPED = r"backend gone|set-up failed|dropping|closed the conn"
 
 
-@case
 def test_close_mid_start_server(env):
     """Server mode: a backend closing mid-sequence is dropped; the next one works."""
     fe = env.frontend(server=True)
@@ -666,7 +640,6 @@ BAD_REPLIES = ["GET_FEATURES:wrong_request", "GET_FEATURES:wrong_size",
                "GET_QUEUE_NUM:extra_fd", "SET_MEM_TABLE:nack", "SET_VRING_ADDR:nack"]
 
 
-@case
 def test_bad_replies_server(env):
     """Every malformed reply or refused ack drops the backend with a line; the frontend
     listens on, and the next backend works (no fd left behind)."""
@@ -698,7 +671,6 @@ def test_bad_replies_server(env):
     assert_alive(fe)
 
 
-@case
 def test_bad_reply_client(env):
     """Client mode: a wrong reply at probe fails it with a line naming the problem."""
     env.evil(["--bad-reply", "GET_FEATURES:wrong_size"])
@@ -708,7 +680,6 @@ def test_bad_reply_client(env):
     assert fe.ports() == []
 
 
-@case
 def test_unknown_feature_bits(env):
     """Every feature and protocol feature bit offered: only known ones are negotiated."""
     be, fe = bring_up(env, LAYOUTS["split_inorder"],
@@ -729,7 +700,6 @@ def test_unknown_feature_bits(env):
     wait_ipackets(env, fe, 5)
 
 
-@case
 def test_slow_backend(env):
     """Every message answered after 100 ms (well within the 5 s bound): start succeeds."""
     be, fe = bring_up(env, LAYOUTS["split_inorder"], evil_args=["--delay-ms", "100"])
@@ -737,7 +707,6 @@ def test_slow_backend(env):
     wait_ipackets(env, fe, 5)
 
 
-@case
 def test_backend_killed_mid_traffic_client(env):
     be, fe = bring_up(env, LAYOUTS["split_inorder"], mode="io")
     be.cmd("rx 20")
@@ -751,7 +720,6 @@ def test_backend_killed_mid_traffic_client(env):
     assert fe.returncode == 0, "testpmd exited %s" % fe.returncode
 
 
-@case
 def test_backend_killed_mid_traffic_server(env):
     fe = env.frontend(LAYOUTS["packed_inorder"], mode="io", server=True)
     fe.wait_ready(30)
@@ -774,34 +742,11 @@ def test_backend_killed_mid_traffic_server(env):
 
 
 # --------------------------------------------------------------------------
-# runner
-
-
-def run_case(env, fn):
-    env.case = fn.__name__
-    env.n = 0
-    env.apps, env.evils = [], []
-
-    def on_alarm(signum, frame):
-        raise CaseTimeout("case timed out after %ds" % CASE_TIMEOUT)
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(CASE_TIMEOUT)
-    t0 = time.monotonic()
-    try:
-        fn(env)
-        return True, time.monotonic() - t0, None
-    except Skip as e:
-        return None, time.monotonic() - t0, e
-    except Exception as e:  # report every failure the same way
-        return False, time.monotonic() - t0, e
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+# per case
 
 
 def foreign_deaths(apps, running):
-    """Apps that died of a signal the runner did not send: it sends SIGKILL only to the
+    """Apps that died of a signal the test did not send: it sends SIGKILL only to the
     apps still `running` at the end of a case."""
     died = []
     for app in apps:
@@ -816,49 +761,8 @@ def foreign_deaths(apps, running):
     return died
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
-    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "integration-faults"))
-    args = ap.parse_args()
-    os.makedirs(args.log_dir, exist_ok=True)
-    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
-    env = Env(args.log_dir, args.verbose)
-    passed = failed = skipped = 0
-    t_all = time.monotonic()
-    try:
-        for fn in cases:
-            print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().split("\n")[0]),
-                  flush=True)
-            ok, dt, err = run_case(env, fn)
-            running = [app for app in env.apps if app.alive()]
-            if ok:
-                env.kill_all()
-                died = foreign_deaths(env.apps, running)
-                if died:
-                    ok, err = False, AssertionError("; ".join(died))
-            if ok is None:
-                skipped += 1
-                print("[ SKIP ] %s: %s" % (fn.__name__, err), flush=True)
-            elif ok:
-                passed += 1
-                print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
-            else:
-                failed += 1
-                print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
-                if not isinstance(err, (AssertionError, CaseTimeout)):
-                    traceback.print_exception(type(err), err, err.__traceback__)
-                env.dump_logs()
-            env.kill_all()
-    finally:
-        env.cleanup()
-    print("faults: %.1fs" % (time.monotonic() - t_all))
-    print("%d passed, %d failed%s" % (passed, failed,
-                                      ", %d skipped" % skipped if skipped else ""))
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.fixture(scope="module")
+def module_env(log_dir, request):
+    env = Env(log_dir, request.config.getoption("verbose") > 0)
+    yield env
+    env.cleanup()
