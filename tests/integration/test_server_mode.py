@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: server mode and reconnect, link-state events, Rx queue interrupts.
 
@@ -17,29 +16,26 @@ request's timeout, and no line saying the frontend waited on the backend.  Serve
 runs that fail after the socket was made leave its directory as it was.
 
 VUSER_PLUGIN overrides the plugin path, VUSER_RXINTR the test app; VUSER_RECONNECTS the
-number of kill/restart rounds (default 20).  Logs go to a directory per run under
-results/integration/server_mode/.
+number of kill/restart rounds (default 20).  Logs: results/integration-server_mode/.
 
-Usage: test_server_mode.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
+Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
+
+    python3 -m pytest tests/integration/test_server_mode.py -k rx_interrupts
 """
 
-import argparse
 import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
-from dpdkapp import DpdkApp, Testpmd, wait_until  # noqa: E402
+import dpdkapp
+from dpdkapp import DpdkApp, Testpmd, wait_until
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 PLUGIN = dpdkapp.plugin_path()
 RXINTR = os.environ.get("VUSER_RXINTR") or os.path.join(
@@ -58,10 +54,6 @@ LSC_LINE = "Port 0: link state change event"
 CONNECTED_LINE = "backend connected, rings resumed, link up"
 CASE_TIMEOUT = {"default": 90, "test_server_reconnect": 60 + 12 * ROUNDS,
                 "test_server_failures_leave_dir": 120}
-
-
-class CaseTimeout(Exception):
-    pass
 
 
 class Env:
@@ -117,6 +109,15 @@ class Env:
                   % (app.name, app.log_path, app.returncode, lines))
             for ln in dpdkapp.tail(app.output(), lines).splitlines():
                 print("    | " + ln)
+
+    def start_case(self, name):
+        self.case = name.replace("test_", "")
+        self.apps = []
+
+    def end_case(self, failed):
+        if failed:
+            self.dump_logs()
+        self.kill_all()
 
     def cleanup(self):
         self.kill_all()
@@ -191,14 +192,6 @@ def kill_backend(be):
 
 # --------------------------------------------------------------------------
 # cases
-
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
 
 def reconnect_rounds(env, rounds, extra=""):
     """Frontend in server mode; backend started, traffic checked, backend killed (-9),
@@ -281,19 +274,16 @@ def reconnect_rounds(env, rounds, extra=""):
     assert not os.path.exists(sock), "the frontend left its socket %s behind" % sock
 
 
-@case
 def test_server_reconnect(env):
     """server=1: backend killed (-9) and restarted VUSER_RECONNECTS times; traffic resumes"""
     reconnect_rounds(env, ROUNDS)
 
 
-@case
 def test_server_reconnect_packed(env):
     """server=1, packed ring: backend killed mid-traffic and restarted 5 times"""
     reconnect_rounds(env, 5, ",packed_vq=1")
 
 
-@case
 def test_server_backend_first_close(env):
     """server=1: the frontend quits with a backend attached; the backend sees it go"""
     sock = env.sock()
@@ -314,7 +304,6 @@ def test_server_backend_first_close(env):
     assert be.returncode == 0, "backend exit code %s" % be.returncode
 
 
-@case
 def test_client_backend_killed(env):
     """client mode: backend killed (-9): clean link down, no crash, counters stable"""
     sock = env.sock()
@@ -408,13 +397,11 @@ def rxintr_case(env, extra):
     app.kill()
 
 
-@case
 def test_rx_interrupts_split(env):
     """Rx queue interrupts (split ring): sleep on the eventfd, wake on packets"""
     rxintr_case(env, "")
 
 
-@case
 def test_rx_interrupts_packed(env):
     """Rx queue interrupts (packed ring): sleep on the eventfd, wake on packets"""
     rxintr_case(env, ",packed_vq=1")
@@ -493,13 +480,11 @@ def mq_restart_case(env, extra):
     assert not os.path.exists(env.sock()), "the frontend left its socket behind"
 
 
-@case
 def test_server_q8_restart_split(env):
     """server=1,queues=8 (split): 8 pairs up, exact counts per queue, port stop/start x3"""
     mq_restart_case(env, "")
 
 
-@case
 def test_server_q8_restart_packed(env):
     """server=1,queues=8 (packed): 8 pairs up, exact counts per queue, port stop/start x3"""
     mq_restart_case(env, ",packed_vq=1")
@@ -514,7 +499,6 @@ FAILING_RUNS = [
 ]
 
 
-@case
 def test_server_failures_leave_dir(env):
     """server=1: a run that fails after the socket was made leaves its directory as it was"""
     d = tempfile.mkdtemp(prefix="fail-", dir=env.sock_dir)
@@ -543,74 +527,10 @@ def test_server_failures_leave_dir(env):
         env.log("%s: exit %s, directory as it was" % (what, rc))
 
 
-# --------------------------------------------------------------------------
-# runner
-
-
-def _alarm(signum, frame):
-    raise CaseTimeout("case took too long")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
-    ap.add_argument("--log-dir", help="default: a fresh directory per run under "
-                    "results/integration/server_mode/ (the last 5 are kept)")
-    args = ap.parse_args()
-    if not args.log_dir:
-        # one directory per run: two runs at once must not remove each other's logs
-        base = os.path.join(ROOT, "results", "integration", "server_mode")
-        os.makedirs(base, exist_ok=True)
-        old = sorted((d for d in os.listdir(base) if d.startswith("run-")),
-                     key=lambda d: os.path.getmtime(os.path.join(base, d)))
-        for d in old[:-4]:
-            shutil.rmtree(os.path.join(base, d), ignore_errors=True)
-        args.log_dir = tempfile.mkdtemp(prefix="run-%s-" % time.strftime("%H%M%S"), dir=base)
-    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
-    print("server mode integration: %d cases, logs in %s" % (len(cases), args.log_dir),
-          flush=True)
-    if shutil.which(dpdkapp.TESTPMD) is None or not os.path.isfile(PLUGIN):
-        print("ERROR: %s or %s missing (make build)" % (dpdkapp.TESTPMD, PLUGIN))
-        print("0 passed, %d failed" % len(cases))
-        return 1
-    os.makedirs(args.log_dir, exist_ok=True)
-    env = Env(args.log_dir, args.verbose)
-    passed = failed = 0
-    signal.signal(signal.SIGALRM, _alarm)
-    try:
-        for fn in cases:
-            env.case = fn.__name__.replace("test_", "")
-            env.apps = []
-            t0 = time.monotonic()
-            print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip().splitlines()[0]),
-                  flush=True)
-            signal.alarm(CASE_TIMEOUT.get(fn.__name__, CASE_TIMEOUT["default"]))
-            try:
-                fn(env)
-                ok, err, tb = True, None, None
-            except Exception as e:
-                ok, err, tb = False, e, traceback.format_exc()
-            finally:
-                signal.alarm(0)
-            env.kill_all()
-            dt = time.monotonic() - t0
-            if ok:
-                passed += 1
-                print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
-            else:
-                failed += 1
-                print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
-                if args.verbose or not isinstance(err, AssertionError):
-                    print("    " + tb.replace("\n", "\n    "))
-                env.dump_logs()
-    finally:
-        signal.alarm(0)
-        env.cleanup()
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 0 if failed == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.fixture(scope="module")
+def module_env(log_dir, request):
+    if not os.path.isfile(PLUGIN):
+        pytest.fail("%s missing (make build)" % PLUGIN)
+    env = Env(log_dir, request.config.getoption("verbose") > 0)
+    yield env
+    env.cleanup()
