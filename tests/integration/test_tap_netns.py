@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests of the TAP and netlink layer, for real, in network namespaces.
 
@@ -13,40 +12,29 @@ build/tests/unit/tap_netns_tool; what it did is checked independently with
     --device: a stand-in for vhost-net in front of a real TAP), and the PMD's probe on
     path=/dev/vhost-net where vhost_net is missing.
 
-Needs root (network namespaces, TAP creation).  Usage: test_tap_netns.py [-v] [-k SUBSTRING]
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Needs root (network namespaces, TAP creation): skipped without.  Each case is a pytest
+test (docs/testing.md), bounded by CASE_TIMEOUT:
+
+    python3 -m pytest tests/integration/test_tap_netns.py -k name_taken
 """
 
-import argparse
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
+import dpdkapp
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 TOOL = os.path.join(ROOT, "build", "tests", "unit", "tap_netns_tool")
 PLUGIN = dpdkapp.plugin_path()
 CASE_TIMEOUT = 60
 IO_TIMEOUT = 10.0
 IFF_MULTI_QUEUE = 0x100
-
-
-class CaseTimeout(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
 
 
 def run(argv, check=True, timeout=IO_TIMEOUT):
@@ -164,15 +152,6 @@ def assert_tap(link, queues, mac=None, up=True):
 # --------------------------------------------------------------------------
 # cases
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-@case
 def test_create_single_queue(env):
     """TAP with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, given MAC, up; gone on close"""
     ns = env.netns("single")
@@ -187,7 +166,6 @@ def test_create_single_queue(env):
     assert t.quit() == 0
 
 
-@case
 def test_create_multi_queue(env):
     """queues=4: one IFF_MULTI_QUEUE TAP with 4 queues attached; gone on close"""
     ns = env.netns("mq")
@@ -205,7 +183,6 @@ def test_create_multi_queue(env):
     t.quit()
 
 
-@case
 def test_name_template(env):
     """a name with %d gets the first free number: vq0, then vq1"""
     ns = env.netns("tmpl")
@@ -220,7 +197,6 @@ def test_name_template(env):
     assert not {"vq0", "vq1"} & set(ns.links()), "TAPs left: %s" % sorted(ns.links())
 
 
-@case
 def test_link_settings(env):
     """rtnl_link: down, rename, MAC, MTU, up; an MTU the kernel refuses is one ERR line"""
     ns = env.netns("set")
@@ -246,7 +222,6 @@ def test_link_settings(env):
     assert "vl-renamed" not in ns.links(), "TAP left after exit"
 
 
-@case
 def test_device_mtu_to_tap(env):
     """the device's MTU reaches the TAP via vhost-kernel: at start, or at once if running"""
     # refused (out of the device's range, or by the kernel): ERR, and the MTU stays
@@ -280,7 +255,6 @@ def test_device_mtu_to_tap(env):
     assert "vd0" not in ns.links(), "TAP left after exit"
 
 
-@case
 def test_process_death_removes_tap(env):
     """SIGKILL of the owner: the kernel removes the TAP (not persistent)"""
     ns = env.netns("kill")
@@ -291,7 +265,6 @@ def test_process_death_removes_tap(env):
     assert ok, "vk0 still exists after its owner died"
 
 
-@case
 def test_name_taken(env):
     """an existing interface's name: one ERR line (EEXIST), nothing created or changed"""
     ns = env.netns("taken")
@@ -309,7 +282,6 @@ def test_name_taken(env):
     assert len(errors) == 1, "expected one error line, got %s" % errors
 
 
-@case
 def test_no_tun_device(env):
     """no TUN clone device: one ERR line naming it and the tun module"""
     ns = env.netns("notun")
@@ -324,7 +296,7 @@ def pmd_probe(env, ns, vdev):
     """Run testpmd in the namespace with one vuser vdev that must fail to probe;
     return its output."""
     if not shutil.which(dpdkapp.TESTPMD):
-        raise Skip("%s not found" % dpdkapp.TESTPMD)
+        pytest.skip("%s not found" % dpdkapp.TESTPMD)
     if not os.path.isfile(PLUGIN):
         raise AssertionError("plugin %s not built (make build)" % PLUGIN)
     staged = dpdkapp.stage_plugin(PLUGIN)
@@ -349,11 +321,10 @@ def vuser_errors(out):
     return [ln for ln in out.splitlines() if "VUSER:" in ln]
 
 
-@case
 def test_pmd_without_vhost_net(env):
     """path=/dev/vhost-net without the vhost_net module: one line naming it, no TAP"""
     if os.path.exists("/dev/vhost-net"):
-        raise Skip("this machine has /dev/vhost-net (the VM test covers it)")
+        pytest.skip("this machine has /dev/vhost-net (the VM test covers it)")
     ns = env.netns("pmd")
     out = pmd_probe(env, ns, "net_vuser0,path=/dev/vhost-net,iface=vx0")
     lines = vuser_errors(out)
@@ -362,7 +333,6 @@ def test_pmd_without_vhost_net(env):
     assert sorted(ns.links()) == ["lo"], "left behind: %s" % sorted(ns.links())
 
 
-@case
 def test_pmd_iface_with_vhost_user(env):
     """iface= with a vhost-user socket path: one line saying iface needs vhost-kernel"""
     ns = env.netns("pmdu")
@@ -374,7 +344,7 @@ def test_pmd_iface_with_vhost_user(env):
 
 
 # --------------------------------------------------------------------------
-# runner
+# per case
 
 
 class Env:
@@ -394,6 +364,12 @@ class Env:
         self.tools.append(t)
         return t
 
+    def start_case(self, name):
+        self.case = name.replace("test_", "")
+
+    def end_case(self, failed):
+        self.cleanup()
+
     def cleanup(self):
         for t in self.tools:
             t.kill()
@@ -405,67 +381,10 @@ class Env:
         self.nss, self.tools, self.apps, self.staged = [], [], [], []
 
 
-def _alarm(signum, frame):
-    raise CaseTimeout("case took longer than %ds" % CASE_TIMEOUT)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING")
-    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "tap_netns"))
-    args = ap.parse_args()
-    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
-    print("TAP/netlink in network namespaces: %d cases, tool %s" % (len(cases), TOOL),
-          flush=True)
+@pytest.fixture(scope="module")
+def module_env(log_dir, request):
     if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, TAP creation)")
-        print("0 passed, 0 failed, %d skipped" % len(cases))
-        return 0
+        pytest.skip("needs root (network namespaces, TAP creation)")
     if not os.path.isfile(TOOL):
-        print("ERROR: %s not built (make build)" % TOOL)
-        print("0 passed, %d failed" % len(cases))
-        return 1
-    shutil.rmtree(args.log_dir, ignore_errors=True)
-    os.makedirs(args.log_dir, exist_ok=True)
-    env = Env(args.log_dir, args.verbose)
-    passed = failed = skipped = 0
-    signal.signal(signal.SIGALRM, _alarm)
-    for fn in cases:
-        env.case = fn.__name__.replace("test_", "")
-        t0 = time.monotonic()
-        print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip()), flush=True)
-        signal.alarm(CASE_TIMEOUT)
-        err = tb = None
-        try:
-            fn(env)
-            status = "OK"
-        except Skip as e:
-            status, err = "SKIP", e
-        except Exception as e:
-            status, err, tb = "FAIL", e, traceback.format_exc()
-        finally:
-            signal.alarm(0)
-            env.cleanup()
-        dt = time.monotonic() - t0
-        if status == "OK":
-            passed += 1
-            print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
-        elif status == "SKIP":
-            skipped += 1
-            print("[ SKIP ] %s: %s" % (fn.__name__, err), flush=True)
-        else:
-            failed += 1
-            print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
-            if args.verbose or not isinstance(err, AssertionError):
-                print("    " + tb.replace("\n", "\n    "))
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line, flush=True)
-    return 0 if failed == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        pytest.fail("%s not built (make build)" % TOOL)
+    yield Env(log_dir, request.config.getoption("verbose") > 0)
