@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: a virtio-user frontend against DPDK's net_vhost backend.
 
@@ -10,29 +9,24 @@ The frontend under test is chosen by VUSER_FRONTEND:
     dpdk             --vdev net_virtio_user0,path=<sock>  (DPDK's own driver,
                      to check the harness itself)
 VUSER_PLUGIN overrides the plugin path (default build/drivers/net/vuser/
-librte_net_vuser.so).  Logs of every app go to results/integration/.
+librte_net_vuser.so).  Logs of every app go to results/integration-vhost_user/.
 
-Usage: test_vhost_user.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
+Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
+
+    python3 -m pytest tests/integration/test_vhost_user.py -k loopback
 """
 
-import argparse
 import os
 import re
 import shutil
-import signal
 import socket
-import sys
 import tempfile
 import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
-from dpdkapp import Testpmd, wait_stable  # noqa: E402
+import dpdkapp
+from dpdkapp import Testpmd, wait_stable
 
 BURST = 32
 NB_BURSTS = 4
@@ -45,10 +39,6 @@ SETTLE_TIMEOUT = 10.0
 COMMON_APP_ARGS = ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
                    "--total-num-mbufs=2048", "--nb-cores=1"]
 ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
-
-
-class CaseTimeout(Exception):
-    pass
 
 
 class Frontend:
@@ -102,9 +92,21 @@ class Env:
     def sock(self, name):
         return os.path.join(self.sock_dir, name)
 
-    def new_case(self, name):
-        self.case = name
+    def start_case(self, name):
+        self.case = name.replace("test_", "")
         self.apps = []
+
+    def end_case(self, failed):
+        if failed:
+            # stop what is left (bounded: quit, SIGINT, SIGKILL) so the logs are
+            # complete, then make sure nothing survives
+            try:
+                self.stop_all(timeout=3)
+            except Exception as e:
+                print("    (stop after failure: %s)" % e)
+        self.kill_all()  # no-op when every app has exited
+        if failed:
+            self.dump_logs()
 
     def log(self, msg):
         if self.verbose:
@@ -196,14 +198,6 @@ def assert_clean_exit(rcs):
 # --------------------------------------------------------------------------
 # cases
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
 def start_pair(env, fe_mode="rxonly"):
     sock = env.sock("vhost-%s.sock" % env.case)
     be = env.backend(sock)
@@ -213,7 +207,6 @@ def start_pair(env, fe_mode="rxonly"):
     return be, fe
 
 
-@case
 def test_frontend_tx(env):
     """frontend sends 4 bursts; backend receives exactly 128 x 64 bytes"""
     be, fe = start_pair(env)
@@ -230,7 +223,6 @@ def test_frontend_tx(env):
     assert_clean_exit(env.stop_all())
 
 
-@case
 def test_frontend_rx(env):
     """backend sends 4 bursts; frontend receives exactly 128 x 64 bytes"""
     be, fe = start_pair(env)
@@ -245,7 +237,6 @@ def test_frontend_rx(env):
     assert_clean_exit(env.stop_all())
 
 
-@case
 def test_loopback(env):
     """backend sends 128; frontend (io fwd) returns all 128; zero loss"""
     be, fe = start_pair(env, fe_mode="io")
@@ -317,7 +308,6 @@ def driver_line(*words):
     return r"^(?=.*(?:vuser|virtio_user))%s" % ahead
 
 
-@case
 def test_probe_missing_path(env):
     """path to a nonexistent file: probe fails cleanly, no port"""
     path = env.sock("does-not-exist.sock")
@@ -325,7 +315,6 @@ def test_probe_missing_path(env):
                     [driver_line(path)], path=path)
 
 
-@case
 def test_probe_no_listener(env):
     """path to a socket file nobody listens on: probe fails cleanly, no port"""
     path = env.sock("stale.sock")
@@ -337,7 +326,6 @@ def test_probe_no_listener(env):
                     [driver_line(path)], path=path)
 
 
-@case
 def test_probe_unknown_key(env):
     """unknown devarg key: probe fails cleanly, no port (backend is up)"""
     sock = env.sock("vhost-unknown-key.sock")
@@ -352,87 +340,17 @@ def test_probe_unknown_key(env):
                     path=sock, bogus=1)
 
 
-# --------------------------------------------------------------------------
-# runner
-
-
-def _alarm(signum, frame):
-    raise CaseTimeout("case took longer than %ds" % CASE_TIMEOUT)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
-                    help="run only cases whose name contains SUBSTRING")
-    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "integration"))
-    args = ap.parse_args()
-
-    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
-    kind = os.environ.get("VUSER_FRONTEND", "vuser")
-    frontend = Frontend(kind)
-    print("vhost-user integration: frontend=%s (%s), %d cases, logs in %s"
-          % (kind, frontend.driver, len(cases), args.log_dir), flush=True)
-
+@pytest.fixture(scope="module")
+def module_env(log_dir, request):
+    frontend = Frontend(os.environ.get("VUSER_FRONTEND", "vuser"))
     if shutil.which(dpdkapp.TESTPMD) is None:
-        print("ERROR: %s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
-        print("0 passed, %d failed" % len(cases))
-        return 1
+        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
     try:
         frontend.prepare()
     except (RuntimeError, dpdkapp.DpdkAppError) as e:
-        print("ERROR: %s" % e)
-        print("0 passed, %d failed" % len(cases))
-        return 1
-
-    shutil.rmtree(args.log_dir, ignore_errors=True)
-    os.makedirs(args.log_dir, exist_ok=True)
-    env = Env(frontend, args.log_dir, args.verbose)
-    passed = failed = 0
-    signal.signal(signal.SIGALRM, _alarm)
-    t_all = time.monotonic()
-    try:
-        for fn in cases:
-            env.new_case(fn.__name__.replace("test_", ""))
-            t0 = time.monotonic()
-            print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip()), flush=True)
-            signal.alarm(CASE_TIMEOUT)
-            try:
-                fn(env)
-                ok, err = True, None
-            except Exception as e:
-                ok, err = False, e
-                tb = traceback.format_exc()
-            finally:
-                signal.alarm(0)
-            if not ok:
-                # stop what is left (bounded: quit, SIGINT, SIGKILL) so the
-                # logs are complete, then make sure nothing survives
-                try:
-                    env.stop_all(timeout=3)
-                except Exception as e:
-                    print("    (stop after failure: %s)" % e)
-            env.kill_all()  # no-op when every app has exited
-            dt = time.monotonic() - t0
-            if ok:
-                passed += 1
-                print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
-            else:
-                failed += 1
-                print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
-                if args.verbose or not isinstance(err, AssertionError):
-                    print("    " + tb.replace("\n", "\n    "))
-                env.dump_logs()
-    finally:
-        signal.alarm(0)
-        env.kill_all()
-        env.cleanup()
-        frontend.cleanup()
-    print("integration: %.1fs" % (time.monotonic() - t_all))
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 0 if failed == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        pytest.fail(str(e))
+    env = Env(frontend, log_dir, request.config.getoption("verbose") > 0)
+    yield env
+    env.kill_all()
+    env.cleanup()
+    frontend.cleanup()
