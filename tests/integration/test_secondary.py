@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests: DPDK secondary processes on a primary with net_vuser ports.
 
@@ -33,15 +32,15 @@ too (mempool_preload(), docs/user-guide.md "Secondary processes").
 
 The hugepages are reserved for the run (as root: nr_hugepages, a private hugetlbfs
 mount) and given back at the end (tests/lib/hugepages.py); when the kernel cannot give
-them, every case is skipped with the reason printed.
+them, every case is skipped with the reason (conftest.py's hugepages fixture).
 
 VUSER_PLUGIN overrides the plugin path.  Logs: results/integration-secondary/.
 
-Usage: test_secondary.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed[, N skipped]' at the end; exit code 1 on any failure.
+Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
+
+    python3 -m pytest tests/integration/test_secondary.py -k capture
 """
 
-import argparse
 import errno
 import os
 import re
@@ -50,17 +49,14 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
-from dpdkapp import Testpmd, wait_stable, wait_until  # noqa: E402
-from hugepages import Hugepages  # noqa: E402
-from lineproc import LineProcess  # noqa: E402
+import dpdkapp
+from dpdkapp import Testpmd, wait_stable, wait_until
+from lineproc import LineProcess
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 PLUGIN = dpdkapp.plugin_path()
 SECONDARY_APP = os.environ.get("VUSER_SECONDARY_APP") or os.path.join(
@@ -74,7 +70,6 @@ NB_BURSTS = 2
 PKTS = BURST * NB_BURSTS          # the known burst: 64 frames per port
 PKT_LEN = 64
 PRIMARY_MEM_MB = 128
-HUGE_PAGES = 128                  # the primary's memory and the secondaries' pools
 CASE_TIMEOUT = 120
 SETTLE_TIMEOUT = 10.0
 TOOL_TIMEOUT = 30.0
@@ -90,10 +85,6 @@ REFUSED_BY_DRIVER = {"stop": "dev_stop (rte_eth_dev_stop)",
                      "promiscuous_disable": "promiscuous_disable (rte_eth_promiscuous_disable)",
                      "allmulticast_enable": "allmulticast_enable (rte_eth_allmulticast_enable)",
                      "mac_addr_add": "mac_addr_add (rte_eth_dev_mac_addr_add)"}
-
-
-class CaseTimeout(Exception):
-    pass
 
 
 def mempool_preload():
@@ -117,10 +108,20 @@ class Env:
         self.procs = []
         self.case = None
 
-    def new_case(self, name):
-        self.case = name
+    def start_case(self, name):
+        self.case = name.replace("test_", "")
         self.apps = []
         self.procs = []
+
+    def end_case(self, failed):
+        if failed:
+            try:
+                self.stop_all(timeout=3)
+            except Exception as e:
+                print("    (stop after failure: %s)" % e)
+        self.kill_all()
+        if failed:
+            self.dump_logs()
 
     def log(self, msg):
         if self.verbose:
@@ -260,15 +261,6 @@ def assert_equal_counters(what, got, want, keys):
 # --------------------------------------------------------------------------
 # cases
 
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-@case
 def test_procinfo(env):
     """dpdk-proc-info: stats and xstats of both ports while they forward, then exact"""
     be, pr = two_port_setup(env, "io")
@@ -372,7 +364,6 @@ def read_capture(path):
     return frames
 
 
-@case
 def test_capture(env):
     """dpdk-dumpcap on both ports at once: exactly 64 frames each, 0 dropped, same bytes"""
     be, pr = two_port_setup(env, "rxonly")
@@ -425,7 +416,6 @@ def parse_kv(line):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", line)}
 
 
-@case
 def test_app(env):
     """secondary app: Tx/Rx bursts with kicks, shared counters, control ops refused"""
     sock = env.sock("evil")
@@ -494,93 +484,22 @@ def test_app(env):
 # --------------------------------------------------------------------------
 
 
-def _alarm(signum, frame):
-    raise CaseTimeout("case took longer than %ds" % CASE_TIMEOUT)
-
-
 def missing_tools():
     tools = [dpdkapp.TESTPMD, PROC_INFO, DUMPCAP, "tcpdump", "ldd"]
     return [t for t in tools if shutil.which(t) is None] + [
         p for p in (PLUGIN, SECONDARY_APP) if not os.path.isfile(p)]
 
 
-def run_cases(cases, env, verbose):
-    passed = failed = 0
-    for fn in cases:
-        env.new_case(fn.__name__.replace("test_", ""))
-        t0 = time.monotonic()
-        print("[ RUN  ] %s: %s" % (fn.__name__, (fn.__doc__ or "").strip()), flush=True)
-        signal.alarm(CASE_TIMEOUT)
-        try:
-            fn(env)
-            ok, err = True, None
-        except Exception as e:
-            ok, err = False, e
-            tb = traceback.format_exc()
-        finally:
-            signal.alarm(0)
-        if not ok:
-            try:
-                env.stop_all(timeout=3)
-            except Exception as e:
-                print("    (stop after failure: %s)" % e)
-        env.kill_all()
-        dt = time.monotonic() - t0
-        if ok:
-            passed += 1
-            print("[  OK  ] %s (%.1fs)" % (fn.__name__, dt), flush=True)
-        else:
-            failed += 1
-            print("[ FAIL ] %s (%.1fs): %s" % (fn.__name__, dt, err), flush=True)
-            if verbose or not isinstance(err, AssertionError):
-                print("    " + tb.replace("\n", "\n    "))
-            env.dump_logs()
-    return passed, failed
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
-                    help="run only cases whose name contains SUBSTRING")
-    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results",
-                                                      "integration-secondary"))
-    args = ap.parse_args()
-
-    cases = [c for c in CASES if not args.k or any(k in c.__name__ for k in args.k)]
-    print("secondary processes: %d cases, logs in %s" % (len(cases), args.log_dir), flush=True)
+@pytest.fixture(scope="module")
+def module_env(log_dir, hugepages, request):
     missing = missing_tools()
     if missing:
-        print("ERROR: missing %s (run scripts/setup.sh, make build)" % ", ".join(missing))
-        print("0 passed, %d failed" % len(cases))
-        return 1
-    huge = Hugepages(HUGE_PAGES, dpdkapp.private_root(), tag="secondary")
-    if not huge.setup():
-        for fn in cases:
-            print("[ SKIP ] %s: %s" % (fn.__name__, huge.reason))
-        print("0 passed, 0 failed, %d skipped" % len(cases), flush=True)
-        return 0
-    shutil.rmtree(args.log_dir, ignore_errors=True)
-    os.makedirs(args.log_dir, exist_ok=True)
-    signal.signal(signal.SIGALRM, _alarm)
-    t_all = time.monotonic()
-    env = None
-    try:
-        env = Env(args.log_dir, args.verbose, huge)
-        print("  hugepages: %d x 2 MB (%d taken from the kernel for this run); secondaries "
-              "preload %s" % (HUGE_PAGES, huge.added, " ".join(env.preload) or "nothing"),
-              flush=True)
-        passed, failed = run_cases(cases, env, args.verbose)
-    finally:
-        signal.alarm(0)
-        if env:
-            env.cleanup()
-        huge.release()
-    print("secondary: %.1fs" % (time.monotonic() - t_all))
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 0 if failed == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        pytest.fail("missing %s (run scripts/setup.sh, make build)" % ", ".join(missing))
+    if hugepages.mount is None:
+        pytest.skip(hugepages.reason)
+    env = Env(log_dir, request.config.getoption("verbose") > 0, hugepages)
+    print("  hugepages: %d x 2 MB (%d taken from the kernel for this run); secondaries "
+          "preload %s" % (hugepages.pages, hugepages.added, " ".join(env.preload) or "nothing"),
+          flush=True)
+    yield env
+    env.cleanup()
