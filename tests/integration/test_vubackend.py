@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Integration tests of net_vubackend, vuser's vhost-user backend PMD, against real frontends.
 
@@ -51,26 +50,21 @@ sides and imissed/ierrors/oerrors/rx_nombuf stay 0 unless stated.
 VUBACKEND_PLUGIN overrides the backend plugin (default: next to the net_vuser plugin of
 VUSER_PLUGIN or build/). Logs: results/integration-vubackend/.
 
-Usage: test_vubackend.py [-v] [-k SUBSTRING]...
-Prints one line 'N passed, N failed' at the end; exit code 1 on any failure.
+Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
+
+    python3 -m pytest tests/integration/test_vubackend.py -k matrix_vuser_packed_mrg0
 """
 
-import argparse
 import os
 import re
 import shutil
-import signal
-import sys
 import tempfile
 import time
-import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
-from dpdkapp import Testpmd, wait_stable  # noqa: E402
+import dpdkapp
+from dpdkapp import Testpmd, wait_stable
 
 BURST = 32
 NB_BURSTS = 4
@@ -79,8 +73,8 @@ PKT_LEN = 64
 BIG_SEGS = "1500,1500"            # testpmd txpkts: a 2-segment 3000-byte frame
 BIG_LEN = 3000
 BIG_BURSTS = 2                    # 64 big frames: they fit a 256-entry ring twice over
-CASE_TIMEOUT = 90
 RESTART_TIMEOUT = 300             # the restart cases: ten apps started in turn
+CASE_TIMEOUT = {"default": 90, "test_vubackend_restarts": RESTART_TIMEOUT}
 RESTARTS = 5
 SETTLE_TIMEOUT = 10.0
 LINK_TIMEOUT = 15.0
@@ -97,10 +91,6 @@ NEGOTIATED = {
     "dpdk": (r"features after negotiate = ([0-9a-fA-F]+)", "pmd.net.virtio.init:debug"),
     "vuser": (r"negotiated features 0x([0-9a-fA-F]+)", "pmd.net.vuser:info"),
 }
-
-
-class CaseTimeout(Exception):
-    pass
 
 
 def vubackend_plugin():
@@ -183,6 +173,20 @@ class Env:
         if wait:
             app.wait_ready()
         return app
+
+    def start_case(self, name):
+        self.case = name.replace("test_vubackend_restarts_", "").replace("test_vubackend_", "")
+        self.apps = []
+
+    def end_case(self, failed):
+        if failed:
+            try:
+                self.stop_all(timeout=3)
+            except Exception as e:
+                print("    (stop after failure: %s)" % e)
+        dpdkapp.kill_all(self.apps)
+        if failed:
+            self.dump_logs()
 
     def stop_all(self, timeout=10):
         rcs = {}
@@ -534,92 +538,46 @@ def build_cases():
     return cases
 
 
-# --------------------------------------------------------------------------
-# runner
+PARAMS = build_cases()
 
 
-def _alarm(signum, frame):
-    raise CaseTimeout("case took longer than its time limit")
+@pytest.fixture(scope="module")
+def module_env(log_dir, request):
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
+    staged = []
+    try:
+        for so in (vubackend_plugin(), dpdkapp.plugin_path()):
+            staged.append(dpdkapp.stage_plugin(so))
+    except dpdkapp.DpdkAppError as e:
+        for so in staged:
+            dpdkapp.unstage_plugin(so)
+        pytest.fail(str(e))
+    env = Env(log_dir, request.config.getoption("verbose") > 0, staged[0], staged[1])
+    yield env
+    dpdkapp.kill_all(env.apps)
+    shutil.rmtree(env.sock_dir, ignore_errors=True)
+    for so in staged:
+        dpdkapp.unstage_plugin(so)
 
 
-def run_case(env, name, fn, fe_spec):
-    env.case = name
-    env.apps = []
+def run_case(env, fn, fe_spec):
     if fe_spec is None:
         fn(env)
     else:
-        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin, fe_spec[2],
-                         fe_spec[3] if len(fe_spec) > 3 else 0))
+        fn(env, Frontend(fe_spec[0], fe_spec[1], env.vuser_plugin, *fe_spec[2:]))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
-                    help="run only cases whose name contains SUBSTRING")
-    ap.add_argument("--log-dir", default=os.path.join(ROOT, "results", "integration-vubackend"))
-    args = ap.parse_args()
-
-    cases = [c for c in build_cases() if not args.k or any(k in c[0] for k in args.k)]
-    backend_so, vuser_so = vubackend_plugin(), dpdkapp.plugin_path()
-    print("vubackend integration: %d cases, backend %s, logs in %s"
-          % (len(cases), backend_so, args.log_dir), flush=True)
-    staged = []
-    try:
-        if shutil.which(dpdkapp.TESTPMD) is None:
-            raise dpdkapp.DpdkAppError("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
-        staged = [dpdkapp.stage_plugin(backend_so), dpdkapp.stage_plugin(vuser_so)]
-    except dpdkapp.DpdkAppError as e:
-        print("ERROR: %s" % e)
-        print("0 passed, %d failed" % len(cases))
-        return 1
-
-    shutil.rmtree(args.log_dir, ignore_errors=True)
-    os.makedirs(args.log_dir, exist_ok=True)
-    env = Env(args.log_dir, args.verbose, staged[0], staged[1])
-    passed = failed = 0
-    signal.signal(signal.SIGALRM, _alarm)
-    t_all = time.monotonic()
-    try:
-        for name, fn, spec in cases:
-            t0 = time.monotonic()
-            print("[ RUN  ] %s" % name, flush=True)
-            signal.alarm(RESTART_TIMEOUT if "restarts" in name else CASE_TIMEOUT)
-            try:
-                run_case(env, name, fn, spec)
-                ok, err = True, None
-            except Exception as e:
-                ok, err = False, e
-                tb = traceback.format_exc()
-            finally:
-                signal.alarm(0)
-            if not ok:
-                try:
-                    env.stop_all(timeout=3)
-                except Exception as e:
-                    print("    (stop after failure: %s)" % e)
-            dpdkapp.kill_all(env.apps)
-            dt = time.monotonic() - t0
-            if ok:
-                passed += 1
-                print("[  OK  ] %s (%.1fs)" % (name, dt), flush=True)
-            else:
-                failed += 1
-                print("[ FAIL ] %s (%.1fs): %s" % (name, dt, err), flush=True)
-                if args.verbose or not isinstance(err, AssertionError):
-                    print("    " + tb.replace("\n", "\n    "))
-                env.dump_logs()
-    finally:
-        signal.alarm(0)
-        dpdkapp.kill_all(env.apps)
-        shutil.rmtree(env.sock_dir, ignore_errors=True)
-        for s in staged:
-            dpdkapp.unstage_plugin(s)
-    print("vubackend integration: %.1fs" % (time.monotonic() - t_all))
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 0 if failed == 0 else 1
+@pytest.mark.parametrize("fn,fe_spec", [(fn, spec) for n, fn, spec in PARAMS
+                                        if "restarts" not in n],
+                         ids=[n for n, _, _ in PARAMS if "restarts" not in n])
+def test_vubackend(env, fn, fe_spec):
+    run_case(env, fn, fe_spec)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# the restart cases start ten apps in turn: RESTART_TIMEOUT
+@pytest.mark.parametrize("fn,fe_spec", [(fn, spec) for n, fn, spec in PARAMS
+                                        if "restarts" in n],
+                         ids=[n for n, _, _ in PARAMS if "restarts" in n])
+def test_vubackend_restarts(env, fn, fe_spec):
+    run_case(env, fn, fe_spec)
