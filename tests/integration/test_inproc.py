@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """In-process checks: payloads, offloads, the control queue's receive filter, multi-queue.
 
@@ -38,24 +37,26 @@ Every run ends with
   clean_exit   the app exits by itself, with code 0 (1 when a check failed): no signal,
                no timeout
 
-Prints 'N passed, N failed[, N skipped]' last; exit 1 on any failure.
+Each verdict of a run is a pytest test named '<run>/<verdict>' (docs/testing.md); a run
+of the app is shared by its verdicts:
+
+    python3 -m pytest tests/integration/test_inproc.py -k 'packed+in_order-q2/'
 """
 
 import os
 import re
+import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
+import dpdkapp
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 APP = os.path.join(ROOT, "build", "tests", "apps", "vuser_inproc")
-PLUGIN = dpdkapp.plugin_path()
 CHECKS = ["tx_udp_checksum", "tx_tcp_checksum_multiseg", "tx_tso", "rx_checksum_partial",
           "rx_lro", "rx_filter", "multiqueue", "tx_vlan_insert", "rx_vlan_strip", "payload",
           "tx_mtu"]
@@ -118,53 +119,63 @@ def rx_path_verdict(devargs, out):
     return RX_PATH_LINES[packed] in out
 
 
-def run_and_judge(plugin, sockdir, name, devargs, queues, checks, plain=False):
-    """One run of the app: a verdict per check, and one for its exit; returns the
-    verdicts [(label, ok)], ok None for a check skipped."""
-    prefix = "%s queues=%d%s" % (name, queues, " (no offloads)" if plain else "")
+# The app's runs: (name, devargs, queues, checks, plain).
+RUNS = [(name, devargs, 1, PLAIN_CHECKS, True) for name, devargs in DATAPATHS] + [
+    (name, devargs, queues, CHECKS, False) for name, devargs in PATHS for queues in (1, 2)]
+
+
+def run_id(run):
+    name, _, queues, _, plain = run
+    return "%s-q%d%s" % (name, queues, "-plain" if plain else "")
+
+
+def verdict_names(run):
+    """What a run is judged on: the Rx burst it names (vectorized=1), each check, the
+    ports' close, the app's exit."""
+    _, devargs, _, checks, _ = run
+    return (["rx_path"] if "vectorized=1" in devargs else []) + checks + ["close",
+                                                                        "clean_exit"]
+
+
+def judge(plugin, sockdir, run):
+    """One run of the app: {verdict: (ok, detail)}, ok None when the run is skipped."""
+    name, devargs, queues, checks, plain = run
     vec = "vectorized=1" in devargs
     if vec and "packed_vq=1" in devargs and not dpdkapp.host_has_avx2():
-        print("skip %s: the CPU has no AVX2, the AVX2 Rx burst under test cannot run" % prefix)
-        return [("%s %s" % (prefix, c), None) for c in checks]
+        why = "the CPU has no AVX2, the AVX2 Rx burst under test cannot run"
+        return {v: (None, why) for v in verdict_names(run)}
     results, out, rc = run_case(plugin, sockdir, name, devargs, queues, checks, plain)
-    verdicts = [("%s %s" % (prefix, c), results.get(c) == "PASS") for c in checks + ["close"]]
+    tail = "output (rc=%s):\n%s" % (rc, out[-4000:])
+    verdicts = {c: (results.get(c) == "PASS", tail) for c in checks + ["close"]}
     # a crash fails the run whatever the checks said
-    problem = exit_problem(rc, out, not all(ok for _, ok in verdicts))
+    problem = exit_problem(rc, out, not all(ok for ok, _ in verdicts.values()))
     if vec:
-        verdicts.insert(0, ("%s rx_path" % prefix, rx_path_verdict(devargs, out)))
-    verdicts.append(("%s clean_exit%s" % (prefix, ": " + problem if problem else ""),
-                     problem is None))
-    for label, ok in verdicts:
-        print("%s %s" % ("ok  " if ok else "FAIL", label))
-    if not all(ok for _, ok in verdicts):
-        print("---- output (rc=%s) ----\n%s\n----" % (rc, out[-4000:]))
+        verdicts["rx_path"] = (rx_path_verdict(devargs, out), tail)
+    verdicts["clean_exit"] = (problem is None, "%s; %s" % (problem, tail))
     return verdicts
 
 
-def main():
-    verdicts = []
-    if not os.path.isfile(APP) or not os.path.isfile(PLUGIN):
-        print("build first (make build): %s or %s is missing" % (APP, PLUGIN))
-        print("0 passed, 1 failed")
-        return 1
-    plugin = dpdkapp.stage_plugin(PLUGIN)
+@pytest.fixture(scope="module")
+def verdicts(vuser_plugin):
+    """verdicts(run): judge()'s verdicts, the app run once per run."""
+    if not os.path.isfile(APP):
+        pytest.fail("build first (make build): %s is missing" % APP)
     sockdir = tempfile.mkdtemp(prefix="vuser-inproc-")
-    try:
-        for name, devargs in DATAPATHS:
-            verdicts += run_and_judge(plugin, sockdir, name, devargs, 1, PLAIN_CHECKS,
-                                      plain=True)
-        for name, devargs in PATHS:
-            for queues in (1, 2):
-                verdicts += run_and_judge(plugin, sockdir, name, devargs, queues, CHECKS)
-    finally:
-        dpdkapp.unstage_plugin(plugin)
-        subprocess.run(["rm", "-rf", sockdir])
-    failed = sum(ok is False for _, ok in verdicts)
-    skipped = sum(ok is None for _, ok in verdicts)
-    print("%d passed, %d failed%s" % (len(verdicts) - failed - skipped, failed,
-                                      ", %d skipped" % skipped if skipped else ""))
-    return 1 if failed else 0
+    cache = {}
+
+    def of(run):
+        if run_id(run) not in cache:
+            cache[run_id(run)] = judge(vuser_plugin, sockdir, run)
+        return cache[run_id(run)]
+
+    yield of
+    shutil.rmtree(sockdir, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.mark.parametrize("run,verdict", [(r, v) for r in RUNS for v in verdict_names(r)],
+                         ids=["%s/%s" % (run_id(r), v) for r in RUNS for v in verdict_names(r)])
+def test_inproc(verdicts, run, verdict):
+    ok, detail = verdicts(run)[verdict]
+    if ok is None:
+        pytest.skip(detail)
+    assert ok, "%s %s: %s" % (run_id(run), verdict, detail)
