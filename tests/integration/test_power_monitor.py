@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Power management's monitor mode on a vuser port (eth_dev_ops.get_monitor_addr).
 
@@ -20,23 +19,25 @@ with one and two queue pairs:
   power_pmgmt_pause    the same flow in PAUSE mode, which every CPU runs: it proves the
                        flow the MONITOR check runs where it can
 
-Prints 'N passed, N failed[, N skipped]' last; exit 1 on any failure.
+Each check of a run is a pytest test named '<path>-q<queues>/<check>' (docs/testing.md);
+the checks of a run share one run of the app:
+
+    python3 -m pytest tests/integration/test_power_monitor.py -k 'packed+mrg-q2/'
 """
 
 import os
 import re
+import shutil
 import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import pytest
 
-import dpdkapp  # noqa: E402
+import dpdkapp
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 APP = os.path.join(ROOT, "build", "tests", "apps", "vuser_inproc")
-PLUGIN = dpdkapp.plugin_path()
 CHECKS = ["power_monitor", "power_pmgmt_monitor", "power_pmgmt_pause"]
 PATHS = [
     ("split", "packed_vq=0,in_order=0,mrg_rxbuf=0"),
@@ -65,41 +66,36 @@ def run_case(plugin, sockdir, name, devargs, queues):
     return results, out, rc
 
 
-def main():
-    passed = failed = skipped = 0
-    if not os.path.isfile(APP) or not os.path.isfile(PLUGIN):
-        print("build first (make build): %s or %s is missing" % (APP, PLUGIN))
-        print("0 passed, 1 failed")
-        return 1
-    plugin = dpdkapp.stage_plugin(PLUGIN)
+RUNS = [(name, devargs, queues) for name, devargs in PATHS for queues in (1, 2)]
+
+
+def run_id(run):
+    return "%s-q%d" % (run[0], run[2])
+
+
+@pytest.fixture(scope="module")
+def results(vuser_plugin):
+    """results(run): {check: (verdict, why)} and the app's output, one app run per run."""
+    if not os.path.isfile(APP):
+        pytest.fail("build first (make build): %s is missing" % APP)
     sockdir = tempfile.mkdtemp(prefix="vuser-monitor-")
-    try:
-        for name, devargs in PATHS:
-            for queues in (1, 2):
-                results, out, rc = run_case(plugin, sockdir, name, devargs, queues)
-                for check in CHECKS:
-                    label = "%s queues=%d %s" % (name, queues, check)
-                    verdict, why = results.get(check, ("FAIL", "no result line"))
-                    if verdict == "PASS":
-                        passed += 1
-                        print("ok   %s" % label)
-                    elif verdict == "SKIP":
-                        skipped += 1
-                        print("skip %s: %s" % (label, why))
-                    else:
-                        failed += 1
-                        print("FAIL %s" % label)
-                if any(results.get(c, ("FAIL",))[0] == "FAIL" for c in CHECKS):
-                    print("---- output (rc=%s) ----\n%s\n----" % (rc, out[-4000:]))
-    finally:
-        dpdkapp.unstage_plugin(plugin)
-        subprocess.run(["rm", "-rf", sockdir])
-    line = "%d passed, %d failed" % (passed, failed)
-    if skipped:
-        line += ", %d skipped" % skipped
-    print(line)
-    return 1 if failed else 0
+    cache = {}
+
+    def of(run):
+        if run_id(run) not in cache:
+            cache[run_id(run)] = run_case(vuser_plugin, sockdir, *run)
+        return cache[run_id(run)]
+
+    yield of
+    shutil.rmtree(sockdir, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.mark.parametrize("run,check", [(r, c) for r in RUNS for c in CHECKS],
+                         ids=["%s/%s" % (run_id(r), c) for r in RUNS for c in CHECKS])
+def test_power_monitor(results, run, check):
+    res, out, rc = results(run)
+    verdict, why = res.get(check, ("FAIL", "no result line"))
+    if verdict == "SKIP":
+        pytest.skip(why)
+    assert verdict == "PASS", "%s %s: %s; output (rc=%s):\n%s" % (
+        run_id(run), check, why or verdict, rc, out[-4000:])
