@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""pytest fixtures and hooks of the integration tests written for pytest.
+"""pytest fixtures of the integration tests (tests/conftest.py has the hooks).
 
 Run a module with Debian's pytest (``python3`` on PATH may be another interpreter):
 
@@ -37,44 +37,23 @@ Fixtures:
                   pairs.Group's (parametrize "group,case" with pairs.group_params) with
                   the frontend VUSER_FRONTEND names; pairs.Skip becomes a pytest skip
 
-Tests may record_property("outcome", line): the summary lists those lines per test. The
-last line printed is 'N passed, N failed[, N skipped]' (scripts/run_tests.py counts it).
-Script-style files here (run as ``python3 <file>``, no ``import pytest``) are not
-collected.
 """
 
 import os
-import re
 import shutil
-import sys
 import tempfile
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import container
+import dpdkapp
+import pairs
+import vhostpeer
+from hugepages import Hugepages
 
-import container  # noqa: E402
-import dpdkapp  # noqa: E402
-import pairs  # noqa: E402
-import vhostpeer  # noqa: E402
-from hugepages import Hugepages  # noqa: E402
-
-PYTEST_MODULE = re.compile(r"^import pytest\b", re.M)
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 HUGE_PAGES = 128            # 2 MB pages: one primary of -m 128 at a time
 DEFAULT_CASE_TIMEOUT = 120  # s: a case of a module without CASE_TIMEOUT
-
-
-def pytest_ignore_collect(collection_path, config):
-    """Collect only modules written for pytest; the others are scripts with main()."""
-    if collection_path.suffix != ".py" or collection_path.name == "conftest.py":
-        return None
-    try:
-        text = collection_path.read_text(errors="replace")
-    except OSError:
-        return None
-    return None if PYTEST_MODULE.search(text) else True
 
 
 @pytest.fixture(scope="session")
@@ -172,14 +151,6 @@ def frontends(log_dir, vuser_plugin):
     dpdkapp.kill_all(apps)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    """Keep each phase's report on the test (rep_setup, rep_call): fixtures read it."""
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
 def case_timeout(request):
     """The module's CASE_TIMEOUT for this test (DEFAULT_CASE_TIMEOUT without one)."""
     limit = getattr(request.module, "CASE_TIMEOUT", DEFAULT_CASE_TIMEOUT)
@@ -228,43 +199,3 @@ def group_runner(log_dir, request):
     runner.close()
     env.cleanup()
     fe.cleanup()
-
-
-def pytest_terminal_summary(terminalreporter):
-    """One line per test that recorded an outcome, in the order they ran."""
-    lines = []
-    for key in ("passed", "failed"):
-        for rep in terminalreporter.stats.get(key, []):
-            if getattr(rep, "when", None) != "call":
-                continue
-            for name, value in rep.user_properties:
-                if name == "outcome":
-                    lines.append((rep.nodeid.split("::", 1)[-1], key.upper(), value))
-    if lines:
-        terminalreporter.section("outcomes")
-        for nodeid, result, value in lines:
-            terminalreporter.write_line("%-6s %s: %s" % (result, nodeid, value))
-    # -q does not print why a test was skipped; a skip here always says why
-    for rep in terminalreporter.stats.get("skipped", []):
-        why = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-        terminalreporter.write_line("SKIPPED %s: %s" % (rep.nodeid, why))
-
-
-def _count(reporter):
-    stats = reporter.stats
-    # a test whose setup or teardown failed is a failure, whatever its call did, and so
-    # is a module that does not import (a collection error)
-    failed = {r.nodeid for r in stats.get("failed", []) + stats.get("error", [])}
-    passed = {r.nodeid for r in stats.get("passed", []) if r.when == "call"} - failed
-    skipped = {r.nodeid for r in stats.get("skipped", [])} - failed
-    line = "%d passed, %d failed" % (len(passed), len(failed))
-    return line + (", %d skipped" % len(skipped) if skipped else "")
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_sessionfinish(session):
-    """After pytest's own summary line: the closing line, alone on the last line."""
-    yield
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(_count(reporter))
