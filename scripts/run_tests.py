@@ -5,22 +5,22 @@
   1. unit:         meson test -C build --print-errorlogs   (cmocka suites)
   2. integration:  tests/integration/test_*.py              (real DPDK peers)
                    tests/vm/test_*.py                       (vhost-net in a QEMU VM)
-     among them the acceptance of issue 3 (each a few minutes on 2 CPUs):
+     a pytest module (a line 'import pytest'; every file of tests/integration) is run
+     by Debian's pytest one file at a time:
+     /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider <file>; tests/conftest.py
+     prints its closing line, tests/integration/conftest.py has the fixtures (testpmd
+     peers, backends, hugepages, the per-case env, the group runner). Among them the
+     acceptance of issue 3 (each a few minutes on 2 CPUs):
                    test_datapath_matrix.py   every data path x exact traffic, vhost restarts
                    test_multiqueue.py        queues=2/4: traffic on every queue, reconfig
                    test_lifecycle.py         100 stop/start and reconfig cycles without leaks,
                                              several ports, close, attach/detach
-     (test_multiqueue.py and test_lifecycle.py import the harness of
-     test_datapath_matrix.py; every file runs on its own)
                    test_compat_matrix.py     issue 24: each command line through DPDK's
                                              net_virtio_user and vuser, same outcome
-     A file that imports pytest (a line 'import pytest') is run by Debian's pytest:
-     /usr/bin/python3 -m pytest -q -p no:cacheprovider <file> (tests/integration/
-     conftest.py prints its closing line); the others run as scripts.
 
 Individual cmocka tests are counted from each suite's output (from
 build/meson-logs/testlog.json); a suite without cmocka summaries counts as
-one test.  Each integration script prints 'N passed, N failed' last.
+one test.  Each integration file's pytest run prints 'N passed, N failed' last.
 
 The last line printed is 'N passed, N failed[, N skipped]', also written to
 results/summary.txt; the exit code is 1 if anything failed or did not run.
@@ -45,9 +45,10 @@ RE_SKIPPED = re.compile(r"^\[  SKIPPED \] (\d+) test\(s\), listed below:", re.M)
 RE_CLOSING = re.compile(r"^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", re.M)
 
 INTEGRATION_TIMEOUT = 900
-# pytest modules run under Debian's interpreter, which has python3-pytest (the python3
-# running this script may be another one)
-PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+# Debian's interpreter, which has python3-pytest (the python3 running this script may be
+# another one); -rfE: the reason of every failure and error (tests/conftest.py prints
+# every skip's)
+PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
 RE_PYTEST_MODULE = re.compile(r"^import pytest\b", re.M)
 
 
@@ -126,7 +127,7 @@ def run_unit(build, tally):
 
 
 def integration_command(path):
-    """How to run one integration file: pytest for a pytest module, else the script."""
+    """pytest for a pytest module; a file not converted yet (tests/vm) runs as a script."""
     with open(path, errors="replace") as f:
         if RE_PYTEST_MODULE.search(f.read()):
             return PYTEST + [path]
