@@ -151,12 +151,24 @@ def frontends(log_dir, vuser_plugin):
     dpdkapp.kill_all(apps)
 
 
-def case_timeout(request):
+def case_timeout(item):
     """The module's CASE_TIMEOUT for this test (DEFAULT_CASE_TIMEOUT without one)."""
-    limit = getattr(request.module, "CASE_TIMEOUT", DEFAULT_CASE_TIMEOUT)
+    limit = getattr(item.module, "CASE_TIMEOUT", DEFAULT_CASE_TIMEOUT)
     if isinstance(limit, dict):
-        limit = limit.get(request.node.originalname, limit["default"])
+        limit = limit.get(item.originalname, limit["default"])
     return limit
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A test on the env fixture runs bounded by its module's CASE_TIMEOUT: the alarm
+    covers the test's call alone, so it never fires inside pytest's own bookkeeping
+    (an exception there would end the session)."""
+    if "env" not in item.fixturenames:
+        yield
+        return
+    with dpdkapp.time_limit(case_timeout(item), item.name):
+        yield
 
 
 @pytest.fixture
@@ -165,8 +177,7 @@ def env(request, module_env):
     if hasattr(request.node, "callspec"):
         name += "_" + request.node.callspec.id
     module_env.start_case(name)
-    with dpdkapp.time_limit(case_timeout(request), request.node.name):
-        yield module_env
+    yield module_env
     rep = getattr(request.node, "rep_call", None)
     module_env.end_case(rep is None or rep.failed)
 
