@@ -43,6 +43,9 @@ struct vu_backend_ops {
 	/* The backend maps memory through the regions' fds (vhost-user); vhost-kernel works
 	 * in our address space and needs none. */
 	bool maps_memory_by_fd;
+	/* open creates a network interface named params->ifname (vhost-kernel's TAP); the
+	 * device refuses an ifname for a backend without one. */
+	bool takes_ifname;
 	int (*open)(const struct vu_backend_params *params, struct vu_backend **out);
 	void (*close)(struct vu_backend *b);
 	/* Virtio feature bits the backend's data path offers. */

@@ -177,7 +177,7 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
 	dev->nqueues = 2u * params->queue_pairs;
 	dev->server = params->server;
-	if (params->ifname && dev->ops == &vu_vhost_user_ops) {
+	if (params->ifname && !dev->ops->takes_ifname) {
 		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates, on "
 		       "a vhost-net character device (/dev/vhost-net: modprobe vhost_net); %s is "
 		       "not one",

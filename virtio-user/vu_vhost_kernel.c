@@ -407,6 +407,7 @@ vu_vk_reset(struct vu_backend *b)
 const struct vu_backend_ops vu_vhost_kernel_ops = {
 	.name = "vhost-kernel",
 	.maps_memory_by_fd = false,
+	.takes_ifname = true,
 	.open = vu_vk_open,
 	.close = vu_vk_close,
 	.get_features = vu_vk_get_features,

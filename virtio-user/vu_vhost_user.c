@@ -698,6 +698,7 @@ vu_vhost_handle_event(struct vu_backend *b)
 const struct vu_backend_ops vu_vhost_user_ops = {
 	.name = "vhost-user",
 	.maps_memory_by_fd = true,
+	.takes_ifname = false,
 	.open = vu_vhost_open,
 	.close = vu_vhost_close,
 	.get_features = vu_vhost_get_features,

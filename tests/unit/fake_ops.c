@@ -170,6 +170,7 @@ fake_set_mtu(struct vu_backend *b, uint32_t mtu)
 const struct vu_backend_ops fake_ops = {
 	.name = "fake",
 	.maps_memory_by_fd = true, /* like vhost-user: regions without fds are refused */
+	.takes_ifname = true,	   /* like vhost-kernel: params->ifname reaches open */
 	.open = fake_open,
 	.close = fake_close,
 	.get_features = fake_get_features,
