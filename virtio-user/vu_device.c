@@ -14,52 +14,6 @@
 
 #define VU_DEFAULT_TIMEOUT_MS 5000
 
-/* Data-path features the device passes through from the backend: the backend's rings
- * implement them, the device has nothing to emulate. */
-#define VU_DEVICE_DATA_PATH_FEATURES                                                             \
-	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |     \
-	 VU_BIT(VU_NET_F_GUEST_TSO6) | VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6) | \
-	 VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) |                          \
-	 VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) |       \
-	 VU_BIT(VU_F_IN_ORDER))
-
-/* Features the device emulates itself (config space), never sent to the backend. */
-#define VU_DEVICE_EMULATED_FEATURES (VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS))
-
-uint64_t
-vu_device_data_path_features(void)
-{
-	return VU_DEVICE_DATA_PATH_FEATURES;
-}
-
-/* The control queue and what it carries, emulated in-process (vu_device_ctrl.c). */
-#define VU_DEVICE_CTRL_FEATURES                                                             \
-	(VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
-	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR))
-
-/* Everything the backend never sees. */
-#define VU_DEVICE_INPROCESS_FEATURES \
-	(VU_DEVICE_EMULATED_FEATURES | VU_DEVICE_CTRL_FEATURES | VU_BIT(VU_NET_F_MQ))
-
-/* Offered when the backend offers it, and then always negotiated with the backend,
- * whatever the driver took: the device tells it the driver's MTU, which
- * VHOST_USER_NET_SET_MTU allows only with the feature negotiated. */
-#define VU_DEVICE_MTU_FEATURE VU_BIT(VU_NET_F_MTU)
-
-/* What the device offers of a backend's features, besides what it emulates. */
-void
-vu_device_take_backend_features(struct vu_device *dev, uint64_t offered)
-{
-	const uint64_t passed = VU_DEVICE_DATA_PATH_FEATURES | VU_DEVICE_MTU_FEATURE;
-
-	dev->backend_features = offered;
-	dev->device_features = (dev->device_features & ~passed) | (offered & passed);
-	/* A vhost-user backend can state a smaller MTU only in its own config space
-	 * (VHOST_USER_GET_CONFIG, not negotiated): the device offers the field's whole
-	 * range, and a backend refuses an MTU it cannot carry in its NET_SET_MTU ack. */
-	dev->config.mtu = offered & VU_DEVICE_MTU_FEATURE ? VU_NET_MAX_MTU : 0;
-}
-
 const char *
 vu_device_name(const struct vu_device *dev)
 {
@@ -94,12 +48,6 @@ bool
 vu_device_needs_memory_fds(const struct vu_device *dev)
 {
 	return dev->ops->maps_memory_by_fd;
-}
-
-bool
-vu_device_link_up(const struct vu_device *dev)
-{
-	return dev->config.status & VU_NET_S_LINK_UP;
 }
 
 static void
@@ -242,41 +190,6 @@ fail:
 	return rc;
 }
 
-/*
- * Stop the backend's rings: disable every enabled one, then GET_VRING_BASE each, which is
- * what makes a vhost backend stop a ring (DPDK's virtio_user stops in the same order). A
- * request that makes the backend drop the connection forgets the rings: nothing more is
- * sent, and a backend that does not answer costs one timeout, not one per ring.
- */
-static void
-vu_device_stop_backend(struct vu_device *dev)
-{
-	for (uint32_t i = 0; i < dev->nqueues; i++) {
-		struct vu_queue *q = &dev->queues[i];
-
-		if (!q->started || !q->enabled)
-			continue;
-		if (dev->ops->set_vring_enable(dev->backend, i, false) < 0 &&
-		    vu_device_conn_lost(dev))
-			break;
-		q->enabled = false;
-	}
-	for (uint32_t i = 0; i < dev->nqueues; i++) {
-		struct vu_queue *q = &dev->queues[i];
-		uint32_t base;
-
-		if (!q->started)
-			continue;
-		if (dev->ops->get_vring_base(dev->backend, i, &base) == 0)
-			VU_DEBUG("%s: queue %u stopped at %u", dev->name, i, base);
-		else if (vu_device_conn_lost(dev))
-			break;
-		q->started = false;
-		q->enabled = false;
-	}
-	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
-}
-
 static void
 vu_device_reset(struct vu_device *dev)
 {
@@ -321,30 +234,6 @@ vu_device_set_driver_features(struct vu_device *dev, uint64_t features)
 	return 0;
 }
 
-/* The driver's features the backend implements, plus VIRTIO_NET_F_MTU when it offers it. */
-static uint64_t
-vu_device_features_for_backend(const struct vu_device *dev)
-{
-	uint64_t f = dev->driver_features & ~(VU_DEVICE_INPROCESS_FEATURES | VU_DEVICE_MTU_FEATURE);
-
-	return f | (dev->backend_features & VU_DEVICE_MTU_FEATURE);
-}
-
-/* Tell the backend the driver's MTU (a failure is logged by the op); one that cannot be
- * told is not an error. */
-static int
-vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu)
-{
-	int rc = dev->ops->set_mtu ? dev->ops->set_mtu(dev->backend, mtu) : -EOPNOTSUPP;
-
-	if (rc == -EOPNOTSUPP) {
-		VU_INFO("%s: MTU %u stays the driver's: the %s backend takes none", dev->name, mtu,
-			dev->ops->name);
-		return 0;
-	}
-	return rc;
-}
-
 uint32_t
 vu_device_max_mtu(const struct vu_device *dev)
 {
@@ -376,70 +265,6 @@ vu_device_set_mtu(struct vu_device *dev, uint32_t mtu)
 			return rc;
 	}
 	dev->mtu = mtu;
-	return 0;
-}
-
-/* Hand the memory table and every ready queue to the backend, then enable the rings. */
-int
-vu_device_start_backend(struct vu_device *dev)
-{
-	const struct vu_backend_ops *ops = dev->ops;
-	struct vu_backend *b = dev->backend;
-	/* A packed ring starts at slot 0 with both wrap counters at 1 (spec 2.8.1); the
-	 * vhost-user base word carries the wrap counter in bit 15. */
-	uint32_t base = dev->driver_features & VU_BIT(VU_F_RING_PACKED) ? 1u << 15 : 0;
-	int rc;
-
-	if (dev->mem.nregions == 0) {
-		VU_ERR("%s: DRIVER_OK without a memory table", dev->name);
-		return -EINVAL;
-	}
-	rc = ops->set_features(b, vu_device_features_for_backend(dev));
-	if (rc == 0)
-		rc = vu_device_tell_mtu(dev, dev->mtu);
-	if (rc == 0)
-		rc = ops->set_mem_table(b, &dev->mem);
-	if (rc < 0) {
-		vu_device_conn_lost(dev);
-		return rc;
-	}
-	for (uint32_t i = 0; i < dev->nqueues; i++) {
-		struct vu_queue *q = &dev->queues[i];
-
-		if (!q->ready) {
-			/* Pairs past the first may stay unused (fewer queues configured). */
-			if (i >= 2)
-				continue;
-			VU_ERR("%s: DRIVER_OK with queue %u not set up", dev->name, i);
-			return -EINVAL;
-		}
-		/* A ring a previous backend ran goes on from where it is (vu_device_conn.c). */
-		bool resume = q->ran;
-
-		/* Mark first: a ring the backend saw at all must be stopped on failure. */
-		q->started = true;
-		q->ran = true;
-		q->enabled = false;
-		rc = ops->set_vring_call(b, i, q->call_fd);
-		if (rc == 0)
-			rc = ops->set_vring_num(b, i, q->size);
-		if (rc == 0)
-			rc = ops->set_vring_base(b, i,
-						 resume ? vu_device_resume_base(dev, i) : base);
-		if (rc == 0)
-			rc = ops->set_vring_addr(b, i, &q->addr);
-		if (rc == 0)
-			rc = ops->set_vring_kick(b, i, q->kick_fd);
-		if (rc < 0) {
-			vu_device_conn_lost(dev);
-			return rc;
-		}
-	}
-	/* Without MQ there is one pair; with it, the driver enables more with VQ_PAIRS_SET. */
-	rc = vu_device_enable_pairs(dev, 1);
-	if (rc < 0)
-		return rc;
-	dev->config.status |= VU_NET_S_LINK_UP;
 	return 0;
 }
 
@@ -564,26 +389,4 @@ int
 vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx)
 {
 	return idx < dev->nqueues ? dev->queues[idx].call_fd : -EINVAL;
-}
-
-int
-vu_device_notify_fd(int kick_fd)
-{
-	uint64_t one = 1;
-	ssize_t n;
-
-	/* Interrupted (EINTR): nothing was written, so the kick is written again. EAGAIN means
-	 * the counter is saturated: the backend has a kick pending anyway. */
-	n = TEMP_FAILURE_RETRY(write(kick_fd, &one, sizeof(one)));
-	if (n < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
-}
-
-int
-vu_device_notify(struct vu_device *dev, uint32_t idx)
-{
-	if (idx >= dev->nqueues)
-		return -EINVAL;
-	return vu_device_notify_fd(dev->queues[idx].kick_fd);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The device's backend connection: watching it, and resuming the rings when a backend returns. */
+/* The device's backend connection: handing it the rings, watching it, resuming after a return. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +76,36 @@ bool
 vu_device_connected(const struct vu_device *dev)
 {
 	return dev->connected;
+}
+
+/* The link is up while a backend has the rings (vu_device_start_backend). */
+bool
+vu_device_link_up(const struct vu_device *dev)
+{
+	return dev->config.status & VU_NET_S_LINK_UP;
+}
+
+/* Kicks: the backend's side of a notification is its kick eventfd. */
+int
+vu_device_notify_fd(int kick_fd)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	/* Interrupted (EINTR): nothing was written, so the kick is written again. EAGAIN means
+	 * the counter is saturated: the backend has a kick pending anyway. */
+	n = TEMP_FAILURE_RETRY(write(kick_fd, &one, sizeof(one)));
+	if (n < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int
+vu_device_notify(struct vu_device *dev, uint32_t idx)
+{
+	if (idx >= dev->nqueues)
+		return -EINVAL;
+	return vu_device_notify_fd(dev->queues[idx].kick_fd);
 }
 
 /* ---- where a ring resumes ---- */
@@ -190,6 +220,166 @@ vu_device_resume_base(const struct vu_device *dev, uint32_t idx)
 	return base;
 }
 
+/* ---- handing the rings to the backend ---- */
+
+/* What the device offers of a backend's features, besides what it emulates. */
+void
+vu_device_take_backend_features(struct vu_device *dev, uint64_t offered)
+{
+	const uint64_t passed = VU_DEVICE_DATA_PATH_FEATURES | VU_DEVICE_MTU_FEATURE;
+
+	dev->backend_features = offered;
+	dev->device_features = (dev->device_features & ~passed) | (offered & passed);
+	/* A vhost-user backend can state a smaller MTU only in its own config space
+	 * (VHOST_USER_GET_CONFIG, not negotiated): the device offers the field's whole
+	 * range, and a backend refuses an MTU it cannot carry in its NET_SET_MTU ack. */
+	dev->config.mtu = offered & VU_DEVICE_MTU_FEATURE ? VU_NET_MAX_MTU : 0;
+}
+
+/* The driver's features the backend implements, plus VIRTIO_NET_F_MTU when it offers it. */
+static uint64_t
+vu_device_features_for_backend(const struct vu_device *dev)
+{
+	uint64_t f = dev->driver_features & ~(VU_DEVICE_INPROCESS_FEATURES | VU_DEVICE_MTU_FEATURE);
+
+	return f | (dev->backend_features & VU_DEVICE_MTU_FEATURE);
+}
+
+/* Tell the backend the driver's MTU (a failure is logged by the op); one that cannot be
+ * told is not an error. */
+int
+vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu)
+{
+	int rc = dev->ops->set_mtu ? dev->ops->set_mtu(dev->backend, mtu) : -EOPNOTSUPP;
+
+	if (rc == -EOPNOTSUPP) {
+		VU_INFO("%s: MTU %u stays the driver's: the %s backend takes none", dev->name, mtu,
+			dev->ops->name);
+		return 0;
+	}
+	return rc;
+}
+
+/* Hand the memory table and every ready queue to the backend, then enable the rings. */
+int
+vu_device_start_backend(struct vu_device *dev)
+{
+	const struct vu_backend_ops *ops = dev->ops;
+	struct vu_backend *b = dev->backend;
+	/* A packed ring starts at slot 0 with both wrap counters at 1 (spec 2.8.1); the
+	 * vhost-user base word carries the wrap counter in bit 15. */
+	uint32_t base = dev->driver_features & VU_BIT(VU_F_RING_PACKED) ? 1u << 15 : 0;
+	int rc;
+
+	if (dev->mem.nregions == 0) {
+		VU_ERR("%s: DRIVER_OK without a memory table", dev->name);
+		return -EINVAL;
+	}
+	rc = ops->set_features(b, vu_device_features_for_backend(dev));
+	if (rc == 0)
+		rc = vu_device_tell_mtu(dev, dev->mtu);
+	if (rc == 0)
+		rc = ops->set_mem_table(b, &dev->mem);
+	if (rc < 0) {
+		vu_device_conn_lost(dev);
+		return rc;
+	}
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+
+		if (!q->ready) {
+			/* Pairs past the first may stay unused (fewer queues configured). */
+			if (i >= 2)
+				continue;
+			VU_ERR("%s: DRIVER_OK with queue %u not set up", dev->name, i);
+			return -EINVAL;
+		}
+		/* A ring a previous backend ran goes on from where it is (vu_device_conn.c). */
+		bool resume = q->ran;
+
+		/* Mark first: a ring the backend saw at all must be stopped on failure. */
+		q->started = true;
+		q->ran = true;
+		q->enabled = false;
+		rc = ops->set_vring_call(b, i, q->call_fd);
+		if (rc == 0)
+			rc = ops->set_vring_num(b, i, q->size);
+		if (rc == 0)
+			rc = ops->set_vring_base(b, i,
+						 resume ? vu_device_resume_base(dev, i) : base);
+		if (rc == 0)
+			rc = ops->set_vring_addr(b, i, &q->addr);
+		if (rc == 0)
+			rc = ops->set_vring_kick(b, i, q->kick_fd);
+		if (rc < 0) {
+			vu_device_conn_lost(dev);
+			return rc;
+		}
+	}
+	/* Without MQ there is one pair; with it, the driver enables more with VQ_PAIRS_SET. */
+	rc = vu_device_enable_pairs(dev, 1);
+	if (rc < 0)
+		return rc;
+	dev->config.status |= VU_NET_S_LINK_UP;
+	return 0;
+}
+
+int
+vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs)
+{
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+		bool enable = i / 2 < pairs;
+		int rc;
+
+		if (!q->started || q->enabled == enable)
+			continue;
+		rc = dev->ops->set_vring_enable(dev->backend, i, enable);
+		if (rc < 0) {
+			vu_device_conn_lost(dev);
+			return rc;
+		}
+		q->enabled = enable;
+	}
+	dev->active_pairs = pairs;
+	return 0;
+}
+
+/*
+ * Stop the backend's rings: disable every enabled one, then GET_VRING_BASE each, which is
+ * what makes a vhost backend stop a ring (DPDK's virtio_user stops in the same order). A
+ * request that makes the backend drop the connection forgets the rings: nothing more is
+ * sent, and a backend that does not answer costs one timeout, not one per ring.
+ */
+void
+vu_device_stop_backend(struct vu_device *dev)
+{
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+
+		if (!q->started || !q->enabled)
+			continue;
+		if (dev->ops->set_vring_enable(dev->backend, i, false) < 0 &&
+		    vu_device_conn_lost(dev))
+			break;
+		q->enabled = false;
+	}
+	for (uint32_t i = 0; i < dev->nqueues; i++) {
+		struct vu_queue *q = &dev->queues[i];
+		uint32_t base;
+
+		if (!q->started)
+			continue;
+		if (dev->ops->get_vring_base(dev->backend, i, &base) == 0)
+			VU_DEBUG("%s: queue %u stopped at %u", dev->name, i, base);
+		else if (vu_device_conn_lost(dev))
+			break;
+		q->started = false;
+		q->enabled = false;
+	}
+	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
+}
+
 /* ---- connection events ---- */
 
 /* "bits 15 (MRG_RXBUF) 35 (IN_ORDER)" for a log line. */
@@ -254,7 +444,7 @@ vu_conn_forget(struct vu_device *dev)
 static int
 vu_conn_attach(struct vu_device *dev)
 {
-	const uint64_t data_path = vu_device_data_path_features();
+	const uint64_t data_path = VU_DEVICE_DATA_PATH_FEATURES;
 	uint16_t pairs = dev->active_pairs;
 	uint64_t offered = 0, missing;
 	uint32_t max_pairs = 0;

@@ -29,27 +29,6 @@ vu_device_active_pairs(const struct vu_device *dev)
 	return dev->active_pairs;
 }
 
-int
-vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs)
-{
-	for (uint32_t i = 0; i < dev->nqueues; i++) {
-		struct vu_queue *q = &dev->queues[i];
-		bool enable = i / 2 < pairs;
-		int rc;
-
-		if (!q->started || q->enabled == enable)
-			continue;
-		rc = dev->ops->set_vring_enable(dev->backend, i, enable);
-		if (rc < 0) {
-			vu_device_conn_lost(dev);
-			return rc;
-		}
-		q->enabled = enable;
-	}
-	dev->active_pairs = pairs;
-	return 0;
-}
-
 static bool
 vu_ctrl_negotiated(const struct vu_device *dev, unsigned int bit)
 {

@@ -8,6 +8,32 @@
 
 #include "vu_device.h"
 
+/* Data-path features the device passes through from the backend: the backend's rings
+ * implement them, the device has nothing to emulate. */
+#define VU_DEVICE_DATA_PATH_FEATURES                                                             \
+	(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_GUEST_CSUM) | VU_BIT(VU_NET_F_GUEST_TSO4) |     \
+	 VU_BIT(VU_NET_F_GUEST_TSO6) | VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6) | \
+	 VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_F_RING_INDIRECT_DESC) |                          \
+	 VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) |       \
+	 VU_BIT(VU_F_IN_ORDER))
+
+/* Features the device emulates itself (config space), never sent to the backend. */
+#define VU_DEVICE_EMULATED_FEATURES (VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS))
+
+/* The control queue and what it carries, emulated in-process (vu_device_ctrl.c). */
+#define VU_DEVICE_CTRL_FEATURES                                                             \
+	(VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
+	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR))
+
+/* Everything the backend never sees. */
+#define VU_DEVICE_INPROCESS_FEATURES \
+	(VU_DEVICE_EMULATED_FEATURES | VU_DEVICE_CTRL_FEATURES | VU_BIT(VU_NET_F_MQ))
+
+/* Offered when the backend offers it, and then always negotiated with the backend,
+ * whatever the driver took: the device tells it the driver's MTU, which
+ * VHOST_USER_NET_SET_MTU allows only with the feature negotiated. */
+#define VU_DEVICE_MTU_FEATURE VU_BIT(VU_NET_F_MTU)
+
 struct vu_queue {
 	uint32_t size;
 	struct vu_vring_addr addr;
@@ -43,8 +69,6 @@ struct vu_device {
 	int watched_fd; /* the backend fd in epfd, -1 none */
 };
 
-/* Enable queue pairs [0, pairs) in the backend and disable the others (vu_device_ctrl.c). */
-int vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs);
 /* Back to the device's reset state: promiscuous, no tables, one pair (vu_device_ctrl.c). */
 void vu_device_ctrl_reset(struct vu_device *dev);
 
@@ -58,12 +82,16 @@ bool vu_device_conn_lost(struct vu_device *dev);
 /* SET_VRING_BASE for a ring a previous backend ran: where its ring state in memory says
  * the device is. */
 uint32_t vu_device_resume_base(const struct vu_device *dev, uint32_t idx);
-/* vu_device.c */
-int vu_device_start_backend(struct vu_device *dev);
-/* The features the device passes through from a backend that offers them. */
-uint64_t vu_device_data_path_features(void);
 /* A backend's features read (at create, or when one connects before FEATURES_OK): offer
  * what the device passes through of them, and set the config space that goes with it. */
 void vu_device_take_backend_features(struct vu_device *dev, uint64_t offered);
+/* Hand the memory table and the rings to the backend (DRIVER_OK, or a backend that
+ * connected after it), and take them back (reset). */
+int vu_device_start_backend(struct vu_device *dev);
+void vu_device_stop_backend(struct vu_device *dev);
+/* Enable queue pairs [0, pairs) in the backend and disable the others. */
+int vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs);
+/* Tell the backend the driver's MTU: 0, or -errno (logged by the backend's op). */
+int vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu);
 
 #endif /* VU_DEVICE_PRIV_H */
