@@ -290,6 +290,19 @@ vu_packed_ring_base(uint16_t idx, bool wrap)
 	return (uint32_t)idx | ((uint32_t)wrap << VU_PACKED_BASE_WRAP_SHIFT);
 }
 
+/* The slot and the wrap counter of a base word. */
+static inline uint16_t
+vu_packed_base_slot(uint32_t base)
+{
+	return (uint16_t)(base & ((1u << VU_PACKED_BASE_WRAP_SHIFT) - 1));
+}
+
+static inline bool
+vu_packed_base_wrap(uint32_t base)
+{
+	return (base >> VU_PACKED_BASE_WRAP_SHIFT) & 1;
+}
+
 /*
  * Keep the driver's used position (next slot to read back, and its wrap counter, in the
  * SET_VRING_BASE encoding) where the device emulation finds it when a backend reconnects,

@@ -127,24 +127,6 @@ vu_conn_split_base(const struct vu_queue *q)
 	return __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
 }
 
-static bool
-vu_pk_used(uint16_t flags, bool wrap)
-{
-	bool avail = flags & VU_PACKED_DESC_F_AVAIL, used = flags & VU_PACKED_DESC_F_USED;
-
-	/* "VIRTQ_DESC_F_AVAIL and VIRTQ_DESC_F_USED bits are different for an available
-	 * descriptor and equal for a used descriptor" (spec 2.8.1). */
-	return avail == used && used == wrap;
-}
-
-static bool
-vu_pk_avail(uint16_t flags, bool wrap)
-{
-	bool avail = flags & VU_PACKED_DESC_F_AVAIL, used = flags & VU_PACKED_DESC_F_USED;
-
-	return avail == wrap && used != wrap;
-}
-
 /*
  * Packed ring: no used index in memory. Walk on from the driver's own used position over
  * the used groups it has not read; a group ends at the descriptor carrying its buffer id
@@ -157,8 +139,8 @@ vu_conn_packed_base(const struct vu_device *dev, uint32_t idx, const struct vu_q
 	uint64_t used_pos_at = q->addr.desc + vu_packed_ring_used_pos_offset(q->size);
 	const uint32_t *used_pos = (const uint32_t *)(uintptr_t)used_pos_at;
 	uint32_t word = __atomic_load_n(used_pos, __ATOMIC_ACQUIRE);
-	uint32_t size = q->size, pos = word & 0x7fffu, seen = 0, skipped = 0;
-	bool wrap = word >> VU_PACKED_BASE_WRAP_SHIFT;
+	uint32_t size = q->size, pos = vu_packed_base_slot(word), seen = 0, skipped = 0;
+	bool wrap = vu_packed_base_wrap(word);
 
 	if (pos >= size) {
 		VU_ERR("%s: queue %u: the driver's used position %u is past the ring (%u): "
@@ -167,24 +149,23 @@ vu_conn_packed_base(const struct vu_device *dev, uint32_t idx, const struct vu_q
 		return vu_packed_ring_base(0, true);
 	}
 	while (seen < size) {
-		uint16_t flags = __atomic_load_n(&desc[pos].flags, __ATOMIC_ACQUIRE);
-		uint16_t id = desc[pos].id;
-		uint32_t n = 1, p = pos;
+		uint32_t n = 1, p = pos, len;
+		uint16_t id, flags = vu_packed_desc_read(&desc[pos], &id, &len);
 		bool w = wrap;
 
-		if (!vu_pk_used(flags, wrap))
+		if ((flags & VU_PACKED_DESC_F_AVAIL_USED) != vu_packed_used_bits(wrap))
 			break;
 		for (uint32_t k = 1; seen + k < size; k++) {
-			uint16_t f;
+			uint16_t f, next_id;
 
 			if (++p == size) {
 				p = 0;
 				w = !w;
 			}
-			f = __atomic_load_n(&desc[p].flags, __ATOMIC_ACQUIRE);
-			if (!vu_pk_avail(f, w))
+			f = vu_packed_desc_read(&desc[p], &next_id, &len);
+			if ((f & VU_PACKED_DESC_F_AVAIL_USED) != vu_packed_avail_bits(w))
 				break;
-			if (desc[p].id == id && !(f & VU_DESC_F_NEXT)) {
+			if (next_id == id && !(f & VU_DESC_F_NEXT)) {
 				n = k + 1;
 				break;
 			}
@@ -212,7 +193,7 @@ vu_device_resume_base(const struct vu_device *dev, uint32_t idx)
 	if (dev->driver_features & VU_BIT(VU_F_RING_PACKED)) {
 		base = vu_conn_packed_base(dev, idx, q);
 		VU_INFO("%s: queue %u resumes at slot %u, wrap counter %u", dev->name, idx,
-			base & 0x7fffu, base >> VU_PACKED_BASE_WRAP_SHIFT);
+			vu_packed_base_slot(base), vu_packed_base_wrap(base));
 	} else {
 		base = vu_conn_split_base(q);
 		VU_INFO("%s: queue %u resumes at avail index %u", dev->name, idx, base);
