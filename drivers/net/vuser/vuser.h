@@ -12,6 +12,7 @@
 #include <rte_memzone.h>
 
 #include "vu_device.h"
+#include "vu_log.h"
 #include "vuser_devargs.h"
 
 extern int vuser_logtype;
@@ -52,9 +53,9 @@ struct vuser_port {
 	bool started;
 	bool ring_size_logged; /* the ring size is said once per port (vuser_queue.c) */
 	struct vuser_filter_pub filter;
-	/* Serializes the device's control path: the application's calls (glue) and the
-	 * connection events of EAL's interrupt thread (vuser_intr.c). Recursive. The data
-	 * path never takes it. */
+	/* Serializes the device's control path: the application's calls, the connection
+	 * events of EAL's interrupt thread and EAL's memory events. Only the glue takes it,
+	 * once per call into the device; the data path never does. */
 	pthread_mutex_t lock;
 	struct rte_intr_handle *lsc_intr; /* the device's event fd, in EAL's interrupt thread */
 };
@@ -73,38 +74,52 @@ struct vuser_proc {
 };
 
 static inline void
-vuser_lock(const struct vuser_port *port)
+vuser_lock(struct vuser_port *port)
 {
-	pthread_mutex_lock((pthread_mutex_t *)(uintptr_t)&port->lock);
+	pthread_mutex_lock(&port->lock);
 }
 
 static inline void
-vuser_unlock(const struct vuser_port *port)
+vuser_unlock(struct vuser_port *port)
 {
-	pthread_mutex_unlock((pthread_mutex_t *)(uintptr_t)&port->lock);
+	pthread_mutex_unlock(&port->lock);
+}
+
+static inline struct vuser_port *
+vuser_port_of(const struct rte_eth_dev *eth_dev)
+{
+	return eth_dev->data->dev_private;
 }
 
 /* vuser_glue.c: the ethdev view mapped onto the device API. */
 int vuser_glue_create(struct vuser_port *port);
 void vuser_glue_destroy(struct vuser_port *port);
-int vuser_glue_start(struct vuser_port *port);
+/* Port start (vuser_ethdev.c): negotiate, set up each ring, then DRIVER_OK; *step names
+ * what failed. Stop resets the device. */
+int vuser_glue_negotiate(struct vuser_port *port, const char **step);
+int vuser_glue_setup_queue(struct vuser_port *port, uint32_t vq_index, uint16_t size,
+			   const struct vu_vring_addr *addr);
+int vuser_glue_driver_ok(struct vuser_port *port, const char **step);
 void vuser_glue_stop(struct vuser_port *port);
-bool vuser_glue_link_up(const struct vuser_port *port);
+/* The device's link: up from DRIVER_OK while a backend has the rings. */
+bool vuser_glue_link_up(struct vuser_port *port);
 uint64_t vuser_glue_features(const struct vuser_port *port);
 void vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac);
 void vuser_glue_notify(struct vuser_port *port, uint32_t vq_index);
 int vuser_glue_kick_fd(const struct vuser_port *port, uint32_t vq_index);
+int vuser_glue_call_fd(const struct vuser_port *port, uint32_t vq_index);
+/* The device's connection events (vu_device_event_fd, -1: none) and their handling;
+ * *link_changed: the link of a started port changed. */
+int vuser_glue_event_fd(const struct vuser_port *port);
 int vuser_glue_handle_event(struct vuser_port *port, bool *link_changed);
 void vuser_glue_install_log(void);
 /* Control queue: 0, -ENOTSUP when the feature is not negotiated, -EIO when refused. */
 int vuser_glue_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
 		    const void *data, uint32_t len);
-int vuser_glue_apply_rx_mode(struct vuser_port *port);
 int vuser_glue_set_mac_table(struct vuser_port *port);
 /* Negotiated (has) or offered by the device (offers). */
 bool vuser_glue_has(const struct vuser_port *port, unsigned int feature);
 bool vuser_glue_offers(const struct vuser_port *port, unsigned int feature);
-bool vuser_glue_needs_memory_fds(const struct vuser_port *port);
 /* The largest MTU the device takes, and the MTU for it (0 or -errno, logged). */
 uint32_t vuser_glue_max_mtu(const struct vuser_port *port);
 int vuser_glue_set_mtu(struct vuser_port *port, uint16_t mtu);
@@ -118,8 +133,6 @@ int vuser_secondary_serve(void);
 void vuser_secondary_unserve(void);
 int vuser_secondary_probe(struct rte_vdev_device *vdev);
 void vuser_secondary_ops_init(const struct eth_dev_ops *primary);
-/* vuser_ethdev.c: the port of this driver named `name`, or NULL. */
-struct vuser_port *vuser_port_by_name(const char *name);
 
 /* vuser_xstats.c */
 int vuser_xstats_get(struct rte_eth_dev *eth_dev, struct rte_eth_xstat *xstats, unsigned int n);
@@ -131,17 +144,20 @@ int vuser_xstats_reset(struct rte_eth_dev *eth_dev);
 void vuser_rxmode_ops(struct eth_dev_ops *ops);
 
 /* vuser_intr.c: link-state interrupts (server mode, reconnect) and Rx queue interrupts. */
-void vuser_lock_init(struct vuser_port *port);
 int vuser_intr_init(struct rte_eth_dev *eth_dev);
 void vuser_intr_fini(struct rte_eth_dev *eth_dev);
 int vuser_intr_rxq_setup(struct rte_eth_dev *eth_dev);
 int vuser_rx_queue_intr_enable(struct rte_eth_dev *eth_dev, uint16_t queue_id);
 int vuser_rx_queue_intr_disable(struct rte_eth_dev *eth_dev, uint16_t queue_id);
 
-/* vuser_memory.c */
-int vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem);
-int vuser_memory_watch(struct vuser_port *port);
-void vuser_memory_unwatch(struct vuser_port *port);
+/* vuser_memory.c: EAL memory as the device's regions; need_fds: only segments with a file
+ * (the backend maps them by fd); locked: the caller holds EAL's memory hotplug lock
+ * (memory event callbacks do). Returns 0 or -errno (logged). */
+int vuser_memory_table(const struct vuser_port *port, bool need_fds, bool locked,
+		       struct vu_mem_table *mem);
+
+/* vuser_log.c */
+void vuser_log_sink(enum vu_log_level level, const char *fmt, va_list ap);
 
 /* vuser_queue.c: queue memory and lifecycle; bursts are in vuser_{split,packed}_{rx,tx}.c. */
 struct vuser_rxq;
@@ -160,8 +176,6 @@ void vuser_rxq_stop(struct vuser_rxq *rxq);
 void vuser_txq_stop(struct vuser_txq *txq);
 struct vu_vring_addr vuser_rxq_ring_addr(const struct vuser_rxq *rxq);
 struct vu_vring_addr vuser_txq_ring_addr(const struct vuser_txq *txq);
-uint16_t vuser_rxq_vq_index(const struct vuser_rxq *rxq);
-uint16_t vuser_txq_vq_index(const struct vuser_txq *txq);
 uint16_t vuser_queue_ring_size(const struct vuser_port *port);
 uint16_t vuser_queue_desc_max(const struct vuser_port *port);
 struct rte_mempool *vuser_rxq_mempool(const struct vuser_rxq *rxq);

@@ -4,22 +4,13 @@
 #include <ethdev_vdev.h>
 #include <rte_malloc.h>
 
-#include "vuser.h"
-#include "vuser_fault.h"
-
-RTE_LOG_REGISTER(vuser_logtype, pmd.net.vuser, NOTICE);
+#include "vuser_queue.h"
 
 #define VUSER_MAX_RX_PKTLEN 9728u
 /* What DPDK's virtio driver reports between max_rx_pktlen and max_mtu (Ethernet header, a
  * VLAN tag, the virtio-net header): ethdev turns a frame length into an MTU with it, so
  * the same --max-pkt-len gives the same MTU on both drivers. */
 #define VUSER_MTU_OVERHEAD (RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN + (uint32_t)sizeof(struct vu_net_hdr))
-
-static struct vuser_port *
-vuser_port_of(struct rte_eth_dev *eth_dev)
-{
-	return eth_dev->data->dev_private;
-}
 
 static int
 vuser_dev_configure(struct rte_eth_dev *eth_dev)
@@ -209,7 +200,8 @@ static int
 vuser_link_update(struct rte_eth_dev *eth_dev, int wait_to_complete __rte_unused)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
-	bool up = vuser_glue_link_up(port);
+	/* A queue stopped on a corrupt ring (vuser_fault.h) takes the link down with it. */
+	bool up = vuser_glue_link_up(port) && !vuser_port_queue_stopped(port);
 	struct rte_eth_link link = {
 		.link_speed = RTE_ETH_SPEED_NUM_UNKNOWN,
 		.link_duplex = RTE_ETH_LINK_FULL_DUPLEX,
@@ -226,6 +218,73 @@ vuser_link_update(struct rte_eth_dev *eth_dev, int wait_to_complete __rte_unused
 	return rte_eth_linkstatus_set(eth_dev, &link);
 }
 
+/* The rings, between FEATURES_OK and DRIVER_OK: each laid out for the negotiated
+ * features, its Rx buffers posted, then described to the device. */
+static int
+vuser_start_queues(struct vuser_port *port)
+{
+	struct rte_eth_dev_data *data = port->data;
+	uint16_t size = vuser_queue_ring_size(port);
+	int rc;
+
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
+		struct vuser_rxq *rxq = data->rx_queues[i];
+		struct vu_vring_addr addr = vuser_rxq_ring_addr(rxq);
+
+		rc = vuser_rxq_start(rxq, port->features);
+		if (rc == 0)
+			rc = vuser_glue_setup_queue(port, vuser_rxq_vq_index(rxq), size, &addr);
+		if (rc < 0)
+			return rc;
+	}
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
+		struct vuser_txq *txq = data->tx_queues[i];
+		struct vu_vring_addr addr = vuser_txq_ring_addr(txq);
+
+		vuser_txq_start(txq, port->features);
+		rc = vuser_glue_setup_queue(port, vuser_txq_vq_index(txq), size, &addr);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+vuser_port_stop(struct vuser_port *port)
+{
+	struct rte_eth_dev_data *data = port->data;
+
+	vuser_glue_stop(port);
+	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
+		if (data->rx_queues[i])
+			vuser_rxq_stop(data->rx_queues[i]);
+	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
+		if (data->tx_queues[i])
+			vuser_txq_stop(data->tx_queues[i]);
+}
+
+/* Every failed start says at which step, with the port's name; the step's own line, if
+ * any, says more. */
+static int
+vuser_port_start(struct vuser_port *port)
+{
+	const char *step;
+	int rc;
+
+	rc = vuser_glue_negotiate(port, &step);
+	if (rc == 0) {
+		step = "setting up the rings";
+		rc = vuser_start_queues(port);
+	}
+	if (rc == 0)
+		rc = vuser_glue_driver_ok(port, &step);
+	if (rc < 0) {
+		VUSER_LOG(ERR, port, "port start failed while %s: %s", step, strerror(-rc));
+		vuser_port_stop(port);
+	}
+	return rc;
+}
+
 static int
 vuser_dev_start(struct rte_eth_dev *eth_dev)
 {
@@ -238,12 +297,12 @@ vuser_dev_start(struct rte_eth_dev *eth_dev)
 			VUSER_LOG(ERR, port, "queue pair %u is not set up", i);
 			return -EINVAL;
 		}
-	rc = vuser_glue_start(port);
+	rc = vuser_port_start(port);
 	if (rc < 0)
 		return rc;
 	rc = vuser_intr_rxq_setup(eth_dev);
 	if (rc < 0) {
-		vuser_glue_stop(port);
+		vuser_port_stop(port);
 		return rc;
 	}
 	vuser_select_bursts(eth_dev);
@@ -261,7 +320,7 @@ vuser_dev_stop(struct rte_eth_dev *eth_dev)
 	struct vuser_port *port = vuser_port_of(eth_dev);
 	struct rte_eth_dev_data *data = eth_dev->data;
 
-	vuser_glue_stop(port);
+	vuser_port_stop(port);
 	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
 		data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
 	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
@@ -331,17 +390,6 @@ RTE_INIT(vuser_ops_init)
 	vuser_secondary_ops_init(&vuser_ops);
 }
 
-struct vuser_port *
-vuser_port_by_name(const char *name)
-{
-	uint16_t port_id;
-
-	if (rte_eth_dev_get_port_by_name(name, &port_id) != 0 ||
-	    rte_eth_devices[port_id].dev_ops != &vuser_ops)
-		return NULL;
-	return rte_eth_devices[port_id].data->dev_private;
-}
-
 static int
 vuser_probe(struct rte_vdev_device *vdev)
 {
@@ -368,7 +416,7 @@ vuser_probe(struct rte_vdev_device *vdev)
 	snprintf(port->name, sizeof(port->name), "%s", name);
 	port->args = args;
 	port->data = eth_dev->data;
-	vuser_lock_init(port);
+	pthread_mutex_init(&port->lock, NULL);
 
 	rc = vuser_glue_create(port);
 	if (rc < 0)

@@ -1,30 +1,52 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The one place where the ethdev view (features, status, queues, notify) meets the device API. */
-#include <stdio.h>
 #include <string.h>
+
+#include <rte_memory.h>
 
 #include "vu_log.h"
 #include "vuser.h"
-#include "vuser_fault.h"
-
-static void
-vuser_log_sink(enum vu_log_level level, const char *fmt, va_list ap)
-{
-	static const uint32_t rte_levels[] = {
-		[VU_LOG_ERR] = RTE_LOG_ERR,	  [VU_LOG_WARNING] = RTE_LOG_WARNING,
-		[VU_LOG_NOTICE] = RTE_LOG_NOTICE, [VU_LOG_INFO] = RTE_LOG_INFO,
-		[VU_LOG_DEBUG] = RTE_LOG_DEBUG,
-	};
-	char line[512];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	rte_log(rte_levels[level], vuser_logtype, "VUSER: %s\n", line);
-}
 
 void
 vuser_glue_install_log(void)
 {
 	vu_log_set_handler(vuser_log_sink);
+}
+
+/* EAL grew its memory (dynamic hugepage allocation): the backend must be able to reach
+ * the new pages before any descriptor points there. */
+static void
+vuser_memory_event(enum rte_mem_event type, const void *addr __rte_unused, size_t len __rte_unused,
+		   void *arg)
+{
+	struct vuser_port *port = arg;
+	struct vu_mem_table mem;
+
+	int rc;
+
+	if (type != RTE_MEM_EVENT_ALLOC || !port->started)
+		return;
+	rc = vuser_memory_table(port, vu_device_needs_memory_fds(port->dev), true, &mem);
+	if (rc == 0) {
+		vuser_lock(port);
+		rc = vu_device_set_memory(port->dev, &mem);
+		vuser_unlock(port);
+	}
+	if (rc == 0)
+		VUSER_LOG(INFO, port, "memory table updated: %u regions", mem.nregions);
+}
+
+static int
+vuser_memory_watch(struct vuser_port *port)
+{
+	int rc = rte_mem_event_callback_register(port->name, vuser_memory_event, port);
+
+	/* ENOTSUP: EAL memory is static (legacy mode, --no-huge): nothing to watch. */
+	if (rc < 0 && rte_errno != ENOTSUP) {
+		VUSER_LOG(ERR, port, "cannot watch EAL memory events: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
 }
 
 int
@@ -53,25 +75,34 @@ vuser_glue_create(struct vuser_port *port)
 	return rc;
 }
 
-/* A backend (re)connecting may offer other features: keep the port's copies current. */
+/* A backend (re)connecting may offer other features: keep the port's copies current. A
+ * stopped port's link is down whatever the device says: no change to report. */
 int
 vuser_glue_handle_event(struct vuser_port *port, bool *link_changed)
 {
+	bool changed = false;
 	int rc;
 
 	vuser_lock(port);
-	rc = vu_device_handle_event(port->dev, link_changed);
+	rc = vu_device_handle_event(port->dev, &changed);
 	port->offered = vu_device_get_features(port->dev);
 	port->max_mtu = vu_device_max_mtu(port->dev);
+	*link_changed = changed && port->started;
 	vuser_unlock(port);
 	return rc;
+}
+
+int
+vuser_glue_event_fd(const struct vuser_port *port)
+{
+	return vu_device_event_fd(port->dev);
 }
 
 void
 vuser_glue_destroy(struct vuser_port *port)
 {
 	if (port->dev)
-		vuser_memory_unwatch(port);
+		rte_mem_event_callback_unregister(port->name, port);
 	vu_device_destroy(port->dev);
 	port->dev = NULL;
 }
@@ -83,13 +114,12 @@ vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac)
 }
 
 bool
-vuser_glue_link_up(const struct vuser_port *port)
+vuser_glue_link_up(struct vuser_port *port)
 {
 	bool up;
 
 	vuser_lock(port);
-	/* A queue stopped on a corrupt ring (vuser_fault.h) takes the link down with it. */
-	up = port->started && vu_device_link_up(port->dev) && !vuser_port_queue_stopped(port);
+	up = port->started && vu_device_link_up(port->dev);
 	vuser_unlock(port);
 	return up;
 }
@@ -143,12 +173,6 @@ vuser_glue_offload_capa(const struct vuser_port *port, uint64_t *rx, uint64_t *t
 	*tx |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
 }
 
-bool
-vuser_glue_needs_memory_fds(const struct vuser_port *port)
-{
-	return vu_device_needs_memory_fds(port->dev);
-}
-
 uint32_t
 vuser_glue_max_mtu(const struct vuser_port *port)
 {
@@ -191,26 +215,35 @@ vuser_publish_filter(struct vuser_port *port)
 	__atomic_store_n(&pub->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
+/* The caller holds the port's lock. */
+static int
+vuser_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
+	   const void *data, uint32_t len)
+{
+	if (!port->started || !vuser_glue_has(port, feature))
+		return -ENOTSUP;
+	if (vu_device_ctrl(port->dev, cls, cmd, data, len) != VU_NET_OK)
+		return -EIO;
+	vuser_publish_filter(port);
+	return 0;
+}
+
 int
 vuser_glue_ctrl(struct vuser_port *port, unsigned int feature, uint8_t cls, uint8_t cmd,
 		const void *data, uint32_t len)
 {
-	int rc = 0;
+	int rc;
 
-	if (!port->started || !vuser_glue_has(port, feature))
-		return -ENOTSUP;
 	vuser_lock(port);
-	if (vu_device_ctrl(port->dev, cls, cmd, data, len) != VU_NET_OK)
-		rc = -EIO;
-	else
-		vuser_publish_filter(port);
+	rc = vuser_ctrl(port, feature, cls, cmd, data, len);
 	vuser_unlock(port);
 	return rc;
 }
 
-/* MAC_TABLE_SET from the ethdev's address list (entry 0 is the port's own address). */
-int
-vuser_glue_set_mac_table(struct vuser_port *port)
+/* MAC_TABLE_SET from the ethdev's address list (entry 0 is the port's own address). The
+ * caller holds the port's lock. */
+static int
+vuser_set_mac_table(struct vuser_port *port)
 {
 	uint8_t buf[2 * sizeof(uint32_t) + 2 * VU_MAC_TABLE_MAX * RTE_ETHER_ADDR_LEN];
 	uint8_t uc[VU_MAC_TABLE_MAX][RTE_ETHER_ADDR_LEN], mc[VU_MAC_TABLE_MAX][RTE_ETHER_ADDR_LEN];
@@ -234,38 +267,50 @@ vuser_glue_set_mac_table(struct vuser_port *port)
 	off += sizeof(nmc);
 	memcpy(buf + off, mc, nmc * RTE_ETHER_ADDR_LEN);
 	off += nmc * RTE_ETHER_ADDR_LEN;
-	return vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET,
-			       buf, off);
+	return vuser_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_MAC, VU_NET_CTRL_MAC_TABLE_SET, buf,
+			  off);
 }
 
-/* Everything the application set while the port was stopped, or that a reset undid. */
 int
-vuser_glue_apply_rx_mode(struct vuser_port *port)
+vuser_glue_set_mac_table(struct vuser_port *port)
+{
+	int rc;
+
+	vuser_lock(port);
+	rc = vuser_set_mac_table(port);
+	vuser_unlock(port);
+	return rc;
+}
+
+/* Everything the application set while the port was stopped, or that a reset undid. The
+ * caller holds the port's lock. */
+static int
+vuser_apply_rx_mode(struct vuser_port *port)
 {
 	struct rte_eth_dev_data *data = port->data;
 	uint8_t promisc = data->promiscuous, allmulti = data->all_multicast;
 	int rc = 0;
 
 	if (vuser_glue_has(port, VU_NET_F_CTRL_MAC_ADDR))
-		rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_MAC_ADDR, VU_NET_CTRL_MAC,
-				     VU_NET_CTRL_MAC_ADDR_SET, data->mac_addrs[0].addr_bytes,
-				     RTE_ETHER_ADDR_LEN);
+		rc = vuser_ctrl(port, VU_NET_F_CTRL_MAC_ADDR, VU_NET_CTRL_MAC,
+				VU_NET_CTRL_MAC_ADDR_SET, data->mac_addrs[0].addr_bytes,
+				RTE_ETHER_ADDR_LEN);
 	if (rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_RX)) {
-		rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC,
-				     &promisc, sizeof(promisc));
+		rc = vuser_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX, VU_NET_CTRL_RX_PROMISC,
+				&promisc, sizeof(promisc));
 		if (rc == 0)
-			rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX,
-					     VU_NET_CTRL_RX_ALLMULTI, &allmulti, sizeof(allmulti));
+			rc = vuser_ctrl(port, VU_NET_F_CTRL_RX, VU_NET_CTRL_RX,
+					VU_NET_CTRL_RX_ALLMULTI, &allmulti, sizeof(allmulti));
 		if (rc == 0)
-			rc = vuser_glue_set_mac_table(port);
+			rc = vuser_set_mac_table(port);
 	}
 	for (uint32_t vid = 0; rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_VLAN) && vid < 4096;
 	     vid++) {
 		uint16_t v = (uint16_t)vid;
 
 		if (data->vlan_filter_conf.ids[vid / 64] & (1ull << (vid % 64)))
-			rc = vuser_glue_ctrl(port, VU_NET_F_CTRL_VLAN, VU_NET_CTRL_VLAN,
-					     VU_NET_CTRL_VLAN_ADD, &v, sizeof(v));
+			rc = vuser_ctrl(port, VU_NET_F_CTRL_VLAN, VU_NET_CTRL_VLAN,
+					VU_NET_CTRL_VLAN_ADD, &v, sizeof(v));
 	}
 	vuser_publish_filter(port);
 	return rc;
@@ -290,6 +335,12 @@ int
 vuser_glue_kick_fd(const struct vuser_port *port, uint32_t vq_index)
 {
 	return vu_device_queue_kick_fd(port->dev, vq_index);
+}
+
+int
+vuser_glue_call_fd(const struct vuser_port *port, uint32_t vq_index)
+{
+	return vu_device_queue_call_fd(port->dev, vq_index);
 }
 
 /* Why the TCP_LRO Rx offload cannot be negotiated on this port, or NULL when it can.
@@ -387,35 +438,6 @@ vuser_negotiate(struct vuser_port *port)
 	return 0;
 }
 
-static int
-vuser_setup_queues(struct vuser_port *port)
-{
-	struct rte_eth_dev_data *data = port->data;
-	uint16_t size = vuser_queue_ring_size(port);
-	int rc;
-
-	for (uint16_t i = 0; i < data->nb_rx_queues; i++) {
-		struct vuser_rxq *rxq = data->rx_queues[i];
-		struct vu_vring_addr addr = vuser_rxq_ring_addr(rxq);
-
-		rc = vuser_rxq_start(rxq, port->features);
-		if (rc == 0)
-			rc = vu_device_setup_queue(port->dev, vuser_rxq_vq_index(rxq), size, &addr);
-		if (rc < 0)
-			return rc;
-	}
-	for (uint16_t i = 0; i < data->nb_tx_queues; i++) {
-		struct vuser_txq *txq = data->tx_queues[i];
-		struct vu_vring_addr addr = vuser_txq_ring_addr(txq);
-
-		vuser_txq_start(txq, port->features);
-		rc = vu_device_setup_queue(port->dev, vuser_txq_vq_index(txq), size, &addr);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* "The driver enables multiqueue by sending the VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET command". */
 static int
 vuser_enable_pairs(struct vuser_port *port)
@@ -424,74 +446,82 @@ vuser_enable_pairs(struct vuser_port *port)
 
 	if (!vuser_glue_has(port, VU_NET_F_MQ))
 		return 0;
-	return vuser_glue_ctrl(port, VU_NET_F_MQ, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET,
-			       &pairs, sizeof(pairs));
+	return vuser_ctrl(port, VU_NET_F_MQ, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs,
+			  sizeof(pairs));
 }
 
-/* Every failed start says at which step, with the port's name; the step's own line, if
- * any, says more. */
+/*
+ * Port start, the device's side (spec 3.1.1), in two halves around the queues' own start
+ * (vuser_ethdev.c): up to FEATURES_OK here, then the rings (vuser_glue_setup_queue), then
+ * DRIVER_OK and what the driver sends on the control queue. Each half runs under the
+ * port's lock; *step names what failed.
+ */
 int
-vuser_glue_start(struct vuser_port *port)
+vuser_glue_negotiate(struct vuser_port *port, const char **step)
 {
 	struct vu_mem_table mem;
-	const char *step = "describing EAL memory";
 	int rc;
 
 	vuser_lock(port);
-	rc = vuser_memory_table(port, &mem);
+	*step = "describing EAL memory";
+	rc = vuser_memory_table(port, vu_device_needs_memory_fds(port->dev), false, &mem);
 	if (rc == 0) {
-		step = "handing the memory table to the device";
+		*step = "handing the memory table to the device";
 		rc = vu_device_set_memory(port->dev, &mem);
 	}
 	if (rc == 0) {
-		step = "negotiating features";
+		*step = "negotiating features";
 		rc = vuser_negotiate(port);
-	}
-	if (rc == 0) {
-		step = "setting up the rings";
-		rc = vuser_setup_queues(port);
-	}
-	/* The MTU the application configured, told to the backend at DRIVER_OK. */
-	if (rc == 0) {
-		step = "handing the MTU to the device";
-		rc = vu_device_set_mtu(port->dev, port->data->mtu);
-	}
-	if (rc == 0) {
-		step = "setting DRIVER_OK (the backend takes the rings)";
-		rc = vu_device_set_status(port->dev,
-					  vu_device_get_status(port->dev) | VU_STATUS_DRIVER_OK);
-	}
-	if (rc == 0) {
-		port->started = true;
-		step = "enabling the queue pairs (VIRTIO_NET_CTRL_MQ)";
-		rc = vuser_enable_pairs(port);
-	}
-	if (rc == 0) {
-		step = "applying the receive mode and filters";
-		rc = vuser_glue_apply_rx_mode(port);
-	}
-	if (rc < 0) {
-		VUSER_LOG(ERR, port, "port start failed while %s: %s", step, strerror(-rc));
-		vuser_glue_stop(port);
 	}
 	vuser_unlock(port);
 	return rc;
 }
 
+int
+vuser_glue_setup_queue(struct vuser_port *port, uint32_t vq_index, uint16_t size,
+		       const struct vu_vring_addr *addr)
+{
+	int rc;
+
+	vuser_lock(port);
+	rc = vu_device_setup_queue(port->dev, vq_index, size, addr);
+	vuser_unlock(port);
+	return rc;
+}
+
+int
+vuser_glue_driver_ok(struct vuser_port *port, const char **step)
+{
+	int rc;
+
+	vuser_lock(port);
+	/* The MTU the application configured, told to the backend at DRIVER_OK. */
+	*step = "handing the MTU to the device";
+	rc = vu_device_set_mtu(port->dev, port->data->mtu);
+	if (rc == 0) {
+		*step = "setting DRIVER_OK (the backend takes the rings)";
+		rc = vu_device_set_status(port->dev,
+					  vu_device_get_status(port->dev) | VU_STATUS_DRIVER_OK);
+	}
+	if (rc == 0) {
+		port->started = true;
+		*step = "enabling the queue pairs (VIRTIO_NET_CTRL_MQ)";
+		rc = vuser_enable_pairs(port);
+	}
+	if (rc == 0) {
+		*step = "applying the receive mode and filters";
+		rc = vuser_apply_rx_mode(port);
+	}
+	vuser_unlock(port);
+	return rc;
+}
+
+/* Reset first: the backend must stop touching the rings before their buffers go back. */
 void
 vuser_glue_stop(struct vuser_port *port)
 {
-	struct rte_eth_dev_data *data = port->data;
-
 	vuser_lock(port);
-	/* Reset first: the backend must stop touching the rings before buffers go back. */
 	vu_device_set_status(port->dev, 0);
 	port->started = false;
-	for (uint16_t i = 0; i < data->nb_rx_queues; i++)
-		if (data->rx_queues[i])
-			vuser_rxq_stop(data->rx_queues[i]);
-	for (uint16_t i = 0; i < data->nb_tx_queues; i++)
-		if (data->tx_queues[i])
-			vuser_txq_stop(data->tx_queues[i]);
 	vuser_unlock(port);
 }

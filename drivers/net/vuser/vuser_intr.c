@@ -6,40 +6,24 @@
 
 #include "vuser_queue.h"
 
-void
-vuser_lock_init(struct vuser_port *port)
-{
-	pthread_mutexattr_t attr;
-
-	/* Recursive: a glue call may make another (start calls stop on failure). */
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&port->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-}
-
 /*
  * EAL's interrupt thread: the device's event fd is readable (a backend connecting to the
  * server socket, or the connection closing). The application's own control calls
- * (start, stop, close, configure) may run on another thread at the same time: the
- * device is used under the port's lock. The LSC callbacks run after it is released.
+ * (start, stop, close, configure) may run on another thread at the same time: the glue
+ * uses the device under the port's lock. The LSC callbacks run after it is released.
  */
 static void
 vuser_intr_lsc_handler(void *arg)
 {
 	struct rte_eth_dev *eth_dev = arg;
-	struct vuser_port *port = eth_dev->data->dev_private;
-	bool changed = false, report;
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	bool changed = false;
 
-	vuser_lock(port);
 	vuser_glue_handle_event(port, &changed);
-	/* A stopped port's link is down whatever the device says: nothing to report. */
-	report = changed && port->started;
-	vuser_unlock(port);
-	if (!report)
+	if (!changed)
 		return;
 	eth_dev->dev_ops->link_update(eth_dev, 0);
-	VUSER_LOG(INFO, port, "link %s", vuser_glue_link_up(port) ? "up" : "down");
+	VUSER_LOG(INFO, port, "link %s", eth_dev->data->dev_link.link_status ? "up" : "down");
 	if (eth_dev->data->dev_conf.intr_conf.lsc)
 		rte_eth_dev_callback_process(eth_dev, RTE_ETH_EVENT_INTR_LSC, NULL);
 }
@@ -47,8 +31,8 @@ vuser_intr_lsc_handler(void *arg)
 int
 vuser_intr_init(struct rte_eth_dev *eth_dev)
 {
-	struct vuser_port *port = eth_dev->data->dev_private;
-	int fd = vu_device_event_fd(port->dev);
+	struct vuser_port *port = vuser_port_of(eth_dev);
+	int fd = vuser_glue_event_fd(port);
 	int rc;
 
 	if (fd < 0)
@@ -80,7 +64,7 @@ fail:
 void
 vuser_intr_fini(struct rte_eth_dev *eth_dev)
 {
-	struct vuser_port *port = eth_dev->data->dev_private;
+	struct vuser_port *port = vuser_port_of(eth_dev);
 	int rc;
 
 	if (port->lsc_intr) {
@@ -116,7 +100,7 @@ vuser_intr_fini(struct rte_eth_dev *eth_dev)
 int
 vuser_intr_rxq_setup(struct rte_eth_dev *eth_dev)
 {
-	struct vuser_port *port = eth_dev->data->dev_private;
+	struct vuser_port *port = vuser_port_of(eth_dev);
 	uint16_t n = eth_dev->data->nb_rx_queues;
 	struct rte_intr_handle *h = eth_dev->intr_handle;
 
@@ -137,8 +121,7 @@ vuser_intr_rxq_setup(struct rte_eth_dev *eth_dev)
 	    rte_intr_efd_counter_size_set(h, sizeof(uint64_t)) < 0)
 		goto fail;
 	for (uint16_t i = 0; i < n; i++) {
-		int fd = vu_device_queue_call_fd(port->dev,
-						 vuser_rxq_vq_index(eth_dev->data->rx_queues[i]));
+		int fd = vuser_glue_call_fd(port, vuser_rxq_vq_index(eth_dev->data->rx_queues[i]));
 
 		if (fd < 0 || rte_intr_efds_index_set(h, i, fd) < 0)
 			goto fail;
@@ -171,7 +154,7 @@ vuser_rxq_has_used(const struct vuser_rxq *rxq, bool packed)
 static int
 vuser_rxq_intr_set(struct rte_eth_dev *eth_dev, uint16_t queue_id, bool on)
 {
-	struct vuser_port *port = eth_dev->data->dev_private;
+	struct vuser_port *port = vuser_port_of(eth_dev);
 	struct vuser_rxq *rxq = eth_dev->data->rx_queues[queue_id];
 	bool packed = port->features & VU_BIT(VU_F_RING_PACKED);
 
@@ -194,7 +177,7 @@ vuser_rxq_intr_set(struct rte_eth_dev *eth_dev, uint16_t queue_id, bool on)
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vuser_rxq_has_used(rxq, packed))
-		eventfd_write(vu_device_queue_call_fd(port->dev, vuser_rxq_vq_index(rxq)), 1);
+		eventfd_write(vuser_glue_call_fd(port, vuser_rxq_vq_index(rxq)), 1);
 	return 0;
 }
 

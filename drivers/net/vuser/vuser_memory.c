@@ -71,11 +71,11 @@ vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg
 	return 0;
 }
 
-/* locked: the caller holds EAL's memory hotplug lock (memory event callbacks do). */
-static int
-vuser_memory_build(const struct vuser_port *port, struct vu_mem_table *mem, bool locked)
+int
+vuser_memory_table(const struct vuser_port *port, bool need_fds, bool locked,
+		   struct vu_mem_table *mem)
 {
-	struct vuser_memory_walk w = { .mem = mem, .need_fds = vuser_glue_needs_memory_fds(port) };
+	struct vuser_memory_walk w = { .mem = mem, .need_fds = need_fds };
 
 	memset(mem, 0, sizeof(*mem));
 	if (locked)
@@ -100,52 +100,4 @@ vuser_memory_build(const struct vuser_port *port, struct vu_mem_table *mem, bool
 		return -ENOMEM;
 	}
 	return 0;
-}
-
-int
-vuser_memory_table(const struct vuser_port *port, struct vu_mem_table *mem)
-{
-	return vuser_memory_build(port, mem, false);
-}
-
-/* EAL grew its memory (dynamic hugepage allocation): the backend must be able to reach
- * the new pages before any descriptor points there. */
-static void
-vuser_memory_event(enum rte_mem_event type, const void *addr __rte_unused, size_t len __rte_unused,
-		   void *arg)
-{
-	struct vuser_port *port = arg;
-	struct vu_mem_table mem;
-
-	int rc;
-
-	if (type != RTE_MEM_EVENT_ALLOC || !port->started)
-		return;
-	rc = vuser_memory_build(port, &mem, true);
-	if (rc == 0) {
-		vuser_lock(port);
-		rc = vu_device_set_memory(port->dev, &mem);
-		vuser_unlock(port);
-	}
-	if (rc == 0)
-		VUSER_LOG(INFO, port, "memory table updated: %u regions", mem.nregions);
-}
-
-int
-vuser_memory_watch(struct vuser_port *port)
-{
-	int rc = rte_mem_event_callback_register(port->name, vuser_memory_event, port);
-
-	/* ENOTSUP: EAL memory is static (legacy mode, --no-huge): nothing to watch. */
-	if (rc < 0 && rte_errno != ENOTSUP) {
-		VUSER_LOG(ERR, port, "cannot watch EAL memory events: %s", rte_strerror(rte_errno));
-		return -rte_errno;
-	}
-	return 0;
-}
-
-void
-vuser_memory_unwatch(struct vuser_port *port)
-{
-	rte_mem_event_callback_unregister(port->name, port);
 }

@@ -334,19 +334,6 @@ vuser_txq_ring_addr(const struct vuser_txq *txq)
 	return vuser_ring_addr(txq->mz->addr, txq->size, vuser_packed(txq->port->features));
 }
 
-/* Virtqueue indexes: rx of pair i is 2i, tx is 2i + 1 (spec 5.1.2). */
-uint16_t
-vuser_rxq_vq_index(const struct vuser_rxq *rxq)
-{
-	return (uint16_t)(2 * rxq->queue_id);
-}
-
-uint16_t
-vuser_txq_vq_index(const struct vuser_txq *txq)
-{
-	return (uint16_t)(2 * txq->queue_id + 1);
-}
-
 /* Why vectorized=1 cannot have the SIMD Rx burst (vuser_rx_lines.c) on this port, or NULL
  * when it can. */
 static const char *
@@ -394,7 +381,7 @@ vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burs
 void
 vuser_select_bursts(struct rte_eth_dev *eth_dev)
 {
-	struct vuser_port *port = eth_dev->data->dev_private;
+	struct vuser_port *port = vuser_port_of(eth_dev);
 	const char *refusal;
 
 	vuser_pick_bursts(port, &eth_dev->rx_pkt_burst, &eth_dev->tx_pkt_burst, &refusal);

@@ -158,6 +158,19 @@ struct vuser_txq {
 	uint32_t max_frame; /* longest frame rte_eth_tx_prepare passes (vuser_tx_prepare) */
 };
 
+/* Virtqueue indexes: rx of pair i is 2i, tx is 2i + 1 (spec 5.1.2). */
+static inline uint16_t
+vuser_rxq_vq_index(const struct vuser_rxq *rxq)
+{
+	return (uint16_t)(2 * rxq->queue_id);
+}
+
+static inline uint16_t
+vuser_txq_vq_index(const struct vuser_txq *txq)
+{
+	return (uint16_t)(2 * txq->queue_id + 1);
+}
+
 uint16_t vuser_split_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_split_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);

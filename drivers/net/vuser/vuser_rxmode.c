@@ -4,12 +4,6 @@
  * setting and the glue applies it at start. */
 #include "vuser.h"
 
-static struct vuser_port *
-vuser_port_of(struct rte_eth_dev *eth_dev)
-{
-	return eth_dev->data->dev_private;
-}
-
 /* Without VIRTIO_NET_F_CTRL_RX the device delivers every frame: it is promiscuous and
  * all-multicast, and cannot be anything else. */
 static int

@@ -40,6 +40,20 @@ _Static_assert(sizeof(struct vuser_mp_kick_req) <= RTE_MP_MAX_PARAM_LEN &&
 
 /* Primary: ports that answer secondaries (the request handler is registered once). */
 static unsigned int vuser_serving;
+/* The primary's ops table (vuser_secondary_ops_init): it tells this driver's ports. */
+static const struct eth_dev_ops *vuser_primary_ops;
+
+/* The port of this driver named `name`, or NULL. */
+static const struct vuser_port *
+vuser_port_by_name(const char *name)
+{
+	uint16_t port_id;
+
+	if (rte_eth_dev_get_port_by_name(name, &port_id) != 0 ||
+	    rte_eth_devices[port_id].dev_ops != vuser_primary_ops)
+		return NULL;
+	return vuser_port_of(&rte_eth_devices[port_id]);
+}
 
 static uint16_t
 vuser_nb_data_vqs(const struct vuser_port *port)
@@ -224,7 +238,7 @@ vuser_secondary_tx(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 static int
 vuser_secondary_refuse(struct rte_eth_dev *eth_dev, const char *op, const char *api)
 {
-	const struct vuser_port *port = eth_dev->data->dev_private;
+	const struct vuser_port *port = vuser_port_of(eth_dev);
 
 	VUSER_LOG(ERR, port,
 		  "%s (%s) refused in a secondary process (pid %d): only the primary process "
@@ -303,6 +317,7 @@ static struct eth_dev_ops vuser_secondary_ops = {
 void
 vuser_secondary_ops_init(const struct eth_dev_ops *primary)
 {
+	vuser_primary_ops = primary;
 	vuser_secondary_ops.dev_infos_get = primary->dev_infos_get;
 	vuser_secondary_ops.stats_get = primary->stats_get;
 	vuser_secondary_ops.stats_reset = primary->stats_reset;
@@ -326,7 +341,7 @@ vuser_secondary_probe(struct rte_vdev_device *vdev)
 			"VUSER: %s: the primary process has no such port to attach to\n", name);
 		return -ENODEV;
 	}
-	port = eth_dev->data->dev_private;
+	port = vuser_port_of(eth_dev);
 	proc = calloc(1, sizeof(*proc) + sizeof(proc->kick_fds[0]) * vuser_nb_data_vqs(port));
 	if (!proc) {
 		rte_eth_dev_release_port(eth_dev);
