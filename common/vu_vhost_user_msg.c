@@ -89,7 +89,7 @@ vu_vhost_msg_close_fds(struct vu_vhost_msg *msg)
 	msg->nfds = 0;
 }
 
-static int64_t
+int64_t
 vu_now_ms(void)
 {
 	struct timespec ts;

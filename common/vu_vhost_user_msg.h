@@ -111,6 +111,10 @@ void vu_vhost_msg_init(struct vu_vhost_msg *msg, uint32_t request, uint32_t size
  * SET_MEM_TABLE is checked by vu_vhost_msg_check_mem_table instead. */
 int vu_vhost_request_payload_size(uint32_t request);
 
+/* CLOCK_MONOTONIC in milliseconds: the clock of every deadline here (and of the
+ * frontend's own bounded waits). */
+int64_t vu_now_ms(void);
+
 /* Send header + payload + fds. Returns 0 or -errno (-EPIPE when the peer went away). */
 int vu_vhost_msg_send(int sock, const struct vu_vhost_msg *msg, int timeout_ms);
 

@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vu_backend.h"
@@ -163,15 +162,6 @@ vu_vhost_no_payload(struct vu_backend *b, uint32_t request)
 
 	vu_vhost_msg_init(&msg, request, 0);
 	return vu_vhost_request(b, &msg, false);
-}
-
-static int64_t
-vu_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Connect without ever blocking longer than the timeout (a full backlog blocks connect). */
