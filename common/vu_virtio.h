@@ -3,6 +3,7 @@
 #ifndef VU_VIRTIO_H
 #define VU_VIRTIO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Device status bits (spec 2.1). */
@@ -94,6 +95,13 @@ struct vu_net_hdr {
 #define VU_NET_HDR_GSO_NONE 0u
 #define VU_NET_HDR_GSO_TCPV4 1u
 #define VU_NET_HDR_GSO_TCPV6 4u
+
+/* Do the negotiated features make the rings packed (spec 2.8) rather than split? */
+static inline bool
+vu_ring_is_packed(uint64_t features)
+{
+	return features & VU_BIT(VU_F_RING_PACKED);
+}
 
 /* Size of the virtio-net header for a negotiated feature set. */
 static inline uint32_t

@@ -369,7 +369,7 @@ vu_device_setup_queue(struct vu_device *dev, uint32_t idx, uint32_t size,
 		return -EPERM;
 	}
 	if (size == 0 || size > 32768 ||
-	    (!(dev->driver_features & VU_BIT(VU_F_RING_PACKED)) && (size & (size - 1)))) {
+	    (!vu_ring_is_packed(dev->driver_features) && (size & (size - 1)))) {
 		VU_ERR("%s: queue %u size %u is invalid", dev->name, idx, size);
 		return -EINVAL;
 	}

@@ -190,7 +190,7 @@ vu_device_resume_base(const struct vu_device *dev, uint32_t idx)
 	const struct vu_queue *q = &dev->queues[idx];
 	uint32_t base;
 
-	if (dev->driver_features & VU_BIT(VU_F_RING_PACKED)) {
+	if (vu_ring_is_packed(dev->driver_features)) {
 		base = vu_conn_packed_base(dev, idx, q);
 		VU_INFO("%s: queue %u resumes at slot %u, wrap counter %u", dev->name, idx,
 			vu_packed_base_slot(base), vu_packed_base_wrap(base));
@@ -247,9 +247,8 @@ vu_device_start_backend(struct vu_device *dev)
 {
 	const struct vu_backend_ops *ops = dev->ops;
 	struct vu_backend *b = dev->backend;
-	/* A packed ring starts at slot 0 with both wrap counters at 1 (spec 2.8.1); the
-	 * vhost-user base word carries the wrap counter in bit 15. */
-	uint32_t base = dev->driver_features & VU_BIT(VU_F_RING_PACKED) ? 1u << 15 : 0;
+	/* A packed ring starts at slot 0 with both wrap counters at 1 (spec 2.8.1). */
+	uint32_t base = vu_ring_is_packed(dev->driver_features) ? vu_packed_ring_base(0, true) : 0;
 	int rc;
 
 	if (dev->mem.nregions == 0) {

@@ -46,12 +46,6 @@ vuser_fault_name(enum vuser_fault_kind kind)
 	return (unsigned int)kind < VUSER_FAULT_N ? vuser_fault_names[kind] : "unknown";
 }
 
-static bool
-vuser_packed_port(const struct vuser_port *port)
-{
-	return port->features & VU_BIT(VU_F_RING_PACKED);
-}
-
 /* EAL's interrupt thread, after a queue stopped: the link reads down; tell the application. */
 static void
 vuser_fault_alarm(void *arg)
@@ -127,7 +121,7 @@ vuser_fault_report(struct vuser_port *port, const char *dir, uint16_t queue_id,
 		   struct vuser_queue_stats *stats, struct vuser_fault_log *log, bool *halted,
 		   enum vuser_fault_kind kind, uint32_t pos, uint32_t id, uint32_t len)
 {
-	bool packed = vuser_packed_port(port);
+	bool packed = vu_ring_is_packed(port->features);
 	bool stop = vuser_fault_stops(kind, dir[0] == 't', packed);
 	uint64_t count = ++stats->faults[kind];
 	uint64_t suppressed;

@@ -156,7 +156,7 @@ vuser_rxq_intr_set(struct rte_eth_dev *eth_dev, uint16_t queue_id, bool on)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
 	struct vuser_rxq *rxq = eth_dev->data->rx_queues[queue_id];
-	bool packed = port->features & VU_BIT(VU_F_RING_PACKED);
+	bool packed = vu_ring_is_packed(port->features);
 
 	if (!rxq || !port->started)
 		return -EINVAL;

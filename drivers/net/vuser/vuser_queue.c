@@ -167,17 +167,11 @@ vuser_txq_free(struct vuser_txq *txq)
 	rte_free(txq);
 }
 
-static bool
-vuser_packed(uint64_t features)
-{
-	return features & VU_BIT(VU_F_RING_PACKED);
-}
-
 /* Fresh ring with every usable buffer posted; called before DRIVER_OK. */
 int
 vuser_rxq_start(struct vuser_rxq *rxq, uint64_t features)
 {
-	bool packed = vuser_packed(features);
+	bool packed = vu_ring_is_packed(features);
 	struct rte_mbuf *m[VUSER_BURST_MAX];
 
 	rxq->hdr_size = (uint16_t)vu_net_hdr_size(features);
@@ -269,7 +263,7 @@ vuser_txq_start(struct vuser_txq *txq, uint64_t features)
 	memset(&txq->fault_log, 0, sizeof(txq->fault_log));
 	memset(txq->mz->addr, 0,
 	       vuser_ring_bytes(txq->size) + sizeof(struct vu_net_hdr) * txq->size);
-	if (vuser_packed(features)) {
+	if (vu_ring_is_packed(features)) {
 		vu_packed_ring_init(&txq->packed, txq->mz->addr, txq->size);
 		txq->packed.driver_event->flags = VU_RING_EVENT_FLAGS_DISABLE;
 		/* Every id free; popped from the top, so id 0 goes first. */
@@ -325,13 +319,13 @@ vuser_ring_addr(const void *mem, uint16_t size, bool packed)
 struct vu_vring_addr
 vuser_rxq_ring_addr(const struct vuser_rxq *rxq)
 {
-	return vuser_ring_addr(rxq->mz->addr, rxq->size, vuser_packed(rxq->port->features));
+	return vuser_ring_addr(rxq->mz->addr, rxq->size, vu_ring_is_packed(rxq->port->features));
 }
 
 struct vu_vring_addr
 vuser_txq_ring_addr(const struct vuser_txq *txq)
 {
-	return vuser_ring_addr(txq->mz->addr, txq->size, vuser_packed(txq->port->features));
+	return vuser_ring_addr(txq->mz->addr, txq->size, vu_ring_is_packed(txq->port->features));
 }
 
 /* Why vectorized=1 cannot have the SIMD Rx burst (vuser_rx_lines.c) on this port, or NULL
@@ -339,7 +333,7 @@ vuser_txq_ring_addr(const struct vuser_txq *txq)
 static const char *
 vuser_vec_rx_refusal(const struct vuser_port *port)
 {
-	if (!vuser_packed(port->features))
+	if (!vu_ring_is_packed(port->features))
 		return "it is written for packed rings (packed_vq=1)";
 #if defined(RTE_ARCH_X86_64)
 	if (rte_vect_get_max_simd_bitwidth() < RTE_VECT_SIMD_256)
@@ -361,7 +355,7 @@ vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burs
 	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 
 	*vec_refusal = NULL;
-	if (vuser_packed(port->features)) {
+	if (vu_ring_is_packed(port->features)) {
 		/* Whole ring lines of one-buffer packets at a time (vuser_rx_lines.c). */
 		*rx = mrg ? vuser_packed_recv_lines_mrg : vuser_packed_recv_lines;
 		*tx = vuser_packed_xmit;
@@ -391,7 +385,7 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 		VUSER_LOG(NOTICE, port,
 			  "vectorized=1: scalar %s-ring data path: the SIMD Rx "
 			  "burst is not used, %s",
-			  vuser_packed(port->features) ? "packed" : "split", refusal);
+			  vu_ring_is_packed(port->features) ? "packed" : "split", refusal);
 	else
 		VUSER_LOG(NOTICE, port,
 			  "vectorized=1: SIMD (AVX2) Rx burst on the packed "

@@ -171,6 +171,27 @@ vuser_txq_vq_index(const struct vuser_txq *txq)
 	return (uint16_t)(2 * txq->queue_id + 1);
 }
 
+/*
+ * After a burst made buffers available: publish them (split: the avail index; a packed
+ * ring's descriptors were published as they were written), then kick the device if it
+ * asks for it. rxq and txq keep `split` and `packed` in the same union.
+ */
+static __rte_always_inline void
+vuser_ring_publish(struct vuser_port *port, uint16_t vq_index, struct vu_split_ring *split,
+		   const struct vu_packed_ring *packed_ring, bool packed)
+{
+	bool kick;
+
+	if (packed) {
+		kick = vu_packed_ring_needs_kick(packed_ring);
+	} else {
+		vu_split_ring_avail_publish(split);
+		kick = vu_split_ring_needs_kick(split);
+	}
+	if (unlikely(kick))
+		vuser_glue_notify(port, vq_index);
+}
+
 uint16_t vuser_split_recv(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_split_recv_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);

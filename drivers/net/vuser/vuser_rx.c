@@ -81,21 +81,6 @@ vuser_rx_consumed(struct vuser_rxq *rxq, bool packed, uint16_t n)
 		rxq->split.last_used_idx = (uint16_t)(rxq->split.last_used_idx + n);
 }
 
-static __rte_always_inline void
-vuser_rx_publish(struct vuser_rxq *rxq, bool packed)
-{
-	bool kick;
-
-	if (packed) {
-		kick = vu_packed_ring_needs_kick(&rxq->packed);
-	} else {
-		vu_split_ring_avail_publish(&rxq->split);
-		kick = vu_split_ring_needs_kick(&rxq->split);
-	}
-	if (unlikely(kick))
-		vuser_glue_notify(rxq->port, vuser_rxq_vq_index(rxq));
-}
-
 /*
  * Is `id` a buffer the device may hand back now? With IN_ORDER buffers come back in the
  * order they were posted, which is 0..nb_desc-1 over and over (each one is reposted under
@@ -300,7 +285,7 @@ vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	else
 		for (uint16_t i = 0; i < ngive; i++)
 			vuser_rx_give(rxq, packed, give[i]);
-	vuser_rx_publish(rxq, packed);
+	vuser_ring_publish(rxq->port, vuser_rxq_vq_index(rxq), &rxq->split, &rxq->packed, packed);
 	/* Through the mbuf library rather than straight back to the pool: the inlined pool
 	 * put grew the ASan build's heap on every attach/detach (test_lifecycle). */
 	if (nfresh < avail)
@@ -371,7 +356,7 @@ vuser_rx_monitor_addr(void *queue, struct rte_power_monitor_cond *pmc)
 
 	if (!rxq->port->started)
 		return -EINVAL;
-	if (rxq->port->features & VU_BIT(VU_F_RING_PACKED))
+	if (vu_ring_is_packed(rxq->port->features))
 		w = vu_packed_ring_watch(&rxq->packed);
 	else
 		w = vu_split_ring_watch(&rxq->split);

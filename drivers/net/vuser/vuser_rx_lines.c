@@ -216,8 +216,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	rxq->next_id = id;
 	vu_packed_ring_used_advance(r, n);
 	vuser_rx_give_packed_all(rxq, give, n);
-	if (unlikely(vu_packed_ring_needs_kick(r)))
-		vuser_glue_notify(rxq->port, vuser_rxq_vq_index(rxq));
+	vuser_ring_publish(rxq->port, vuser_rxq_vq_index(rxq), &rxq->split, r, true);
 	vuser_filter_refresh(rxq);
 	vuser_tally_add(&rxq->stats, &tally, n);
 	return n;

@@ -396,7 +396,6 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 	struct vuser_burst_tally tally = { 0 };
 	uint16_t ntx = 0, sent = 0;
 	struct vuser_tx_line line = { .n = 0 };
-	bool kick;
 
 	/* A corrupt ring (vuser_fault.h) is left alone: the caller keeps every packet. */
 	if (unlikely(txq->halted))
@@ -460,14 +459,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		vuser_tx_line_flush(&line, &txq->packed);
 	if (unlikely(sent == 0))
 		return ntx;
-	if (packed) {
-		kick = vu_packed_ring_needs_kick(&txq->packed);
-	} else {
-		vu_split_ring_avail_publish(&txq->split);
-		kick = vu_split_ring_needs_kick(&txq->split);
-	}
-	if (unlikely(kick))
-		vuser_glue_notify(txq->port, vuser_txq_vq_index(txq));
+	vuser_ring_publish(txq->port, vuser_txq_vq_index(txq), &txq->split, &txq->packed, packed);
 	/* The next burst starts by reading used->idx: ask for its line now, so that it comes
 	 * while the application does the rest of its loop. */
 	if (!packed)
