@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* "The maximum Queue Size value is 32768" (spec 2.6; 2.8: a packed ring's too). */
+#define VU_QUEUE_SIZE_MAX 32768u
+
 /* Device status bits (spec 2.1). */
 #define VU_STATUS_ACKNOWLEDGE 1u
 #define VU_STATUS_DRIVER 2u

@@ -368,7 +368,7 @@ vu_device_setup_queue(struct vu_device *dev, uint32_t idx, uint32_t size,
 		VU_ERR("%s: queue %u set up in status 0x%x", dev->name, idx, dev->status);
 		return -EPERM;
 	}
-	if (size == 0 || size > 32768 ||
+	if (size == 0 || size > VU_QUEUE_SIZE_MAX ||
 	    (!vu_ring_is_packed(dev->driver_features) && (size & (size - 1)))) {
 		VU_ERR("%s: queue %u size %u is invalid", dev->name, idx, size);
 		return -EINVAL;

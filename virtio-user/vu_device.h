@@ -74,6 +74,25 @@ int vu_device_notify(struct vu_device *dev, uint32_t idx);
  * process received over a UNIX socket (a DPDK secondary process has no device). */
 int vu_device_notify_fd(int kick_fd);
 
+/* VLAN IDs are 12 bits: the receive filter keeps one bit for each, 64 to a word. */
+#define VU_VLAN_ID_COUNT 4096u
+#define VU_VLAN_BITMAP_WORDS (VU_VLAN_ID_COUNT / 64)
+
+static inline bool
+vu_vlan_bit(const uint64_t *bitmap, uint16_t vid)
+{
+	return (bitmap[vid / 64] >> (vid % 64)) & 1;
+}
+
+static inline void
+vu_vlan_bit_set(uint64_t *bitmap, uint16_t vid, bool on)
+{
+	if (on)
+		bitmap[vid / 64] |= 1ull << (vid % 64);
+	else
+		bitmap[vid / 64] &= ~(1ull << (vid % 64));
+}
+
 /* Receive filter as the driver set it through the control queue (spec 5.1.6.5.1-3).
  * The backend delivers every frame, so the driver's Rx path applies it. */
 #define VU_MAC_TABLE_MAX 32
@@ -87,7 +106,7 @@ struct vu_rx_filter {
 	uint32_t n_multicast;
 	uint8_t unicast[VU_MAC_TABLE_MAX][6];
 	uint8_t multicast[VU_MAC_TABLE_MAX][6];
-	uint64_t vlans[4096 / 64];
+	uint64_t vlans[VU_VLAN_BITMAP_WORDS];
 };
 
 /*

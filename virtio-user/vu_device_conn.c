@@ -510,7 +510,7 @@ vu_device_handle_event(struct vu_device *dev, bool *link_changed)
 		return 0;
 	/* Level-triggered: this only clears the epoll set's ready list; the backend's fd stays
 	 * readable until handle_event consumes what is pending. */
-	epoll_wait(dev->epfd, evs, 4, 0);
+	epoll_wait(dev->epfd, evs, sizeof(evs) / sizeof(evs[0]), 0);
 	ev = dev->ops->handle_event(dev->backend);
 	if (ev == VU_BACKEND_EV_CONNECTED) {
 		rc = vu_conn_attach(dev);

@@ -133,14 +133,9 @@ vu_ctrl_vlan(struct vu_device *dev, uint8_t cmd, const void *data, uint32_t len)
 	if (!vu_ctrl_negotiated(dev, VU_NET_F_CTRL_VLAN) || len != sizeof(vid))
 		return VU_NET_ERR;
 	memcpy(&vid, data, sizeof(vid));
-	if (vid >= 4096)
+	if (vid >= VU_VLAN_ID_COUNT || (cmd != VU_NET_CTRL_VLAN_ADD && cmd != VU_NET_CTRL_VLAN_DEL))
 		return VU_NET_ERR;
-	if (cmd == VU_NET_CTRL_VLAN_ADD)
-		dev->filter.vlans[vid / 64] |= 1ull << (vid % 64);
-	else if (cmd == VU_NET_CTRL_VLAN_DEL)
-		dev->filter.vlans[vid / 64] &= ~(1ull << (vid % 64));
-	else
-		return VU_NET_ERR;
+	vu_vlan_bit_set(dev->filter.vlans, vid, cmd == VU_NET_CTRL_VLAN_ADD);
 	return VU_NET_OK;
 }
 

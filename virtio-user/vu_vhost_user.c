@@ -251,7 +251,7 @@ vu_vhost_handshake(struct vu_backend *b)
 		rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_QUEUE_NUM, &num);
 		if (rc < 0)
 			return rc;
-		if (num == 0 || num > 0x8000) {
+		if (num == 0 || num > VU_NET_CTRL_MQ_VQ_PAIRS_MAX) {
 			VU_ERR("%s: GET_QUEUE_NUM: backend %s reports %llu queue pairs", b->name,
 			       b->path, (unsigned long long)num);
 			return -EPROTO;

@@ -465,8 +465,11 @@ static struct rte_vdev_driver vuser_driver = {
 
 RTE_PMD_REGISTER_VDEV(net_vuser, vuser_driver);
 RTE_PMD_REGISTER_ALIAS(net_vuser, virtio_user);
+/* The devargs' limits as the parser checks them (vuser_devargs.h). */
+#define VUSER_PARAM_QUEUES "queues=<1.." RTE_STR(VUSER_MAX_QUEUE_PAIRS) "> "
+#define VUSER_PARAM_QUEUE_SIZE "queue_size=<1.." RTE_STR(VUSER_MAX_QUEUE_SIZE) "> "
 RTE_PMD_REGISTER_PARAM_STRING(
 	net_vuser,
-	"path=<path> queues=<1..128> cq=<0|1> queue_size=<1..32768> "
+	"path=<path> " VUSER_PARAM_QUEUES "cq=<0|1> " VUSER_PARAM_QUEUE_SIZE
 	"mac=<xx:xx:xx:xx:xx:xx> speed=<Mbps> mrg_rxbuf=<0|1> in_order=<0|1> packed_vq=<0|1> "
 	"vectorized=<0|1> server=<0|1> iface=<name> interface_name=<name>");

@@ -51,7 +51,7 @@ vuser_filter_pass(const struct vu_rx_filter *f, const struct rte_mbuf *m)
 		const struct rte_vlan_hdr *vh = (const struct rte_vlan_hdr *)(eth + 1);
 		uint16_t vid = rte_be_to_cpu_16(vh->vlan_tci) & 0xfff;
 
-		if (!(f->vlans[vid / 64] & (1ull << (vid % 64))))
+		if (!vu_vlan_bit(f->vlans, vid))
 			return false;
 	}
 	if (f->promisc)

@@ -7,6 +7,11 @@
 #include "vu_log.h"
 #include "vuser.h"
 
+/* The devargs are parsed without the device's headers: their limits must be the device's. */
+_Static_assert(VUSER_MAX_QUEUE_PAIRS == VU_MAX_QUEUE_PAIRS &&
+		       VUSER_MAX_QUEUE_SIZE == VU_QUEUE_SIZE_MAX,
+	       "devargs limits differ from the device's");
+
 void
 vuser_glue_install_log(void)
 {
@@ -304,11 +309,11 @@ vuser_apply_rx_mode(struct vuser_port *port)
 		if (rc == 0)
 			rc = vuser_set_mac_table(port);
 	}
-	for (uint32_t vid = 0; rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_VLAN) && vid < 4096;
-	     vid++) {
+	for (uint32_t vid = 0;
+	     rc == 0 && vuser_glue_has(port, VU_NET_F_CTRL_VLAN) && vid < VU_VLAN_ID_COUNT; vid++) {
 		uint16_t v = (uint16_t)vid;
 
-		if (data->vlan_filter_conf.ids[vid / 64] & (1ull << (vid % 64)))
+		if (vu_vlan_bit(data->vlan_filter_conf.ids, v))
 			rc = vuser_ctrl(port, VU_NET_F_CTRL_VLAN, VU_NET_CTRL_VLAN,
 					VU_NET_CTRL_VLAN_ADD, &v, sizeof(v));
 	}
