@@ -20,7 +20,6 @@ struct vu_device_params {
 	const char *tun_path; /* vhost-kernel: TAP clone device; NULL: /dev/net/tun */
 	uint16_t queue_pairs;
 	bool ctrl_queue; /* emulate a control queue (forced on by queue_pairs > 1) */
-	uint16_t queue_size;
 	uint8_t mac[6];
 	bool mac_set;		 /* false: the device makes up a locally administered one */
 	unsigned int timeout_ms; /* 0: default */

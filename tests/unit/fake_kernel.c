@@ -182,7 +182,6 @@ fk_params(uint16_t pairs, const char *ifname)
 		.tun_path = FK_NODE,
 		.ifname = ifname,
 		.queue_pairs = pairs,
-		.queue_size = 256,
 		.mac_set = true,
 	};
 

@@ -82,7 +82,6 @@ create(struct ctx *c, uint16_t pairs)
 		.path = "/fake/sock",
 		.ops = &fake_ops,
 		.queue_pairs = pairs,
-		.queue_size = 256,
 	};
 
 	return vu_device_create(&p, &c->dev);
@@ -986,7 +985,6 @@ test_set_memory_without_fds(void **state)
 		.path = "/fake/sock",
 		.ops = &in_process,
 		.queue_pairs = 1,
-		.queue_size = 256,
 	};
 	struct vu_mem_table mem = c->mem;
 

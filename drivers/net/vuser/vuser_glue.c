@@ -62,7 +62,6 @@ vuser_glue_create(struct vuser_port *port)
 		.path = port->args.path,
 		.queue_pairs = port->args.queues,
 		.ctrl_queue = port->args.cq,
-		.queue_size = port->args.queue_size,
 		.mac_set = port->args.mac_set,
 		.ifname = port->args.iface[0] ? port->args.iface : NULL,
 		.server = port->args.server,
