@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Link settings over rtnetlink (libnl-3 route): a TAP's name, MAC, MTU and up/down state. */
+/* Link settings over rtnetlink (libnl-3 route): a TAP's MAC, MTU and up/down state. */
 #ifndef VU_NETLINK_H
 #define VU_NETLINK_H
 
@@ -14,9 +14,5 @@
 int vu_link_set_mac(const char *who, const char *ifname, const uint8_t mac[6]);
 int vu_link_set_mtu(const char *who, const char *ifname, uint32_t mtu);
 int vu_link_set_up(const char *who, const char *ifname, bool up);
-/* The kernel refuses to rename a link that is up (EBUSY). */
-int vu_link_rename(const char *who, const char *ifname, const char *new_name);
-/* 1 if a link of that name exists, 0 if not, or a negative errno. */
-int vu_link_exists(const char *who, const char *ifname);
 
 #endif /* VU_NETLINK_H */

@@ -5,8 +5,7 @@
  *
  * Creates the TAP and prints "OK <ifname> <queues>" (or "ERR <errno> <last error line>"
  * and exits 1), then reads one command a line from stdin and answers one line each:
- *   rename NEW | mac xx:xx:xx:xx:xx:xx | mtu N | up | down | exists NAME | hdr N |
- *   offload HEX | fds | close | quit
+ *   mac xx:xx:xx:xx:xx:xx | mtu N | up | down | hdr N | offload HEX | fds | close | quit
  * --device creates a whole vu_device on the vhost-kernel backend instead, whose TAP is
  * real and whose /dev/vhost-net is stood in for by fake_kernel.c (vhost ioctls answered
  * in-process; IFNAME must be a name, not a template). Its commands: start (the glue's
@@ -178,11 +177,6 @@ main(int argc, char **argv)
 			vu_tap_close(tap);
 			tap = NULL;
 			answer(0);
-		} else if (strcmp(cmd, "rename") == 0) {
-			rc = vu_link_rename(p.name, ifname, arg);
-			if (rc == 0)
-				snprintf(ifname, sizeof(ifname), "%s", arg);
-			answer(rc);
 		} else if (strcmp(cmd, "mac") == 0) {
 			answer(parse_mac(arg, mac) < 0 ? -EINVAL :
 							 vu_link_set_mac(p.name, ifname, mac));
@@ -190,8 +184,6 @@ main(int argc, char **argv)
 			answer(vu_link_set_mtu(p.name, ifname, (uint32_t)strtoul(arg, NULL, 10)));
 		} else if (strcmp(cmd, "up") == 0 || strcmp(cmd, "down") == 0) {
 			answer(vu_link_set_up(p.name, ifname, cmd[0] == 'u'));
-		} else if (strcmp(cmd, "exists") == 0) {
-			answer(vu_link_exists(p.name, arg));
 		} else if (strcmp(cmd, "hdr") == 0 && tap) {
 			answer(vu_tap_set_vnet_hdr_size(tap, (uint32_t)strtoul(arg, NULL, 10)));
 		} else if (strcmp(cmd, "offload") == 0 && tap) {
