@@ -93,9 +93,68 @@ vu_device_alloc_queues(struct vu_device *dev)
 	return 0;
 }
 
+/* What create refuses before it opens anything. */
+static int
+vu_device_check_params(const struct vu_device_params *params, const struct vu_backend_ops *ops)
+{
+	if (params->queue_pairs == 0 || params->queue_pairs > VU_MAX_QUEUE_PAIRS) {
+		VU_ERR("%s: %u queue pairs requested, the device supports 1 to %u", params->name,
+		       params->queue_pairs, VU_MAX_QUEUE_PAIRS);
+		return -EINVAL;
+	}
+	if (params->ifname && !ops->takes_ifname) {
+		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates, on "
+		       "a vhost-net character device (/dev/vhost-net: modprobe vhost_net); %s is "
+		       "not one",
+		       params->name, params->ifname, params->path);
+		return -EINVAL;
+	}
+	if (params->server && !ops->handle_event) {
+		VU_ERR("%s: server=1 makes vhost-user listen on a socket; %s is served by the %s "
+		       "backend, which has no server mode",
+		       params->name, params->path, ops->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The features and queue pairs the device offers, from the backend that is there. Server
+ * mode before the first connection: what the device passes through; a backend that
+ * connects must provide what the driver accepted (vu_device_conn.c). */
+static int
+vu_device_offer(struct vu_device *dev, const struct vu_device_params *params)
+{
+	uint64_t backend_features = VU_DEVICE_DATA_PATH_FEATURES;
+	uint32_t max_pairs = params->queue_pairs;
+	int rc = 0;
+
+	if (dev->connected)
+		rc = dev->ops->get_features(dev->backend, &backend_features);
+	if (rc == 0 && dev->connected)
+		rc = dev->ops->get_max_queue_pairs(dev->backend, &max_pairs);
+	if (rc < 0)
+		return rc;
+	if (params->queue_pairs > max_pairs) {
+		VU_ERR("%s: %u queue pairs requested, backend %s serves %u", dev->name,
+		       params->queue_pairs, params->path, max_pairs);
+		return -EINVAL;
+	}
+	dev->device_features = VU_DEVICE_EMULATED_FEATURES;
+	vu_device_take_backend_features(dev, backend_features);
+	if (params->ctrl_queue || params->queue_pairs > 1)
+		dev->device_features |= VU_DEVICE_CTRL_FEATURES;
+	/* "VIRTIO_NET_F_MQ Requires VIRTIO_NET_F_CTRL_VQ." */
+	if (params->queue_pairs > 1)
+		dev->device_features |= VU_BIT(VU_NET_F_MQ);
+	dev->config.max_virtqueue_pairs = params->queue_pairs;
+	return 0;
+}
+
 int
 vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 {
+	const struct vu_backend_ops *ops =
+		params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
 	struct vu_backend_params bp = {
 		.name = params->name,
 		.path = params->path,
@@ -105,41 +164,22 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		.tun_path = params->tun_path,
 		.server = params->server,
 	};
-	uint64_t backend_features;
-	uint32_t max_pairs;
 	struct vu_device *dev;
 	int rc;
 
-	if (params->queue_pairs == 0 || params->queue_pairs > VU_MAX_QUEUE_PAIRS) {
-		VU_ERR("%s: %u queue pairs requested, the device supports 1 to %u", params->name,
-		       params->queue_pairs, VU_MAX_QUEUE_PAIRS);
-		return -EINVAL;
-	}
+	rc = vu_device_check_params(params, ops);
+	if (rc < 0)
+		return rc;
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
 	dev->epfd = -1;
 	dev->watched_fd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
-	dev->ops =
-		params->ops ? params->ops : vu_backend_ops_for_path(params->path, params->server);
+	dev->ops = ops;
 	dev->nqueues = 2u * params->queue_pairs;
 	dev->server = params->server;
-	if (params->ifname && !dev->ops->takes_ifname) {
-		VU_ERR("%s: iface=%s names a TAP, which only the vhost-kernel backend creates, on "
-		       "a vhost-net character device (/dev/vhost-net: modprobe vhost_net); %s is "
-		       "not one",
-		       dev->name, params->ifname, params->path);
-		rc = -EINVAL;
-		goto fail;
-	}
-	if (params->server && !dev->ops->handle_event) {
-		VU_ERR("%s: server=1 makes vhost-user listen on a socket; %s is served by the %s "
-		       "backend, which has no server mode",
-		       dev->name, params->path, dev->ops->name);
-		rc = -EINVAL;
-		goto fail;
-	}
+	dev->mtu = VU_NET_DEFAULT_MTU;
 	/* Before open: vhost-kernel gives the port's MAC to its TAP. */
 	if (params->mac_set)
 		memcpy(dev->config.mac, params->mac, sizeof(dev->config.mac));
@@ -148,46 +188,19 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 	bp.mac = dev->config.mac;
 
 	rc = vu_device_alloc_queues(dev);
-	if (rc < 0)
-		goto fail;
-	rc = dev->ops->open(&bp, &dev->backend);
-	if (rc < 0)
-		goto fail;
-	rc = vu_device_conn_init(dev);
-	if (rc < 0)
-		goto fail;
-	/* Server mode before the first connection: offer what the device passes through; a
-	 * backend that connects must provide what the driver accepted (vu_device_conn.c). */
-	backend_features = VU_DEVICE_DATA_PATH_FEATURES;
-	max_pairs = params->queue_pairs;
-	if (dev->connected)
-		rc = dev->ops->get_features(dev->backend, &backend_features);
-	if (rc == 0 && dev->connected)
-		rc = dev->ops->get_max_queue_pairs(dev->backend, &max_pairs);
-	if (rc < 0)
-		goto fail;
-	if (params->queue_pairs > max_pairs) {
-		VU_ERR("%s: %u queue pairs requested, backend %s serves %u", dev->name,
-		       params->queue_pairs, params->path, max_pairs);
-		rc = -EINVAL;
-		goto fail;
+	if (rc == 0)
+		rc = dev->ops->open(&bp, &dev->backend);
+	if (rc == 0)
+		rc = vu_device_conn_init(dev);
+	if (rc == 0)
+		rc = vu_device_offer(dev, params);
+	if (rc < 0) {
+		vu_device_destroy(dev);
+		return rc;
 	}
-
-	dev->device_features = VU_DEVICE_EMULATED_FEATURES;
-	vu_device_take_backend_features(dev, backend_features);
-	dev->mtu = VU_NET_DEFAULT_MTU;
-	if (params->ctrl_queue || params->queue_pairs > 1)
-		dev->device_features |= VU_DEVICE_CTRL_FEATURES;
-	/* "VIRTIO_NET_F_MQ Requires VIRTIO_NET_F_CTRL_VQ." */
-	if (params->queue_pairs > 1)
-		dev->device_features |= VU_BIT(VU_NET_F_MQ);
-	dev->config.max_virtqueue_pairs = params->queue_pairs;
 	vu_device_ctrl_reset(dev);
 	*out = dev;
 	return 0;
-fail:
-	vu_device_destroy(dev);
-	return rc;
 }
 
 static void
