@@ -176,6 +176,7 @@ vuser_rx_repost(struct vuser_rxq *rxq, uint16_t *give, uint16_t *ngive, uint16_t
  * Take up to nb_pkts packets. Replacement mbufs are allocated before anything is taken,
  * so the ring stays full; a packet whose buffers are not all published yet is left for
  * the next call.
+ * One function on purpose: one hot loop whose steps are the inline helpers above.
  */
 static __rte_always_inline uint16_t
 vuser_rx_burst(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed,

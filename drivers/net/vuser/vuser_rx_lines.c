@@ -130,6 +130,7 @@ vuser_rx_lines_single(const struct vuser_rxq *rxq, uint16_t n)
 	return n;
 }
 
+/* One function on purpose: one hot loop, its per-line state in locals (see vuser_rx_burst). */
 static __rte_always_inline uint16_t
 vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg, bool avx2)
 {
