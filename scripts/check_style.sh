@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# Style checks CI runs: clang-format (the repo's .clang-format) over the C sources, and
-# an SPDX line in the first three lines of every source file. Exit 1 on any finding.
+# Style checks CI runs: clang-format (the repo's .clang-format) over the C sources, an
+# SPDX line in the first three lines of every source file, and the layer rules of
+# docs/architecture.md on the file graph (scripts/check_layers.py). Exit 1 on any finding.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,5 +20,9 @@ for f in "${src_files[@]}"; do
 		rc=1
 	fi
 done
-[ "$rc" -eq 0 ] && echo "check_style: clang-format and SPDX lines clean (${#c_files[@]} C files, ${#src_files[@]} sources)"
+if ! python3 scripts/check_layers.py; then
+	echo "check_style: the layer rules are broken (scripts/check_layers.py --graph shows why)"
+	rc=1
+fi
+[ "$rc" -eq 0 ] && echo "check_style: clang-format, SPDX lines and layers clean (${#c_files[@]} C files, ${#src_files[@]} sources)"
 exit "$rc"
