@@ -87,6 +87,14 @@ vuser_glue_offers(const struct vuser_port *port, unsigned int feature)
 	return false;
 }
 
+/* vuser_txq_start asks it for the largest frame Tx takes: the device's whole range here. */
+uint32_t
+vuser_glue_max_mtu(const struct vuser_port *port)
+{
+	(void)port;
+	return VU_NET_MAX_MTU;
+}
+
 static struct rte_mempool *mp;
 static struct rte_eth_dev_data fake_data;
 static struct vuser_port port;
