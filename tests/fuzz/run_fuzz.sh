@@ -12,6 +12,8 @@
 #   devargs     the devargs parser
 #   rx_ring     the PMD's Rx and Tx bursts consuming used entries a device wrote
 #               (split and packed rings, mergeable buffers, in-order), with DPDK
+#   vub_msg     libvub's message handler: request scripts from a hostile frontend over
+#               an in-memory transport (memfd regions, eventfds), with bursts between
 #
 # Binaries go to build-fuzz/ at the top of the repository; each run works on a copy of
 # the committed seeds (build-fuzz/corpus-<name>/, new inputs land there) and writes
@@ -30,7 +32,7 @@ while getopts "t:bh" opt; do
 done
 shift $((OPTIND - 1))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(vhost_msg devargs rx_ring)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(vhost_msg devargs rx_ring vub_msg)
 
 CC=${CC_FUZZ:-clang}
 command -v "$CC" >/dev/null || { echo "run_fuzz: $CC not found (scripts/setup.sh installs clang)" >&2; exit 1; }
@@ -57,6 +59,10 @@ build() { # $1 = target
 			"$ROOT/drivers/net/vuser/vuser_tx.c" \
 			"$ROOT/drivers/net/vuser/vuser_queue.c" "$ROOT/drivers/net/vuser/vuser_fault.c" \
 			-o "$bin" $(pkg-config --libs libdpdk) ;;
+	vub_msg)
+		"$CC" "${SAN[@]}" -I"$ROOT/common" -I"$ROOT/backend" "$ROOT/tests/fuzz/fuzz_$t.c" \
+			"$ROOT/tests/fuzz/fuzz_vub_transport.c" "$ROOT"/backend/vub_{dev,mem,msg,net,packed,ring}.c \
+			"$ROOT/common/vu_vhost_user_msg.c" "$ROOT/common/vu_log.c" -o "$bin" ;;
 	*) echo "run_fuzz: unknown target $t" >&2; return 1 ;;
 	esac
 }
