@@ -74,24 +74,11 @@ fm_fd(struct fm *m, bool memory)
 	return memory ? dup(m->memfd) : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
-/* flags operand: bit 0 NEED_REPLY, bit 1 REPLY (a frontend must never set it). */
 static void
 fm_send(struct fm *m, uint32_t request, uint8_t flags, const void *payload, uint32_t size,
 	const int *fds, unsigned int nfds)
 {
-	struct vu_vhost_msg msg;
-
-	vu_vhost_msg_init(&msg, request, size);
-	if (flags & 1)
-		msg.hdr.flags |= VU_VHOST_USER_FLAG_NEED_REPLY;
-	if (flags & 2)
-		msg.hdr.flags |= VU_VHOST_USER_FLAG_REPLY;
-	if (size)
-		memcpy(&msg.payload, payload, size);
-	for (unsigned int i = 0; i < nfds; i++)
-		if (fds[i] >= 0)
-			msg.fds[msg.nfds++] = fds[i];
-	fvt_deliver(m->dev, &msg);
+	fvt_send(m->dev, request, flags, payload, size, fds, nfds);
 }
 
 static void

@@ -204,6 +204,25 @@ fvt_deliver(struct vub_dev *dev, struct vu_vhost_msg *msg)
 }
 
 int
+fvt_send(struct vub_dev *dev, uint32_t request, uint8_t flags, const void *payload, uint32_t size,
+	 const int *fds, unsigned int nfds)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, request, size);
+	if (flags & 1)
+		msg.hdr.flags |= VU_VHOST_USER_FLAG_NEED_REPLY;
+	if (flags & 2)
+		msg.hdr.flags |= VU_VHOST_USER_FLAG_REPLY;
+	if (size)
+		memcpy(&msg.payload, payload, size);
+	for (unsigned int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			msg.fds[msg.nfds++] = fds[i];
+	return fvt_deliver(dev, &msg);
+}
+
+int
 fvt_memfd(const uint8_t *data, size_t data_len, size_t len)
 {
 	int fd = memfd_create("fuzz-vub", MFD_CLOEXEC);

@@ -25,6 +25,10 @@ struct vub_dev *fvt_dev(uint16_t pairs);
 /* Hand one message to the core as the AF_UNIX transport does: a drop resets the device
  * and lets the next frontend in. Returns what vub_dev_on_message returned. */
 int fvt_deliver(struct vub_dev *dev, struct vu_vhost_msg *msg);
+/* Build one request (flags: bit 0 NEED_REPLY, bit 1 REPLY, which a frontend must never
+ * set) with fds (-1 entries skipped) and deliver it. */
+int fvt_send(struct vub_dev *dev, uint32_t request, uint8_t flags, const void *payload,
+	     uint32_t size, const int *fds, unsigned int nfds);
 /* A memfd of len bytes filled from data (zero-padded), or -1. */
 int fvt_memfd(const uint8_t *data, size_t data_len, size_t len);
 

@@ -14,6 +14,8 @@
 #               (split and packed rings, mergeable buffers, in-order), with DPDK
 #   vub_msg     libvub's message handler: request scripts from a hostile frontend over
 #               an in-memory transport (memfd regions, eventfds), with bursts between
+#   vub_ring    libvub's ring walker (split, packed; dequeue, enqueue, mergeable, indirect,
+#               in-order, event idx) over rings from the input, invariants after each call
 #
 # Binaries go to build-fuzz/ at the top of the repository; each run works on a copy of
 # the committed seeds (build-fuzz/corpus-<name>/, new inputs land there) and writes
@@ -32,7 +34,7 @@ while getopts "t:bh" opt; do
 done
 shift $((OPTIND - 1))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(vhost_msg devargs rx_ring vub_msg)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(vhost_msg devargs rx_ring vub_msg vub_ring)
 
 CC=${CC_FUZZ:-clang}
 command -v "$CC" >/dev/null || { echo "run_fuzz: $CC not found (scripts/setup.sh installs clang)" >&2; exit 1; }
@@ -59,7 +61,7 @@ build() { # $1 = target
 			"$ROOT/drivers/net/vuser/vuser_tx.c" \
 			"$ROOT/drivers/net/vuser/vuser_queue.c" "$ROOT/drivers/net/vuser/vuser_fault.c" \
 			-o "$bin" $(pkg-config --libs libdpdk) ;;
-	vub_msg)
+	vub_msg | vub_ring)
 		"$CC" "${SAN[@]}" -I"$ROOT/common" -I"$ROOT/backend" "$ROOT/tests/fuzz/fuzz_$t.c" \
 			"$ROOT/tests/fuzz/fuzz_vub_transport.c" "$ROOT"/backend/vub_{dev,mem,msg,net,packed,ring}.c \
 			"$ROOT/common/vu_vhost_user_msg.c" "$ROOT/common/vu_log.c" -o "$bin" ;;
