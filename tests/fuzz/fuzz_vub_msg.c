@@ -343,6 +343,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fm m = { .in = { data, size } };
+	int mark = fvt_fd_mark();
 
 	m.memfd = fvt_memfd(NULL, 0, FM_MEM_SIZE);
 	if (m.memfd < 0)
@@ -352,5 +353,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fm_step(&m, (enum fm_op)(fin_u8(&m.in) % FM_NOPS));
 	vub_dev_destroy(m.dev);
 	close(m.memfd);
+	fvt_fd_check(mark);
 	return 0;
 }

@@ -394,7 +394,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fr r = { .in = { data, size } };
+	struct fr r = { .in = { data, size }, .memfd = -1 };
+	int mark = fvt_fd_mark();
 
 	if (fr_setup(&r)) {
 		for (int i = 0; i < FR_MAX_STEPS && r.in.n > 0; i++) {
@@ -423,5 +424,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vub_dev_destroy(r.dev);
 	if (r.memfd >= 0)
 		close(r.memfd);
+	fvt_fd_check(mark);
 	return 0;
 }

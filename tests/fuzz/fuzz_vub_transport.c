@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* An in-memory libvub transport for the fuzz targets: no sockets, regions on the heap. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -235,4 +236,29 @@ fvt_memfd(const uint8_t *data, size_t data_len, size_t len)
 		return -1;
 	}
 	return fd;
+}
+
+int
+fvt_fd_mark(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		abort();
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+void
+fvt_fd_check(int mark)
+{
+	int now = fvt_fd_mark();
+
+	if (now != mark) {
+		fprintf(stderr, "fuzz: %d fds open before the input, %d after\n", mark, now);
+		abort();
+	}
 }

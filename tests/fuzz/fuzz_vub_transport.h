@@ -32,4 +32,9 @@ int fvt_send(struct vub_dev *dev, uint32_t request, uint8_t flags, const void *p
 /* A memfd of len bytes filled from data (zero-padded), or -1. */
 int fvt_memfd(const uint8_t *data, size_t data_len, size_t len);
 
+/* The number of open fds now; after an input it must be the same again: an fd the core
+ * kept after its device was destroyed aborts. */
+int fvt_fd_mark(void);
+void fvt_fd_check(int mark);
+
 #endif /* FUZZ_VUB_TRANSPORT_H */
