@@ -299,13 +299,14 @@ vub_vring_file(struct vub_dev *dev, struct vu_vhost_msg *msg, int *fd)
 {
 	uint64_t v = msg->payload.u64;
 
+	/* Set before any refusal: the callers close *fd when the ring is refused. */
+	*fd = -1;
 	if (v & ~(uint64_t)VUB_VRING_FILE_BITS) {
 		VU_ERR("%s: %s payload 0x%llx sets bits beyond the index and \"invalid FD\": "
 		       "refused",
 		       dev->name, vu_vhost_request_name(msg->hdr.request), (unsigned long long)v);
 		return NULL;
 	}
-	*fd = -1;
 	if (!(v & VU_VHOST_USER_VRING_NOFD) && msg->nfds == 1) {
 		*fd = msg->fds[0];
 		msg->fds[0] = -1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of libvub's message handling: handshake, refusals, memory table, reset. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,6 +16,7 @@
 
 #include "test_util.h"
 #include "vub_frontend.h"
+#include "vub_transport.h"
 
 #define VF_RESET_DEVICE 34u
 #define VF_PROTOCOL_F_RESET_DEVICE 13
@@ -354,6 +356,49 @@ test_reset_owner(void **state)
 	vf_close(&f);
 }
 
+/* Stack below the caller's frame full of fd: what an uninitialized fd variable in the
+ * handler called next would hold. */
+static __attribute__((noinline)) void
+prime_stack(int fd)
+{
+	volatile int words[4096];
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		words[i] = fd;
+}
+
+/* A kick/call/err payload with bits beyond the index is refused, and only the fd that
+ * came with it is closed (fuzz_vub_msg found another fd closed: whatever the handler's
+ * uninitialized fd variable held). */
+static void
+test_vring_file_bad_bits_closes_only_its_fd(void **state)
+{
+	static const uint32_t requests[] = { VU_VHOST_USER_SET_VRING_CALL,
+					     VU_VHOST_USER_SET_VRING_ERR,
+					     VU_VHOST_USER_SET_VRING_KICK };
+	struct vf f;
+
+	(void)state;
+	vf_open(&f, 1);
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		int bystander = eventfd(0, EFD_CLOEXEC);
+		struct vu_vhost_msg msg;
+
+		assert_true(bystander >= 0);
+		vu_vhost_msg_init(&msg, requests[i], sizeof(uint64_t));
+		msg.payload.u64 = VF_TX | (1u << 9);
+		msg.fds[0] = eventfd(0, EFD_CLOEXEC);
+		msg.nfds = 1;
+		assert_true(msg.fds[0] >= 0);
+		prime_stack(bystander);
+		assert_int_equal(vub_dev_on_message(f.dev, &msg), 0);
+		assert_error_logged("sets bits beyond the index");
+		assert_int_not_equal(fcntl(bystander, F_GETFD), -1);
+		close(bystander);
+	}
+	vf_close(&f);
+}
+
 int
 main(void)
 {
@@ -370,6 +415,7 @@ main(void)
 		cmocka_unit_test_setup(test_disconnect_resets, setup),
 		cmocka_unit_test_setup(test_reset_device, setup),
 		cmocka_unit_test_setup(test_reset_owner, setup),
+		cmocka_unit_test_setup(test_vring_file_bad_bits_closes_only_its_fd, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
