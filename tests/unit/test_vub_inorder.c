@@ -46,13 +46,6 @@ close_dev(struct vf *f)
 	test_free(f);
 }
 
-static void
-fill(uint8_t *p, uint32_t len, uint8_t seed)
-{
-	for (uint32_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed + i * 3);
-}
-
 /* Split: a chain in descriptors head, head + 1, head + 2 of the table, each "next" the
  * following entry and 0 after the last ("driver MUST set next to 0 for the last
  * descriptor in the table ... and to x + 1 for the rest", 2.7.9). */
@@ -69,7 +62,7 @@ split_post_chain(struct vf *f, uint16_t head, uint8_t seed)
 		if (i == 0)
 			memset(buf, 0, VF_HDR_LEN);
 		else
-			fill(buf, lens[i], (uint8_t)(seed + i));
+			vf_fill(buf, lens[i], (uint8_t)(seed + i));
 		vf_put_desc(f, VF_TX, slot, (uint64_t)(uintptr_t)buf, lens[i],
 			    i + 1 < CHAIN_DESCS ? VU_DESC_F_NEXT : 0, next);
 		slot = next;
@@ -92,7 +85,7 @@ packed_post_chain(struct vf *f, uint16_t id, uint8_t seed)
 		if (i == 0)
 			memset(buf, 0, VF_HDR_LEN);
 		else
-			fill(buf, lens[i], (uint8_t)(seed + i));
+			vf_fill(buf, lens[i], (uint8_t)(seed + i));
 		vf_put_pdesc(f, VF_TX, r->avail_idx, (uint64_t)(uintptr_t)buf, lens[i], id,
 			     i + 1 < CHAIN_DESCS ? VU_DESC_F_NEXT : 0);
 		vf_pavail_advance(f, VF_TX, 1);
@@ -124,8 +117,8 @@ tx_chains(bool packed)
 
 			assert_int_equal(vf_dequeue(f, &pkt, got, sizeof(got), &len), 1);
 			assert_int_equal(len, PIECE1 + PIECE2);
-			fill(want, PIECE1, (uint8_t)(seed + 1));
-			fill(want + PIECE1, PIECE2, (uint8_t)(seed + 2));
+			vf_fill(want, PIECE1, (uint8_t)(seed + 1));
+			vf_fill(want + PIECE1, PIECE2, (uint8_t)(seed + 2));
 			assert_memory_equal(got, want, sizeof(want));
 		}
 		for (uint32_t c = 0; c < CHAINS_PER_ROUND; c++) {
@@ -165,7 +158,7 @@ rx_merged(bool packed)
 	for (uint32_t round = 0; round < RX_ROUNDS; round++) {
 		vf_post_rx(f, 2 * RX_FRAMES_PER_ROUND, RX_BUF);
 		for (uint32_t i = 0; i < RX_FRAMES_PER_ROUND; i++) {
-			fill(frame, RX_FRAME, (uint8_t)(round * 10 + i));
+			vf_fill(frame, RX_FRAME, (uint8_t)(round * 10 + i));
 			assert_int_equal(vf_enqueue(f, frame, RX_FRAME), 1);
 		}
 		for (uint32_t i = 0; i < RX_FRAMES_PER_ROUND; i++) {
@@ -176,7 +169,7 @@ rx_merged(bool packed)
 			assert_int_equal(id, first);
 			assert_int_equal(len, RX_BUF);
 			assert_int_equal(hdr->num_buffers, 2);
-			fill(frame, RX_FRAME, (uint8_t)(round * 10 + i));
+			vf_fill(frame, RX_FRAME, (uint8_t)(round * 10 + i));
 			assert_memory_equal(vf_buf(f, VF_RX, first) + VF_HDR_LEN, frame,
 					    RX_BUF - VF_HDR_LEN);
 			next_slot = (next_slot + 1) % VF_RING_SIZE;

@@ -42,15 +42,6 @@ memfd_mappings(void)
 	return n;
 }
 
-static void
-assert_error_logged(const char *needle)
-{
-	if (!strstr(tu_log_last_error(), needle))
-		fail_msg("expected an error line with \"%s\", last error: \"%s\"", needle,
-			 tu_log_last_error());
-	tu_log_reset();
-}
-
 static int
 setup(void **state)
 {
@@ -119,11 +110,11 @@ test_features_refused(void **state)
 	assert_int_equal(
 		vf_set_u64(&f, VU_VHOST_USER_SET_FEATURES, VF_FEATURES | VU_BIT(VU_NET_F_CTRL_VQ)),
 		EINVAL);
-	assert_error_logged("does not offer");
+	vf_assert_error_logged("does not offer");
 	assert_int_equal(
 		vf_set_u64(&f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, VF_PROTOCOL | VU_BIT(9)),
 		EINVAL);
-	assert_error_logged("does not offer");
+	vf_assert_error_logged("does not offer");
 	assert_int_equal(vub_dev_features(f.dev), 0);
 	vf_close(&f);
 }
@@ -138,7 +129,7 @@ mem_table_refused(struct vf *f, const struct vu_vhost_memory *m, uint32_t nregio
 		offsetof(struct vu_vhost_memory, regions) + nregions * sizeof(m->regions[0]);
 
 	assert_int_not_equal(vf_request(f, VU_VHOST_USER_SET_MEM_TABLE, m, size, fds, nfds), 0);
-	assert_error_logged(needle);
+	vf_assert_error_logged(needle);
 	assert_int_equal(tu_count_fds(), before);
 	assert_int_equal(memfd_mappings(), 1);
 	assert_true(vub_dev_connected(f->dev));
@@ -204,10 +195,10 @@ test_unknown_request(void **state)
 	vf_set_u64(&f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, VF_PROTOCOL);
 	f.acks = true;
 	assert_int_equal(vf_set_u64(&f, VF_SET_STATUS, VU_STATUS_DRIVER_OK), ENOTSUP);
-	assert_error_logged("request 39 (UNKNOWN) is not implemented");
+	vf_assert_error_logged("request 39 (UNKNOWN) is not implemented");
 	/* SET_LOG_FD is known to the message layer, not implemented by the device. */
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_LOG_FD, 0), ENOTSUP);
-	assert_error_logged("request 7 (SET_LOG_FD) is not implemented");
+	vf_assert_error_logged("request 7 (SET_LOG_FD) is not implemented");
 	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_QUEUE_NUM), 1);
 	vf_close(&f);
 }
@@ -223,7 +214,7 @@ test_wrong_size_drops(void **state)
 	(void)state;
 	vf_open(&f, 1);
 	vf_request(&f, VU_VHOST_USER_SET_VRING_NUM, &num, sizeof(num), NULL, 0);
-	assert_error_logged("payload of 4 bytes, expected 8");
+	vf_assert_error_logged("payload of 4 bytes, expected 8");
 	assert_false(vub_dev_connected(f.dev));
 	assert_int_equal(vf_recv(&f, &msg), -ECONNRESET);
 	vf_close(&f);
@@ -242,25 +233,25 @@ test_vring_refused(void **state)
 	f.acks = true;
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_FEATURES, VF_FEATURES), 0);
 	assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_NUM, 0, 3), EINVAL);
-	assert_error_logged("power of two");
+	vf_assert_error_logged("power of two");
 	assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_NUM, 5, 8), EINVAL);
-	assert_error_logged("names vring 5, the device has 2");
+	vf_assert_error_logged("names vring 5, the device has 2");
 	assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_ENABLE, 0, 2), EINVAL);
-	assert_error_logged("expected 0 or 1");
+	vf_assert_error_logged("expected 0 or 1");
 	assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_BASE, 0, 1u << 16), EINVAL);
-	assert_error_logged("16 bits");
+	vf_assert_error_logged("16 bits");
 	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0),
 			 ENOTSUP);
-	assert_error_logged("dirty logging");
+	vf_assert_error_logged("dirty logging");
 	/* A kick before the ring is described: the ring stays stopped. */
 	assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_NUM, VF_TX, 8), 0);
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_KICK, nofd), EINVAL);
-	assert_error_logged("before SET_VRING_ADDR");
+	vf_assert_error_logged("before SET_VRING_ADDR");
 	/* A file request without its fd, or with bits beyond the index. */
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, VF_TX), EINVAL);
-	assert_error_logged("came with 0 file descriptors, expected 1");
+	vf_assert_error_logged("came with 0 file descriptors, expected 1");
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, nofd | (1u << 9)), EINVAL);
-	assert_error_logged("sets bits beyond the index");
+	vf_assert_error_logged("sets bits beyond the index");
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_CALL, nofd), 0);
 	assert_null(vub_dequeue_enter(f.dev, 0));
 	vf_close(&f);
@@ -283,11 +274,11 @@ test_ring_outside_memory(void **state)
 	a.used_user_addr = vf_addr(&f, 8192);
 	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_KICK, nofd), EFAULT);
-	assert_error_logged("available ring at");
+	vf_assert_error_logged("available ring at");
 	a.avail_user_addr = vf_addr(&f, 4097); /* misaligned */
 	assert_int_equal(vf_request(&f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_VRING_KICK, nofd), EFAULT);
-	assert_error_logged("not aligned to 2 bytes");
+	vf_assert_error_logged("not aligned to 2 bytes");
 	assert_null(vub_dequeue_enter(f.dev, 0));
 	assert_false(f.ready);
 	vf_close(&f);
@@ -392,7 +383,7 @@ test_vring_file_bad_bits_closes_only_its_fd(void **state)
 		assert_true(msg.fds[0] >= 0);
 		prime_stack(bystander);
 		assert_int_equal(vub_dev_on_message(f.dev, &msg), 0);
-		assert_error_logged("sets bits beyond the index");
+		vf_assert_error_logged("sets bits beyond the index");
 		assert_int_not_equal(fcntl(bystander, F_GETFD), -1);
 		close(bystander);
 	}

@@ -43,15 +43,6 @@ close_dev(struct vf *f)
 	test_free(f);
 }
 
-static void
-assert_error_logged(const char *needle)
-{
-	if (!strstr(tu_log_last_error(), needle))
-		fail_msg("expected an error line with \"%s\", last error: \"%s\"", needle,
-			 tu_log_last_error());
-	tu_log_reset();
-}
-
 /* Offered exactly as asked; a set beyond the header offloads or a TSO without its
  * checksum is refused at create with a line saying which. */
 static void
@@ -82,7 +73,7 @@ test_offered(void **state)
 		assert_int_equal(vub_af_unix_create(&ap, &t), 0);
 		dp.offloads = bad[i];
 		assert_int_equal(vub_dev_create(&dp, t, &dev), -EINVAL);
-		assert_error_logged(why[i]);
+		vf_assert_error_logged(why[i]);
 		close(sv[0]);
 	}
 }
@@ -171,7 +162,7 @@ test_dequeue_header(void **state)
 	h.csum_offset = FRAME_LEN - CSUM_START - 1;
 	h = send_with(f, &h);
 	assert_hdr(&h, &zero);
-	assert_error_logged("checksum field past the end of the frame");
+	vf_assert_error_logged("checksum field past the end of the frame");
 	/* Once per ring: TCPV6 not negotiated, segmentation without NEEDS_CSUM, size 0. */
 	h = tso;
 	h.gso_type = VU_NET_HDR_GSO_TCPV6;
@@ -203,7 +194,7 @@ test_dequeue_not_negotiated(void **state)
 	(void)state;
 	h = send_with(f, &csum);
 	assert_hdr(&h, &zero);
-	assert_error_logged("an offload not negotiated");
+	vf_assert_error_logged("an offload not negotiated");
 	close_dev(f);
 }
 

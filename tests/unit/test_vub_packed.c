@@ -23,22 +23,6 @@
 
 static struct vub_pkt pkt;
 
-static void
-assert_error_logged(const char *needle)
-{
-	if (!strstr(tu_log_last_error(), needle))
-		fail_msg("expected an error line with \"%s\", last error: \"%s\"", needle,
-			 tu_log_last_error());
-	tu_log_reset();
-}
-
-static void
-fill(uint8_t *p, uint32_t len, uint8_t seed)
-{
-	for (uint32_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed + i * 7);
-}
-
 static int
 setup(void **state)
 {
@@ -71,13 +55,13 @@ test_dequeue(void **state)
 	uint32_t len, id, ulen;
 
 	for (uint8_t i = 0; i < NFRAMES; i++) {
-		fill(in, FRAME_LEN, i);
+		vf_fill(in, FRAME_LEN, i);
 		vf_post_tx(f, in, FRAME_LEN);
 	}
 	for (uint8_t i = 0; i < NFRAMES; i++) {
 		assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
 		assert_int_equal(len, FRAME_LEN);
-		fill(in, FRAME_LEN, i);
+		vf_fill(in, FRAME_LEN, i);
 		assert_memory_equal(in, out, FRAME_LEN);
 	}
 	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 0);
@@ -102,7 +86,7 @@ test_enqueue(void **state)
 
 	vf_post_rx(f, NFRAMES, VF_BUF_SIZE);
 	for (uint8_t i = 0; i < NFRAMES; i++) {
-		fill(frame, FRAME_LEN, i);
+		vf_fill(frame, FRAME_LEN, i);
 		assert_int_equal(vf_enqueue(f, frame, FRAME_LEN), 1);
 	}
 	assert_int_equal(vf_enqueue(f, frame, FRAME_LEN), 0);
@@ -114,7 +98,7 @@ test_enqueue(void **state)
 		assert_int_equal(id, i);
 		assert_int_equal(len, VF_HDR_LEN + FRAME_LEN);
 		assert_int_equal(((const struct vu_net_hdr *)vf_buf(f, VF_RX, i))->num_buffers, 1);
-		fill(frame, FRAME_LEN, i);
+		vf_fill(frame, FRAME_LEN, i);
 		assert_memory_equal(vf_buf(f, VF_RX, i) + VF_HDR_LEN, frame, FRAME_LEN);
 	}
 	assert_int_equal(tu_log_errors(), 0);
@@ -128,7 +112,7 @@ test_enqueue_mergeable(void **state)
 	const uint32_t lens[] = { MRG_BUF, MRG_BUF, VF_HDR_LEN + BIG_FRAME - 2 * MRG_BUF };
 	uint32_t id, len, off = 0;
 
-	fill(frame, BIG_FRAME, 3);
+	vf_fill(frame, BIG_FRAME, 3);
 	vf_post_rx(f, 4, MRG_BUF);
 	assert_int_equal(vf_enqueue(f, frame, BIG_FRAME), 1);
 	assert_int_equal(((const struct vu_net_hdr *)vf_buf(f, VF_RX, 0))->num_buffers, 3);
@@ -180,7 +164,7 @@ test_chain(void **state)
 	uint32_t len, id, ulen;
 
 	memset(hdr, 0, VF_HDR_LEN);
-	fill(data, FRAME_LEN, 4);
+	vf_fill(data, FRAME_LEN, 4);
 	vf_put_pdesc(f, VF_TX, 1, (uintptr_t)data, FRAME_LEN, 7, 0);
 	vf_put_pdesc(f, VF_TX, 0, (uintptr_t)hdr, VF_HDR_LEN, 0, VU_DESC_F_NEXT);
 	f->ndesc[VF_TX][7] = 2;
@@ -206,7 +190,7 @@ test_indirect(void **state)
 	uint32_t len;
 
 	memset(hdr, 0, VF_HDR_LEN);
-	fill(data, FRAME_LEN, 9);
+	vf_fill(data, FRAME_LEN, 9);
 	/* Flags other than WRITE are ignored in a table (DPDK's driver leaves WRITE on the
 	 * header entry of its Tx tables). */
 	table[0] = (struct vu_packed_desc){ (uintptr_t)hdr, VF_HDR_LEN, 0, VU_DESC_F_WRITE };
@@ -229,7 +213,7 @@ assert_tx_broken(struct vf *f, const char *needle)
 
 	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), -EIO);
 	assert_int_equal(tu_log_errors(), 1);
-	assert_error_logged(needle);
+	vf_assert_error_logged(needle);
 	assert_int_equal(vf_eventfd_count(f->err[VF_TX]), 1);
 	assert_null(vub_dequeue_enter(f->dev, 0));
 	vf_post_rx(f, 1, VF_BUF_SIZE);
@@ -279,7 +263,7 @@ test_readable_in_rx(void **state)
 	vf_put_pdesc(f, VF_RX, 0, (uintptr_t)vf_buf(f, VF_RX, 0), VF_BUF_SIZE, 0, 0);
 	vf_pavail_advance(f, VF_RX, 1);
 	assert_int_equal(vf_enqueue(f, frame, FRAME_LEN), -EIO);
-	assert_error_logged("device-readable buffer in a receive chain");
+	vf_assert_error_logged("device-readable buffer in a receive chain");
 	assert_null(vub_enqueue_enter(f->dev, 0));
 }
 
@@ -294,7 +278,7 @@ test_base_past_ring(void **state)
 	assert_int_equal(
 		vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, VF_TX, VF_RING_SIZE | 1u << 15), 0);
 	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_VRING_KICK, nofd), EINVAL);
-	assert_error_logged("its base 8 is past its 8 descriptors");
+	vf_assert_error_logged("its base 8 is past its 8 descriptors");
 	assert_null(vub_dequeue_enter(f->dev, 0));
 }
 

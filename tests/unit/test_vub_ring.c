@@ -19,22 +19,6 @@
 
 static struct vub_pkt pkt;
 
-static void
-assert_error_logged(const char *needle)
-{
-	if (!strstr(tu_log_last_error(), needle))
-		fail_msg("expected an error line with \"%s\", last error: \"%s\"", needle,
-			 tu_log_last_error());
-	tu_log_reset();
-}
-
-static void
-fill(uint8_t *p, uint32_t len, uint8_t seed)
-{
-	for (uint32_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed + i * 7);
-}
-
 static int
 setup(void **state)
 {
@@ -67,13 +51,13 @@ test_dequeue(void **state)
 	uint32_t len, id, ulen;
 
 	for (uint8_t i = 0; i < NFRAMES; i++) {
-		fill(in, FRAME_LEN, i);
+		vf_fill(in, FRAME_LEN, i);
 		vf_post_tx(f, in, FRAME_LEN);
 	}
 	for (uint8_t i = 0; i < NFRAMES; i++) {
 		assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
 		assert_int_equal(len, FRAME_LEN);
-		fill(in, FRAME_LEN, i);
+		vf_fill(in, FRAME_LEN, i);
 		assert_memory_equal(in, out, FRAME_LEN);
 	}
 	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 0);
@@ -99,7 +83,7 @@ test_enqueue(void **state)
 
 	vf_post_rx(f, NFRAMES, VF_BUF_SIZE);
 	for (uint8_t i = 0; i < NFRAMES; i++) {
-		fill(frame, FRAME_LEN, i);
+		vf_fill(frame, FRAME_LEN, i);
 		assert_int_equal(vf_enqueue(f, frame, FRAME_LEN), 1);
 	}
 	assert_int_equal(vf_enqueue(f, frame, FRAME_LEN), 0);
@@ -111,7 +95,7 @@ test_enqueue(void **state)
 		assert_int_equal(hdr->num_buffers, 1);
 		assert_int_equal(hdr->flags, 0);
 		assert_int_equal(hdr->gso_type, 0);
-		fill(frame, FRAME_LEN, i);
+		vf_fill(frame, FRAME_LEN, i);
 		assert_memory_equal(vf_buf(f, VF_RX, i) + VF_HDR_LEN, frame, FRAME_LEN);
 	}
 	assert_false(vf_used(f, VF_RX, &id, &len));
@@ -127,7 +111,7 @@ test_enqueue_mergeable(void **state)
 	const uint32_t lens[] = { MRG_BUF, MRG_BUF, VF_HDR_LEN + BIG_FRAME - 2 * MRG_BUF };
 	uint32_t id, len, off = 0;
 
-	fill(frame, BIG_FRAME, 3);
+	vf_fill(frame, BIG_FRAME, 3);
 	vf_post_rx(f, 4, MRG_BUF);
 	assert_int_equal(vf_enqueue(f, frame, BIG_FRAME), 1);
 	assert_int_equal(((const struct vu_net_hdr *)vf_buf(f, VF_RX, 0))->num_buffers, 3);
@@ -183,7 +167,7 @@ test_dequeue_indirect(void **state)
 	uint32_t len;
 
 	memset(hdr, 0, VF_HDR_LEN);
-	fill(data, FRAME_LEN, 9);
+	vf_fill(data, FRAME_LEN, 9);
 	table[0] = (struct vu_desc){ (uintptr_t)hdr, VF_HDR_LEN, VU_DESC_F_NEXT, 1 };
 	table[1] = (struct vu_desc){ (uintptr_t)data, FRAME_LEN, 0, 0 };
 	vf_put_desc(f, VF_TX, 0, (uintptr_t)table, 2 * sizeof(*table), VU_DESC_F_INDIRECT, 0);
@@ -205,7 +189,7 @@ assert_tx_broken(struct vf *f, const char *needle)
 
 	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), -EIO);
 	assert_int_equal(tu_log_errors(), 1);
-	assert_error_logged(needle);
+	vf_assert_error_logged(needle);
 	assert_int_equal(vf_eventfd_count(f->err[VF_TX]), 1);
 	assert_null(vub_dequeue_enter(f->dev, 0));
 	assert_false(vf_used(f, VF_TX, &id, &ulen));
@@ -289,7 +273,7 @@ test_writable_in_tx(void **state)
 	uint32_t len;
 
 	memset(buf, 0, VF_HDR_LEN);
-	fill(buf + VF_HDR_LEN, FRAME_LEN, 5);
+	vf_fill(buf + VF_HDR_LEN, FRAME_LEN, 5);
 	vf_put_desc(f, VF_TX, 0, (uintptr_t)buf, VF_HDR_LEN + FRAME_LEN, VU_DESC_F_WRITE, 0);
 	vf_avail(f, VF_TX, 0);
 	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
@@ -386,7 +370,7 @@ test_readable_in_rx(void **state)
 	vf_put_desc(f, VF_RX, 0, (uintptr_t)vf_buf(f, VF_RX, 0), VF_BUF_SIZE, 0, 0);
 	vf_avail(f, VF_RX, 0);
 	assert_int_equal(vf_enqueue(f, frame, FRAME_LEN), -EIO);
-	assert_error_logged("device-readable buffer in a receive chain");
+	vf_assert_error_logged("device-readable buffer in a receive chain");
 	assert_int_equal(vf_eventfd_count(f->err[VF_RX]), 1);
 	assert_null(vub_enqueue_enter(f->dev, 0));
 	vf_post_tx(f, frame, FRAME_LEN);
@@ -432,7 +416,7 @@ test_resume_at_used_index(void **state)
 	uint64_t kick = VF_TX | VU_VHOST_USER_VRING_NOFD;
 
 	for (uint8_t i = 0; i < NFRAMES; i++) {
-		fill(frame, FRAME_LEN, i);
+		vf_fill(frame, FRAME_LEN, i);
 		vf_post_tx(f, frame, FRAME_LEN);
 	}
 	for (uint8_t i = 0; i < NFRAMES; i++)
@@ -443,12 +427,12 @@ test_resume_at_used_index(void **state)
 	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_VRING_KICK, kick), 0);
 	for (uint8_t i = 0; i < 2; i++) {
-		fill(frame, FRAME_LEN, (uint8_t)(100 + i));
+		vf_fill(frame, FRAME_LEN, (uint8_t)(100 + i));
 		vf_post_tx(f, frame, FRAME_LEN);
 	}
 	for (uint8_t i = 0; i < 2; i++) {
 		assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
-		fill(frame, FRAME_LEN, (uint8_t)(100 + i));
+		vf_fill(frame, FRAME_LEN, (uint8_t)(100 + i));
 		assert_memory_equal(out, frame, FRAME_LEN);
 	}
 	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 0);
@@ -514,7 +498,7 @@ test_rings_left_out_of_new_table(void **state)
 	m.regions[0].memory_size = VF_MEM_SIZE - VF_BUF_BASE;
 	m.regions[0].mmap_offset = VF_BUF_BASE;
 	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_MEM_TABLE, &m, size, &f->memfd, 1), 0);
-	assert_error_logged("not inside the new memory table");
+	vf_assert_error_logged("not inside the new memory table");
 	assert_null(vub_dequeue_enter(f->dev, 0));
 	assert_null(vub_enqueue_enter(f->dev, 0));
 }

@@ -418,3 +418,19 @@ vf_enqueue(struct vf *f, const void *frame, uint32_t len)
 	vub_vq_leave(vq);
 	return rc;
 }
+
+void
+vf_fill(uint8_t *p, uint32_t len, uint8_t seed)
+{
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed + i * 7);
+}
+
+void
+vf_assert_error_logged(const char *needle)
+{
+	if (!strstr(tu_log_last_error(), needle))
+		fail_msg("expected an error line with \"%s\", last error: \"%s\"", needle,
+			 tu_log_last_error());
+	tu_log_reset();
+}

@@ -99,4 +99,9 @@ uint64_t vf_eventfd_count(int fd);
 int vf_dequeue(struct vf *f, struct vub_pkt *pkt, void *frame, uint32_t cap, uint32_t *len);
 int vf_enqueue(struct vf *f, const void *frame, uint32_t len);
 
+/* Fill len bytes with a pattern that depends on seed and position (checked by value). */
+void vf_fill(uint8_t *p, uint32_t len, uint8_t seed);
+/* Fail unless the last error line logged contains needle; forget the lines. */
+void vf_assert_error_logged(const char *needle);
+
 #endif /* VUB_FRONTEND_H */
