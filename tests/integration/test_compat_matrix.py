@@ -420,7 +420,7 @@ class Run:
         devargs, sock = self.devargs()
         memory = {}
         if self.huge:
-            memory = dict(no_huge=False, eal_extra=self.huge.eal_extra(),
+            memory = dict(no_huge=False, eal_extra=self.huge.primary_eal(),
                           mem_mb=PRIMARY_MEM_MB)
         self.fe = fe = self.frontends("%s-%s" % (row.id, self.kind), self.kind, devargs,
                                       vhostpeer.app_args(row.mbufs()) + row.opts,

@@ -69,10 +69,6 @@ BURST = 32
 NB_BURSTS = 2
 PKTS = BURST * NB_BURSTS          # the known burst: 64 frames per port
 PKT_LEN = 64
-# Secondaries map the primary's memory at the same addresses. ASan's shadow and allocator
-# regions can sit where EAL placed it by default, so the primary asks for a high hint
-# that neither build uses (EAL's --base-virtaddr, as DPDK's multi-process guide advises).
-BASE_VIRTADDR = 0x200000000000
 PRIMARY_MEM_MB = 128
 CASE_TIMEOUT = 120
 SETTLE_TIMEOUT = 10.0
@@ -150,7 +146,7 @@ class Env:
         app = Testpmd("%s-primary" % self.case, self.log_dir, vdevs=vdevs,
                       plugins=[self.plugin], interactive=True, lcores="0,1", main_lcore=1,
                       mem_mb=PRIMARY_MEM_MB, no_huge=False,
-                      eal_extra=self.huge.eal_extra() + ["--base-virtaddr=%#x" % BASE_VIRTADDR],
+                      eal_extra=self.huge.primary_eal(),
                       log_levels=["pmd.net.vuser:info"],
                       app_args=["--forward-mode=%s" % mode] + APP_ARGS + list(app_args))
         self.apps.append(app)

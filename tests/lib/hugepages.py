@@ -18,6 +18,12 @@ import subprocess
 import sys
 
 
+# Secondaries map the primary's memory at the same addresses. ASan's shadow and allocator
+# regions can sit where EAL placed it by default, so a primary asks for a high hint
+# that neither build uses (EAL's --base-virtaddr, as DPDK's multi-process guide advises).
+BASE_VIRTADDR = 0x200000000000
+
+
 class Hugepages:
     """Reserve 2 MB hugepages and mount a private hugetlbfs for the run;
     give back exactly what was taken."""
@@ -94,6 +100,10 @@ class Hugepages:
 
     def eal_extra(self):
         return ["--huge-dir", self.mount]
+
+    def primary_eal(self):
+        """EAL options for a primary that secondary processes attach to."""
+        return self.eal_extra() + ["--base-virtaddr=%#x" % BASE_VIRTADDR]
 
     def clean_prefix(self, prefix):
         """Remove the hugepage files of an app that has exited."""
