@@ -86,7 +86,7 @@ vub_mem_check(const struct vub_dev *dev, const struct vu_vhost_msg *msg)
 	return 0;
 }
 
-static void
+void
 vub_mem_unmap(struct vub_dev *dev, struct vub_mem *mem)
 {
 	for (uint32_t i = 0; i < mem->nregions; i++)
@@ -100,41 +100,27 @@ vub_mem_unmap_all(struct vub_dev *dev)
 	vub_mem_unmap(dev, &dev->mem);
 }
 
-/* A new table replaces the old one while no burst runs; started rings are translated
- * again in the new table (a ring that no longer fits is stopped). */
+/* The regions of a SET_MEM_TABLE, checked and mapped into mem; the device's table is
+ * left alone (the caller swaps it in while no burst runs). */
 int
-vub_mem_set_table(struct vub_dev *dev, const struct vu_vhost_msg *msg)
+vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem)
 {
 	const struct vu_vhost_memory *m = &msg->payload.memory;
-	struct vub_mem fresh, old;
 	int rc;
 
 	rc = vub_mem_check(dev, msg);
 	if (rc < 0)
 		return rc;
-	memset(&fresh, 0, sizeof(fresh));
+	memset(mem, 0, sizeof(*mem));
 	for (uint32_t i = 0; i < m->nregions; i++) {
-		fresh.regions[i].gpa = m->regions[i].guest_phys_addr;
-		fresh.regions[i].uva = m->regions[i].userspace_addr;
-		fresh.regions[i].size = m->regions[i].memory_size;
+		mem->regions[i].gpa = m->regions[i].guest_phys_addr;
+		mem->regions[i].uva = m->regions[i].userspace_addr;
+		mem->regions[i].size = m->regions[i].memory_size;
 	}
-	rc = dev->t->ops->map_mem(dev->t, msg, fresh.regions);
+	rc = dev->t->ops->map_mem(dev->t, msg, mem->regions);
 	if (rc < 0)
 		return rc;
-	fresh.nregions = m->nregions;
-
-	vub_dev_lock_all(dev);
-	old = dev->mem;
-	dev->mem = fresh;
-	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++) {
-		struct vub_vq *vq = &dev->vqs[i];
-
-		if (vq->started && vub_vq_translate(vq) < 0)
-			vub_vq_break(vq, "its rings are not inside the new memory table");
-	}
-	vub_dev_unlock_all(dev);
-	vub_mem_unmap(dev, &old);
-	VU_INFO("%s: memory table of %u regions mapped", dev->name, fresh.nregions);
+	mem->nregions = m->nregions;
 	return 0;
 }
 

@@ -177,11 +177,31 @@ vub_reset_owner(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_m
 	return 0;
 }
 
+/* A new table replaces the old one while no burst runs; started rings are translated
+ * again in the new table (a ring that no longer fits is stopped). */
 static int
 vub_set_mem_table(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
 {
+	struct vub_mem fresh, old;
+	int rc;
+
 	(void)reply;
-	return vub_mem_set_table(dev, msg);
+	rc = vub_mem_map(dev, msg, &fresh);
+	if (rc < 0)
+		return rc;
+	vub_dev_lock_all(dev);
+	old = dev->mem;
+	dev->mem = fresh;
+	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++) {
+		struct vub_vq *vq = &dev->vqs[i];
+
+		if (vq->started && vub_vq_translate(vq) < 0)
+			vub_vq_break(vq, "its rings are not inside the new memory table");
+	}
+	vub_dev_unlock_all(dev);
+	vub_mem_unmap(dev, &old);
+	VU_INFO("%s: memory table of %u regions mapped", dev->name, fresh.nregions);
+	return 0;
 }
 
 static int

@@ -108,8 +108,9 @@ const char *vub_offload_deps(uint64_t features);
 /* vub_msg.c */
 int vub_msg_handle(struct vub_dev *dev, struct vu_vhost_msg *msg);
 
-/* vub_mem.c */
-int vub_mem_set_table(struct vub_dev *dev, const struct vu_vhost_msg *msg);
+/* vub_mem.c: maps and translates; swapping a table in is the message handler's. */
+int vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem);
+void vub_mem_unmap(struct vub_dev *dev, struct vub_mem *mem);
 void vub_mem_unmap_all(struct vub_dev *dev);
 void *vub_mem_gpa(const struct vub_mem *mem, uint64_t gpa, uint64_t len);
 void *vub_mem_uva(const struct vub_mem *mem, uint64_t uva, uint64_t len);
