@@ -267,15 +267,6 @@ vub_dev_on_connect(struct vub_dev *dev)
 	VU_INFO("%s: frontend connected", dev->name);
 }
 
-int
-vub_dev_on_message(struct vub_dev *dev, struct vu_vhost_msg *msg)
-{
-	int rc = vub_msg_handle(dev, msg);
-
-	vub_dev_update_ready(dev);
-	return rc;
-}
-
 /* The frontend is gone: nothing of its session survives (rings, fds, memory, features),
  * and the device waits for the next one. */
 void

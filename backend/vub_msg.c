@@ -579,7 +579,7 @@ vub_msg_ack(struct vub_dev *dev, const struct vu_vhost_msg *msg, int result)
 
 /* One request: 0 when the connection goes on, -EPROTO when it must be dropped. Every fd
  * of msg is kept by its handler or closed here. */
-int
+static int
 vub_msg_handle(struct vub_dev *dev, struct vu_vhost_msg *msg)
 {
 	const struct vub_request *rq = vub_request_find(msg->hdr.request);
@@ -616,4 +616,15 @@ vub_msg_handle(struct vub_dev *dev, struct vu_vhost_msg *msg)
 		return -EPROTO;
 	}
 	return vub_msg_send(dev, &reply);
+}
+
+/* The transport's entry for each request: a request may start or stop the rings the
+ * ready state follows. */
+int
+vub_dev_on_message(struct vub_dev *dev, struct vu_vhost_msg *msg)
+{
+	int rc = vub_msg_handle(dev, msg);
+
+	vub_dev_update_ready(dev);
+	return rc;
 }

@@ -105,9 +105,6 @@ uint16_t vub_dev_nvrings(const struct vub_dev *dev);
 /* What an offload feature set lacks (a TSO without its checksum), or NULL. */
 const char *vub_offload_deps(uint64_t features);
 
-/* vub_msg.c */
-int vub_msg_handle(struct vub_dev *dev, struct vu_vhost_msg *msg);
-
 /* vub_mem.c: maps and translates; swapping a table in is the message handler's. */
 int vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem);
 void vub_mem_unmap(struct vub_dev *dev, struct vub_mem *mem);

@@ -62,9 +62,9 @@ struct vub_transport {
 	struct vub_dev *dev; /* set by vub_dev_create */
 };
 
-/* What a transport calls in the core. on_message handles one request (closing or
- * keeping its fds) and returns 0, or -EPROTO when the transport must drop the connection
- * (and then call on_disconnect). */
+/* What a transport calls in the core (vub_dev.c; on_message is vub_msg.c's). on_message
+ * handles one request (closing or keeping its fds) and returns 0, or -EPROTO when the
+ * transport must drop the connection (and then call on_disconnect). */
 void vub_dev_on_connect(struct vub_dev *dev);
 int vub_dev_on_message(struct vub_dev *dev, struct vu_vhost_msg *msg);
 void vub_dev_on_disconnect(struct vub_dev *dev);
