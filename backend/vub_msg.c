@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vub_priv.h"
+#include "vub_vq.h"
 
 /* Kick/call/err payload bits that are defined: the index (0-7) and "invalid FD" (8). */
 #define VUB_VRING_FILE_BITS (VU_VHOST_USER_VRING_IDX_MASK | VU_VHOST_USER_VRING_NOFD)

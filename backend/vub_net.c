@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vub_priv.h"
+#include "vub_vq.h"
 
 static struct vub_vq *
 vub_enter(struct vub_dev *dev, uint16_t pair, bool tx)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libvub internals: device, rings and memory table shared by the core's files. */
+/* libvub internals, the bottom of the core: device, ring and memory table structs. */
 #ifndef VUB_PRIV_H
 #define VUB_PRIV_H
 
@@ -112,51 +112,32 @@ void vub_mem_unmap_all(struct vub_dev *dev);
 void *vub_mem_gpa(const struct vub_mem *mem, uint64_t gpa, uint64_t len);
 void *vub_mem_uva(const struct vub_mem *mem, uint64_t uva, uint64_t len);
 
-/* vub_ring.c: ring translation, what both layouts share, the split ring's device side.
- * pop takes the next available chain into pkt (appending): 1, 0 when none is available,
- * -E2BIG when it does not fit pkt, -EIO when the ring is broken. used marks every chain of
- * pkt used, `total` bytes written into them in order; flush makes that visible and calls
- * the frontend unless it suppressed the notification. */
-int vub_vq_translate(struct vub_vq *vq);
+/* vub_ring.c: what both ring layouts share. */
 void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,
 		    uint32_t align);
 void vub_vq_break(struct vub_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap);
 const char *vub_pkt_add_error(int rc);
+
+/* vub_split.c and vub_packed.c: each layout's device side, one contract (reached through
+ * vub_vq.h's dispatch). translate finds the ring's parts in the memory table. pop takes
+ * the next available chain into pkt (appending): 1, 0 when none is available, -E2BIG when
+ * it does not fit pkt, -EIO when the ring is broken. used marks every chain of pkt used,
+ * `total` bytes written into them in order; flush makes that visible and calls the
+ * frontend unless it suppressed the notification. kicks asks for kicks or not
+ * (vub_vq_kick_mode) and is true when a buffer is available already. */
+int vub_split_translate(struct vub_vq *vq);
 int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 void vub_split_flush(struct vub_vq *vq);
-void vub_split_resume(struct vub_vq *vq);
-/* Ask for kicks or not (vub_vq_kick_mode); true when a buffer is available already. */
 bool vub_split_kicks(struct vub_vq *vq, bool on);
+void vub_split_resume(struct vub_vq *vq);
 
-/* vub_packed.c: the packed ring's device side, the same contract. */
 int vub_packed_translate(struct vub_vq *vq);
 int vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 void vub_packed_flush(struct vub_vq *vq);
 bool vub_packed_kicks(struct vub_vq *vq, bool on);
-
-static inline int
-vub_vq_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
-{
-	return vq->packed ? vub_packed_pop(vq, writable, pkt) : vub_split_pop(vq, writable, pkt);
-}
-
-static inline bool
-vub_vq_kicks(struct vub_vq *vq, bool on)
-{
-	return vq->packed ? vub_packed_kicks(vq, on) : vub_split_kicks(vq, on);
-}
-
-static inline void
-vub_vq_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
-{
-	if (vq->packed)
-		vub_packed_used(vq, pkt, total);
-	else
-		vub_split_used(vq, pkt, total);
-}
 
 /* Receive buffers must all be device-writable: "A device MUST NOT write to a
  * device-readable buffer". A transmit buffer marked device-writable is read anyway ("a
