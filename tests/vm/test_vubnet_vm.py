@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """A real non-DPDK frontend for app/vub-net: QEMU's vhost-user netdev and a guest kernel.
 
@@ -8,22 +7,20 @@ which vhost-user needs: the backend maps the guest's memory), its NIC a virtio-n
 on `-netdev vhost-user` to vub-net. vub-net runs on the host in a network namespace of
 the test's own with its TAP at 10.78.0.1/24; the guest's kernel virtio-net driver
 (10.78.0.2) pings it. vectors=0: with MSI-X, QEMU 7.2 under TCG crashes in
-vhost_net_start; the guest takes INTx interrupts instead. Cases:
+vhost_net_start; the guest takes INTx interrupts instead. The VM boots once for the
+module (the vm_run fixture); each test checks one part of the run:
 
-    vm_boot        the guest boots, virtio_net drives eth0
-    ping           ping -c 1000 -i 0.01 from the guest to the TAP's address: 1000/1000,
-                   and the TAP counted at least 1000 frames each way
-    vubnet_exit    vub-net ends with exit 0 on SIGTERM after the VM is gone
+    test_vm_boot        the guest boots, virtio_net drives eth0
+    test_ping           ping -c 1000 -i 0.01 from the guest to the TAP's address:
+                        1000/1000, and the TAP counted at least 1000 frames each way
+    test_vubnet_exit    vub-net ends with exit 0 on SIGTERM after the VM is gone
 
-Reuses tests/vm/test_vhost_net_vm.py's kernel, module and initramfs helpers. Skips, the
-reason printed, when qemu-system-x86_64 or a static busybox is missing and cannot be
-installed.
+Skipped, the reason printed, when qemu-system-x86_64 or a static busybox is missing and
+cannot be installed, or without root. Logs go to results/vm-vubnet/.
 
-Usage: test_vubnet_vm.py [-v] [--pings 1000]
-Prints 'N passed, N failed[, N skipped]' last; exit code 1 on any failure.
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/vm/test_vubnet_vm.py
 """
 
-import argparse
 import json
 import os
 import re
@@ -31,22 +28,20 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-import test_vhost_net_vm as vm  # noqa: E402
-import dpdkapp  # noqa: E402
+import pytest
 
+import dpdkapp
+import qemuvm
+
+VM_OUT = "vm-vubnet"      # results/vm-vubnet
 MODULES = ["virtio_pci", "virtio_net"]
 TAP = "vubvm0"
 HOST_IP = "10.78.0.1"
 GUEST_IP = "10.78.0.2"
 GUEST_MAC = "52:54:00:78:00:02"
+PINGS = 1000
 PING_INTERVAL = "0.01"
 PING_DEADLINE = 150        # seconds ping may run in the guest (-w)
 VM_TIMEOUT = 360
@@ -77,10 +72,6 @@ poweroff -f
 """
 
 
-def log(msg):
-    print(msg, flush=True)
-
-
 def vubnet_bin():
     if os.environ.get("VUBNET_BIN"):
         return os.environ["VUBNET_BIN"]
@@ -98,26 +89,17 @@ def sh(*argv):
 
 
 def build_initramfs(order, idx, pings, path):
-    busybox = os.path.realpath(shutil.which("busybox"))
-    with open(busybox, "rb") as f:
-        bb = f.read()
-    if b"/lib64/ld-linux" in bb:
-        raise vm.Skip("%s is dynamically linked: install busybox-static" % busybox)
     init = (INIT.replace("@GUEST@", GUEST_IP).replace("@HOST@", HOST_IP)
             .replace("@PINGS@", str(pings)).replace("@INTERVAL@", PING_INTERVAL)
             .replace("@DEADLINE@", str(PING_DEADLINE)))
     d, r, x = stat.S_IFDIR | 0o755, stat.S_IFREG | 0o644, stat.S_IFREG | 0o755
     entries = [(n, d, None) for n in ("bin", "dev", "proc", "sys", "modules")]
-    entries += [("bin/busybox", x, bb), ("init", x, init.encode()),
-                ("modules.order", r, ("\n".join(order) + "\n").encode())]
-    for m in order:
-        with open(idx[m], "rb") as f:
-            entries.append(("modules/%s.ko" % m, r, f.read()))
-    vm.cpio_newc(entries, path)
+    entries += [("bin/busybox", x, qemuvm.static_busybox()), ("init", x, init.encode())]
+    qemuvm.cpio_newc(entries + qemuvm.module_entries(order, idx, r), path)
 
 
 def qemu_argv(release, initrd, sock):
-    return [vm.QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "512",
+    return [qemuvm.QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "512",
             "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio",
             "-monitor", "none",
             "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
@@ -125,7 +107,7 @@ def qemu_argv(release, initrd, sock):
             "-chardev", "socket,id=chr0,path=%s" % sock,
             "-netdev", "vhost-user,id=net0,chardev=chr0",
             "-device", "virtio-net-pci,netdev=net0,vectors=0,mac=%s" % GUEST_MAC,
-            "-kernel", vm.kernel_path(release), "-initrd", initrd,
+            "-kernel", qemuvm.kernel_path(release), "-initrd", initrd,
             "-append", "console=ttyS0 panic=-1 quiet loglevel=4"]
 
 
@@ -184,87 +166,68 @@ class Host:
         subprocess.call(["ip", "netns", "del", self.ns])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("--pings", type=int, default=1000)
-    ap.add_argument("--out", default=os.path.join(ROOT, "results", "vm-vubnet"))
-    args = ap.parse_args()
-    ncases = 3
-    log("vub-net under QEMU's vhost-user netdev (TCG): %d pings from the guest" % args.pings)
-    try:
-        vm.ensure_tools()
-        if os.geteuid() != 0:
-            raise vm.Skip("needs root: a network namespace and a TAP")
-        if not os.path.isfile(vubnet_bin()):
-            raise RuntimeError("%s not built (make build)" % vubnet_bin())
-        release = vm.fetch_kernel()
-        order, idx = vm.module_order(release, MODULES)
-    except vm.Skip as e:
-        log("SKIP: %s" % e)
-        log("0 passed, 0 failed, %d skipped" % ncases)
-        return 0
-    except Exception as e:
-        log("ERROR: %s" % e)
-        log("0 passed, %d failed" % ncases)
-        return 1
-    log("kernel %s; insmod order: %s" % (release, " ".join(order)))
-
-    shutil.rmtree(args.out, ignore_errors=True)
-    os.makedirs(args.out)
+@pytest.fixture(scope="module")
+def vm_run(vm_kernel, vm_out, vm_verbose):
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a network namespace and a TAP")
+    if not os.path.isfile(vubnet_bin()):
+        pytest.fail("%s not built (make build)" % vubnet_bin())
+    order, idx = qemuvm.module_order(vm_kernel, MODULES)
+    qemuvm.log("vub-net under QEMU's vhost-user netdev (TCG): kernel %s, insmod order: %s; "
+               "%d pings from the guest" % (vm_kernel, " ".join(order), PINGS))
     work = tempfile.mkdtemp(prefix="vuser-vubvm-")
-    host = Host(work, args.out)
+    host = Host(work, vm_out)
     console, seconds, before, after, rc = "", 0.0, None, None, None
     try:
         initrd = os.path.join(work, "initrd.cpio")
-        build_initramfs(order, idx, args.pings, initrd)
+        build_initramfs(order, idx, PINGS, initrd)
         host.start()
         before = host.tap_stats()
-        console, seconds = vm.boot_vm(qemu_argv(release, initrd, host.sock),
-                                      os.path.join(args.out, "console.log"), args.verbose,
-                                      ("VMTEST: eth0 driver",), VM_TIMEOUT, BOOT_TIMEOUT)
+        console, seconds = qemuvm.boot_vm(qemu_argv(vm_kernel, initrd, host.sock),
+                                          os.path.join(vm_out, "console.log"), vm_verbose,
+                                          ("VMTEST: eth0 driver",), VM_TIMEOUT, BOOT_TIMEOUT)
         after = host.tap_stats()
         rc = host.stop()
     except Exception as e:
+        # each test then fails on what is missing, with this line in the console's tail
         console += "VMTEST-HOST: %s: %s\n" % (type(e).__name__, e)
-        log("ERROR: %s" % e)
+        qemuvm.log("ERROR: %s" % e)
     finally:
         host.close()
         shutil.rmtree(work, ignore_errors=True)
-    log("VM ran %.0fs; console in %s" % (seconds, os.path.join(args.out, "console.log")))
+    qemuvm.log("VM ran %.0fs; console in %s" % (seconds, os.path.join(vm_out, "console.log")))
+    run = qemuvm.Run(console, seconds, vm_out)
+    run.extra_logs.append(("vub-net log", host.log_path))
+    run.tap = ({d: after[d]["packets"] - before[d]["packets"] for d in ("rx", "tx")}
+               if before and after else {})
+    run.vubnet_rc = rc
+    yield run
 
-    results = []
 
-    def report(name, ok, detail):
-        results.append(ok)
-        log("[%s] %s: %s" % (" OK " if ok else "FAIL", name, detail))
+def check(record_property, run, ok, detail):
+    """Pass with the detail in the summary's outcomes, or fail with it."""
+    record_property("outcome", detail)
+    assert ok, detail + run.tails()
 
-    m = re.search(r"VMTEST: eth0 driver (\S*)", console)
-    report("vm_boot", bool(m) and m.group(1) == "virtio_net",
-           "eth0 driven by %s" % (m.group(1) if m else "nothing (no eth0 line)"))
-    m = re.search(r"(\d+) packets transmitted, (\d+) packets received", console)
+
+def test_vm_boot(vm_run, record_property):
+    m = re.search(r"VMTEST: eth0 driver (\S*)", vm_run.console)
+    check(record_property, vm_run, bool(m) and m.group(1) == "virtio_net",
+          "eth0 driven by %s" % (m.group(1) if m else "nothing (no eth0 line)"))
+
+
+def test_ping(vm_run, record_property):
+    m = re.search(r"(\d+) packets transmitted, (\d+) packets received", vm_run.console)
     sent, got = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-    tap = {}
-    if before and after:
-        tap = {d: after[d]["packets"] - before[d]["packets"] for d in ("rx", "tx")}
-    ok = (sent, got) == (args.pings, args.pings) and min(tap.values() or [0]) >= args.pings
-    rtt = re.search(r"round-trip min/avg/max = (\S+)", console)
-    report("ping", ok, "%d transmitted, %d received of %d; TAP rx %s tx %s frames%s" % (
-        sent, got, args.pings, tap.get("rx"), tap.get("tx"),
-        "; rtt min/avg/max %s ms" % rtt.group(1) if rtt else ""))
-    report("vubnet_exit", rc == 0, "exit code %s on SIGTERM" % rc)
-    failed = results.count(False)
-    if failed:
-        log("console tail:")
-        for ln in console.splitlines()[-25:]:
-            log("    | " + ln[:300])
-        log("vub-net log tail:")
-        for ln in open(host.log_path).read().splitlines()[-15:]:
-            log("    | " + ln[:300])
-    log("%d passed, %d failed" % (results.count(True), failed))
-    return 1 if failed else 0
+    tap = vm_run.tap
+    ok = (sent, got) == (PINGS, PINGS) and min(tap.values() or [0]) >= PINGS
+    rtt = re.search(r"round-trip min/avg/max = (\S+)", vm_run.console)
+    check(record_property, vm_run, ok,
+          "%d transmitted, %d received of %d; TAP rx %s tx %s frames%s" % (
+              sent, got, PINGS, tap.get("rx"), tap.get("tx"),
+              "; rtt min/avg/max %s ms" % rtt.group(1) if rtt else ""))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def test_vubnet_exit(vm_run, record_property):
+    check(record_property, vm_run, vm_run.vubnet_rc == 0,
+          "exit code %s on SIGTERM" % vm_run.vubnet_rc)
