@@ -4,12 +4,13 @@
 
   1. unit:         meson test -C build --print-errorlogs   (cmocka suites)
   2. integration:  tests/integration/test_*.py              (real DPDK peers)
-                   tests/vm/test_*.py                       (vhost-net in a QEMU VM)
-     a pytest module (a line 'import pytest'; every file of tests/integration) is run
-     by Debian's pytest one file at a time:
+                   tests/vm/test_*.py                       (QEMU guests: vhost-net,
+                                                             vub-net)
+     every file is a pytest module, run by Debian's pytest one file at a time:
      /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider <file>; tests/conftest.py
      prints its closing line, tests/integration/conftest.py has the fixtures (testpmd
-     peers, backends, hugepages, the per-case env, the group runner). Among them the
+     peers, backends, hugepages, the per-case env, the group runner), tests/vm/conftest.py
+     the VMs' (kernel, results directory). Among them the
      acceptance of issue 3 (each a few minutes on 2 CPUs):
                    test_datapath_matrix.py   every data path x exact traffic, vhost restarts
                    test_multiqueue.py        queues=2/4: traffic on every queue, reconfig
@@ -49,7 +50,6 @@ INTEGRATION_TIMEOUT = 900
 # another one); -rfE: the reason of every failure and error (tests/conftest.py prints
 # every skip's)
 PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
-RE_PYTEST_MODULE = re.compile(r"^import pytest\b", re.M)
 
 
 class Tally:
@@ -126,17 +126,9 @@ def run_unit(build, tally):
     print("==> unit: %d suites" % suites, flush=True)
 
 
-def integration_command(path):
-    """pytest for a pytest module; a file not converted yet (tests/vm) runs as a script."""
-    with open(path, errors="replace") as f:
-        if RE_PYTEST_MODULE.search(f.read()):
-            return PYTEST + [path]
-    return [sys.executable, path]
-
-
 def run_integration(tally, pattern):
     files = sorted(glob.glob(os.path.join(ROOT, "tests", "integration", pattern)))
-    # the vhost-net end-to-end test boots a VM (tests/vm), run after the others
+    # the VM tests (tests/vm) boot QEMU guests: run after the others
     files += sorted(glob.glob(os.path.join(ROOT, "tests", "vm", pattern)))
     if not files:
         tally.notes.append("integration: no test files match %s" % pattern)
@@ -146,7 +138,7 @@ def run_integration(tally, pattern):
         print("==> integration: %s (VUSER_FRONTEND=%s)"
               % (rel, os.environ.get("VUSER_FRONTEND", "vuser")), flush=True)
         t0 = time.monotonic()
-        proc = subprocess.Popen(integration_command(path), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(PYTEST + [path], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         out = []
