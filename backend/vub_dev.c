@@ -21,7 +21,7 @@
 	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
 #define VUB_PROTOCOL_FEATURES                                                               \
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-	 VU_BIT(VUB_PROTOCOL_F_RESET_DEVICE))
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
 
 /* Spinning on a ring the data path holds: it holds it for one burst. */
 static inline void

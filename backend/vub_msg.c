@@ -493,7 +493,6 @@ vub_reset_device(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 				 .fds = VUB_FDS_##fd,   \
 				 .replies = rep,        \
 				 .fn = handler }
-#define VU_VHOST_USER_RESET_DEVICE VUB_VHOST_USER_RESET_DEVICE
 
 static const struct vub_request vub_requests[] = {
 	VUB_REQ(GET_FEATURES, NONE, NONE, true, vub_get_features),

@@ -21,10 +21,6 @@
 #define VUB_STR_(x) #x
 #define VUB_STR(x) VUB_STR_(x)
 
-/* Request and protocol feature numbers beyond what vu_vhost_user_msg.h names yet. */
-#define VUB_VHOST_USER_RESET_DEVICE 34
-#define VUB_PROTOCOL_F_RESET_DEVICE 13
-
 /* "If VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated ... The payload should be set to
  * zero on success or non-zero on failure". */
 #define VUB_ACK_OK 0u

@@ -30,7 +30,27 @@ static const char *const vu_vhost_request_names[VU_VHOST_USER_REQUEST_MAX] = {
 	[VU_VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
 	[VU_VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
 	[VU_VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+	[VU_VHOST_USER_SEND_RARP] = "SEND_RARP",
 	[VU_VHOST_USER_NET_SET_MTU] = "NET_SET_MTU",
+	[VU_VHOST_USER_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+	[VU_VHOST_USER_IOTLB_MSG] = "IOTLB_MSG",
+	[VU_VHOST_USER_GET_CONFIG] = "GET_CONFIG",
+	[VU_VHOST_USER_SET_CONFIG] = "SET_CONFIG",
+	[VU_VHOST_USER_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+	[VU_VHOST_USER_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
+	[VU_VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
+	[VU_VHOST_USER_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+	[VU_VHOST_USER_ADD_MEM_REG] = "ADD_MEM_REG",
+	[VU_VHOST_USER_REM_MEM_REG] = "REM_MEM_REG",
+	[VU_VHOST_USER_SET_STATUS] = "SET_STATUS",
+	[VU_VHOST_USER_GET_STATUS] = "GET_STATUS",
+};
+
+static const char *const vu_vhost_backend_request_names[VU_VHOST_USER_BACKEND_REQUEST_MAX] = {
+	[VU_VHOST_USER_BACKEND_NONE] = "NONE",
+	[VU_VHOST_USER_BACKEND_IOTLB_MSG] = "IOTLB_MSG",
+	[VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG] = "CONFIG_CHANGE_MSG",
+	[VU_VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG] = "VRING_HOST_NOTIFIER_MSG",
 };
 
 const char *
@@ -41,12 +61,22 @@ vu_vhost_request_name(uint32_t request)
 	return "UNKNOWN";
 }
 
+const char *
+vu_vhost_backend_request_name(uint32_t request)
+{
+	if (request < VU_VHOST_USER_BACKEND_REQUEST_MAX && vu_vhost_backend_request_names[request])
+		return vu_vhost_backend_request_names[request];
+	return "UNKNOWN";
+}
+
 int
 vu_vhost_request_payload_size(uint32_t request)
 {
 	switch (request) {
 	case VU_VHOST_USER_SET_OWNER:
 	case VU_VHOST_USER_RESET_OWNER:
+	case VU_VHOST_USER_SET_BACKEND_REQ_FD:
+	case VU_VHOST_USER_RESET_DEVICE:
 		return 0;
 	case VU_VHOST_USER_GET_FEATURES:
 	case VU_VHOST_USER_SET_FEATURES:
@@ -58,6 +88,9 @@ vu_vhost_request_payload_size(uint32_t request)
 	case VU_VHOST_USER_SET_VRING_ERR:
 	case VU_VHOST_USER_SET_LOG_FD:
 	case VU_VHOST_USER_NET_SET_MTU:
+	case VU_VHOST_USER_SET_STATUS:
+	case VU_VHOST_USER_GET_STATUS:
+	case VU_VHOST_USER_GET_MAX_MEM_SLOTS:
 		return sizeof(uint64_t);
 	case VU_VHOST_USER_SET_VRING_NUM:
 	case VU_VHOST_USER_SET_VRING_BASE:

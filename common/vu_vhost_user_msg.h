@@ -5,6 +5,7 @@
 #define VU_VHOST_USER_MSG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Front-end message types (vhost-user spec, "Front-end message types"). */
@@ -28,14 +29,44 @@ enum vu_vhost_request {
 	VU_VHOST_USER_SET_PROTOCOL_FEATURES = 16,
 	VU_VHOST_USER_GET_QUEUE_NUM = 17,
 	VU_VHOST_USER_SET_VRING_ENABLE = 18,
+	VU_VHOST_USER_SEND_RARP = 19,
 	VU_VHOST_USER_NET_SET_MTU = 20,
+	VU_VHOST_USER_SET_BACKEND_REQ_FD = 21,
+	VU_VHOST_USER_IOTLB_MSG = 22,
+	VU_VHOST_USER_GET_CONFIG = 24,
+	VU_VHOST_USER_SET_CONFIG = 25,
+	VU_VHOST_USER_GET_INFLIGHT_FD = 31,
+	VU_VHOST_USER_SET_INFLIGHT_FD = 32,
+	VU_VHOST_USER_RESET_DEVICE = 34,
+	VU_VHOST_USER_GET_MAX_MEM_SLOTS = 36,
+	VU_VHOST_USER_ADD_MEM_REG = 37,
+	VU_VHOST_USER_REM_MEM_REG = 38,
+	VU_VHOST_USER_SET_STATUS = 39,
+	VU_VHOST_USER_GET_STATUS = 40,
 	VU_VHOST_USER_REQUEST_MAX
+};
+
+/* Back-end message types (spec, "Back-end message types"): requests the backend sends
+ * on the channel the frontend gave it with SET_BACKEND_REQ_FD. */
+enum vu_vhost_backend_request {
+	VU_VHOST_USER_BACKEND_NONE = 0,
+	VU_VHOST_USER_BACKEND_IOTLB_MSG = 1,
+	VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG = 2,
+	VU_VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG = 3,
+	VU_VHOST_USER_BACKEND_REQUEST_MAX
 };
 
 /* Protocol feature bits. */
 #define VU_VHOST_USER_PROTOCOL_F_MQ 0
 #define VU_VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 #define VU_VHOST_USER_PROTOCOL_F_NET_MTU 4
+#define VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ 5
+#define VU_VHOST_USER_PROTOCOL_F_CONFIG 9
+#define VU_VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD 10
+#define VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD 12
+#define VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE 13
+#define VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
+#define VU_VHOST_USER_PROTOCOL_F_STATUS 16
 
 /* "VHOST_USER_F_PROTOCOL_FEATURES" in GET_FEATURES: bit 30. */
 #define VU_VHOST_USER_F_PROTOCOL_FEATURES 30
@@ -52,6 +83,10 @@ enum vu_vhost_request {
 
 #define VU_VHOST_USER_MAX_FDS 8
 #define VU_VHOST_USER_MAX_REGIONS 8
+/* "Device configuration space ... payload: up to 256 bytes" (GET_CONFIG/SET_CONFIG). */
+#define VU_VHOST_USER_MAX_CONFIG_SIZE 256
+/* SET_CONFIG flags: "0: Vhost front-end messages used for writable fields". */
+#define VU_VHOST_USER_CONFIG_FLAG_FRONTEND 0u
 
 struct vu_vhost_hdr {
 	uint32_t request;
@@ -87,11 +122,23 @@ struct vu_vhost_memory {
 	struct vu_vhost_mem_region regions[VU_VHOST_USER_MAX_REGIONS];
 } __attribute__((packed));
 
+/* GET_CONFIG/SET_CONFIG: offset and size of the window into the config space. */
+struct vu_vhost_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[VU_VHOST_USER_MAX_CONFIG_SIZE];
+} __attribute__((packed));
+
+/* Header bytes of a config message before its window. */
+#define VU_VHOST_USER_CONFIG_HDR_SIZE (offsetof(struct vu_vhost_config, region))
+
 union vu_vhost_payload {
 	uint64_t u64;
 	struct vu_vhost_vring_state state;
 	struct vu_vhost_vring_addr addr;
 	struct vu_vhost_memory memory;
+	struct vu_vhost_config config;
 };
 
 /* One message with the fds that travel with it (ancillary data). */
@@ -103,6 +150,9 @@ struct vu_vhost_msg {
 };
 
 const char *vu_vhost_request_name(uint32_t request);
+
+/* Name of a back-end request (the backend channel's message types). */
+const char *vu_vhost_backend_request_name(uint32_t request);
 
 /* Start a message: header with version 1, payload zeroed, no fds. */
 void vu_vhost_msg_init(struct vu_vhost_msg *msg, uint32_t request, uint32_t size);

@@ -64,7 +64,7 @@ static const uint8_t fm_feature_bits[] = {
 static const uint8_t fm_protocol_bits[] = {
 	VU_VHOST_USER_PROTOCOL_F_MQ,
 	VU_VHOST_USER_PROTOCOL_F_REPLY_ACK,
-	VUB_PROTOCOL_F_RESET_DEVICE,
+	VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE,
 	VU_VHOST_USER_PROTOCOL_F_NET_MTU,
 };
 
@@ -214,7 +214,7 @@ static void
 fm_simple(struct fm *m)
 {
 	static const uint32_t requests[] = {
-		VUB_VHOST_USER_RESET_DEVICE,
+		VU_VHOST_USER_RESET_DEVICE,
 		VU_VHOST_USER_RESET_OWNER,
 		VU_VHOST_USER_SET_OWNER,
 		VU_VHOST_USER_GET_FEATURES,

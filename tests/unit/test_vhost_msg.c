@@ -173,7 +173,13 @@ test_payload_sizes(void **state)
 		{ VU_VHOST_USER_SET_VRING_ENABLE, 8 },
 		{ VU_VHOST_USER_SET_VRING_ADDR, 40 },
 		{ VU_VHOST_USER_NET_SET_MTU, 8 },
-		{ 19, -1 }, /* SET_BACKEND_REQ_FD: never sent */
+		{ VU_VHOST_USER_SET_BACKEND_REQ_FD, 0 },
+		{ VU_VHOST_USER_RESET_DEVICE, 0 },
+		{ VU_VHOST_USER_SET_STATUS, 8 },
+		{ VU_VHOST_USER_GET_STATUS, 8 },
+		{ VU_VHOST_USER_GET_MAX_MEM_SLOTS, 8 },
+		{ VU_VHOST_USER_GET_CONFIG, -1 }, /* header + the window asked for */
+		{ 23, -1 },			  /* SET_VRING_ENDIAN: legacy devices only */
 		{ VU_VHOST_USER_SET_MEM_TABLE, -1 },
 		{ VU_VHOST_USER_NONE, -1 },
 		{ VU_VHOST_USER_REQUEST_MAX, -1 },
@@ -200,7 +206,12 @@ test_request_names(void **state)
 			    "SET_VRING_ENABLE");
 	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_SET_MEM_TABLE), "SET_MEM_TABLE");
 	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_NET_SET_MTU), "NET_SET_MTU");
-	assert_string_equal(vu_vhost_request_name(19), "UNKNOWN");
+	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_GET_STATUS), "GET_STATUS");
+	assert_string_equal(vu_vhost_request_name(23), "UNKNOWN");
+	assert_string_equal(vu_vhost_backend_request_name(VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG),
+			    "CONFIG_CHANGE_MSG");
+	assert_string_equal(vu_vhost_backend_request_name(VU_VHOST_USER_BACKEND_REQUEST_MAX),
+			    "UNKNOWN");
 	assert_string_equal(vu_vhost_request_name(VU_VHOST_USER_REQUEST_MAX), "UNKNOWN");
 	assert_string_equal(vu_vhost_request_name(1000), "UNKNOWN");
 }
@@ -224,7 +235,11 @@ test_struct_layout(void **state)
 	assert_int_equal(offsetof(struct vu_vhost_mem_region, mmap_offset), 24);
 	assert_int_equal(offsetof(struct vu_vhost_memory, regions), 8);
 	assert_int_equal(sizeof(struct vu_vhost_memory), 8 + 8 * 32);
-	assert_int_equal(sizeof(union vu_vhost_payload), 8 + 8 * 32);
+	assert_int_equal(offsetof(struct vu_vhost_config, region), 12);
+	assert_int_equal(VU_VHOST_USER_CONFIG_HDR_SIZE, 12);
+	assert_int_equal(sizeof(struct vu_vhost_config), 12 + 256);
+	/* The largest payload, rounded up to its u64 member's alignment. */
+	assert_int_equal(sizeof(union vu_vhost_payload), 12 + 256 + 4);
 }
 
 static void

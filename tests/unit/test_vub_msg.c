@@ -18,10 +18,9 @@
 #include "vub_frontend.h"
 #include "vub_transport.h"
 
-#define VF_RESET_DEVICE 34u
-#define VF_PROTOCOL_F_RESET_DEVICE 13
-#define VF_SET_STATUS 39u
-#define VF_OFFERED_PROTOCOL (VF_PROTOCOL | VU_BIT(VF_PROTOCOL_F_RESET_DEVICE))
+/* SET_VRING_ENDIAN: a request no net device here implements or names. */
+#define VF_SET_VRING_ENDIAN 23u
+#define VF_OFFERED_PROTOCOL (VF_PROTOCOL | VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
 #define VF_OFFERED                                                              \
 	(VF_FEATURES | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_RING_EVENT_IDX) | \
 	 VU_BIT(VU_F_IN_ORDER))
@@ -194,8 +193,8 @@ test_unknown_request(void **state)
 	vf_open(&f, 1);
 	vf_set_u64(&f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, VF_PROTOCOL);
 	f.acks = true;
-	assert_int_equal(vf_set_u64(&f, VF_SET_STATUS, VU_STATUS_DRIVER_OK), ENOTSUP);
-	vf_assert_error_logged("request 39 (UNKNOWN) is not implemented");
+	assert_int_equal(vf_set_u64(&f, VF_SET_VRING_ENDIAN, 0), ENOTSUP);
+	vf_assert_error_logged("request 23 (UNKNOWN) is not implemented");
 	/* SET_LOG_FD is known to the message layer, not implemented by the device. */
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_LOG_FD, 0), ENOTSUP);
 	vf_assert_error_logged("request 7 (SET_LOG_FD) is not implemented");
@@ -320,7 +319,7 @@ test_reset_device(void **state)
 	(void)state;
 	vf_open(&f, 1);
 	vf_handshake(&f, VF_FEATURES);
-	assert_int_equal(vf_request(&f, VF_RESET_DEVICE, NULL, 0, NULL, 0), 0);
+	assert_int_equal(vf_request(&f, VU_VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0), 0);
 	assert_false(f.ready);
 	assert_int_equal(memfd_mappings(), 1);
 	assert_int_equal(vub_dev_features(f.dev), 0);
