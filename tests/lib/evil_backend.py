@@ -83,36 +83,16 @@ import time
 
 # ---------------------------------------------------------------- protocol
 
-REQ = {
-    "GET_FEATURES": 1, "SET_FEATURES": 2, "SET_OWNER": 3, "RESET_OWNER": 4,
-    "SET_MEM_TABLE": 5, "SET_LOG_BASE": 6, "SET_LOG_FD": 7, "SET_VRING_NUM": 8,
-    "SET_VRING_ADDR": 9, "SET_VRING_BASE": 10, "GET_VRING_BASE": 11,
-    "SET_VRING_KICK": 12, "SET_VRING_CALL": 13, "SET_VRING_ERR": 14,
-    "GET_PROTOCOL_FEATURES": 15, "SET_PROTOCOL_FEATURES": 16, "GET_QUEUE_NUM": 17,
-    "SET_VRING_ENABLE": 18, "NET_SET_MTU": 20,
-}
-REQ_NAME = {v: k for k, v in REQ.items()}
+from vhost_user_wire import (
+    DESC_F_NEXT, F_PROTOCOL_FEATURES, FLAG_NEED_REPLY, FLAG_REPLY, PF_MQ,
+    PF_REPLY_ACK, PK_AVAIL, PK_USED, REQ, REQ_NAME, RING_EVENT_FLAGS_DISABLE,
+    USED_F_NO_NOTIFY, VERSION, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1,
+    VIRTIO_NET_F_MRG_RXBUF, Closed, recv_msg, send_msg)
 
-VERSION = 0x1
-FLAG_REPLY = 0x4
-FLAG_NEED_REPLY = 0x8
-HDR = struct.Struct("<III")
-
-F_PROTOCOL_FEATURES = 30
-PF_MQ, PF_REPLY_ACK = 0, 3
-VIRTIO_NET_F_MRG_RXBUF = 15
-VIRTIO_F_VERSION_1 = 32
-VIRTIO_F_RING_PACKED = 34
-VIRTIO_F_IN_ORDER = 35
 DEFAULT_FEATURES = ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_MRG_RXBUF)
                     | (1 << VIRTIO_F_IN_ORDER) | (1 << VIRTIO_F_RING_PACKED)
                     | (1 << F_PROTOCOL_FEATURES))
 DEFAULT_PROTOCOL_FEATURES = (1 << PF_MQ) | (1 << PF_REPLY_ACK)
-
-DESC_F_NEXT, DESC_F_WRITE = 1, 2
-PK_AVAIL, PK_USED = 1 << 7, 1 << 15
-USED_F_NO_NOTIFY = 1
-RING_EVENT_FLAGS_DISABLE = 1
 
 
 def req_number(name):
@@ -123,10 +103,6 @@ def req_number(name):
     except KeyError:
         raise SystemExit("evil_backend: unknown request %r (known: %s)"
                          % (name, ", ".join(sorted(REQ))))
-
-
-class Closed(Exception):
-    """The connection is gone (peer closed, or we closed it on purpose)."""
 
 
 # ---------------------------------------------------------------- memory
@@ -425,31 +401,11 @@ class EvilBackend:
                 pass
 
     # ---- messages
-    def recv_exact(self, n, fds):
-        buf = b""
-        while len(buf) < n:
-            data, anc, _flags, _addr = self.sock.recvmsg(n - len(buf), socket.CMSG_SPACE(4 * 16))
-            if not data:
-                raise Closed("peer closed")
-            for level, typ, cdata in anc:
-                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    cnt = len(cdata) // 4
-                    fds.extend(struct.unpack("<%di" % cnt, cdata[:4 * cnt]))
-            buf += data
-        return buf
-
     def recv_msg(self):
-        fds = []
-        req, flags, size = HDR.unpack(self.recv_exact(HDR.size, fds))
-        payload = self.recv_exact(size, fds) if size else b""
-        return req, flags, payload, fds
+        return recv_msg(self.sock)
 
     def send_msg(self, req, payload=b"", flags=VERSION | FLAG_REPLY, fds=()):
-        data = HDR.pack(req, flags, len(payload)) + payload
-        anc = []
-        if fds:
-            anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("<%di" % len(fds), *fds))]
-        self.sock.sendmsg([data], anc)
+        send_msg(self.sock, req, payload, flags, fds)
 
     def reply(self, req, payload):
         kind = self.bad_reply.get(req)
