@@ -119,7 +119,8 @@ void vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt);
  * (the flag cleared, avail_event, or the packed ring's device event at the next
  * descriptor) and looks at the ring again after a full barrier. Returns 1 when a buffer
  * came meanwhile (take it, then call again: no kick will say so), 0 when the caller may
- * sleep until vub_dev_kick_fd is readable (read the eventfd, then enter the ring). The
+ * sleep until vub_dev_kick_fd is readable (read the eventfd, then enter the ring), or the
+ * ring is broken (it runs again once the frontend sets it up again). The
  * mode stays with the ring (also across its restarts and reconnects) until changed.
  */
 enum vub_kick_mode {

@@ -61,6 +61,10 @@ vub_vq_kick_mode(struct vub_vq *vq, enum vub_kick_mode mode)
 		return -EINVAL;
 	}
 	vq->kick_mode = mode;
+	/* A ring the frontend broke has nothing to take until it is set up again (a
+	 * message): "a buffer came" would send the caller back to it forever. */
+	if (vq->broken)
+		return 0;
 	return vub_vq_kicks(vq, mode == VUB_KICK_NOTIFY) ? 1 : 0;
 }
 

@@ -254,6 +254,28 @@ test_bad_avail_index(void **state)
 	assert_tx_broken(f, "avail index 9 is 9 entries past the last one taken (0)");
 }
 
+/* A program that sleeps asks for kicks once its ring is empty. A ring broken by an index
+ * a ring ahead has nothing to take: 0 ("sleep"), not 1 ("a buffer came": vub-net took it
+ * again, failed, asked again, forever, and served nothing else). */
+static void
+test_kick_mode_broken_ring(void **state)
+{
+	struct vf *f = *state;
+	struct vub_vq *vq = vub_dequeue_enter(f->dev, 0);
+	int begin, mode;
+
+	assert_non_null(vq);
+	__atomic_store_n(&f->ring[VF_TX].avail->idx, VF_RING_SIZE + 1, __ATOMIC_RELEASE);
+	begin = vub_dequeue_begin(vq, &pkt);
+	mode = vub_vq_kick_mode(vq, VUB_KICK_NOTIFY);
+	/* Left before asserting: teardown takes the ring. */
+	vub_vq_leave(vq);
+	assert_int_equal(begin, -EIO);
+	assert_int_equal(mode, 0);
+	assert_int_equal(tu_log_errors(), 1);
+	vf_assert_error_logged("avail index 9 is 9 entries past the last one taken (0)");
+}
+
 static void
 test_bad_head(void **state)
 {
@@ -519,6 +541,7 @@ main(void)
 		T(test_indirect_loop),
 		T(test_next_outside_table),
 		T(test_bad_avail_index),
+		T(test_kick_mode_broken_ring),
 		T(test_bad_head),
 		T(test_writable_in_tx),
 		T(test_short_tx_chain),
