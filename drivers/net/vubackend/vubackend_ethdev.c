@@ -5,6 +5,7 @@
 #include <rte_malloc.h>
 
 #include "vu_log.h"
+#include "vu_rte_log.h"
 #include "vub_transport.h"
 #include "vubackend.h"
 
@@ -26,15 +27,7 @@ vubackend_port_of(struct rte_eth_dev *eth_dev)
 static void
 vubackend_log_sink(enum vu_log_level level, const char *fmt, va_list ap)
 {
-	static const uint32_t rte_levels[] = {
-		[VU_LOG_ERR] = RTE_LOG_ERR,	  [VU_LOG_WARNING] = RTE_LOG_WARNING,
-		[VU_LOG_NOTICE] = RTE_LOG_NOTICE, [VU_LOG_INFO] = RTE_LOG_INFO,
-		[VU_LOG_DEBUG] = RTE_LOG_DEBUG,
-	};
-	char line[512];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	rte_log(rte_levels[level], vubackend_logtype, "VUSER: %s\n", line);
+	vu_rte_log_line(vubackend_logtype, level, fmt, ap);
 }
 
 static int
