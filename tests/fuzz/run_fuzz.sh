@@ -49,8 +49,9 @@ build() { # $1 = target
 		"$CC" "${SAN[@]}" -I"$ROOT/common" "$ROOT/tests/fuzz/fuzz_vhost_msg.c" \
 			"$ROOT/common/vu_vhost_user_msg.c" -o "$bin" ;;
 	devargs)
-		"$CC" "${SAN[@]}" -I"$ROOT/drivers/net/vuser" "$ROOT/tests/fuzz/fuzz_devargs.c" \
-			"$ROOT/drivers/net/vuser/vuser_devargs.c" -o "$bin" ;;
+		"$CC" "${SAN[@]}" -I"$ROOT/drivers/net/vuser" -I"$ROOT/drivers/net/common" \
+			"$ROOT/tests/fuzz/fuzz_devargs.c" "$ROOT/drivers/net/vuser/vuser_devargs.c" \
+			"$ROOT/drivers/net/common/vu_kv.c" -o "$bin" ;;
 	rx_ring)
 		local sdk="$ROOT/.deps/dpdk-sdk/include"
 		# shellcheck disable=SC2046
