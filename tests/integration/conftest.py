@@ -33,9 +33,12 @@ Fixtures:
                   bounded by the module's CASE_TIMEOUT (seconds, or a dict by test name
                   with a "default"), ended after it (logs printed when it failed, apps
                   killed; end_case may raise to fail a case whose body passed)
+  pair_env        tests/lib/pairs.py's Env for the module: testpmd pairs with the
+                  frontend the module's FRONTEND ('vuser' or 'dpdk') or else
+                  VUSER_FRONTEND names; a module's module_env may be this one
   group_runner    tests/lib/pairs.py's GroupRunner for the module: runs the cases of
-                  pairs.Group's (parametrize "group,case" with pairs.group_params) with
-                  the frontend VUSER_FRONTEND names; pairs.Skip becomes a pytest skip
+                  pairs.Group's (parametrize "group,case" with pairs.group_params) on
+                  pair_env; pairs.Skip becomes a pytest skip
 
 """
 
@@ -196,17 +199,23 @@ class _GroupRunner(pairs.GroupRunner):
 
 
 @pytest.fixture(scope="module")
-def group_runner(log_dir, request):
-    fe = pairs.Frontend()
+def pair_env(log_dir, request):
+    fe = pairs.Frontend(getattr(request.module, "FRONTEND", None))
+    if shutil.which(dpdkapp.TESTPMD) is None:
+        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
     try:
         fe.prepare()
     except (RuntimeError, dpdkapp.DpdkAppError) as e:
         pytest.fail(str(e))
-    if shutil.which(dpdkapp.TESTPMD) is None:
-        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
     env = pairs.Env(fe, log_dir, verbose(request.config))
-    runner = _GroupRunner(env)
-    yield runner
-    runner.close()
+    yield env
+    env.kill_all()
     env.cleanup()
     fe.cleanup()
+
+
+@pytest.fixture(scope="module")
+def group_runner(pair_env):
+    runner = _GroupRunner(pair_env)
+    yield runner
+    runner.close()

@@ -25,7 +25,6 @@ Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
 
 import os
 import re
-import shutil
 import signal
 import tempfile
 import time
@@ -37,7 +36,6 @@ from dpdkapp import DpdkApp, Testpmd, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-PLUGIN = dpdkapp.plugin_path()
 RXINTR = os.environ.get("VUSER_RXINTR") or os.path.join(
     ROOT, "build", "tests", "apps", "vuser_rxintr")
 ROUNDS = int(os.environ.get("VUSER_RECONNECTS", "20"))
@@ -48,81 +46,30 @@ RESUME_GOAL = 2.0         # s: backend process started -> traffic moving (report
 RESUME_LIMIT = 10.0       # s: backend connected -> traffic moving
 BOOT_LIMIT = 30.0         # s: bound on a backend's own start (EAL init on a busy machine)
 DOWN_LIMIT = 2.0          # s: backend killed -> link down
-APP_ARGS = ["--burst=32", "--txpkts=64", "--total-num-mbufs=4096", "--nb-cores=1"]
+APP_MBUFS = 4096
 ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
 LSC_LINE = "Port 0: link state change event"
 CONNECTED_LINE = "backend connected, rings resumed, link up"
 CASE_TIMEOUT = {"default": 90, "test_server_reconnect": 60 + 12 * ROUNDS,
                 "test_server_failures_leave_dir": 120}
+FRONTEND = "vuser"        # pair_env's frontend: this file tests vuser's server mode
 
 
-class Env:
-    """Per-run resources; the apps of the running case are killed whatever happens."""
+def start_backend(env, sock, client, mode="io"):
+    """net_vhost: client=1 connects to a frontend in server mode, else it listens. Not
+    waited for: the cases time what it takes."""
+    # -m 64: EAL starts faster with less memory to set up (0.4s instead of 0.7s here),
+    # which is most of the time a restarted backend takes to come back.
+    return env.backend("backend", [sock], mode=mode, client=client, mbufs=APP_MBUFS,
+                       link_check=True, wait=False, mem_mb=64)
 
-    def __init__(self, log_dir, verbose):
-        self.log_dir = log_dir
-        self.verbose = verbose
-        self.sock_dir = tempfile.mkdtemp(prefix="vuser-srv-")
-        self.plugin = dpdkapp.stage_plugin(PLUGIN)
-        self.apps = []
-        self.case = None
-        self.n = 0
 
-    def sock(self):
-        return os.path.join(self.sock_dir, "%s.sock" % self.case)
-
-    def log(self, msg):
-        if self.verbose:
-            print("    " + msg, flush=True)
-
-    def backend(self, sock, client, mode="io"):
-        """net_vhost: client=1 connects to a frontend in server mode, else it listens."""
-        self.n += 1
-        vdev = "net_vhost0,iface=%s,queues=1%s" % (sock, ",client=1" if client else "")
-        if not client and os.path.exists(sock):
-            os.unlink(sock)
-        # -m 64: EAL starts faster with less memory to set up (0.4s instead of 0.7s here),
-        # which is most of the time a restarted backend takes to come back.
-        app = Testpmd("%s-backend%d" % (self.case, self.n), self.log_dir, vdevs=[vdev],
-                      interactive=True, lcores="0,1", main_lcore=0, mem_mb=64,
-                      app_args=["--forward-mode=%s" % mode] + APP_ARGS)
-        self.apps.append(app)
-        return app.start()
-
-    def frontend(self, sock, server, mode="io", extra=""):
-        vdev = "virtio_user0,path=%s%s%s" % (sock, ",server=1" if server else "", extra)
-        # --disable-link-check: a server waits for its backend with the link down; testpmd
-        # would otherwise spend 9 s checking it at start.
-        app = Testpmd("%s-frontend" % self.case, self.log_dir, vdevs=[vdev],
-                      plugins=[self.plugin], interactive=True, lcores="0,1", main_lcore=1,
-                      log_levels=["pmd.net.vuser:info"],
-                      app_args=["--forward-mode=%s" % mode, "--disable-link-check"] + APP_ARGS)
-        self.apps.append(app)
-        return app.start()
-
-    def kill_all(self):
-        dpdkapp.kill_all(self.apps)
-
-    def dump_logs(self, lines=40):
-        for app in self.apps:
-            print("    ---- %s (%s, rc=%s) last %d lines ----"
-                  % (app.name, app.log_path, app.returncode, lines))
-            for ln in dpdkapp.tail(app.output(), lines).splitlines():
-                print("    | " + ln)
-
-    def start_case(self, name):
-        self.case = name.replace("test_", "")
-        self.apps = []
-
-    def end_case(self, failed):
-        if failed:
-            self.dump_logs()
-        self.kill_all()
-
-    def cleanup(self):
-        self.kill_all()
-        dpdkapp.unstage_plugin(self.plugin)
-        shutil.rmtree(self.sock_dir, ignore_errors=True)
+def start_frontend(env, sock, server, mode="io", extra=""):
+    """virtio_user0 on sock (listening with server), not waited for."""
+    vdev = "virtio_user0,path=%s%s%s" % (sock, ",server=1" if server else "", extra)
+    # link_check=False: a server waits for its backend with the link down; testpmd
+    # would otherwise spend 9 s checking it at start.
+    return env.frontend("frontend", [vdev], mode=mode, mbufs=APP_MBUFS, wait=False)
 
 
 # --------------------------------------------------------------------------
@@ -198,7 +145,7 @@ def reconnect_rounds(env, rounds, extra=""):
     link down checked, `rounds` times in the same frontend process."""
     sock = env.sock()
     t0 = time.monotonic()
-    fe = env.frontend(sock, server=True, extra=extra)
+    fe = start_frontend(env, sock, server=True, extra=extra)
     fe.wait_ready(30)
     fe.assert_driver("net_vuser")
     env.log("frontend up in %.1fs without a backend" % (time.monotonic() - t0))
@@ -213,7 +160,7 @@ def reconnect_rounds(env, rounds, extra=""):
         lsc0 = lsc_events(fe)
         conn0 = fe.output().count(CONNECTED_LINE)
         t_spawn = time.monotonic()
-        be = env.backend(sock, client=True)
+        be = start_backend(env, sock, client=True)
         # the backend connects while its port starts; the frontend says when the rings
         # are handed over
         connected = wait_until(lambda: fe.output().count(CONNECTED_LINE) > conn0,
@@ -287,11 +234,11 @@ def test_server_reconnect_packed(env):
 def test_server_backend_first_close(env):
     """server=1: the frontend quits with a backend attached; the backend sees it go"""
     sock = env.sock()
-    fe = env.frontend(sock, server=True)
+    fe = start_frontend(env, sock, server=True)
     fe.wait_ready(30)
     fe.assert_driver("net_vuser")
     fe.start_forwarding("io")
-    be = env.backend(sock, client=True)
+    be = start_backend(env, sock, client=True)
     backend_traffic(be)
     fe.wait_link_up(timeout=5)
     assert wait_traffic(fe, {"ipackets": 0, "opackets": 0}, 5), "no traffic"
@@ -307,11 +254,11 @@ def test_server_backend_first_close(env):
 def test_client_backend_killed(env):
     """client mode: backend killed (-9): clean link down, no crash, counters stable"""
     sock = env.sock()
-    be = env.backend(sock, client=False)
+    be = start_backend(env, sock, client=False)
     wait_until(lambda: os.path.exists(sock) or not be.alive(), 15,
                what="backend socket %s" % sock)
     be.wait_ready(30)
-    fe = env.frontend(sock, server=False)
+    fe = start_frontend(env, sock, server=False)
     fe.wait_ready(30)
     fe.assert_driver("net_vuser")
     fe.start_forwarding("io")
@@ -330,7 +277,7 @@ def test_client_backend_killed(env):
     # starts (docs/server-mode.md: in client mode the port stays down, nothing to
     # reconnect to); it is up, the port has been polled all along: the forwarding stops
     c1 = drained_counters(fe)
-    be2 = env.backend(sock, client=False)
+    be2 = start_backend(env, sock, client=False)
     wait_until(lambda: os.path.exists(sock) or not be2.alive(), 15,
                what="backend socket %s" % sock)
     be2.wait_ready(30)
@@ -354,13 +301,13 @@ def rxintr_case(env, extra):
     if not os.path.isfile(RXINTR):
         raise AssertionError("%s not built (make build)" % RXINTR)
     sock = env.sock()
-    be = env.backend(sock, client=False)
+    be = start_backend(env, sock, client=False)
     wait_until(lambda: os.path.exists(sock) or not be.alive(), 15,
                what="backend socket %s" % sock)
     be.wait_ready(30)
     prefix = dpdkapp.unique_prefix(env.case)
     argv = [RXINTR] + dpdkapp.eal_args(
-        prefix, lcores="1", main_lcore=None, plugins=[env.plugin],
+        prefix, lcores="1", main_lcore=None, plugins=env.fe.plugins(),
         vdevs=["virtio_user0,path=%s%s" % (sock, extra)], log_levels=["pmd.net.vuser:info"])
     app = DpdkApp("%s-rxintr" % env.case, argv, prefix, env.log_dir)
     env.apps.append(app)
@@ -422,7 +369,7 @@ def mq_apps(env, extra):
     testpmd --rxq=8 --txq=8 in rxonly mode. Returns (frontend, backend), links up."""
     sock = env.sock()
     vdev = "virtio_user0,path=%s,server=1,queues=%d%s" % (sock, MQ_PAIRS, extra)
-    fe = Testpmd("%s-frontend" % env.case, env.log_dir, vdevs=[vdev], plugins=[env.plugin],
+    fe = Testpmd("%s-frontend" % env.case, env.log_dir, vdevs=[vdev], plugins=env.fe.plugins(),
                  interactive=True, lcores="0,1", main_lcore=1,
                  log_levels=["pmd.net.vuser:info"],
                  app_args=MQ_ARGS + ["--disable-link-check"])
@@ -509,7 +456,7 @@ def test_server_failures_leave_dir(env):
         sock = os.path.join(d, "vhost-user.sock")
         app = Testpmd("%s-%s" % (env.case, what.replace(" ", "_")), env.log_dir,
                       vdevs=["virtio_user0,path=%s,server=1%s" % (sock, extra)],
-                      plugins=[env.plugin], lcores="0,1", main_lcore=1,
+                      plugins=env.fe.plugins(), lcores="0,1", main_lcore=1,
                       log_levels=["pmd.net.vuser:info"],
                       app_args=["--disable-link-check", "--stats-period=1",
                                 "--total-num-mbufs=4096"] + args)
@@ -528,9 +475,5 @@ def test_server_failures_leave_dir(env):
 
 
 @pytest.fixture(scope="module")
-def module_env(log_dir, request):
-    if not os.path.isfile(PLUGIN):
-        pytest.fail("%s missing (make build)" % PLUGIN)
-    env = Env(log_dir, request.config.getoption("verbose") > 0)
-    yield env
-    env.cleanup()
+def module_env(pair_env):
+    return pair_env

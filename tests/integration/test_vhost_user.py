@@ -18,160 +18,36 @@ Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
 
 import os
 import re
-import shutil
 import socket
-import tempfile
 import time
 
 import pytest
 
 import dpdkapp
-from dpdkapp import Testpmd, wait_stable
+from dpdkapp import wait_stable
+from pairs import BURST, PKT_LEN, assert_clean_exit, check_driver
 
-BURST = 32
 NB_BURSTS = 4
 PKTS = BURST * NB_BURSTS          # 128 packets per case
-PKT_LEN = 64                      # --txpkts=64: frame length without virtio-net header
 CASE_TIMEOUT = 60                 # hard bound per case (SIGALRM)
 PROBE_LIMIT = 20.0                # a failing probe must be over within this
 SETTLE_TIMEOUT = 10.0
-
-COMMON_APP_ARGS = ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
-                   "--total-num-mbufs=2048", "--nb-cores=1"]
 ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
 
 
-class Frontend:
-    """Which driver plays the frontend, and how to name it on the command line."""
-
-    def __init__(self, kind):
-        self.kind = kind
-        self.plugin = None
-        self.staged = None
-        if kind == "vuser":
-            self.vdev_name = "virtio_user0"
-            self.driver = "net_vuser"
-            self.plugin = dpdkapp.plugin_path()
-        elif kind == "dpdk":
-            self.vdev_name = "net_virtio_user0"
-            self.driver = "net_virtio_user"
-        else:
-            raise SystemExit("VUSER_FRONTEND must be 'vuser' or 'dpdk', not %r" % kind)
-
-    def prepare(self):
-        if self.plugin:
-            if not os.path.isfile(self.plugin):
-                raise RuntimeError(
-                    "VUSER_FRONTEND=vuser but the plugin %s does not exist: build it "
-                    "first (make build), or set VUSER_FRONTEND=dpdk to test the harness "
-                    "with DPDK's own virtio_user driver" % self.plugin)
-            self.staged = dpdkapp.stage_plugin(self.plugin)
-
-    def cleanup(self):
-        dpdkapp.unstage_plugin(self.staged)
-
-    def vdev(self, **devargs):
-        return ",".join([self.vdev_name] + ["%s=%s" % kv for kv in devargs.items()])
-
-    def plugins(self):
-        return [self.staged] if self.staged else []
+def backend(env, sock):
+    """net_vhost listening on sock, rxonly; testpmd checks its link at start."""
+    return env.backend("backend", [sock], link_check=True)
 
 
-class Env:
-    """Per-run resources: socket dir, log dir, frontend, and the apps of the
-    running case (killed whatever happens)."""
-
-    def __init__(self, frontend, log_dir, verbose):
-        self.fe = frontend
-        self.log_dir = log_dir
-        self.verbose = verbose
-        self.sock_dir = tempfile.mkdtemp(prefix="vuser-it-")
-        self.apps = []
-        self.case = None
-
-    def sock(self, name):
-        return os.path.join(self.sock_dir, name)
-
-    def start_case(self, name):
-        self.case = name.replace("test_", "")
-        self.apps = []
-
-    def end_case(self, failed):
-        if failed:
-            # stop what is left (bounded: quit, SIGINT, SIGKILL) so the logs are
-            # complete, then make sure nothing survives
-            try:
-                self.stop_all(timeout=3)
-            except Exception as e:
-                print("    (stop after failure: %s)" % e)
-        self.kill_all()  # no-op when every app has exited
-        if failed:
-            self.dump_logs()
-
-    def log(self, msg):
-        if self.verbose:
-            print("    " + msg, flush=True)
-
-    # ---- apps
-    def backend(self, sock, mode="rxonly", wait_socket=True):
-        if os.path.exists(sock):
-            os.unlink(sock)
-        app = Testpmd("%s-backend" % self.case, self.log_dir,
-                      vdevs=["net_vhost0,iface=%s,queues=1" % sock],
-                      interactive=True, lcores="0,1", main_lcore=0,
-                      app_args=["--forward-mode=%s" % mode] + COMMON_APP_ARGS)
-        self.apps.append(app)
-        app.start()
-        if wait_socket:
-            dpdkapp.wait_until(lambda: os.path.exists(sock) or not app.alive(), 15,
-                               what="backend socket %s" % sock)
-        app.wait_ready()
-        return app
-
-    def frontend(self, mode="rxonly", wait=True, **devargs):
-        app = Testpmd("%s-frontend" % self.case, self.log_dir,
-                      vdevs=[self.fe.vdev(**devargs)], plugins=self.fe.plugins(),
-                      interactive=True, lcores="0,1", main_lcore=1,
-                      app_args=["--forward-mode=%s" % mode] + COMMON_APP_ARGS)
-        self.apps.append(app)
-        app.start()
-        if wait:
-            app.wait_ready()
-        return app
-
-    def stop_all(self, timeout=10):
-        """Stop apps cleanly, frontends first; return {name: returncode}."""
-        rcs = {}
-        for app in sorted(self.apps, key=lambda a: not a.name.endswith("frontend")):
-            if app.proc is not None:
-                app.stop(timeout=timeout)
-                rcs[app.name] = app.returncode
-        return rcs
-
-    def kill_all(self):
-        dpdkapp.kill_all(self.apps)
-
-    def dump_logs(self, lines=40):
-        for app in self.apps:
-            print("    ---- %s (%s, rc=%s) last %d lines ----"
-                  % (app.name, app.log_path, app.returncode, lines))
-            for ln in dpdkapp.tail(app.output(), lines).splitlines():
-                print("    | " + ln)
-
-    def cleanup(self):
-        shutil.rmtree(self.sock_dir, ignore_errors=True)
+def frontend(env, mode="rxonly", wait=True, **devargs):
+    """The frontend under test on one vdev, at the driver's default log level."""
+    return env.frontend("frontend", [env.fe.vdev(**devargs)], mode=mode, wait=wait,
+                        link_check=True, log_levels=())
 
 
 # --------------------------------------------------------------------------
 # checks
-
-
-def check_driver(env, fe):
-    """The frontend port really is driven by the driver under test."""
-    m = fe.cmd("show port info 0", wait=r"Driver name: *(\S+)")
-    got = m.group(1)
-    assert got == env.fe.driver, "frontend port 0 is driven by %s, expected %s" % (
-        got, env.fe.driver)
 
 
 def settled(app, key, expected):
@@ -190,18 +66,13 @@ def assert_counters(name, got, **expected):
                              % (name, ", ".join(bad + errs), got))
 
 
-def assert_clean_exit(rcs):
-    bad = {n: rc for n, rc in rcs.items() if rc != 0}
-    assert not bad, "apps did not exit cleanly (rc<0 means killed by signal): %s" % bad
-
-
 # --------------------------------------------------------------------------
 # cases
 
 def start_pair(env, fe_mode="rxonly"):
     sock = env.sock("vhost-%s.sock" % env.case)
-    be = env.backend(sock)
-    fe = env.frontend(mode=fe_mode, path=sock)
+    be = backend(env, sock)
+    fe = frontend(env, mode=fe_mode, path=sock)
     be.wait_link_up(timeout=15)
     check_driver(env, fe)
     return be, fe
@@ -264,7 +135,7 @@ def probe_must_fail(env, what, needles, **devargs):
     /ethdev/list is []).  It needs --total-num-mbufs then: its default pool
     size for zero ports is sized for RTE_MAX_ETHPORTS and fails under -m 256."""
     t0 = time.monotonic()
-    fe = env.frontend(wait=False, **devargs)
+    fe = frontend(env, wait=False, **devargs)
 
     def done():
         return (not fe.alive()) or re.search(dpdkapp.PROMPT, fe.output(), re.M)
@@ -329,7 +200,7 @@ def test_probe_no_listener(env):
 def test_probe_unknown_key(env):
     """unknown devarg key: probe fails cleanly, no port (backend is up)"""
     sock = env.sock("vhost-unknown-key.sock")
-    env.backend(sock)
+    backend(env, sock)
     if env.fe.kind == "dpdk":
         # DPDK's driver says only 'error when parsing param'
         needles = [r"virtio_user.*error when parsing param",
@@ -341,16 +212,5 @@ def test_probe_unknown_key(env):
 
 
 @pytest.fixture(scope="module")
-def module_env(log_dir, request):
-    frontend = Frontend(os.environ.get("VUSER_FRONTEND", "vuser"))
-    if shutil.which(dpdkapp.TESTPMD) is None:
-        pytest.fail("%s not found (run scripts/setup.sh)" % dpdkapp.TESTPMD)
-    try:
-        frontend.prepare()
-    except (RuntimeError, dpdkapp.DpdkAppError) as e:
-        pytest.fail(str(e))
-    env = Env(frontend, log_dir, request.config.getoption("verbose") > 0)
-    yield env
-    env.kill_all()
-    env.cleanup()
-    frontend.cleanup()
+def module_env(pair_env):
+    return pair_env

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The backend+frontend pair harness of the grouped integration files (net_vhost backends
-in testpmd, the frontend under test in testpmd), their counter checks, and GroupRunner,
-which runs their groups of cases under pytest (conftest.py's group_runner).
+"""The backend+frontend pair harness of the integration files (net_vhost backends in
+testpmd, the frontend under test in testpmd), their counter checks, and GroupRunner,
+which runs groups of cases under pytest (conftest.py's group_runner).
 
-Used by test_datapath_matrix.py, test_multiqueue.py, test_lifecycle.py,
-test_port_config.py and test_xstats.py.
+Env starts the pairs of test_datapath_matrix.py, test_multiqueue.py, test_lifecycle.py,
+test_port_config.py and test_xstats.py (grouped cases) and of test_vhost_user.py and
+test_server_mode.py (one case at a time: conftest.py's env, Env.start_case/end_case).
 """
 
 import os
@@ -28,13 +29,20 @@ F_RING_PACKED = 34
 F_IN_ORDER = 35
 
 
-def common_app_args(mbufs=2048):
+def common_app_args(mbufs=2048, link_check=False):
     """testpmd args of every app here: bounded bursts, 64-byte frames, a pool
     that fits in -m 256, one forwarding core (the other CPU is the peer's),
-    and no link wait in testpmd (it would wait 9 s after each port stop; the
-    tests read the link from telemetry instead)."""
-    return ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
-            "--total-num-mbufs=%d" % mbufs, "--nb-cores=1", "--disable-link-check"]
+    and unless link_check no link wait in testpmd (it would wait 9 s after each
+    port stop; the tests read the link from telemetry instead)."""
+    args = ["--burst=%d" % BURST, "--txpkts=%d" % PKT_LEN,
+            "--total-num-mbufs=%d" % mbufs, "--nb-cores=1"]
+    return args if link_check else args + ["--disable-link-check"]
+
+
+def assert_clean_exit(rcs):
+    """{name: returncode} of stopped apps: every one exited 0."""
+    bad = {n: rc for n, rc in rcs.items() if rc != 0}
+    assert not bad, "apps did not exit cleanly (rc<0: killed by that signal): %s" % bad
 
 
 class Skip(Exception):
@@ -106,17 +114,35 @@ class Frontend:
 
 
 class Env:
-    """Per-run resources: socket dir, log dir, the frontend kind and the apps
+    """Per-run resources: socket dir, log dir, the frontend (a Frontend) and the apps
     started by the running case or group (killed whatever happens)."""
 
-    def __init__(self, fe_kind, log_dir, verbose):
-        self.fe = fe_kind
+    def __init__(self, fe, log_dir, verbose):
+        self.fe = fe
         self.log_dir = log_dir
         self.verbose = verbose
         self.sock_dir = tempfile.mkdtemp(prefix="vuser-it-")
         self.apps = []
         self.tag = "x"
+        self.case = None
         self._names = {}
+
+    def start_case(self, name):
+        """conftest.py's env: a case begins; its apps are named after it."""
+        self.case = self.tag = name.replace("test_", "")
+        self.apps = []
+
+    def end_case(self, failed):
+        """conftest.py's env: a case is over. After a failure what is left is stopped
+        (bounded: quit, SIGINT, SIGKILL) so that the logs printed are complete."""
+        if failed:
+            try:
+                self.stop_all(timeout=3)
+            except Exception as e:
+                print("    (stop after failure: %s)" % e)
+        self.kill_all()  # no-op when every app has exited
+        if failed:
+            self.dump_logs()
 
     def app_name(self, name):
         """'<group>-<name>', with '.2', '.3'... when started again (fresh logs)."""
@@ -124,42 +150,55 @@ class Env:
         n = self._names[base] = self._names.get(base, 0) + 1
         return base if n == 1 else "%s.%d" % (base, n)
 
-    def sock(self, name):
-        return os.path.join(self.sock_dir, name)
+    def sock(self, name=None):
+        """A socket path in the run's directory; by default the case's own."""
+        return os.path.join(self.sock_dir, name or "%s.sock" % self.tag)
 
     def log(self, msg):
         if self.verbose:
             print("    " + msg, flush=True)
 
-    def backend(self, name, socks, queues=1, app_args=(), mbufs=2048):
-        """net_vhost server(s), interactive, rxonly, forwarding lcore 1."""
+    def backend(self, name, socks, queues=1, app_args=(), mbufs=2048, mode="rxonly",
+                client=False, link_check=False, wait=True, **testpmd):
+        """net_vhost server(s), interactive, forwarding lcore 1; with client, net_vhost
+        connects to each socket instead. wait: until the sockets exist and the prompt
+        is there. testpmd: more Testpmd arguments (mem_mb...)."""
         vdevs = []
         for i, s in enumerate(socks):
-            if os.path.exists(s):
+            if not client and os.path.exists(s):
                 os.unlink(s)
-            vdevs.append("net_vhost%d,iface=%s,queues=%d" % (i, s, queues))
+            vdevs.append("net_vhost%d,iface=%s,queues=%d%s"
+                         % (i, s, queues, ",client=1" if client else ""))
         app = Testpmd(self.app_name(name), self.log_dir, vdevs=vdevs,
                       interactive=True, lcores="0,1", main_lcore=0,
-                      app_args=["--forward-mode=rxonly"] + common_app_args(mbufs)
-                      + list(app_args))
+                      app_args=["--forward-mode=%s" % mode]
+                      + common_app_args(mbufs, link_check) + list(app_args), **testpmd)
         self.apps.append(app)
         app.start()
-        dpdkapp.wait_until(lambda: all(os.path.exists(s) for s in socks) or not app.alive(),
-                           30, what="backend sockets %s" % socks)
+        if not wait:
+            return app
+        if not client:
+            dpdkapp.wait_until(
+                lambda: all(os.path.exists(s) for s in socks) or not app.alive(),
+                30, what="backend sockets %s" % socks)
         app.wait_ready(timeout=30)
         return app
 
-    def frontend(self, name, vdevs, app_args=(), mbufs=2048, expect_ports=None, wait=True):
-        """The frontend under test, interactive, rxonly, forwarding lcore 0.
+    def frontend(self, name, vdevs, app_args=(), mbufs=2048, expect_ports=None, wait=True,
+                 mode="rxonly", link_check=False, log_levels=None):
+        """The frontend under test, interactive, forwarding lcore 0; its driver's log
+        at info unless log_levels says otherwise.
 
         Waits for the prompt; then, unless expect_ports is 0, the ports must
         exist (a failed probe becomes NotLanded when the driver said the
         devarg is not implemented yet, else an AssertionError with its lines)."""
+        if log_levels is None:
+            log_levels = self.fe.log_levels()
         app = Testpmd(self.app_name(name), self.log_dir, vdevs=vdevs,
                       plugins=self.fe.plugins(), interactive=True, lcores="0,1",
-                      main_lcore=1, log_levels=self.fe.log_levels(),
-                      app_args=["--forward-mode=rxonly"] + common_app_args(mbufs)
-                      + list(app_args))
+                      main_lcore=1, log_levels=log_levels,
+                      app_args=["--forward-mode=%s" % mode]
+                      + common_app_args(mbufs, link_check) + list(app_args))
         self.apps.append(app)
         app.start()
         if not wait:
@@ -197,8 +236,7 @@ class Env:
     def stop_checked(self, timeout=10):
         rcs = self.stop_all(timeout)
         self.apps = []
-        bad = {n: rc for n, rc in rcs.items() if rc != 0}
-        assert not bad, "apps did not exit cleanly (rc<0: killed by that signal): %s" % bad
+        assert_clean_exit(rcs)
 
     def kill_all(self):
         dpdkapp.kill_all(self.apps)
