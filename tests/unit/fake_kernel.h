@@ -13,7 +13,8 @@
 
 /*
  * The test binary is linked with -Wl,--wrap=ioctl,--wrap=vu_link_set_mac,--wrap=vu_link_set_up,
- * --wrap=vu_link_set_mtu. This file defines the three link wrappers; the binary's own __wrap_ioctl hands every call to
+ * --wrap=vu_link_set_mtu. This file defines the three link wrappers; fake_kernel_ioctl.c's
+ * __wrap_ioctl (or the binary's own, which may inject a fault first) hands every call to
  * fk_ioctl(), which answers vhost and TUN requests as the kernel would (recording each one in
  * fk.recs) and passes any other request to the real ioctl(). The device nodes are substituted
  * by FK_NODE, so open() and close() are real.

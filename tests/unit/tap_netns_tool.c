@@ -28,21 +28,6 @@
 /* Ring memory of --device: vhost-net is a stand-in, so it only has to exist. */
 #define DEVICE_MEM_LEN (1u << 20)
 
-int __wrap_ioctl(int fd, unsigned long request, ...);
-
-/* vhost requests go to the fake kernel, TUN and everything else to the real one. */
-int
-__wrap_ioctl(int fd, unsigned long request, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return fk_ioctl(fd, request, arg);
-}
-
 static char last_error[512];
 
 static void

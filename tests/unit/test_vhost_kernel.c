@@ -28,21 +28,6 @@
 #include "vu_device.h"
 #include "vu_tap.h"
 
-int __wrap_ioctl(int fd, unsigned long request, ...);
-
-/* Every ioctl() of the frontend goes to the fake kernel. */
-int
-__wrap_ioctl(int fd, unsigned long request, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return fk_ioctl(fd, request, arg);
-}
-
 /* ---- helpers ---- */
 
 static int
