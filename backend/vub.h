@@ -99,7 +99,10 @@ struct vub_pkt {
 struct vub_vq *vub_dequeue_enter(struct vub_dev *dev, uint16_t pair);
 struct vub_vq *vub_enqueue_enter(struct vub_dev *dev, uint16_t pair);
 void vub_vq_leave(struct vub_vq *vq);
-void vub_vq_flush(struct vub_vq *vq);
+/* Publishes the used buffers; true when the frontend was sent a used buffer notification
+ * (it did not suppress it and the ring has a call fd), as lib/vhost's guest_notifications
+ * counts them. */
+bool vub_vq_flush(struct vub_vq *vq);
 
 int vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt);
 void vub_dequeue_end(struct vub_vq *vq, const struct vub_pkt *pkt);

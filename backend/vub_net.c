@@ -43,13 +43,10 @@ vub_vq_leave(struct vub_vq *vq)
 	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
 }
 
-void
+bool
 vub_vq_flush(struct vub_vq *vq)
 {
-	if (vq->packed)
-		vub_packed_flush(vq);
-	else
-		vub_split_flush(vq);
+	return vq->packed ? vub_packed_flush(vq) : vub_split_flush(vq);
 }
 
 int

@@ -241,21 +241,19 @@ vub_packed_wants_call(const struct vub_vq *vq)
  * burst. "After writing out some descriptors, both the device and the driver are expected
  * to consult the relevant structure to find out whether a used respectively an available
  * buffer notification should be sent." */
-void
+bool
 vub_packed_flush(struct vub_vq *vq)
 {
-	struct vub_dev *dev = vq->dev;
 	bool call;
 
 	if (vq->unflushed == 0)
-		return;
+		return false;
 	/* The event structure is read after the used descriptors are written (as for split
 	 * rings). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	call = vub_packed_wants_call(vq);
 	vq->unflushed = 0;
-	if (call)
-		dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd);
+	return call && vub_vq_call(vq);
 }
 
 /* Kicks on: with EVENT_IDX "RING_EVENT_FLAGS_DESC" at the device's next descriptor (its

@@ -114,25 +114,26 @@ void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_
 void vub_vq_break(struct vub_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap);
 const char *vub_pkt_add_error(int rc);
+bool vub_vq_call(struct vub_vq *vq);
 
 /* vub_split.c and vub_packed.c: each layout's device side, one contract (reached through
  * vub_vq.h's dispatch). translate finds the ring's parts in the memory table. pop takes
  * the next available chain into pkt (appending): 1, 0 when none is available, -E2BIG when
  * it does not fit pkt, -EIO when the ring is broken. used marks every chain of pkt used,
  * `total` bytes written into them in order; flush makes that visible and calls the
- * frontend unless it suppressed the notification. kicks asks for kicks or not
+ * frontend unless it suppressed the notification (true when a call went out). kicks asks for kicks or not
  * (vub_vq_kick_mode) and is true when a buffer is available already. */
 int vub_split_translate(struct vub_vq *vq);
 int vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
-void vub_split_flush(struct vub_vq *vq);
+bool vub_split_flush(struct vub_vq *vq);
 bool vub_split_kicks(struct vub_vq *vq, bool on);
 void vub_split_resume(struct vub_vq *vq);
 
 int vub_packed_translate(struct vub_vq *vq);
 int vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
-void vub_packed_flush(struct vub_vq *vq);
+bool vub_packed_flush(struct vub_vq *vq);
 bool vub_packed_kicks(struct vub_vq *vq, bool on);
 
 /* Receive buffers must all be device-writable: "A device MUST NOT write to a

@@ -25,6 +25,16 @@ vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 	dev->t->ops->vring_err(dev->t, vq->index, vq->err_fd);
 }
 
+/* A used buffer notification through the transport; true when one went out. A ring with
+ * no call fd (none set, or "invalid FD": the frontend polls) has nobody to tell. */
+bool
+vub_vq_call(struct vub_vq *vq)
+{
+	struct vub_dev *dev = vq->dev;
+
+	return dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd) == 0 && vq->call_fd >= 0;
+}
+
 /* One part of a ring (what: for the log) inside one memory region and aligned, or NULL. */
 void *
 vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len, uint32_t align)

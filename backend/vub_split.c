@@ -210,22 +210,20 @@ vub_split_wants_call(const struct vub_vq *vq, uint16_t new_idx, uint16_t old_idx
 	return !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) & VU_AVAIL_F_NO_INTERRUPT);
 }
 
-void
+bool
 vub_split_flush(struct vub_vq *vq)
 {
-	struct vub_dev *dev = vq->dev;
 	uint16_t old_idx = vq->published;
 
 	if (vq->used_idx == old_idx)
-		return;
+		return false;
 	/* Release: the entries are visible before the index that covers them. */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	vq->published = vq->used_idx;
 	/* The driver's suppression fields are read after the index store (2.7.10's memory
 	 * barrier), else a driver that just asked for a notification could miss it. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (vub_split_wants_call(vq, vq->used_idx, old_idx))
-		dev->t->ops->vring_call(dev->t, vq->index, vq->call_fd);
+	return vub_split_wants_call(vq, vq->used_idx, old_idx) && vub_vq_call(vq);
 }
 
 /* Kicks on (the next available entry, avail idx == last_avail, is to be notified: with
