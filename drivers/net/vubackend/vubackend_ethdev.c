@@ -326,6 +326,8 @@ static const struct eth_dev_ops vubackend_ops = {
 	.link_update = vubackend_link_update,
 	.stats_get = vubackend_stats_get,
 	.stats_reset = vubackend_stats_reset,
+	.xstats_get = vubackend_xstats_get,
+	.xstats_get_names = vubackend_xstats_get_names,
 	.rx_queue_setup = vubackend_rx_queue_setup,
 	.tx_queue_setup = vubackend_tx_queue_setup,
 	.rx_queue_release = vubackend_rx_queue_release,
@@ -412,6 +414,8 @@ vubackend_probe(struct rte_vdev_device *vdev)
 	}
 	vubackend_set_mac(eth_dev);
 	eth_dev->dev_ops = &vubackend_ops;
+	/* ethdev's rx_q<N>_packets ... before ours, as net_vhost asks for them. */
+	eth_dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
 	eth_dev->rx_pkt_burst = vubackend_rx;
 	eth_dev->tx_pkt_burst = vubackend_tx;
 	rte_eth_dev_probing_finish(eth_dev);

@@ -116,10 +116,11 @@ vubackend_rx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 		}
 		vub_dequeue_end(vq, &q->pkt);
 		vubackend_rx_offload(q->port, m, &q->pkt.hdr);
+		vubackend_count_frame(&q->stats, m);
 		bytes += m->pkt_len;
 		bufs[n++] = m;
 	}
-	vub_vq_flush(vq);
+	q->stats.notifications += vub_vq_flush(vq);
 	vub_vq_leave(vq);
 	q->stats.packets += n;
 	q->stats.bytes += bytes;
@@ -196,11 +197,12 @@ vubackend_tx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 		if (csum_at)
 			vub_pkt_write(&q->pkt, csum_at, &csum, sizeof(csum));
 		vub_enqueue_end(vq, &q->pkt);
+		vubackend_count_frame(&q->stats, m);
 		bytes += m->pkt_len;
 		sent++;
 		rte_pktmbuf_free(m);
 	}
-	vub_vq_flush(vq);
+	q->stats.notifications += vub_vq_flush(vq);
 	vub_vq_leave(vq);
 	q->stats.packets += sent;
 	q->stats.bytes += bytes;
