@@ -40,6 +40,14 @@ And once:
 
     bad_devargs    an unknown key, a net_vhost key not implemented (legacy-ol-flags) and a
                    missing iface: the probe fails with a line naming the problem, no port
+    xstats         one backend testpmd with net_vhost0 and net_vubackend0 (queues=2), a
+                   DPDK net_virtio_user frontend port on each, every send through both:
+                   before any frontend a Tx burst per port counts nowhere (TX-dropped);
+                   then XS_TRAFFIC each way (unicast/multicast/broadcast, both edges of
+                   every size bin): net_vhost's xstats are the model's, net_vubackend's
+                   names are net_vhost's in order then tx_q<N>_errors, every value the
+                   model's; stats exact; `clear port xstats` zeroes every net_vubackend
+                   counter (net_vhost's per-ring ones)
 
 Every pair first asks the frontend what it negotiated (net_vuser's "negotiated features"
 line at pmd.net.vuser:info, DPDK's "features after negotiate" at pmd.net.virtio.init:debug):
@@ -74,7 +82,9 @@ BIG_SEGS = "1500,1500"            # testpmd txpkts: a 2-segment 3000-byte frame
 BIG_LEN = 3000
 BIG_BURSTS = 2                    # 64 big frames: they fit a 256-entry ring twice over
 RESTART_TIMEOUT = 300             # the restart cases: ten apps started in turn
-CASE_TIMEOUT = {"default": 90, "test_vubackend_restarts": RESTART_TIMEOUT}
+XSTATS_TIMEOUT = 240              # the xstats case: 28 exchanges through two ports each
+CASE_TIMEOUT = {"default": 90, "test_vubackend_restarts": RESTART_TIMEOUT,
+                "test_vubackend_xstats": XSTATS_TIMEOUT}
 RESTARTS = 5
 SETTLE_TIMEOUT = 10.0
 LINK_TIMEOUT = 15.0
@@ -581,3 +591,227 @@ def test_vubackend(env, fn, fe_spec):
                          ids=[n for n, _, _ in PARAMS if "restarts" in n])
 def test_vubackend_restarts(env, fn, fe_spec):
     run_case(env, fn, fe_spec)
+
+
+# --------------------------------------------------------------------------
+# xstats against net_vhost: one backend testpmd with a net_vhost port and a
+# net_vubackend port, one frontend testpmd with a DPDK net_virtio_user port on each;
+# every send goes through both at once (testpmd's tx_first sends on every port).
+
+XS_QUEUES = 2
+XS_UNICAST, XS_MULTICAST, XS_BROADCAST = "02:00:00:00:00:77", "01:00:5e:00:00:01", \
+    "ff:ff:ff:ff:ff:ff"
+XS_KINDS = {XS_UNICAST: None, XS_MULTICAST: "multicast_packets",
+            XS_BROADCAST: "broadcast_packets"}
+# (destination, frame length, frames per queue): both edges of every size bin, each
+# line its own count, so a frame in the wrong bin or of the wrong kind changes a value
+XS_TRAFFIC = [
+    (XS_UNICAST, 60, 3), (XS_MULTICAST, 64, 5), (XS_BROADCAST, 65, 2), (XS_UNICAST, 127, 4),
+    (XS_MULTICAST, 128, 6), (XS_BROADCAST, 255, 1), (XS_UNICAST, 256, 7),
+    (XS_MULTICAST, 511, 9), (XS_BROADCAST, 512, 8), (XS_UNICAST, 1023, 11),
+    (XS_MULTICAST, 1024, 10), (XS_BROADCAST, 1518, 12), (XS_UNICAST, 1519, 13),
+    (XS_MULTICAST, 2000, 14),
+]
+XS_BINS = ["undersize_packets", "size_64_packets", "size_65_127_packets",
+           "size_128_255_packets", "size_256_511_packets", "size_512_1023_packets",
+           "size_1024_1518_packets", "size_1519_max_packets"]
+# lib/vhost's per-ring counters that this traffic leaves at 0: a polling frontend asks
+# for no used buffer notifications; no IOTLB, no asynchronous copies
+XS_ZERO = ["guest_notifications", "iotlb_hits", "iotlb_misses", "inflight_submitted",
+           "inflight_completed"]
+XS_EXTRAS = ["tx_q%d_errors" % q for q in range(XS_QUEUES)]   # net_vubackend's own
+XS_ETHDEV_ZERO = ["rx_missed_errors", "rx_errors", "tx_errors", "rx_mbuf_allocation_errors"]
+XS_BURSTS_NO_FRONTEND = 2
+
+
+def xs_size_bin(length):
+    return XS_BINS[sum(length >= b for b in (64, 65, 128, 256, 512, 1024, 1519))]
+
+
+def xs_model(sent_rx, sent_tx, nq=XS_QUEUES):
+    """{xstat: value} for frames received (sent_rx) and sent (sent_tx) by the backend
+    port, (dst, length, count per queue) each: ethdev's own, then per queue ethdev's
+    (rx_q<N>_packets ...) and lib/vhost's (rx_q<N>_good_packets ...)."""
+    want = {n: 0 for n in XS_ETHDEV_ZERO}
+    for d, sent in (("rx", sent_rx), ("tx", sent_tx)):
+        pkts = sum(n for _, _, n in sent)
+        nbytes = sum(n * length for _, length, n in sent)
+        want["%s_good_packets" % d] = nq * pkts
+        want["%s_good_bytes" % d] = nq * nbytes
+        for q in range(nq):
+            p = "%s_q%d_" % (d, q)
+            want[p + "packets"], want[p + "bytes"] = pkts, nbytes
+            if d == "rx":
+                want[p + "errors"] = 0
+            for name in ["multicast_packets", "broadcast_packets"] + XS_BINS + XS_ZERO:
+                want[p + name] = 0
+            want[p + "good_packets"], want[p + "good_bytes"] = pkts, nbytes
+            for dst, length, n in sent:
+                if XS_KINDS[dst]:
+                    want[p + XS_KINDS[dst]] += n
+                want[p + xs_size_bin(length)] += n
+    return want
+
+
+def xs_compare(label, got, want):
+    bad = ["%s=%s (expected %s)" % (k, got.get(k), v) for k, v in want.items()
+           if got.get(k) != v]
+    extra = sorted(set(got) - set(want))
+    assert not bad and not extra, "%s: %s%s" % (
+        label, "; ".join(bad), "; names not expected: %s" % extra if extra else "")
+
+
+class XsPorts:
+    """The backend's port ids by driver, and the frontend's port on each."""
+
+    def __init__(self, be, fe, be_ports, fe_ports):
+        self.be, self.fe = be, fe
+        self.vhost, self.vub = be_ports["net_vhost"], be_ports[BACKEND_DRIVER]
+        self.fe_ports = fe_ports
+
+    def backend_ports(self):
+        return [self.vhost, self.vub]
+
+
+def xs_driver_ports(app):
+    """{driver name: port id} (by device name for the frontend's two ports)."""
+    out = {}
+    for port in app.ports():
+        info = app.run("show port info %d" % port)
+        drv = re.search(r"Driver name: *(\S+)", info).group(1)
+        dev = re.search(r"Device name: *(\S+)", info).group(1)
+        out[dev if drv == "net_virtio_user" else drv] = port
+    return out
+
+
+def xs_send(sender, s_ports, receiver, r_ports, dst, length, count):
+    """count frames of length bytes to dst on every Tx queue of every port of sender,
+    all received by receiver (counted by telemetry, bounded wait)."""
+    n = XS_QUEUES * count
+    before = {(a, p): a.stats(p) for a, ps in ((sender, s_ports), (receiver, r_ports))
+              for p in ps}
+    receiver.run("start")
+    lines = ["set burst %d" % count, "set txpkts %d" % length]
+    lines += ["set eth-peer %d %s" % (p, dst) for p in s_ports]
+    for line in lines:
+        out = sender.run(line)
+        assert "Bad arguments" not in out and "rror" not in out, "%s: %r: %s" % (
+            sender.name, line, out.strip())
+    try:
+        sender.run("start tx_first 1")
+        dpdkapp.settle_all([(sender, p, before[(sender, p)], "opackets", n) for p in s_ports] +
+                           [(receiver, p, before[(receiver, p)], "ipackets", n)
+                            for p in r_ports])
+    finally:
+        sender.run("stop")
+        receiver.run("stop")
+        sender.run("set burst %d" % BURST)
+
+
+def xs_read(app, port):
+    """(names in order, {name: value}) of /ethdev/xstats, or (None, None)."""
+    x = app.xstats(port)
+    return (list(x.keys()), dict(x)) if x else (None, None)
+
+
+def xs_no_frontend(env, be, ports):
+    """Before any frontend: a Tx burst on each backend port goes nowhere and counts
+    nowhere (testpmd drops it: TX-dropped), as net_vhost; its xstats fail then, ours
+    read 0."""
+    n = XS_BURSTS_NO_FRONTEND * BURST * XS_QUEUES
+    be.run("start tx_first %d" % XS_BURSTS_NO_FRONTEND)
+    out = be.run("stop")
+    dropped = {int(p): int(x) for p, x in re.findall(
+        r"Forward statistics for port (\d+).*?TX-dropped: *(\d+)", out, re.S)}
+    assert dropped == {p: n for p in ports}, (
+        "backend stop said TX-dropped %s per port, expected %d each:\n%s" % (dropped, n, out))
+    for port in ports:
+        c = be.counters(port)
+        assert all(v == 0 for v in c.values()), "port %d without a frontend: %s" % (port, c)
+    names, got = xs_read(be, ports[1])
+    assert names and all(v == 0 for v in got.values()), (
+        "net_vubackend's xstats without a frontend: %s" % got)
+    env.log("no frontend: %d frames per port dropped by testpmd, counters 0; net_vhost's "
+            "xstats %s, net_vubackend's %d names, all 0"
+            % (n, "fail" if xs_read(be, ports[0])[0] is None else "read", len(names)))
+
+
+def xs_setup(env):
+    socks = [env.sock("xs-vhost.sock"), env.sock("xs-vub.sock")]
+    vdevs = ["net_vhost0,iface=%s,queues=%d" % (socks[0], XS_QUEUES),
+             "%s0,iface=%s,queues=%d" % (BACKEND_DRIVER, socks[1], XS_QUEUES)]
+    qargs = queue_args(XS_QUEUES)
+    be = Testpmd("%s-backend" % env.case, env.log_dir, vdevs=vdevs,
+                 plugins=[env.backend_plugin], interactive=True, lcores="0,1", main_lcore=0,
+                 app_args=["--forward-mode=rxonly"] + APP_ARGS + qargs)
+    env.apps.append(be)
+    be.start()
+    be.wait_ready()
+    be_ports = xs_driver_ports(be)
+    assert set(be_ports) == {"net_vhost", BACKEND_DRIVER}, "backend ports %s" % be_ports
+    xs_no_frontend(env, be, [be_ports["net_vhost"], be_ports[BACKEND_DRIVER]])
+    fe_vdevs = ["net_virtio_user%d,path=%s,queues=%d,cq=1" % (i, s, XS_QUEUES)
+                for i, s in enumerate(socks)]
+    fe = Testpmd("%s-frontend" % env.case, env.log_dir, vdevs=fe_vdevs, interactive=True,
+                 lcores="0,1", main_lcore=1,
+                 app_args=["--forward-mode=rxonly"] + APP_ARGS + qargs)
+    env.apps.append(fe)
+    fe.start()
+    fe.wait_ready()
+    fe_ports = xs_driver_ports(fe)
+    for port in list(be_ports.values()):
+        be.wait_link_up(port, timeout=LINK_TIMEOUT)
+    for port in fe_ports.values():
+        fe.wait_link_up(port, timeout=LINK_TIMEOUT)
+    return XsPorts(be, fe, be_ports, [fe_ports["net_virtio_user0"],
+                                      fe_ports["net_virtio_user1"]])
+
+
+def xs_reset(env, p):
+    """`clear port xstats`: every net_vubackend xstat 0; net_vhost's per-ring ones 0
+    (its reset leaves ethdev's packets and bytes: docs/backend.md)."""
+    for port in p.backend_ports():
+        out = p.be.run("clear port xstats %d" % port)
+        assert "rror" not in out, "clear port xstats %d: %s" % (port, out)
+    names, got = xs_read(p.be, p.vub)
+    xs_compare("net_vubackend after clear port xstats", got, {n: 0 for n in names})
+    c = p.be.counters(p.vub)
+    assert all(v == 0 for v in c.values()), "net_vubackend's stats after the clear: %s" % c
+    _, vh = xs_read(p.be, p.vhost)
+    ring = {n: v for n, v in vh.items() if re.match(r"[rt]x_q\d+_", n)
+            and not re.match(r"[rt]x_q\d+_(packets|bytes|errors)$", n)}
+    assert ring and all(v == 0 for v in ring.values()), "net_vhost after the clear: %s" % ring
+    env.log("clear port xstats: net_vubackend's %d xstats and stats 0; net_vhost's per-ring 0,"
+            " its ethdev ones %s" % (len(names), {k: vh[k] for k in ("rx_good_packets",
+                                                                        "tx_good_packets")}))
+
+
+def case_xstats(env):
+    """Exact xstats and stats of net_vubackend, the same names and values as net_vhost's
+    for the same traffic, then `clear port xstats`."""
+    p = xs_setup(env)
+    for dst, length, count in XS_TRAFFIC:
+        xs_send(p.fe, p.fe_ports, p.be, p.backend_ports(), dst, length, count)   # backend Rx
+        xs_send(p.be, p.backend_ports(), p.fe, p.fe_ports, dst, length, count)   # backend Tx
+    want = xs_model(XS_TRAFFIC, XS_TRAFFIC)
+    vh_names, vh = xs_read(p.be, p.vhost)
+    xs_compare("net_vhost (the model is what it counts)", vh, want)
+    vub_names, vub = xs_read(p.be, p.vub)
+    assert vub_names[:len(vh_names)] == vh_names, (
+        "net_vubackend's first %d names are not net_vhost's, in order:\n  vub   %s\n  vhost %s"
+        % (len(vh_names), vub_names[:len(vh_names)], vh_names))
+    assert vub_names[len(vh_names):] == XS_EXTRAS, "after net_vhost's names: %s" % (
+        vub_names[len(vh_names):])
+    xs_compare("net_vubackend", vub, dict(want, **{n: 0 for n in XS_EXTRAS}))
+    for port in p.backend_ports():
+        check("port %d" % port, p.be.counters(port), ipackets=want["rx_good_packets"],
+              ibytes=want["rx_good_bytes"], opackets=want["tx_good_packets"],
+              obytes=want["tx_good_bytes"])
+    env.log("%d xstats of net_vubackend: %d as net_vhost's, equal, exact"
+            % (len(vub_names), len(vh_names)))
+    xs_reset(env, p)
+    assert_clean_exit(env.stop_all())
+
+
+def test_vubackend_xstats(env):
+    case_xstats(env)
