@@ -13,7 +13,8 @@
 #   make fuzz    the libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (default 60)
 #   make soak    1000 backend kill/restart cycles in server mode (tests/soak)
 #   make bench   build, then tests/perf/bench.py: net_vuser vs DPDK's net_virtio_user
-#                (BENCH_ARGS="--quick" ...; see docs/performance.md)
+#                (BENCH_ARGS="--quick" ...; "--measure backend": net_vubackend vs
+#                net_vhost; "--measure pair": both; see docs/performance.md)
 #   make setup   packages and DPDK SDK headers only
 #   make clean   remove build/, build-asan/, build-fuzz/ and results/ (.deps/ is kept)
 

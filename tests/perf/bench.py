@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""vuser benchmark: net_vuser (ours) against DPDK's in-tree net_virtio_user.
+"""vuser benchmark: vuser's PMDs (ours) against DPDK's in-tree ones.
+
+--measure frontend (the default): net_vuser against DPDK's net_virtio_user, both
+facing net_vhost.  --measure backend: vuser's net_vubackend against DPDK's
+net_vhost, both serving DPDK's net_virtio_user.  --measure pair: net_vuser +
+net_vubackend against net_virtio_user + net_vhost.  Everything below is said of
+the frontend measure; the others run the same way with each side's PMDs in
+place of "ours" and "in-tree" (MEASURES), and each has its issue's bar.
 
 Both drivers come from the same Debian DPDK 22.11 install and run side by side
 in one frontend process, each facing its own net_vhost port (vhost-user server)
@@ -47,6 +54,7 @@ and the logs of every app.
 
     make bench                                  # everything (< 15 min)
     python3 tests/perf/bench.py --quick         # split ring, 64 bytes, 6 rounds
+    python3 tests/perf/bench.py --measure backend --quick   # net_vubackend vs net_vhost
     python3 tests/perf/bench.py --cells 'tx/packed*/64,loop/split/*' --rounds 5
     python3 tests/perf/bench.py --list          # cell names, then exit
 
@@ -84,16 +92,70 @@ from dpdkapp import DpdkAppError, Testpmd, wait_until  # noqa: E402
 from hugepages import Hugepages  # noqa: E402
 
 
+# The two sides measured against each other: ours (vuser's PMDs) and theirs (DPDK's).
+# They are results.json's keys in every --measure (MEASURES says who they are).
 OURS, THEIRS = "vuser", "dpdk"
-# --backend/--frontend shared: each driver's port in the shared backend (and in the shared
+# --backend/--frontend shared: each side's port in the shared backend (and in the shared
 # frontend) on even data paths (DATA_PATHS order); odd ones swap them, so that neither
-# driver always gets port 0
+# side always gets port 0
 BACKEND_PORT = {OURS: 0, THEIRS: 1}
+# The PMDs a port can run; "plugin": which of vuser's plugins brings it (None: DPDK's own).
 DRIVERS = {
-    OURS: {"vdev": "net_vuser0", "driver": "net_vuser", "label": "vuser (net_vuser)"},
-    THEIRS: {"vdev": "net_virtio_user0", "driver": "net_virtio_user",
-             "label": "in-tree (net_virtio_user)"},
+    "net_vuser": {"plugin": "vuser"},
+    "net_virtio_user": {"plugin": None},
+    "net_vubackend": {"plugin": "vubackend"},
+    "net_vhost": {"plugin": None},
 }
+
+
+class Measure:
+    """What --measure compares: the frontend and the backend PMD of each side, the labels
+    of the report and the issue's bar (per-cell ratio floor per size, None: no floor)."""
+
+    def __init__(self, name, fe, be, short, cols, title, plot_title, cell_bar, geomean_bar_64,
+                 bar_text):
+        self.name, self.fe, self.be = name, fe, be
+        self.short, self.cols = short, cols    # progress lines; rate table columns
+        self.title, self.plot_title = title, plot_title
+        self.cell_bar, self.geomean_bar_64, self.bar_text = cell_bar, geomean_bar_64, bar_text
+
+    def plugins(self):
+        """The kinds of vuser plugin this measure loads, frontend's first ("vuser",
+        "vubackend")."""
+        out = []
+        for d in list(self.fe.values()) + list(self.be.values()):
+            if DRIVERS[d]["plugin"] and DRIVERS[d]["plugin"] not in out:
+                out.append(DRIVERS[d]["plugin"])
+        return out
+
+
+MEASURES = {m.name: m for m in (
+    # issue 5: "median ratio >= 1.0 in every cell and a geometric mean >= 1.15 across the
+    # cells, at 64-byte packets; no cell below 0.95 at 1518 bytes"
+    Measure("frontend", {OURS: "net_vuser", THEIRS: "net_virtio_user"},
+            {OURS: "net_vhost", THEIRS: "net_vhost"}, {OURS: "vuser", THEIRS: "dpdk"},
+            {OURS: "vuser", THEIRS: "in-tree"},
+            "net_vuser vs DPDK's net_virtio_user", "net_vuser / net_virtio_user",
+            {64: 1.0, 1518: 0.95}, 1.15,
+            "at 64 B every cell >= 1.0 and geomean >= 1.15; at 1518 B no cell < 0.95"),
+    # issue 26: "with DPDK's net_virtio_user as the frontend, net_vubackend vs DPDK's
+    # net_vhost >= 1.0 in every 64 B and 1518 B cell and geometric mean >= 1.2 at 64 B"
+    Measure("backend", {OURS: "net_virtio_user", THEIRS: "net_virtio_user"},
+            {OURS: "net_vubackend", THEIRS: "net_vhost"}, {OURS: "vub", THEIRS: "vhost"},
+            {OURS: "net_vubackend", THEIRS: "net_vhost"},
+            "net_vubackend vs DPDK's net_vhost (frontend: DPDK's net_virtio_user)",
+            "net_vubackend / net_vhost (frontend net_virtio_user)",
+            {64: 1.0, 1518: 1.0}, 1.2,
+            "every cell >= 1.0 at 64 B and 1518 B, and geomean >= 1.2 at 64 B"),
+    # issue 26: "the pair net_vuser + net_vubackend vs net_virtio_user + net_vhost
+    # geometric mean >= 1.5 at 64 B"
+    Measure("pair", {OURS: "net_vuser", THEIRS: "net_virtio_user"},
+            {OURS: "net_vubackend", THEIRS: "net_vhost"}, {OURS: "vuser+vub", THEIRS: "dpdk"},
+            {OURS: "vuser+vubackend", THEIRS: "virtio_user+vhost"},
+            "net_vuser + net_vubackend vs DPDK's net_virtio_user + net_vhost",
+            "net_vuser+net_vubackend / net_virtio_user+net_vhost",
+            {64: None, 1518: None}, 1.5, "geomean >= 1.5 at 64 B; no bar per cell"),
+)}
 
 DIRECTIONS = ("tx", "rx", "loop")
 DIRECTION_TEXT = {
@@ -141,8 +203,11 @@ RE_DPDK_VEC_OFF = re.compile(r"^.*disabled .*vectorized.*$|^.*do not support .*v
 RE_NO_PORTS = re.compile(r"No probed ethernet devices")
 RE_OUR_REFUSAL = re.compile(r"^.*VUSER: .*$", re.M)
 RE_PROMPT = dpdkapp.PROMPT
+# testpmd's `show port info`: the vdev's name, then its PMD
+RE_PORT_INFO = r"Device name: *(\S+)\s+Driver name: *(\S+)"
 
 LOG_LEVELS = ["pmd.net.virtio.init:info", "pmd.net.virtio.driver:info", "pmd.net.vuser:info"]
+BACKEND_LOG_LEVELS = ["pmd.net.vubackend:info"]   # a backend that loads net_vubackend
 
 UNSUPPORTED = "unsupported by vuser (probe refused)"
 STARVED = 0.8   # a forwarding thread with less of a CPU than this was starved
@@ -154,6 +219,14 @@ LINE_RTT_S = 0.03   # probe length, seconds
 NEAR_NS = 200       # round trip below this: the "near" placement, at or above: "far"
 PLACEMENTS = ("near", "far", "mixed")
 RATIO_PLACEMENTS = PLACEMENTS[:2]   # the ones a per-placement ratio is given for
+
+
+def vubackend_plugin():
+    """$VUBACKEND_PLUGIN, else beside the net_vuser plugin (as tests/integration does)."""
+    if os.environ.get("VUBACKEND_PLUGIN"):
+        return os.environ["VUBACKEND_PLUGIN"]
+    net = os.path.dirname(os.path.dirname(dpdkapp.plugin_path()))
+    return os.path.join(net, "vubackend", "librte_net_vubackend.so")
 
 
 def line_rtt():
@@ -319,7 +392,14 @@ def busy_processes(mine, limit=5, raw=False):
     return ["%s (pid %d, %.0f%% CPU)" % (c, p, pct) for pct, p, c in busy[:limit]]
 
 
-def environment(plugin):
+def file_mtime(path):
+    return (datetime.datetime.fromtimestamp(os.path.getmtime(path)).isoformat(timespec="seconds")
+            if os.path.exists(path) else None)
+
+
+def environment(plugins):
+    """`plugins`: {kind: path} of the vuser plugins the run loads."""
+    plugin = plugins.get("vuser") or next(iter(plugins.values()))
     head = sh(["git", "rev-parse", "HEAD"], "unknown")
     dirty = bool(sh(["git", "status", "--porcelain", "--untracked-files=no"]))
     flags = cpu_flags()
@@ -336,8 +416,8 @@ def environment(plugin):
         "git_commit": head,
         "git_dirty": dirty,
         "plugin": plugin,
-        "plugin_mtime": (datetime.datetime.fromtimestamp(os.path.getmtime(plugin))
-                         .isoformat(timespec="seconds") if os.path.exists(plugin) else None),
+        "plugin_mtime": file_mtime(plugin),
+        "plugins": {k: {"path": p, "mtime": file_mtime(p)} for k, p in plugins.items()},
         "loadavg_start": open("/proc/loadavg").read().split()[:3],
     }
 
@@ -383,7 +463,8 @@ class Bench:
         self.log_dir = os.path.join(out_dir, "logs")
         os.makedirs(self.log_dir, exist_ok=True)
         self.sock_dir = tempfile.mkdtemp(prefix="vuser-bench-")
-        self.staged = None
+        self.m = MEASURES[args.measure]
+        self.staged = {}           # plugin kind ("vuser", "vubackend") -> staged copy
         self.staged_against = None  # --against: the other build of net_vuser in THEIRS' place
         self.apps = []
         self.my_pids = set()
@@ -404,7 +485,8 @@ class Bench:
         self.setting = {}          # (app name, what) -> value last set
         self.shared_be = None      # --backend shared: the data path's backend
         self.shared_fe = None      # --frontend shared: the data path's frontend
-        self.fe_ports = {}         # --frontend shared: driver -> its port in shared_fe
+        self.fe_ports = {}         # --frontend shared: side -> its port in shared_fe
+        self.be_ports = {}         # --backend shared: side -> its port in shared_be
         self.t0 = None
 
     # ---- plumbing
@@ -436,34 +518,81 @@ class Bench:
         return app
 
     def start_backend(self, tag, socks, path):
-        """One net_vhost port per socket (port i on socks[i]); with more than one, each
-        port forwards to itself and only the port of the pair being measured forwards
-        (`set portlist`, Bench.measure)."""
-        vdevs = []
-        for i, sock in enumerate(socks):
+        """A backend port per side of `socks` ({side: socket}, in port order), each side's
+        backend PMD (Measure.be); with more than one, each port forwards to itself and only
+        the port of the pair being measured forwards (`set portlist`, Bench.measure).
+        Returns (app, {side: port id})."""
+        for sock in socks.values():
             if os.path.exists(sock):
                 os.unlink(sock)
-            vdevs.append("net_vhost%d,iface=%s,queues=1" % (i, sock))
-        app = self.launch("%s-backend" % tag, vdevs, path, main_lcore=0)
-        wait_until(lambda: all(os.path.exists(s) for s in socks) or not app.alive(), 20,
-                   what="backend sockets %s" % ", ".join(socks))
+        names = self.vdev_names({drv: self.m.be[drv] for drv in socks})
+        vdevs = ["%s,iface=%s,queues=1" % (names[drv], sock) for drv, sock in socks.items()]
+        plugins = self.plugins_of(self.m.be[drv] for drv in socks)
+        app = self.launch("%s-backend" % tag, vdevs, path, main_lcore=0, plugins=plugins,
+                          log_levels=BACKEND_LOG_LEVELS if plugins else ())
+        wait_until(lambda: all(os.path.exists(s) for s in socks.values()) or not app.alive(),
+                   20, what="backend sockets %s" % ", ".join(socks.values()))
         app.wait_ready(timeout=30)
-        return app
+        app.telemetry(timeout=15)
+        ports = self.port_map(app, names)
+        if set(ports) != set(socks):
+            raise DpdkAppError("%s: no port for %s: %s" % (
+                app.name, ", ".join(names[d] for d in socks if d not in ports),
+                dpdkapp.tail(app.output(), 3)))
+        return app, ports
 
     def driver_of(self, drv):
-        """The DRIVERS entry run in `drv`'s place (--against: our other build)."""
-        return DRIVERS[OURS if drv == THEIRS and self.staged_against else drv]
+        """The frontend PMD run in `drv`'s place (--against: our other build)."""
+        return self.m.fe[OURS if drv == THEIRS and self.staged_against else drv]
 
     def plugin_of(self, drv):
         """The staged plugin `drv`'s frontend port needs (None: the in-tree driver)."""
-        return self.staged if drv == OURS else self.staged_against
+        if drv == THEIRS and self.staged_against:
+            return self.staged_against
+        return self.staged.get(DRIVERS[self.m.fe[drv]]["plugin"])
+
+    def plugins_of(self, drivers):
+        """The staged plugins these PMDs need, each once."""
+        out = []
+        for d in drivers:
+            p = self.staged.get(DRIVERS[d]["plugin"])
+            if p and p not in out:
+                out.append(p)
+        return out
+
+    @staticmethod
+    def vdev_names(drivers):
+        """{side: vdev name} for {side: PMD}: the PMD's name and an index unique per PMD
+        in the process (net_vuser0 and net_virtio_user0; net_virtio_user0 and 1)."""
+        seen, names = {}, {}
+        for drv, pmd in drivers.items():
+            names[drv] = "%s%d" % (pmd, seen.get(pmd, 0))
+            seen[pmd] = seen.get(pmd, 0) + 1
+        return names
+
+    def port_map(self, app, names):
+        """{side: port id} from `show port info` of every port of `app`: the port whose
+        device is the side's vdev (by name: in --measure backend both frontend ports run
+        net_virtio_user)."""
+        ports = {}
+        for port in app.ports():
+            m = app.cmd("show port info %d" % port, wait=RE_PORT_INFO)
+            app.wait_for_output(RE_PROMPT, 5, since=m.end())
+            for drv, name in names.items():
+                if m.group(1) == name:
+                    ports[drv] = port
+                    break
+            else:
+                raise DpdkAppError("%s: port %d is %s (%s), not a device asked for"
+                                   % (app.name, port, m.group(1), m.group(2)))
+        return ports
 
     def start_frontend(self, tag, socks, path):
-        """Start a frontend with a port per driver of `socks` ({driver: socket}, in port
-        order); return (app, {driver: port id}, {driver: why its probe failed})."""
+        """Start a frontend with a port per side of `socks` ({side: socket}, in port
+        order); return (app, {side: port id}, {side: why its probe failed})."""
+        names = self.vdev_names({drv: self.driver_of(drv) for drv in socks})
         vdevs = ["%s,path=%s,queues=1,queue_size=%d,%s" % (
-            self.driver_of(drv)["vdev"], sock, self.a.ring, path.devargs())
-            for drv, sock in socks.items()]
+            names[drv], sock, self.a.ring, path.devargs()) for drv, sock in socks.items()]
         plugins = [p for p in map(self.plugin_of, socks) if p]
         app = self.launch("%s-frontend" % tag, vdevs, path, main_lcore=1, plugins=plugins,
                           log_levels=LOG_LEVELS)
@@ -474,16 +603,7 @@ class Bench:
         ports = {}
         if app.alive() and not RE_NO_PORTS.search(app.output()):
             app.telemetry(timeout=15)
-            for port in app.ports():
-                m = app.cmd("show port info %d" % port, wait=r"Driver name: *(\S+)")
-                app.wait_for_output(RE_PROMPT, 5, since=m.end())
-                for drv in socks:
-                    if m.group(1) == self.driver_of(drv)["driver"] and drv not in ports:
-                        ports[drv] = port
-                        break
-                else:
-                    raise DpdkAppError("%s: port %d is driven by %s, not by a driver "
-                                       "asked for" % (app.name, port, m.group(1)))
+            ports = self.port_map(app, names)
         out = app.output()
         lines = [ln.strip() for ln in out.splitlines()
                  if re.search(r"not implemented|invalid devargs|VUSER:|failed to initialize"
@@ -525,8 +645,9 @@ class Bench:
             if shared_be:
                 be, be_port = shared_be
             else:
-                be, be_port = self.start_backend(tag, [sock], path), 0
+                be, be_ports = self.start_backend(tag, {drv: sock}, path)
                 apps.append(be)
+                be_port = be_ports[drv]
             if shared_fe:
                 fe, fe_port = shared_fe
             else:
@@ -541,11 +662,11 @@ class Bench:
         except BaseException:
             self.stop_apps(list(reversed(apps)))
             raise
-        out = fe.output()
-        if drv == THEIRS and not self.staged_against:
-            self.dpdk_paths[path.name] = {d: p for p, d in RE_DPDK_PATH.findall(out)}
-        else:
-            self.vuser_lines[path.name] = [ln.strip() for ln in out.splitlines()
+        if self.driver_of(drv) == "net_virtio_user":
+            self.dpdk_paths[path.name] = {d: p for p, d in RE_DPDK_PATH.findall(fe.output())}
+        if drv == OURS or self.staged_against:
+            self.vuser_lines[path.name] = [ln.strip() for app in (fe, be)
+                                           for ln in app.output().splitlines()
                                            if ln.startswith("VUSER")][:8]
         shared = [x[0] for x in (shared_be, shared_fe) if x]
         return Pair(drv, be, fe, be_port, fe_port, shared), None
@@ -710,7 +831,7 @@ class Bench:
         tag = "%s-shared" % path.name + ("-r%d" % rnd if rnd else "")
         try:
             if self.a.backend == "shared" and not self.shared_be:
-                self.shared_be = self.start_backend(tag, list(socks.values()), path)
+                self.shared_be, self.be_ports = self.start_backend(tag, socks, path)
             if self.a.frontend == "shared" and not self.shared_fe:
                 self.shared_fe, self.fe_ports, refusals = self.start_frontend(tag, socks, path)
                 for drv, why in refusals.items():
@@ -734,7 +855,7 @@ class Bench:
         for drv in drivers:
             if (drv, path.name) in self.refused:
                 continue
-            be = (self.shared_be, backend_port(path, drv)) if self.shared_be else None
+            be = (self.shared_be, self.be_ports[drv]) if self.shared_be else None
             fe = (self.shared_fe, self.fe_ports[drv]) if self.shared_fe else None
             try:
                 pair, refusal = self.start_pair(path, drv, rnd, shared_be=be, shared_fe=fe)
@@ -756,7 +877,7 @@ class Bench:
                 self.stop_apps(pair.own_apps())
         self.stop_apps([a for a in (self.shared_fe, self.shared_be) if a])
         self.shared_be = self.shared_fe = None
-        self.fe_ports = {}
+        self.fe_ports, self.be_ports = {}, {}
 
     def first_pairs(self, path, mine):
         """The first round's pairs, the in-tree driver's first: its log tells whether a
@@ -827,10 +948,11 @@ class Bench:
             mo = median([x["mpps"] for x in self.samples.get(c, {}).get(OURS, [])])
             mt = median([x["mpps"] for x in self.samples.get(c, {}).get(THEIRS, [])])
             ratio = ("ratio %.2f" % (mo / mt)) if mo is not None and mt else ""
-            print("[%2d/%d %s] %-26s vuser %-22s dpdk %-22s %s" % (
+            ours = " ".join(got[c][OURS]) or ("refused" if (OURS, path.name) in self.refused
+                                              else "-")
+            print("[%2d/%d %s] %-26s %s %-22s %s %-22s %s" % (
                 self.cell_no, self.n_cells, fmt_dur(time.monotonic() - self.t0), c,
-                " ".join(got[c][OURS]) or ("refused" if (OURS, path.name) in self.refused
-                                           else "-"),
+                self.m.short[OURS], ours, self.m.short[THEIRS],
                 " ".join(got[c][THEIRS]) or "-", ratio), flush=True)
 
     # ---- the whole run
@@ -858,8 +980,9 @@ class Bench:
             for app in self.apps:
                 self.huge.clean_prefix(app.file_prefix)
         self.apps = []
-        dpdkapp.unstage_plugin(self.staged)
-        self.staged = None
+        for staged in self.staged.values():
+            dpdkapp.unstage_plugin(staged)
+        self.staged = {}
         if self.staged_against:
             dpdkapp.unstage_plugin(self.staged_against)
             self.staged_against = None
@@ -952,23 +1075,24 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
-# The issue's bar: "median ratio >= 1.0 in every cell and a geometric mean >= 1.15 across
-# the cells, at 64-byte packets; no cell below 0.95 at 1518 bytes" (also read by runs.py).
-CELL_BAR = {64: 1.0, 1518: 0.95}
-GEOMEAN_BAR_64 = 1.15
+def fmt_bar(x):
+    """1.0, 0.95: a bar as the issues write it."""
+    return "%.1f" % x if round(x, 1) == x else "%.2f" % x
 
 
-def acceptance(rows):
-    """The bar above (CELL_BAR, GEOMEAN_BAR_64).  Cells without a ratio count as not met;
-    1518-byte cells below 1.0 are listed apart."""
+def acceptance(rows, measure):
+    """The measure's bar (Measure.cell_bar, .geomean_bar_64).  Cells without a ratio count
+    as not met; the cells below 1.0 are listed per size whatever the bar."""
     out = {}
+    bar = measure.cell_bar
     ok_rows = [r for r in rows if r["ratio"] is not None]
     missing = [r["cell"] for r in rows if r["ratio"] is None and r["status"] != "n/a"]
-    below1 = [r["cell"] for r in ok_rows if r["size"] == 64 and r["ratio"] < CELL_BAR[64]]
+    below1 = [r["cell"] for r in ok_rows if r["size"] == 64 and r["ratio"] < 1.0]
     below1_1518 = [r["cell"] for r in ok_rows if r["size"] == 1518 and r["ratio"] < 1.0]
     g64 = geomean([r["ratio"] for r in ok_rows if r["size"] == 64])
-    below95 = [r["cell"] for r in ok_rows
-               if r["size"] == 1518 and r["ratio"] < CELL_BAR[1518]]
+    below95 = [r["cell"] for r in ok_rows if r["size"] == 1518 and r["ratio"] < 0.95]
+    below_bar = [r["cell"] for r in ok_rows
+                 if bar.get(r["size"]) is not None and r["ratio"] < bar[r["size"]]]
     out["geomean_64"] = g64
     out["geomean_1518"] = geomean([r["ratio"] for r in ok_rows if r["size"] == 1518])
     out["geomean_all"] = geomean([r["ratio"] for r in ok_rows])
@@ -988,9 +1112,12 @@ def acceptance(rows):
     out["cells_1518_below_1.0"] = below1_1518  # not part of the bar (0.95 is)
     out["cells_1518_below_0.95"] = below95
     out["cells_without_ratio"] = missing
+    out["cells_below_bar"] = below_bar
+    out["bar"] = {"cell": {str(k): v for k, v in bar.items()},
+                  "geomean_64": measure.geomean_bar_64}
     has64 = any(r["size"] == 64 for r in rows)
-    out["met"] = (not below1 and not below95 and not missing and
-                  (not has64 or (g64 is not None and g64 >= GEOMEAN_BAR_64)))
+    out["met"] = (not below_bar and not missing and
+                  (not has64 or (g64 is not None and g64 >= measure.geomean_bar_64)))
     return out
 
 
@@ -1004,6 +1131,24 @@ def ratio_cell(r):
     return {"unsupported": "unsup.", "n/a": "n/a", "error": "error"}[r["status"]]
 
 
+def below_lines(acc, bar):
+    """The acceptance's list lines: per size, the cells below its bar, then those below 1.0
+    where the bar is lower (or there is none)."""
+    L = []
+    below = {sz: [c for c in acc["cells_below_bar"] if c.endswith("/%d" % sz)]
+             for sz in SIZES}
+    below1 = {64: acc["cells_64_below_1.0"], 1518: acc["cells_1518_below_1.0"]}
+    for sz in SIZES:
+        if below[sz]:
+            L.append("- %d B cells below %s: %s" % (sz, fmt_bar(bar[sz]), ", ".join(below[sz])))
+    for sz in SIZES:
+        if below1[sz] and bar.get(sz) != 1.0:
+            L.append("- %d B cells below 1.0 (%s): %s" % (
+                sz, "no bar per cell" if bar.get(sz) is None else
+                "the bar there is %s" % fmt_bar(bar[sz]), ", ".join(below1[sz])))
+    return L
+
+
 def markdown(bench, rows, acc, env, meta):
     L = []
     if meta.get("against"):
@@ -1014,7 +1159,7 @@ def markdown(bench, rows, acc, env, meta):
                  "\"in-tree\" below means that build, and the acceptance bar (against DPDK's "
                  "driver) is not judged." % meta["against"])
     else:
-        L.append("# vuser benchmark: net_vuser vs DPDK's net_virtio_user")
+        L.append("# vuser benchmark: %s" % bench.m.title)
     L.append("")
     L.append("Ratio = median rate of ours / median rate of the in-tree driver (higher is "
              "better for vuser); rates in Mpps from telemetry counters over %.1f s windows "
@@ -1063,19 +1208,13 @@ def markdown(bench, rows, acc, env, meta):
                 fmt(acc.get("geomean_1518_near"), 2), fmt(acc.get("geomean_64_far"), 2),
                 fmt(acc.get("geomean_1518_far"), 2)))
     L.append("")
-    L.append("Acceptance (at 64 B every cell >= 1.0 and geomean >= 1.15; at 1518 B no cell "
-             "< 0.95): **%s**" % ("not judged (--against)" if acc["met"] is None else
-                                  "met" if acc["met"] else "not met"))
+    L.append("Acceptance (%s): **%s**" % (bench.m.bar_text, "not judged (--against)"
+                                          if acc["met"] is None else
+                                          "met" if acc["met"] else "not met"))
     if acc["cells_without_ratio"]:
         L.append("- cells without a ratio: %d (%s)" % (len(acc["cells_without_ratio"]),
                                                       ", ".join(acc["cells_without_ratio"])))
-    if acc["cells_64_below_1.0"]:
-        L.append("- 64 B cells below 1.0: " + ", ".join(acc["cells_64_below_1.0"]))
-    if acc["cells_1518_below_0.95"]:
-        L.append("- 1518 B cells below 0.95: " + ", ".join(acc["cells_1518_below_0.95"]))
-    if acc["cells_1518_below_1.0"]:
-        L.append("- 1518 B cells below 1.0 (the bar there is 0.95): "
-                 + ", ".join(acc["cells_1518_below_1.0"]))
+    L += below_lines(acc, bench.m.cell_bar)
     n = sum(len(r[d]["samples"]) for r in rows for d in (OURS, THEIRS))
     st = sum(r[d]["starved"] for r in rows for d in (OURS, THEIRS))
     redone = [len(r.get("redone_rounds", [])) for r in rows]
@@ -1102,10 +1241,12 @@ def markdown(bench, rows, acc, env, meta):
                 "" if os.access(LINE_RTT, os.X_OK) else
                 " (not probed: %s is not built)" % os.path.relpath(LINE_RTT, ROOT)))
     L.append("")
-    L.append("| direction | data path | size | vuser Mpps | in-tree Mpps | ratio "
+    ours, theirs = bench.m.cols[OURS], bench.m.cols[THEIRS]
+    L.append("| direction | data path | size | %s Mpps | %s Mpps | ratio "
              "| ratio within rounds: median (min-max) "
-             "| pollers' CPU fe/be: vuser, in-tree | ratio per poller-CPU "
-             "| placement n/f/m: vuser, in-tree | ratio near / far | note |")
+             "| pollers' CPU fe/be: %s, %s | ratio per poller-CPU "
+             "| placement n/f/m: %s, %s | ratio near / far | note |"
+             % (ours, theirs, ours, theirs, ours, theirs))
     L.append("|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---|")
     for r in rows:
         def spread(x):
@@ -1157,7 +1298,9 @@ def markdown(bench, rows, acc, env, meta):
     L.append("")
     L.append("## Data paths")
     L.append("")
-    L.append("| data path | devargs (both drivers) | in-tree driver's Rx / Tx functions |")
+    L.append("| data path | devargs (both drivers) | in-tree driver's Rx / Tx functions |"
+             if bench.m.name == "frontend" else
+             "| data path | devargs (both frontends) | net_virtio_user's Rx / Tx functions |")
     L.append("|---|---|---|")
     for p in pnames:
         dp = PATHS_BY_NAME[p]
@@ -1173,9 +1316,15 @@ def markdown(bench, rows, acc, env, meta):
                                                 ", ".join(env["cpu_simd_flags"])))
     L.append("- DPDK: %s (%s), %s" % (env["dpdk_version"], env["dpdk_debian_package"],
                                        env["testpmd"]))
-    L.append("- vuser: git %s%s, plugin built %s" % (env["git_commit"],
-                                                     " (dirty work tree)" if env["git_dirty"]
-                                                     else "", env["plugin_mtime"]))
+    L.append("- vuser: git %s%s, %s" % (
+        env["git_commit"], " (dirty work tree)" if env["git_dirty"] else "",
+        ", ".join("%splugin built %s" % ("" if kind == "vuser" else kind + " ",
+                                          env["plugins"][kind]["mtime"])
+                  for kind in bench.m.plugins())))
+    if bench.m.name != "frontend":
+        L.append("- measure: %s: frontend ports %s (ours) and %s, backend ports %s (ours) "
+                 "and %s" % (bench.m.name, bench.m.fe[OURS], bench.m.fe[THEIRS],
+                             bench.m.be[OURS], bench.m.be[THEIRS]))
     L.append("- memory: %s" % meta["memory"])
     L.append("- layout: %s `-l 0,1 --main-lcore 0` (forwarding on lcore 1), %s "
              "`-l 0,1 --main-lcore 1` (forwarding on lcore 0); burst %d, rings of %d, "
@@ -1314,7 +1463,14 @@ def main():
                     "whose two builds of net_vuser cannot share a process)")
     ap.add_argument("--driver-order", choices=("alternate", "fixed"), default="alternate",
                     help="alternate: ours first in even rounds, in-tree first in odd ones")
+    ap.add_argument("--measure", choices=sorted(MEASURES), default="frontend",
+                    help="frontend: net_vuser vs net_virtio_user, both on net_vhost (default); "
+                    "backend: net_vubackend vs net_vhost, both serving net_virtio_user; "
+                    "pair: net_vuser + net_vubackend vs net_virtio_user + net_vhost")
     ap.add_argument("--plugin", default=dpdkapp.plugin_path())
+    ap.add_argument("--backend-plugin", default=vubackend_plugin(),
+                    help="the net_vubackend plugin (--measure backend, pair; default: "
+                    "$VUBACKEND_PLUGIN, else beside --plugin's default)")
     ap.add_argument("--against", metavar="PLUGIN",
                     help="development A/B: measure another build of net_vuser in the "
                     "in-tree driver's place (the 'dpdk' columns are then that build)")
@@ -1326,6 +1482,9 @@ def main():
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 when the acceptance bar is not met")
     args = ap.parse_args()
+    if args.against and args.measure != "frontend":
+        ap.error("--against (two builds of net_vuser) is implemented for --measure frontend "
+                 "only, not for --measure %s" % args.measure)
     if args.strict and args.against:
         ap.error("--strict judges the acceptance bar, which is against DPDK's driver: "
                  "it cannot go with --against (two builds of net_vuser)")
@@ -1367,8 +1526,11 @@ def main():
     memory = "--no-huge --single-file-segments (memfd)"
     shared = []
     try:
-        env = environment(args.plugin)
-        bench.staged = dpdkapp.stage_plugin(args.plugin)
+        sources = {"vuser": args.plugin, "vubackend": args.backend_plugin}
+        plugins = {k: sources[k] for k in bench.m.plugins()}
+        env = environment(plugins)
+        for kind, src in plugins.items():
+            bench.staged[kind] = dpdkapp.stage_plugin(src)
         if args.against:
             bench.staged_against = dpdkapp.stage_plugin(args.against)
         if args.huge != "no":
@@ -1396,6 +1558,8 @@ def main():
             env["nproc"], env["dpdk_version"], env["git_commit"][:12],
             " (dirty)" if env["git_dirty"] else ""))
         print("  memory: %s" % memory)
+        if args.measure != "frontend":
+            print("  measure %s: %s" % (args.measure, bench.m.title))
         print("  %d cells, %d rounds, warm-up %.1fs, window %.1fs" % (
             len(cells), args.rounds, args.warmup, args.window))
         if shared:
@@ -1432,10 +1596,11 @@ def main():
     duration = time.monotonic() - t_start
     env["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     rows = summarize(bench, cells, paths)
-    acc = acceptance(rows)
+    acc = acceptance(rows, bench.m)
     if args.against:
         acc["met"] = None  # two builds of net_vuser: the bar is against DPDK's driver
-    meta = {"started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
+    meta = {"measure": args.measure, "title": bench.m.plot_title,
+            "started": started, "duration_s": round(duration, 1), "rounds": args.rounds,
             "fresh_pairs": args.fresh_pairs,
             "backend": args.backend, "frontend": args.frontend,
             "warmup_s": args.warmup, "window_s": args.window, "burst": args.burst,

@@ -13,11 +13,15 @@ which cells trail in which state of the machine.
     python3 tests/perf/runs.py                          # every full run in results/perf
     python3 tests/perf/runs.py --since 20261127-104000  # the full runs from then on
     python3 tests/perf/runs.py results/perf/A results/perf/B
+    python3 tests/perf/runs.py --measure backend        # the full runs of --measure backend
 
-A full run is one with every cell of the matrix, of net_vuser against DPDK's driver (not an
-A/B of two builds, --against). The bars are the issue's: at 64 bytes a ratio of at least
-1.0 per cell and a geometric mean of at least 1.15, at 1518 bytes no cell below 0.95.
-Prints markdown.
+A full run is one with every cell of the matrix, of the chosen --measure (bench.py's; runs
+from before it are of the frontend measure), not an A/B of two builds (--against). The bars
+are the measure's (bench.MEASURES): for the frontend, issue 5's (at 64 bytes a ratio of at
+least 1.0 per cell and a geometric mean of at least 1.15, at 1518 bytes no cell below
+0.95); for the backend, issue 26's (every cell at least 1.0, a 64-byte geometric mean of at
+least 1.2); for the pair, issue 26's 64-byte geometric mean of at least 1.5, with no bar
+per cell (1.0 stands in for one in the columns). Prints markdown.
 """
 import argparse
 import glob
@@ -30,15 +34,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402  (the matrix, geomean and the acceptance rule)
 
-BAR = bench.CELL_BAR
-GEOMEAN_BAR_64 = bench.GEOMEAN_BAR_64
 MATRIX = [bench.cell_id(d, p.name, s) for s in bench.SIZES for p in bench.DATA_PATHS
           for d in bench.DIRECTIONS]
 
 
-def load(path):
+def load(path, measure):
     """A run's results.json as {"stamp", "git", "cells": {cell: ratio}, "acc"}, or None
-    when it is not a full run of net_vuser against DPDK's driver (why on stderr)."""
+    when it is not a full run of `measure` (a bench.py --measure; why on stderr)."""
     f = os.path.join(path, "results.json")
     try:
         with open(f) as fh:
@@ -47,7 +49,9 @@ def load(path):
         print("runs: %s: %s" % (path, e), file=sys.stderr)
         return None
     ratios = {c["cell"]: c.get("ratio") for c in j.get("cells", [])}
-    if j.get("meta", {}).get("against"):
+    if j.get("meta", {}).get("measure", "frontend") != measure:
+        why = "--measure %s" % j["meta"]["measure"]
+    elif j.get("meta", {}).get("against"):
         why = "an A/B of two builds (--against)"
     elif set(ratios) != set(MATRIX):
         why = "%d of the %d cells" % (len(set(ratios) & set(MATRIX)), len(MATRIX))
@@ -72,16 +76,23 @@ def paired_by_placement(cell):
     return out
 
 
+BAR = {}   # the chosen measure's bar per size (main); 1.0 where it has none
+
+
 def cell_bar(cell):
     return BAR[int(cell.rsplit("/", 1)[1])]
 
 
-def report(runs):
+def report(runs, measure):
     L = []
+    if measure.name != "frontend":
+        L.append("Runs of --measure %s (%s)." % (measure.name, measure.title))
+        L.append("")
     L.append("Columns: each run by its start (HHMM of its folder's time stamp, local time), "
              "then the cell's median over the runs and in how many runs it met its bar "
              "(%s); **bold**: below the bar." % ", ".join(
-                 "%.2f at %d B" % (BAR[sz], sz) for sz in bench.SIZES))
+                 "%.2f at %d B%s" % (BAR[sz], sz, "" if measure.cell_bar[sz] is not None
+                                     else " (no bar per cell)") for sz in bench.SIZES))
     L.append("")
     L.append("| cell | " + " | ".join(r["stamp"][-6:-2] for r in runs)
              + " | median | runs at the bar |")
@@ -109,7 +120,7 @@ def report(runs):
               if all(r["cells"][c] is not None and r["cells"][c] < cell_bar(c) for r in runs)]
     g64 = bench.geomean([medians[c] for c in MATRIX if c.endswith("/64")])
     L.append("Geometric mean of the 64 B cell medians: %s (bar %.2f)." % (
-        "-" if g64 is None else "%.2f" % g64, GEOMEAN_BAR_64))
+        "-" if g64 is None else "%.2f" % g64, measure.geomean_bar_64))
     L.append("Cells whose median over the runs is below their bar: %s." % (
         ", ".join(below) or "none"))
     L.append("Cells below their bar in every run: %s." % (", ".join(always) or "none"))
@@ -158,6 +169,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="*", help="result folders (default: every one in --out)")
     ap.add_argument("--out", default=os.path.join(bench.ROOT, "results", "perf"))
+    ap.add_argument("--measure", choices=sorted(bench.MEASURES), default="frontend",
+                    help="which bench.py --measure to gather (default frontend)")
     ap.add_argument("--since", metavar="STAMP",
                     help="only runs whose folder name (a time stamp) is at or after STAMP")
     args = ap.parse_args()
@@ -165,11 +178,13 @@ def main():
                                 if os.path.isdir(p))
     if args.since:
         paths = [p for p in paths if os.path.basename(os.path.normpath(p)) >= args.since]
-    runs = [r for r in map(load, paths) if r]
+    measure = bench.MEASURES[args.measure]
+    BAR.update({sz: 1.0 if b is None else b for sz, b in measure.cell_bar.items()})
+    runs = [r for r in (load(p, args.measure) for p in paths) if r]
     if not runs:
-        print("runs: no full run found", file=sys.stderr)
+        print("runs: no full run of --measure %s found" % args.measure, file=sys.stderr)
         return 1
-    print(report(runs))
+    print(report(runs, measure))
     return 0
 
 
