@@ -34,6 +34,12 @@ struct vub_dev_params {
 	uint64_t offloads;    /* bits of VUB_OFFLOAD_FEATURES the application handles */
 	vub_ready_fn on_ready;
 	void *arg;
+	/* The virtio-net config space (GET_CONFIG): mac with VIRTIO_NET_F_MAC offered when
+	 * has_mac, mtu (VU_NET_MIN_MTU..VU_NET_MAX_MTU) with VIRTIO_NET_F_MTU when not 0.
+	 * The link starts up (vub_dev_set_link_up changes it). */
+	uint8_t mac[6];
+	bool has_mac;
+	uint16_t mtu;
 };
 
 /* A device over a transport (vub_transport.h); the device owns the transport from then
@@ -51,6 +57,16 @@ bool vub_dev_ready(const struct vub_dev *dev);
 bool vub_dev_connected(const struct vub_dev *dev);
 /* The virtio features the frontend set (SET_FEATURES), 0 before. */
 uint64_t vub_dev_features(const struct vub_dev *dev);
+/* The device status byte (virtio 1.2, 2.1: VU_STATUS_*) as the frontend last set it with
+ * SET_STATUS (FEATURES_OK cleared when the device refused the features), 0 after a reset. */
+uint8_t vub_dev_status(const struct vub_dev *dev);
+/* Link up or down in the config space's status field (VIRTIO_NET_S_LINK_UP). When the
+ * frontend negotiated CONFIG and BACKEND_REQ, the change is announced with
+ * CONFIG_CHANGE_MSG on the backend channel (waiting a bounded time for its ack with
+ * REPLY_ACK). Call it where vub_dev_process runs (the control path). Returns 0 (also when
+ * there is no channel to announce on), or -errno when the announcement failed. */
+int vub_dev_set_link_up(struct vub_dev *dev, bool up);
+bool vub_dev_link_up(const struct vub_dev *dev);
 
 /* One packet's place in the frontend's memory, translated and bounds-checked: the
  * virtio-net header (hdr_len bytes) followed by len bytes of frame. */

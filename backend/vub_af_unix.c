@@ -19,6 +19,8 @@
 #define VUB_RECONNECT_MS 1000
 /* A message that started arriving must be whole within this; a reply must leave. */
 #define VUB_MSG_TIMEOUT_MS 1000
+/* Late replies dropped before a backend request: more than this is a flood, not lateness. */
+#define VUB_STALE_REPLIES_MAX 16
 /* Bound the work of one vub_dev_process call: epoll is level-triggered, the rest waits. */
 #define VUB_EVENTS_PER_WAIT 8
 #define VUB_WAITS_PER_PROCESS 64
@@ -485,6 +487,50 @@ vub_au_vring_err(struct vub_transport *t, uint16_t vring, int fd)
 	return vub_au_eventfd_write(fd);
 }
 
+/* Replies that came after their request gave up waiting: not the ack of the next one. */
+static void
+vub_au_drain_stale(struct vub_af_unix *u, int fd)
+{
+	struct vu_vhost_msg stale;
+
+	for (int i = 0; i < VUB_STALE_REPLIES_MAX && vu_vhost_msg_recv(fd, &stale, 0) == 0; i++) {
+		VU_WARN("%s: a late reply to backend request %s on the backend channel: dropped",
+			u->name, vu_vhost_backend_request_name(stale.hdr.request));
+		vu_vhost_msg_close_fds(&stale);
+	}
+}
+
+/* The ack blocks the control path for at most VUB_MSG_TIMEOUT_MS: a frontend that reads
+ * the config space before acking (over the channel this thread serves) costs one timeout,
+ * not a deadlock. */
+static int
+vub_au_send_backend_req(struct vub_transport *t, int fd, const struct vu_vhost_msg *msg,
+			uint64_t *ack)
+{
+	struct vub_af_unix *u = vub_au(t);
+	struct vu_vhost_msg reply;
+	const char *why;
+	int rc;
+
+	if (fd < 0)
+		return -ENOTCONN;
+	vub_au_drain_stale(u, fd);
+	rc = vu_vhost_msg_send(fd, msg, VUB_MSG_TIMEOUT_MS);
+	if (rc < 0 || !ack)
+		return rc;
+	rc = vu_vhost_msg_recv(fd, &reply, VUB_MSG_TIMEOUT_MS);
+	if (rc < 0)
+		return rc;
+	if (vu_vhost_msg_check_reply(&reply, msg->hdr.request, sizeof(uint64_t), &why) < 0) {
+		VU_ERR("%s: the ack of backend request %s: %s", u->name,
+		       vu_vhost_backend_request_name(msg->hdr.request), why);
+		vu_vhost_msg_close_fds(&reply);
+		return -EPROTO;
+	}
+	*ack = reply.payload.u64;
+	return 0;
+}
+
 static void
 vub_au_cleanup(struct vub_transport *t)
 {
@@ -519,6 +565,7 @@ static const struct vub_transport_ops vub_af_unix_ops = {
 	.unmap_mem = vub_au_unmap_mem,
 	.vring_call = vub_au_vring_call,
 	.vring_err = vub_au_vring_err,
+	.send_backend_req = vub_au_send_backend_req,
 };
 
 int

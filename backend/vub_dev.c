@@ -14,14 +14,18 @@
  * buffers in the same order in which they have been available" holds without a mode);
  * multi-queue when it has pairs to offer.
  * VHOST_USER_F_PROTOCOL_FEATURES: "signals back-end support for
- * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES". */
+ * VHOST_USER_GET_PROTOCOL_FEATURES and VHOST_USER_SET_PROTOCOL_FEATURES".
+ * VIRTIO_NET_F_STATUS: "Configuration status field is available": the link the owner sets
+ * (vub_dev_set_link_up), announced on the backend channel. */
 #define VUB_FEATURES                                                                             \
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) |        \
 	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_IN_ORDER) | \
-	 VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
-#define VUB_PROTOCOL_FEATURES                                                               \
-	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+	 VU_BIT(VU_NET_F_STATUS) | VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
+/* STATUS, CONFIG and BACKEND_REQ: vhost-user as a full virtio transport (seed 002). */
+#define VUB_PROTOCOL_FEATURES                                                                      \
+	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) |        \
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_STATUS) | \
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_CONFIG) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 
 /* Spinning on a ring the data path holds: it holds it for one burst. */
 static inline void
@@ -86,6 +90,55 @@ vub_close_fd(int *fd)
 	*fd = -1;
 }
 
+/* Every status bit with its name, for the transition log lines (virtio 1.2, 2.1). */
+static const struct {
+	uint8_t bit;
+	const char *name;
+} vub_status_bits[] = {
+	{ VU_STATUS_ACKNOWLEDGE, "ACKNOWLEDGE" },
+	{ VU_STATUS_DRIVER, "DRIVER" },
+	{ VU_STATUS_FEATURES_OK, "FEATURES_OK" },
+	{ VU_STATUS_DRIVER_OK, "DRIVER_OK" },
+	{ VU_STATUS_DEVICE_NEEDS_RESET, "DEVICE_NEEDS_RESET" },
+	{ VU_STATUS_FAILED, "FAILED" },
+};
+
+#define VUB_NSTATUS_BITS (sizeof(vub_status_bits) / sizeof(vub_status_bits[0]))
+#define VUB_STATUS_STR_MAX 96
+
+static const char *
+vub_status_str(uint8_t st, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (st == 0)
+		return "reset";
+	for (size_t i = 0; i < VUB_NSTATUS_BITS && n < len; i++)
+		if (st & vub_status_bits[i].bit)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "|" : "",
+					      vub_status_bits[i].name);
+	return buf;
+}
+
+void
+vub_status_set(struct vub_dev *dev, uint8_t st)
+{
+	char now[VUB_STATUS_STR_MAX];
+
+	if (st == dev->status)
+		return;
+	VU_INFO("%s: device status 0x%02x -> 0x%02x (%s)", dev->name, dev->status, st,
+		vub_status_str(st, now, sizeof(now)));
+	dev->status = st;
+}
+
+void
+vub_backend_close(struct vub_dev *dev)
+{
+	vub_close_fd(&dev->backend_fd);
+}
+
 void
 vub_vq_close_fds(struct vub_vq *vq)
 {
@@ -123,8 +176,9 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->addr_set = false;
 }
 
-/* Rings, features and memory back to their initial state; the connection and the
- * negotiated protocol features stay. */
+/* Rings, features, memory and status back to their initial state; the connection, the
+ * negotiated protocol features and the backend channel stay (frontends send those once
+ * per connection). */
 void
 vub_dev_reset(struct vub_dev *dev)
 {
@@ -133,7 +187,9 @@ vub_dev_reset(struct vub_dev *dev)
 		vub_vq_reset(&dev->vqs[i]);
 	vub_mem_unmap_all(dev);
 	dev->features = 0;
+	dev->features_refused = false;
 	vub_dev_unlock_all(dev);
+	vub_status_set(dev, 0);
 }
 
 static bool
@@ -167,6 +223,12 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 		t->ops->cleanup(t);
 		return -EINVAL;
 	}
+	if (params->mtu && params->mtu < VU_NET_MIN_MTU) {
+		VU_ERR("%s: MTU %u is below the least of %u", params->name, params->mtu,
+		       VU_NET_MIN_MTU);
+		t->ops->cleanup(t);
+		return -EINVAL;
+	}
 	why = vub_offload_deps(params->offloads);
 	if (params->offloads & ~VUB_OFFLOAD_FEATURES)
 		why = "bits beyond the virtio-net header offloads";
@@ -190,6 +252,17 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 	if (dev->queue_pairs > 1)
 		dev->offered |= VU_BIT(VU_NET_F_MQ);
 	dev->offered_protocol = VUB_PROTOCOL_FEATURES;
+	dev->backend_fd = -1;
+	dev->link_up = true;
+	dev->has_mac = params->has_mac;
+	memcpy(dev->mac, params->mac, sizeof(dev->mac));
+	dev->mtu = params->mtu;
+	/* VIRTIO_NET_F_MAC: "Device has given MAC address"; VIRTIO_NET_F_MTU: "Device
+	 * maximum MTU reporting is supported". */
+	if (dev->has_mac)
+		dev->offered |= VU_BIT(VU_NET_F_MAC);
+	if (dev->mtu)
+		dev->offered |= VU_BIT(VU_NET_F_MTU);
 	for (uint16_t i = 0; i < VUB_MAX_VRINGS; i++) {
 		dev->vqs[i].dev = dev;
 		dev->vqs[i].index = i;
@@ -214,6 +287,7 @@ vub_dev_destroy(struct vub_dev *dev)
 	if (!dev)
 		return;
 	vub_dev_reset(dev);
+	vub_backend_close(dev);
 	dev->t->ops->cleanup(dev->t);
 	free(dev);
 }
@@ -273,6 +347,7 @@ void
 vub_dev_on_disconnect(struct vub_dev *dev)
 {
 	vub_dev_reset(dev);
+	vub_backend_close(dev);
 	dev->protocol = 0;
 	dev->owner = false;
 	dev->connected = false;

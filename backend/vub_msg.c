@@ -15,6 +15,7 @@ enum vub_fds {
 	VUB_FDS_NONE,	/* no fd may ride along */
 	VUB_FDS_VRING,	/* one, unless the payload says "invalid FD" */
 	VUB_FDS_MEMORY, /* one per region: the transport checks */
+	VUB_FDS_ONE,	/* exactly one */
 };
 
 typedef int (*vub_msg_fn)(struct vub_dev *dev, struct vu_vhost_msg *msg,
@@ -34,12 +35,6 @@ struct vub_request {
 	bool replies; /* has a reply of its own (the GET requests) */
 	vub_msg_fn fn;
 };
-
-static bool
-vub_has_protocol(const struct vub_dev *dev, unsigned int bit)
-{
-	return dev->protocol & VU_BIT(bit);
-}
 
 static void
 vub_reply_u64(struct vu_vhost_msg *reply, uint64_t v)
@@ -102,6 +97,8 @@ vub_set_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 	uint64_t f = msg->payload.u64;
 
 	(void)reply;
+	/* Until one is accepted, FEATURES_OK is not (vub_msg_set_status). */
+	dev->features_refused = true;
 	if (f & ~dev->offered) {
 		VU_ERR("%s: SET_FEATURES 0x%llx has bits 0x%llx the device does not offer: refused",
 		       dev->name, (unsigned long long)f, (unsigned long long)(f & ~dev->offered));
@@ -115,6 +112,7 @@ vub_set_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 		return -EBUSY;
 	}
 	dev->features = f;
+	dev->features_refused = false;
 	/* "If VHOST_USER_F_PROTOCOL_FEATURES has not been negotiated, the ring starts
 	 * directly in the enabled state." */
 	if (!(f & VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES)))
@@ -511,7 +509,12 @@ static const struct vub_request vub_requests[] = {
 	VUB_REQ(SET_PROTOCOL_FEATURES, U64, NONE, false, vub_set_protocol_features),
 	VUB_REQ(GET_QUEUE_NUM, NONE, NONE, true, vub_get_queue_num),
 	VUB_REQ(SET_VRING_ENABLE, STATE, NONE, false, vub_set_vring_enable),
+	VUB_REQ(SET_BACKEND_REQ_FD, NONE, ONE, false, vub_msg_set_backend_req_fd),
+	VUB_REQ(GET_CONFIG, VARIES, NONE, true, vub_msg_get_config),
+	VUB_REQ(SET_CONFIG, VARIES, NONE, false, vub_msg_set_config),
 	VUB_REQ(RESET_DEVICE, NONE, NONE, false, vub_reset_device),
+	VUB_REQ(SET_STATUS, U64, NONE, false, vub_msg_set_status),
+	VUB_REQ(GET_STATUS, NONE, NONE, true, vub_msg_get_status),
 };
 
 #define VUB_NREQUESTS (sizeof(vub_requests) / sizeof(vub_requests[0]))
@@ -539,7 +542,8 @@ vub_msg_check(const struct vub_dev *dev, const struct vub_request *rq,
 	}
 	if (!dev->t->ops->passes_fds || rq->fds == VUB_FDS_MEMORY)
 		return 0;
-	if (rq->fds == VUB_FDS_VRING && !(msg->payload.u64 & VU_VHOST_USER_VRING_NOFD))
+	if ((rq->fds == VUB_FDS_VRING && !(msg->payload.u64 & VU_VHOST_USER_VRING_NOFD)) ||
+	    rq->fds == VUB_FDS_ONE)
 		want_fds = 1;
 	if (msg->nfds != want_fds) {
 		VU_ERR("%s: %s came with %u file descriptors, expected %u: refused", dev->name,

@@ -25,6 +25,11 @@
  * zero on success or non-zero on failure". */
 #define VUB_ACK_OK 0u
 
+/* The virtio-net config space the device shows: mac, status, max_virtqueue_pairs, mtu
+ * (the fields up to VIRTIO_NET_F_MTU's; none after them is offered). */
+#define VUB_NET_CONFIG_LEN 12
+_Static_assert(VUB_NET_CONFIG_LEN == sizeof(struct vu_net_config), "config space length");
+
 struct vub_mem {
 	uint32_t nregions;
 	struct vub_region regions[VU_VHOST_USER_MAX_REGIONS];
@@ -83,7 +88,15 @@ struct vub_dev {
 	uint64_t offered;  /* virtio features */
 	uint64_t features; /* set by the frontend */
 	uint64_t offered_protocol;
-	uint64_t protocol; /* set by the frontend */
+	uint64_t protocol;     /* set by the frontend */
+	bool features_refused; /* the last SET_FEATURES was: FEATURES_OK is not set */
+	uint8_t status;	       /* SET_STATUS (virtio 1.2, 2.1) */
+	int backend_fd;	       /* SET_BACKEND_REQ_FD, -1: none */
+	/* The config space's values, the owner's (vub_dev_params, vub_dev_set_link_up). */
+	bool link_up;
+	bool has_mac;
+	uint8_t mac[6];
+	uint16_t mtu;
 	struct vub_mem mem;
 	struct vub_vq vqs[VUB_MAX_VRINGS];
 };
@@ -96,10 +109,27 @@ void vub_dev_unlock_all(struct vub_dev *dev);
 void vub_vq_close_fds(struct vub_vq *vq);
 void vub_vq_reset(struct vub_vq *vq);
 void vub_dev_reset(struct vub_dev *dev);
+/* The status byte, its change logged; the backend channel closed. */
+void vub_status_set(struct vub_dev *dev, uint8_t status);
+void vub_backend_close(struct vub_dev *dev);
 void vub_dev_update_ready(struct vub_dev *dev);
 uint16_t vub_dev_nvrings(const struct vub_dev *dev);
 /* What an offload feature set lacks (a TSO without its checksum), or NULL. */
 const char *vub_offload_deps(uint64_t features);
+
+static inline bool
+vub_has_protocol(const struct vub_dev *dev, unsigned int bit)
+{
+	return dev->protocol & VU_BIT(bit);
+}
+
+/* vub_config.c: the status, config and backend channel requests (vub_msg.c's table). */
+int vub_msg_set_status(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
+int vub_msg_get_status(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
+int vub_msg_get_config(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
+int vub_msg_set_config(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
+int vub_msg_set_backend_req_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
+			       struct vu_vhost_msg *reply);
 
 /* vub_mem.c: maps and translates; swapping a table in is the message handler's. */
 int vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem);

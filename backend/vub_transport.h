@@ -55,6 +55,13 @@ struct vub_transport_ops {
 	 * what SET_VRING_CALL/ERR passed (-1: none). */
 	int (*vring_call)(struct vub_transport *t, uint16_t vring, int fd);
 	int (*vring_err)(struct vub_transport *t, uint16_t vring, int fd);
+	/* Send a back-end request (seed 000's "send backend request") on the channel the
+	 * frontend gave with SET_BACKEND_REQ_FD (fd: what it passed). With ack, wait a
+	 * bounded time for the reply the NEED_REPLY flag of msg asks and store its payload
+	 * there. Called from the control path, never from a burst. Returns 0, -ETIMEDOUT
+	 * (no ack in time), -EPROTO (not an ack of msg), or another -errno. */
+	int (*send_backend_req)(struct vub_transport *t, int fd, const struct vu_vhost_msg *msg,
+				uint64_t *ack);
 };
 
 struct vub_transport {
