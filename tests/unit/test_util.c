@@ -40,6 +40,9 @@ tu_now_ms(void)
 
 static char tu_last_error[1024];
 static unsigned int tu_nerrors;
+/* Every line since the last reset, newline-separated (the oldest kept when full). */
+static char tu_lines[16384];
+static size_t tu_lines_len;
 
 static void
 tu_log_handler(enum vu_log_level level, const char *fmt, va_list ap)
@@ -47,6 +50,9 @@ tu_log_handler(enum vu_log_level level, const char *fmt, va_list ap)
 	char line[1024];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (tu_lines_len + strlen(line) + 2 < sizeof(tu_lines))
+		tu_lines_len += (size_t)snprintf(tu_lines + tu_lines_len,
+						 sizeof(tu_lines) - tu_lines_len, "%s\n", line);
 	if (level == VU_LOG_ERR) {
 		tu_nerrors++;
 		snprintf(tu_last_error, sizeof(tu_last_error), "%s", line);
@@ -67,12 +73,20 @@ tu_log_reset(void)
 {
 	tu_nerrors = 0;
 	tu_last_error[0] = '\0';
+	tu_lines_len = 0;
+	tu_lines[0] = '\0';
 }
 
 unsigned int
 tu_log_errors(void)
 {
 	return tu_nerrors;
+}
+
+bool
+tu_log_contains(const char *needle)
+{
+	return strstr(tu_lines, needle) != NULL;
 }
 
 const char *

@@ -3,6 +3,7 @@
 #ifndef TEST_UTIL_H
 #define TEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,8 @@ void tu_log_reset(void);
 /* Number of error lines since the last reset, and the last one ("" if none). */
 unsigned int tu_log_errors(void);
 const char *tu_log_last_error(void);
+/* Whether a line of any level since the last reset contains needle. */
+bool tu_log_contains(const char *needle);
 
 /* Create a fresh private directory under $TMPDIR or /tmp, its path in buf.
  * Returns buf, or NULL on failure. */

@@ -37,18 +37,24 @@ vf_open(struct vf *f, uint16_t pairs)
 void
 vf_open_offloads(struct vf *f, uint16_t pairs, uint64_t offloads)
 {
+	struct vub_dev_params dp = { .queue_pairs = pairs, .offloads = offloads };
+
+	vf_open_params(f, &dp);
+}
+
+void
+vf_open_params(struct vf *f, const struct vub_dev_params *params)
+{
 	struct vub_af_unix_params ap = { .name = "vub-ut" };
-	struct vub_dev_params dp = {
-		.name = "vub-ut",
-		.queue_pairs = pairs,
-		.offloads = offloads,
-		.on_ready = vf_on_ready,
-		.arg = f,
-	};
+	struct vub_dev_params dp = *params;
 	struct vub_transport *t;
 	int sv[2];
 
+	dp.name = "vub-ut";
+	dp.on_ready = vf_on_ready;
+	dp.arg = f;
 	memset(f, 0, sizeof(*f));
+	f->backend = -1;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	f->sock = sv[0];
 	ap.fd = sv[1];
@@ -74,6 +80,8 @@ vf_close(struct vf *f)
 	vub_dev_destroy(f->dev);
 	if (f->sock >= 0)
 		close(f->sock);
+	if (f->backend >= 0)
+		close(f->backend);
 	munmap(f->mem, VF_MEM_SIZE);
 	close(f->memfd);
 	for (unsigned int i = 0; i < VF_NRINGS; i++) {
@@ -433,4 +441,41 @@ vf_assert_error_logged(const char *needle)
 		fail_msg("expected an error line with \"%s\", last error: \"%s\"", needle,
 			 tu_log_last_error());
 	tu_log_reset();
+}
+
+int64_t
+vf_backend_channel(struct vf *f)
+{
+	int sv[2];
+	int64_t ack;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ack = vf_request(f, VU_VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1);
+	close(sv[1]);
+	if (f->backend >= 0)
+		close(f->backend);
+	f->backend = sv[0];
+	return ack;
+}
+
+uint32_t
+vf_get_config(struct vf *f, uint32_t offset, uint32_t size, uint32_t msg_size, uint8_t *out)
+{
+	struct vu_vhost_msg msg, reply;
+
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_GET_CONFIG, msg_size);
+	msg.payload.config.offset = offset;
+	msg.payload.config.size = size;
+	assert_int_equal(vu_vhost_msg_send(f->sock, &msg, VF_TIMEOUT_MS), 0);
+	assert_int_equal(vub_dev_process(f->dev), 0);
+	assert_int_equal(vf_recv(f, &reply), 0);
+	assert_int_equal(reply.hdr.request, VU_VHOST_USER_GET_CONFIG);
+	assert_int_equal(reply.hdr.flags, VU_VHOST_USER_VERSION | VU_VHOST_USER_FLAG_REPLY);
+	if (reply.hdr.size == 0)
+		return 0;
+	assert_int_equal(reply.hdr.size, VU_VHOST_USER_CONFIG_HDR_SIZE + size);
+	assert_int_equal(reply.payload.config.offset, offset);
+	assert_int_equal(reply.payload.config.size, size);
+	memcpy(out, reply.payload.config.region, size);
+	return size;
 }

@@ -48,12 +48,15 @@ struct vf {
 	bool acks;	     /* REPLY_ACK negotiated: every request waits for its ack */
 	unsigned int ready_events;
 	bool ready;
+	int backend; /* the frontend's end of the backend channel, -1: none */
 };
 
 /* A device of `pairs` queue pairs served over a socketpair, and its frontend. */
 void vf_open(struct vf *f, uint16_t pairs);
 /* The same, the device offering these header offloads (vub_dev_params.offloads). */
 void vf_open_offloads(struct vf *f, uint16_t pairs, uint64_t offloads);
+/* The same with every parameter given (name, on_ready and arg are the frontend's). */
+void vf_open_params(struct vf *f, const struct vub_dev_params *params);
 void vf_close(struct vf *f);
 uint64_t vf_addr(const struct vf *f, size_t off);
 
@@ -98,6 +101,13 @@ uint64_t vf_eventfd_count(int fd);
 /* Drain the device's data path in one call, as a PMD burst would. */
 int vf_dequeue(struct vf *f, struct vub_pkt *pkt, void *frame, uint32_t cap, uint32_t *len);
 int vf_enqueue(struct vf *f, const void *frame, uint32_t len);
+
+/* SET_BACKEND_REQ_FD with a new socketpair (f->backend is the frontend's end): the ack. */
+int64_t vf_backend_channel(struct vf *f);
+/* GET_CONFIG of [offset, offset + size) in a message of msg_size payload bytes: the
+ * reply's window size (0: refused), its bytes in out. */
+uint32_t vf_get_config(struct vf *f, uint32_t offset, uint32_t size, uint32_t msg_size,
+		       uint8_t *out);
 
 /* Fill len bytes with a pattern that depends on seed and position (checked by value). */
 void vf_fill(uint8_t *p, uint32_t len, uint8_t seed);
