@@ -35,6 +35,8 @@ test_defaults(void **state)
 	assert_int_equal(a.queues, 1);
 	assert_false(a.client);
 	assert_false(a.tso);
+	assert_false(a.has_mac);
+	assert_int_equal(a.mtu, 0);
 }
 
 static void
@@ -43,9 +45,15 @@ test_every_key(void **state)
 	struct vubackend_devargs a;
 
 	(void)state;
-	assert_int_equal(vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1,tso=1", &a, err,
-						 sizeof(err)),
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xCD, 0x0f };
+
+	assert_int_equal(vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1,tso=1,"
+						 "mac=52:54:00:ab:CD:0f,mtu=9000",
+						 &a, err, sizeof(err)),
 			 0);
+	assert_true(a.has_mac);
+	assert_memory_equal(a.mac, mac, sizeof(mac));
+	assert_int_equal(a.mtu, 9000);
 	assert_string_equal(a.iface, "/tmp/s");
 	assert_int_equal(a.queues, 128);
 	assert_true(a.client);
@@ -81,7 +89,12 @@ test_refused(void **state)
 	assert_refused("iface=a,=1", "not of the form key=value");
 	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
 	assert_refused("iface=a,bogus=1",
-		       "unknown devarg 'bogus' (known: iface, queues, client, tso)");
+		       "unknown devarg 'bogus' (known: iface, queues, client, tso, mac, mtu)");
+	assert_refused("iface=a,mac=52:54:00:ab:cd", "mac=52:54:00:ab:cd: expected xx:xx");
+	assert_refused("iface=a,mac=52:54:00:ab:cd:0g", "mac=52:54:00:ab:cd:0g: expected");
+	assert_refused("iface=a,mac=52-54-00-ab-cd-0f", "mac=52-54-00-ab-cd-0f: expected");
+	assert_refused("iface=a,mtu=67", "mtu=67: not a number from 68 to 65535");
+	assert_refused("iface=a,mtu=65536", "mtu=65536: not a number from 68 to 65535");
 	assert_refused("iface=a,path=/x", "unknown devarg 'path'");
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vu_kv.h"
+#include "vu_mac.h"
 #include "vub.h"
 #include "vubackend_devargs.h"
 
@@ -20,6 +21,18 @@ vubackend_key_iface(const struct vu_kv_key *key, const char *val, void *arg, cha
 	return 0;
 }
 
+static int
+vubackend_key_mac(const struct vu_kv_key *key, const char *val, void *arg, char *err, size_t errlen)
+{
+	struct vubackend_devargs *out = arg;
+
+	(void)key;
+	if (!vu_mac_parse(val, out->mac))
+		return vu_kv_fail(err, errlen, "mac=%s: expected xx:xx:xx:xx:xx:xx", val);
+	out->has_mac = true;
+	return 0;
+}
+
 /* net_vhost's keys, in its order; those without a parse function are refused by name. */
 static const struct vu_kv_key vubackend_keys[] = {
 	{ .name = "iface", .parse = vubackend_key_iface },
@@ -31,6 +44,9 @@ static const struct vu_kv_key vubackend_keys[] = {
 	{ .name = "linear-buffer", .missing = "a choice of mbuf layout" },
 	{ .name = "ext-buffer", .missing = "external mbuf buffers" },
 	{ .name = "legacy-ol-flags", .missing = "the mbuf offload flags of DPDK before 21.11" },
+	/* Not net_vhost's: the config space the frontend reads with GET_CONFIG. */
+	{ .name = "mac", .parse = vubackend_key_mac },
+	VU_KV_U16(struct vubackend_devargs, mtu, VU_NET_MIN_MTU, VU_NET_MAX_MTU),
 };
 
 static const struct vu_kv_table vubackend_kv_table = {

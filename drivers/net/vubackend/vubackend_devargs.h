@@ -15,11 +15,17 @@ struct vubackend_devargs {
 	uint16_t queues;		 /* queue pairs offered to the frontend */
 	bool client;			 /* connect to iface instead of listening on it */
 	bool tso;			 /* offer VIRTIO_NET_F_HOST_TSO4/6 */
+	/* The frontend's config space (GET_CONFIG): its MAC (VIRTIO_NET_F_MAC) and MTU
+	 * (VIRTIO_NET_F_MTU), 0 when not given. */
+	bool has_mac;
+	uint8_t mac[6];
+	uint16_t mtu;
 };
 
 /*
  * Parse "key=value,key=value" as given after the vdev name, with the keys and meanings
- * of DPDK's net_vhost that apply (iface, queues, client, tso). Returns 0, or -EINVAL with a
+ * of DPDK's net_vhost that apply (iface, queues, client, tso), plus the frontend's config
+ * space (mac, mtu). Returns 0, or -EINVAL with a
  * one-line reason in err naming the key.
  */
 int vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err,

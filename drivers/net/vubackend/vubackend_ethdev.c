@@ -42,8 +42,9 @@ vubackend_link_update(struct rte_eth_dev *eth_dev, int wait_to_complete __rte_un
 
 	/* Up while the port runs and a frontend runs queue pair 0. */
 	pthread_mutex_lock(&port->lock);
-	link.link_status =
-		port->started && vub_dev_ready(port->dev) ? RTE_ETH_LINK_UP : RTE_ETH_LINK_DOWN;
+	link.link_status = port->started && vub_dev_ready(port->dev) && vub_dev_link_up(port->dev) ?
+		RTE_ETH_LINK_UP :
+		RTE_ETH_LINK_DOWN;
 	pthread_mutex_unlock(&port->lock);
 	return rte_eth_linkstatus_set(eth_dev, &link);
 }
@@ -249,6 +250,37 @@ vubackend_dev_stop(struct rte_eth_dev *eth_dev)
 	return 0;
 }
 
+/* "set link-down/up" (rte_eth_dev_set_link_down/up): the link the frontend reads in its
+ * config space, announced with CONFIG_CHANGE_MSG where it negotiated that. The link
+ * changes either way; an error says the frontend was not told. */
+static int
+vubackend_set_link(struct rte_eth_dev *eth_dev, bool up)
+{
+	struct vubackend_port *port = vubackend_port_of(eth_dev);
+	int rc;
+
+	pthread_mutex_lock(&port->lock);
+	rc = vub_dev_set_link_up(port->dev, up);
+	pthread_mutex_unlock(&port->lock);
+	vubackend_link_update(eth_dev, 0);
+	if (rc < 0)
+		VUBACKEND_LOG(ERR, port, "link %s: the frontend was not told: %s",
+			      up ? "up" : "down", strerror(-rc));
+	return rc;
+}
+
+static int
+vubackend_dev_set_link_up(struct rte_eth_dev *eth_dev)
+{
+	return vubackend_set_link(eth_dev, true);
+}
+
+static int
+vubackend_dev_set_link_down(struct rte_eth_dev *eth_dev)
+{
+	return vubackend_set_link(eth_dev, false);
+}
+
 static int
 vubackend_dev_close(struct rte_eth_dev *eth_dev)
 {
@@ -322,6 +354,8 @@ static const struct eth_dev_ops vubackend_ops = {
 	.dev_start = vubackend_dev_start,
 	.dev_stop = vubackend_dev_stop,
 	.dev_close = vubackend_dev_close,
+	.dev_set_link_up = vubackend_dev_set_link_up,
+	.dev_set_link_down = vubackend_dev_set_link_down,
 	.dev_infos_get = vubackend_dev_infos_get,
 	.link_update = vubackend_link_update,
 	.stats_get = vubackend_stats_get,
@@ -351,10 +385,13 @@ vubackend_dev_open(struct vubackend_port *port)
 		.offloads = VUBACKEND_OFFLOADS |
 			(port->args.tso ? VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6) :
 					  0),
+		.has_mac = port->args.has_mac,
+		.mtu = port->args.mtu,
 	};
 	struct vub_transport *t;
 	int rc;
 
+	memcpy(dp.mac, port->args.mac, sizeof(dp.mac));
 	rc = vub_af_unix_create(&ap, &t);
 	if (rc == 0)
 		rc = vub_dev_create(&dp, t, &port->dev);
@@ -443,4 +480,6 @@ static struct rte_vdev_driver vubackend_driver = {
 /* The vdev bus matches a device to the first driver whose name prefixes it: no other
  * driver's name is a prefix of net_vubackend, nor starts with it. */
 RTE_PMD_REGISTER_VDEV(net_vubackend, vubackend_driver);
-RTE_PMD_REGISTER_PARAM_STRING(net_vubackend, "iface=<path> queues=<1..128> client=<0|1>");
+RTE_PMD_REGISTER_PARAM_STRING(net_vubackend,
+			      "iface=<path> queues=<1..128> client=<0|1> "
+			      "tso=<0|1> mac=<xx:xx:xx:xx:xx:xx> mtu=<68..65535>");
