@@ -382,12 +382,18 @@ vubnet_device(struct vubnet *v)
 		.fd = v->opts.fd,
 	};
 	struct vub_dev_params dp = {
-		.name = v->tap.name, .queue_pairs = 1, .on_ready = vubnet_on_ready, .arg = v
+		.name = v->tap.name,
+		.queue_pairs = 1,
+		.on_ready = vubnet_on_ready,
+		.arg = v,
+		.has_mac = v->opts.has_mac,
+		.mtu = v->opts.mtu,
 	};
 	struct vub_transport *t;
 	struct stat st;
 	int rc;
 
+	memcpy(dp.mac, v->opts.mac, sizeof(dp.mac));
 	if (v->opts.fd >= 0 && (fstat(v->opts.fd, &st) < 0 || !S_ISSOCK(st.st_mode))) {
 		VU_ERR("--fd=%d is not an open socket", v->opts.fd);
 		return -EBADF;

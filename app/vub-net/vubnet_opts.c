@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vu_mac.h"
+#include "vu_virtio.h"
 #include "vubnet_opts.h"
 
 typedef int (*vubnet_opt_fn)(const char *val, struct vubnet_opts *out, char *err, size_t errlen);
@@ -69,6 +71,30 @@ vubnet_opt_tap(const char *val, struct vubnet_opts *out, char *err, size_t errle
 }
 
 static int
+vubnet_opt_mac(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
+{
+	if (!vu_mac_parse(val, out->mac))
+		return vubnet_fail(err, errlen, "--mac=%s: expected xx:xx:xx:xx:xx:xx", val);
+	out->has_mac = true;
+	return 0;
+}
+
+static int
+vubnet_opt_mtu(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = isdigit((unsigned char)val[0]) ? strtoul(val, &end, 10) : 0;
+	if (errno || v < VU_NET_MIN_MTU || v > VU_NET_MAX_MTU || *end != '\0')
+		return vubnet_fail(err, errlen, "--mtu=%s: a number from %u to %u expected", val,
+				   VU_NET_MIN_MTU, VU_NET_MAX_MTU);
+	out->mtu = (uint16_t)v;
+	return 0;
+}
+
+static int
 vubnet_opt_client(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
 {
 	(void)val, (void)err, (void)errlen;
@@ -98,6 +124,8 @@ static const struct vubnet_opt vubnet_opt_table[] = {
 	{ "print-capabilities", false, vubnet_opt_print_capabilities },
 	{ "tap", true, vubnet_opt_tap },
 	{ "client", false, vubnet_opt_client },
+	{ "mac", true, vubnet_opt_mac },
+	{ "mtu", true, vubnet_opt_mtu },
 	{ "help", false, vubnet_opt_help },
 };
 
@@ -200,13 +228,14 @@ vubnet_capabilities(void)
 {
 	/* "features": the optional options this backend takes, as the schema's other
 	 * device types list theirs. */
-	return "{\n  \"type\": \"net\",\n  \"features\": [\n    \"tap\",\n    \"client\"\n  ]\n}\n";
+	return "{\n  \"type\": \"net\",\n  \"features\": [\n    \"tap\",\n    \"client\",\n    \"mac\",\n    \"mtu\"\n  ]\n}\n";
 }
 
 const char *
 vubnet_usage(void)
 {
 	return "usage: vub-net (--socket-path=PATH [--client] | --fd=FDNUM) --tap=NAME\n"
+	       "               [--mac=xx:xx:xx:xx:xx:xx] [--mtu=N]\n"
 	       "       vub-net --print-capabilities\n"
 	       "\n"
 	       "A vhost-user virtio-net device forwarding between its frontend and a TAP.\n"
@@ -216,6 +245,9 @@ vubnet_usage(void)
 	       "                        ends when its frontend leaves\n"
 	       "  --tap=NAME            the TAP to create, or to attach to if it exists\n"
 	       "  --client              connect to --socket-path instead of listening\n"
+	       "  --mac=MAC             the guest's MAC in its config space (VIRTIO_NET_F_MAC)\n"
+	       "  --mtu=N               the guest's MTU in its config space (VIRTIO_NET_F_MTU,\n"
+	       "                        68 to 65535); the TAP's own MTU is the host's to set\n"
 	       "  --print-capabilities  print the JSON capabilities and exit\n"
 	       "  --help                this text\n";
 }

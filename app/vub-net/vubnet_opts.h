@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/un.h>
 
 #define VUBNET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -15,6 +16,10 @@ struct vubnet_opts {
 	int fd;				   /* --fd=FDNUM, -1 without */
 	char tap[IFNAMSIZ];
 	bool client; /* connect to socket_path instead of listening there */
+	/* The frontend's config space: --mac (VIRTIO_NET_F_MAC), --mtu (0: not given). */
+	bool has_mac;
+	uint8_t mac[6];
+	uint16_t mtu;
 	bool print_capabilities;
 	bool help;
 };

@@ -59,6 +59,27 @@ test_socket_path(void **state)
 	assert_string_equal(o.socket_path, "/s");
 	assert_string_equal(o.tap, "t1");
 	assert_true(o.client);
+	assert_false(o.has_mac);
+	assert_int_equal(o.mtu, 0);
+}
+
+static void
+test_config_space(void **state)
+{
+	static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
+	char *const av[] = { "vub-net", "--fd=3", "--tap=t", "--mac=02:00:00:00:00:FE",
+			     "--mtu",	"9000" };
+	struct vubnet_opts o;
+
+	(void)state;
+	assert_int_equal(parse(ARGC(av), av, &o), 0);
+	assert_true(o.has_mac);
+	assert_memory_equal(o.mac, mac, sizeof(mac));
+	assert_int_equal(o.mtu, 9000);
+	assert_refused("--mac=02:00:00:00:00:: expected", "--fd=3", "--tap=t",
+		       "--mac=02:00:00:00:00:");
+	assert_refused("--mtu=67: a number from 68 to 65535", "--fd=3", "--tap=t", "--mtu=67");
+	assert_refused("--mtu=1500x: a number", "--fd=3", "--tap=t", "--mtu=1500x");
 }
 
 static void
@@ -92,7 +113,7 @@ test_print_capabilities(void **state)
 	assert_false(o.print_capabilities);
 	assert_string_equal(vubnet_capabilities(),
 			    "{\n  \"type\": \"net\",\n  \"features\": [\n    \"tap\",\n"
-			    "    \"client\"\n  ]\n}\n");
+			    "    \"client\",\n    \"mac\",\n    \"mtu\"\n  ]\n}\n");
 }
 
 static void
@@ -133,9 +154,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_socket_path),
-		cmocka_unit_test(test_fd),
-		cmocka_unit_test(test_print_capabilities),
+		cmocka_unit_test(test_socket_path),  cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_config_space), cmocka_unit_test(test_print_capabilities),
 		cmocka_unit_test(test_refused),
 	};
 
