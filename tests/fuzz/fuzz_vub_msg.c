@@ -62,10 +62,10 @@ static const uint8_t fm_feature_bits[] = {
 	VU_NET_F_GUEST_TSO6, VU_VHOST_USER_F_PROTOCOL_FEATURES,
 };
 static const uint8_t fm_protocol_bits[] = {
-	VU_VHOST_USER_PROTOCOL_F_MQ,
-	VU_VHOST_USER_PROTOCOL_F_REPLY_ACK,
-	VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE,
-	VU_VHOST_USER_PROTOCOL_F_NET_MTU,
+	VU_VHOST_USER_PROTOCOL_F_MQ,	       VU_VHOST_USER_PROTOCOL_F_REPLY_ACK,
+	VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE, VU_VHOST_USER_PROTOCOL_F_NET_MTU,
+	VU_VHOST_USER_PROTOCOL_F_STATUS,       VU_VHOST_USER_PROTOCOL_F_CONFIG,
+	VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ,
 };
 
 static int
@@ -112,7 +112,7 @@ fm_send_file(struct fm *m, uint32_t request, uint8_t flags, uint32_t index, uint
 static void
 fm_raw(struct fm *m)
 {
-	uint32_t request = fin_u8(&m->in) % 40;
+	uint32_t request = fin_u8(&m->in) % (VU_VHOST_USER_GET_STATUS + 1);
 	uint8_t flags = fin_u8(&m->in);
 	uint32_t size = fin_u16(&m->in) % (sizeof(union vu_vhost_payload) + 1);
 	uint8_t payload[sizeof(union vu_vhost_payload)];
@@ -220,8 +220,9 @@ fm_simple(struct fm *m)
 		VU_VHOST_USER_GET_FEATURES,
 		VU_VHOST_USER_GET_PROTOCOL_FEATURES,
 		VU_VHOST_USER_GET_QUEUE_NUM,
+		VU_VHOST_USER_GET_STATUS,
 	};
-	uint32_t request = requests[fin_u8(&m->in) % 6];
+	uint32_t request = requests[fin_u8(&m->in) % (sizeof(requests) / sizeof(requests[0]))];
 
 	fm_send(m, request, fin_u8(&m->in), NULL, 0, NULL, 0);
 }

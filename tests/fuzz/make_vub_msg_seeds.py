@@ -67,11 +67,39 @@ def tail():
             + bytes([KICK, 0x81]) + bytes([DROP]))
 
 
+# fm_protocol_bits order: MQ, REPLY_ACK, RESET_DEVICE, NET_MTU, STATUS, CONFIG, BACKEND_REQ
+P_FULL = 0x1 | 0x2 | 0x4 | 0x10 | 0x20 | 0x40
+SET_STATUS, GET_STATUS, GET_CONFIG, SET_CONFIG, SET_BACKEND_REQ_FD = 39, 40, 24, 25, 21
+CONFIG_HDR = 12                   # offset, size, flags
+
+
+def raw(request, payload=b"", fdspec=0):
+    return bytes([RAW, request, NEED_REPLY]) + u16(len(payload)) + bytes([fdspec]) + payload
+
+
+def config(offset, size, flags=0):
+    return struct.pack("<III", offset, size, flags) + bytes(size)
+
+
+def status():
+    return (bytes([PROTOCOL, NEED_REPLY]) + u16(P_FULL)
+            + raw(SET_STATUS, struct.pack("<Q", 0x0b)) + raw(SET_STATUS, struct.pack("<Q", 0x0f))
+            + bytes([SIMPLE, 6, 0]) + raw(SET_STATUS, struct.pack("<Q", 0)))
+
+
+def config_space():
+    return (bytes([PROTOCOL, NEED_REPLY]) + u16(P_FULL)
+            + raw(GET_CONFIG, config(0, 12)) + raw(GET_CONFIG, config(10, 4))
+            + raw(SET_CONFIG, config(0, 6)) + raw(SET_BACKEND_REQ_FD, fdspec=1))
+
+
 SEEDS = {
     "split": handshake(F_SPLIT) + split_traffic() + tail(),
     "packed": handshake(F_PACKED) + packed_traffic() + tail(),
     "inorder": handshake(F_INORDER) + split_traffic() + split_traffic() + tail(),
     "raw_get_features": bytes([RAW, 1, 0x1]) + u16(0) + bytes([0]),
+    "status": handshake(F_SPLIT) + status() + split_traffic() + tail(),
+    "config": handshake(F_SPLIT) + config_space() + tail(),
     "mem_bad": bytes([MEM, NEED_REPLY, 0x43, 1]) + struct.pack("<Q", 1 << 63) + bytes([9]),
 }
 
