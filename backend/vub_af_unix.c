@@ -31,6 +31,7 @@ enum vub_source {
 	VUB_SRC_LISTEN = 1,
 	VUB_SRC_CONN,
 	VUB_SRC_TIMER,
+	VUB_SRC_WAKE,
 };
 
 struct vub_af_unix {
@@ -263,6 +264,9 @@ vub_au_start(struct vub_transport *t)
 	struct vub_af_unix *u = vub_au(t);
 	int rc;
 
+	rc = vub_au_watch(u, vub_dev_wake_fd(u->base.dev), VUB_SRC_WAKE);
+	if (rc < 0)
+		return rc;
 	if (u->adopted_fd >= 0) {
 		int fd = u->adopted_fd;
 
@@ -346,6 +350,8 @@ vub_au_process(struct vub_transport *t)
 				vub_au_receive(u);
 			else if (ev[i].data.u32 == VUB_SRC_TIMER)
 				vub_au_timer(u);
+			else if (ev[i].data.u32 == VUB_SRC_WAKE)
+				vub_dev_on_wake(u->base.dev);
 		}
 	}
 	return 0;

@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vub_priv.h"
 
@@ -205,6 +206,25 @@ vub_config_changed(struct vub_dev *dev)
 		return 0;
 	}
 	return vub_backend_req(dev, VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG);
+}
+
+/* "The device SHOULD set DEVICE_NEEDS_RESET when it enters an error state that a reset
+ * is needed. If DRIVER_OK is set, after it sets DEVICE_NEEDS_RESET, the device MUST send
+ * a device configuration change notification to the driver." (virtio 1.2, 2.1.2) */
+void
+vub_dev_on_wake(struct vub_dev *dev)
+{
+	uint64_t n;
+
+	if (read(dev->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		VU_ERR("%s: reading the wake eventfd: %s", dev->name, strerror(errno));
+	if (!__atomic_exchange_n(&dev->ring_broke, 0, __ATOMIC_ACQ_REL) || !dev->connected ||
+	    !vub_has_protocol(dev, VU_VHOST_USER_PROTOCOL_F_STATUS) ||
+	    (dev->status & VU_STATUS_DEVICE_NEEDS_RESET))
+		return;
+	vub_status_set(dev, dev->status | VU_STATUS_DEVICE_NEEDS_RESET);
+	if (dev->status & VU_STATUS_DRIVER_OK)
+		vub_config_changed(dev);
 }
 
 int

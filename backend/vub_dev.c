@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "vub_priv.h"
@@ -188,6 +189,7 @@ vub_dev_reset(struct vub_dev *dev)
 	vub_mem_unmap_all(dev);
 	dev->features = 0;
 	dev->features_refused = false;
+	__atomic_store_n(&dev->ring_broke, 0, __ATOMIC_RELEASE);
 	vub_dev_unlock_all(dev);
 	vub_status_set(dev, 0);
 }
@@ -243,6 +245,15 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 		t->ops->cleanup(t);
 		return -ENOMEM;
 	}
+	dev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->wake_fd < 0) {
+		int err = errno;
+
+		VU_ERR("%s: eventfd: %s", params->name, strerror(err));
+		t->ops->cleanup(t);
+		free(dev);
+		return -err;
+	}
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
 	dev->queue_pairs = params->queue_pairs;
 	dev->on_ready = params->on_ready;
@@ -289,6 +300,7 @@ vub_dev_destroy(struct vub_dev *dev)
 	vub_dev_reset(dev);
 	vub_backend_close(dev);
 	dev->t->ops->cleanup(dev->t);
+	close(dev->wake_fd);
 	free(dev);
 }
 
@@ -326,6 +338,12 @@ int
 vub_dev_kick_fd(const struct vub_dev *dev, uint16_t vring)
 {
 	return vring < vub_dev_nvrings(dev) ? dev->vqs[vring].kick_fd : -1;
+}
+
+int
+vub_dev_wake_fd(const struct vub_dev *dev)
+{
+	return dev->wake_fd;
 }
 
 const char *

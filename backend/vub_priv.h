@@ -92,6 +92,9 @@ struct vub_dev {
 	bool features_refused; /* the last SET_FEATURES was: FEATURES_OK is not set */
 	uint8_t status;	       /* SET_STATUS (virtio 1.2, 2.1) */
 	int backend_fd;	       /* SET_BACKEND_REQ_FD, -1: none */
+	/* A ring broke (set by any thread, taken by the control path through wake_fd). */
+	uint32_t ring_broke;
+	int wake_fd;
 	/* The config space's values, the owner's (vub_dev_params, vub_dev_set_link_up). */
 	bool link_up;
 	bool has_mac;

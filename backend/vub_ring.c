@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "vub_priv.h"
 
@@ -11,6 +13,7 @@ void
 vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 {
 	struct vub_dev *dev = vq->dev;
+	uint64_t one = 1;
 	char why[256];
 	va_list ap;
 
@@ -21,6 +24,11 @@ vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 	va_end(ap);
 	vq->broken = true;
 	VU_ERR("%s: vring %u stopped: %s", dev->name, vq->index, why);
+	/* The control path sets DEVICE_NEEDS_RESET and tells the frontend (vub_dev_on_wake):
+	 * a burst never waits on the backend channel. */
+	__atomic_store_n(&dev->ring_broke, 1, __ATOMIC_RELEASE);
+	if (write(dev->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		VU_ERR("%s: waking the control path: %s", dev->name, strerror(errno));
 	/* SET_VRING_ERR: "the event file descriptor to signal when error occurs". */
 	dev->t->ops->vring_err(dev->t, vq->index, vq->err_fd);
 }

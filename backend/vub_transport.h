@@ -75,6 +75,10 @@ struct vub_transport {
 void vub_dev_on_connect(struct vub_dev *dev);
 int vub_dev_on_message(struct vub_dev *dev, struct vu_vhost_msg *msg);
 void vub_dev_on_disconnect(struct vub_dev *dev);
+/* An fd to watch beside the connection: readable when the core has control-path work a
+ * burst left it (a ring broke); then call vub_dev_on_wake. */
+int vub_dev_wake_fd(const struct vub_dev *dev);
+void vub_dev_on_wake(struct vub_dev *dev);
 const char *vub_dev_name(const struct vub_dev *dev);
 
 /* The AF_UNIX transport: one frontend connection at a time over a UNIX socket. */

@@ -244,18 +244,30 @@ vc_peer_run(void *arg)
 
 /* vub_dev_set_link_up(up) with a frontend answering `ack`: its return, and the request the
  * frontend saw in p. */
+static void
+vc_peer_start(struct vc_peer *p, struct vf *f, uint64_t ack)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = f->backend;
+	p->ack = ack;
+	assert_int_equal(pthread_create(&p->thread, NULL, vc_peer_run, p), 0);
+}
+
+static void
+vc_peer_join(struct vc_peer *p)
+{
+	assert_int_equal(pthread_join(p->thread, NULL), 0);
+	assert_int_equal(p->rc, 0);
+}
+
 static int
 vc_link(struct vf *f, bool up, uint64_t ack, struct vc_peer *p)
 {
 	int rc;
 
-	memset(p, 0, sizeof(*p));
-	p->fd = f->backend;
-	p->ack = ack;
-	assert_int_equal(pthread_create(&p->thread, NULL, vc_peer_run, p), 0);
+	vc_peer_start(p, f, ack);
 	rc = vub_dev_set_link_up(f->dev, up);
-	assert_int_equal(pthread_join(p->thread, NULL), 0);
-	assert_int_equal(p->rc, 0);
+	vc_peer_join(p);
 	return rc;
 }
 
@@ -357,6 +369,41 @@ test_config_change_no_ack_no_config(void **state)
 	vf_close(&f);
 }
 
+/* A ring the frontend breaks: DEVICE_NEEDS_RESET set by the control path, and with
+ * DRIVER_OK a CONFIG_CHANGE_MSG (virtio 1.2, 2.1.2), once; a reset clears it. */
+static void
+test_needs_reset(void **state)
+{
+	struct vub_pkt pkt;
+	struct vc_peer p;
+	uint8_t frame[64];
+	uint32_t len;
+	struct vf f;
+
+	(void)state;
+	vc_open(&f, VC_ALL_PROTOCOL);
+	assert_int_equal(vf_backend_channel(&f), 0);
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_STATUS, 0x0f), 0);
+	vf_put_desc(&f, VF_TX, 0, vf_addr(&f, VF_MEM_SIZE), 64, 0, 0);
+	vf_avail(&f, VF_TX, 0);
+	assert_int_equal(vf_dequeue(&f, &pkt, frame, sizeof(frame), &len), -EIO);
+	vf_assert_error_logged("vring 1 stopped");
+	vc_peer_start(&p, &f, 0);
+	assert_int_equal(vub_dev_process(f.dev), 0);
+	vc_peer_join(&p);
+	vc_assert_config_change(&p, VU_VHOST_USER_VERSION | VU_VHOST_USER_FLAG_NEED_REPLY);
+	assert_true(tu_log_contains("device status 0x0f -> 0x4f (ACKNOWLEDGE|DRIVER|FEATURES_OK|"
+				    "DRIVER_OK|DEVICE_NEEDS_RESET)"));
+	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_STATUS), 0x4f);
+	/* The driver's writes keep the device's bit; nothing more is sent. */
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_STATUS, 0x0f), 0);
+	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_STATUS), 0x4f);
+	assert_int_equal(vu_vhost_msg_recv(f.backend, &p.req, 0), -ETIMEDOUT);
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_STATUS, 0), 0);
+	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_STATUS), 0);
+	vf_close(&f);
+}
+
 /* Refused without the feature or without its fd (closed either way); a second replaces
  * the first; a reset keeps it; a disconnect closes it. */
 static void
@@ -410,6 +457,7 @@ main(void)
 		cmocka_unit_test_setup(test_config_change_acked, setup),
 		cmocka_unit_test_setup(test_config_change_ack_timeout, setup),
 		cmocka_unit_test_setup(test_config_change_no_ack_no_config, setup),
+		cmocka_unit_test_setup(test_needs_reset, setup),
 		cmocka_unit_test_setup(test_backend_channel_lifecycle, setup),
 	};
 
