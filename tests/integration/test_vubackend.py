@@ -36,6 +36,14 @@ And once per frontend:
     offloads       both sides with UDP/TCP checksum offloads (split rings): the frontend
                    says it negotiated CSUM and GUEST_CSUM; exact counts both ways
 
+    status_dpdk    DPDK's net_virtio_user negotiates VHOST_USER_PROTOCOL_F_STATUS (it
+                   does when offered, with REPLY_ACK): the backend logs exactly the
+                   transitions 0x00 -> 0x0b (FEATURES_OK) -> 0x0f (DRIVER_OK), the
+                   frontend reads FEATURES_OK back with GET_STATUS; the backend's
+                   `set link-down/up port 0` takes its link down and up again (no
+                   error: this frontend has no backend channel to tell); exact counts
+                   both ways after; when the frontend leaves the status goes back to 0
+
 And once:
 
     bad_devargs    an unknown key, a net_vhost key not implemented (legacy-ol-flags) and a
@@ -504,6 +512,45 @@ def case_offloads(env, fe_kind):
     assert_clean_exit(env.stop_all())
 
 
+STATUS_LINE = r"net_vubackend0: device status (0x[0-9a-f]{2}) -> (0x[0-9a-f]{2}) "
+DRIVER_OK_LINE = (r"net_vubackend0: device status 0x0b -> 0x0f "
+                  r"\(ACKNOWLEDGE\|DRIVER\|FEATURES_OK\|DRIVER_OK\)")
+# What DPDK's virtio_user logs (pmd.net.virtio.init:debug) after reading GET_STATUS.
+FE_STATUS_READ = r"Updated Device Status\(0x0000000b\)"
+FE_MAC = "52:54:00:12:34:56"
+
+
+def status_transitions(be):
+    return re.findall(STATUS_LINE, be.output())
+
+
+def case_status(env, fe_kind):
+    sock = env.sock("%s.sock" % env.case)
+    be = env.backend([("iface", sock), ("mac", FE_MAC)])
+    fe = env.frontend(fe_kind, sock)
+    be.wait_link_up(timeout=LINK_TIMEOUT)
+    fe.wait_link_up(timeout=LINK_TIMEOUT)
+    check_drivers(be, fe, fe_kind)
+    be.wait_for_output(DRIVER_OK_LINE, timeout=LINK_TIMEOUT)
+    fe.wait_for_output(FE_STATUS_READ, timeout=LINK_TIMEOUT)
+    got = status_transitions(be)
+    assert got == [("0x00", "0x0b"), ("0x0b", "0x0f")], "backend status transitions %s" % got
+    for state, what in (("down", "DOWN"), ("up", "UP")):
+        out = be.run("set link-%s port 0" % state)
+        assert "rror" not in out, "set link-%s: %s" % (state, out)
+        dpdkapp.wait_until(lambda: (be.link_status() or {}).get("status") == what,
+                           LINK_TIMEOUT, what="backend link %s" % what)
+        be.wait_for_output(r"net_vubackend0: link %s in the config space" % state,
+                           timeout=LINK_TIMEOUT)
+    to_backend(be, fe)
+    to_frontend(be, fe)
+    stop_ok(fe, "frontend")
+    be.wait_for_output(r"net_vubackend0: device status 0x0f -> 0x00 \(reset\)",
+                       timeout=LINK_TIMEOUT)
+    assert len(status_transitions(be)) == 3, "transitions %s" % status_transitions(be)
+    assert_clean_exit(env.stop_all())
+
+
 def probe_must_fail(env, devargs, needle):
     t0 = time.monotonic()
     be = env.backend(devargs, wait=False)
@@ -544,6 +591,7 @@ def build_cases():
         cases.append(("client_restarts_%s" % kind, case_client_restarts, (kind, 1, 0, 1)))
         cases.append(("queues2_%s" % kind, case_queues2, (kind, 1, 1)))
         cases.append(("offloads_%s" % kind, case_offloads, (kind, 1, 0)))
+    cases.append(("status_dpdk", case_status, ("dpdk", 1, 0)))
     cases.append(("bad_devargs", case_bad_devargs, None))
     return cases
 
