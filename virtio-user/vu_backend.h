@@ -71,6 +71,16 @@ struct vu_backend_ops {
 	 * driver's own). NULL: the same.
 	 */
 	int (*set_mtu)(struct vu_backend *b, uint32_t mtu);
+	/*
+	 * The device status as the driver sets it (vhost-user: SET_STATUS and GET_STATUS with
+	 * VHOST_USER_PROTOCOL_F_STATUS), and the backend's config space, len bytes from
+	 * offset (GET_CONFIG with F_CONFIG; -EIO, logged, when the backend refuses or answers
+	 * short). -EOPNOTSUPP, nothing sent or logged: this backend does not take it. NULL:
+	 * the same.
+	 */
+	int (*set_status)(struct vu_backend *b, uint8_t status);
+	int (*get_status)(struct vu_backend *b, uint8_t *status);
+	int (*get_config)(struct vu_backend *b, uint32_t offset, void *buf, uint32_t len);
 
 	/*
 	 * Connection ops, optional (NULL: the backend is connected from open to close and
@@ -83,6 +93,9 @@ struct vu_backend_ops {
 	 * every wait in it is bounded by the timeout.
 	 */
 	int (*event_fd)(struct vu_backend *b);
+	/* A second fd to watch the same way while connected, -1 none (vhost-user: the
+	 * backend channel, whose requests handle_event answers). NULL: none. */
+	int (*channel_fd)(struct vu_backend *b);
 	int (*handle_event)(struct vu_backend *b);
 	bool (*connected)(struct vu_backend *b);
 	/* Drop the connection (server mode: back to listening). */
@@ -91,9 +104,10 @@ struct vu_backend_ops {
 
 /* What handle_event saw. */
 enum vu_backend_event {
-	VU_BACKEND_EV_NONE = 0,	    /* nothing changed */
-	VU_BACKEND_EV_CONNECTED,    /* a backend connected and the set-up succeeded */
-	VU_BACKEND_EV_DISCONNECTED, /* the peer went away; the connection is closed */
+	VU_BACKEND_EV_NONE = 0,	      /* nothing changed */
+	VU_BACKEND_EV_CONNECTED,      /* a backend connected and the set-up succeeded */
+	VU_BACKEND_EV_DISCONNECTED,   /* the peer went away; the connection is closed */
+	VU_BACKEND_EV_CONFIG_CHANGED, /* the backend said its config space changed */
 };
 
 extern const struct vu_backend_ops vu_vhost_user_ops;

@@ -20,7 +20,14 @@
 /* Protocol features we use when the backend offers them. */
 #define VU_VHOST_USER_WANTED_PROTOCOL_FEATURES                                                  \
 	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
-	 (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU))
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU) |                                           \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                       \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIG) |                                            \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                      \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS))
+
+/* REPLY_ACK status the frontend answers a backend request it does not take with. */
+#define VU_VHOST_USER_REFUSED 1u
 
 struct vu_backend {
 	int sock;      /* the connection, -1 while there is none */
@@ -33,6 +40,11 @@ struct vu_backend {
 	uint64_t acked_features;    /* as sent by SET_FEATURES */
 	uint64_t protocol_features; /* negotiated */
 	uint32_t max_queue_pairs;
+	/* Our end of the backend channel (SET_BACKEND_REQ_FD), -1 without one. */
+	int channel;
+	/* Backend request types already logged as refused: each is said once. */
+	uint64_t refused_logged;
+	bool config_changed; /* a CONFIG_CHANGE_MSG came since handle_event last said so */
 	char name[64];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -164,6 +176,49 @@ vu_vhost_no_payload(struct vu_backend *b, uint32_t request)
 	return vu_vhost_request(b, &msg, false);
 }
 
+/* SET_BACKEND_REQ_FD: "the back-end can send requests to the front-end" on a socket the
+ * frontend creates and passes. A backend that refuses it (its ack says so) goes on
+ * without the channel; any other failure is the connection's. */
+static int
+vu_vhost_open_channel(struct vu_backend *b)
+{
+	struct vu_vhost_msg msg;
+	int sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+		rc = -errno;
+		VU_ERR("%s: socketpair for the backend channel: %s", b->name, strerror(-rc));
+		return rc;
+	}
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_BACKEND_REQ_FD, 0);
+	msg.fds[0] = sv[1];
+	msg.nfds = 1;
+	rc = vu_vhost_request(b, &msg, false);
+	close(sv[1]);
+	if (rc < 0) {
+		close(sv[0]);
+		if (rc == -EIO && b->sock >= 0) {
+			VU_WARN("%s: backend %s refused the backend channel, going on without it",
+				b->name, b->path);
+			b->protocol_features &= ~(1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ);
+			return 0;
+		}
+		return rc;
+	}
+	b->channel = sv[0];
+	return 0;
+}
+
+static void
+vu_vhost_close_channel(struct vu_backend *b)
+{
+	if (b->channel >= 0)
+		close(b->channel);
+	b->channel = -1;
+	b->refused_logged = 0;
+	b->config_changed = false;
+}
+
 /* Connect without ever blocking longer than the timeout (a full backlog blocks connect). */
 static int
 vu_vhost_connect(struct vu_backend *b)
@@ -258,6 +313,11 @@ vu_vhost_handshake(struct vu_backend *b)
 		}
 		b->max_queue_pairs = (uint32_t)num;
 	}
+	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ)) {
+		rc = vu_vhost_open_channel(b);
+		if (rc < 0)
+			return rc;
+	}
 	VU_INFO("%s: vhost-user %s: features 0x%llx protocol features 0x%llx, %u queue pairs",
 		b->name, b->path, (unsigned long long)b->features,
 		(unsigned long long)b->protocol_features, b->max_queue_pairs);
@@ -278,6 +338,7 @@ vu_vhost_drop(struct vu_backend *b)
 		close(b->sock);
 	}
 	b->sock = -1;
+	vu_vhost_close_channel(b);
 	b->features = 0;
 	b->acked_features = 0;
 	b->protocol_features = 0;
@@ -363,6 +424,7 @@ vu_vhost_close(struct vu_backend *b)
 		return;
 	if (b->sock >= 0)
 		close(b->sock);
+	vu_vhost_close_channel(b);
 	if (b->listen_fd >= 0) {
 		struct stat st;
 
@@ -390,6 +452,7 @@ vu_vhost_open(const struct vu_backend_params *params, struct vu_backend **out)
 		return -ENOMEM;
 	b->sock = -1;
 	b->listen_fd = -1;
+	b->channel = -1;
 	b->server = params->server;
 	b->timeout_ms = params->timeout_ms;
 	snprintf(b->name, sizeof(b->name), "%s", params->name);
@@ -576,9 +639,86 @@ vu_vhost_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
 static int
 vu_vhost_reset(struct vu_backend *b)
 {
-	/* RESET_OWNER forgets the features: nothing is negotiated until the next SET. */
+	/* Either reset forgets the features: nothing is negotiated until the next SET.
+	 * RESET_OWNER is deprecated by the spec; RESET_DEVICE replaces it where offered. */
 	b->acked_features = 0;
+	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+		return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_DEVICE);
 	return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_OWNER);
+}
+
+static int
+vu_vhost_set_status(struct vu_backend *b, uint8_t status)
+{
+	if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_STATUS))
+		return -EOPNOTSUPP;
+	return vu_vhost_set_u64(b, VU_VHOST_USER_SET_STATUS, status);
+}
+
+static int
+vu_vhost_get_status(struct vu_backend *b, uint8_t *status)
+{
+	uint64_t v;
+	int rc;
+
+	if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_STATUS))
+		return -EOPNOTSUPP;
+	rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_STATUS, &v);
+	if (rc < 0)
+		return rc;
+	/* "the device status is 8 bits": anything above is not a status. */
+	if (v > UINT8_MAX) {
+		VU_ERR("%s: GET_STATUS: backend %s reports status 0x%llx, wider than 8 bits",
+		       b->name, b->path, (unsigned long long)v);
+		return -EPROTO;
+	}
+	*status = (uint8_t)v;
+	return 0;
+}
+
+/* GET_CONFIG: "the back-end's payload size MUST match the front-end's request", and a
+ * zero-length payload is its way to refuse. Either way the stream stays framed, so a bad
+ * answer costs this read, not the connection. */
+static int
+vu_vhost_get_config(struct vu_backend *b, uint32_t offset, void *buf, uint32_t len)
+{
+	const uint32_t size = (uint32_t)VU_VHOST_USER_CONFIG_HDR_SIZE + len;
+	struct vu_vhost_msg msg;
+	int rc;
+
+	if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_CONFIG))
+		return -EOPNOTSUPP;
+	if (len == 0 || len > VU_VHOST_USER_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_GET_CONFIG, size);
+	msg.payload.config.offset = offset;
+	msg.payload.config.size = len;
+	rc = vu_vhost_request(b, &msg, true);
+	if (rc == 0)
+		rc = vu_vhost_msg_recv(b->sock, &msg, (int)b->timeout_ms);
+	if (rc < 0) {
+		VU_ERR("%s: GET_CONFIG: no reply from %s: %s", b->name, b->path, strerror(-rc));
+		vu_vhost_drop(b);
+		return rc;
+	}
+	if (msg.hdr.request != VU_VHOST_USER_GET_CONFIG ||
+	    !(msg.hdr.flags & VU_VHOST_USER_FLAG_REPLY) || msg.nfds) {
+		VU_ERR("%s: GET_CONFIG: bad reply from %s (request %u, flags 0x%x, %u fds)",
+		       b->name, b->path, msg.hdr.request, msg.hdr.flags, msg.nfds);
+		vu_vhost_msg_close_fds(&msg);
+		vu_vhost_drop(b);
+		return -EPROTO;
+	}
+	if (msg.hdr.size != size || msg.payload.config.offset != offset ||
+	    msg.payload.config.size != len) {
+		VU_WARN("%s: GET_CONFIG: backend %s %s (%u bytes, window %u+%u; asked %u+%u)",
+			b->name, b->path, msg.hdr.size ? "answered a different window" : "refused",
+			msg.hdr.size, msg.payload.config.offset, msg.payload.config.size, offset,
+			len);
+		return -EIO;
+	}
+	memcpy(buf, msg.payload.config.region, len);
+	return 0;
 }
 
 static int
@@ -675,11 +815,106 @@ gone:
 	return VU_BACKEND_EV_DISCONNECTED;
 }
 
+/* ---- the backend channel (SET_BACKEND_REQ_FD) ---- */
+
+/* Requests the backend may send before the channel is read again: the rest wait for the
+ * next event (the fd stays readable). */
+#define VU_VHOST_CHANNEL_BATCH 16
+
+/* "If VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated, and the back-end set the
+ * VHOST_USER_NEED_REPLY flag, the front-end must respond with zero when operation is
+ * successfully completed, or non-zero otherwise." */
+static int
+vu_vhost_channel_answer(struct vu_backend *b, const struct vu_vhost_msg *req, uint64_t status)
+{
+	struct vu_vhost_msg ack;
+
+	if (!(req->hdr.flags & VU_VHOST_USER_FLAG_NEED_REPLY) ||
+	    !vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
+		return 0;
+	vu_vhost_msg_init(&ack, req->hdr.request, sizeof(uint64_t));
+	ack.hdr.flags |= VU_VHOST_USER_FLAG_REPLY;
+	ack.payload.u64 = status;
+	return vu_vhost_msg_send(b->channel, &ack, (int)b->timeout_ms);
+}
+
+/* A request the frontend does not take: refused, and said once per type and connection. */
+static void
+vu_vhost_channel_refused(struct vu_backend *b, uint32_t request)
+{
+	uint64_t bit = 1ull << (request < 63 ? request : 63);
+
+	if (b->refused_logged & bit)
+		return;
+	b->refused_logged |= bit;
+	VU_WARN("%s: backend %s sent %s (%u) on the backend channel: not supported, refused%s",
+		b->name, b->path, vu_vhost_backend_request_name(request), request,
+		request < 63 ? "" : " (further unknown requests are not logged)");
+}
+
+/* Take one request from the backend channel, if one is there. Only CONFIG_CHANGE_MSG is
+ * taken (F_CONFIG negotiated): IOTLB and host notifiers need protocol features the
+ * frontend never negotiates. It is acked as accepted before the config is read again
+ * (handle_event's caller does that), since a backend that waits for the ack cannot
+ * answer GET_CONFIG meanwhile. Returns 1 when one was handled, 0 when none, -errno when
+ * the channel was closed. */
+static int
+vu_vhost_channel_serve(struct vu_backend *b)
+{
+	struct pollfd pfd = { .fd = b->channel, .events = POLLIN };
+	struct vu_vhost_msg msg;
+	uint64_t status = 0;
+	int rc;
+
+	if (b->channel < 0 || poll(&pfd, 1, 0) <= 0)
+		return 0;
+	rc = vu_vhost_msg_recv(b->channel, &msg, (int)b->timeout_ms);
+	if (rc == 0) {
+		/* None of these requests passes an fd. */
+		vu_vhost_msg_close_fds(&msg);
+		if (msg.hdr.request == VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG &&
+		    vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_CONFIG)) {
+			VU_INFO("%s: backend %s: its config space changed", b->name, b->path);
+			b->config_changed = true;
+		} else {
+			vu_vhost_channel_refused(b, msg.hdr.request);
+			status = VU_VHOST_USER_REFUSED;
+		}
+		rc = vu_vhost_channel_answer(b, &msg, status);
+		if (rc == 0)
+			return 1;
+	}
+	if (rc == -ECONNRESET)
+		VU_INFO("%s: backend %s closed the backend channel", b->name, b->path);
+	else
+		VU_ERR("%s: backend channel of %s: %s, closing the channel", b->name, b->path,
+		       rc == -EPROTO ? "malformed message" : strerror(-rc));
+	vu_vhost_close_channel(b);
+	return rc;
+}
+
+static int
+vu_vhost_channel_fd(struct vu_backend *b)
+{
+	return b->sock >= 0 ? b->channel : -1;
+}
+
 static int
 vu_vhost_handle_event(struct vu_backend *b)
 {
-	if (b->sock >= 0)
-		return vu_vhost_check_peer(b);
+	if (b->sock >= 0) {
+		int ev;
+
+		for (int i = 0; i < VU_VHOST_CHANNEL_BATCH; i++)
+			if (vu_vhost_channel_serve(b) <= 0)
+				break;
+		ev = vu_vhost_check_peer(b);
+		if (ev == VU_BACKEND_EV_NONE && b->config_changed) {
+			b->config_changed = false;
+			return VU_BACKEND_EV_CONFIG_CHANGED;
+		}
+		return ev;
+	}
 	if (b->server && b->listen_fd >= 0)
 		return vu_vhost_accept(b);
 	return VU_BACKEND_EV_NONE;
@@ -704,7 +939,11 @@ const struct vu_backend_ops vu_vhost_user_ops = {
 	.set_vring_enable = vu_vhost_set_vring_enable,
 	.reset = vu_vhost_reset,
 	.set_mtu = vu_vhost_net_set_mtu,
+	.set_status = vu_vhost_set_status,
+	.get_status = vu_vhost_get_status,
+	.get_config = vu_vhost_get_config,
 	.event_fd = vu_vhost_event_fd,
+	.channel_fd = vu_vhost_channel_fd,
 	.handle_event = vu_vhost_handle_event,
 	.connected = vu_vhost_connected,
 	.disconnect = vu_vhost_disconnect,

@@ -25,7 +25,10 @@ enum fb_kind {
 	FB_EXPECT,
 	FB_SEND,
 	FB_SLEEP,
-	FB_CLOSE
+	FB_CLOSE,
+	FB_CHAN_SEND,
+	FB_CHAN_EXPECT,
+	FB_CHAN_SILENCE,
 };
 
 struct fb_step {
@@ -46,6 +49,8 @@ struct fake_backend {
 	int listen_fd;
 	bool client; /* connects to path (a frontend in server mode) instead of listening */
 	int conn;
+	int channel; /* the backend channel SET_BACKEND_REQ_FD passed, -1 none */
+	int keep_fd; /* the first fd of the message being read */
 	pthread_t thread;
 	bool running;
 	struct fb_step steps[FB_MAX_STEPS];
@@ -80,6 +85,7 @@ fb_create(void)
 		return NULL;
 	fb->listen_fd = -1;
 	fb->conn = -1;
+	fb->channel = -1;
 	if (!tu_mkdtemp(fb->dir, sizeof(fb->dir)) ||
 	    (size_t)snprintf(fb->path, sizeof(fb->path), "%s/sock", fb->dir) >= sizeof(fb->path))
 		goto fail;
@@ -103,6 +109,7 @@ fb_create_client(const char *path)
 		return NULL;
 	fb->listen_fd = -1;
 	fb->conn = -1;
+	fb->channel = -1;
 	fb->client = true;
 	snprintf(fb->path, sizeof(fb->path), "%s", path);
 	return fb;
@@ -225,6 +232,27 @@ fb_ack(struct fake_backend *fb, uint32_t request, uint64_t status)
 }
 
 void
+fb_channel_send(struct fake_backend *fb, uint32_t request, uint32_t flags, const void *payload,
+		uint32_t size)
+{
+	fb_send_raw(fb, request, flags, payload, size, SIZE_MAX, 0);
+	fb->steps[fb->nsteps - 1].kind = FB_CHAN_SEND;
+}
+
+void
+fb_channel_expect_ack(struct fake_backend *fb, uint32_t request, uint64_t status)
+{
+	fb_expect_u64(fb, request, FB_FLAGS_REPLY, status);
+	fb->steps[fb->nsteps - 1].kind = FB_CHAN_EXPECT;
+}
+
+void
+fb_channel_expect_silence(struct fake_backend *fb, int ms)
+{
+	fb_add(fb, FB_CHAN_SILENCE)->ms = ms;
+}
+
+void
 fb_sleep(struct fake_backend *fb, int ms)
 {
 	fb_add(fb, FB_SLEEP)->ms = ms;
@@ -240,9 +268,7 @@ void
 fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
 		    uint64_t queue_num)
 {
-	const uint64_t wanted = (1ull << VU_VHOST_USER_PROTOCOL_F_MQ) |
-		(1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) |
-		(1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU);
+	const uint64_t wanted = FB_WANTED_PF;
 
 	fb_expect_payload(fb, VU_VHOST_USER_SET_OWNER, FB_FLAGS, NULL, 0);
 	fb_expect_payload(fb, VU_VHOST_USER_GET_FEATURES, FB_FLAGS, NULL, 0);
@@ -257,6 +283,14 @@ fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protoco
 	if (protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_MQ)) {
 		fb_expect_payload(fb, VU_VHOST_USER_GET_QUEUE_NUM, FB_FLAGS, NULL, 0);
 		fb_reply_u64(fb, VU_VHOST_USER_GET_QUEUE_NUM, queue_num);
+	}
+	if (protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ)) {
+		bool ack = protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
+
+		fb_expect_payload(fb, VU_VHOST_USER_SET_BACKEND_REQ_FD,
+				  ack ? FB_FLAGS_ACK : FB_FLAGS, NULL, 0);
+		if (ack)
+			fb_ack(fb, VU_VHOST_USER_SET_BACKEND_REQ_FD, 0);
 	}
 }
 
@@ -320,7 +354,11 @@ fb_read(struct fake_backend *fb, void *buf, size_t len, struct fb_rx *rx, int64_
 					tu_fd_ino(fd, &rx->fd_dev[rx->nfds], &rx->fd_ino[rx->nfds]);
 					rx->nfds++;
 				}
-				close(fd);
+				/* The first fd of a message may be the backend channel: kept. */
+				if (fb->keep_fd < 0)
+					fb->keep_fd = fd;
+				else
+					close(fd);
 			}
 		}
 		got += (size_t)n;
@@ -338,7 +376,17 @@ fb_recv(struct fake_backend *fb, unsigned int step, struct fb_rx **out)
 	ssize_t n;
 
 	memset(rx, 0, sizeof(*rx));
+	fb->keep_fd = -1;
 	n = fb_read(fb, &rx->hdr, sizeof(rx->hdr), rx, deadline);
+	if (n == (ssize_t)sizeof(rx->hdr) && rx->hdr.request == VU_VHOST_USER_SET_BACKEND_REQ_FD &&
+	    fb->keep_fd >= 0) {
+		if (fb->channel >= 0)
+			close(fb->channel);
+		fb->channel = fb->keep_fd;
+	} else if (fb->keep_fd >= 0) {
+		close(fb->keep_fd);
+	}
+	fb->keep_fd = -1;
 	if (n == 0)
 		return 0;
 	if (n != (ssize_t)sizeof(rx->hdr)) {
@@ -426,6 +474,32 @@ fb_send(struct fake_backend *fb, unsigned int i, const struct fb_step *s)
 		close(fds[k]);
 }
 
+/* A step on the backend channel: the same framing, on the other socket. */
+static void
+fb_channel_step(struct fake_backend *fb, unsigned int i, const struct fb_step *s)
+{
+	int conn = fb->conn;
+	struct fb_rx *rx;
+
+	if (fb->channel < 0) {
+		fb_error(fb, "step %u: no backend channel (SET_BACKEND_REQ_FD never came)", i);
+		return;
+	}
+	fb->conn = fb->channel;
+	if (s->kind == FB_CHAN_SEND) {
+		fb_send(fb, i, s);
+	} else if (s->kind == FB_CHAN_SILENCE) {
+		if (fb_wait_in(fb->channel, tu_now_ms() + s->ms))
+			fb_error(fb, "step %u: the frontend answered on the backend channel", i);
+	} else if (fb_recv(fb, i, &rx) <= 0) {
+		fb_error(fb, "step %u: no answer to %s on the backend channel", i,
+			 vu_vhost_backend_request_name(s->request));
+	} else {
+		fb_check(fb, i, s, rx);
+	}
+	fb->conn = conn;
+}
+
 static void *
 fb_thread(void *arg)
 {
@@ -469,6 +543,11 @@ fb_thread(void *arg)
 		case FB_SLEEP:
 			poll(NULL, 0, s->ms);
 			break;
+		case FB_CHAN_SEND:
+		case FB_CHAN_EXPECT:
+		case FB_CHAN_SILENCE:
+			fb_channel_step(fb, i, s);
+			break;
 		case FB_CLOSE:
 			goto out;
 		}
@@ -480,6 +559,9 @@ fb_thread(void *arg)
 out:
 	close(fb->conn);
 	fb->conn = -1;
+	if (fb->channel >= 0)
+		close(fb->channel);
+	fb->channel = -1;
 	return NULL;
 }
 

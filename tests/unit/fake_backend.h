@@ -63,13 +63,30 @@ void fb_reply_state(struct fake_backend *fb, uint32_t request, uint32_t index, u
 /* A REPLY_ACK answer: u64 status, 0 for success. */
 void fb_ack(struct fake_backend *fb, uint32_t request, uint64_t status);
 
+/* Script, the backend channel (the socket SET_BACKEND_REQ_FD passed, which the backend
+ * keeps): send a request there (`size` payload bytes), and expect the frontend's answer
+ * to one, a REPLY_ACK of `request` with u64 `status`. */
+void fb_channel_send(struct fake_backend *fb, uint32_t request, uint32_t flags, const void *payload,
+		     uint32_t size);
+void fb_channel_expect_ack(struct fake_backend *fb, uint32_t request, uint64_t status);
+/* ... and expect nothing on it for `ms` (a request without NEED_REPLY gets no answer). */
+void fb_channel_expect_silence(struct fake_backend *fb, int ms);
+
 /* Script: pause, or close the connection (ends the script). */
 void fb_sleep(struct fake_backend *fb, int ms);
 void fb_close(struct fake_backend *fb);
 
 /* The usual connection set-up: SET_OWNER, GET_FEATURES and, when `features` has
- * PROTOCOL_FEATURES, GET/SET_PROTOCOL_FEATURES (SET checked to be offered & (MQ |
- * REPLY_ACK | NET_MTU)) and GET_QUEUE_NUM when MQ is in the set. */
+ * PROTOCOL_FEATURES, GET/SET_PROTOCOL_FEATURES (SET checked to be offered & FB_WANTED_PF),
+ * GET_QUEUE_NUM when MQ is in the set, and SET_BACKEND_REQ_FD (acked with REPLY_ACK) when
+ * BACKEND_REQ is. */
+#define FB_WANTED_PF                                                                            \
+	((1ull << VU_VHOST_USER_PROTOCOL_F_MQ) | (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU) |                                           \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                       \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIG) |                                            \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                      \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS))
 void fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
 			 uint64_t queue_num);
 

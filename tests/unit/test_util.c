@@ -43,6 +43,9 @@ static unsigned int tu_nerrors;
 /* Every line since the last reset, newline-separated (the oldest kept when full). */
 static char tu_lines[16384];
 static size_t tu_lines_len;
+#define TU_MAX_NEEDLES 4
+static char tu_needle[TU_MAX_NEEDLES][256];
+static unsigned int tu_nwatched[TU_MAX_NEEDLES];
 
 static void
 tu_log_handler(enum vu_log_level level, const char *fmt, va_list ap)
@@ -57,6 +60,9 @@ tu_log_handler(enum vu_log_level level, const char *fmt, va_list ap)
 		tu_nerrors++;
 		snprintf(tu_last_error, sizeof(tu_last_error), "%s", line);
 	}
+	for (int i = 0; i < TU_MAX_NEEDLES; i++)
+		if (tu_needle[i][0] && strstr(line, tu_needle[i]))
+			tu_nwatched[i]++;
 	if (getenv("VUSER_UT_VERBOSE"))
 		fprintf(stderr, "vuser[%d]: %s\n", (int)level, line);
 }
@@ -75,6 +81,29 @@ tu_log_reset(void)
 	tu_last_error[0] = '\0';
 	tu_lines_len = 0;
 	tu_lines[0] = '\0';
+	memset(tu_needle, 0, sizeof(tu_needle));
+	memset(tu_nwatched, 0, sizeof(tu_nwatched));
+}
+
+void
+tu_log_watch(const char *needle)
+{
+	for (int i = 0; i < TU_MAX_NEEDLES; i++) {
+		if (tu_needle[i][0] && strcmp(tu_needle[i], needle) != 0)
+			continue;
+		snprintf(tu_needle[i], sizeof(tu_needle[i]), "%s", needle);
+		tu_nwatched[i] = 0;
+		return;
+	}
+}
+
+unsigned int
+tu_log_watched(const char *needle)
+{
+	for (int i = 0; i < TU_MAX_NEEDLES; i++)
+		if (strcmp(tu_needle[i], needle) == 0)
+			return tu_nwatched[i];
+	return 0;
 }
 
 unsigned int

@@ -21,6 +21,10 @@ unsigned int tu_log_errors(void);
 const char *tu_log_last_error(void);
 /* Whether a line of any level since the last reset contains needle. */
 bool tu_log_contains(const char *needle);
+/* Count the lines of any level containing needle from now on (up to 4 needles at once;
+ * tu_log_reset forgets them), and how many came. */
+void tu_log_watch(const char *needle);
+unsigned int tu_log_watched(const char *needle);
 
 /* Create a fresh private directory under $TMPDIR or /tmp, its path in buf.
  * Returns buf, or NULL on failure. */

@@ -31,7 +31,7 @@
 #define P_NET_MTU (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU)
 #define F_MTU (1ull << 3) /* VIRTIO_NET_F_MTU */
 /* Protocol features a backend may offer that the frontend must not take. */
-#define P_OTHERS ((1ull << 1) | (1ull << 2) | (1ull << 5) | (1ull << 12) | (1ull << 40))
+#define P_OTHERS ((1ull << 1) | (1ull << 2) | (1ull << 6) | (1ull << 12) | (1ull << 40))
 
 #define TIMEOUT_MS 2000 /* never reached by a working exchange */
 #define SHORT_TIMEOUT_MS 300
@@ -872,6 +872,201 @@ test_net_set_mtu_needs_protocol_feature(void **state)
 	finish(c);
 }
 
+/* ---- STATUS, CONFIG, RESET_DEVICE and the backend channel ---- */
+
+#define P_BACKEND_REQ (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ)
+#define P_CONFIG (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIG)
+#define P_RESET_DEVICE (1ull << VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE)
+#define P_STATUS (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS)
+#define CONFIG_LEN 12 /* struct virtio_net_config: mac, status, max pairs, mtu */
+
+/* Every one offered: each is taken; SET_STATUS is acked, GET_STATUS has its own reply and
+ * no NEED_REPLY, and RESET_DEVICE replaces RESET_OWNER. */
+static void
+test_status_and_reset_device(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t status = 0;
+
+	fb_script_handshake(c->fb, F_PROTO, P_ACK | P_STATUS | P_RESET_DEVICE | P_OTHERS, 0);
+	fb_expect_u64(c->fb, VU_VHOST_USER_SET_STATUS, FB_FLAGS_ACK, 0x0b);
+	fb_ack(c->fb, VU_VHOST_USER_SET_STATUS, 0);
+	fb_expect_payload(c->fb, VU_VHOST_USER_GET_STATUS, FB_FLAGS, NULL, 0);
+	fb_reply_u64(c->fb, VU_VHOST_USER_GET_STATUS, 0x03);
+	fb_expect_payload(c->fb, VU_VHOST_USER_GET_STATUS, FB_FLAGS, NULL, 0);
+	fb_reply_u64(c->fb, VU_VHOST_USER_GET_STATUS, 0x100);
+	fb_expect_payload(c->fb, VU_VHOST_USER_RESET_DEVICE, FB_FLAGS_ACK, NULL, 0);
+	fb_ack(c->fb, VU_VHOST_USER_RESET_DEVICE, 0);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_int_equal(ops->set_status(c->b, 0x0b), 0);
+	assert_int_equal(ops->get_status(c->b, &status), 0);
+	assert_int_equal(status, 0x03);
+	/* The status is 8 bits: a wider answer is refused. */
+	assert_int_equal(ops->get_status(c->b, &status), -EPROTO);
+	assert_int_equal(status, 0x03);
+	assert_int_equal(ops->reset(c->b), 0);
+	finish(c);
+	assert_int_equal(rx_u64(find_rx(c, VU_VHOST_USER_SET_PROTOCOL_FEATURES)),
+			 P_ACK | P_STATUS | P_RESET_DEVICE);
+}
+
+/* Not offered: nothing is sent (the fake fails on any message the script does not name). */
+static void
+test_status_config_not_offered(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t status;
+	uint8_t cfg[CONFIG_LEN];
+
+	fb_script_handshake(c->fb, F_PROTO, P_ACK, 0);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_int_equal(ops->set_status(c->b, 1), -EOPNOTSUPP);
+	assert_int_equal(ops->get_status(c->b, &status), -EOPNOTSUPP);
+	assert_int_equal(ops->get_config(c->b, 0, cfg, sizeof(cfg)), -EOPNOTSUPP);
+	assert_int_equal(ops->channel_fd(c->b), -1);
+	finish(c);
+}
+
+static void
+config_reply(struct fake_backend *fb, uint32_t offset, uint32_t size, const uint8_t *region,
+	     uint32_t region_len)
+{
+	uint8_t payload[VU_VHOST_USER_CONFIG_HDR_SIZE + 64] = { 0 };
+
+	memcpy(payload, &offset, 4);
+	memcpy(payload + 4, &size, 4);
+	memcpy(payload + 12, region, region_len);
+	fb_send_raw(fb, VU_VHOST_USER_GET_CONFIG, FB_FLAGS_REPLY, payload,
+		    region_len ? 12 + region_len : 0, SIZE_MAX, 0);
+}
+
+/* GET_CONFIG: the window asked for (offset 0, 12 bytes, flags 0), and the reply's bytes;
+ * a zero-length reply is a refusal and a window of another size an answer not taken:
+ * -EIO with a line, and the connection stays. */
+static void
+test_get_config(void **state)
+{
+	struct ctx *c = *state;
+	const uint8_t want_cfg[CONFIG_LEN] = { 2, 0, 0, 0, 0, 0x42, 1, 0, 4, 0, 0x28, 0x23 };
+	uint8_t req[12 + CONFIG_LEN] = { 0, 0, 0, 0, CONFIG_LEN };
+	uint8_t got[CONFIG_LEN];
+
+	fb_script_handshake(c->fb, F_PROTO, P_CONFIG, 0);
+	fb_expect_payload(c->fb, VU_VHOST_USER_GET_CONFIG, FB_FLAGS, req, sizeof(req));
+	config_reply(c->fb, 0, CONFIG_LEN, want_cfg, CONFIG_LEN);
+	fb_expect(c->fb, VU_VHOST_USER_GET_CONFIG, FB_FLAGS);
+	config_reply(c->fb, 0, 0, NULL, 0);
+	fb_expect(c->fb, VU_VHOST_USER_GET_CONFIG, FB_FLAGS);
+	config_reply(c->fb, 0, 6, want_cfg, 6);
+	fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_NUM, FB_FLAGS, 0, 256);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_int_equal(ops->get_config(c->b, 0, got, sizeof(got)), 0);
+	assert_memory_equal(got, want_cfg, sizeof(got));
+	tu_log_watch("GET_CONFIG: backend");
+	assert_int_equal(ops->get_config(c->b, 0, got, sizeof(got)), -EIO);
+	assert_int_equal(tu_log_watched("GET_CONFIG: backend"), 1);
+	assert_int_equal(ops->get_config(c->b, 0, got, sizeof(got)), -EIO);
+	assert_int_equal(tu_log_watched("GET_CONFIG: backend"), 2);
+	assert_true(ops->connected(c->b));
+	assert_int_equal(ops->set_vring_num(c->b, 0, 256), 0);
+	finish(c);
+}
+
+/* The backend channel: SET_BACKEND_REQ_FD carries one fd (a socket) at set-up; a
+ * CONFIG_CHANGE_MSG with NEED_REPLY is acked with 0 and reported as a config change;
+ * a request the frontend does not take is refused (ack 1), logged once per type; one
+ * without NEED_REPLY gets no answer. */
+static void
+test_backend_channel(void **state)
+{
+	struct ctx *c = *state;
+	const uint32_t need = FB_FLAGS_ACK;
+	const char *const REFUSED = "on the backend channel: not supported, refused";
+	const char *const CHANGED = "its config space changed";
+	const struct fb_rx *rx;
+	int fd, changes = 0;
+
+	fb_script_handshake(c->fb, F_PROTO, P_ACK | P_BACKEND_REQ | P_CONFIG, 0);
+	fb_channel_send(c->fb, VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, need, NULL, 0);
+	fb_channel_expect_ack(c->fb, VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, 0);
+	fb_channel_send(c->fb, VU_VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG, need, NULL, 0);
+	fb_channel_expect_ack(c->fb, VU_VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG, 1);
+	fb_channel_send(c->fb, 77, need, NULL, 0);
+	fb_channel_expect_ack(c->fb, 77, 1);
+	fb_channel_send(c->fb, 77, need, NULL, 0);
+	fb_channel_expect_ack(c->fb, 77, 1);
+	fb_channel_send(c->fb, VU_VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, FB_FLAGS, NULL, 0);
+	fb_channel_expect_silence(c->fb, 200);
+	fb_expect_state(c->fb, VU_VHOST_USER_SET_VRING_NUM, FB_FLAGS_ACK, 0, 256);
+	fb_ack(c->fb, VU_VHOST_USER_SET_VRING_NUM, 0);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	fd = ops->channel_fd(c->b);
+	assert_true(fd >= 0);
+	tu_log_watch(REFUSED);
+	tu_log_watch(CHANGED);
+	/* Each request as it comes (one event may find several), until all five are in. */
+	while ((tu_log_watched(REFUSED) < 2 || tu_log_watched(CHANGED) < 2) &&
+	       readable_within(fd, TIMEOUT_MS)) {
+		int ev = ops->handle_event(c->b);
+
+		assert_true(ev == VU_BACKEND_EV_NONE || ev == VU_BACKEND_EV_CONFIG_CHANGED);
+		changes += ev == VU_BACKEND_EV_CONFIG_CHANGED;
+	}
+	assert_int_equal(tu_log_watched(CHANGED), 2);
+	assert_in_range(changes, 1, 2);
+	/* HOST_NOTIFIER once, 77 once (the second 77 was refused without a line). */
+	assert_int_equal(tu_log_watched(REFUSED), 2);
+	assert_true(ops->connected(c->b));
+	assert_int_equal(ops->set_vring_num(c->b, 0, 256), 0);
+	finish(c);
+	rx = find_rx(c, VU_VHOST_USER_SET_BACKEND_REQ_FD);
+	assert_int_equal(rx->hdr.size, 0);
+	assert_int_equal(rx->nfds, 1);
+	assert_int_equal(rx_u64(find_rx(c, VU_VHOST_USER_SET_PROTOCOL_FEATURES)),
+			 P_ACK | P_BACKEND_REQ | P_CONFIG);
+}
+
+/* A backend that refuses the channel (its ack says 1): the frontend goes on without one. */
+static void
+test_backend_channel_refused(void **state)
+{
+	struct ctx *c = *state;
+
+	fb_expect(c->fb, VU_VHOST_USER_SET_OWNER, FB_FLAGS);
+	fb_expect(c->fb, VU_VHOST_USER_GET_FEATURES, FB_FLAGS);
+	fb_reply_u64(c->fb, VU_VHOST_USER_GET_FEATURES, F_PROTO);
+	fb_expect(c->fb, VU_VHOST_USER_GET_PROTOCOL_FEATURES, FB_FLAGS);
+	fb_reply_u64(c->fb, VU_VHOST_USER_GET_PROTOCOL_FEATURES, P_ACK | P_BACKEND_REQ);
+	fb_expect_u64(c->fb, VU_VHOST_USER_SET_PROTOCOL_FEATURES, FB_FLAGS, P_ACK | P_BACKEND_REQ);
+	fb_expect(c->fb, VU_VHOST_USER_SET_BACKEND_REQ_FD, FB_FLAGS_ACK);
+	fb_ack(c->fb, VU_VHOST_USER_SET_BACKEND_REQ_FD, 1);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	assert_int_equal(ops->channel_fd(c->b), -1);
+	assert_true(ops->connected(c->b));
+	finish(c);
+}
+
+/* The backend closes its end of the channel: the frontend closes its own, the connection
+ * stays. */
+static void
+test_backend_channel_closed(void **state)
+{
+	struct ctx *c = *state;
+	int fd;
+
+	fb_script_handshake(c->fb, F_PROTO, P_BACKEND_REQ, 0);
+	fb_close(c->fb);
+	assert_int_equal(start_and_open(c, TIMEOUT_MS), 0);
+	fd = ops->channel_fd(c->b);
+	assert_true(fd >= 0);
+	assert_int_equal(fb_finish(c->fb), 0);
+	assert_true(readable_within(fd, TIMEOUT_MS));
+	/* Both ends went: the channel is said closed and the connection gone. */
+	assert_int_equal(ops->handle_event(c->b), VU_BACKEND_EV_DISCONNECTED);
+	assert_int_equal(ops->channel_fd(c->b), -1);
+	finish(c);
+}
+
 int
 main(void)
 {
@@ -912,6 +1107,12 @@ main(void)
 		T(test_disconnect),
 		T(test_net_set_mtu),
 		T(test_net_set_mtu_needs_protocol_feature),
+		T(test_status_and_reset_device),
+		T(test_status_config_not_offered),
+		T(test_get_config),
+		T(test_backend_channel),
+		T(test_backend_channel_refused),
+		T(test_backend_channel_closed),
 	};
 #undef T
 
