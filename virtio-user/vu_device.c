@@ -134,13 +134,18 @@ vu_device_offer(struct vu_device *dev, const struct vu_device_params *params)
 		rc = dev->ops->get_max_queue_pairs(dev->backend, &max_pairs);
 	if (rc < 0)
 		return rc;
+	dev->device_features = VU_DEVICE_EMULATED_FEATURES;
+	vu_device_take_backend_features(dev, backend_features);
+	if (dev->connected)
+		vu_device_read_backend_config(dev);
+	/* Its config space may serve fewer pairs than GET_QUEUE_NUM said. */
+	if (dev->backend_max_pairs && dev->backend_max_pairs < max_pairs)
+		max_pairs = dev->backend_max_pairs;
 	if (params->queue_pairs > max_pairs) {
 		VU_ERR("%s: %u queue pairs requested, backend %s serves %u", dev->name,
 		       params->queue_pairs, params->path, max_pairs);
 		return -EINVAL;
 	}
-	dev->device_features = VU_DEVICE_EMULATED_FEATURES;
-	vu_device_take_backend_features(dev, backend_features);
 	if (params->ctrl_queue || params->queue_pairs > 1)
 		dev->device_features |= VU_DEVICE_CTRL_FEATURES;
 	/* "VIRTIO_NET_F_MQ Requires VIRTIO_NET_F_CTRL_VQ." */
@@ -175,7 +180,10 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		return -ENOMEM;
 	dev->epfd = -1;
 	dev->watched_fd = -1;
+	dev->watched_channel = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", params->name);
+	snprintf(dev->path, sizeof(dev->path), "%s", params->path);
+	dev->mac_set = params->mac_set;
 	dev->ops = ops;
 	dev->nqueues = 2u * params->queue_pairs;
 	dev->server = params->server;
@@ -208,6 +216,10 @@ vu_device_reset(struct vu_device *dev)
 {
 	if (dev->backend)
 		vu_device_stop_backend(dev);
+	/* The backend's status follows the driver's reset; a failure is its op's line. */
+	if (dev->backend && dev->connected && vu_device_tell_status(dev, 0) < 0)
+		vu_device_conn_lost(dev);
+	dev->features_told = false;
 	for (uint32_t i = 0; i < dev->nqueues; i++) {
 		dev->queues[i].ready = false;
 		dev->queues[i].ran = false;
@@ -281,6 +293,26 @@ vu_device_set_mtu(struct vu_device *dev, uint32_t mtu)
 	return 0;
 }
 
+/* The backend's side of ACKNOWLEDGE, DRIVER and FEATURES_OK (DRIVER_OK comes with the
+ * rings, vu_device_start_backend). In server mode a backend lost on the way is one gone:
+ * the next one gets the status it missed (vu_device_replay_status). */
+static int
+vu_device_tell_backend_status(struct vu_device *dev, uint8_t status, uint8_t added)
+{
+	uint8_t told = status & (uint8_t)~VU_STATUS_DRIVER_OK;
+	int rc;
+
+	if (!dev->connected)
+		return 0;
+	if (added & VU_STATUS_FEATURES_OK)
+		rc = vu_device_tell_features_ok(dev, told);
+	else
+		rc = vu_device_tell_status(dev, told);
+	if (rc < 0 && rc != -ENOTSUP && vu_device_conn_lost(dev) && dev->server)
+		rc = 0;
+	return rc;
+}
+
 int
 vu_device_set_status(struct vu_device *dev, uint8_t status)
 {
@@ -298,6 +330,8 @@ vu_device_set_status(struct vu_device *dev, uint8_t status)
 	}
 	if (added & VU_STATUS_FAILED) {
 		dev->status |= VU_STATUS_FAILED;
+		if (dev->connected && vu_device_tell_status(dev, dev->status) < 0)
+			vu_device_conn_lost(dev);
 		return 0;
 	}
 	if (((status & VU_STATUS_DRIVER) && !(status & VU_STATUS_ACKNOWLEDGE)) ||
@@ -309,17 +343,25 @@ vu_device_set_status(struct vu_device *dev, uint8_t status)
 	if (added & VU_STATUS_FEATURES_OK) {
 		uint64_t extra = dev->driver_features & ~dev->device_features;
 
-		if (extra) {
+		rc = extra ? -ENOTSUP : 0;
+		if (extra)
 			VU_ERR("%s: driver accepted features 0x%llx the device does not offer",
 			       dev->name, (unsigned long long)extra);
+		else
+			rc = vu_device_tell_backend_status(dev, status, added);
+		if (rc < 0) {
 			dev->status =
 				status & (uint8_t) ~(VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK);
-			return -ENOTSUP;
+			return rc;
 		}
+	} else if (added & (VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER)) {
+		rc = vu_device_tell_backend_status(dev, status, added);
+		if (rc < 0)
+			return rc;
 	}
 	/* Without a backend (server mode) the rings wait for one (vu_device_conn.c). */
 	if ((added & VU_STATUS_DRIVER_OK) && dev->connected) {
-		rc = vu_device_start_backend(dev);
+		rc = vu_device_start_backend(dev, status);
 		/* In server mode a backend dropped mid-start is one gone: wait for the next. */
 		if (rc < 0 && dev->server && !dev->connected)
 			rc = 0;

@@ -17,27 +17,37 @@ vu_conn_backend_connected(const struct vu_device *dev)
 	return !dev->ops->connected || dev->ops->connected(dev->backend);
 }
 
-/* Keep epfd watching the fd the backend names now (listen socket or connection). */
+/* Keep epfd watching fd in the slot *watched. */
 static void
-vu_conn_watch(struct vu_device *dev)
+vu_conn_watch_fd(struct vu_device *dev, int fd, int *watched, const char *what)
 {
-	int fd = dev->ops->event_fd(dev->backend);
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
-	if (fd == dev->watched_fd)
+	if (fd == *watched)
 		return;
 	/* A closed fd already left the set by itself: errors are expected here. */
-	if (dev->watched_fd >= 0)
-		epoll_ctl(dev->epfd, EPOLL_CTL_DEL, dev->watched_fd, NULL);
-	dev->watched_fd = -1;
+	if (*watched >= 0)
+		epoll_ctl(dev->epfd, EPOLL_CTL_DEL, *watched, NULL);
+	*watched = -1;
 	if (fd < 0)
 		return;
 	if (epoll_ctl(dev->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
-		VU_ERR("%s: cannot watch the backend connection (fd %d): %s", dev->name, fd,
-		       strerror(errno));
+		VU_ERR("%s: cannot watch the %s (fd %d): %s", dev->name, what, fd, strerror(errno));
 		return;
 	}
-	dev->watched_fd = fd;
+	*watched = fd;
+}
+
+/* Keep epfd watching the fds the backend names now: the listen socket or connection, and
+ * its backend channel. */
+static void
+vu_conn_watch(struct vu_device *dev)
+{
+	int channel = dev->ops->channel_fd ? dev->ops->channel_fd(dev->backend) : -1;
+
+	vu_conn_watch_fd(dev, dev->ops->event_fd(dev->backend), &dev->watched_fd,
+			 "backend connection");
+	vu_conn_watch_fd(dev, channel, &dev->watched_channel, "backend channel");
 }
 
 int
@@ -64,6 +74,7 @@ vu_device_conn_fini(struct vu_device *dev)
 		close(dev->epfd);
 	dev->epfd = -1;
 	dev->watched_fd = -1;
+	dev->watched_channel = -1;
 }
 
 int
@@ -217,15 +228,6 @@ vu_device_take_backend_features(struct vu_device *dev, uint64_t offered)
 	dev->config.mtu = offered & VU_DEVICE_MTU_FEATURE ? VU_NET_MAX_MTU : 0;
 }
 
-/* The driver's features the backend implements, plus VIRTIO_NET_F_MTU when it offers it. */
-static uint64_t
-vu_device_features_for_backend(const struct vu_device *dev)
-{
-	uint64_t f = dev->driver_features & ~(VU_DEVICE_INPROCESS_FEATURES | VU_DEVICE_MTU_FEATURE);
-
-	return f | (dev->backend_features & VU_DEVICE_MTU_FEATURE);
-}
-
 /* Tell the backend the driver's MTU (a failure is logged by the op); one that cannot be
  * told is not an error. */
 int
@@ -243,19 +245,21 @@ vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu)
 
 /* Hand the memory table and every ready queue to the backend, then enable the rings. */
 int
-vu_device_start_backend(struct vu_device *dev)
+vu_device_start_backend(struct vu_device *dev, uint8_t status)
 {
 	const struct vu_backend_ops *ops = dev->ops;
 	struct vu_backend *b = dev->backend;
 	/* A packed ring starts at slot 0 with both wrap counters at 1 (spec 2.8.1). */
 	uint32_t base = vu_ring_is_packed(dev->driver_features) ? vu_packed_ring_base(0, true) : 0;
-	int rc;
+	int rc = 0;
 
 	if (dev->mem.nregions == 0) {
 		VU_ERR("%s: DRIVER_OK without a memory table", dev->name);
 		return -EINVAL;
 	}
-	rc = ops->set_features(b, vu_device_features_for_backend(dev));
+	/* A backend that takes the status got the features at FEATURES_OK. */
+	if (!dev->features_told)
+		rc = ops->set_features(b, vu_device_features_for_backend(dev));
 	if (rc == 0)
 		rc = vu_device_tell_mtu(dev, dev->mtu);
 	if (rc == 0)
@@ -300,7 +304,15 @@ vu_device_start_backend(struct vu_device *dev)
 	rc = vu_device_enable_pairs(dev, 1);
 	if (rc < 0)
 		return rc;
-	dev->config.status |= VU_NET_S_LINK_UP;
+	/* DRIVER_OK last: a backend that takes the status starts the device on it (DPDK's
+	 * vhost is not ready before it). */
+	rc = vu_device_tell_status(dev, status);
+	if (rc < 0) {
+		vu_device_conn_lost(dev);
+		return rc;
+	}
+	if (!dev->backend_link_down)
+		dev->config.status |= VU_NET_S_LINK_UP;
 	return 0;
 }
 
@@ -412,6 +424,9 @@ vu_conn_forget(struct vu_device *dev)
 	}
 	dev->config.status &= (uint16_t)~VU_NET_S_LINK_UP;
 	dev->connected = false;
+	dev->status_told = false;
+	dev->features_told = false;
+	dev->backend_link_down = false;
 }
 
 /*
@@ -462,9 +477,13 @@ vu_conn_attach(struct vu_device *dev)
 		vu_device_take_backend_features(dev, offered);
 	}
 	dev->connected = true;
+	vu_device_read_backend_config(dev);
+	rc = vu_device_replay_status(dev);
+	if (rc < 0)
+		goto drop;
 	if (!(dev->status & VU_STATUS_DRIVER_OK))
 		return 0;
-	rc = vu_device_start_backend(dev);
+	rc = vu_device_start_backend(dev, dev->status);
 	if (rc == 0 && pairs > 1)
 		rc = vu_device_enable_pairs(dev, pairs);
 	if (rc < 0) {
@@ -517,6 +536,9 @@ vu_device_handle_event(struct vu_device *dev, bool *link_changed)
 	} else if (ev == VU_BACKEND_EV_DISCONNECTED) {
 		vu_conn_forget(dev);
 		vu_log(VU_LOG_NOTICE, "%s: backend gone, link down", dev->name);
+	} else if (ev == VU_BACKEND_EV_CONFIG_CHANGED) {
+		vu_device_backend_config_changed(dev);
+		vu_device_conn_lost(dev);
 	} else if (ev < 0) {
 		rc = ev;
 	}

@@ -62,12 +62,28 @@ struct vu_device {
 	uint16_t active_pairs; /* pairs enabled in the backend once DRIVER_OK */
 	uint32_t mtu;	       /* the driver's, told to the backend (vu_device_set_mtu) */
 	struct vu_rx_filter filter;
+	char path[256];		    /* the backend's path, for log lines */
+	bool mac_set;		    /* the driver's MAC came from the user (devargs): it wins */
+	bool status_told;	    /* the backend takes SET_STATUS (answered the last one) */
+	bool features_told;	    /* SET_FEATURES went at FEATURES_OK, not again at DRIVER_OK */
+	bool backend_link_down;	    /* the backend's config space status says link down */
+	uint16_t backend_max_pairs; /* its config space max_virtqueue_pairs, 0: not said */
 	/* The backend connection (vu_device_conn.c). */
-	bool connected; /* a backend is there (always, without connection ops) */
-	bool server;	/* server mode: backends come and go */
-	int epfd;	/* vu_device_event_fd: epoll over the backend's fd */
-	int watched_fd; /* the backend fd in epfd, -1 none */
+	bool connected;	     /* a backend is there (always, without connection ops) */
+	bool server;	     /* server mode: backends come and go */
+	int epfd;	     /* vu_device_event_fd: epoll over the backend's fd */
+	int watched_fd;	     /* the backend fd in epfd, -1 none */
+	int watched_channel; /* the backend channel's fd in epfd, -1 none */
 };
+
+/* The driver's features the backend implements, plus VIRTIO_NET_F_MTU when it offers it. */
+static inline uint64_t
+vu_device_features_for_backend(const struct vu_device *dev)
+{
+	uint64_t f = dev->driver_features & ~(VU_DEVICE_INPROCESS_FEATURES | VU_DEVICE_MTU_FEATURE);
+
+	return f | (dev->backend_features & VU_DEVICE_MTU_FEATURE);
+}
 
 /* Back to the device's reset state: promiscuous, no tables, one pair (vu_device_ctrl.c). */
 void vu_device_ctrl_reset(struct vu_device *dev);
@@ -87,11 +103,27 @@ uint32_t vu_device_resume_base(const struct vu_device *dev, uint32_t idx);
 void vu_device_take_backend_features(struct vu_device *dev, uint64_t offered);
 /* Hand the memory table and the rings to the backend (DRIVER_OK, or a backend that
  * connected after it), and take them back (reset). */
-int vu_device_start_backend(struct vu_device *dev);
+int vu_device_start_backend(struct vu_device *dev, uint8_t status);
 void vu_device_stop_backend(struct vu_device *dev);
 /* Enable queue pairs [0, pairs) in the backend and disable the others. */
 int vu_device_enable_pairs(struct vu_device *dev, uint16_t pairs);
 /* Tell the backend the driver's MTU: 0, or -errno (logged by the backend's op). */
 int vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu);
+
+/* vu_device_status.c: the device status and config space as the backend sees them. */
+/* Tell the backend the status the driver set; one that takes none is not an error. */
+int vu_device_tell_status(struct vu_device *dev, uint8_t status);
+/* FEATURES_OK with a backend that takes the status: the features, the status, and the
+ * status read back; -ENOTSUP (logged, naming the backend) when it cleared FEATURES_OK. */
+int vu_device_tell_features_ok(struct vu_device *dev, uint8_t status);
+/* A backend that connected after the driver began: the status steps it missed, up to
+ * FEATURES_OK (DRIVER_OK comes with the rings). */
+int vu_device_replay_status(struct vu_device *dev);
+/* Read the backend's config space (F_CONFIG) over the defaults; the devargs stay. */
+void vu_device_read_backend_config(struct vu_device *dev);
+/* The backend said its config changed: its link status and device status again. */
+void vu_device_backend_config_changed(struct vu_device *dev);
+/* Up while a backend runs the rings, its config says up and it needs no reset. */
+void vu_device_update_link(struct vu_device *dev);
 
 #endif /* VU_DEVICE_PRIV_H */

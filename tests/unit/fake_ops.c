@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* A fake backend ops table for device tests: records every call, fails one on request. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,9 +13,10 @@
 #include "fake_ops.h"
 
 const char *const op_names[] = {
-	"NONE",		 "OPEN",   "CLOSE", "GET_FEATURES", "GET_MAX_QP", "SET_FEATURES",
-	"SET_MEM_TABLE", "NUM",	   "BASE",  "GET_BASE",	    "ADDR",	  "KICK",
-	"CALL",		 "ENABLE", "RESET", "MTU",
+	"NONE",		"OPEN",		 "CLOSE",      "GET_FEATURES", "GET_MAX_QP",
+	"SET_FEATURES", "SET_MEM_TABLE", "NUM",	       "BASE",	       "GET_BASE",
+	"ADDR",		"KICK",		 "CALL",       "ENABLE",       "RESET",
+	"MTU",		"SET_STATUS",	 "GET_STATUS", "GET_CONFIG",
 };
 
 struct vu_backend {
@@ -167,6 +169,43 @@ fake_set_mtu(struct vu_backend *b, uint32_t mtu)
 	return record(OP_MTU, 0, mtu);
 }
 
+/* A backend without the status or a config space sends nothing: no call recorded. */
+static int
+fake_set_status(struct vu_backend *b, uint8_t status)
+{
+	(void)b;
+	if (!fk.status)
+		return -EOPNOTSUPP;
+	fk.backend_status = status & (uint8_t)~fk.clear_status;
+	return record(OP_SET_STATUS, 0, status);
+}
+
+static int
+fake_get_status(struct vu_backend *b, uint8_t *status)
+{
+	(void)b;
+	if (!fk.status)
+		return -EOPNOTSUPP;
+	*status = fk.backend_status | fk.add_status;
+	return record(OP_GET_STATUS, 0, *status);
+}
+
+static int
+fake_get_config(struct vu_backend *b, uint32_t offset, void *buf, uint32_t len)
+{
+	int rc;
+
+	(void)b;
+	if (!fk.config)
+		return -EOPNOTSUPP;
+	rc = record(OP_GET_CONFIG, offset, len);
+	if (rc == 0 && fk.config_rc)
+		rc = fk.config_rc;
+	if (rc == 0)
+		memcpy(buf, (const uint8_t *)&fk.cfg + offset, len);
+	return rc;
+}
+
 const struct vu_backend_ops fake_ops = {
 	.name = "fake",
 	.maps_memory_by_fd = true, /* like vhost-user: regions without fds are refused */
@@ -186,6 +225,9 @@ const struct vu_backend_ops fake_ops = {
 	.set_vring_enable = fake_set_vring_enable,
 	.reset = fake_backend_reset,
 	.set_mtu = fake_set_mtu,
+	.set_status = fake_set_status,
+	.get_status = fake_get_status,
+	.get_config = fake_get_config,
 };
 
 void

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "vu_backend.h"
+#include "vu_virtio.h"
 
 enum op {
 	OP_NONE,
@@ -25,6 +26,9 @@ enum op {
 	OP_ENABLE,
 	OP_RESET,
 	OP_MTU,
+	OP_SET_STATUS,
+	OP_GET_STATUS,
+	OP_GET_CONFIG,
 };
 
 extern const char *const op_names[];
@@ -47,6 +51,16 @@ struct fake_state {
 	enum op fail_op;
 	uint32_t fail_idx;
 	int fail_rc;
+	/* A backend that takes the status (vhost-user STATUS): GET_STATUS answers what the
+	 * last SET_STATUS said without clear_status, with add_status. */
+	bool status;
+	uint8_t clear_status;
+	uint8_t add_status;
+	uint8_t backend_status;
+	/* A backend with a config space (vhost-user CONFIG); config_rc: GET_CONFIG fails. */
+	bool config;
+	int config_rc;
+	struct vu_net_config cfg;
 	/* What the device passed. */
 	struct vu_backend_params params;
 	char name[64];
