@@ -422,7 +422,10 @@ vuser_negotiate(struct vuser_port *port)
 	uint64_t features;
 	int rc;
 
+	/* One step at a time: a backend that takes the status hears each (vhost-user). */
 	rc = vu_device_set_status(dev, 0);
+	if (rc == 0)
+		rc = vu_device_set_status(dev, VU_STATUS_ACKNOWLEDGE);
 	if (rc == 0)
 		rc = vu_device_set_status(dev, status);
 	if (rc < 0)
