@@ -348,13 +348,11 @@ wire_device(struct sctx *c, unsigned int timeout_ms, int *memfd)
 	return dev;
 }
 
-/* The start sequence of one pair, every request acked, up to the rings' enables; the
- * enables are acked for the first `acked` rings only. */
+/* The start sequence of one pair after SET_FEATURES, every request acked, up to the
+ * rings' enables; the enables are acked for the first `acked` rings only. */
 static void
-wire_script_start(struct fake_backend *fb, uint32_t acked)
+wire_script_rings(struct fake_backend *fb, uint32_t acked)
 {
-	fb_expect_u64(fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, W_BACKEND_FEATURES | F_PROTO);
-	fb_ack(fb, VU_VHOST_USER_SET_FEATURES, 0);
 	fb_expect(fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
 	fb_ack(fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
 	for (uint32_t q = 0; q < 2; q++) {
@@ -374,6 +372,68 @@ wire_script_start(struct fake_backend *fb, uint32_t acked)
 		if (q < acked)
 			fb_ack(fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
 	}
+}
+
+/* The same from SET_FEATURES on. */
+static void
+wire_script_start(struct fake_backend *fb, uint32_t acked)
+{
+	fb_expect_u64(fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, W_BACKEND_FEATURES | F_PROTO);
+	fb_ack(fb, VU_VHOST_USER_SET_FEATURES, 0);
+	wire_script_rings(fb, acked);
+}
+
+static void
+script_status(struct fake_backend *fb, uint8_t status)
+{
+	fb_expect_u64(fb, VU_VHOST_USER_SET_STATUS, FB_FLAGS_ACK, status);
+	fb_ack(fb, VU_VHOST_USER_SET_STATUS, 0);
+}
+
+/* A backend taking the status that connects after DRIVER_OK is told the steps it missed:
+ * ACKNOWLEDGE, DRIVER, the features and FEATURES_OK (read back), then the rings and
+ * DRIVER_OK after their enables. */
+static void
+test_device_server_status_replay(void **state)
+{
+	struct sctx *c = *state;
+	const uint64_t p_status = 1ull << VU_VHOST_USER_PROTOCOL_F_STATUS;
+	struct vu_device *dev;
+	struct fake_backend *fb;
+	bool changed = false;
+	int memfd;
+
+	dev = wire_device(c, TIMEOUT_MS, &memfd);
+	assert_int_equal(vu_device_set_status(dev,
+					      VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER |
+						      VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK),
+			 0);
+	fb = fb_create_client(c->path);
+	fb_script_handshake(fb, W_FEATURES | F_PROTO, P_ACK | p_status, 0);
+	script_status(fb, 0x1);
+	script_status(fb, 0x3);
+	fb_expect_u64(fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, W_BACKEND_FEATURES | F_PROTO);
+	fb_ack(fb, VU_VHOST_USER_SET_FEATURES, 0);
+	script_status(fb, 0xb);
+	fb_expect_payload(fb, VU_VHOST_USER_GET_STATUS, FB_FLAGS, NULL, 0);
+	fb_reply_u64(fb, VU_VHOST_USER_GET_STATUS, 0xb);
+	wire_script_rings(fb, 2);
+	script_status(fb, 0xf);
+	fb_close(fb);
+	assert_int_equal(fb_start(fb), 0);
+	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
+	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
+	assert_true(changed);
+	assert_true(vu_device_link_up(dev));
+	assert_int_equal(fb_finish(fb), 0);
+	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
+	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
+	assert_false(vu_device_link_up(dev));
+	assert_int_equal(vu_device_set_status(dev, 0), 0);
+	vu_device_destroy(dev);
+	fb_destroy(fb);
+	close(memfd);
+	assert_int_equal(tu_count_fds(), c->fds_before);
 }
 
 /* The device over the real frontend in server mode: DRIVER_OK before any backend; the
@@ -1157,6 +1217,7 @@ main(void)
 		S(test_unexpected_message_ignored),
 		S(test_client_mode_hangup),
 		S(test_device_server_on_the_wire),
+		S(test_device_server_status_replay),
 		S(test_device_silent_backend_one_timeout),
 		D(test_dev_server_offer_and_wait),
 		D(test_dev_reconnect_split),
