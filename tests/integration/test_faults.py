@@ -55,7 +55,8 @@ TIMEOUT_S = 5.0          # the frontend's bound on every reply (docs/user-guide.
 KNOWN_FEATURES = sum(1 << b for b in (0, 1, 3, 5, 7, 8, 11, 12, 15, 16, 17, 18, 19, 22, 23,
                                       28, 29, 32, 34, 35))
 F_PROTOCOL_FEATURES = 30        # VHOST_USER_F_PROTOCOL_FEATURES, vhost-user's own bit
-PF_KNOWN = 0x19                 # protocol features it knows: MQ, REPLY_ACK, NET_MTU
+# protocol features it knows: MQ, REPLY_ACK, NET_MTU, BACKEND_REQ, CONFIG, RESET_DEVICE, STATUS
+PF_KNOWN = 0x12239
 
 
 class Evil(LineProcess):

@@ -32,6 +32,15 @@ crash) or use class EvilBackend in-process (tests/soak/server_soak.py).
   --once                serve one connection, then exit (default: listen again)
   --notify              leave the rings' notification flags clear, so that the frontend
                         kicks (default: a polling backend that asks it not to)
+  --clear-features-ok   take FEATURES_OK out of every SET_STATUS (GET_STATUS then says the
+                        features were refused)
+  --config MAC,STATUS,PAIRS,MTU
+                        the net config space GET_CONFIG answers (default
+                        02:00:00:be:ef:01,1,1,1500); with PROTOCOL_F_CONFIG offered
+  --refuse-config       answer GET_CONFIG with an empty payload (the spec's refusal)
+
+Protocol features it serves when offered (--protocol-features): MQ, REPLY_ACK, NET_MTU,
+BACKEND_REQ (it keeps the channel SET_BACKEND_REQ_FD passes), CONFIG, RESET_DEVICE, STATUS.
 
 Commands, one per line on stdin; each is answered on stdout by 'ok <command> [detail]' or
 'err <command>: <why>'.  Spontaneous lines start with 'event: ' ('event: listening',
@@ -68,6 +77,14 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
                         last time asked (the kick eventfd's counter, read and cleared)
   features              'ok features 0x<SET_FEATURES> protocol 0x<SET_PROTOCOL_FEATURES>':
                         what the frontend asked for on this connection (0 before)
+  status_log            'ok status_log <v>,<v>,...': every SET_STATUS value received on this
+                        connection, in order (hex), then 'resets=<n>' (RESET_DEVICE/OWNER)
+                        and 'channel=<0|1>' (SET_BACKEND_REQ_FD received)
+  config_link up|down   set the config space status's LINK_UP and send CONFIG_CHANGE_MSG on
+                        the backend channel (NEED_REPLY with REPLY_ACK): 'ok config_link
+                        <up|down> ack=<the frontend's answer, or none>'
+  needs_reset           set DEVICE_NEEDS_RESET in the device status, then CONFIG_CHANGE_MSG
+  backend_req N         send backend request N (NEED_REPLY): 'ok backend_req N ack=<...>'
   close                 close the connection now
   quit                  exit
 """
@@ -84,11 +101,15 @@ import time
 # ---------------------------------------------------------------- protocol
 
 from vhost_user_wire import (
-    DESC_F_NEXT, F_PROTOCOL_FEATURES, FLAG_NEED_REPLY, FLAG_REPLY, PF_MQ,
+    DESC_F_NEXT, F_PROTOCOL_FEATURES, FLAG_NEED_REPLY, FLAG_REPLY, HDR, PF_MQ,
     PF_REPLY_ACK, PK_AVAIL, PK_USED, REQ, REQ_NAME, RING_EVENT_FLAGS_DISABLE,
     USED_F_NO_NOTIFY, VERSION, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1,
     VIRTIO_NET_F_MRG_RXBUF, Closed, recv_msg, send_msg)
 
+PF_BACKEND_REQ, PF_CONFIG, PF_STATUS = 5, 9, 16
+BACKEND_CONFIG_CHANGE_MSG = 2
+STATUS_FEATURES_OK, STATUS_NEEDS_RESET = 0x8, 0x40
+CONFIG_HDR = struct.Struct("<III")     # offset, size, flags before the window
 DEFAULT_FEATURES = ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_MRG_RXBUF)
                     | (1 << VIRTIO_F_IN_ORDER) | (1 << VIRTIO_F_RING_PACKED)
                     | (1 << F_PROTOCOL_FEATURES))
@@ -276,7 +297,8 @@ class EvilBackend:
     def __init__(self, path, client=False, features=DEFAULT_FEATURES,
                  protocol_features=DEFAULT_PROTOCOL_FEATURES, queue_num=1,
                  close_at=None, silent_at=None, bad_reply=None, delay_ms=0,
-                 out=None, notify=False):
+                 out=None, notify=False, clear_features_ok=False, config=None,
+                 refuse_config=False):
         self.path = path
         self.client = client
         self.offer = features
@@ -287,6 +309,10 @@ class EvilBackend:
         self.bad_reply = bad_reply or {}
         self.delay = delay_ms / 1000.0
         self.notify = notify
+        self.clear_features_ok = clear_features_ok
+        self.refuse_config = refuse_config
+        # the net config space: mac, status, max_virtqueue_pairs, mtu (spec 5.1.4)
+        self.config = config or (b"\x02\x00\x00\xbe\xef\x01", 1, 1, 1500)
         self.out = out or sys.stdout
         self.trace = bool(os.environ.get("EVIL_TRACE"))
         self.listener = None
@@ -307,6 +333,12 @@ class EvilBackend:
         self.rx_events = 0
         self.tx_reaped = 0
         self.silent = False
+        self.status = 0
+        self.status_log = []
+        self.resets = 0
+        if getattr(self, "channel", None) is not None:
+            self.channel.close()
+        self.channel = None
 
     def ring(self, i):
         if i not in self.rings:
@@ -388,6 +420,9 @@ class EvilBackend:
             r.close_fds()
         self.mem.close()
         self.rings = {}
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
         self.say("event: closed (%s)" % why)
 
     def shutdown(self):
@@ -458,6 +493,15 @@ class EvilBackend:
             self.reply(req, struct.pack("<Q", self.offer_pf))
         elif req == REQ["GET_QUEUE_NUM"]:
             self.reply(req, struct.pack("<Q", self.queue_num))
+        elif req == REQ["GET_STATUS"]:
+            self.reply(req, struct.pack("<Q", self.status))
+        elif req == REQ["GET_CONFIG"]:
+            offset, size, _fl = CONFIG_HDR.unpack_from(payload)
+            space = self.config_bytes()
+            if self.refuse_config or offset + size > len(space):
+                self.reply(req, b"")
+            else:
+                self.reply(req, CONFIG_HDR.pack(offset, size, 0) + space[offset:offset + size])
         elif req == REQ["GET_VRING_BASE"]:
             idx, _ = st()
             r = self.ring(idx)
@@ -501,10 +545,21 @@ class EvilBackend:
             elif req == REQ["SET_VRING_ENABLE"]:
                 idx, num = st()
                 self.ring(idx).enabled = bool(num)
-            elif req == REQ["RESET_OWNER"]:
+            elif req in (REQ["RESET_OWNER"], REQ["RESET_DEVICE"]):
                 for r in self.rings.values():
                     r.close_fds()
                 self.rings = {}
+                self.resets += 1
+            elif req == REQ["SET_STATUS"]:
+                v = u64()
+                self.status_log.append(v)
+                if self.clear_features_ok:
+                    v &= ~STATUS_FEATURES_OK
+                self.status = v
+            elif req == REQ["SET_BACKEND_REQ_FD"] and fds:
+                if self.channel is not None:
+                    self.channel.close()
+                self.channel = socket.socket(fileno=fds.pop(0))
             for fd in fds:
                 os.close(fd)
         if not has_reply and flags & FLAG_NEED_REPLY and self.pf & (1 << PF_REPLY_ACK):
@@ -512,6 +567,36 @@ class EvilBackend:
         if not self.ready_said and self.ready():
             self.ready_said = True
             self.say("event: ready")
+
+    def config_bytes(self):
+        mac, status, pairs, mtu = self.config
+        return mac + struct.pack("<HHH", status, pairs, mtu)
+
+    def backend_request(self, req, timeout=5.0):
+        """Send a request on the backend channel with NEED_REPLY (when REPLY_ACK is
+        negotiated) and return the frontend's u64 answer, or None when none is due."""
+        if self.channel is None:
+            raise RuntimeError("no backend channel (SET_BACKEND_REQ_FD never came)")
+        want = bool(self.pf & (1 << PF_REPLY_ACK))
+        flags = VERSION | (FLAG_NEED_REPLY if want else 0)
+        self.channel.sendall(HDR.pack(req, flags, 0))
+        if not want:
+            return None
+        self.channel.settimeout(timeout)
+        try:
+            data = b""
+            while len(data) < HDR.size + 8:
+                chunk = self.channel.recv(HDR.size + 8 - len(data))
+                if not chunk:
+                    raise RuntimeError("the frontend closed the backend channel")
+                data += chunk
+        finally:
+            self.channel.settimeout(None)
+        rreq, rflags, size = HDR.unpack_from(data)
+        if rreq != req or not rflags & FLAG_REPLY or size != 8:
+            raise RuntimeError("bad answer on the backend channel: request %d flags 0x%x "
+                               "size %d" % (rreq, rflags, size))
+        return struct.unpack_from("<Q", data, HDR.size)[0]
 
     def quiet_ring(self, r):
         """A polling backend: ask the frontend not to kick."""
@@ -839,6 +924,22 @@ class EvilBackend:
                 return "ok tx_batch %d" % self.tx_batch(float(args[0]) if args else 0.0)
             if cmd == "tx_bad_used_idx":
                 return "ok tx_bad_used_idx %d" % self.bad_used_idx(1, cmd)
+            if cmd == "status_log":
+                return "ok status_log %s resets=%d channel=%d" % (
+                    ",".join("%x" % v for v in self.status_log) or "-", self.resets,
+                    self.channel is not None)
+            if cmd == "config_link":
+                mac, _st, pairs, mtu = self.config
+                self.config = (mac, int(args[0] == "up"), pairs, mtu)
+                ack = self.backend_request(BACKEND_CONFIG_CHANGE_MSG)
+                return "ok config_link %s ack=%s" % (args[0], "none" if ack is None else ack)
+            if cmd == "needs_reset":
+                self.status |= STATUS_NEEDS_RESET
+                ack = self.backend_request(BACKEND_CONFIG_CHANGE_MSG)
+                return "ok needs_reset ack=%s" % ("none" if ack is None else ack)
+            if cmd == "backend_req":
+                ack = self.backend_request(ints[0])
+                return "ok backend_req %d ack=%s" % (ints[0], "none" if ack is None else ack)
             if cmd == "features":
                 return "ok features 0x%x protocol 0x%x" % (self.features, self.pf)
             if cmd == "stats":
@@ -886,7 +987,15 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--once", action="store_true")
     ap.add_argument("--notify", action="store_true")
+    ap.add_argument("--clear-features-ok", action="store_true")
+    ap.add_argument("--config")
+    ap.add_argument("--refuse-config", action="store_true")
     a = ap.parse_args()
+    config = None
+    if a.config:
+        mac, status, pairs, mtu = a.config.split(",")
+        config = (bytes(int(x, 16) for x in mac.split(":")), int(status, 0), int(pairs, 0),
+                  int(mtu, 0))
     bad = {}
     for spec in a.bad_reply:
         req, _, kind = spec.partition(":")
@@ -895,7 +1004,9 @@ def main():
                      protocol_features=a.protocol_features, queue_num=a.queue_num,
                      close_at=req_number(a.close_at) if a.close_at else None,
                      silent_at=req_number(a.silent_at) if a.silent_at else None,
-                     bad_reply=bad, delay_ms=a.delay_ms, notify=a.notify)
+                     bad_reply=bad, delay_ms=a.delay_ms, notify=a.notify,
+                     clear_features_ok=a.clear_features_ok, config=config,
+                     refuse_config=a.refuse_config)
     be.open()
     stdin_open = True
     served = False
