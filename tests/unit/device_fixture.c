@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The device tests' fixture (device_fixture.h): test_device.c and test_device_queues.c. */
+/* The device tests' fixture (device_fixture.h): test_device.c, test_device_queues.c and
+ * test_device_status.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,11 +18,17 @@
 int
 device_setup(void **state)
 {
+	return device_setup_features(state, BACKEND_FEATURES, 1);
+}
+
+int
+device_setup_features(void **state, uint64_t features, uint16_t pairs)
+{
 	struct ctx *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return -1;
-	fake_reset(BACKEND_FEATURES, 1);
+	fake_reset(features, pairs);
 	tu_log_capture();
 	c->fds_before = tu_count_fds();
 	c->memfd = tu_memfd(1 << 20);
@@ -48,13 +55,22 @@ device_teardown(void **state)
 int
 create(struct ctx *c, uint16_t pairs)
 {
+	return create_with_mac(c, pairs, NULL);
+}
+
+int
+create_with_mac(struct ctx *c, uint16_t pairs, const uint8_t *mac)
+{
 	struct vu_device_params p = {
 		.name = "ut0",
 		.path = "/fake/sock",
 		.ops = &fake_ops,
 		.queue_pairs = pairs,
+		.mac_set = mac != NULL,
 	};
 
+	if (mac)
+		memcpy(p.mac, mac, sizeof(p.mac));
 	return vu_device_create(&p, &c->dev);
 }
 

@@ -30,10 +30,14 @@ struct ctx {
 /* Per test (cmocka setup/teardown): the fake backend offers BACKEND_FEATURES and one
  * pair, the log is captured, and a 1 MiB memfd region waits in c->mem. */
 int device_setup(void **state);
+/* The same with the backend offering `features` and `pairs` pairs. */
+int device_setup_features(void **state, uint64_t features, uint16_t pairs);
 int device_teardown(void **state);
 
 /* A device "ut0" of `pairs` pairs over the fake backend, in c->dev. */
 int create(struct ctx *c, uint16_t pairs);
+/* The same with the MAC the user set (devargs mac=), NULL for none. */
+int create_with_mac(struct ctx *c, uint16_t pairs, const uint8_t *mac);
 
 /* ACKNOWLEDGE, DRIVER, the driver's features, FEATURES_OK: each must succeed. */
 void features_ok(struct vu_device *dev, uint64_t features);

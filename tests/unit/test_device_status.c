@@ -14,76 +14,27 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "device_fixture.h"
 #include "fake_ops.h"
 #include "test_util.h"
 #include "vu_device.h"
 #include "vu_device_priv.h"
 
-#define S_ACK VU_STATUS_ACKNOWLEDGE
-#define S_DRV (S_ACK | VU_STATUS_DRIVER)
-#define S_FOK (S_DRV | VU_STATUS_FEATURES_OK)
-#define S_DOK (S_FOK | VU_STATUS_DRIVER_OK)
-
-#define BACKEND_FEATURES (VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM))
+#define ST_BACKEND_FEATURES (VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM))
 /* The config space fields exist with these (spec 5.1.4). */
 #define CONFIG_FEATURES                                                          \
 	(VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS) | VU_BIT(VU_NET_F_MTU) | \
 	 VU_BIT(VU_NET_F_MQ))
-#define DRIVER_FEATURES (VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM))
+#define ST_DRIVER_FEATURES (VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_CSUM))
 
 static const uint8_t BACKEND_MAC[6] = { 0x02, 0x00, 0x00, 0xbe, 0xef, 0x01 };
 static const uint8_t USER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x07 };
 
-struct ctx {
-	struct vu_device *dev;
-	struct vu_mem_table mem;
-	int memfd;
-};
-
+/* The fixture's device, over a backend of ST_BACKEND_FEATURES and 4 pairs. */
 static int
 setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return -1;
-	fake_reset(BACKEND_FEATURES, 4);
-	tu_log_capture();
-	c->memfd = tu_memfd(1 << 20);
-	c->mem.nregions = 1;
-	c->mem.regions[0] = (struct vu_mem_region){
-		.addr = 0x7f0000000000ull, .len = 1 << 20, .fd = c->memfd, .offset = 0
-	};
-	*state = c;
-	return c->memfd >= 0 ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	struct ctx *c = *state;
-
-	vu_device_destroy(c->dev);
-	if (c->memfd >= 0)
-		close(c->memfd);
-	free(c);
-	return 0;
-}
-
-static int
-create(struct ctx *c, uint16_t pairs, const uint8_t *mac)
-{
-	struct vu_device_params p = {
-		.name = "ut0",
-		.path = "/fake/sock",
-		.ops = &fake_ops,
-		.queue_pairs = pairs,
-		.mac_set = mac != NULL,
-	};
-
-	if (mac)
-		memcpy(p.mac, mac, sizeof(p.mac));
-	return vu_device_create(&p, &c->dev);
+	return device_setup_features(state, ST_BACKEND_FEATURES, 4);
 }
 
 /* The backend's config space, little endian. */
@@ -109,7 +60,7 @@ start(struct ctx *c)
 	assert_int_equal(vu_device_set_status(c->dev, 0), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_ACK), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_DRV), 0);
-	assert_int_equal(vu_device_set_driver_features(c->dev, DRIVER_FEATURES), 0);
+	assert_int_equal(vu_device_set_driver_features(c->dev, ST_DRIVER_FEATURES), 0);
 	rc = vu_device_set_status(c->dev, S_FOK);
 	if (rc < 0)
 		return rc;
@@ -162,13 +113,13 @@ test_status_sequence(void **state)
 	struct ctx *c = *state;
 	const struct call want[] = {
 		{ OP_SET_STATUS, 0, 0 },     { OP_SET_STATUS, 0, S_ACK },
-		{ OP_SET_STATUS, 0, S_DRV }, { OP_SET_FEATURES, 0, DRIVER_FEATURES },
+		{ OP_SET_STATUS, 0, S_DRV }, { OP_SET_FEATURES, 0, ST_DRIVER_FEATURES },
 		{ OP_SET_STATUS, 0, S_FOK }, { OP_GET_STATUS, 0, S_FOK },
 		{ OP_SET_STATUS, 0, S_DOK }, { OP_SET_STATUS, 0, 0 },
 	};
 
 	fk.status = true;
-	assert_int_equal(create(c, 1, NULL), 0);
+	assert_int_equal(create_with_mac(c, 1, NULL), 0);
 	assert_int_equal(start(c), 0);
 	/* DRIVER_OK is the last thing the backend hears at start. */
 	assert_int_equal(fk.calls[fk.ncalls - 1].op, OP_SET_STATUS);
@@ -184,13 +135,13 @@ static void
 test_status_not_taken(void **state)
 {
 	struct ctx *c = *state;
-	const struct call want[] = { { OP_SET_FEATURES, 0, DRIVER_FEATURES } };
+	const struct call want[] = { { OP_SET_FEATURES, 0, ST_DRIVER_FEATURES } };
 	unsigned int at_fok;
 
-	assert_int_equal(create(c, 1, NULL), 0);
+	assert_int_equal(create_with_mac(c, 1, NULL), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_ACK), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_DRV), 0);
-	assert_int_equal(vu_device_set_driver_features(c->dev, DRIVER_FEATURES), 0);
+	assert_int_equal(vu_device_set_driver_features(c->dev, ST_DRIVER_FEATURES), 0);
 	assert_int_equal(vu_device_set_status(c->dev, S_FOK), 0);
 	at_fok = fk.ncalls;
 	expect_picked(0, status_ops, 3, NULL, 0);
@@ -208,7 +159,7 @@ test_features_ok_cleared(void **state)
 
 	fk.status = true;
 	fk.clear_status = VU_STATUS_FEATURES_OK;
-	assert_int_equal(create(c, 1, NULL), 0);
+	assert_int_equal(create_with_mac(c, 1, NULL), 0);
 	assert_int_equal(start(c), -ENOTSUP);
 	assert_int_equal(vu_device_get_status(c->dev), S_DRV);
 	assert_non_null(strstr(tu_log_last_error(), "backend /fake/sock refused the features"));
@@ -230,9 +181,9 @@ test_config_from_backend(void **state)
 	struct ctx *c = *state;
 	struct vu_net_config cfg;
 
-	fk.features = BACKEND_FEATURES | CONFIG_FEATURES;
+	fk.features = ST_BACKEND_FEATURES | CONFIG_FEATURES;
 	backend_config(VU_NET_S_LINK_UP, 2, 9000);
-	assert_int_equal(create(c, 2, NULL), 0);
+	assert_int_equal(create_with_mac(c, 2, NULL), 0);
 	assert_int_equal(vu_device_read_config(c->dev, 0, &cfg, sizeof(cfg)), 0);
 	assert_memory_equal(cfg.mac, BACKEND_MAC, 6);
 	assert_int_equal(vu_device_max_mtu(c->dev), 9000);
@@ -242,12 +193,12 @@ test_config_from_backend(void **state)
 
 	/* Its max_virtqueue_pairs bounds the device's pairs as GET_QUEUE_NUM does. */
 	backend_config(VU_NET_S_LINK_UP, 1, 9000);
-	assert_int_equal(create(c, 2, NULL), -EINVAL);
+	assert_int_equal(create_with_mac(c, 2, NULL), -EINVAL);
 	assert_non_null(strstr(tu_log_last_error(), "backend /fake/sock serves 1"));
 
 	/* Without the features, the fields are not there: defaults. */
-	fk.features = BACKEND_FEATURES;
-	assert_int_equal(create(c, 2, NULL), 0);
+	fk.features = ST_BACKEND_FEATURES;
+	assert_int_equal(create_with_mac(c, 2, NULL), 0);
 	assert_int_equal(vu_device_read_config(c->dev, 0, &cfg, sizeof(cfg)), 0);
 	assert_memory_not_equal(cfg.mac, BACKEND_MAC, 6);
 	assert_int_equal(vu_device_max_mtu(c->dev), VU_NET_MAX_MTU);
@@ -262,9 +213,9 @@ test_config_user_mac_wins(void **state)
 	struct ctx *c = *state;
 	uint8_t mac[6];
 
-	fk.features = BACKEND_FEATURES | CONFIG_FEATURES;
+	fk.features = ST_BACKEND_FEATURES | CONFIG_FEATURES;
 	backend_config(VU_NET_S_LINK_UP, 1, 9000);
-	assert_int_equal(create(c, 1, USER_MAC), 0);
+	assert_int_equal(create_with_mac(c, 1, USER_MAC), 0);
 	assert_int_equal(vu_device_read_config(c->dev, 0, mac, 6), 0);
 	assert_memory_equal(mac, USER_MAC, 6);
 	assert_int_equal(vu_device_max_mtu(c->dev), 9000);
@@ -277,11 +228,11 @@ test_config_refused(void **state)
 	struct ctx *c = *state;
 	uint8_t mac[6];
 
-	fk.features = BACKEND_FEATURES | CONFIG_FEATURES;
+	fk.features = ST_BACKEND_FEATURES | CONFIG_FEATURES;
 	backend_config(0, 1, 9000);
 	fk.config_rc = -EIO;
 	tu_log_watch("config space of backend /fake/sock could not be read");
-	assert_int_equal(create(c, 1, NULL), 0);
+	assert_int_equal(create_with_mac(c, 1, NULL), 0);
 	assert_int_equal(tu_log_watched("config space of backend /fake/sock could not be read"), 1);
 	assert_int_equal(vu_device_read_config(c->dev, 0, mac, 6), 0);
 	assert_memory_not_equal(mac, BACKEND_MAC, 6);
@@ -298,9 +249,9 @@ test_config_change_link(void **state)
 {
 	struct ctx *c = *state;
 
-	fk.features = BACKEND_FEATURES | CONFIG_FEATURES;
+	fk.features = ST_BACKEND_FEATURES | CONFIG_FEATURES;
 	backend_config(0, 1, 9000);
-	assert_int_equal(create(c, 1, NULL), 0);
+	assert_int_equal(create_with_mac(c, 1, NULL), 0);
 	assert_int_equal(start(c), 0);
 	assert_false(vu_device_link_up(c->dev));
 	backend_config(VU_NET_S_LINK_UP, 1, 1500);
@@ -326,7 +277,7 @@ test_needs_reset(void **state)
 	const char *line = "backend /fake/sock needs a reset";
 
 	fk.status = true;
-	assert_int_equal(create(c, 1, NULL), 0);
+	assert_int_equal(create_with_mac(c, 1, NULL), 0);
 	assert_int_equal(start(c), 0);
 	assert_true(vu_device_link_up(c->dev));
 	tu_log_watch(line);
@@ -344,7 +295,7 @@ test_needs_reset(void **state)
 int
 main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, device_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_status_sequence),      T(test_status_not_taken),
 		T(test_features_ok_cleared),  T(test_config_from_backend),
