@@ -28,14 +28,6 @@
 
 static const uint8_t vc_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
-static int
-setup(void **state)
-{
-	(void)state;
-	tu_log_capture();
-	return 0;
-}
-
 /* A device with a MAC, an MTU and two pairs, handshaken with every protocol feature. */
 static void
 vc_open(struct vf *f, uint64_t protocol)
@@ -447,18 +439,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_offered, setup),
-		cmocka_unit_test_setup(test_status_transitions, setup),
-		cmocka_unit_test_setup(test_status_not_negotiated, setup),
-		cmocka_unit_test_setup(test_features_ok_refused, setup),
-		cmocka_unit_test_setup(test_get_config, setup),
-		cmocka_unit_test_setup(test_get_config_not_negotiated, setup),
-		cmocka_unit_test_setup(test_set_config_refused, setup),
-		cmocka_unit_test_setup(test_config_change_acked, setup),
-		cmocka_unit_test_setup(test_config_change_ack_timeout, setup),
-		cmocka_unit_test_setup(test_config_change_no_ack_no_config, setup),
-		cmocka_unit_test_setup(test_needs_reset, setup),
-		cmocka_unit_test_setup(test_backend_channel_lifecycle, setup),
+		cmocka_unit_test_setup(test_offered, vf_log_setup),
+		cmocka_unit_test_setup(test_status_transitions, vf_log_setup),
+		cmocka_unit_test_setup(test_status_not_negotiated, vf_log_setup),
+		cmocka_unit_test_setup(test_features_ok_refused, vf_log_setup),
+		cmocka_unit_test_setup(test_get_config, vf_log_setup),
+		cmocka_unit_test_setup(test_get_config_not_negotiated, vf_log_setup),
+		cmocka_unit_test_setup(test_set_config_refused, vf_log_setup),
+		cmocka_unit_test_setup(test_config_change_acked, vf_log_setup),
+		cmocka_unit_test_setup(test_config_change_ack_timeout, vf_log_setup),
+		cmocka_unit_test_setup(test_config_change_no_ack_no_config, vf_log_setup),
+		cmocka_unit_test_setup(test_needs_reset, vf_log_setup),
+		cmocka_unit_test_setup(test_backend_channel_lifecycle, vf_log_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

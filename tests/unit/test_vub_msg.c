@@ -46,14 +46,6 @@ memfd_mappings(void)
 	return n;
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	tu_log_capture();
-	return 0;
-}
-
 static void
 test_handshake(void **state)
 {
@@ -398,19 +390,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_handshake, setup),
-		cmocka_unit_test_setup(test_mq_offered, setup),
-		cmocka_unit_test_setup(test_get_vring_base_stops, setup),
-		cmocka_unit_test_setup(test_features_refused, setup),
-		cmocka_unit_test_setup(test_bad_mem_table, setup),
-		cmocka_unit_test_setup(test_unknown_request, setup),
-		cmocka_unit_test_setup(test_wrong_size_drops, setup),
-		cmocka_unit_test_setup(test_vring_refused, setup),
-		cmocka_unit_test_setup(test_ring_outside_memory, setup),
-		cmocka_unit_test_setup(test_disconnect_resets, setup),
-		cmocka_unit_test_setup(test_reset_device, setup),
-		cmocka_unit_test_setup(test_reset_owner, setup),
-		cmocka_unit_test_setup(test_vring_file_bad_bits_closes_only_its_fd, setup),
+		cmocka_unit_test_setup(test_handshake, vf_log_setup),
+		cmocka_unit_test_setup(test_mq_offered, vf_log_setup),
+		cmocka_unit_test_setup(test_get_vring_base_stops, vf_log_setup),
+		cmocka_unit_test_setup(test_features_refused, vf_log_setup),
+		cmocka_unit_test_setup(test_bad_mem_table, vf_log_setup),
+		cmocka_unit_test_setup(test_unknown_request, vf_log_setup),
+		cmocka_unit_test_setup(test_wrong_size_drops, vf_log_setup),
+		cmocka_unit_test_setup(test_vring_refused, vf_log_setup),
+		cmocka_unit_test_setup(test_ring_outside_memory, vf_log_setup),
+		cmocka_unit_test_setup(test_disconnect_resets, vf_log_setup),
+		cmocka_unit_test_setup(test_reset_device, vf_log_setup),
+		cmocka_unit_test_setup(test_reset_owner, vf_log_setup),
+		cmocka_unit_test_setup(test_vring_file_bad_bits_closes_only_its_fd, vf_log_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -427,6 +427,14 @@ vf_enqueue(struct vf *f, const void *frame, uint32_t len)
 	return rc;
 }
 
+int
+vf_log_setup(void **state)
+{
+	(void)state;
+	tu_log_capture();
+	return 0;
+}
+
 void
 vf_fill(uint8_t *p, uint32_t len, uint8_t seed)
 {

@@ -111,6 +111,8 @@ uint32_t vf_get_config(struct vf *f, uint32_t offset, uint32_t size, uint32_t ms
 
 /* Fill len bytes with a pattern that depends on seed and position (checked by value). */
 void vf_fill(uint8_t *p, uint32_t len, uint8_t seed);
+/* cmocka setup: capture libvub's log lines (the test opens its own frontend). */
+int vf_log_setup(void **state);
 /* Fail unless the last error line logged contains needle; forget the lines. */
 void vf_assert_error_logged(const char *needle);
 
