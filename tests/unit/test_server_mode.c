@@ -390,6 +390,26 @@ script_status(struct fake_backend *fb, uint8_t status)
 	fb_ack(fb, VU_VHOST_USER_SET_STATUS, 0);
 }
 
+/* The scripted backend runs its script: the link comes up; it hangs up: the link goes
+ * down, each change seen on the device's event fd. */
+static void
+backend_comes_and_goes(struct vu_device *dev, struct fake_backend *fb)
+{
+	bool changed = false;
+
+	assert_int_equal(fb_start(fb), 0);
+	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
+	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
+	assert_true(changed);
+	assert_true(vu_device_link_up(dev));
+	assert_int_equal(fb_finish(fb), 0);
+	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
+	changed = false;
+	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
+	assert_true(changed);
+	assert_false(vu_device_link_up(dev));
+}
+
 /* A backend taking the status that connects after DRIVER_OK is told the steps it missed:
  * ACKNOWLEDGE, DRIVER, the features and FEATURES_OK (read back), then the rings and
  * DRIVER_OK after their enables. */
@@ -400,7 +420,6 @@ test_device_server_status_replay(void **state)
 	const uint64_t p_status = 1ull << VU_VHOST_USER_PROTOCOL_F_STATUS;
 	struct vu_device *dev;
 	struct fake_backend *fb;
-	bool changed = false;
 	int memfd;
 
 	dev = wire_device(c, TIMEOUT_MS, &memfd);
@@ -420,15 +439,7 @@ test_device_server_status_replay(void **state)
 	wire_script_rings(fb, 2);
 	script_status(fb, 0xf);
 	fb_close(fb);
-	assert_int_equal(fb_start(fb), 0);
-	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
-	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
-	assert_true(changed);
-	assert_true(vu_device_link_up(dev));
-	assert_int_equal(fb_finish(fb), 0);
-	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
-	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
-	assert_false(vu_device_link_up(dev));
+	backend_comes_and_goes(dev, fb);
 	assert_int_equal(vu_device_set_status(dev, 0), 0);
 	vu_device_destroy(dev);
 	fb_destroy(fb);
@@ -444,7 +455,6 @@ test_device_server_on_the_wire(void **state)
 	struct sctx *c = *state;
 	struct vu_device *dev;
 	struct fake_backend *fb;
-	bool changed = false;
 	int memfd;
 
 	dev = wire_device(c, TIMEOUT_MS, &memfd);
@@ -461,16 +471,7 @@ test_device_server_on_the_wire(void **state)
 	fb_script_handshake(fb, W_FEATURES | F_PROTO, P_ACK, 0);
 	wire_script_start(fb, 2);
 	fb_close(fb);
-	assert_int_equal(fb_start(fb), 0);
-	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
-	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
-	assert_true(changed);
-	assert_true(vu_device_link_up(dev));
-	assert_int_equal(fb_finish(fb), 0);
-	assert_true(readable(vu_device_event_fd(dev), TIMEOUT_MS));
-	assert_int_equal(vu_device_handle_event(dev, &changed), 0);
-	assert_true(changed);
-	assert_false(vu_device_link_up(dev));
+	backend_comes_and_goes(dev, fb);
 	assert_false(vu_device_connected(dev));
 	/* Stopping and destroying without a backend sends nothing and logs no error. */
 	tu_log_reset();
