@@ -366,7 +366,8 @@ def vubnet_once(ns, *args):
 
 def test_options(netns, sock_dir):
     rc, out, _ = vubnet_once(netns, "--print-capabilities")
-    assert rc == 0 and json.loads(out) == {"type": "net", "features": ["tap", "client"]}, out
+    assert rc == 0 and json.loads(out) == {"type": "net",
+                                        "features": ["tap", "client", "mac", "mtu"]}, out
     # "Other options and arguments should be ignored"
     rc, out2, _ = vubnet_once(netns, "--bogus", "--print-capabilities", "--fd=x")
     assert rc == 0 and out2 == out
