@@ -935,7 +935,8 @@ config_reply(struct fake_backend *fb, uint32_t offset, uint32_t size, const uint
 
 	memcpy(payload, &offset, 4);
 	memcpy(payload + 4, &size, 4);
-	memcpy(payload + 12, region, region_len);
+	if (region_len)
+		memcpy(payload + 12, region, region_len);
 	fb_send_raw(fb, VU_VHOST_USER_GET_CONFIG, FB_FLAGS_REPLY, payload,
 		    region_len ? 12 + region_len : 0, SIZE_MAX, 0);
 }
