@@ -97,6 +97,9 @@ vu_vhost_request_payload_size(uint32_t request)
 	case VU_VHOST_USER_GET_VRING_BASE:
 	case VU_VHOST_USER_SET_VRING_ENABLE:
 		return sizeof(struct vu_vhost_vring_state);
+	case VU_VHOST_USER_GET_INFLIGHT_FD:
+	case VU_VHOST_USER_SET_INFLIGHT_FD:
+		return sizeof(struct vu_vhost_inflight);
 	case VU_VHOST_USER_SET_VRING_ADDR:
 		return sizeof(struct vu_vhost_vring_addr);
 	default:

@@ -133,12 +133,59 @@ struct vu_vhost_config {
 /* Header bytes of a config message before its window. */
 #define VU_VHOST_USER_CONFIG_HDR_SIZE (offsetof(struct vu_vhost_config, region))
 
+/* GET_INFLIGHT_FD/SET_INFLIGHT_FD: "mmap size, mmap offset, num queues, queue size". QEMU
+ * and DPDK declare it unpacked, so it travels as 24 bytes, the last 4 padding. */
+struct vu_vhost_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint32_t padding;
+} __attribute__((packed));
+
+/*
+ * The split ring's inflight region, one per queue (spec, "Inflight I/O tracking"):
+ * "inflight: whether the buffer is inflight or not; next: a link to the next free entry;
+ * counter: preserved for resubmission order" per descriptor head, after a header.
+ */
+struct vu_inflight_desc_split {
+	uint8_t inflight;
+	uint8_t padding[5];
+	uint16_t next;
+	uint64_t counter;
+} __attribute__((packed));
+
+struct vu_inflight_split {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t last_batch_head;
+	uint16_t used_idx;
+	struct vu_inflight_desc_split desc[];
+} __attribute__((packed));
+
+/* Each queue's region starts on a 64-byte boundary (QEMU's and DPDK's INFLIGHT_ALIGNMENT). */
+#define VU_INFLIGHT_ALIGNMENT 64u
+/* The layout's version, written by the backend that first uses a region. */
+#define VU_INFLIGHT_VERSION 1u
+
+/* Bytes of one split queue's inflight region for a ring of queue_size entries. */
+static inline uint64_t
+vu_inflight_split_queue_size(uint16_t queue_size)
+{
+	uint64_t n = sizeof(struct vu_inflight_split) +
+		(uint64_t)queue_size * sizeof(struct vu_inflight_desc_split);
+
+	return (n + VU_INFLIGHT_ALIGNMENT - 1) / VU_INFLIGHT_ALIGNMENT * VU_INFLIGHT_ALIGNMENT;
+}
+
 union vu_vhost_payload {
 	uint64_t u64;
 	struct vu_vhost_vring_state state;
 	struct vu_vhost_vring_addr addr;
 	struct vu_vhost_memory memory;
 	struct vu_vhost_config config;
+	struct vu_vhost_inflight inflight;
 };
 
 /* One message with the fds that travel with it (ancillary data). */

@@ -81,6 +81,16 @@ struct vu_backend_ops {
 	int (*set_status)(struct vu_backend *b, uint8_t status);
 	int (*get_status)(struct vu_backend *b, uint8_t *status);
 	int (*get_config)(struct vu_backend *b, uint32_t offset, void *buf, uint32_t len);
+	/*
+	 * Before the rings: share the inflight region (vhost-user's INFLIGHT_SHMFD) of
+	 * nqueues rings of queue_size entries. fresh (rings no backend has run): ask this
+	 * backend for a new region (GET_INFLIGHT_FD). Otherwise hand it the region kept from
+	 * the previous backend (SET_INFLIGHT_FD), so that it resubmits what that one left in
+	 * flight. The region outlives connections until close or the next fresh call.
+	 * -EOPNOTSUPP, nothing sent or logged: not negotiated. NULL: the same.
+	 */
+	int (*share_inflight)(struct vu_backend *b, uint32_t nqueues, uint32_t queue_size,
+			      bool fresh);
 
 	/*
 	 * Connection ops, optional (NULL: the backend is connected from open to close and

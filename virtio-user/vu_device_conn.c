@@ -129,7 +129,9 @@ vu_device_notify(struct vu_device *dev, uint32_t idx)
 
 /* Split ring: "idx field indicates where the device would put the next descriptor entry in
  * the ring" (spec 2.7.8); one used entry per chain (in order, no batching) makes it the
- * number of available entries consumed, which is what SET_VRING_BASE takes. */
+ * number of available entries consumed, which is what SET_VRING_BASE takes. A backend
+ * given the inflight region counts the buffers still in flight on top of it ("last_avail_idx
+ * = used_idx + inflight count" in the spec's recovery), as QEMU sends the same base. */
 static uint32_t
 vu_conn_split_base(const struct vu_queue *q)
 {
@@ -243,6 +245,26 @@ vu_device_tell_mtu(struct vu_device *dev, uint32_t mtu)
 	return rc;
 }
 
+/*
+ * Before the rings, the inflight region (vhost-user INFLIGHT_SHMFD): rings no backend has
+ * run get a new one; rings resumed get the one the previous backend filled, from which
+ * the new one resubmits the buffers it left in flight, whatever their order.
+ */
+static int
+vu_conn_share_inflight(struct vu_device *dev)
+{
+	bool fresh = true;
+	int rc;
+
+	if (!dev->ops->share_inflight)
+		return 0;
+	for (uint32_t i = 0; i < dev->nqueues; i++)
+		if (dev->queues[i].ran)
+			fresh = false;
+	rc = dev->ops->share_inflight(dev->backend, dev->nqueues, dev->queues[0].size, fresh);
+	return rc == -EOPNOTSUPP ? 0 : rc;
+}
+
 /* Hand the memory table and every ready queue to the backend, then enable the rings. */
 int
 vu_device_start_backend(struct vu_device *dev, uint8_t status)
@@ -264,6 +286,8 @@ vu_device_start_backend(struct vu_device *dev, uint8_t status)
 		rc = vu_device_tell_mtu(dev, dev->mtu);
 	if (rc == 0)
 		rc = ops->set_mem_table(b, &dev->mem);
+	if (rc == 0)
+		rc = vu_conn_share_inflight(dev);
 	if (rc < 0) {
 		vu_device_conn_lost(dev);
 		return rc;

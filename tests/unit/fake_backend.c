@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,6 +41,8 @@ struct fb_step {
 	uint8_t payload[FB_MAX_PAYLOAD];
 	size_t len;
 	unsigned int nfds;
+	bool has_memfd; /* the fds are dups of memfd instead of fresh eventfds */
+	int memfd;
 	int ms;
 };
 
@@ -223,6 +226,31 @@ fb_reply_state(struct fake_backend *fb, uint32_t request, uint32_t index, uint32
 	uint32_t state[2] = { index, num };
 
 	fb_send_raw(fb, request, FB_FLAGS_REPLY, state, sizeof(state), SIZE_MAX, 0);
+}
+
+int
+fb_reply_memfd(struct fake_backend *fb, uint32_t request, const void *payload, uint32_t size,
+	       uint64_t memfd_size)
+{
+	int fd = memfd_create("fb-inflight", MFD_CLOEXEC);
+	struct fb_step *s;
+
+	if (fd < 0 || ftruncate(fd, (off_t)memfd_size) < 0) {
+		fb_error(fb, "memfd of %llu bytes: %s", (unsigned long long)memfd_size,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fb_send_raw(fb, request, FB_FLAGS_REPLY, payload, size, SIZE_MAX, 1);
+	if (fb->script_overflow) {
+		close(fd);
+		return -1;
+	}
+	s = &fb->steps[fb->nsteps - 1];
+	s->has_memfd = true;
+	s->memfd = fd;
+	return fd;
 }
 
 void
@@ -454,7 +482,7 @@ fb_send(struct fake_backend *fb, unsigned int i, const struct fb_step *s)
 	memcpy(buf, &hdr, sizeof(hdr));
 	memcpy(buf + sizeof(hdr), s->payload, s->len > sizeof(hdr) ? s->len - sizeof(hdr) : 0);
 	for (unsigned int k = 0; k < s->nfds; k++)
-		fds[k] = eventfd(0, EFD_CLOEXEC);
+		fds[k] = s->has_memfd ? dup(s->memfd) : eventfd(0, EFD_CLOEXEC);
 	if (s->nfds) {
 		struct cmsghdr *cm;
 
@@ -606,6 +634,9 @@ fb_destroy(struct fake_backend *fb)
 	if (!fb)
 		return;
 	fb_finish(fb);
+	for (unsigned int i = 0; i < fb->nsteps; i++)
+		if (fb->steps[i].has_memfd)
+			close(fb->steps[i].memfd);
 	if (fb->listen_fd >= 0)
 		close(fb->listen_fd);
 	if (fb->path[0] && !fb->client)

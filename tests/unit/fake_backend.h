@@ -60,6 +60,10 @@ void fb_send_raw(struct fake_backend *fb, uint32_t request, uint32_t flags, cons
 /* A well-formed reply carrying a u64. */
 void fb_reply_u64(struct fake_backend *fb, uint32_t request, uint64_t value);
 void fb_reply_state(struct fake_backend *fb, uint32_t request, uint32_t index, uint32_t num);
+/* A reply carrying a memfd of memfd_size bytes (an inflight region). Returns the memfd,
+ * which the backend keeps open until fb_destroy, or -1. */
+int fb_reply_memfd(struct fake_backend *fb, uint32_t request, const void *payload, uint32_t size,
+		   uint64_t memfd_size);
 /* A REPLY_ACK answer: u64 status, 0 for success. */
 void fb_ack(struct fake_backend *fb, uint32_t request, uint64_t status);
 
@@ -85,6 +89,7 @@ void fb_close(struct fake_backend *fb);
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU) |                                           \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                       \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIG) |                                            \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                    \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                      \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS))
 void fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,

@@ -347,19 +347,17 @@ wire_device(struct sctx *c, unsigned int timeout_ms, int *memfd)
 	return dev;
 }
 
-/* The start sequence of one pair after SET_FEATURES, every request acked, up to the
- * rings' enables; the enables are acked for the first `acked` rings only. */
+/* The rings of one pair from SET_VRING_CALL on, every request acked, ring q resuming at
+ * base[q], up to the rings' enables; the enables are acked for the first `acked` rings. */
 static void
-wire_script_rings(struct fake_backend *fb, uint32_t acked)
+wire_script_vrings(struct fake_backend *fb, uint32_t acked, const uint32_t base[2])
 {
-	fb_expect(fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
-	fb_ack(fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
 	for (uint32_t q = 0; q < 2; q++) {
 		fb_expect_u64(fb, VU_VHOST_USER_SET_VRING_CALL, FB_FLAGS_ACK, q);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_CALL, 0);
 		fb_expect_state(fb, VU_VHOST_USER_SET_VRING_NUM, FB_FLAGS_ACK, q, 256);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_NUM, 0);
-		fb_expect_state(fb, VU_VHOST_USER_SET_VRING_BASE, FB_FLAGS_ACK, q, 0);
+		fb_expect_state(fb, VU_VHOST_USER_SET_VRING_BASE, FB_FLAGS_ACK, q, base[q]);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_BASE, 0);
 		fb_expect(fb, VU_VHOST_USER_SET_VRING_ADDR, FB_FLAGS_ACK);
 		fb_ack(fb, VU_VHOST_USER_SET_VRING_ADDR, 0);
@@ -371,6 +369,17 @@ wire_script_rings(struct fake_backend *fb, uint32_t acked)
 		if (q < acked)
 			fb_ack(fb, VU_VHOST_USER_SET_VRING_ENABLE, 0);
 	}
+}
+
+/* The start sequence of one pair after SET_FEATURES, from the memory table on. */
+static void
+wire_script_rings(struct fake_backend *fb, uint32_t acked)
+{
+	static const uint32_t zero[2];
+
+	fb_expect(fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
+	fb_ack(fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
+	wire_script_vrings(fb, acked, zero);
 }
 
 /* The same from SET_FEATURES on. */
@@ -552,6 +561,118 @@ test_device_silent_backend_one_timeout(void **state)
 	assert_int_equal(tu_count_fds(), c->fds_before);
 }
 
+/* The inflight region of this test's device: both rings of one pair, 256 entries. */
+#define P_INFLIGHT (1ull << VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)
+#define IF_QUEUES 2
+#define IF_QSIZE 256
+#define IF_REGION (IF_QUEUES * 4160ull)
+
+/* A backend offering INFLIGHT_SHMFD, from the handshake to its hang-up, ring q resuming at
+ * base[q]. get: it is asked for the region (answered with a memfd, returned); otherwise
+ * it is handed one. The message comes after the memory table, before the rings. */
+static int
+inflight_script(struct fake_backend *fb, bool get, const uint32_t base[2])
+{
+	struct vu_vhost_inflight in = { .num_queues = IF_QUEUES, .queue_size = IF_QSIZE };
+	int fd = -1;
+
+	fb_script_handshake(fb, W_FEATURES | F_PROTO, P_ACK | P_INFLIGHT, 0);
+	fb_expect_u64(fb, VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK, W_BACKEND_FEATURES | F_PROTO);
+	fb_ack(fb, VU_VHOST_USER_SET_FEATURES, 0);
+	fb_expect(fb, VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
+	fb_ack(fb, VU_VHOST_USER_SET_MEM_TABLE, 0);
+	if (get) {
+		fb_expect_payload(fb, VU_VHOST_USER_GET_INFLIGHT_FD, FB_FLAGS, &in, sizeof(in));
+		in.mmap_size = IF_REGION;
+		fd = fb_reply_memfd(fb, VU_VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), IF_REGION);
+	} else {
+		in.mmap_size = IF_REGION;
+		fb_expect_payload(fb, VU_VHOST_USER_SET_INFLIGHT_FD, FB_FLAGS_ACK, &in, sizeof(in));
+		fb_ack(fb, VU_VHOST_USER_SET_INFLIGHT_FD, 0);
+	}
+	wire_script_vrings(fb, 2, base);
+	fb_close(fb);
+	return fd;
+}
+
+/* fb's first message `request`, or NULL. */
+static const struct fb_rx *
+inflight_rx(const struct fake_backend *fb, uint32_t request)
+{
+	for (unsigned int i = 0; i < fb_nrx(fb); i++)
+		if (fb_rx(fb, i)->hdr.request == request)
+			return fb_rx(fb, i);
+	return NULL;
+}
+
+/*
+ * INFLIGHT_SHMFD: the first backend is asked for the region (GET_INFLIGHT_FD, after the
+ * memory table, before the rings); the next one gets the same file back (SET_INFLIGHT_FD)
+ * with the same description, the rings' bases staying the used indexes (the backend adds
+ * what is in flight); one that does not offer it hears of neither message, and the one
+ * after it gets the region still. Closing the device frees it (fd count).
+ */
+static void
+test_device_server_inflight(void **state)
+{
+	const uint8_t dok = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK |
+		VU_STATUS_DRIVER_OK;
+	const uint32_t zero[2] = { 0, 0 }, resumed[2] = { 0, 5 };
+	struct sctx *c = *state;
+	struct fake_backend *fb[4];
+	struct vu_split_ring tx;
+	struct vu_device *dev;
+	const struct fb_rx *rx;
+	struct stat given;
+	int memfd, region_fd;
+
+	assert_int_equal(vu_inflight_split_queue_size(IF_QSIZE) * IF_QUEUES, IF_REGION);
+	dev = wire_device(c, TIMEOUT_MS, &memfd);
+	assert_int_equal(vu_device_set_status(dev, dok), 0);
+	fb[0] = fb_create_client(c->path);
+	region_fd = inflight_script(fb[0], true, zero);
+	assert_true(region_fd >= 0);
+	backend_comes_and_goes(dev, fb[0]);
+
+	/* Five Tx buffers used when the backend went: the next starts from there. */
+	vu_split_ring_init(&tx, w_ring[1], 256);
+	tx.used->idx = 5;
+	fb[1] = fb_create_client(c->path);
+	inflight_script(fb[1], false, resumed);
+	backend_comes_and_goes(dev, fb[1]);
+	rx = inflight_rx(fb[1], VU_VHOST_USER_SET_INFLIGHT_FD);
+	assert_non_null(rx);
+	assert_int_equal(rx->nfds, 1);
+	assert_int_equal(fstat(region_fd, &given), 0);
+	assert_int_equal(rx->fd_ino[0], given.st_ino);
+	assert_int_equal(rx->fd_dev[0], given.st_dev);
+
+	/* Fallback: a backend without it; the old sequence, no inflight message. */
+	fb[2] = fb_create_client(c->path);
+	fb_script_handshake(fb[2], W_FEATURES | F_PROTO, P_ACK, 0);
+	fb_expect_u64(fb[2], VU_VHOST_USER_SET_FEATURES, FB_FLAGS_ACK,
+		      W_BACKEND_FEATURES | F_PROTO);
+	fb_ack(fb[2], VU_VHOST_USER_SET_FEATURES, 0);
+	fb_expect(fb[2], VU_VHOST_USER_SET_MEM_TABLE, FB_FLAGS_ACK);
+	fb_ack(fb[2], VU_VHOST_USER_SET_MEM_TABLE, 0);
+	wire_script_vrings(fb[2], 2, resumed);
+	fb_close(fb[2]);
+	backend_comes_and_goes(dev, fb[2]);
+	fb[3] = fb_create_client(c->path);
+	inflight_script(fb[3], false, resumed);
+	backend_comes_and_goes(dev, fb[3]);
+	rx = inflight_rx(fb[3], VU_VHOST_USER_SET_INFLIGHT_FD);
+	assert_non_null(rx);
+	assert_int_equal(rx->fd_ino[0], given.st_ino);
+
+	assert_int_equal(vu_device_set_status(dev, 0), 0);
+	vu_device_destroy(dev);
+	for (int i = 0; i < 4; i++)
+		fb_destroy(fb[i]);
+	close(memfd);
+	assert_int_equal(tu_count_fds(), c->fds_before);
+}
+
 int
 main(void)
 {
@@ -568,6 +689,7 @@ main(void)
 		S(test_device_server_on_the_wire),
 		S(test_device_server_status_replay),
 		S(test_device_silent_backend_one_timeout),
+		S(test_device_server_inflight),
 	};
 #undef S
 

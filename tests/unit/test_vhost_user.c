@@ -31,7 +31,7 @@
 #define P_NET_MTU (1ull << VU_VHOST_USER_PROTOCOL_F_NET_MTU)
 #define F_MTU (1ull << 3) /* VIRTIO_NET_F_MTU */
 /* Protocol features a backend may offer that the frontend must not take. */
-#define P_OTHERS ((1ull << 1) | (1ull << 2) | (1ull << 6) | (1ull << 12) | (1ull << 40))
+#define P_OTHERS ((1ull << 1) | (1ull << 2) | (1ull << 6) | (1ull << 11) | (1ull << 40))
 
 #define TIMEOUT_MS 2000 /* never reached by a working exchange */
 #define SHORT_TIMEOUT_MS 300
