@@ -56,7 +56,7 @@ KNOWN_FEATURES = sum(1 << b for b in (0, 1, 3, 5, 7, 8, 11, 12, 15, 16, 17, 18, 
                                       28, 29, 32, 34, 35))
 F_PROTOCOL_FEATURES = 30        # VHOST_USER_F_PROTOCOL_FEATURES, vhost-user's own bit
 # protocol features it knows: MQ, REPLY_ACK, NET_MTU, BACKEND_REQ, CONFIG, RESET_DEVICE, STATUS
-PF_KNOWN = 0x12239
+PF_KNOWN = 0x13239   # MQ REPLY_ACK NET_MTU BACKEND_REQ CONFIG INFLIGHT_SHMFD RESET_DEVICE STATUS
 
 
 class Evil(LineProcess):

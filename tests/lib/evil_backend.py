@@ -40,7 +40,11 @@ crash) or use class EvilBackend in-process (tests/soak/server_soak.py).
   --refuse-config       answer GET_CONFIG with an empty payload (the spec's refusal)
 
 Protocol features it serves when offered (--protocol-features): MQ, REPLY_ACK, NET_MTU,
-BACKEND_REQ (it keeps the channel SET_BACKEND_REQ_FD passes), CONFIG, RESET_DEVICE, STATUS.
+BACKEND_REQ (it keeps the channel SET_BACKEND_REQ_FD passes), CONFIG, RESET_DEVICE, STATUS,
+INFLIGHT_SHMFD (split rings: GET_INFLIGHT_FD answered with a memfd of the spec's layout,
+every buffer taken marked in flight and cleared once used, in the spec's order; a ring
+started with a region from SET_INFLIGHT_FD resubmits what was in flight, oldest first;
+packed rings: GET_INFLIGHT_FD answered with an empty region).
 
 Commands, one per line on stdin; each is answered on stdout by 'ok <command> [detail]' or
 'err <command>: <why>'.  Spontaneous lines start with 'event: ' ('event: listening',
@@ -69,6 +73,14 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
                         id no buffer has (what a device leaves there is undefined)
   tx_bad_used_idx       split: move the Tx ring's used->idx 1000 entries ahead
   tx_dup                complete one Tx buffer twice
+  rx_tagged N           deliver N frames whose first 4 payload bytes carry a sequence
+                        number (counting on from the last one delivered)
+  tx_take N [S]         take N Tx buffers (S seconds at most) and hold them, in flight
+  tx_complete K...      complete the held buffers K (their order of taking, from 0), in
+                        the order given: 'ok tx_complete <tags>', the tags they carried
+  tx_tags [S]           complete every Tx buffer made available (resubmitted ones first):
+                        'ok tx_tags <n> <tags>' (tags in completion order, '-' for none)
+  inflight              'ok inflight <region bytes> resubmitted=<n> [q<i>=<heads in flight>]'
   stats                 'ok stats rx=<frames delivered> tx=<buffers reaped> ...
                         rx_events=<used entries written on the Rx ring, plus used indexes
                         corrupted>': each one the frontend must account for, as a frame
@@ -107,6 +119,15 @@ from vhost_user_wire import (
     VIRTIO_NET_F_MRG_RXBUF, Closed, recv_msg, send_msg)
 
 PF_BACKEND_REQ, PF_CONFIG, PF_STATUS = 5, 9, 16
+PF_INFLIGHT_SHMFD = 12
+# GET/SET_INFLIGHT_FD payload: mmap_size, mmap_offset, num_queues, queue_size, padding
+INFLIGHT_MSG = struct.Struct("<QQHHI")
+# split region header: features, version, desc_num, last_batch_head, used_idx; then per
+# descriptor head: inflight, padding[5], next, counter (spec, "Inflight I/O tracking")
+INFLIGHT_HDR = struct.Struct("<QHHHH")
+INFLIGHT_DESC = struct.Struct("<B5xHQ")
+INFLIGHT_ALIGN = 64
+INFLIGHT_VERSION = 1
 BACKEND_CONFIG_CHANGE_MSG = 2
 STATUS_FEATURES_OK, STATUS_NEEDS_RESET = 0x8, 0x40
 CONFIG_HDR = struct.Struct("<III")     # offset, size, flags before the window
@@ -179,6 +200,94 @@ class Memory:
         mm[o:o + len(data)] = data
 
 
+# ---------------------------------------------------------------- inflight region
+
+def inflight_queue_bytes(queue_size):
+    """One split ring's share of the region: header and descriptors, 64-byte aligned."""
+    n = INFLIGHT_HDR.size + INFLIGHT_DESC.size * queue_size
+    return (n + INFLIGHT_ALIGN - 1) // INFLIGHT_ALIGN * INFLIGHT_ALIGN
+
+
+class Inflight:
+    """The inflight region (split layout), mmapped from fd; survives this process, since
+    the frontend keeps the fd and gives it to the next backend."""
+
+    def __init__(self, fd, size, offset, num_queues, queue_size):
+        self.mm = mmap.mmap(fd, size + offset, mmap.MAP_SHARED,
+                            mmap.PROT_READ | mmap.PROT_WRITE)
+        self.offset, self.size = offset, size
+        self.num_queues, self.queue_size = num_queues, queue_size
+        self.per_queue = inflight_queue_bytes(queue_size)
+
+    def close(self):
+        try:
+            self.mm.close()
+        except (BufferError, ValueError):
+            pass
+
+    def _hdr(self, q):
+        return self.offset + q * self.per_queue
+
+    def _desc(self, q, head):
+        return self._hdr(q) + INFLIGHT_HDR.size + INFLIGHT_DESC.size * head
+
+    def header(self, q):
+        return INFLIGHT_HDR.unpack_from(self.mm, self._hdr(q))
+
+    def _set_hdr(self, q, last_batch_head=None, used_idx=None, version=None):
+        feat, ver, num, lbh, used = self.header(q)
+        ver = ver if version is None else version
+        lbh = lbh if last_batch_head is None else last_batch_head
+        used = used if used_idx is None else used_idx
+        self.mm[self._hdr(q):self._hdr(q) + INFLIGHT_HDR.size] = INFLIGHT_HDR.pack(
+            feat, ver, num if version is None else self.queue_size, lbh, used)
+
+    def desc(self, q, head):
+        return INFLIGHT_DESC.unpack_from(self.mm, self._desc(q, head))
+
+    def _set_desc(self, q, head, inflight, counter):
+        o = self._desc(q, head)
+        self.mm[o:o + INFLIGHT_DESC.size] = INFLIGHT_DESC.pack(inflight, 0, counter)
+
+    def take(self, q, head, counter):
+        """Before the buffer is used: "inflight = 1", with its order of taking."""
+        self._set_desc(q, head, 1, counter)
+
+    def pre_put(self, q, head):
+        """Before the used entry: "last_batch_head = head"."""
+        self._set_hdr(q, last_batch_head=head)
+
+    def post_put(self, q, head, used_idx):
+        """After used->idx is published: "inflight = 0", then "used_idx = used->idx"."""
+        _i, _n, counter = self.desc(q, head)
+        self._set_desc(q, head, 0, counter)
+        self._set_hdr(q, used_idx=used_idx)
+
+    def recover(self, q, ring_used_idx):
+        """A ring starting on a region: the heads still in flight, oldest first, and the
+        next counter. A region never used gets its version; one whose last completion
+        was published (used->idx moved) but not cleared is cleared now."""
+        _f, version, _num, lbh, used_idx = self.header(q)
+        if version == 0:
+            self._set_hdr(q, version=INFLIGHT_VERSION)
+            return [], 0
+        if used_idx != ring_used_idx:
+            _i, _n, counter = self.desc(q, lbh)
+            self._set_desc(q, lbh, 0, counter)
+            self._set_hdr(q, used_idx=ring_used_idx)
+        held = []
+        for head in range(self.queue_size):
+            inflight, _n, counter = self.desc(q, head)
+            if inflight:
+                held.append((counter, head))
+        held.sort()
+        nxt = held[-1][0] + 1 if held else 0
+        return [h for _c, h in held], nxt
+
+    def heads(self, q):
+        return [h for h in range(self.queue_size) if self.desc(q, h)[0]]
+
+
 # ---------------------------------------------------------------- rings
 
 class Ring:
@@ -199,6 +308,11 @@ class Ring:
         # packed: next slot to read / write, and their wrap counters
         self.avail_slot = self.used_slot = 0
         self.avail_wrap = self.used_wrap = True
+        # split with INFLIGHT_SHMFD: the region, heads to resubmit, the next counter
+        self.inflight = None
+        self.resubmit = []
+        self.resubmitted = 0
+        self.counter = 0
 
     def close_fds(self):
         for fd in (self.kick, self.call):
@@ -217,6 +331,17 @@ class Ring:
         else:
             self.last_avail = self.used_idx = self.base & 0xffff
 
+    def recover(self, mem):
+        """Start from the inflight region rather than the base: "last_avail_idx =
+        used_idx + inflight count", the buffers in flight resubmitted first."""
+        if self.inflight is None or self.packed:
+            return
+        used_idx, = mem.read(self.used + 2, "<H")
+        self.resubmit, self.counter = self.inflight.recover(self.index, used_idx)
+        self.resubmitted = len(self.resubmit)
+        self.used_idx = used_idx
+        self.last_avail = (used_idx + len(self.resubmit)) & 0xffff
+
     def get_base(self):
         if self.packed:
             return self.avail_slot | (int(self.avail_wrap) << 15)
@@ -228,10 +353,16 @@ class Ring:
 
     def split_pop(self, mem):
         """Next available chain: (head, [(addr, len, flags), ...]) or None."""
-        if self.split_avail_idx(mem) == self.last_avail:
-            return None
-        head = mem.read(self.avail + 4 + 2 * (self.last_avail % self.num), "<H")[0]
-        self.last_avail = (self.last_avail + 1) & 0xffff
+        if self.resubmit:
+            head = self.resubmit.pop(0)
+        else:
+            if self.split_avail_idx(mem) == self.last_avail:
+                return None
+            head = mem.read(self.avail + 4 + 2 * (self.last_avail % self.num), "<H")[0]
+            if self.inflight is not None:
+                self.inflight.take(self.index, head, self.counter)
+                self.counter += 1
+            self.last_avail = (self.last_avail + 1) & 0xffff
         chain, i = [], head
         for _ in range(self.num):
             addr, ln, flags, nxt = mem.read(self.desc + 16 * i, "<QIHH")
@@ -243,6 +374,15 @@ class Ring:
 
     def split_push(self, mem, entries, publish=True):
         """Write used entries [(id, len)]; publish them with one used->idx store."""
+        if self.inflight is not None and publish:
+            # tracked: one entry at a time, each in the spec's order
+            for id_, ln in entries:
+                self.inflight.pre_put(self.index, id_)
+                mem.write(self.used + 4 + 8 * (self.used_idx % self.num), "<II", id_, ln)
+                self.used_idx = (self.used_idx + 1) & 0xffff
+                mem.write(self.used + 2, "<H", self.used_idx)
+                self.inflight.post_put(self.index, id_, self.used_idx)
+            return
         for id_, ln in entries:
             mem.write(self.used + 4 + 8 * (self.used_idx % self.num), "<II", id_, ln)
             self.used_idx = (self.used_idx + 1) & 0xffff
@@ -336,6 +476,10 @@ class EvilBackend:
         self.status = 0
         self.status_log = []
         self.resets = 0
+        if getattr(self, "inflight", None) is not None:
+            self.inflight.close()
+        self.inflight = None
+        self.held = []
         if getattr(self, "channel", None) is not None:
             self.channel.close()
         self.channel = None
@@ -420,6 +564,9 @@ class EvilBackend:
             r.close_fds()
         self.mem.close()
         self.rings = {}
+        if self.inflight is not None:
+            self.inflight.close()
+            self.inflight = None
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -502,6 +649,8 @@ class EvilBackend:
                 self.reply(req, b"")
             else:
                 self.reply(req, CONFIG_HDR.pack(offset, size, 0) + space[offset:offset + size])
+        elif req == REQ["GET_INFLIGHT_FD"]:
+            self.get_inflight(payload)
         elif req == REQ["GET_VRING_BASE"]:
             idx, _ = st()
             r = self.ring(idx)
@@ -535,6 +684,8 @@ class EvilBackend:
                         os.close(r.kick)
                     r.kick = fd
                     r.start(self.packed)
+                    r.inflight = self.inflight
+                    r.recover(self.mem)
                     self.quiet_ring(r)
                     if not self.features & (1 << F_PROTOCOL_FEATURES):
                         r.enabled = True
@@ -542,6 +693,11 @@ class EvilBackend:
                     if r.call is not None:
                         os.close(r.call)
                     r.call = fd
+            elif req == REQ["SET_INFLIGHT_FD"] and fds:
+                size, offset, nq, qs, _pad = INFLIGHT_MSG.unpack_from(payload)
+                if self.inflight is not None:
+                    self.inflight.close()
+                self.inflight = Inflight(fds[0], size, offset, nq, qs)
             elif req == REQ["SET_VRING_ENABLE"]:
                 idx, num = st()
                 self.ring(idx).enabled = bool(num)
@@ -567,6 +723,28 @@ class EvilBackend:
         if not self.ready_said and self.ready():
             self.ready_said = True
             self.say("event: ready")
+
+    def resubmitted(self):
+        return sum(r.resubmitted for r in self.rings.values())
+
+    def get_inflight(self, payload):
+        """GET_INFLIGHT_FD: a zeroed memfd for the rings asked about (split); an empty
+        answer for packed rings, whose layout this backend does not keep."""
+        _size, _off, nq, qs, _pad = INFLIGHT_MSG.unpack_from(payload)
+        if self.packed:
+            self.send_msg(REQ["GET_INFLIGHT_FD"], INFLIGHT_MSG.pack(0, 0, nq, qs, 0))
+            return
+        size = nq * inflight_queue_bytes(qs)
+        fd = os.memfd_create("evil-inflight", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            if self.inflight is not None:
+                self.inflight.close()
+            self.inflight = Inflight(fd, size, 0, nq, qs)
+            self.send_msg(REQ["GET_INFLIGHT_FD"], INFLIGHT_MSG.pack(size, 0, nq, qs, 0),
+                          fds=(fd,))
+        finally:
+            os.close(fd)
 
     def config_bytes(self):
         mac, status, pairs, mtu = self.config
@@ -667,10 +845,12 @@ class EvilBackend:
             head, chain = got
             r.split_push(self.mem, [(head, length)], publish)
 
-    def rx(self, n, length=64, num_buffers=1, extra_len=0):
+    def rx(self, n, length=64, num_buffers=1, extra_len=0, first_tag=None):
         self._need_ready()
         frame = self._frame(length)
-        for _ in range(n):
+        for k in range(n):
+            if first_tag is not None:
+                frame = frame[:14] + struct.pack("<I", first_tag + k) + frame[18:]
             got = self._pop_rx()
             chain = got[2] if self.packed else got[1]
             addr, cap, _fl = chain[0]
@@ -845,6 +1025,53 @@ class EvilBackend:
             return len(ids)
         return self._tx_complete_for(seconds, batch)
 
+    def _tx_tag(self, chain):
+        """The sequence number a tagged frame carries (rx_tagged), or -1."""
+        data = b""
+        for addr, ln, _fl in chain:
+            mm, o = self.mem.at(addr, ln)
+            data += bytes(mm[o:o + ln])
+        at = self.hdr_len + 14
+        return struct.unpack_from("<I", data, at)[0] if len(data) >= at + 4 else -1
+
+    def _tx_done(self, head, chain):
+        r = self.rings[1]
+        if self.packed:
+            raise RuntimeError("the tagged Tx commands are for split rings")
+        r.split_push(self.mem, [(head, 0)])
+        return self._tx_tag(chain)
+
+    def tx_take(self, n, seconds=5.0):
+        """Take n Tx buffers and hold them: in flight until tx_complete."""
+        self._need_ready()
+        deadline = time.monotonic() + seconds
+        while len(self.held) < n:
+            got = self.tx_pop(timeout=max(deadline - time.monotonic(), 0))
+            if got is None:
+                raise RuntimeError("%d Tx buffers taken of %d" % (len(self.held), n))
+            self.held.append(got)
+        return len(self.held)
+
+    def tx_complete(self, ks):
+        tags = []
+        for k in ks:
+            if k >= len(self.held) or self.held[k] is None:
+                raise RuntimeError("no held Tx buffer %d" % k)
+            tags.append(self._tx_done(*self.held[k]))
+            self.held[k] = None
+        self.tx_reaped += len(tags)
+        return tags
+
+    def tx_tags(self, seconds=0.0):
+        self._need_ready()
+        tags = []
+
+        def one(got):
+            tags.append(self._tx_done(*got))
+            return 1
+        self._tx_complete_for(seconds, one)
+        return tags
+
     def tx_bad_id(self, n):
         self._need_ready()
         r = self.rings[1]
@@ -916,6 +1143,25 @@ class EvilBackend:
                 return "ok rx_bad_used_idx %d" % self.bad_used_idx(0, cmd)
             if cmd == "rx_bad_wrap":
                 return "ok rx_bad_wrap %d" % self.rx_bad_wrap()
+            if cmd == "rx_tagged":
+                n = self.rx(ints[0], first_tag=ints[1] if len(ints) > 1 else 0)
+                return "ok rx_tagged %d" % n
+            if cmd == "tx_take":
+                return "ok tx_take %d" % self.tx_take(ints[0], float(args[1])
+                                                      if len(args) > 1 else 5.0)
+            if cmd == "tx_complete":
+                tags = self.tx_complete(ints)
+                return "ok tx_complete %s" % " ".join(str(t) for t in tags)
+            if cmd == "tx_tags":
+                tags = self.tx_tags(float(args[0]) if args else 0.0)
+                return "ok tx_tags %d %s" % (len(tags), " ".join(str(t) for t in tags) or "-")
+            if cmd == "inflight":
+                if self.inflight is None:
+                    return "ok inflight 0 resubmitted=0"
+                parts = ["q%d=%s" % (q, ",".join(str(h) for h in self.inflight.heads(q)) or "-")
+                         for q in range(self.inflight.num_queues)]
+                return "ok inflight %d resubmitted=%d %s" % (
+                    self.inflight.size, self.resubmitted(), " ".join(parts))
             if cmd == "tx_bad_id":
                 return "ok tx_bad_id %d" % self.tx_bad_id(ints[0] if ints else 1)
             if cmd == "tx_dup":
