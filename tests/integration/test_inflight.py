@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Integration tests: lossless reconnect with vhost-user INFLIGHT_SHMFD (issue 28, point 5).
+
+    frontend  dpdk-testpmd -d librte_net_vuser.so --vdev virtio_user0,path=<sock>,server=1,
+              packed_vq=0,in_order=0 in io forwarding: every frame it receives goes out
+    backends  tests/lib/evil_backend.py --client, offering INFLIGHT_SHMFD or not: it
+              delivers frames carrying a sequence number, takes the Tx buffers they come
+              back in, completes some out of order and is killed with others in flight; the
+              next one resubmits them from the region; DPDK 22.11's net_vhost and
+              net_virtio_user, to see what they offer and use
+
+A frame is lost when no backend ever completes its Tx buffer, and doubled when two do:
+the cases compare the sequence numbers of every Tx completion, across backends, with
+those delivered.
+
+    python3 -m pytest tests/integration/test_inflight.py -k out_of_order
+"""
+
+import re
+
+import pytest
+
+import dpdkapp
+import vhostpeer
+from dpdkapp import wait_until
+from test_faults import Env, link, wait_ipackets
+
+CASE_TIMEOUT = 90
+
+PF_MQ, PF_REPLY_ACK, PF_INFLIGHT_SHMFD, PF_STATUS = 0, 3, 12, 16
+F_PROTOCOL_FEATURES, F_VERSION_1 = 30, 32
+# no IN_ORDER: completing buffers out of order is legal then
+FEATURES = (1 << F_VERSION_1) | (1 << F_PROTOCOL_FEATURES)
+PF_TRACKED = (1 << PF_MQ) | (1 << PF_REPLY_ACK) | (1 << PF_INFLIGHT_SHMFD)
+PF_UNTRACKED = (1 << PF_MQ) | (1 << PF_REPLY_ACK)
+LAYOUT = ",packed_vq=0,in_order=0,mrg_rxbuf=0"
+FRAMES = 16
+# DPDK 22.11's frontend (drivers/net/virtio/virtio_user/vhost_user.c) asks for these only
+DPDK_FRONTEND_PF = (1 << PF_MQ) | (1 << PF_REPLY_ACK) | (1 << PF_STATUS)
+
+
+def backend(env, pf):
+    be = env.evil(["--client", "--features", hex(FEATURES), "--protocol-features", hex(pf)])
+    be.cmd("wait_ready 15")
+    return be
+
+
+def negotiated_pf(be):
+    m = re.search(r"^ok features 0x[0-9a-f]+ protocol 0x([0-9a-f]+)$", be.cmd("features"))
+    assert m, "no features answer"
+    return int(m.group(1), 16)
+
+
+def tags(answer, cmd):
+    """The sequence numbers a tx_complete / tx_tags answer lists."""
+    words = answer.split()
+    assert words[:2] == ["ok", cmd], answer
+    nums = words[3:] if cmd == "tx_tags" else words[2:]
+    return [int(w) for w in nums if w != "-"]
+
+
+def frontend_up(env):
+    fe = env.frontend(LAYOUT, mode="io", server=True)
+    fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
+    fe.start_forwarding()
+    return fe
+
+
+def first_round(env, fe, pf, complete):
+    """A backend delivers FRAMES tagged frames, takes the FRAMES Tx buffers they come back
+    in, completes those at `complete` (positions in its order of taking) and is killed
+    with the others in flight. Returns the tags it completed."""
+    a = backend(env, pf)
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+    assert negotiated_pf(a) == pf, "protocol features 0x%x, offered 0x%x" % (
+        negotiated_pf(a), pf)
+    assert a.cmd("rx_tagged %d 0" % FRAMES) == "ok rx_tagged %d" % FRAMES
+    wait_ipackets(env, fe, FRAMES)
+    assert a.cmd("tx_take %d" % FRAMES) == "ok tx_take %d" % FRAMES
+    done = tags(a.cmd("tx_complete " + " ".join(str(k) for k in complete)), "tx_complete")
+    assert len(done) == len(complete)
+    a.kill()
+    wait_until(lambda: link(fe) == "DOWN", 3, interval=0.05, what="link down")
+    return done
+
+
+def second_round(env, fe, pf, done_before):
+    """The next backend: every frame the first one left in flight completes once, none
+    twice; then FRAMES more go through it, counted exactly."""
+    b = backend(env, pf)
+    wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+    got = tags(b.cmd("tx_tags 0.5"), "tx_tags")
+    every = sorted(done_before + got)
+    assert every == list(range(FRAMES)), (
+        "Tx completions across the reconnect: first backend %s, second %s; lost %s, "
+        "twice %s" % (done_before, got, sorted(set(range(FRAMES)) - set(every)),
+                      sorted({t for t in every if every.count(t) > 1})))
+    assert b.cmd("rx_tagged %d %d" % (FRAMES, FRAMES)) == "ok rx_tagged %d" % FRAMES
+    wait_ipackets(env, fe, 2 * FRAMES)
+    got = tags(b.cmd("tx_tags 0.5"), "tx_tags")
+    assert sorted(got) == list(range(FRAMES, 2 * FRAMES)), "after the reconnect: %s" % got
+    s = fe.stats()
+    assert (s["opackets"], s["oerrors"], s["ierrors"]) == (2 * FRAMES, 0, 0), s
+    return b
+
+
+def test_out_of_order_reconnect(env):
+    """INFLIGHT_SHMFD negotiated (as the backends saw it); the first backend completes
+    every other Tx buffer, the later ones first, and dies with 8 in flight: the next one
+    is handed the region (one line each way in the frontend's log) and resubmits those 8,
+    and nothing is lost or doubled."""
+    fe = frontend_up(env)
+    complete = list(range(FRAMES - 1, 0, -2))   # 15, 13, ..., 1
+    done = first_round(env, fe, PF_TRACKED, complete)
+    assert sorted(done) == list(range(1, FRAMES, 2)), done
+    b = second_round(env, fe, PF_TRACKED, done)
+    assert negotiated_pf(b) == PF_TRACKED
+    assert re.search(r"^ok inflight \d+ resubmitted=%d " % (FRAMES // 2), b.cmd("inflight"))
+    out = fe.output()
+    assert len(re.findall(r"inflight region of \d+ bytes from \S+ for 2 rings of 256", out)) == 1
+    assert len(re.findall(r"inflight region of \d+ bytes handed to", out)) == 1
+
+
+def test_in_order_reconnect_untracked(env):
+    """The fallback: a backend that does not offer INFLIGHT_SHMFD hears of no region, and
+    one that completes in order loses nothing across a kill, resuming at the used index."""
+    fe = frontend_up(env)
+    done = first_round(env, fe, PF_UNTRACKED, list(range(FRAMES // 2)))
+    assert done == list(range(FRAMES // 2)), done
+    b = second_round(env, fe, PF_UNTRACKED, done)
+    assert b.cmd("inflight") == "ok inflight 0 resubmitted=0"
+    assert "inflight region" not in fe.output()
+
+
+def test_dpdk_peers(env, vhost_backends, frontends, sock_dir):
+    """What DPDK 22.11 does with INFLIGHT_SHMFD: net_vhost does not offer it (our
+    frontend's line names what it offered), so nothing is asked and traffic runs as
+    before; DPDK's net_virtio_user does not take it from a backend that offers it."""
+    be = vhost_backends.own_listener("%s/inflight-vhost.sock" % sock_dir)
+    fe = frontends("inflight-frontend", "vuser", "path=%s,packed_vq=0" % be.sock,
+                   vhostpeer.app_args(), log_levels=["pmd.net.vuser:info"])
+    try:
+        fe.wait_ready(30)
+        fe.assert_driver("net_vuser")
+        vhostpeer.enable_tx_retry(fe, vhostpeer.SINK)
+        wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
+        m = re.findall(r"protocol features 0x([0-9a-f]+) \(offered 0x([0-9a-f]+)\)",
+                       fe.output())
+        assert len(m) == 1, "handshake lines: %s" % m
+        taken, offered = (int(v, 16) for v in m[0])
+        assert not offered & (1 << PF_INFLIGHT_SHMFD), "net_vhost offers 0x%x" % offered
+        assert not taken & (1 << PF_INFLIGHT_SHMFD)
+        assert "inflight region" not in fe.output()
+        for sender, receiver in ((fe, be), (be, fe)):
+            _s, _r, bad = vhostpeer.send_counted(sender, receiver, 2)
+            assert not bad, "; ".join(bad)
+    finally:
+        vhost_backends.discard(be)
+
+    evil = env.evil(["--features", hex(FEATURES), "--protocol-features",
+                     hex(PF_TRACKED | (1 << PF_STATUS))])
+    dpdk = frontends("inflight-dpdk", "dpdk", "path=%s,packed_vq=0" % env.sock(),
+                     vhostpeer.app_args())
+    dpdk.wait_ready(30)
+    evil.cmd("wait_ready 15")
+    pf = negotiated_pf(evil)
+    assert pf == DPDK_FRONTEND_PF, "net_virtio_user took 0x%x" % pf
+    assert evil.cmd("inflight") == "ok inflight 0 resubmitted=0"
+    dpdkapp.kill_all([dpdk])
+
+
+@pytest.fixture(scope="module")
+def module_env(log_dir, request):
+    env = Env(log_dir, request.config.getoption("verbose") > 0)
+    yield env
+    env.cleanup()
