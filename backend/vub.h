@@ -85,9 +85,10 @@ struct vub_pkt {
 	uint32_t len;	  /* frame bytes, without the virtio-net header */
 	uint32_t hdr_len; /* virtio-net header bytes in front of the frame */
 	uint16_t niov;
-	uint16_t nchains;      /* more than one only with mergeable Rx buffers */
-	uint16_t avail_before; /* where the ring stood before begin (for abort), */
-	bool wrap_before;      /* with its packed-ring wrap counter */
+	uint16_t nchains;	  /* more than one only with mergeable Rx buffers */
+	uint16_t avail_before;	  /* where the ring stood before begin (for abort), */
+	bool wrap_before;	  /* with its packed-ring wrap counter */
+	uint16_t resubmit_before; /* and its resubmission list (inflight tracking) */
 	/* Offloads: dequeue, what the frontend's header asks (checked against the features:
 	 * anything not negotiated or out of the frame is cleared, logged once per ring);
 	 * enqueue, what vub_enqueue_end writes (zero unless vub_enqueue_offload set it). */

@@ -27,6 +27,8 @@
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) |        \
 	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_STATUS) | \
 	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_CONFIG) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+/* The inflight region travels as an fd: only over a transport that passes them. */
+#define VUB_PROTOCOL_FEATURES_FDS VU_BIT(VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)
 
 /* Spinning on a ring the data path holds: it holds it for one burst. */
 static inline void
@@ -175,6 +177,12 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->driver_event = NULL;
 	vq->device_event = NULL;
 	vq->addr_set = false;
+	vq->inflight = NULL;
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nresubmit = 0;
+	vq->resubmit_pos = 0;
+	vq->batch_len = 0;
 }
 
 /* Rings, features, memory and status back to their initial state; the connection, the
@@ -186,6 +194,7 @@ vub_dev_reset(struct vub_dev *dev)
 	vub_dev_lock_all(dev);
 	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++)
 		vub_vq_reset(&dev->vqs[i]);
+	vub_inflight_unmap(dev);
 	vub_mem_unmap_all(dev);
 	dev->features = 0;
 	dev->features_refused = false;
@@ -263,7 +272,10 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 	if (dev->queue_pairs > 1)
 		dev->offered |= VU_BIT(VU_NET_F_MQ);
 	dev->offered_protocol = VUB_PROTOCOL_FEATURES;
+	if (t->ops->passes_fds)
+		dev->offered_protocol |= VUB_PROTOCOL_FEATURES_FDS;
 	dev->backend_fd = -1;
+	dev->inflight.fd = -1;
 	dev->link_up = true;
 	dev->has_mac = params->has_mac;
 	memcpy(dev->mac, params->mac, sizeof(dev->mac));

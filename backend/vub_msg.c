@@ -26,6 +26,7 @@ typedef int (*vub_msg_fn)(struct vub_dev *dev, struct vu_vhost_msg *msg,
 #define VUB_SIZE_U64 ((int)sizeof(uint64_t))
 #define VUB_SIZE_STATE ((int)sizeof(struct vu_vhost_vring_state))
 #define VUB_SIZE_ADDR ((int)sizeof(struct vu_vhost_vring_addr))
+#define VUB_SIZE_INFLIGHT ((int)sizeof(struct vu_vhost_inflight))
 #define VUB_SIZE_VARIES (-1) /* checked by the handler */
 
 struct vub_request {
@@ -52,12 +53,6 @@ vub_msg_vq(struct vub_dev *dev, const struct vu_vhost_msg *msg, uint32_t index)
 	VU_ERR("%s: %s names vring %u, the device has %u: refused", dev->name,
 	       vu_vhost_request_name(msg->hdr.request), index, vub_dev_nvrings(dev));
 	return NULL;
-}
-
-static bool
-vub_packed_negotiated(const struct vub_dev *dev)
-{
-	return dev->features & VU_BIT(VU_F_RING_PACKED);
 }
 
 static bool
@@ -368,6 +363,10 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 		return -EFAULT;
 	if (!vq->packed)
 		vub_split_resume(vq);
+	if (!vq->packed && vub_inflight_resume(vq) < 0)
+		VU_ERR("%s: vring %u: no memory to resubmit its buffers in flight: it goes on "
+		       "untracked from its used index",
+		       dev->name, vq->index);
 	vq->hdr_len = vu_net_hdr_size(dev->features);
 	vq->mrg = dev->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 	vq->indirect = dev->features & VU_BIT(VU_F_RING_INDIRECT_DESC);
@@ -512,6 +511,8 @@ static const struct vub_request vub_requests[] = {
 	VUB_REQ(SET_BACKEND_REQ_FD, NONE, ONE, false, vub_msg_set_backend_req_fd),
 	VUB_REQ(GET_CONFIG, VARIES, NONE, true, vub_msg_get_config),
 	VUB_REQ(SET_CONFIG, VARIES, NONE, false, vub_msg_set_config),
+	VUB_REQ(GET_INFLIGHT_FD, INFLIGHT, NONE, true, vub_msg_get_inflight_fd),
+	VUB_REQ(SET_INFLIGHT_FD, INFLIGHT, ONE, false, vub_msg_set_inflight_fd),
 	VUB_REQ(RESET_DEVICE, NONE, NONE, false, vub_reset_device),
 	VUB_REQ(SET_STATUS, U64, NONE, false, vub_msg_set_status),
 	VUB_REQ(GET_STATUS, NONE, NONE, true, vub_msg_get_status),

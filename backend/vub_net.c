@@ -74,6 +74,7 @@ vub_pkt_reset(const struct vub_vq *vq, struct vub_pkt *pkt)
 	pkt->niov = 0;
 	pkt->nchains = 0;
 	pkt->avail_before = vq->last_avail;
+	pkt->resubmit_before = vq->resubmit_pos;
 	pkt->wrap_before = vq->avail_wrap;
 }
 
@@ -81,6 +82,8 @@ vub_pkt_reset(const struct vub_vq *vq, struct vub_pkt *pkt)
 static void
 vub_ring_rewind(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
+	if (vq->inflight)
+		vub_split_inflight_rewind(vq, pkt);
 	vq->last_avail = pkt->avail_before;
 	vq->avail_wrap = pkt->wrap_before;
 }

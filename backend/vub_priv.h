@@ -74,6 +74,18 @@ struct vub_vq {
 	uint64_t avail_uaddr;
 	uint64_t used_uaddr;
 	int kick_fd;
+
+	/* INFLIGHT_SHMFD (split): this ring's part of the region, NULL untracked; the
+	 * buffers to resubmit first (ctl allocates them at start, the data path reads);
+	 * the used entries not yet published, linked through the region's next fields. */
+	struct vu_inflight_split *inflight;
+	uint64_t inflight_counter;
+	uint16_t *resubmit;
+	uint16_t nresubmit;
+	uint16_t resubmit_pos;
+	uint16_t batch_head;
+	uint16_t batch_tail;
+	uint16_t batch_len;
 };
 
 struct vub_dev {
@@ -101,6 +113,14 @@ struct vub_dev {
 	uint8_t mac[6];
 	uint16_t mtu;
 	struct vub_mem mem;
+	/* GET_INFLIGHT_FD's or SET_INFLIGHT_FD's region, fd -1: none. */
+	struct {
+		int fd;
+		void *addr;
+		uint64_t size;
+		uint16_t num_queues;
+		uint16_t queue_size;
+	} inflight;
 	struct vub_vq vqs[VUB_MAX_VRINGS];
 };
 
@@ -126,6 +146,12 @@ vub_has_protocol(const struct vub_dev *dev, unsigned int bit)
 	return dev->protocol & VU_BIT(bit);
 }
 
+static inline bool
+vub_packed_negotiated(const struct vub_dev *dev)
+{
+	return dev->features & VU_BIT(VU_F_RING_PACKED);
+}
+
 /* vub_config.c: the status, config and backend channel requests (vub_msg.c's table). */
 int vub_msg_set_status(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
 int vub_msg_get_status(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
@@ -133,6 +159,14 @@ int vub_msg_get_config(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_
 int vub_msg_set_config(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
 int vub_msg_set_backend_req_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
 			       struct vu_vhost_msg *reply);
+
+/* vub_inflight.c: the inflight region (INFLIGHT_SHMFD) and a split ring's restart on it. */
+int vub_msg_get_inflight_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
+			    struct vu_vhost_msg *reply);
+int vub_msg_set_inflight_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
+			    struct vu_vhost_msg *reply);
+void vub_inflight_unmap(struct vub_dev *dev);
+int vub_inflight_resume(struct vub_vq *vq);
 
 /* vub_mem.c: maps and translates; swapping a table in is the message handler's. */
 int vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem);
@@ -162,6 +196,7 @@ void vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total
 bool vub_split_flush(struct vub_vq *vq);
 bool vub_split_kicks(struct vub_vq *vq, bool on);
 void vub_split_resume(struct vub_vq *vq);
+void vub_split_inflight_rewind(struct vub_vq *vq, const struct vub_pkt *pkt);
 
 int vub_packed_translate(struct vub_vq *vq);
 int vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);

@@ -51,7 +51,7 @@ vub_split_resume(struct vub_vq *vq)
 }
 
 /* Head of the next available chain: 1, 0 when there is none, -EIO when the ring is
- * broken. */
+ * broken. Buffers a previous backend left in flight come first (vub_inflight_resume). */
 static int
 vub_split_next_head(struct vub_vq *vq, uint16_t *head)
 {
@@ -59,6 +59,10 @@ vub_split_next_head(struct vub_vq *vq, uint16_t *head)
 	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
 	uint16_t pending = (uint16_t)(idx - vq->last_avail);
 
+	if (vq->resubmit_pos < vq->nresubmit) {
+		*head = vq->resubmit[vq->resubmit_pos++];
+		return 1;
+	}
 	if (pending == 0)
 		return 0;
 	/* "A driver MUST NOT decrement the available idx": more entries than the ring has
@@ -170,6 +174,7 @@ broken:
 int
 vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 {
+	bool resubmitted = vq->resubmit_pos < vq->nresubmit;
 	uint16_t head;
 	int rc = vub_split_next_head(vq, &head);
 
@@ -178,8 +183,52 @@ vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 	rc = vub_split_walk(vq, head, writable, pkt, &pkt->chains[pkt->nchains]);
 	if (rc < 0)
 		return rc;
+	/* Inflight tracking: a chain taken is marked before it is used, with its order of
+	 * taking ("counter ... preserved for resubmission order"). */
+	if (vq->inflight && !resubmitted) {
+		vq->inflight->desc[head].counter = vq->inflight_counter++;
+		vq->inflight->desc[head].inflight = 1;
+	}
 	pkt->nchains++;
 	return 1;
+}
+
+/* A packet put back (abort, or Rx buffers too few): its chains taken from the available
+ * ring are no longer in flight; resubmitted ones (the first) go back on their list. */
+void
+vub_split_inflight_rewind(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	uint16_t again = (uint16_t)(vq->resubmit_pos - pkt->resubmit_before);
+
+	for (uint16_t i = again; i < pkt->nchains; i++)
+		vq->inflight->desc[pkt->chains[i].head].inflight = 0;
+	vq->resubmit_pos = pkt->resubmit_before;
+}
+
+/* Inflight tracking: "Set DescStateSplit.next of each descriptor entry in the batch to
+ * link them into a list" before the batch is published; the list ends at the next flush. */
+static inline void
+vub_split_batch_add(struct vub_vq *vq, uint16_t head)
+{
+	if (vq->batch_len++ == 0)
+		vq->batch_head = head;
+	else
+		vq->inflight->desc[vq->batch_tail].next = head;
+	vq->batch_tail = head;
+}
+
+/* After the batch's used->idx store: "Set the inflight field of each DescStateSplit entry
+ * in the batch to 0", then "Set used_idx to the idx value of used ring". */
+static void
+vub_split_batch_done(struct vub_vq *vq)
+{
+	struct vu_inflight_split *r = vq->inflight;
+	uint16_t h = vq->batch_head;
+
+	for (uint16_t k = 0; k < vq->batch_len; k++, h = r->desc[h].next)
+		r->desc[h].inflight = 0;
+	r->used_idx = vq->used_idx;
+	vq->batch_len = 0;
 }
 
 /* Used entries, visible to the frontend at the next flush. "len: The number of bytes
@@ -193,6 +242,8 @@ vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 		e->id = pkt->chains[i].head;
 		e->len = vub_chain_used(&pkt->chains[i], &total);
 		vq->used_idx++;
+		if (vq->inflight)
+			vub_split_batch_add(vq, e->id);
 	}
 }
 
@@ -217,12 +268,18 @@ vub_split_flush(struct vub_vq *vq)
 
 	if (vq->used_idx == old_idx)
 		return false;
+	/* "last_batch_head" names the batch before it is published: a backend killed after
+	 * the index store finds it there (vub_inflight_resume). */
+	if (vq->inflight)
+		vq->inflight->last_batch_head = vq->batch_head;
 	/* Release: the entries are visible before the index that covers them. */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	vq->published = vq->used_idx;
 	/* The driver's suppression fields are read after the index store (2.7.10's memory
 	 * barrier), else a driver that just asked for a notification could miss it. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq->inflight)
+		vub_split_batch_done(vq);
 	return vub_split_wants_call(vq, vq->used_idx, old_idx) && vub_vq_call(vq);
 }
 

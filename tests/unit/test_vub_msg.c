@@ -25,7 +25,8 @@
 #define VF_OFFERED_PROTOCOL                                                                  \
 	(VF_PROTOCOL | VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                       \
 	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_STATUS) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_CONFIG) | \
-	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                      \
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 #define VF_OFFERED                                                              \
 	(VF_FEATURES | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_F_RING_EVENT_IDX) | \
 	 VU_BIT(VU_F_IN_ORDER) | VU_BIT(VU_NET_F_STATUS))
