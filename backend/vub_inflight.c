@@ -39,7 +39,10 @@ vub_inflight_rings_stopped(const struct vub_dev *dev)
 static bool
 vub_inflight_shape_ok(const struct vub_dev *dev, const struct vu_vhost_inflight *in)
 {
-	return vub_inflight_rings_stopped(dev) && in->num_queues >= 1 &&
+	/* "Only valid if VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD protocol feature has been
+	 * successfully negotiated." */
+	return vub_has_protocol(dev, VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) &&
+		vub_inflight_rings_stopped(dev) && in->num_queues >= 1 &&
 		in->num_queues <= 2u * dev->queue_pairs && in->queue_size >= 1 &&
 		in->queue_size <= VUB_MAX_QUEUE_SIZE && !(in->queue_size & (in->queue_size - 1));
 }
@@ -81,7 +84,8 @@ vub_msg_get_inflight_fd(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu
 	reply->payload.inflight = in;
 	if (vub_packed_negotiated(dev) || !vub_inflight_shape_ok(dev, &in)) {
 		VU_WARN("%s: GET_INFLIGHT_FD for %u %s rings of %u: no region kept (only split "
-			"rings this device can have, asked before they start)",
+			"rings this device can have, asked before they start, with "
+			"INFLIGHT_SHMFD negotiated)",
 			dev->name, in.num_queues, vub_packed_negotiated(dev) ? "packed" : "split",
 			in.queue_size);
 		return 0;
