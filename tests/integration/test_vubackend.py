@@ -31,7 +31,9 @@ And once per frontend:
                    backend quits and a new one connects to the same frontend, 5 times
                    (the frontend resumes its rings where they are), then the frontend
                    quits and a new one listens, 5 times (the backend reconnects): exact
-                   counts both ways after each
+                   counts both ways after each; vuser asks the first backend for the
+                   INFLIGHT_SHMFD region and hands it to the next five (their lines
+                   counted), DPDK's frontend takes none
 
     offloads       both sides with UDP/TCP checksum offloads (split rings): the frontend
                    says it negotiated CSUM and GUEST_CSUM; exact counts both ways
@@ -432,6 +434,26 @@ def case_server_restarts(env, fe_kind):
     assert_clean_exit(env.stop_all())
 
 
+# INFLIGHT_SHMFD's region for one pair of 256-entry split rings (the spec's layout)
+INFLIGHT_BYTES = 2 * ((16 + 16 * 256 + 63) // 64 * 64)
+
+
+def check_inflight_handed(fe, bes, fe_kind):
+    """vuser asks the first backend for the inflight region and hands it to each one
+    after (both sides' lines, counted); DPDK's frontend takes no region."""
+    said = [len(re.findall(r"inflight region of %d bytes (for 2 rings of 256|from the "
+                           r"frontend)" % INFLIGHT_BYTES, be.output())) for be in bes]
+    if fe_kind.kind != "vuser":
+        assert said == [0] * len(bes), "backends' inflight lines %s" % said
+        return
+    assert said == [1] * len(bes), "backends' inflight lines %s" % said
+    assert "for 2 rings of 256" in bes[0].output()
+    out = fe.output()
+    assert len(re.findall(r"inflight region of %d bytes from " % INFLIGHT_BYTES, out)) == 1
+    assert len(re.findall(r"inflight region of %d bytes handed to " % INFLIGHT_BYTES,
+                          out)) == len(bes) - 1
+
+
 def case_client_restarts(env, fe_kind):
     """The frontend listens (server=1) and the backend connects (client=1): a backend
     and then RESTARTS more against one frontend, then RESTARTS new frontends against
@@ -441,8 +463,10 @@ def case_client_restarts(env, fe_kind):
     fe = env.frontend(fe_kind, sock, server=True, wait=False, tag="frontend0")
     dpdkapp.wait_until(lambda: os.path.exists(sock), LINK_TIMEOUT,
                        what="frontend socket %s" % sock)
+    bes = []
     for i in range(RESTARTS + 1):
         be = env.backend([("iface", sock), ("client", 1)], tag="backend%d" % i)
+        bes.append(be)
         if i == 0:
             fe.wait_ready()
             check_drivers(be, fe, fe_kind)
@@ -453,6 +477,7 @@ def case_client_restarts(env, fe_kind):
             break
         stop_ok(be, "backend %d" % i)
         link_down(fe, "frontend link down after backend %d left" % i)
+    check_inflight_handed(fe, bes, fe_kind)
     for i in range(1, RESTARTS + 1):
         stop_ok(fe, "frontend %d" % (i - 1))
         link_down(be, "backend link down after frontend %d left" % (i - 1))
