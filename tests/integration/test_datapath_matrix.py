@@ -27,8 +27,8 @@ the pair down; the next case starts a fresh one):
                    devargs ask (net_vhost offers all three), VERSION_1, and, from net_vuser,
                    none of the bits its device keeps in-process (MAC, STATUS, MQ, control
                    queue)
-    rx_path        (vectorized=1) net_vuser's line saying which Rx burst runs names the
-                   AVX2 one (packed) or the scalar one (split)
+    rx_path        (vectorized=1) net_vuser's line saying which bursts run names the
+                   AVX2 Rx and Tx ones (packed) or the scalar ones (split)
     frontend_tx    frontend `start tx_first 4` -> backend rxonly: exactly 128 x 64 bytes
     frontend_rx    backend `start tx_first 4` -> frontend rxonly: exactly 128 x 64 bytes
     loopback       backend tx_first -> frontend io forward -> backend: 128 each way
@@ -279,13 +279,14 @@ def case_features(env, p):
 
 
 # What net_vuser says at start with vectorized=1 (vuser_select_bursts), by packed_vq.
-RX_PATH_LINES = {1: "vectorized=1: SIMD (AVX2) Rx burst on the packed ring",
-                 0: "vectorized=1: scalar split-ring data path: the SIMD Rx burst is not used, "
-                    "it is written for packed rings"}
+RX_PATH_LINES = {1: "vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (AVX2) on the "
+                    "packed ring",
+                 0: "vectorized=1: scalar split-ring data path: the SIMD bursts are not used, "
+                    "they are written for packed rings"}
 
 
 def case_rx_path(env, p):
-    """vectorized=1: the Rx burst that runs is the AVX2 one (packed), the scalar one (split)"""
+    """vectorized=1: the bursts that run are the AVX2 ones (packed), the scalar ones (split)"""
     # docs/user-guide.md: a log line says which data path runs; on a CPU without AVX2 the
     # packed group is skipped at setup (make_setup)
     if not env.fe.is_vuser:

@@ -9,8 +9,8 @@ Every data path (split/packed x in_order x mrg_rxbuf x vectorized), with a port 
 for no offload as testpmd's defaults do (the Rx bursts that take whole ring lines, plain C
 and AVX2, run only then), gets:
 
-  rx_path     (vectorized=1) the PMD's line naming the Rx burst: the AVX2 one on a packed
-              ring, the scalar one on a split ring; on a CPU without AVX2 the packed
+  rx_path     (vectorized=1) the PMD's line naming the bursts: the AVX2 Rx and Tx ones on
+              a packed ring, the scalar ones on a split ring; on a CPU without AVX2 the packed
               vectorized paths are skipped (their AVX2 burst cannot run), with the reason
   payload     805 numbered frames each way (3 laps of the 256-entry rings), 60 to 1514
               bytes (to 9000 with mrg_rxbuf=1: several Rx buffers each), sent as chains of
@@ -74,9 +74,10 @@ DATAPATHS = [
     for packed in (0, 1) for in_order in (0, 1) for mrg in (0, 1) for vec in (0, 1)]
 PLAIN_CHECKS = ["payload"]
 # What the PMD says at start with vectorized=1 (vuser_select_bursts): (packed_vq, line).
-RX_PATH_LINES = {1: "vectorized=1: SIMD (AVX2) Rx burst on the packed ring",
-                 0: "vectorized=1: scalar split-ring data path: the SIMD Rx burst is not used, "
-                    "it is written for packed rings"}
+RX_PATH_LINES = {1: "vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (AVX2) on the "
+                    "packed ring",
+                 0: "vectorized=1: scalar split-ring data path: the SIMD bursts are not used, "
+                    "they are written for packed rings"}
 
 
 def run_case(plugin, sockdir, name, devargs, queues, checks, plain=False):

@@ -328,13 +328,13 @@ vuser_txq_ring_addr(const struct vuser_txq *txq)
 	return vuser_ring_addr(txq->mz->addr, txq->size, vu_ring_is_packed(txq->port->features));
 }
 
-/* Why vectorized=1 cannot have the SIMD Rx burst (vuser_rx_lines.c) on this port, or NULL
- * when it can. */
+/* Why vectorized=1 cannot have the SIMD bursts (vuser_rx_lines.c, vuser_tx.c) on this
+ * port, or NULL when it can. */
 static const char *
-vuser_vec_rx_refusal(const struct vuser_port *port)
+vuser_vec_refusal(const struct vuser_port *port)
 {
 	if (!vu_ring_is_packed(port->features))
-		return "it is written for packed rings (packed_vq=1)";
+		return "they are written for packed rings (packed_vq=1)";
 #if defined(RTE_ARCH_X86_64)
 	if (rte_vect_get_max_simd_bitwidth() < RTE_VECT_SIMD_256)
 		return "EAL allows SIMD narrower than 256 bits (--force-max-simd-bitwidth)";
@@ -342,19 +342,40 @@ vuser_vec_rx_refusal(const struct vuser_port *port)
 		return "the CPU has no AVX2";
 	return NULL;
 #else
-	return "it is written for x86-64 (AVX2)";
+	return "they are written for x86-64 (AVX2, AVX-512)";
+#endif
+}
+
+/* The SIMD Tx burst a port that may have one gets: AVX-512 where the CPU has it and EAL
+ * allows 512-bit SIMD, else AVX2. Sets *isa to its name for the log line. */
+static eth_tx_burst_t
+vuser_vec_tx_burst(const char **isa)
+{
+#if defined(RTE_ARCH_X86_64)
+	if (rte_vect_get_max_simd_bitwidth() >= RTE_VECT_SIMD_512 &&
+	    rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0) {
+		*isa = "AVX-512";
+		return vuser_packed_xmit_avx512;
+	}
+	*isa = "AVX2";
+	return vuser_packed_xmit_avx2;
+#else
+	*isa = "none";
+	return vuser_packed_xmit;
 #endif
 }
 
 /* The bursts for the features the port negotiated; *vec_refusal says why vectorized=1
- * does not get the SIMD Rx burst (NULL when it does, or was not asked for). */
+ * does not get the SIMD bursts (NULL when it does, or was not asked for), *tx_isa which
+ * SIMD the Tx burst uses when it does. */
 void
 vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,
-		  const char **vec_refusal)
+		  const char **vec_refusal, const char **tx_isa)
 {
 	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 
 	*vec_refusal = NULL;
+	*tx_isa = NULL;
 	if (vu_ring_is_packed(port->features)) {
 		/* Whole ring lines of one-buffer packets at a time (vuser_rx_lines.c). */
 		*rx = mrg ? vuser_packed_recv_lines_mrg : vuser_packed_recv_lines;
@@ -365,10 +386,12 @@ vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burs
 	}
 	if (!port->args.vectorized || !port->features)
 		return;
-	*vec_refusal = vuser_vec_rx_refusal(port);
+	*vec_refusal = vuser_vec_refusal(port);
 #if defined(RTE_ARCH_X86_64)
-	if (!*vec_refusal)
+	if (!*vec_refusal) {
 		*rx = mrg ? vuser_packed_recv_vec_mrg : vuser_packed_recv_vec;
+		*tx = vuser_vec_tx_burst(tx_isa);
+	}
 #endif
 }
 
@@ -376,20 +399,21 @@ void
 vuser_select_bursts(struct rte_eth_dev *eth_dev)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
-	const char *refusal;
+	const char *refusal, *tx_isa;
 
-	vuser_pick_bursts(port, &eth_dev->rx_pkt_burst, &eth_dev->tx_pkt_burst, &refusal);
+	vuser_pick_bursts(port, &eth_dev->rx_pkt_burst, &eth_dev->tx_pkt_burst, &refusal, &tx_isa);
 	if (!port->args.vectorized || !port->features)
 		return;
 	if (refusal)
 		VUSER_LOG(NOTICE, port,
-			  "vectorized=1: scalar %s-ring data path: the SIMD Rx "
-			  "burst is not used, %s",
+			  "vectorized=1: scalar %s-ring data path: the SIMD bursts "
+			  "are not used, %s",
 			  vu_ring_is_packed(port->features) ? "packed" : "split", refusal);
 	else
 		VUSER_LOG(NOTICE, port,
-			  "vectorized=1: SIMD (AVX2) Rx burst on the packed "
-			  "ring, scalar Tx");
+			  "vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (%s) on "
+			  "the packed ring",
+			  tx_isa);
 }
 
 void

@@ -204,6 +204,10 @@ uint16_t vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_
 uint16_t vuser_packed_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #endif
 uint16_t vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+#if defined(RTE_ARCH_X86_64)
+uint16_t vuser_packed_xmit_avx2(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_xmit_avx512(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+#endif
 
 /* Fetch the first line of the frame a posted buffer will hold, whose destination address
  * the xstats read at the end of the burst: the device wrote it from another core, and

@@ -3,6 +3,10 @@
 #include <rte_net.h>
 #include <rte_prefetch.h>
 
+#if defined(RTE_ARCH_X86_64)
+#include <immintrin.h>
+#endif
+
 #include "vuser_queue.h"
 
 /* Give back everything buffer `id` held. */
@@ -290,6 +294,229 @@ vuser_tx_line_write(struct vuser_txq *txq, struct rte_mbuf *const *pkts,
 	vu_packed_ring_avail_advance(r, VU_PACKED_DESCS_PER_LINE);
 }
 
+#if defined(RTE_ARCH_X86_64)
+#define VUSER_TX_AVX2 __attribute__((target("avx2")))
+#define VUSER_TX_AVX512 __attribute__((target("avx512f")))
+
+/* The mbuf words a SIMD line write reads, 16 bytes each: buf_addr; data_off, refcnt,
+ * nb_segs, port and ol_flags; packet_type, pkt_len, data_len, vlan_tci. */
+#define VUSER_TX_MB_ADDR offsetof(struct rte_mbuf, buf_addr)
+#define VUSER_TX_MB_REARM offsetof(struct rte_mbuf, rearm_data)
+#define VUSER_TX_MB_FIELDS offsetof(struct rte_mbuf, rx_descriptor_fields1)
+_Static_assert(VUSER_TX_MB_ADDR == 0 && VUSER_TX_MB_REARM == 16 &&
+		       offsetof(struct rte_mbuf, ol_flags) == 24 && VUSER_TX_MB_FIELDS == 32 &&
+		       offsetof(struct rte_mbuf, data_len) == 40,
+	       "the mbuf layout the SIMD Tx line write reads");
+
+/* In each descriptor-sized lane: the low word of the rearm lane holds data_off (bits
+ * 0-15), refcnt (16-31), nb_segs (32-47); the high word ol_flags. vuser_tx_line_fits
+ * asks refcnt 1, one segment, a direct mbuf and no VLAN tag to insert. */
+#define VUSER_TX_SIMD_REF_SEGS 0x0000ffffffff0000ull
+#define VUSER_TX_SIMD_ONE_ONE (1ull << 16 | 1ull << 32)
+#define VUSER_TX_SIMD_BAD_OL (RTE_MBUF_F_TX_VLAN | RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL)
+
+static inline __m128i
+vuser_tx_mb_word(const struct rte_mbuf *m, size_t off)
+{
+	return _mm_load_si128((const __m128i *)(const void *)((const char *)m + off));
+}
+
+/* The 4 ids the line's buffers take, as vuser_tx_packed_id gives them in turn. */
+static __rte_always_inline void
+vuser_tx_line_ids(struct vuser_txq *txq, uint16_t *ids)
+{
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		ids[k] = vuser_tx_packed_id(txq, (uint16_t)(txq->packed.avail_idx + k));
+}
+
+/*
+ * Store the line's descriptors, in ring order, each with one aligned 16-byte move: the
+ * SDM guarantees atomicity for 16-byte MOVDQA/VMOVDQA (VEX.128, EVEX.128) only, not
+ * for wider stores, so a device never sees a descriptor's flags before its address.
+ */
+static __rte_always_inline void
+vuser_tx_line_store(struct vu_packed_desc *d, __m128i *v)
+{
+	/* Headers first (x86 keeps stores in order; the compiler must too). */
+	__atomic_signal_fence(__ATOMIC_RELEASE);
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+		/* In a register, so that no wider or extracting store is folded in. */
+		__asm__("" : "+x"(v[k]));
+		_mm_store_si128((__m128i *)(void *)&d[k], v[k]);
+	}
+}
+
+/* The bookkeeping half of a SIMD line write: headers pushed, descriptors stored, the
+ * buffers accounted, the fill position advanced (as vuser_tx_line_write). */
+static __rte_always_inline void
+vuser_tx_line_commit(struct vuser_txq *txq, struct rte_mbuf *const *pkts, const uint16_t *ids,
+		     __m128i *descs, struct vuser_burst_tally *tally)
+{
+	struct vu_packed_ring *r = &txq->packed;
+
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		vuser_tx_push_hdr(txq, pkts[k]);
+	vuser_tx_line_store(&r->desc[r->avail_idx], descs);
+	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
+		vuser_tx_account(txq, true, ids[k], pkts[k], 1, pkts[k]->pkt_len, tally);
+	vu_packed_ring_avail_advance(r, VU_PACKED_DESCS_PER_LINE);
+}
+
+/*
+ * Two of a line's descriptors, pkts[0] and pkts[1], in the two 128-bit lanes of `*desc`
+ * (address; len | id << 32 | flags << 48), built from the mbufs' words: address
+ * buf_addr + data_off - hdr_size, length data_len + hdr_size. The ids are added by the
+ * caller. Returns false when either packet is not what vuser_tx_line_fits asks.
+ */
+static inline VUSER_TX_AVX2 bool
+vuser_tx_pair_avx2(const struct vuser_txq *txq, struct rte_mbuf *const *pkts, uint16_t flags,
+		   __m256i *desc)
+{
+	__m256i addr = _mm256_set_m128i(vuser_tx_mb_word(pkts[1], VUSER_TX_MB_ADDR),
+					vuser_tx_mb_word(pkts[0], VUSER_TX_MB_ADDR));
+	__m256i rearm = _mm256_set_m128i(vuser_tx_mb_word(pkts[1], VUSER_TX_MB_REARM),
+					 vuser_tx_mb_word(pkts[0], VUSER_TX_MB_REARM));
+	__m256i fields = _mm256_set_m128i(vuser_tx_mb_word(pkts[1], VUSER_TX_MB_FIELDS),
+					  vuser_tx_mb_word(pkts[0], VUSER_TX_MB_FIELDS));
+	__m256i check = _mm256_and_si256(
+		rearm,
+		_mm256_set_epi64x((long long)VUSER_TX_SIMD_BAD_OL, VUSER_TX_SIMD_REF_SEGS,
+				  (long long)VUSER_TX_SIMD_BAD_OL, VUSER_TX_SIMD_REF_SEGS));
+	__m256i data_off = _mm256_and_si256(rearm, _mm256_set_epi64x(0, 0xffff, 0, 0xffff));
+	/* Signed 64-bit compare, exact for 16-bit values; 0 > 0 is false in the high lanes. */
+	__m256i bad = _mm256_or_si256(
+		_mm256_xor_si256(_mm256_cmpeq_epi64(check,
+						    _mm256_set_epi64x(0, VUSER_TX_SIMD_ONE_ONE, 0,
+								      VUSER_TX_SIMD_ONE_ONE)),
+				 _mm256_set1_epi64x(-1)),
+		_mm256_cmpgt_epi64(_mm256_set_epi64x(0, txq->hdr_size, 0, txq->hdr_size),
+				   data_off));
+	uint64_t tail = (uint64_t)txq->hdr_size | (uint64_t)flags << 48;
+
+	if (!_mm256_testz_si256(bad, bad))
+		return false;
+	/* The lanes' fields are disjoint, so one sum assembles each descriptor. */
+	*desc = _mm256_add_epi64(
+		_mm256_add_epi64(_mm256_and_si256(addr, _mm256_set_epi64x(0, -1, 0, -1)), data_off),
+		_mm256_add_epi64(_mm256_and_si256(fields, _mm256_set_epi64x(0xffff, 0, 0xffff, 0)),
+				 _mm256_set_epi64x((long long)tail, -(long long)txq->hdr_size,
+						   (long long)tail, -(long long)txq->hdr_size)));
+	return true;
+}
+
+/* vuser_tx_line_fits + vuser_tx_line_write with AVX2, a pair of descriptors per
+ * register. Returns false, having changed nothing, when the line does not fit. */
+static inline VUSER_TX_AVX2 bool
+vuser_tx_line_avx2(struct vuser_txq *txq, struct rte_mbuf *const *pkts,
+		   struct vuser_burst_tally *tally)
+{
+	uint16_t flags = vu_packed_ring_avail_flags(&txq->packed);
+	uint16_t ids[VU_PACKED_DESCS_PER_LINE];
+	__m128i descs[VU_PACKED_DESCS_PER_LINE];
+	__m256i lo, hi;
+
+	if (!vuser_tx_pair_avx2(txq, pkts, flags, &lo) ||
+	    !vuser_tx_pair_avx2(txq, pkts + 2, flags, &hi))
+		return false;
+	vuser_tx_line_ids(txq, ids);
+	lo = _mm256_add_epi64(
+		lo, _mm256_set_epi64x((long long)ids[1] << 32, 0, (long long)ids[0] << 32, 0));
+	hi = _mm256_add_epi64(
+		hi, _mm256_set_epi64x((long long)ids[3] << 32, 0, (long long)ids[2] << 32, 0));
+	descs[0] = _mm256_castsi256_si128(lo);
+	descs[1] = _mm256_extracti128_si256(lo, 1);
+	descs[2] = _mm256_castsi256_si128(hi);
+	descs[3] = _mm256_extracti128_si256(hi, 1);
+	vuser_tx_line_commit(txq, pkts, ids, descs, tally);
+	return true;
+}
+
+/* The four mbufs' 16-byte words at `off`, in ring order, one per 128-bit lane. */
+static inline VUSER_TX_AVX512 __m512i
+vuser_tx_quad_avx512(struct rte_mbuf *const *pkts, size_t off)
+{
+	__m256i lo =
+		_mm256_set_m128i(vuser_tx_mb_word(pkts[1], off), vuser_tx_mb_word(pkts[0], off));
+	__m256i hi =
+		_mm256_set_m128i(vuser_tx_mb_word(pkts[3], off), vuser_tx_mb_word(pkts[2], off));
+
+	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* vuser_tx_line_avx2 with AVX-512: the whole line of descriptors in one register. */
+static inline VUSER_TX_AVX512 bool
+vuser_tx_line_avx512(struct vuser_txq *txq, struct rte_mbuf *const *pkts,
+		     struct vuser_burst_tally *tally)
+{
+	uint64_t tail =
+		(uint64_t)txq->hdr_size | (uint64_t)vu_packed_ring_avail_flags(&txq->packed) << 48;
+	__m512i addr = vuser_tx_quad_avx512(pkts, VUSER_TX_MB_ADDR);
+	__m512i rearm = vuser_tx_quad_avx512(pkts, VUSER_TX_MB_REARM);
+	__m512i fields = vuser_tx_quad_avx512(pkts, VUSER_TX_MB_FIELDS);
+	__m512i data_off = _mm512_and_si512(rearm, _mm512_set4_epi64(0, 0xffff, 0, 0xffff));
+	__m512i check = _mm512_and_si512(
+		rearm,
+		_mm512_set4_epi64((long long)VUSER_TX_SIMD_BAD_OL, VUSER_TX_SIMD_REF_SEGS,
+				  (long long)VUSER_TX_SIMD_BAD_OL, VUSER_TX_SIMD_REF_SEGS));
+	__mmask8 ok = _mm512_cmpeq_epi64_mask(check,
+					      _mm512_set4_epi64(0, VUSER_TX_SIMD_ONE_ONE, 0,
+								VUSER_TX_SIMD_ONE_ONE)) &
+		_mm512_cmpge_epu64_mask(data_off,
+					_mm512_set4_epi64(0, txq->hdr_size, 0, txq->hdr_size));
+	uint16_t ids[VU_PACKED_DESCS_PER_LINE];
+	__m128i descs[VU_PACKED_DESCS_PER_LINE];
+	__m512i line;
+
+	if (ok != 0xff)
+		return false;
+	vuser_tx_line_ids(txq, ids);
+	/* The lanes' fields are disjoint, so one sum assembles each descriptor. */
+	line = _mm512_add_epi64(
+		_mm512_add_epi64(_mm512_and_si512(addr, _mm512_set4_epi64(0, -1, 0, -1)), data_off),
+		_mm512_add_epi64(_mm512_and_si512(fields, _mm512_set4_epi64(0xffff, 0, 0xffff, 0)),
+				 _mm512_set_epi64((long long)(tail | (uint64_t)ids[3] << 32),
+						  -(long long)txq->hdr_size,
+						  (long long)(tail | (uint64_t)ids[2] << 32),
+						  -(long long)txq->hdr_size,
+						  (long long)(tail | (uint64_t)ids[1] << 32),
+						  -(long long)txq->hdr_size,
+						  (long long)(tail | (uint64_t)ids[0] << 32),
+						  -(long long)txq->hdr_size)));
+	descs[0] = _mm512_castsi512_si128(line);
+	descs[1] = _mm512_extracti32x4_epi32(line, 1);
+	descs[2] = _mm512_extracti32x4_epi32(line, 2);
+	descs[3] = _mm512_extracti32x4_epi32(line, 3);
+	vuser_tx_line_commit(txq, pkts, ids, descs, tally);
+	return true;
+}
+#endif
+
+/* Which line write a packed burst uses: vuser_pick_bursts chose the ISA at port start. */
+enum vuser_tx_simd {
+	VUSER_TX_SCALAR,
+	VUSER_TX_SIMD256,
+	VUSER_TX_SIMD512,
+};
+
+/* A whole ring line of one-descriptor packets at the fill position (line-aligned, room
+ * checked by the caller); false, nothing changed, when the four do not fit. */
+static __rte_always_inline bool
+vuser_tx_line(struct vuser_txq *txq, struct rte_mbuf *const *pkts, struct vuser_burst_tally *tally,
+	      enum vuser_tx_simd simd)
+{
+#if defined(RTE_ARCH_X86_64)
+	if (simd == VUSER_TX_SIMD512)
+		return vuser_tx_line_avx512(txq, pkts, tally);
+	if (simd == VUSER_TX_SIMD256)
+		return vuser_tx_line_avx2(txq, pkts, tally);
+#endif
+	RTE_SET_USED(simd);
+	if (!vuser_tx_line_fits(txq, pkts))
+		return false;
+	vuser_tx_line_write(txq, pkts, tally);
+	return true;
+}
+
 /* Write a packet that takes a descriptor chain (several segments, or a header of its own)
  * at the ring's fill position (packed) or from the free list (split). Returns its buffer
  * id; the caller does the bookkeeping. */
@@ -391,7 +618,8 @@ vuser_tx_prefetch_hdrs(const struct vuser_txq *txq, struct rte_mbuf **pkts, uint
 }
 
 static __rte_always_inline uint16_t
-vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed)
+vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, bool packed,
+	       enum vuser_tx_simd simd)
 {
 	struct vuser_burst_tally tally = { 0 };
 	uint16_t ntx = 0, sent = 0;
@@ -419,8 +647,7 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 		    (unsigned int)(nb_pkts - ntx) >= VU_PACKED_DESCS_PER_LINE &&
 		    txq->num_free >= VU_PACKED_DESCS_PER_LINE &&
 		    txq->packed.avail_idx + VU_PACKED_DESCS_PER_LINE <= txq->packed.size &&
-		    vuser_tx_line_fits(txq, &pkts[ntx])) {
-			vuser_tx_line_write(txq, &pkts[ntx], &tally);
+		    vuser_tx_line(txq, &pkts[ntx], &tally, simd)) {
 			sent = (uint16_t)(sent + VU_PACKED_DESCS_PER_LINE);
 			ntx = (uint16_t)(ntx + VU_PACKED_DESCS_PER_LINE - 1);
 			continue;
@@ -471,14 +698,28 @@ vuser_tx_burst(struct vuser_txq *txq, struct rte_mbuf **pkts, uint16_t nb_pkts, 
 uint16_t
 vuser_split_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_tx_burst(queue, pkts, nb_pkts, false);
+	return vuser_tx_burst(queue, pkts, nb_pkts, false, VUSER_TX_SCALAR);
 }
 
 uint16_t
 vuser_packed_xmit(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_tx_burst(queue, pkts, nb_pkts, true);
+	return vuser_tx_burst(queue, pkts, nb_pkts, true, VUSER_TX_SCALAR);
 }
+
+#if defined(RTE_ARCH_X86_64)
+VUSER_TX_AVX2 uint16_t
+vuser_packed_xmit_avx2(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_tx_burst(queue, pkts, nb_pkts, true, VUSER_TX_SIMD256);
+}
+
+VUSER_TX_AVX512 uint16_t
+vuser_packed_xmit_avx512(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_tx_burst(queue, pkts, nb_pkts, true, VUSER_TX_SIMD512);
+}
+#endif
 
 /*
  * rte_eth_tx_prepare: the pseudo-header checksum the offloads expect in the L4 header.
