@@ -26,8 +26,9 @@ fails when an app died of a signal the test did not send:
 
     python3 -m pytest tests/integration/test_faults.py -k rx_faults_split
 
-The vectorized=1 cases assert that the AVX2 Rx burst runs; on a CPU without AVX2 they are
-skipped, with the reason.
+The vectorized=1 cases assert that the SIMD bursts run (Rx AVX2; Tx AVX2, or AVX-512 in the
+`vec512` layouts, which give EAL --force-max-simd-bitwidth=512); on a CPU without the
+instructions they are skipped, with the reason.
 """
 
 import os
@@ -100,12 +101,13 @@ class Env:
             e.wait_line("^event: listening", 10)
         return e
 
-    def frontend(self, devargs="", mode="rxonly", sock=None, server=False, app_args=()):
+    def frontend(self, devargs="", mode="rxonly", sock=None, server=False, app_args=(),
+                 eal_extra=()):
         vdev = "virtio_user0,path=%s%s%s" % (sock or self.sock(), ",server=1" if server else "",
                                             devargs)
         app = Testpmd("%s-frontend" % self.case, self.log_dir, vdevs=[vdev],
                       plugins=[self.plugin], interactive=True, lcores="0,1", main_lcore=1,
-                      log_levels=["pmd.net.vuser:info"],
+                      log_levels=["pmd.net.vuser:info"], eal_extra=list(eal_extra),
                       app_args=["--forward-mode=%s" % mode] + APP_ARGS + list(app_args))
         self.apps.append(app)
         return app.start()
@@ -217,10 +219,10 @@ def fault_lines(app, kind):
     return [ln for ln in app.output().splitlines() if "xstat" in ln and kind in ln]
 
 
-def bring_up(env, devargs="", mode="rxonly", evil_args=(), app_args=()):
+def bring_up(env, devargs="", mode="rxonly", evil_args=(), app_args=(), eal_extra=()):
     """An evil backend (listening) and a frontend connected to it, forwarding started."""
     be = env.evil(evil_args)
-    fe = env.frontend(devargs, mode, app_args=app_args)
+    fe = env.frontend(devargs, mode, app_args=app_args, eal_extra=eal_extra)
     fe.wait_ready(30)
     fe.assert_driver("net_vuser")
     be.cmd("wait_ready 10")
@@ -250,19 +252,35 @@ LAYOUTS = {
     "packed_inorder_vec": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
     # without IN_ORDER the line bursts take the ids in the order they were posted
     "packed_mrg_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=1,vectorized=1",
+    # the SIMD Tx bursts (vuser_tx.c): AVX2 at EAL's default SIMD width, AVX-512 with
+    # SIMD512_EAL
+    "packed_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=0,vectorized=1",
+    "packed_vec512": ",packed_vq=1,in_order=0,mrg_rxbuf=0,vectorized=1",
+    "packed_inorder_vec512": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
 }
+# What lets net_vuser pick its AVX-512 Tx burst (`vec512` layouts).
+SIMD512_EAL = ["--force-max-simd-bitwidth=512"]
+
+
+def layout_eal(layout):
+    return SIMD512_EAL if layout.endswith("vec512") else []
 
 
 def need_simd(layout):
-    """vectorized=1 layouts test the AVX2 Rx burst: without AVX2 they would test the
-    scalar one again, so they are skipped, saying so."""
+    """vectorized=1 layouts test the SIMD bursts: without the CPU's support they would test
+    the scalar ones again, so they are skipped, saying so."""
     if "vec" in layout and not dpdkapp.host_has_avx2():
         pytest.skip("the CPU has no AVX2: the AVX2 Rx burst under test cannot run")
+    if layout.endswith("vec512") and not dpdkapp.host_has_avx512f():
+        pytest.skip("the CPU has no AVX-512: the AVX-512 Tx burst under test cannot run")
 
 
-def assert_simd_rx(fe):
-    """vectorized=1 on a packed ring: the PMD says the AVX2 Rx burst is the one running."""
-    fe.wait_for_output(re.escape("vectorized=1: SIMD (AVX2) Rx burst on the packed ring"), 5)
+def assert_simd_rx(fe, layout="packed_vec"):
+    """vectorized=1 on a packed ring: the PMD says the AVX2 Rx burst and the Tx burst of
+    the width EAL allows are the ones running."""
+    tx = "AVX-512" if layout.endswith("vec512") else "AVX2"
+    fe.wait_for_output(re.escape("vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst "
+                                 "(%s) on the packed ring" % tx), 5)
 
 
 def rx_faults(env, layout):
@@ -469,7 +487,11 @@ def tx_fault(env, layout, inject, kind, stops):
     buffers wrongly; the next Tx burst's reclaim counts it."""
     # 32 Tx descriptors: a small ring, so the forwarded frames fill it and every later
     # burst's reclaim sees the bad completions
-    be, fe = bring_up(env, LAYOUTS[layout], mode="io", app_args=["--txd=32"])
+    need_simd(layout)
+    be, fe = bring_up(env, LAYOUTS[layout], mode="io", app_args=["--txd=32"],
+                      eal_extra=layout_eal(layout))
+    if "vec" in layout:
+        assert_simd_rx(fe, layout)
     forward(be, fe, 32)
     ans = be.cmd("tx_reap 0.3")
     assert int(ans.split()[-1]) == 32, ans
@@ -521,6 +543,11 @@ TX_FAULTS = {
     "tx_duplicate_split": ("split", "tx_dup", "duplicate_id", False),
     "tx_bad_id_packed": ("packed", "tx_bad_id 1", "bad_id", True),
     "tx_duplicate_packed": ("packed_inorder", "tx_dup", "duplicate_id", True),
+    # the same on the SIMD Tx bursts
+    "tx_bad_id_packed_vec": ("packed_vec", "tx_bad_id 1", "bad_id", True),
+    "tx_bad_id_packed_vec512": ("packed_vec512", "tx_bad_id 1", "bad_id", True),
+    "tx_duplicate_packed_vec": ("packed_inorder_vec", "tx_dup", "duplicate_id", True),
+    "tx_duplicate_packed_vec512": ("packed_inorder_vec512", "tx_dup", "duplicate_id", True),
 }
 
 

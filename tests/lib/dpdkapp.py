@@ -145,6 +145,12 @@ def host_has_avx2():
         return " avx2" in f.read()
 
 
+def host_has_avx512f():
+    """Does this CPU have AVX-512 F (what net_vuser's AVX-512 Tx burst needs)?"""
+    with open("/proc/cpuinfo") as f:
+        return " avx512f" in f.read()
+
+
 # --------------------------------------------------------------------------
 # plugin staging
 
