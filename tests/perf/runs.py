@@ -14,6 +14,14 @@ which cells trail in which state of the machine.
     python3 tests/perf/runs.py --since 20261127-104000  # the full runs from then on
     python3 tests/perf/runs.py results/perf/A results/perf/B
     python3 tests/perf/runs.py --measure backend        # the full runs of --measure backend
+    python3 tests/perf/runs.py --run                    # run the matrix 3 times, judge those
+    python3 tests/perf/runs.py --run 5 --huge no        # 5 runs; unknown options go to bench.py
+
+The verdict (issue 30): every cell judged on the median of all its rounds pooled over the
+runs (each round ours / in-tree, back to back), with each run's own ratio beside it, so
+that one unlucky placement cannot decide. For the frontend the bar is issue 30's: "every
+64 B cell >= 1.0 and every 1518 B cell >= 0.97, geometric mean >= 1.2 at 64 B and >= 1.3
+at 1518 B"; for the other measures their own (below).
 
 A full run is one with every cell of the matrix, of the chosen --measure (bench.py's; runs
 from before it are of the frontend measure), not an A/B of two builds (--against). The bars
@@ -28,6 +36,7 @@ import glob
 import json
 import os
 import statistics
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,7 +72,8 @@ def load(path, measure):
     return {"stamp": os.path.basename(os.path.normpath(path)),
             "git": j.get("environment", {}).get("git_commit", "")[:7],
             "cells": ratios, "acc": j.get("acceptance", {}),
-            "paired": {c["cell"]: paired_by_placement(c) for c in j["cells"]}}
+            "paired": {c["cell"]: paired_by_placement(c) for c in j["cells"]},
+            "rounds": {c["cell"]: [x for x, _ in bench.paired_rounds(c)] for c in j["cells"]}}
 
 
 def paired_by_placement(cell):
@@ -81,6 +91,77 @@ BAR = {}   # the chosen measure's bar per size (main); 1.0 where it has none
 
 def cell_bar(cell):
     return BAR[int(cell.rsplit("/", 1)[1])]
+
+
+# issue 30, pooled over runs: "every 64 B cell >= 1.0 and every 1518 B cell >= 0.97,
+# geometric mean >= 1.2 at 64 B and >= 1.3 at 1518 B". (per-cell bars, geomean bars)
+POOLED_BARS = {"frontend": ({64: 1.0, 1518: 0.97}, {64: 1.2, 1518: 1.3})}
+
+
+def pooled_bars(measure):
+    """The pooled verdict's bars: issue 30's for the frontend, else the measure's own."""
+    if measure.name in POOLED_BARS:
+        return POOLED_BARS[measure.name]
+    return ({sz: 1.0 if b is None else b for sz, b in measure.cell_bar.items()},
+            {64: measure.geomean_bar_64})
+
+
+def verdict(runs, measure):
+    """Each cell on the median of all its rounds over the runs, each run's ratio beside it;
+    then the geometric means of those medians. Returns (markdown lines, met)."""
+    cell_bars, geo_bars = pooled_bars(measure)
+    L = ["Verdict on the pooled rounds (bars: %s; geometric mean %s): the median of every "
+         "round of the cell over the %d runs, each run's own ratio beside it; **bold**: "
+         "below the bar." % (
+             ", ".join("%s at %d B" % (bench.fmt_bar(b), sz) for sz, b in cell_bars.items()),
+             ", ".join(">= %s at %d B" % (bench.fmt_bar(b), sz) for sz, b in geo_bars.items()),
+             len(runs)), "",
+         "| cell | pooled median | rounds | " + " | ".join(
+             "run %d" % (i + 1) for i in range(len(runs))) + " | verdict |",
+         "|---|---:|---:|" + "---:|" * len(runs) + "---|"]
+    medians, below = {}, []
+    for c in MATRIX:
+        bar = cell_bars[int(c.rsplit("/", 1)[1])]
+        xs = [x for r in runs for x in r["rounds"].get(c, [])]
+        medians[c] = statistics.median(xs) if xs else None
+        # A cell no run has a ratio for is one bench.py judges n/a (no such path there).
+        na = not xs and all(r["cells"].get(c) is None for r in runs)
+        ok = na or (medians[c] is not None and medians[c] >= bar)
+        if not ok:
+            below.append(c)
+        L.append("| %s | %s | %d | %s | %s |" % (
+            c, fmt_ratio(medians[c], bar), len(xs),
+            " | ".join(fmt_ratio(r["cells"].get(c), bar) for r in runs),
+            "n/a" if na else "met" if ok else "**below**"))
+    L.append("")
+    met = not below
+    for sz, gbar in geo_bars.items():
+        g = bench.geomean([m for c, m in medians.items() if c.endswith("/%d" % sz)])
+        met = met and g is not None and g >= gbar
+        L.append("Geometric mean of the pooled %d B medians: %s (bar %s)." % (
+            sz, "-" if g is None else "%.2f" % g, bench.fmt_bar(gbar)))
+    L.append("Cells below their bar: %s." % (", ".join(below) or "none"))
+    L.append("Verdict: %s." % ("met" if met else "not met"))
+    return L, met
+
+
+def run_matrix(n, out, bench_args):
+    """Run bench.py's full matrix n times (results in out/<stamp>/); their folders, or
+    None when a run left none."""
+    paths = []
+    for i in range(n):
+        before = set(glob.glob(os.path.join(out, "2*")))
+        print("runs: run %d of %d: bench.py %s" % (i + 1, n, " ".join(bench_args)),
+              file=sys.stderr)
+        rc = subprocess.run([sys.executable, os.path.join(HERE, "bench.py"), "--out", out]
+                            + bench_args).returncode
+        new = sorted(set(glob.glob(os.path.join(out, "2*"))) - before)
+        if not new:
+            print("runs: run %d of %d left no results (exit %d)" % (i + 1, n, rc),
+                  file=sys.stderr)
+            return None
+        paths.append(new[-1])
+    return paths
 
 
 def report(runs, measure):
@@ -126,6 +207,8 @@ def report(runs, measure):
     L.append("Cells below their bar in every run: %s." % (", ".join(always) or "none"))
     L.append("")
     L += pooled(runs)
+    L.append("")
+    L += verdict(runs, measure)[0]
     return "\n".join(L)
 
 
@@ -173,9 +256,21 @@ def main():
                     help="which bench.py --measure to gather (default frontend)")
     ap.add_argument("--since", metavar="STAMP",
                     help="only runs whose folder name (a time stamp) is at or after STAMP")
-    args = ap.parse_args()
-    paths = args.runs or sorted(p for p in glob.glob(os.path.join(args.out, "2*"))
-                                if os.path.isdir(p))
+    ap.add_argument("--run", type=int, nargs="?", const=3, metavar="N",
+                    help="run bench.py's full matrix N times (default 3) and judge those "
+                    "runs; options runs.py does not know go to bench.py")
+    args, bench_args = ap.parse_known_args()
+    if bench_args and args.run is None:
+        ap.error("unrecognized arguments: %s" % " ".join(bench_args))
+    if args.run is not None:
+        if args.run < 1 or args.runs or args.since:
+            ap.error("--run N (N >= 1) runs and judges its own runs: no folders, no --since")
+        paths = run_matrix(args.run, args.out, ["--measure", args.measure] + bench_args)
+        if paths is None:
+            return 1
+    else:
+        paths = args.runs or sorted(p for p in glob.glob(os.path.join(args.out, "2*"))
+                                    if os.path.isdir(p))
     if args.since:
         paths = [p for p in paths if os.path.basename(os.path.normpath(p)) >= args.since]
     measure = bench.MEASURES[args.measure]
