@@ -15,8 +15,8 @@ Data paths (devargs always given in full; DPDK's defaults are mrg_rxbuf=1,in_ord
     packed_vec         packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1
                        (the combinations where DPDK's virtio has a vector path; the CPU
                        here has AVX512, so DPDK would pick it; any driver must at least
-                       accept vectorized=1 and move the traffic right; net_vuser's AVX2
-                       Rx burst is for packed rings: on a CPU without AVX2, packed_vec is
+                       accept vectorized=1 and move the traffic right; net_vuser's SIMD
+                       bursts need AVX2: on a CPU without it, the vectorized paths are
                        skipped, with the reason)
 
 One backend+frontend pair per data path runs these cases in turn (a failing case tears
@@ -28,7 +28,7 @@ the pair down; the next case starts a fresh one):
                    none of the bits its device keeps in-process (MAC, STATUS, MQ, control
                    queue)
     rx_path        (vectorized=1) net_vuser's line saying which bursts run names the
-                   AVX2 Rx and Tx ones (packed) or the scalar ones (split)
+                   AVX2 Rx and Tx ones (packed) or the AVX2 Rx and scalar Tx (split)
     frontend_tx    frontend `start tx_first 4` -> backend rxonly: exactly 128 x 64 bytes
     frontend_rx    backend `start tx_first 4` -> frontend rxonly: exactly 128 x 64 bytes
     loopback       backend tx_first -> frontend io forward -> backend: 128 each way
@@ -137,7 +137,7 @@ def frontend_args(devargs, kind="vuser"):
 
 def make_setup(dp, devargs):
     def setup(env):
-        if devargs.get("vectorized") and devargs["packed_vq"] and not dpdkapp.host_has_avx2():
+        if devargs.get("vectorized") and not dpdkapp.host_has_avx2():
             # the group would test the scalar burst again, under the AVX2 one's name
             raise Skip("the CPU has no AVX2: the AVX2 Rx burst under test cannot run")
         sock = env.sock("%s.sock" % dp)
@@ -281,14 +281,14 @@ def case_features(env, p):
 # What net_vuser says at start with vectorized=1 (vuser_select_bursts), by packed_vq.
 RX_PATH_LINES = {1: "vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (AVX2) on the "
                     "packed ring",
-                 0: "vectorized=1: scalar split-ring data path: the SIMD bursts are not used, "
-                    "they are written for packed rings"}
+                 0: "vectorized=1: SIMD Rx burst (AVX2) on the split ring, scalar Tx (the "
+                    "SIMD Tx burst is written for packed rings)"}
 
 
 def case_rx_path(env, p):
-    """vectorized=1: the bursts that run are the AVX2 ones (packed), the scalar ones (split)"""
+    """vectorized=1: the bursts that run are AVX2 Rx and Tx (packed), AVX2 Rx (split)"""
     # docs/user-guide.md: a log line says which data path runs; on a CPU without AVX2 the
-    # packed group is skipped at setup (make_setup)
+    # vectorized groups are skipped at setup (make_setup)
     if not env.fe.is_vuser:
         raise Skip("the data path line is net_vuser's")
     want = RX_PATH_LINES[p.devargs["packed_vq"]]

@@ -252,6 +252,10 @@ LAYOUTS = {
     "packed_inorder_vec": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
     # without IN_ORDER the line bursts take the ids in the order they were posted
     "packed_mrg_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=1,vectorized=1",
+    # the split ring's SIMD Rx burst (vuser_rx_lines.c), with and without IN_ORDER and
+    # mergeable buffers
+    "split_vec": ",packed_vq=0,in_order=0,mrg_rxbuf=0,vectorized=1",
+    "split_inorder_vec": ",packed_vq=0,in_order=1,mrg_rxbuf=1,vectorized=1",
     # the SIMD Tx bursts (vuser_tx.c): AVX2 at EAL's default SIMD width, AVX-512 with
     # SIMD512_EAL
     "packed_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=0,vectorized=1",
@@ -276,11 +280,15 @@ def need_simd(layout):
 
 
 def assert_simd_rx(fe, layout="packed_vec"):
-    """vectorized=1 on a packed ring: the PMD says the AVX2 Rx burst and the Tx burst of
-    the width EAL allows are the ones running."""
-    tx = "AVX-512" if layout.endswith("vec512") else "AVX2"
-    fe.wait_for_output(re.escape("vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst "
-                                 "(%s) on the packed ring" % tx), 5)
+    """vectorized=1: the PMD says the AVX2 Rx burst runs, and on a packed ring the Tx burst
+    of the width EAL allows."""
+    if layout.startswith("split"):
+        line = ("vectorized=1: SIMD Rx burst (AVX2) on the split ring, scalar Tx (the SIMD "
+                "Tx burst is written for packed rings)")
+    else:
+        line = ("vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (%s) on the packed "
+                "ring" % ("AVX-512" if layout.endswith("vec512") else "AVX2"))
+    fe.wait_for_output(re.escape(line), 5)
 
 
 def rx_faults(env, layout):
@@ -290,7 +298,7 @@ def rx_faults(env, layout):
     need_simd(layout)
     be, fe = bring_up(env, LAYOUTS[layout])
     if "vec" in layout:
-        assert_simd_rx(fe)
+        assert_simd_rx(fe, layout)
     be.cmd("rx 10")
     wait_ipackets(env, fe, 10)
     # bad id: dropped, counted; a split device writes an entry without taking a buffer,
@@ -360,7 +368,7 @@ def rx_line_faults(env, layout):
     need_simd(layout)
     be, fe = bring_up(env, LAYOUTS[layout])
     if "vec" in layout:
-        assert_simd_rx(fe)
+        assert_simd_rx(fe, layout)
     got = {"n": 0}
     kinds = ("bad_id", "bad_len", "duplicate_id", "bad_num_buffers")
 
@@ -398,6 +406,14 @@ def rx_line_faults(env, layout):
     assert_alive(fe)
 
 
+def test_rx_faults_split_vec(env):
+    rx_faults(env, "split_vec")
+
+
+def test_rx_faults_split_inorder_vec(env):
+    rx_faults(env, "split_inorder_vec")
+
+
 def test_rx_line_faults_packed_inorder(env):
     rx_line_faults(env, "packed_inorder")
 
@@ -432,7 +448,7 @@ def corrupt_ring(env, layout, inject, kind):
     need_simd(layout)
     be, fe = bring_up(env, LAYOUTS[layout])
     if "vec" in layout:
-        assert_simd_rx(fe)
+        assert_simd_rx(fe, layout)
     be.cmd("rx 4")
     wait_ipackets(env, fe, 4)
     be.cmd(inject)
@@ -459,6 +475,10 @@ def corrupt_ring(env, layout, inject, kind):
 
 def test_split_used_idx_runaway(env):
     corrupt_ring(env, "split_inorder", "rx_bad_used_idx", "bad_used_idx")
+
+
+def test_split_used_idx_runaway_vec(env):
+    corrupt_ring(env, "split_inorder_vec", "rx_bad_used_idx", "bad_used_idx")
 
 
 def test_packed_wrong_wrap(env):

@@ -328,13 +328,11 @@ vuser_txq_ring_addr(const struct vuser_txq *txq)
 	return vuser_ring_addr(txq->mz->addr, txq->size, vu_ring_is_packed(txq->port->features));
 }
 
-/* Why vectorized=1 cannot have the SIMD bursts (vuser_rx_lines.c, vuser_tx.c) on this
- * port, or NULL when it can. */
+/* Why vectorized=1 cannot have the SIMD bursts (vuser_rx_lines.c, vuser_tx.c) here, or
+ * NULL when it can. */
 static const char *
-vuser_vec_refusal(const struct vuser_port *port)
+vuser_vec_refusal(void)
 {
-	if (!vu_ring_is_packed(port->features))
-		return "they are written for packed rings (packed_vq=1)";
 #if defined(RTE_ARCH_X86_64)
 	if (rte_vect_get_max_simd_bitwidth() < RTE_VECT_SIMD_256)
 		return "EAL allows SIMD narrower than 256 bits (--force-max-simd-bitwidth)";
@@ -386,11 +384,16 @@ vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burs
 	}
 	if (!port->args.vectorized || !port->features)
 		return;
-	*vec_refusal = vuser_vec_refusal(port);
+	*vec_refusal = vuser_vec_refusal();
 #if defined(RTE_ARCH_X86_64)
-	if (!*vec_refusal) {
+	if (*vec_refusal)
+		return;
+	if (vu_ring_is_packed(port->features)) {
 		*rx = mrg ? vuser_packed_recv_vec_mrg : vuser_packed_recv_vec;
 		*tx = vuser_vec_tx_burst(tx_isa);
+	} else {
+		/* A split ring's Tx stays scalar (as DPDK's split vectorized path). */
+		*rx = mrg ? vuser_split_recv_vec_mrg : vuser_split_recv_vec;
 	}
 #endif
 }
@@ -409,11 +412,15 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 			  "vectorized=1: scalar %s-ring data path: the SIMD bursts "
 			  "are not used, %s",
 			  vu_ring_is_packed(port->features) ? "packed" : "split", refusal);
-	else
+	else if (tx_isa)
 		VUSER_LOG(NOTICE, port,
 			  "vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (%s) on "
 			  "the packed ring",
 			  tx_isa);
+	else
+		VUSER_LOG(NOTICE, port,
+			  "vectorized=1: SIMD Rx burst (AVX2) on the split ring, scalar "
+			  "Tx (the SIMD Tx burst is written for packed rings)");
 }
 
 void

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Rx bursts for packed rings: whole cache lines of the ring (four used entries of the
  * buffers due, each a whole packet) checked in one pass and taken together, in plain C or,
- * for vectorized=1, with AVX2; the general burst (vuser_rx.c) for anything else. */
+ * for vectorized=1, with AVX2; for split rings with vectorized=1, four used entries at a
+ * time with AVX2. The general burst (vuser_rx.c) for anything else. */
 #include <rte_prefetch.h>
 
 #if defined(RTE_ARCH_X86_64)
@@ -130,19 +131,61 @@ vuser_rx_lines_single(const struct vuser_rxq *rxq, uint16_t n)
 	return n;
 }
 
+/*
+ * Deliver the n one-buffer packets of the ids due (lens[k] bytes each, header included),
+ * each buffer reposted under its id with a fresh mbuf, then published together: what the
+ * line bursts do once they have checked the used entries.
+ */
+static __rte_always_inline uint16_t
+vuser_rx_lines_take(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, const uint32_t *lens,
+		    bool packed)
+{
+	struct rte_mbuf *fresh[VUSER_BURST_MAX];
+	uint16_t give[VUSER_BURST_MAX];
+	struct vuser_burst_tally tally = { 0 };
+	uint16_t id;
+
+	if (unlikely(rte_mempool_get_bulk(rxq->mp, (void **)fresh, n) != 0)) {
+		rxq->nombuf += n;
+		return 0;
+	}
+	id = rxq->next_id;
+	for (uint16_t k = 0; k < n; k++) {
+		struct rte_mbuf *m = rxq->sw_ring[id];
+
+		vuser_rx_first_seg(rxq, m, lens[k]);
+		pkts[k] = m;
+		vuser_tally_pkt(&rxq->stats, &tally, m, m->pkt_len);
+		rxq->sw_ring[id] = fresh[k];
+		give[k] = id;
+		if (++id == rxq->nb_desc)
+			id = 0;
+	}
+	rxq->next_id = id;
+	if (packed) {
+		vu_packed_ring_used_advance(&rxq->packed, n);
+		vuser_rx_give_packed_all(rxq, give, n);
+	} else {
+		rxq->split.last_used_idx = (uint16_t)(rxq->split.last_used_idx + n);
+		for (uint16_t k = 0; k < n; k++)
+			vuser_rx_give(rxq, false, give[k]);
+	}
+	vuser_ring_publish(rxq->port, vuser_rxq_vq_index(rxq), &rxq->split, &rxq->packed, packed);
+	vuser_filter_refresh(rxq);
+	vuser_tally_add(&rxq->stats, &tally, n);
+	return n;
+}
+
 /* One function on purpose: one hot loop, its per-line state in locals (see vuser_rx_burst). */
 static __rte_always_inline uint16_t
 vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg, bool avx2)
 {
 	struct vuser_rxq *rxq = queue;
 	struct vu_packed_ring *r = &rxq->packed;
-	struct rte_mbuf *fresh[VUSER_BURST_MAX];
 	uint32_t lens[VUSER_BURST_MAX];
-	uint16_t give[VUSER_BURST_MAX];
 	uint16_t n = 0, max, slot = r->used_idx, id = rxq->next_id;
 	bool wrap = r->used_wrap;
 	uint32_t cap;
-	struct vuser_burst_tally tally = { 0 };
 
 	/* Installed on packed rings (vuser_select_bursts); what can change while the port runs
 	 * is checked here.
@@ -198,29 +241,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 		if (n == 0)
 			return vuser_rx_lines_general(queue, pkts, nb_pkts, mrg);
 	}
-	if (unlikely(rte_mempool_get_bulk(rxq->mp, (void **)fresh, n) != 0)) {
-		rxq->nombuf += n;
-		return 0;
-	}
-	id = rxq->next_id;
-	for (uint16_t k = 0; k < n; k++) {
-		struct rte_mbuf *m = rxq->sw_ring[id];
-
-		vuser_rx_first_seg(rxq, m, lens[k]);
-		pkts[k] = m;
-		vuser_tally_pkt(&rxq->stats, &tally, m, m->pkt_len);
-		rxq->sw_ring[id] = fresh[k];
-		give[k] = id;
-		if (++id == rxq->nb_desc)
-			id = 0;
-	}
-	rxq->next_id = id;
-	vu_packed_ring_used_advance(r, n);
-	vuser_rx_give_packed_all(rxq, give, n);
-	vuser_ring_publish(rxq->port, vuser_rxq_vq_index(rxq), &rxq->split, r, true);
-	vuser_filter_refresh(rxq);
-	vuser_tally_add(&rxq->stats, &tally, n);
-	return n;
+	return vuser_rx_lines_take(rxq, pkts, n, lens, true);
 }
 
 uint16_t
@@ -234,6 +255,105 @@ vuser_packed_recv_lines_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkt
 {
 	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, false);
 }
+
+#if defined(RTE_ARCH_X86_64)
+/*
+ * Are the four used entries of a split ring from the k-th pending one (not across the
+ * ring's end) the buffers due (first_id on), each with a length a first buffer can have
+ * (hdr_size < len <= cap)? Then their lengths go to lens. One 32-byte load: the entries
+ * are id | len << 32, read after the acquire load of used->idx that published them.
+ */
+static inline VUSER_AVX2 bool
+vuser_rx_split_line_avx2(const struct vuser_rxq *rxq, uint16_t k, uint16_t first_id, uint32_t cap,
+			 uint32_t *lens)
+{
+	__m256i e = _mm256_loadu_si256((const __m256i *)vu_split_ring_used_elem(&rxq->split, k));
+	/* Even 32-bit lanes hold the ids, odd ones the lengths: each test lets the other's
+	 * lanes pass (id mask 0, want 0; bounds 0 and UINT32_MAX). */
+	__m256i want =
+		_mm256_set_epi32(0, first_id + 3, 0, first_id + 2, 0, first_id + 1, 0, first_id);
+	__m256i id = _mm256_and_si256(e, _mm256_set_epi32(0, -1, 0, -1, 0, -1, 0, -1));
+	__m256i lo = _mm256_set_epi32(rxq->hdr_size + 1, 0, rxq->hdr_size + 1, 0, rxq->hdr_size + 1,
+				      0, rxq->hdr_size + 1, 0);
+	__m256i hi = _mm256_set_epi32((int)cap, -1, (int)cap, -1, (int)cap, -1, (int)cap, -1);
+	/* Unsigned bounds: max(e, lo) == e is e >= lo, min(e, hi) == e is e <= hi. */
+	__m256i ok =
+		_mm256_and_si256(_mm256_cmpeq_epi32(id, want),
+				 _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(e, lo), e),
+						  _mm256_cmpeq_epi32(_mm256_min_epu32(e, hi), e)));
+
+	if (_mm256_movemask_epi8(ok) != -1)
+		return false;
+	_mm_storeu_si128((__m128i *)lens,
+			 _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+				 e, _mm256_set_epi32(6, 4, 2, 0, 7, 5, 3, 1))));
+	return true;
+}
+
+/*
+ * vectorized=1 on a split ring: the pending used entries four at a time, while they are
+ * the buffers due, each a whole packet; the general burst for anything else (an id out
+ * of turn, a bad length, more than one buffer, the ring's end in the middle of four, a
+ * fault). Ids are due as on a packed ring (vuser_rx_lines_burst): posted 0..nb_desc-1 in
+ * turn and reposted as taken, so a device using them in order returns them in that
+ * cycle, and each id taken is one the device holds.
+ */
+static __rte_always_inline uint16_t
+vuser_rx_split_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg)
+{
+	struct vuser_rxq *rxq = queue;
+	struct vu_split_ring *r = &rxq->split;
+	uint32_t lens[VUSER_BURST_MAX];
+	uint16_t n = 0, max, pending, id = rxq->next_id;
+	uint32_t cap;
+
+	if (unlikely(rxq->halted || rxq->filtering || rxq->vlan_strip || rxq->offload))
+		return mrg ? vuser_split_recv_mrg(queue, pkts, nb_pkts) :
+			     vuser_split_recv(queue, pkts, nb_pkts);
+	pending = vu_split_ring_used_pending(r);
+	if (pending == 0)
+		return 0;
+	/* More than the buffers in flight: the general burst counts the fault. */
+	if (likely(pending <= rxq->nb_desc)) {
+		cap = vuser_rx_buf_len_of(rxq, rte_pktmbuf_data_room_size(rxq->mp));
+		max = RTE_MIN(RTE_MIN(nb_pkts, (uint16_t)VUSER_BURST_MAX), pending);
+		while (n + VU_PACKED_DESCS_PER_LINE <= max &&
+		       ((r->last_used_idx + n) & r->mask) + VU_PACKED_DESCS_PER_LINE <= r->size &&
+		       id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
+		       vuser_rx_split_line_avx2(rxq, n, id, cap, &lens[n])) {
+			for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
+				rte_prefetch0(rxq->sw_ring[id + k]);
+				vuser_rx_prefetch_frame(rxq, rxq->sw_ring[id + k]);
+				if (mrg)
+					rte_prefetch0((const char *)rxq->sw_ring[id + k] +
+						      rxq->hdr_hint);
+			}
+			n += VU_PACKED_DESCS_PER_LINE;
+			id += VU_PACKED_DESCS_PER_LINE;
+			if (id == rxq->nb_desc)
+				id = 0;
+		}
+		if (mrg && n > 0)
+			n = vuser_rx_lines_single(rxq, n);
+	}
+	if (n == 0)
+		return mrg ? vuser_split_recv_mrg(queue, pkts, nb_pkts) :
+			     vuser_split_recv(queue, pkts, nb_pkts);
+	return vuser_rx_lines_take(rxq, pkts, n, lens, false);
+}
+
+VUSER_AVX2 uint16_t
+vuser_split_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_split_lines_burst(queue, pkts, nb_pkts, false);
+}
+
+VUSER_AVX2 uint16_t
+vuser_split_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_split_lines_burst(queue, pkts, nb_pkts, true);
+}
+#endif
 
 #if defined(RTE_ARCH_X86_64)
 VUSER_AVX2 uint16_t
