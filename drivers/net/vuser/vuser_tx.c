@@ -321,45 +321,60 @@ vuser_tx_mb_word(const struct rte_mbuf *m, size_t off)
 	return _mm_load_si128((const __m128i *)(const void *)((const char *)m + off));
 }
 
-/* The 4 ids the line's buffers take, as vuser_tx_packed_id gives them in turn. */
-static __rte_always_inline void
+/*
+ * The four ids the line's buffers take, as vuser_tx_packed_id gives them in turn, into
+ * ids and as four 64-bit lanes: in order the line's slots (it does not cross the ring's
+ * end), else the top four of the free stack, the last pushed first.
+ */
+static inline VUSER_TX_AVX2 __m256i
 vuser_tx_line_ids(struct vuser_txq *txq, uint16_t *ids)
 {
-	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
-		ids[k] = vuser_tx_packed_id(txq, (uint16_t)(txq->packed.avail_idx + k));
-}
+	__m128i v;
 
-/*
- * Store the line's descriptors, in ring order, each with one aligned 16-byte move: the
- * SDM guarantees atomicity for 16-byte MOVDQA/VMOVDQA (VEX.128, EVEX.128) only, not
- * for wider stores, so a device never sees a descriptor's flags before its address.
- */
-static __rte_always_inline void
-vuser_tx_line_store(struct vu_packed_desc *d, __m128i *v)
-{
-	/* Headers first (x86 keeps stores in order; the compiler must too). */
-	__atomic_signal_fence(__ATOMIC_RELEASE);
-	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
-		/* In a register, so that no wider or extracting store is folded in. */
-		__asm__("" : "+x"(v[k]));
-		_mm_store_si128((__m128i *)(void *)&d[k], v[k]);
+	if (txq->in_order) {
+		v = _mm_add_epi16(_mm_set1_epi16((short)txq->packed.avail_idx),
+				  _mm_set_epi16(0, 0, 0, 0, 3, 2, 1, 0));
+	} else {
+		txq->ids_top = (uint16_t)(txq->ids_top - VU_PACKED_DESCS_PER_LINE);
+		v = _mm_loadl_epi64((const __m128i *)(const void *)&txq->ids[txq->ids_top]);
+		v = _mm_shufflelo_epi16(v, _MM_SHUFFLE(0, 1, 2, 3));
 	}
+	_mm_storel_epi64((__m128i *)(void *)ids, v);
+	return _mm256_cvtepu16_epi64(v);
 }
 
-/* The bookkeeping half of a SIMD line write: headers pushed, descriptors stored, the
- * buffers accounted, the fill position advanced (as vuser_tx_line_write). */
+/* Store one descriptor with one aligned 16-byte move: the SDM guarantees atomicity for
+ * 16-byte MOVDQA/VMOVDQA (VEX.128, EVEX.128) only, not for wider stores, so a device
+ * never sees a descriptor's flags before its address. */
 static __rte_always_inline void
-vuser_tx_line_commit(struct vuser_txq *txq, struct rte_mbuf *const *pkts, const uint16_t *ids,
-		     __m128i *descs, struct vuser_burst_tally *tally)
+vuser_tx_desc_store(struct vu_packed_desc *d, __m128i v)
 {
-	struct vu_packed_ring *r = &txq->packed;
+	/* In a register, so that no wider or extracting store is folded in. */
+	__asm__("" : "+x"(v));
+	_mm_store_si128((__m128i *)(void *)d, v);
+}
 
+/* Before a SIMD line's descriptors: its headers pushed; after them (vuser_tx_desc_store,
+ * in ring order) vuser_tx_line_done. */
+static __rte_always_inline struct vu_packed_desc *
+vuser_tx_line_hdrs(struct vuser_txq *txq, struct rte_mbuf *const *pkts)
+{
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
 		vuser_tx_push_hdr(txq, pkts[k]);
-	vuser_tx_line_store(&r->desc[r->avail_idx], descs);
+	/* Headers first (x86 keeps stores in order; the compiler must too). */
+	__atomic_signal_fence(__ATOMIC_RELEASE);
+	return &txq->packed.desc[txq->packed.avail_idx];
+}
+
+/* The bookkeeping half of a SIMD line write: the buffers accounted, the fill position
+ * advanced (as vuser_tx_line_write). */
+static __rte_always_inline void
+vuser_tx_line_done(struct vuser_txq *txq, struct rte_mbuf *const *pkts, const uint16_t *ids,
+		   struct vuser_burst_tally *tally)
+{
 	for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++)
 		vuser_tx_account(txq, true, ids[k], pkts[k], 1, pkts[k]->pkt_len, tally);
-	vu_packed_ring_avail_advance(r, VU_PACKED_DESCS_PER_LINE);
+	vu_packed_ring_avail_advance(&txq->packed, VU_PACKED_DESCS_PER_LINE);
 }
 
 /*
@@ -412,22 +427,26 @@ vuser_tx_line_avx2(struct vuser_txq *txq, struct rte_mbuf *const *pkts,
 {
 	uint16_t flags = vu_packed_ring_avail_flags(&txq->packed);
 	uint16_t ids[VU_PACKED_DESCS_PER_LINE];
-	__m128i descs[VU_PACKED_DESCS_PER_LINE];
-	__m256i lo, hi;
+	struct vu_packed_desc *d;
+	__m256i lo, hi, idv;
 
 	if (!vuser_tx_pair_avx2(txq, pkts, flags, &lo) ||
 	    !vuser_tx_pair_avx2(txq, pkts + 2, flags, &hi))
 		return false;
-	vuser_tx_line_ids(txq, ids);
-	lo = _mm256_add_epi64(
-		lo, _mm256_set_epi64x((long long)ids[1] << 32, 0, (long long)ids[0] << 32, 0));
-	hi = _mm256_add_epi64(
-		hi, _mm256_set_epi64x((long long)ids[3] << 32, 0, (long long)ids[2] << 32, 0));
-	descs[0] = _mm256_castsi256_si128(lo);
-	descs[1] = _mm256_extracti128_si256(lo, 1);
-	descs[2] = _mm256_castsi256_si128(hi);
-	descs[3] = _mm256_extracti128_si256(hi, 1);
-	vuser_tx_line_commit(txq, pkts, ids, descs, tally);
+	/* Each id to bits 32-47 of its descriptor's second word. */
+	idv = _mm256_slli_epi64(vuser_tx_line_ids(txq, ids), 32);
+	lo = _mm256_add_epi64(lo,
+			      _mm256_and_si256(_mm256_permute4x64_epi64(idv, 0x50),
+					       _mm256_set_epi64x(-1, 0, -1, 0)));
+	hi = _mm256_add_epi64(hi,
+			      _mm256_and_si256(_mm256_permute4x64_epi64(idv, 0xfa),
+					       _mm256_set_epi64x(-1, 0, -1, 0)));
+	d = vuser_tx_line_hdrs(txq, pkts);
+	vuser_tx_desc_store(&d[0], _mm256_castsi256_si128(lo));
+	vuser_tx_desc_store(&d[1], _mm256_extracti128_si256(lo, 1));
+	vuser_tx_desc_store(&d[2], _mm256_castsi256_si128(hi));
+	vuser_tx_desc_store(&d[3], _mm256_extracti128_si256(hi, 1));
+	vuser_tx_line_done(txq, pkts, ids, tally);
 	return true;
 }
 
@@ -464,29 +483,30 @@ vuser_tx_line_avx512(struct vuser_txq *txq, struct rte_mbuf *const *pkts,
 		_mm512_cmpge_epu64_mask(data_off,
 					_mm512_set4_epi64(0, txq->hdr_size, 0, txq->hdr_size));
 	uint16_t ids[VU_PACKED_DESCS_PER_LINE];
-	__m128i descs[VU_PACKED_DESCS_PER_LINE];
-	__m512i line;
+	struct vu_packed_desc *d;
+	__m512i line, idv;
 
 	if (ok != 0xff)
 		return false;
-	vuser_tx_line_ids(txq, ids);
+	/* Each id to bits 32-47 of its descriptor's second word (the odd 64-bit lanes). */
+	idv = _mm512_slli_epi64(_mm512_maskz_expand_epi64(
+					0xaa, _mm512_castsi256_si512(vuser_tx_line_ids(txq, ids))),
+				32);
 	/* The lanes' fields are disjoint, so one sum assembles each descriptor. */
 	line = _mm512_add_epi64(
 		_mm512_add_epi64(_mm512_and_si512(addr, _mm512_set4_epi64(0, -1, 0, -1)), data_off),
 		_mm512_add_epi64(_mm512_and_si512(fields, _mm512_set4_epi64(0xffff, 0, 0xffff, 0)),
-				 _mm512_set_epi64((long long)(tail | (uint64_t)ids[3] << 32),
-						  -(long long)txq->hdr_size,
-						  (long long)(tail | (uint64_t)ids[2] << 32),
-						  -(long long)txq->hdr_size,
-						  (long long)(tail | (uint64_t)ids[1] << 32),
-						  -(long long)txq->hdr_size,
-						  (long long)(tail | (uint64_t)ids[0] << 32),
-						  -(long long)txq->hdr_size)));
-	descs[0] = _mm512_castsi512_si128(line);
-	descs[1] = _mm512_extracti32x4_epi32(line, 1);
-	descs[2] = _mm512_extracti32x4_epi32(line, 2);
-	descs[3] = _mm512_extracti32x4_epi32(line, 3);
-	vuser_tx_line_commit(txq, pkts, ids, descs, tally);
+				 _mm512_add_epi64(idv,
+						  _mm512_set4_epi64((long long)tail,
+								    -(long long)txq->hdr_size,
+								    (long long)tail,
+								    -(long long)txq->hdr_size))));
+	d = vuser_tx_line_hdrs(txq, pkts);
+	vuser_tx_desc_store(&d[0], _mm512_castsi512_si128(line));
+	vuser_tx_desc_store(&d[1], _mm512_extracti32x4_epi32(line, 1));
+	vuser_tx_desc_store(&d[2], _mm512_extracti32x4_epi32(line, 2));
+	vuser_tx_desc_store(&d[3], _mm512_extracti32x4_epi32(line, 3));
+	vuser_tx_line_done(txq, pkts, ids, tally);
 	return true;
 }
 #endif
