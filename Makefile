@@ -16,6 +16,9 @@
 #                (BENCH_ARGS="--quick" ...; "--measure backend": net_vubackend vs
 #                net_vhost; "--measure pair": both; see docs/performance.md)
 #   make setup   packages and DPDK SDK headers only
+#   make qemu-vvu  QEMU 7.2 with the virtio-vhost-user device (qemu-vvu/, GPL-2.0+)
+#                into .deps/qemu-vvu/, skipped when the patch set is unchanged; minutes
+#                of both CPUs (on a shared machine: flock /tmp/vuser-cpu.lock make qemu-vvu)
 #   make clean   remove build/, build-asan/, build-fuzz/ and results/ (.deps/ is kept)
 
 SHELL := /bin/bash
@@ -35,7 +38,7 @@ FUZZ_SECONDS ?= 60
 SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test demo demo-container bench clean test-asan fuzz soak
+.PHONY: build setup test demo demo-container bench clean test-asan fuzz soak qemu-vvu
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -73,6 +76,9 @@ test-asan: setup
 	$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(ASAN_BUILD_DIR)" --no-unit \
 		--integration '$(ASAN_INTEGRATION)' --sanitizer-logs "$(ROOT)/results/asan" \
 		--summary asan-integration.txt
+
+qemu-vvu:
+	bash $(ROOT)/scripts/build_qemu_vvu.sh
 
 fuzz: setup
 	bash $(ROOT)/tests/fuzz/run_fuzz.sh -t $(FUZZ_SECONDS)
