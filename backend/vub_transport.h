@@ -93,4 +93,15 @@ struct vub_af_unix_params {
 
 int vub_af_unix_create(const struct vub_af_unix_params *params, struct vub_transport **out);
 
+/* The virtio-vhost-user transport: the backend in a slave VM, reaching the master through
+ * the VVU PCI device (qemu-vvu/) with sysfs: messages on its rxq/txq, the master's memory
+ * in its shared memory BAR, calls through its doorbells. Needs root (config space,
+ * /proc/self/pagemap) and one free 2 MiB huge page. */
+struct vub_vvu_params {
+	const char *name; /* for log lines */
+	const char *pci;  /* the device's address, DDDD:BB:DD.F */
+};
+
+int vub_vvu_create(const struct vub_vvu_params *params, struct vub_transport **out);
+
 #endif /* VUB_TRANSPORT_H */
