@@ -89,13 +89,44 @@ test_refused(void **state)
 	assert_refused("iface=a,=1", "not of the form key=value");
 	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
 	assert_refused("iface=a,bogus=1",
-		       "unknown devarg 'bogus' (known: iface, queues, client, tso, mac, mtu)");
+		       "unknown devarg 'bogus' (known: iface, queues, client, tso, mac, mtu, "
+		       "transport, pci)");
 	assert_refused("iface=a,mac=52:54:00:ab:cd", "mac=52:54:00:ab:cd: expected xx:xx");
 	assert_refused("iface=a,mac=52:54:00:ab:cd:0g", "mac=52:54:00:ab:cd:0g: expected");
 	assert_refused("iface=a,mac=52-54-00-ab-cd-0f", "mac=52-54-00-ab-cd-0f: expected");
 	assert_refused("iface=a,mtu=67", "mtu=67: not a number from 68 to 65535");
 	assert_refused("iface=a,mtu=65536", "mtu=65536: not a number from 68 to 65535");
 	assert_refused("iface=a,path=/x", "unknown devarg 'path'");
+}
+
+/* transport=vvu takes the device instead of a socket; each mix-up is named. */
+static void
+test_transport(void **state)
+{
+	struct vubackend_devargs a;
+
+	(void)state;
+	assert_int_equal(vubackend_devargs_parse("transport=vvu,pci=0000:00:10.0,queues=2", &a, err,
+						 sizeof(err)),
+			 0);
+	assert_int_equal(a.transport, VUBACKEND_VVU);
+	assert_string_equal(a.pci, "0000:00:10.0");
+	assert_int_equal(a.queues, 2);
+	assert_int_equal(
+		vubackend_devargs_parse("transport=af_unix,iface=/s", &a, err, sizeof(err)), 0);
+	assert_int_equal(a.transport, VUBACKEND_AF_UNIX);
+	assert_int_equal(vubackend_devargs_parse("iface=/s", &a, err, sizeof(err)), 0);
+	assert_int_equal(a.transport, VUBACKEND_AF_UNIX);
+	assert_refused("transport=vfio-user,pci=0000:00:10.0",
+		       "transport=vfio-user: unknown transport (af_unix, vvu)");
+	assert_refused("transport=", "transport=: unknown transport");
+	assert_refused("transport=vvu", "transport=vvu needs pci=<DDDD:BB:DD.F>");
+	assert_refused("transport=vvu,pci=0000:00:10.0,iface=/s", "iface: not with transport=vvu");
+	assert_refused("transport=vvu,pci=0000:00:10.0,client=1", "client: not with transport=vvu");
+	assert_refused("iface=/s,pci=0000:00:10.0", "pci: only with transport=vvu");
+	assert_refused("transport=vvu,pci=00:10.0", "pci=00:10.0: a PCI address DDDD:BB:DD.F");
+	assert_refused("transport=vvu,pci=0000:00:10.0x", "pci=0000:00:10.0x: a PCI address");
+	assert_refused("transport=vvu,pci=0000:0g:10.0", "pci=0000:0g:10.0: a PCI address");
 }
 
 /* net_vhost keys this driver does not implement are refused by name, never ignored. */
@@ -125,6 +156,7 @@ main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_net_vhost_keys_not_implemented),
+		cmocka_unit_test(test_transport),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Parsing of the net_vubackend devargs: DPDK net_vhost's keys where they apply. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vu_kv.h"
@@ -33,6 +34,47 @@ vubackend_key_mac(const struct vu_kv_key *key, const char *val, void *arg, char 
 	return 0;
 }
 
+/* transport=NAME: one line per transport, a name not here is refused naming it. */
+static const struct {
+	const char *name;
+	enum vubackend_transport transport;
+} vubackend_transports[] = {
+	{ "af_unix", VUBACKEND_AF_UNIX },
+	{ "vvu", VUBACKEND_VVU },
+};
+
+static int
+vubackend_key_transport(const struct vu_kv_key *key, const char *val, void *arg, char *err,
+			size_t errlen)
+{
+	struct vubackend_devargs *out = arg;
+
+	(void)key;
+	for (size_t i = 0; i < sizeof(vubackend_transports) / sizeof(vubackend_transports[0]);
+	     i++) {
+		if (strcmp(val, vubackend_transports[i].name) == 0) {
+			out->transport = vubackend_transports[i].transport;
+			return 0;
+		}
+	}
+	return vu_kv_fail(err, errlen, "transport=%s: unknown transport (af_unix, vvu)", val);
+}
+
+static int
+vubackend_key_pci(const struct vu_kv_key *key, const char *val, void *arg, char *err, size_t errlen)
+{
+	struct vubackend_devargs *out = arg;
+	unsigned int dom, bus, dev, fn;
+	char tail;
+
+	(void)key;
+	if (strlen(val) != VUBACKEND_PCI_MAX - 1 ||
+	    sscanf(val, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) != 4)
+		return vu_kv_fail(err, errlen, "pci=%s: a PCI address DDDD:BB:DD.F expected", val);
+	memcpy(out->pci, val, VUBACKEND_PCI_MAX);
+	return 0;
+}
+
 /* net_vhost's keys, in its order; those without a parse function are refused by name. */
 static const struct vu_kv_key vubackend_keys[] = {
 	{ .name = "iface", .parse = vubackend_key_iface },
@@ -47,6 +89,9 @@ static const struct vu_kv_key vubackend_keys[] = {
 	/* Not net_vhost's: the config space the frontend reads with GET_CONFIG. */
 	{ .name = "mac", .parse = vubackend_key_mac },
 	VU_KV_U16(struct vubackend_devargs, mtu, VU_NET_MIN_MTU, VU_NET_MAX_MTU),
+	/* Not net_vhost's: the transport, and the virtio-vhost-user device it needs. */
+	{ .name = "transport", .parse = vubackend_key_transport },
+	{ .name = "pci", .parse = vubackend_key_pci },
 };
 
 static const struct vu_kv_table vubackend_kv_table = {
@@ -68,6 +113,17 @@ vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *e
 	rc = vu_kv_parse(&vubackend_kv_table, args, out, &seen, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (out->transport == VUBACKEND_VVU) {
+		/* the master's socket is the slave VMM's, not this program's */
+		if (vu_kv_given(&seen, "iface") || vu_kv_given(&seen, "client"))
+			return vu_kv_fail(err, errlen, "%s: not with transport=vvu (pci=<device>)",
+					  vu_kv_given(&seen, "iface") ? "iface" : "client");
+		if (out->pci[0] == '\0')
+			return vu_kv_fail(err, errlen, "transport=vvu needs pci=<DDDD:BB:DD.F>");
+		return 0;
+	}
+	if (vu_kv_given(&seen, "pci"))
+		return vu_kv_fail(err, errlen, "pci: only with transport=vvu");
 	if (out->iface[0] == '\0')
 		return vu_kv_fail(err, errlen, "iface is required (iface=<vhost-user socket>)");
 	return 0;

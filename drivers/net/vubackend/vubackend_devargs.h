@@ -9,8 +9,18 @@
 #include <sys/un.h>
 
 #define VUBACKEND_IFACE_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+/* A PCI address as sysfs names it, DDDD:BB:DD.F, and its NUL. */
+#define VUBACKEND_PCI_MAX 13
+
+/* How the frontend's messages, memory and notifications reach libvub. */
+enum vubackend_transport {
+	VUBACKEND_AF_UNIX, /* a vhost-user socket (iface) */
+	VUBACKEND_VVU,	   /* a virtio-vhost-user PCI device in this VM (pci) */
+};
 
 struct vubackend_devargs {
+	enum vubackend_transport transport;
+	char pci[VUBACKEND_PCI_MAX];	 /* transport=vvu: the device */
 	char iface[VUBACKEND_IFACE_MAX]; /* the vhost-user socket path */
 	uint16_t queues;		 /* queue pairs offered to the frontend */
 	bool client;			 /* connect to iface instead of listening on it */
@@ -25,7 +35,8 @@ struct vubackend_devargs {
 /*
  * Parse "key=value,key=value" as given after the vdev name, with the keys and meanings
  * of DPDK's net_vhost that apply (iface, queues, client, tso), plus the frontend's config
- * space (mac, mtu). Returns 0, or -EINVAL with a
+ * space (mac, mtu), and the transport (transport=af_unix with iface, or transport=vvu with
+ * pci). Returns 0, or -EINVAL with a
  * one-line reason in err naming the key.
  */
 int vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err,

@@ -368,7 +368,7 @@ static const struct eth_dev_ops vubackend_ops = {
 	.tx_queue_release = vubackend_tx_queue_release,
 };
 
-/* The libvub device over AF_UNIX, serving the socket from the start (as net_vhost does
+/* The libvub device over AF_UNIX or the virtio-vhost-user device, serving the socket from the start (as net_vhost does
  * once its port is configured: frontends may connect as soon as the port exists). */
 static int
 vubackend_dev_open(struct vubackend_port *port)
@@ -379,6 +379,7 @@ vubackend_dev_open(struct vubackend_port *port)
 		.client = port->args.client,
 		.fd = -1,
 	};
+	struct vub_vvu_params vp = { .name = port->name, .pci = port->args.pci };
 	struct vub_dev_params dp = {
 		.name = port->name,
 		.queue_pairs = port->args.queues,
@@ -392,7 +393,10 @@ vubackend_dev_open(struct vubackend_port *port)
 	int rc;
 
 	memcpy(dp.mac, port->args.mac, sizeof(dp.mac));
-	rc = vub_af_unix_create(&ap, &t);
+	if (port->args.transport == VUBACKEND_VVU)
+		rc = vub_vvu_create(&vp, &t);
+	else
+		rc = vub_af_unix_create(&ap, &t);
 	if (rc == 0)
 		rc = vub_dev_create(&dp, t, &port->dev);
 	if (rc == 0)
@@ -456,9 +460,13 @@ vubackend_probe(struct rte_vdev_device *vdev)
 	eth_dev->rx_pkt_burst = vubackend_rx;
 	eth_dev->tx_pkt_burst = vubackend_tx;
 	rte_eth_dev_probing_finish(eth_dev);
-	VUBACKEND_LOG(INFO, port, "port %u, vhost-user %s on %s, %u queue pairs",
-		      eth_dev->data->port_id, args.client ? "client" : "server", args.iface,
-		      args.queues);
+	if (args.transport == VUBACKEND_VVU)
+		VUBACKEND_LOG(INFO, port, "port %u, virtio-vhost-user device %s, %u queue pairs",
+			      eth_dev->data->port_id, args.pci, args.queues);
+	else
+		VUBACKEND_LOG(INFO, port, "port %u, vhost-user %s on %s, %u queue pairs",
+			      eth_dev->data->port_id, args.client ? "client" : "server", args.iface,
+			      args.queues);
 	return 0;
 }
 
@@ -482,4 +490,5 @@ static struct rte_vdev_driver vubackend_driver = {
 RTE_PMD_REGISTER_VDEV(net_vubackend, vubackend_driver);
 RTE_PMD_REGISTER_PARAM_STRING(net_vubackend,
 			      "iface=<path> queues=<1..128> client=<0|1> "
-			      "tso=<0|1> mac=<xx:xx:xx:xx:xx:xx> mtu=<68..65535>");
+			      "tso=<0|1> mac=<xx:xx:xx:xx:xx:xx> mtu=<68..65535> "
+			      "transport=<af_unix|vvu> pci=<DDDD:BB:DD.F>");
