@@ -19,6 +19,9 @@
 #   make qemu-vvu  QEMU 7.2 with the virtio-vhost-user device (qemu-vvu/, GPL-2.0+)
 #                into .deps/qemu-vvu/, skipped when the patch set is unchanged; minutes
 #                of both CPUs (on a shared machine: flock /tmp/vuser-cpu.lock make qemu-vvu)
+#   make test-vvu  the virtio-vhost-user tests alone (tests/vm/test_vvu_*.py: the device,
+#                and a slave VM's net_vubackend serving masters on the host); they skip,
+#                saying why, until make qemu-vvu has built the device
 #   make clean   remove build/, build-asan/, build-fuzz/ and results/ (.deps/ is kept)
 
 SHELL := /bin/bash
@@ -38,7 +41,7 @@ FUZZ_SECONDS ?= 60
 SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test demo demo-container bench clean test-asan fuzz soak qemu-vvu
+.PHONY: build setup test demo demo-container bench clean test-asan fuzz soak qemu-vvu test-vvu
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -79,6 +82,10 @@ test-asan: setup
 
 qemu-vvu:
 	bash $(ROOT)/scripts/build_qemu_vvu.sh
+
+test-vvu: build
+	@$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(BUILD_DIR)" --no-unit \
+		--integration 'test_vvu_*.py' --summary vvu.txt
 
 fuzz: setup
 	bash $(ROOT)/tests/fuzz/run_fuzz.sh -t $(FUZZ_SECONDS)
