@@ -16,7 +16,11 @@ same slave testpmd):
                            packed rings): the master sends BURSTS x 32 frames (Tx retry)
                            and the slave counts exactly that many, then the slave sends
                            as many and the master counts exactly those; no errors
-    test_clean_exit        every master and the slave's testpmd exit 0
+    test_traffic[restartN] the slave's backend restarts (a new testpmd on a second VVU
+                           device, whose VMM connects to a net_vuser master in server
+                           mode and reconnects) while that master stays up: the same
+                           exact counts with each new backend
+    test_clean_exit        every master and every slave testpmd exit 0
 
 Skipped, the reason printed, when the QEMU of scripts/build_qemu_vvu.sh is not built
 (QEMU_VVU=<binary> overrides) or QEMU/busybox for the guest are missing. Logs go to
@@ -44,6 +48,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VM_OUT = "vm-vvu-e2e"      # results/vm-vvu-e2e
 PCI_SLOT = 0x10
 PCI_ADDR = "0000:00:%02x.0" % PCI_SLOT
+PCI_SLOT2 = 0x11
+PCI_ADDR2 = "0000:00:%02x.0" % PCI_SLOT2
+RESTARTS = 2               # slave testpmds in turn behind one master that stays up
 BURSTS = 313               # x 32 = 10016 frames each way, per master
 FRAMES = BURSTS * vhostpeer.BURST
 # (test id, frontend kind of tests/lib/vhostpeer.py, devargs after path=)
@@ -116,7 +123,7 @@ def build_initramfs(order, idx, guest_cmd, path):
     qemuvm.cpio_newc(entries + qemuvm.module_entries(order, idx, r), path)
 
 
-def qemu_argv(qemu, release, initrd, sock, out):
+def qemu_argv(qemu, release, initrd, sock, msock, out):
     return [qemu] + FIRMWARE + [
         "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024", "-nodefaults",
         "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none",
@@ -129,7 +136,11 @@ def qemu_argv(qemu, release, initrd, sock, out):
         "-device", "virtio-9p-pci,fsdev=vmout,mount_tag=vmout",
         "-chardev", "socket,id=vvu0,path=%s,server=on,wait=off" % sock,
         "-device", "virtio-vhost-user-pci,chardev=vvu0,virtio-id=%d,addr=%#x"
-        % (VIRTIO_ID, PCI_SLOT)]
+        % (VIRTIO_ID, PCI_SLOT),
+        # the restart rounds: the VMM connects to a master in server mode, reconnecting
+        "-chardev", "socket,id=vvu1,path=%s,server=off,reconnect=1" % msock,
+        "-device", "virtio-vhost-user-pci,chardev=vvu1,virtio-id=%d,addr=%#x"
+        % (VIRTIO_ID, PCI_SLOT2)]
 
 
 class Turns:
@@ -156,54 +167,84 @@ class Turns:
             return json.load(f)
 
 
-def one_master(turns, k, kind, devargs, sock, plugin, log_dir):
-    """Round k: a master connects, sends FRAMES, receives FRAMES, leaves."""
+def exchange(turns, app, k):
+    """Round k with a connected master: FRAMES to the slave, then FRAMES back."""
     res = {}
-    app = vhostpeer.start_frontend("master%d-%s" % (k, kind), log_dir, kind,
-                                   "path=%s%s" % (sock, devargs), vhostpeer.app_args(),
-                                   plugin=plugin)
+    app.wait_link_up(timeout=MASTER_TIMEOUT)
+    turns.put("round%d-go" % k)
+    turns.wait("round%d-rx-ready" % k, TURN_TIMEOUT)
+    s0 = app.stats(0)
     try:
-        app.wait_ready(timeout=MASTER_TIMEOUT)
-        app.wait_link_up(timeout=MASTER_TIMEOUT)
-        vhostpeer.enable_tx_retry(app, vhostpeer.SINK)
-        app.run(VM_TX_RETRY)
-        turns.put("round%d-go" % k)
-        turns.wait("round%d-rx-ready" % k, TURN_TIMEOUT)
-        s0 = app.stats(0)
-        try:
-            app.run("start tx_first %d" % BURSTS, timeout=TURN_TIMEOUT)
-            tx = dpdkapp.settle_all([(app, 0, s0, "opackets", FRAMES)], TURN_TIMEOUT)[0]
-        finally:
-            app.run("stop")
-        s1 = app.stats(0)
-        app.start_forwarding()
-        turns.put("round%d-tx-sent" % k)
-        res["slave"] = turns.wait("round%d.json" % k, TURN_TIMEOUT)
-        try:
-            rx = dpdkapp.settle_all([(app, 0, s1, "ipackets", FRAMES)], TURN_TIMEOUT)[0]
-        finally:
-            app.run("stop")
-        res["master_tx"], res["master_rx"] = dpdkapp.shown(tx), dpdkapp.shown(rx)
-    except Exception as e:  # recorded for the tests, which fail on it
-        res["error"] = "%s: %s" % (type(e).__name__, e)
+        app.run("start tx_first %d" % BURSTS, timeout=TURN_TIMEOUT)
+        tx = dpdkapp.settle_all([(app, 0, s0, "opackets", FRAMES)], TURN_TIMEOUT)[0]
     finally:
-        app.stop(timeout=30)
-        res["master_rc"] = app.returncode
+        app.run("stop")
+    s1 = app.stats(0)
+    app.start_forwarding()
+    turns.put("round%d-tx-sent" % k)
+    res["slave"] = turns.wait("round%d.json" % k, TURN_TIMEOUT)
+    try:
+        rx = dpdkapp.settle_all([(app, 0, s1, "ipackets", FRAMES)], TURN_TIMEOUT)[0]
+    finally:
+        app.run("stop")
+    res["master_tx"], res["master_rx"] = dpdkapp.shown(tx), dpdkapp.shown(rx)
     return res
 
 
-def drive_masters(turns, sock, log_dir, results):
-    staged = dpdkapp.stage_plugin(dpdkapp.plugin_path())
+def start_master(name, kind, devargs, plugin, log_dir):
+    app = vhostpeer.start_frontend(name, log_dir, kind, devargs, vhostpeer.app_args(),
+                                   plugin=plugin)
+    app.wait_ready(timeout=MASTER_TIMEOUT)
+    vhostpeer.enable_tx_retry(app, vhostpeer.SINK)
+    app.run(VM_TX_RETRY)
+    return app
+
+
+def one_master(turns, k, kind, devargs, sock, plugin, log_dir):
+    """Round k: a master connects, sends FRAMES, receives FRAMES, leaves."""
+    res = {}
+    app = None
+    try:
+        app = start_master("master%d-%s" % (k, kind), kind, "path=%s%s" % (sock, devargs),
+                           plugin, log_dir)
+        res = exchange(turns, app, k)
+    except Exception as e:  # recorded for the tests, which fail on it
+        res["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        if app:
+            app.stop(timeout=30)
+            res["master_rc"] = app.returncode
+        turns.put("round%d-master-done" % k)
+    return res
+
+
+def restart_rounds(turns, master, results):
+    """The slave's backend restarts under a master that stays up (server mode)."""
+    for r in range(RESTARTS):
+        k = len(MASTERS) + r
+        res = {}
+        try:
+            turns.wait("round%d-slave-up" % k, TURN_TIMEOUT)
+            res = exchange(turns, master, k)
+        except Exception as e:
+            res["error"] = "%s: %s" % (type(e).__name__, e)
+        finally:
+            turns.put("round%d-master-done" % k)
+        results["restart%d" % r] = res
+        qemuvm.log("restart %d: %s" % (r, res))
+
+
+def drive_masters(turns, sock, master, plugin, log_dir, results):
     try:
         turns.wait("slave-ready", SLAVE_TIMEOUT)
         for k, (tid, kind, devargs) in enumerate(MASTERS):
-            results[tid] = one_master(turns, k, kind, devargs, sock, staged, log_dir)
+            results[tid] = one_master(turns, k, kind, devargs, sock, plugin, log_dir)
             qemuvm.log("master %s: %s" % (tid, results[tid]))
+        restart_rounds(turns, master, results)
     except Exception as e:
         results["error"] = "%s: %s" % (type(e).__name__, e)
     finally:
         turns.put("masters-done")
-        dpdkapp.unstage_plugin(staged)
 
 
 @pytest.fixture(scope="module")
@@ -219,23 +260,34 @@ def vm_run(request, vm_out, vm_verbose):
     order, idx = qemuvm.module_order(vm_kernel, MODULES)
     guest_cmd = " ".join([
         "/usr/bin/python3", os.path.join(HERE, "guest_vvu.py"), "--out", "/run/vmout",
-        "--plugin", plugin, "--pci", PCI_ADDR, "--rounds", str(len(MASTERS)),
-        "--bursts", str(BURSTS)])
+        "--plugin", plugin, "--pci", PCI_ADDR, "--pci2", PCI_ADDR2,
+        "--rounds", str(len(MASTERS)), "--restarts", str(RESTARTS), "--bursts", str(BURSTS)])
     work = tempfile.mkdtemp(prefix="vuser-vvu-e2e-")
     out, sock = os.path.join(work, "out"), os.path.join(work, "vvu.sock")
+    msock = os.path.join(work, "master.sock")
     os.makedirs(out)
     initrd = os.path.join(work, "initrd.cpio")
     build_initramfs(order, idx, guest_cmd, initrd)
     booted = {}
     vm = threading.Thread(target=lambda: booted.update(run=qemuvm.boot_vm(
-        qemu_argv(qemu, vm_kernel, initrd, sock, out), os.path.join(vm_out, "console.log"),
-        vm_verbose, ("VMTEST: booted",), VM_TIMEOUT, BOOT_TIMEOUT)), daemon=True)
+        qemu_argv(qemu, vm_kernel, initrd, sock, msock, out),
+        os.path.join(vm_out, "console.log"), vm_verbose, ("VMTEST: booted",), VM_TIMEOUT,
+        BOOT_TIMEOUT)), daemon=True)
     results = {}
+    staged = dpdkapp.stage_plugin(dpdkapp.plugin_path())
+    master = None
     try:
+        # up before the VM: the VMM connects at once, before the slave's driver is up
+        master = start_master("master-server", "vuser", "path=%s,server=1" % msock, staged,
+                              vm_out)
         vm.start()
-        drive_masters(Turns(out, vm), sock, vm_out, results)
+        drive_masters(Turns(out, vm), sock, master, staged, vm_out, results)
         vm.join(VM_TIMEOUT)
     finally:
+        if master:
+            master.stop(timeout=30)
+            results["master_server_rc"] = master.returncode
+        dpdkapp.unstage_plugin(staged)
         shutil.copytree(out, vm_out, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
     console, seconds = booted.get("run", ("VMTEST-HOST: the VM did not finish\n", 0.0))
@@ -266,7 +318,8 @@ def test_slave_up(vm_run, record_property):
     check(record_property, vm_run, problems, "slave up %s; VM ran %.0fs" % (up, vm_run.seconds))
 
 
-@pytest.mark.parametrize("tid", [m[0] for m in MASTERS])
+@pytest.mark.parametrize("tid", [m[0] for m in MASTERS] +
+                         ["restart%d" % r for r in range(RESTARTS)])
 def test_traffic(vm_run, record_property, tid):
     r = vm_run.results.get(tid)
     if r is None:
@@ -292,7 +345,10 @@ def test_traffic(vm_run, record_property, tid):
 
 def test_clean_exit(vm_run, record_property):
     rcs = {tid: vm_run.results.get(tid, {}).get("master_rc") for tid, _, _ in MASTERS}
+    rcs["master-server"] = vm_run.results.get("master_server_rc")
     rcs["slave"] = vm_run.slave_done.get("testpmd_rc")
+    for r in range(RESTARTS):
+        rcs["slave-restart%d" % r] = vm_run.slave_done.get("restart%d_rc" % r)
     bad = ["%s exited %s" % (k, v) for k, v in rcs.items() if v != 0]
     if vm_run.slave_done.get("error"):
         bad.append("guest: " + vm_run.slave_done["error"])
