@@ -3,8 +3,8 @@
 #
 #   make build   install build deps if missing (scripts/setup.sh), configure
 #                build/ with meson if needed, compile with ninja
-#   make test    build, then unit tests (meson test) and integration tests;
-#                the last line is "N passed, N failed[, N skipped]"
+#   make test    build (and make qemu-vvu), then unit tests (meson test) and
+#                integration tests; the last line is "N passed, N failed[, N skipped]"
 #   make demo    build, then scripts/demo.py (DEMO_ARGS="--frontend dpdk" ...)
 #   make demo-container  the same demo with the frontend in a container: a private
 #                dockerd, an image built FROM scratch (docs/containers.md)
@@ -20,8 +20,8 @@
 #                into .deps/qemu-vvu/, skipped when the patch set is unchanged; minutes
 #                of both CPUs (on a shared machine: flock /tmp/vuser-cpu.lock make qemu-vvu)
 #   make test-vvu  the virtio-vhost-user tests alone (tests/vm/test_vvu_*.py: the device,
-#                and a slave VM's net_vubackend serving masters on the host); they skip,
-#                saying why, until make qemu-vvu has built the device
+#                and a slave VM's net_vubackend serving masters on the host), after
+#                make qemu-vvu; run alone they skip, saying why, without the device
 #   make clean   remove build/, build-asan/, build-fuzz/ and results/ (.deps/ is kept)
 
 SHELL := /bin/bash
@@ -53,7 +53,7 @@ build: setup
 	fi
 	ninja -C "$(BUILD_DIR)"
 
-test: build
+test: build qemu-vvu
 	@$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(BUILD_DIR)"
 
 # gcc's ASan and UBSan: the unit tests are instrumented executables; the plugin is an
@@ -83,7 +83,7 @@ test-asan: setup
 qemu-vvu:
 	bash $(ROOT)/scripts/build_qemu_vvu.sh
 
-test-vvu: build
+test-vvu: build qemu-vvu
 	@$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(BUILD_DIR)" --no-unit \
 		--integration 'test_vvu_*.py' --summary vvu.txt
 
