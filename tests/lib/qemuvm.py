@@ -2,11 +2,13 @@
 """QEMU guests of the VM tests (tests/vm): kernel, modules, initramfs and one bounded boot.
 
 The guest is Debian's own kernel (tests/vm/fetch_kernel.sh fetches the one
-linux-image-amd64 depends on into .deps/vm) under TCG with a busybox initramfs that a
+linux-image-amd64 depends on into .deps/vm, or with --backports bookworm-backports' 6.12,
+which has the vDPA modules, into .deps/vm-6.12) under TCG with a busybox initramfs that a
 test writes (its /init, the modules it insmods). boot_vm() runs qemu until the guest
 powers off, bounded in time; tests/vm/conftest.py has the fixtures built on this.
 """
 
+import lzma
 import os
 import re
 import shutil
@@ -17,6 +19,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEPS = os.path.join(ROOT, ".deps", "vm")
+DEPS_BPO = os.path.join(ROOT, ".deps", "vm-6.12")
+BPO_RELEASE = "6.12.95+deb12-amd64"     # tests/vm/fetch_kernel.sh's BPO_PKG
 FETCH_KERNEL = os.path.join(ROOT, "tests", "vm", "fetch_kernel.sh")
 QEMU = "qemu-system-x86_64"
 BOOT_TIMEOUT = 120        # s: until a line of the test's boot marks shows on the console
@@ -59,9 +63,11 @@ def static_busybox():
     return bb
 
 
-def fetch_kernel():
-    """The kernel release tests/vm/fetch_kernel.sh made ready in DEPS."""
-    p = subprocess.run([FETCH_KERNEL, DEPS], stdin=subprocess.DEVNULL,
+def fetch_kernel(backports=False):
+    """The kernel release tests/vm/fetch_kernel.sh made ready in DEPS (DEPS_BPO: the
+    bookworm-backports kernel)."""
+    argv = [FETCH_KERNEL, "--backports", DEPS_BPO] if backports else [FETCH_KERNEL, DEPS]
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=FETCH_TIMEOUT)
     sys.stdout.write(p.stderr.decode())
     m = re.search(r"^release=(\S+)$", p.stdout.decode(), re.M)
@@ -70,24 +76,36 @@ def fetch_kernel():
     return m.group(1)
 
 
+def deps_dir(release):
+    return DEPS_BPO if release == BPO_RELEASE else DEPS
+
+
 def kernel_path(release):
-    return os.path.join(DEPS, "root", "boot", "vmlinuz-%s" % release)
+    return os.path.join(deps_dir(release), "root", "boot", "vmlinuz-%s" % release)
 
 
 def module_index(release):
-    base = os.path.join(DEPS, "root", "lib", "modules", release, "kernel")
+    """{module name: .ko or .ko.xz path} (the 6.12 package compresses its modules)."""
+    base = os.path.join(deps_dir(release), "root", "lib", "modules", release, "kernel")
     idx = {}
     for d, _, files in os.walk(base):
         for f in files:
-            if f.endswith(".ko"):
-                idx[f[:-3].replace("-", "_")] = os.path.join(d, f)
+            for ext in (".ko", ".ko.xz"):
+                if f.endswith(ext):
+                    idx[f[:-len(ext)].replace("-", "_")] = os.path.join(d, f)
     return idx
+
+
+def module_bytes(path):
+    """A module's ELF bytes: busybox's insmod takes no compressed module."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return lzma.decompress(data) if path.endswith(".xz") else data
 
 
 def module_depends(path):
     """The depends= field of a module's .modinfo section (what modinfo -F depends says)."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = module_bytes(path)
     m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
     return [x.replace("-", "_") for x in m.group(1).decode().split(",") if x] if m else []
 
@@ -119,8 +137,7 @@ def module_entries(order, idx, mode):
     /modules/<name>.ko in the order of /modules.order)."""
     entries = [("modules.order", mode, ("\n".join(order) + "\n").encode())]
     for m in order:
-        with open(idx[m], "rb") as f:
-            entries.append(("modules/%s.ko" % m, mode, f.read()))
+        entries.append(("modules/%s.ko" % m, mode, module_bytes(idx[m])))
     return entries
 
 

@@ -11,6 +11,8 @@ Fixtures:
   vm_kernel   the kernel release tests/vm/fetch_kernel.sh made ready in .deps/vm, with
               QEMU and a static busybox at hand; every VM test is skipped, the reason
               printed, when those cannot be had (a failed fetch fails them)
+  vm_kernel_bpo  the same for bookworm-backports' 6.12 kernel in .deps/vm-6.12
+              (fetch_kernel.sh --backports): the vDPA tests' guest
   vm_out      results/<the module's VM_OUT>/ for the console and the guest's logs
               (emptied first; a second run of the same module at the same time gets a
               sibling)
@@ -26,17 +28,26 @@ import dpdkapp
 import qemuvm
 
 
-@pytest.fixture(scope="session")
-def vm_kernel():
+def ready_kernel(backports):
     try:
         qemuvm.ensure_tools()
         qemuvm.static_busybox()
     except qemuvm.Unavailable as e:
         pytest.skip(str(e))
     try:
-        return qemuvm.fetch_kernel()
+        return qemuvm.fetch_kernel(backports)
     except (RuntimeError, OSError) as e:
         pytest.fail(str(e))
+
+
+@pytest.fixture(scope="session")
+def vm_kernel():
+    return ready_kernel(False)
+
+
+@pytest.fixture(scope="session")
+def vm_kernel_bpo():
+    return ready_kernel(True)
 
 
 @pytest.fixture(scope="module")
