@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The backend ops interface: one ops table per vhost frontend (vhost-user, vhost-kernel). */
+/* The backend ops interface: one ops table per vhost frontend (vhost-user, -kernel, -vdpa). */
 #ifndef VU_BACKEND_H
 #define VU_BACKEND_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "vu_mem.h"
 
@@ -122,9 +123,17 @@ enum vu_backend_event {
 
 extern const struct vu_backend_ops vu_vhost_user_ops;
 extern const struct vu_backend_ops vu_vhost_kernel_ops;
+extern const struct vu_backend_ops vu_vhost_vdpa_ops;
 
-/* The frontend for a path: vhost-user in server mode; otherwise vhost-kernel for a
- * character device and vhost-user for anything else (a socket, or nothing there yet). */
+/* The frontend for a path: vhost-user in server mode; otherwise vhost-vdpa for a
+ * character device of vhost-vdpa's major, vhost-kernel for any other character device
+ * and vhost-user for anything else (a socket, or nothing there yet). */
 const struct vu_backend_ops *vu_backend_ops_for_path(const char *path, bool server);
+/* The same for what stat() said of a path, with the majors listed in proc_devices
+ * (/proc/devices: tests give a file of their own). */
+const struct vu_backend_ops *vu_backend_ops_for_stat(const struct stat *st,
+						     const char *proc_devices, bool server);
+/* The major number proc_devices lists for a character device driver, -1 if none. */
+int vu_char_major(const char *proc_devices, const char *driver);
 
 #endif /* VU_BACKEND_H */

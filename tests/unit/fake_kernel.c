@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Fake vhost-net and TAP kernel for unit tests: ioctls recorded and answered, links faked. */
+/* Fake vhost-net, vhost-vdpa and TAP kernel for unit tests: ioctls recorded and answered. */
+#include <endian.h>
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
@@ -30,6 +31,77 @@ fk_reset(void)
 	/* As the kernel answers: IFF_TUN_EXCL works but is not listed. */
 	fk.tun_features = IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
 	fk.tun_offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_UFO;
+}
+
+void
+fk_reset_vdpa(void)
+{
+	struct vu_net_config cfg = { .status = htole16(VU_NET_S_LINK_UP),
+				     .max_virtqueue_pairs = htole16(2),
+				     .mtu = htole16(1500) };
+
+	fk_reset();
+	fk.vhost_features = FK_VDPA_FEATURES;
+	fk.vdpa.device_id = 1;
+	fk.vdpa.backend_features = (1ull << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+		(1ull << VHOST_BACKEND_F_IOTLB_BATCH) | (1ull << VHOST_BACKEND_F_SUSPEND);
+	fk.vdpa.vring_num = 256;
+	memcpy(cfg.mac, fk_test_mac, sizeof(cfg.mac));
+	fk.vdpa.config_size = sizeof(cfg);
+	memcpy(fk.vdpa.config, &cfg, sizeof(cfg));
+}
+
+/* The vhost-vdpa requests (vhost_vdpa.c vhost_vdpa_unlocked_ioctl). */
+static int
+fake_vdpa_ioctl(struct fk_rec *r, void *arg)
+{
+	switch (r->request) {
+	case VHOST_VDPA_GET_DEVICE_ID:
+		*(uint32_t *)arg = fk.vdpa.device_id;
+		return 0;
+	case VHOST_GET_BACKEND_FEATURES:
+		*(uint64_t *)arg = fk.vdpa.backend_features;
+		return 0;
+	case VHOST_SET_BACKEND_FEATURES:
+		r->u64 = *(uint64_t *)arg;
+		if (r->u64 & ~fk.vdpa.backend_features) {
+			errno = EOPNOTSUPP;
+			return -1;
+		}
+		return 0;
+	case VHOST_VDPA_GET_STATUS:
+		*(uint8_t *)arg = fk.vdpa.status;
+		return 0;
+	case VHOST_VDPA_SET_STATUS:
+		r->u64 = *(uint8_t *)arg;
+		fk.vdpa.status = (uint8_t)(r->u64 & ~fk.vdpa.status_refused);
+		return 0;
+	case VHOST_VDPA_GET_VRING_NUM:
+		*(uint16_t *)arg = fk.vdpa.vring_num;
+		return 0;
+	case VHOST_VDPA_GET_CONFIG_SIZE:
+		*(uint32_t *)arg = fk.vdpa.config_size;
+		return 0;
+	case VHOST_VDPA_GET_CONFIG: {
+		struct vhost_vdpa_config *c = arg;
+
+		r->state.index = c->off;
+		r->state.num = c->len;
+		if (c->len == 0 || c->off > fk.vdpa.config_size ||
+		    c->len > fk.vdpa.config_size - c->off) {
+			errno = E2BIG;
+			return -1;
+		}
+		memcpy(c->buf, fk.vdpa.config + c->off, c->len);
+		return 0;
+	}
+	case VHOST_VDPA_SET_VRING_ENABLE:
+		r->state = *(struct vhost_vring_state *)arg;
+		return 0;
+	default:
+		errno = ENOTTY;
+		return -1;
+	}
 }
 
 static bool
@@ -115,8 +187,7 @@ fake_ioctl(struct fk_rec *r, void *arg)
 		}
 		return 0;
 	default:
-		errno = ENOTTY;
-		return -1;
+		return fake_vdpa_ioctl(r, arg);
 	}
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Fake vhost-net and TAP kernel for unit tests: ioctls recorded and answered, links faked. */
+/* Fake vhost-net, vhost-vdpa and TAP kernel for unit tests: ioctls recorded and answered. */
 #ifndef FAKE_KERNEL_H
 #define FAKE_KERNEL_H
 
@@ -43,6 +43,23 @@ struct fk_rec {
 
 #define FK_MAX_RECS 128
 #define FK_MAX_LINK_CALLS 8
+#define FK_MAX_IOTLB 16
+#define FK_VDPA_CONFIG_MAX 32
+
+/* What the fake vhost-vdpa device is (fk_reset_vdpa sets a virtio-net device). */
+struct fk_vdpa {
+	uint32_t device_id;
+	uint64_t backend_features; /* VHOST_GET_BACKEND_FEATURES */
+	uint8_t status;		   /* VHOST_VDPA_SET_STATUS stores, GET_STATUS answers */
+	uint8_t status_refused;	   /* bits SET_STATUS drops (a device refusing FEATURES_OK) */
+	uint16_t vring_num;	   /* VHOST_VDPA_GET_VRING_NUM */
+	uint32_t config_size;	   /* VHOST_VDPA_GET_CONFIG_SIZE */
+	uint8_t config[FK_VDPA_CONFIG_MAX];
+	/* IOTLB messages written to the device fd (fake_vdpa_write.c's write wrapper) */
+	struct vhost_msg_v2 iotlb[FK_MAX_IOTLB];
+	unsigned int niotlb;
+	int write_errno; /* nonzero: writes of IOTLB messages fail with it */
+};
 
 struct fake_kernel {
 	uint64_t vhost_features;
@@ -65,6 +82,7 @@ struct fake_kernel {
 		uint32_t mtu;
 	} link[FK_MAX_LINK_CALLS];
 	unsigned int nlink;
+	struct fk_vdpa vdpa;
 };
 
 extern struct fake_kernel fk;
@@ -72,6 +90,18 @@ extern const uint8_t fk_test_mac[6];
 
 /* Forget every record and answer as a kernel with vhost-net and a multi-queue TAP. */
 void fk_reset(void);
+
+/* fk_reset, and the vhost device answers as a vhost-vdpa net device: VHOST_GET_FEATURES
+ * gives FK_VDPA_FEATURES, 256-entry rings, a 12-byte config space with MAC fk_test_mac. */
+void fk_reset_vdpa(void);
+
+/* What the fake vDPA device offers: ring and offload features, its config space fields,
+ * ACCESS_PLATFORM (VDUSE requires it), a control queue and MQ. */
+#define FK_VDPA_FEATURES                                                                       \
+	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(VU_F_RING_EVENT_IDX) | \
+	 VU_BIT(VU_NET_F_MRG_RXBUF) | VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_MAC) |           \
+	 VU_BIT(VU_NET_F_STATUS) | VU_BIT(VU_NET_F_MTU) | VU_BIT(VU_NET_F_CTRL_VQ) |           \
+	 VU_BIT(VU_NET_F_MQ))
 
 /* The fake kernel behind ioctl(): vhost and TUN requests answered, others passed on. */
 int fk_ioctl(int fd, unsigned long request, void *arg);
