@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-vdpa frontend: the backend ops over a /dev/vhost-vdpa-N character device. */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 
 #include "vu_backend.h"
 #include "vu_log.h"
+#include "vu_vdpa_cvq.h"
 #include "vu_virtio.h"
 
 /* virtio device ID of a network card (spec 5: "Device Types"). */
@@ -32,11 +34,19 @@
 	(VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(VU_NET_F_MAC) | VU_BIT(VU_NET_F_STATUS) | \
 	 VU_BIT(VU_NET_F_MTU))
 
-/* The device's control queue, and multi-queue that needs it, are not driven here: the
- * device layer emulates its own control queue in-process. */
+/* The device layer emulates its own control queue in-process and never sees the
+ * device's; the frontend drives that one itself for multi-queue (VU_VDPA_MQ_FEATURES). */
 #define VU_VDPA_CTRL_FEATURES                                                               \
 	(VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_CTRL_RX) | VU_BIT(VU_NET_F_CTRL_VLAN) | \
 	 VU_BIT(VU_NET_F_CTRL_MAC_ADDR) | VU_BIT(VU_NET_F_MQ))
+/* "VIRTIO_NET_F_MQ Requires VIRTIO_NET_F_CTRL_VQ" (spec 5.1.3.1). */
+#define VU_VDPA_MQ_FEATURES (VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_MQ))
+/* Entries of the control queue's ring: one command is in flight at a time. */
+#define VU_VDPA_CVQ_SIZE 64
+/* Offset of max_virtqueue_pairs in the net config space (spec 5.1.4). */
+#define VU_VDPA_CONFIG_MAX_PAIRS 8
+/* Rings the frontend tracks; virtqueue indexes of the data rings stay below it. */
+#define VU_VDPA_MAX_RINGS (2 * 128)
 
 struct vu_backend {
 	char name[64];
@@ -46,7 +56,17 @@ struct vu_backend {
 	uint64_t backend_features;  /* VHOST_SET_BACKEND_FEATURES */
 	uint16_t max_ring;	    /* VHOST_VDPA_GET_VRING_NUM */
 	struct vu_mem_table mapped; /* what the device's IOTLB holds now */
+	unsigned int timeout_ms;
+	/* multi-queue: the device's control queue at virtqueue 2 * max_pairs */
+	struct vu_vdpa_cvq *cvq;
+	uint32_t max_pairs;    /* config space max_virtqueue_pairs; 1 without a cvq */
+	uint32_t active_pairs; /* what the device was told (VQ_PAIRS_SET); 1 after a reset */
+	uint8_t status;	       /* last VHOST_VDPA_SET_STATUS */
+	bool cvq_mapped;
+	bool enabled[VU_VDPA_MAX_RINGS];
 };
+
+static int vu_vdpa_get_config(struct vu_backend *b, uint32_t offset, void *buf, uint32_t len);
 
 /* Every ioctl here is made again when a signal interrupts it (EINTR): it did nothing. */
 static int
@@ -104,8 +124,10 @@ vu_vdpa_close(struct vu_backend *b)
 {
 	if (!b)
 		return;
+	/* The fd first: the device may still reach the control queue's memory. */
 	if (b->fd >= 0)
 		close(b->fd);
+	vu_vdpa_cvq_destroy(b->cvq);
 	free(b);
 }
 
@@ -185,6 +207,32 @@ vu_vdpa_probe(struct vu_backend *b)
 	return 0;
 }
 
+/* queues > 1: the device must offer MQ and its control queue, and enough pairs. */
+static int
+vu_vdpa_mq_open(struct vu_backend *b, uint32_t pairs)
+{
+	uint16_t max = 0;
+	int rc;
+
+	if ((b->device_features & VU_VDPA_MQ_FEATURES) != VU_VDPA_MQ_FEATURES) {
+		VU_ERR("%s: queues=%u: vhost-vdpa %s offers no multi-queue (VIRTIO_NET_F_MQ with "
+		       "VIRTIO_NET_F_CTRL_VQ; features 0x%llx)",
+		       b->name, pairs, b->path, (unsigned long long)b->device_features);
+		return -ENOTSUP;
+	}
+	rc = vu_vdpa_get_config(b, VU_VDPA_CONFIG_MAX_PAIRS, &max, sizeof(max));
+	if (rc < 0)
+		return rc;
+	b->max_pairs = le16toh(max);
+	if (b->max_pairs < pairs || b->max_pairs > VU_VDPA_MAX_RINGS / 2) {
+		VU_ERR("%s: queues=%u: vhost-vdpa %s serves %u queue pairs (max_virtqueue_pairs)",
+		       b->name, pairs, b->path, b->max_pairs);
+		return -EINVAL;
+	}
+	return vu_vdpa_cvq_create(
+		b->name, b->max_ring < VU_VDPA_CVQ_SIZE ? b->max_ring : VU_VDPA_CVQ_SIZE, &b->cvq);
+}
+
 static int
 vu_vdpa_open(const struct vu_backend_params *params, struct vu_backend **out)
 {
@@ -194,12 +242,6 @@ vu_vdpa_open(const struct vu_backend_params *params, struct vu_backend **out)
 	if (strlen(params->path) >= sizeof(b->path)) {
 		VU_ERR("%s: vhost-vdpa device path is too long: %s", params->name, params->path);
 		return -ENAMETOOLONG;
-	}
-	if (params->queue_pairs > 1) {
-		VU_ERR("%s: queues=%u on vhost-vdpa %s: multi-queue needs the vDPA device's "
-		       "control queue, which this frontend does not drive (queues=1)",
-		       params->name, params->queue_pairs, params->path);
-		return -ENOTSUP;
 	}
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -211,9 +253,14 @@ vu_vdpa_open(const struct vu_backend_params *params, struct vu_backend **out)
 		rc = b->fd;
 		goto fail;
 	}
+	b->timeout_ms = params->timeout_ms;
+	b->max_pairs = 1;
+	b->active_pairs = 1;
 	rc = vu_vdpa_handshake(b);
 	if (rc == 0)
 		rc = vu_vdpa_probe(b);
+	if (rc == 0 && params->queue_pairs > 1)
+		rc = vu_vdpa_mq_open(b, params->queue_pairs);
 	if (rc < 0)
 		goto fail;
 	vu_log(VU_LOG_NOTICE, "%s: vhost-vdpa %s: features 0x%llx, rings up to %u entries%s",
@@ -238,8 +285,7 @@ vu_vdpa_get_features(struct vu_backend *b, uint64_t *features)
 static int
 vu_vdpa_get_max_queue_pairs(struct vu_backend *b, uint32_t *pairs)
 {
-	(void)b;
-	*pairs = 1;
+	*pairs = b->cvq ? b->max_pairs : 1;
 	return 0;
 }
 
@@ -248,6 +294,14 @@ vu_vdpa_set_features(struct vu_backend *b, uint64_t features)
 {
 	uint64_t f = features | (b->device_features & VU_VDPA_FRONTEND_FEATURES);
 
+	if (b->cvq && (features & VU_BIT(VU_F_RING_PACKED))) {
+		VU_ERR("%s: packed_vq=1 with queues>1 on vhost-vdpa %s: the device's control "
+		       "queue is driven as a split ring only",
+		       b->name, b->path);
+		return -ENOTSUP;
+	}
+	if (b->cvq)
+		f |= VU_VDPA_MQ_FEATURES;
 	if (f & ~b->device_features) {
 		VU_ERR("%s: features 0x%llx were not offered by vhost-vdpa %s", b->name,
 		       (unsigned long long)(f & ~b->device_features), b->path);
@@ -279,6 +333,14 @@ vu_vdpa_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
 				   mem->regions[i].len);
 	if (rc == 0)
 		b->mapped = *mem;
+	/* The control queue's own memory, mapped once for the fd's life. */
+	if (rc == 0 && b->cvq && !b->cvq_mapped) {
+		uint64_t addr, len;
+
+		vu_vdpa_cvq_region(b->cvq, &addr, &len);
+		rc = vu_vdpa_iotlb(b, VHOST_IOTLB_UPDATE, addr, len);
+		b->cvq_mapped = rc == 0;
+	}
 	if (batch && rc == 0)
 		rc = vu_vdpa_iotlb(b, VHOST_IOTLB_BATCH_END, 0, 0);
 	return rc;
@@ -345,21 +407,112 @@ vu_vdpa_set_vring_call(struct vu_backend *b, uint32_t idx, int fd)
 	return vu_vdpa_ring_ioctl(b, idx, "VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL, &f);
 }
 
+/* Pairs whose two rings are both enabled, from pair 0 on. */
+static uint32_t
+vu_vdpa_enabled_pairs(const struct vu_backend *b)
+{
+	uint32_t n = 0;
+
+	while (n < b->max_pairs && b->enabled[2 * n] && b->enabled[2 * n + 1])
+		n++;
+	return n;
+}
+
+/* Spec 5.1.6.5.6.1: "The driver MUST configure the virtqueues before enabling them with
+ * the VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET command"; the device runs one pair until then. */
+static int
+vu_vdpa_set_pairs(struct vu_backend *b)
+{
+	uint32_t pairs = vu_vdpa_enabled_pairs(b);
+	uint16_t le = htole16((uint16_t)pairs);
+	uint8_t ack = VU_NET_ERR;
+	int rc;
+
+	if (!b->cvq || !(b->status & VU_STATUS_DRIVER_OK) || pairs == 0 || pairs == b->active_pairs)
+		return 0;
+	rc = vu_vdpa_cvq_command(b->cvq, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET, &le,
+				 sizeof(le), b->timeout_ms, &ack);
+	if (rc == 0 && ack != VU_NET_OK) {
+		VU_ERR("%s: vhost-vdpa %s refused VQ_PAIRS_SET %u (ack %u)", b->name, b->path,
+		       pairs, ack);
+		rc = -EIO;
+	}
+	if (rc == 0) {
+		VU_INFO("%s: vhost-vdpa %s runs %u queue pair(s)", b->name, b->path, pairs);
+		b->active_pairs = pairs;
+	}
+	return rc;
+}
+
 static int
 vu_vdpa_set_vring_enable(struct vu_backend *b, uint32_t idx, bool enable)
 {
 	struct vhost_vring_state s = { .index = idx, .num = enable };
+	int rc;
 
-	return vu_vdpa_ring_ioctl(
+	if (idx / 2 >= b->max_pairs) {
+		VU_ERR("%s: queue %u does not exist on vhost-vdpa %s (%u queue pairs)", b->name,
+		       idx, b->path, b->max_pairs);
+		return -EINVAL;
+	}
+	rc = vu_vdpa_ring_ioctl(
 		b, idx, enable ? "VHOST_VDPA_SET_VRING_ENABLE 1" : "VHOST_VDPA_SET_VRING_ENABLE 0",
 		VHOST_VDPA_SET_VRING_ENABLE, &s);
+	if (rc < 0)
+		return rc;
+	b->enabled[idx] = enable;
+	return vu_vdpa_set_pairs(b);
+}
+
+/* The device's control queue, set up like the data rings before DRIVER_OK. No call
+ * fd: the frontend polls for the ack. */
+static int
+vu_vdpa_cvq_start(struct vu_backend *b)
+{
+	uint32_t idx = 2 * b->max_pairs;
+	struct vu_vring_addr ring = vu_vdpa_cvq_ring(b->cvq);
+	int rc;
+
+	vu_vdpa_cvq_reset(b->cvq);
+	rc = vu_vdpa_set_vring_num(b, idx, vu_vdpa_cvq_size(b->cvq));
+	if (rc == 0)
+		rc = vu_vdpa_set_vring_base(b, idx, 0);
+	if (rc == 0)
+		rc = vu_vdpa_set_vring_addr(b, idx, &ring);
+	if (rc == 0)
+		rc = vu_vdpa_set_vring_kick(b, idx, vu_vdpa_cvq_kick_fd(b->cvq));
+	if (rc == 0)
+		rc = vu_vdpa_set_vring_call(b, idx, -1);
+	if (rc == 0) {
+		struct vhost_vring_state s = { .index = idx, .num = 1 };
+
+		rc = vu_vdpa_ring_ioctl(b, idx, "VHOST_VDPA_SET_VRING_ENABLE 1",
+					VHOST_VDPA_SET_VRING_ENABLE, &s);
+	}
+	return rc;
 }
 
 /* The status register is the device's own: DRIVER_OK starts it, 0 resets it. */
 static int
 vu_vdpa_set_status(struct vu_backend *b, uint8_t status)
 {
-	return vu_vdpa_ioctl(b, "VHOST_VDPA_SET_STATUS", VHOST_VDPA_SET_STATUS, &status);
+	bool starts = (status & VU_STATUS_DRIVER_OK) && !(b->status & VU_STATUS_DRIVER_OK);
+	int rc = 0;
+
+	if (starts && b->cvq)
+		rc = vu_vdpa_cvq_start(b);
+	if (rc == 0)
+		rc = vu_vdpa_ioctl(b, "VHOST_VDPA_SET_STATUS", VHOST_VDPA_SET_STATUS, &status);
+	if (rc < 0)
+		return rc;
+	b->status = status;
+	if (status == 0) {
+		/* a reset: one pair again, every ring disabled */
+		b->active_pairs = 1;
+		memset(b->enabled, 0, sizeof(b->enabled));
+	}
+	/* pairs the device layer enabled before DRIVER_OK */
+	return starts ? vu_vdpa_set_pairs(b) : 0;
 }
 
 static int

@@ -48,6 +48,7 @@ fk_reset_vdpa(void)
 	fk.vdpa.vring_num = 256;
 	memcpy(cfg.mac, fk_test_mac, sizeof(cfg.mac));
 	fk.vdpa.config_size = sizeof(cfg);
+	fk.vdpa.cvq_index = 4; /* 2 * max_virtqueue_pairs */
 	memcpy(fk.vdpa.config, &cfg, sizeof(cfg));
 }
 
@@ -75,6 +76,8 @@ fake_vdpa_ioctl(struct fk_rec *r, void *arg)
 	case VHOST_VDPA_SET_STATUS:
 		r->u64 = *(uint8_t *)arg;
 		fk.vdpa.status = (uint8_t)(r->u64 & ~fk.vdpa.status_refused);
+		if (r->u64 == 0)
+			fk.vdpa.cvq_last_avail = 0; /* a reset empties every ring */
 		return 0;
 	case VHOST_VDPA_GET_VRING_NUM:
 		*(uint16_t *)arg = fk.vdpa.vring_num;

@@ -59,6 +59,17 @@ struct fk_vdpa {
 	struct vhost_msg_v2 iotlb[FK_MAX_IOTLB];
 	unsigned int niotlb;
 	int write_errno; /* nonzero: writes of IOTLB messages fail with it */
+	/* The control queue, served when its kick fd is written (fake_vdpa_write.c): each
+	 * command's class, command and le16 data kept, answered with cvq_ack. */
+	uint32_t cvq_index;
+	uint8_t cvq_ack;
+	bool cvq_silent; /* never answer: the frontend's wait must end */
+	uint16_t cvq_last_avail;
+	struct {
+		uint8_t cls, cmd;
+		uint16_t value;
+	} cmds[8];
+	unsigned int ncmds;
 };
 
 struct fake_kernel {

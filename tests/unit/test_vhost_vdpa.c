@@ -2,6 +2,7 @@
 /* Unit tests of the vhost-vdpa frontend: its ioctls and IOTLB messages against the fake
  * kernel (fake_kernel.c answers the ioctls, fake_vdpa_write.c keeps the IOTLB writes;
  * the device node is /dev/null). */
+#include <endian.h>
 #include <errno.h>
 #include <linux/vhost.h>
 #include <stdbool.h>
@@ -377,15 +378,146 @@ test_no_iotlb_v2(void **state)
 }
 
 static void
-test_multi_queue_refused(void **state)
+test_multi_queue_not_offered(void **state)
 {
 	struct vu_device_params p = vdpa_params(2);
 	struct vu_device *dev = NULL;
 
 	(void)state;
+	fk.vhost_features &= ~VU_BIT(VU_NET_F_MQ);
 	assert_int_equal(vu_device_create(&p, &dev), -ENOTSUP);
-	assert_error_mentions("queues=2");
-	assert_int_equal(fk.nrecs, 0); /* refused before the device is opened */
+	assert_error_mentions("offers no multi-queue");
+	/* more pairs than the config space's max_virtqueue_pairs (2) */
+	fk_reset_vdpa();
+	tu_log_reset();
+	p.queue_pairs = 3;
+	assert_int_equal(vu_device_create(&p, &dev), -EINVAL);
+	assert_error_mentions("serves 2 queue pairs");
+}
+
+/* The pairs the driver sets with its (emulated) control queue. */
+static void
+set_pairs(struct vu_device *dev, uint16_t pairs)
+{
+	uint16_t le = htole16(pairs);
+
+	assert_int_equal(
+		vu_device_ctrl(dev, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET, &le, sizeof(le)),
+		VU_NET_OK);
+}
+
+static void
+test_multi_queue(void **state)
+{
+	struct vu_device_params p = vdpa_params(2);
+	struct vu_device *dev = NULL;
+	void *mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const struct fk_rec *r;
+	unsigned int pos;
+
+	(void)state;
+	assert_ptr_not_equal(mem, MAP_FAILED);
+	assert_int_equal(vu_device_create(&p, &dev), 0);
+	pos = fk.nrecs;
+	assert_int_equal(
+		fk_start_device(dev,
+				DRIVER_FEATURES | VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_MQ),
+				-1, mem, MEM_LEN),
+		0);
+	assert_int_equal(tu_log_errors(), 0);
+	/* The device's control queue and MQ negotiated by the frontend itself. */
+	assert_int_equal(next_rec(&pos, VHOST_SET_FEATURES, "SET_FEATURES")->u64,
+			 VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF) |
+				 VU_BIT(VU_F_ACCESS_PLATFORM) | VU_BIT(VU_NET_F_MAC) |
+				 VU_BIT(VU_NET_F_STATUS) | VU_BIT(VU_NET_F_MTU) |
+				 VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_MQ));
+	/* the port's memory, then the control queue's own */
+	assert_int_equal(fk.vdpa.niotlb, 4);
+	assert_iotlb(1, VHOST_IOTLB_UPDATE, (uint64_t)(uintptr_t)mem, MEM_LEN);
+	assert_int_equal(fk.vdpa.iotlb[2].iotlb.type, VHOST_IOTLB_UPDATE);
+	/* four data rings, then the control queue at 2 * max_virtqueue_pairs, before
+	 * DRIVER_OK */
+	assert_int_equal(count_rec(VHOST_SET_VRING_ADDR), 5);
+	r = next_rec(&pos, VHOST_SET_VRING_NUM, "NUM");
+	while (r->state.index != 4)
+		r = next_rec(&pos, VHOST_SET_VRING_NUM, "NUM of the control queue");
+	assert_int_equal(r->state.num, 64);
+	assert_int_equal(next_rec(&pos, VHOST_SET_VRING_KICK, "KICK")->file.index, 4);
+	r = next_rec(&pos, VHOST_SET_VRING_CALL, "CALL");
+	assert_int_equal(r->file.index, 4);
+	assert_int_equal(r->file.fd, -1);
+	assert_int_equal(next_rec(&pos, VHOST_VDPA_SET_VRING_ENABLE, "ENABLE")->state.index, 4);
+	assert_int_equal(next_rec(&pos, VHOST_VDPA_SET_STATUS, "SET_STATUS 0xf")->u64, 0xf);
+	/* one pair at start: nothing to tell the device */
+	assert_int_equal(fk.vdpa.ncmds, 0);
+
+	set_pairs(dev, 2);
+	assert_int_equal(fk.vdpa.ncmds, 1);
+	assert_int_equal(fk.vdpa.cmds[0].cls, VU_NET_CTRL_MQ);
+	assert_int_equal(fk.vdpa.cmds[0].cmd, VU_NET_CTRL_MQ_VQ_PAIRS_SET);
+	assert_int_equal(fk.vdpa.cmds[0].value, 2);
+	set_pairs(dev, 1);
+	assert_int_equal(fk.vdpa.ncmds, 2);
+	assert_int_equal(fk.vdpa.cmds[1].value, 1);
+	assert_int_equal(tu_log_errors(), 0);
+
+	/* A refusal is the driver's error; a device that never answers costs one timeout. */
+	fk.vdpa.cvq_ack = VU_NET_ERR;
+	assert_int_equal(vu_device_ctrl(dev, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET,
+					&(uint16_t){ htole16(2) }, 2),
+			 VU_NET_ERR);
+	assert_true(tu_log_contains("refused VQ_PAIRS_SET 2"));
+	vu_device_destroy(dev);
+	munmap(mem, MEM_LEN);
+}
+
+static void
+test_multi_queue_silent_device(void **state)
+{
+	struct vu_device_params p = vdpa_params(2);
+	struct vu_device *dev = NULL;
+	void *mem = mmap(NULL, MEM_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int64_t t0;
+
+	(void)state;
+	assert_ptr_not_equal(mem, MAP_FAILED);
+	p.timeout_ms = 200;
+	fk.vdpa.cvq_silent = true;
+	assert_int_equal(vu_device_create(&p, &dev), 0);
+	assert_int_equal(
+		fk_start_device(dev,
+				DRIVER_FEATURES | VU_BIT(VU_NET_F_CTRL_VQ) | VU_BIT(VU_NET_F_MQ),
+				-1, mem, MEM_LEN),
+		0);
+	t0 = tu_now_ms();
+	assert_int_equal(vu_device_ctrl(dev, VU_NET_CTRL_MQ, VU_NET_CTRL_MQ_VQ_PAIRS_SET,
+					&(uint16_t){ htole16(2) }, 2),
+			 VU_NET_ERR);
+	assert_true(tu_now_ms() - t0 >= 200);
+	assert_true(tu_now_ms() - t0 < 2000);
+	assert_true(tu_log_contains("no answer from the vDPA device in 200 ms"));
+	vu_device_destroy(dev);
+	munmap(mem, MEM_LEN);
+}
+
+/* The control queue is a split ring: packed rings with queues>1 are refused by name. */
+static void
+test_multi_queue_packed_refused(void **state)
+{
+	struct vu_device_params p = vdpa_params(2);
+	struct vu_device *dev = NULL;
+	uint8_t st = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER;
+
+	(void)state;
+	fk.vhost_features |= VU_BIT(VU_F_RING_PACKED);
+	assert_int_equal(vu_device_create(&p, &dev), 0);
+	assert_int_equal(vu_device_set_status(dev, st), 0);
+	assert_int_equal(
+		vu_device_set_driver_features(dev, DRIVER_FEATURES | VU_BIT(VU_F_RING_PACKED)), 0);
+	assert_true(vu_device_set_status(dev, st | VU_STATUS_FEATURES_OK) < 0);
+	assert_error_mentions("packed_vq=1 with queues>1");
+	assert_int_equal(count_rec(VHOST_SET_FEATURES), 0);
+	vu_device_destroy(dev);
 }
 
 static void
@@ -455,7 +587,10 @@ main(void)
 		cmocka_unit_test_setup(test_device_refuses_features, setup),
 		cmocka_unit_test_setup(test_not_a_net_device, setup),
 		cmocka_unit_test_setup(test_no_iotlb_v2, setup),
-		cmocka_unit_test_setup(test_multi_queue_refused, setup),
+		cmocka_unit_test_setup(test_multi_queue_not_offered, setup),
+		cmocka_unit_test_setup(test_multi_queue, setup),
+		cmocka_unit_test_setup(test_multi_queue_silent_device, setup),
+		cmocka_unit_test_setup(test_multi_queue_packed_refused, setup),
 		cmocka_unit_test_setup(test_ring_too_large, setup),
 		cmocka_unit_test_setup(test_iotlb_write_fails, setup),
 		cmocka_unit_test_setup(test_short_config_space, setup),
