@@ -104,4 +104,15 @@ struct vub_vvu_params {
 
 int vub_vvu_create(const struct vub_vvu_params *params, struct vub_transport **out);
 
+/* The VDUSE transport (Linux 6.7 and later take net devices): start creates the VDUSE
+ * device `name` through /dev/vduse/control with what the core offers (features, the net
+ * config space) and serves its requests; `vdpa dev add name NAME mgmtdev vduse` then
+ * gives it to vhost_vdpa or virtio_vdpa. One queue pair, split rings. */
+struct vub_vduse_params {
+	const char *name;     /* the VDUSE and vDPA device name, also for log lines */
+	uint16_t queue_pairs; /* 1: the device has no control queue for more */
+};
+
+int vub_vduse_create(const struct vub_vduse_params *params, struct vub_transport **out);
+
 #endif /* VUB_TRANSPORT_H */

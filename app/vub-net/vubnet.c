@@ -371,7 +371,8 @@ vubnet_signals(struct vubnet *v)
 	return vubnet_epoll(v, EPOLL_CTL_ADD, v->sigfd, VUBNET_SRC_SIGNAL, EPOLLIN);
 }
 
-/* The device on the socket: a path (listened on or connected to) or the --fd given. */
+/* The device on the socket: a path (listened on or connected to) or the --fd given; or
+ * a VDUSE device (--vduse). */
 static int
 vubnet_device(struct vubnet *v)
 {
@@ -398,7 +399,13 @@ vubnet_device(struct vubnet *v)
 		VU_ERR("--fd=%d is not an open socket", v->opts.fd);
 		return -EBADF;
 	}
-	rc = vub_af_unix_create(&up, &t);
+	if (v->opts.vduse[0] != '\0') {
+		struct vub_vduse_params vp = { .name = v->opts.vduse, .queue_pairs = 1 };
+
+		rc = vub_vduse_create(&vp, &t);
+	} else {
+		rc = vub_af_unix_create(&up, &t);
+	}
 	if (rc == 0)
 		rc = vub_dev_create(&dp, t, &v->dev);
 	if (rc == 0)
@@ -461,7 +468,10 @@ main(int argc, char **argv)
 	}
 	rc = vubnet_setup(&v);
 	if (rc == 0) {
-		VU_INFO("serving %s%s, tap %s", v.opts.fd >= 0 ? "--fd" : v.opts.socket_path,
+		VU_INFO("serving %s%s, tap %s",
+			v.opts.vduse[0]	       ? v.opts.vduse :
+				v.opts.fd >= 0 ? "--fd" :
+						 v.opts.socket_path,
 			v.opts.client ? " (client)" : "", v.tap.name);
 		rc = vubnet_run(&v);
 	}

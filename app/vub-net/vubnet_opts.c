@@ -57,6 +57,17 @@ vubnet_opt_fd(const char *val, struct vubnet_opts *out, char *err, size_t errlen
 }
 
 static int
+vubnet_opt_vduse(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
+{
+	if (val[0] == '\0' || strlen(val) >= sizeof(out->vduse) || strchr(val, '/'))
+		return vubnet_fail(err, errlen,
+				   "--vduse=%s: a name of 1 to %zu bytes, no '/', expected", val,
+				   sizeof(out->vduse) - 1);
+	memcpy(out->vduse, val, strlen(val) + 1);
+	return 0;
+}
+
+static int
 vubnet_opt_tap(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
 {
 	if (val[0] == '\0' || strlen(val) >= sizeof(out->tap) || strchr(val, '/') ||
@@ -121,6 +132,7 @@ vubnet_opt_help(const char *val, struct vubnet_opts *out, char *err, size_t errl
 static const struct vubnet_opt vubnet_opt_table[] = {
 	{ "socket-path", true, vubnet_opt_socket_path },
 	{ "fd", true, vubnet_opt_fd },
+	{ "vduse", true, vubnet_opt_vduse },
 	{ "print-capabilities", false, vubnet_opt_print_capabilities },
 	{ "tap", true, vubnet_opt_tap },
 	{ "client", false, vubnet_opt_client },
@@ -155,14 +167,16 @@ vubnet_opt_find(const char *arg, const char **val)
 static int
 vubnet_opts_check(const struct vubnet_opts *o, char *err, size_t errlen)
 {
-	bool path = o->socket_path[0] != '\0';
+	bool path = o->socket_path[0] != '\0', vduse = o->vduse[0] != '\0';
 
-	if (path && o->fd >= 0)
-		return vubnet_fail(err, errlen, "--socket-path and --fd exclude each other");
-	if (!path && o->fd < 0)
-		return vubnet_fail(err, errlen, "--socket-path=PATH or --fd=FDNUM is required");
-	if (o->client && o->fd >= 0)
-		return vubnet_fail(err, errlen, "--client needs --socket-path, not --fd");
+	if (path + (o->fd >= 0) + vduse > 1)
+		return vubnet_fail(err, errlen,
+				   "--socket-path, --fd and --vduse exclude each other");
+	if (!path && o->fd < 0 && !vduse)
+		return vubnet_fail(err, errlen,
+				   "--socket-path=PATH, --fd=FDNUM or --vduse=NAME is required");
+	if (o->client && !path)
+		return vubnet_fail(err, errlen, "--client needs --socket-path");
 	if (o->tap[0] == '\0')
 		return vubnet_fail(err, errlen, "--tap=NAME is required");
 	return 0;
@@ -234,8 +248,9 @@ vubnet_capabilities(void)
 const char *
 vubnet_usage(void)
 {
-	return "usage: vub-net (--socket-path=PATH [--client] | --fd=FDNUM) --tap=NAME\n"
-	       "               [--mac=xx:xx:xx:xx:xx:xx] [--mtu=N]\n"
+	return "usage: vub-net (--socket-path=PATH [--client] | --fd=FDNUM | --vduse=NAME)\n"
+	       "               --tap=NAME"
+	       " [--mac=xx:xx:xx:xx:xx:xx] [--mtu=N]\n"
 	       "       vub-net --print-capabilities\n"
 	       "\n"
 	       "A vhost-user virtio-net device forwarding between its frontend and a TAP.\n"
@@ -243,6 +258,8 @@ vubnet_usage(void)
 	       "                        connected to (retrying every second)\n"
 	       "  --fd=FDNUM            serve this connected vhost-user socket; the program\n"
 	       "                        ends when its frontend leaves\n"
+	       "  --vduse=NAME          be the VDUSE device NAME instead (/dev/vduse/control;\n"
+	       "                        then: vdpa dev add name NAME mgmtdev vduse)\n"
 	       "  --tap=NAME            the TAP to create, or to attach to if it exists\n"
 	       "  --client              connect to --socket-path instead of listening\n"
 	       "  --mac=MAC             the guest's MAC in its config space (VIRTIO_NET_F_MAC)\n"

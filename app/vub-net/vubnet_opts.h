@@ -10,10 +10,13 @@
 #include <sys/un.h>
 
 #define VUBNET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
+/* A VDUSE device's name, also its /dev/vduse/ node's: VDUSE_NAME_MAX with the NUL. */
+#define VUBNET_VDUSE_NAME_MAX 256
 
 struct vubnet_opts {
 	char socket_path[VUBNET_PATH_MAX]; /* "" with --fd */
 	int fd;				   /* --fd=FDNUM, -1 without */
+	char vduse[VUBNET_VDUSE_NAME_MAX]; /* --vduse=NAME: a VDUSE device, "" without */
 	char tap[IFNAMSIZ];
 	bool client; /* connect to socket_path instead of listening there */
 	/* The frontend's config space: --mac (VIRTIO_NET_F_MAC), --mtu (0: not given). */

@@ -60,6 +60,11 @@ test_every_key(void **state)
 	assert_true(a.tso);
 	assert_int_equal(vubackend_devargs_parse("client=0,iface=x", &a, err, sizeof(err)), 0);
 	assert_false(a.client);
+	assert_int_equal(
+		vubackend_devargs_parse("vduse=vdpa0,mac=52:54:00:ab:CD:0f", &a, err, sizeof(err)),
+		0);
+	assert_string_equal(a.vduse, "vdpa0");
+	assert_string_equal(a.iface, "");
 }
 
 static void
@@ -90,7 +95,12 @@ test_refused(void **state)
 	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
 	assert_refused("iface=a,bogus=1",
 		       "unknown devarg 'bogus' (known: iface, queues, client, tso, mac, mtu, "
-		       "transport, pci)");
+		       "transport, pci, vduse)");
+	assert_refused("vduse=vd0,iface=a", "vduse=vd0: iface and client are for");
+	assert_refused("vduse=vd0,client=1", "vduse=vd0: iface and client are for");
+	assert_refused("vduse=vd0,queues=2", "vduse=vd0: queues=2: the VDUSE transport serves one");
+	assert_refused("vduse=a/b", "vduse=a/b: a device name of 1 to 107 bytes");
+	assert_refused("transport=vvu,pci=0000:00:10.0,vduse=vd0", "vduse: not with transport=vvu");
 	assert_refused("iface=a,mac=52:54:00:ab:cd", "mac=52:54:00:ab:cd: expected xx:xx");
 	assert_refused("iface=a,mac=52:54:00:ab:cd:0g", "mac=52:54:00:ab:cd:0g: expected");
 	assert_refused("iface=a,mac=52-54-00-ab-cd-0f", "mac=52-54-00-ab-cd-0f: expected");

@@ -94,6 +94,19 @@ test_fd(void **state)
 	assert_string_equal(o.socket_path, "");
 }
 
+static void
+test_vduse(void **state)
+{
+	char *const av[] = { "vub-net", "--vduse=vdpa-net0", "--tap=vubt0" };
+	struct vubnet_opts o;
+
+	(void)state;
+	assert_int_equal(parse(ARGC(av), av, &o), 0);
+	assert_string_equal(o.vduse, "vdpa-net0");
+	assert_string_equal(o.socket_path, "");
+	assert_int_equal(o.fd, -1);
+}
+
 /* "Other options and arguments should be ignored" with --print-capabilities. */
 static void
 test_print_capabilities(void **state)
@@ -132,7 +145,12 @@ test_refused(void **state)
 	assert_refused("unknown option -s", "-s", "/s", "--tap=t");
 	assert_refused("--print-capabilities takes no value", "--print-capabilities=1");
 	assert_refused("exclude each other", "--socket-path=/s", "--fd=3", "--tap=t");
-	assert_refused("--socket-path=PATH or --fd=FDNUM is required", "--tap=t");
+	assert_refused("--socket-path=PATH, --fd=FDNUM or --vduse=NAME is required", "--tap=t");
+	assert_refused("exclude each other", "--vduse=vd0", "--fd=3", "--tap=t");
+	assert_refused("exclude each other", "--vduse=vd0", "--socket-path=/s", "--tap=t");
+	assert_refused("--client needs --socket-path", "--vduse=vd0", "--tap=t", "--client");
+	assert_refused("--vduse=a/b: a name of 1 to 255 bytes", "--vduse=a/b", "--tap=t");
+	assert_refused("--vduse=: a name", "--vduse=", "--tap=t");
 	assert_refused("--tap=NAME is required", "--socket-path=/s");
 	assert_refused("--client needs --socket-path", "--fd=3", "--tap=t", "--client");
 	assert_refused("--fd=-1: a file descriptor number", "--fd=-1", "--tap=t");
@@ -154,8 +172,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_socket_path),  cmocka_unit_test(test_fd),
-		cmocka_unit_test(test_config_space), cmocka_unit_test(test_print_capabilities),
+		cmocka_unit_test(test_socket_path),
+		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_vduse),
+		cmocka_unit_test(test_config_space),
+		cmocka_unit_test(test_print_capabilities),
 		cmocka_unit_test(test_refused),
 	};
 

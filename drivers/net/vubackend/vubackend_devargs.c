@@ -23,6 +23,21 @@ vubackend_key_iface(const struct vu_kv_key *key, const char *val, void *arg, cha
 }
 
 static int
+vubackend_key_vduse(const struct vu_kv_key *key, const char *val, void *arg, char *err,
+		    size_t errlen)
+{
+	struct vubackend_devargs *out = arg;
+
+	(void)key;
+	if (val[0] == '\0' || strlen(val) >= sizeof(out->vduse) || strchr(val, '/'))
+		return vu_kv_fail(err, errlen,
+				  "vduse=%s: a device name of 1 to %zu bytes, no '/', expected",
+				  val, sizeof(out->vduse) - 1);
+	memcpy(out->vduse, val, strlen(val) + 1);
+	return 0;
+}
+
+static int
 vubackend_key_mac(const struct vu_kv_key *key, const char *val, void *arg, char *err, size_t errlen)
 {
 	struct vubackend_devargs *out = arg;
@@ -92,6 +107,8 @@ static const struct vu_kv_key vubackend_keys[] = {
 	/* Not net_vhost's: the transport, and the virtio-vhost-user device it needs. */
 	{ .name = "transport", .parse = vubackend_key_transport },
 	{ .name = "pci", .parse = vubackend_key_pci },
+	/* Not net_vhost's: the device as a VDUSE device instead of on a socket. */
+	{ .name = "vduse", .parse = vubackend_key_vduse },
 };
 
 static const struct vu_kv_table vubackend_kv_table = {
@@ -115,16 +132,34 @@ vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *e
 		return rc;
 	if (out->transport == VUBACKEND_VVU) {
 		/* the master's socket is the slave VMM's, not this program's */
-		if (vu_kv_given(&seen, "iface") || vu_kv_given(&seen, "client"))
+		if (vu_kv_given(&seen, "iface") || vu_kv_given(&seen, "client") ||
+		    vu_kv_given(&seen, "vduse"))
 			return vu_kv_fail(err, errlen, "%s: not with transport=vvu (pci=<device>)",
-					  vu_kv_given(&seen, "iface") ? "iface" : "client");
+					  vu_kv_given(&seen, "iface")	       ? "iface" :
+						  vu_kv_given(&seen, "client") ? "client" :
+										 "vduse");
 		if (out->pci[0] == '\0')
 			return vu_kv_fail(err, errlen, "transport=vvu needs pci=<DDDD:BB:DD.F>");
 		return 0;
 	}
 	if (vu_kv_given(&seen, "pci"))
 		return vu_kv_fail(err, errlen, "pci: only with transport=vvu");
+	if (out->vduse[0] != '\0') {
+		/* The VDUSE transport serves one pair and no socket (backend/vub_vduse.c). */
+		if (out->iface[0] != '\0' || out->client)
+			return vu_kv_fail(err, errlen,
+					  "vduse=%s: iface and client are for "
+					  "vhost-user sockets, not a VDUSE device",
+					  out->vduse);
+		if (out->queues != 1)
+			return vu_kv_fail(err, errlen,
+					  "vduse=%s: queues=%u: the VDUSE transport serves one "
+					  "queue pair (no control queue)",
+					  out->vduse, out->queues);
+		return 0;
+	}
 	if (out->iface[0] == '\0')
-		return vu_kv_fail(err, errlen, "iface is required (iface=<vhost-user socket>)");
+		return vu_kv_fail(err, errlen,
+				  "iface is required (iface=<vhost-user socket>, or vduse=<name>)");
 	return 0;
 }

@@ -21,7 +21,8 @@ enum vubackend_transport {
 struct vubackend_devargs {
 	enum vubackend_transport transport;
 	char pci[VUBACKEND_PCI_MAX];	 /* transport=vvu: the device */
-	char iface[VUBACKEND_IFACE_MAX]; /* the vhost-user socket path */
+	char iface[VUBACKEND_IFACE_MAX]; /* the vhost-user socket path, "" with vduse */
+	char vduse[VUBACKEND_IFACE_MAX]; /* not net_vhost's: a VDUSE device's name, or "" */
 	uint16_t queues;		 /* queue pairs offered to the frontend */
 	bool client;			 /* connect to iface instead of listening on it */
 	bool tso;			 /* offer VIRTIO_NET_F_HOST_TSO4/6 */
@@ -35,8 +36,8 @@ struct vubackend_devargs {
 /*
  * Parse "key=value,key=value" as given after the vdev name, with the keys and meanings
  * of DPDK's net_vhost that apply (iface, queues, client, tso), plus the frontend's config
- * space (mac, mtu), and the transport (transport=af_unix with iface, or transport=vvu with
- * pci). Returns 0, or -EINVAL with a
+ * space (mac, mtu), the transport (transport=af_unix with iface, or transport=vvu with
+ * pci) and the VDUSE transport (vduse, instead of iface). Returns 0, or -EINVAL with a
  * one-line reason in err naming the key.
  */
 int vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *err,

@@ -368,8 +368,9 @@ static const struct eth_dev_ops vubackend_ops = {
 	.tx_queue_release = vubackend_tx_queue_release,
 };
 
-/* The libvub device over AF_UNIX or the virtio-vhost-user device, serving the socket from the start (as net_vhost does
- * once its port is configured: frontends may connect as soon as the port exists). */
+/* The libvub device over AF_UNIX, the virtio-vhost-user device or VDUSE (vduse=), serving
+ * from the start (as net_vhost does once its port is configured: frontends may connect as
+ * soon as the port exists). */
 static int
 vubackend_dev_open(struct vubackend_port *port)
 {
@@ -393,10 +394,16 @@ vubackend_dev_open(struct vubackend_port *port)
 	int rc;
 
 	memcpy(dp.mac, port->args.mac, sizeof(dp.mac));
-	if (port->args.transport == VUBACKEND_VVU)
+	if (port->args.transport == VUBACKEND_VVU) {
 		rc = vub_vvu_create(&vp, &t);
-	else
+	} else if (port->args.vduse[0] != '\0') {
+		struct vub_vduse_params dvp = { .name = port->args.vduse,
+						.queue_pairs = port->args.queues };
+
+		rc = vub_vduse_create(&dvp, &t);
+	} else {
 		rc = vub_af_unix_create(&ap, &t);
+	}
 	if (rc == 0)
 		rc = vub_dev_create(&dp, t, &port->dev);
 	if (rc == 0)
@@ -464,9 +471,12 @@ vubackend_probe(struct rte_vdev_device *vdev)
 		VUBACKEND_LOG(INFO, port, "port %u, virtio-vhost-user device %s, %u queue pairs",
 			      eth_dev->data->port_id, args.pci, args.queues);
 	else
-		VUBACKEND_LOG(INFO, port, "port %u, vhost-user %s on %s, %u queue pairs",
-			      eth_dev->data->port_id, args.client ? "client" : "server", args.iface,
-			      args.queues);
+		VUBACKEND_LOG(INFO, port, "port %u, %s %s on %s, %u queue pairs",
+			      eth_dev->data->port_id, args.vduse[0] ? "VDUSE" : "vhost-user",
+			      args.vduse[0]	  ? "device" :
+				      args.client ? "client" :
+						    "server",
+			      args.vduse[0] ? args.vduse : args.iface, args.queues);
 	return 0;
 }
 
@@ -491,4 +501,4 @@ RTE_PMD_REGISTER_VDEV(net_vubackend, vubackend_driver);
 RTE_PMD_REGISTER_PARAM_STRING(net_vubackend,
 			      "iface=<path> queues=<1..128> client=<0|1> "
 			      "tso=<0|1> mac=<xx:xx:xx:xx:xx:xx> mtu=<68..65535> "
-			      "transport=<af_unix|vvu> pci=<DDDD:BB:DD.F>");
+			      "transport=<af_unix|vvu> pci=<DDDD:BB:DD.F> vduse=<name>");
