@@ -8,6 +8,8 @@
 #   make demo    build, then scripts/demo.py (DEMO_ARGS="--frontend dpdk" ...)
 #   make demo-container  the same demo with the frontend in a container: a private
 #                dockerd, an image built FROM scratch (docs/containers.md)
+#   make test-vdpa  build, then the vDPA VM tests only (tests/vm/test_vdpa*_vm.py: the
+#                6.12 guest, our backend as a VDUSE device, our frontend on vhost-vdpa)
 #   make test-asan  the same suites on an ASan + UBSan build in build-asan/ (see
 #                docs/reliability.md: the runtime is preloaded into the DPDK apps)
 #   make fuzz    the libFuzzer targets of tests/fuzz, FUZZ_SECONDS each (default 60)
@@ -41,7 +43,8 @@ FUZZ_SECONDS ?= 60
 SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test demo demo-container bench clean test-asan fuzz soak qemu-vvu test-vvu
+.PHONY: build setup test test-vdpa demo demo-container bench clean test-asan fuzz soak qemu-vvu \
+	test-vvu
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -55,6 +58,10 @@ build: setup
 
 test: build qemu-vvu
 	@$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(BUILD_DIR)"
+
+test-vdpa: build
+	@$(PYTHON) $(ROOT)/scripts/run_tests.py --build-dir "$(BUILD_DIR)" --no-unit \
+		--integration 'test_vdpa*_vm.py' --summary vdpa.txt
 
 # gcc's ASan and UBSan: the unit tests are instrumented executables; the plugin is an
 # instrumented .so that uninstrumented dpdk-testpmd dlopens, so libasan is preloaded into
