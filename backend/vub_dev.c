@@ -22,11 +22,13 @@
 	(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_F_RING_PACKED) | VU_BIT(VU_NET_F_MRG_RXBUF) |        \
 	 VU_BIT(VU_F_RING_INDIRECT_DESC) | VU_BIT(VU_F_RING_EVENT_IDX) | VU_BIT(VU_F_IN_ORDER) | \
 	 VU_BIT(VU_NET_F_STATUS) | VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES))
-/* STATUS, CONFIG and BACKEND_REQ: vhost-user as a full virtio transport (seed 002). */
+/* STATUS, CONFIG and BACKEND_REQ: vhost-user as a full virtio transport (seed 002);
+ * CONFIGURE_MEM_SLOTS: more than 8 regions, added and removed one at a time. */
 #define VUB_PROTOCOL_FEATURES                                                                      \
 	(VU_BIT(VU_VHOST_USER_PROTOCOL_F_MQ) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) |        \
 	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_STATUS) | \
-	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_CONFIG) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_CONFIG) | VU_BIT(VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ) |  \
+	 VU_BIT(VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 /* The inflight region travels as an fd: only over a transport that passes them. */
 #define VUB_PROTOCOL_FEATURES_FDS VU_BIT(VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)
 

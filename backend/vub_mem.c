@@ -111,11 +111,14 @@ vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem 
 	rc = vub_mem_check(dev, msg);
 	if (rc < 0)
 		return rc;
-	memset(mem, 0, sizeof(*mem));
+	mem->nregions = 0;
+	mem->last_hit = 0;
 	for (uint32_t i = 0; i < m->nregions; i++) {
-		mem->regions[i].gpa = m->regions[i].guest_phys_addr;
-		mem->regions[i].uva = m->regions[i].userspace_addr;
-		mem->regions[i].size = m->regions[i].memory_size;
+		mem->regions[i] = (struct vub_region){
+			.gpa = m->regions[i].guest_phys_addr,
+			.uva = m->regions[i].userspace_addr,
+			.size = m->regions[i].memory_size,
+		};
 	}
 	rc = dev->t->ops->map_mem(dev->t, msg, mem->regions);
 	if (rc < 0)
@@ -124,29 +127,117 @@ vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem 
 	return 0;
 }
 
-static void *
-vub_mem_find(const struct vub_mem *mem, uint64_t addr, uint64_t len, bool by_gpa)
+bool
+vub_region_holds(const struct vub_region *r, uint64_t addr, uint64_t len, bool by_gpa)
 {
-	for (uint32_t i = 0; i < mem->nregions; i++) {
-		const struct vub_region *r = &mem->regions[i];
-		uint64_t start = by_gpa ? r->gpa : r->uva;
-		uint64_t off = addr - start;
+	uint64_t start = by_gpa ? r->gpa : r->uva;
+	uint64_t off = addr - start;
 
-		/* Wholly inside this region, written so that nothing can wrap. */
-		if (addr >= start && off < r->size && len <= r->size - off)
-			return r->host + off;
+	return addr >= start && off < r->size && len <= r->size - off;
+}
+
+/* The last region hit is tried first: with hundreds of slots a linear walk per
+ * descriptor would cost more than the copy. */
+static void *
+vub_mem_find(struct vub_mem *mem, uint64_t addr, uint64_t len, bool by_gpa)
+{
+	uint32_t n = mem->nregions;
+	uint32_t hint = __atomic_load_n(&mem->last_hit, __ATOMIC_RELAXED);
+
+	if (hint < n && vub_region_holds(&mem->regions[hint], addr, len, by_gpa))
+		return mem->regions[hint].host +
+			(addr - (by_gpa ? mem->regions[hint].gpa : mem->regions[hint].uva));
+	for (uint32_t i = 0; i < n; i++) {
+		const struct vub_region *r = &mem->regions[i];
+
+		if (vub_region_holds(r, addr, len, by_gpa)) {
+			__atomic_store_n(&mem->last_hit, i, __ATOMIC_RELAXED);
+			return r->host + (addr - (by_gpa ? r->gpa : r->uva));
+		}
 	}
 	return NULL;
 }
 
 void *
-vub_mem_gpa(const struct vub_mem *mem, uint64_t gpa, uint64_t len)
+vub_mem_gpa(struct vub_mem *mem, uint64_t gpa, uint64_t len)
 {
 	return vub_mem_find(mem, gpa, len, true);
 }
 
 void *
-vub_mem_uva(const struct vub_mem *mem, uint64_t uva, uint64_t len)
+vub_mem_uva(struct vub_mem *mem, uint64_t uva, uint64_t len)
 {
 	return vub_mem_find(mem, uva, len, false);
+}
+
+/* ---- CONFIGURE_MEM_SLOTS: one region at a time ---- */
+
+static const char *
+vub_mem_slot_problem(const struct vub_dev *dev, const struct vu_vhost_mem_region *r)
+{
+	const char *why = vub_mem_check_region(r);
+
+	if (why)
+		return why;
+	for (uint32_t j = 0; j < dev->mem.nregions; j++) {
+		const struct vub_region *o = &dev->mem.regions[j];
+
+		if (vub_overlap(r->guest_phys_addr, r->memory_size, o->gpa, o->size))
+			return "guest addresses overlap a region already mapped";
+		if (vub_overlap(r->userspace_addr, r->memory_size, o->uva, o->size))
+			return "user addresses overlap a region already mapped";
+	}
+	return NULL;
+}
+
+void
+vub_mem_slot_refused(const struct vub_dev *dev, const char *req,
+		     const struct vu_vhost_mem_region *r, const char *why)
+{
+	VU_ERR("%s: %s refused: region (guest 0x%llx, user 0x%llx, size 0x%llx): %s", dev->name,
+	       req, (unsigned long long)r->guest_phys_addr, (unsigned long long)r->userspace_addr,
+	       (unsigned long long)r->memory_size, why);
+}
+
+/* ADD_MEM_REG's region, checked against the table and mapped through the transport as
+ * a one-region table into slot; the table is left alone (the caller appends it while
+ * no burst runs). */
+int
+vub_mem_map_slot(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_region *slot)
+{
+	const struct vu_vhost_mem_region *r = &msg->payload.mem_reg.region;
+	bool full = dev->mem.nregions >= VUB_MAX_MEM_SLOTS;
+	const char *why = full ? "every memory slot is taken" : vub_mem_slot_problem(dev, r);
+	struct vu_vhost_msg one;
+
+	if (why) {
+		vub_mem_slot_refused(dev, "ADD_MEM_REG", r, why);
+		return full ? -ENOSPC : -EINVAL;
+	}
+	vu_vhost_msg_init(&one, VU_VHOST_USER_SET_MEM_TABLE,
+			  offsetof(struct vu_vhost_memory, regions) + sizeof(*r));
+	one.payload.memory.nregions = 1;
+	one.payload.memory.regions[0] = *r;
+	one.fds[0] = msg->fds[0];
+	one.nfds = 1;
+	*slot = (struct vub_region){ .gpa = r->guest_phys_addr,
+				     .uva = r->userspace_addr,
+				     .size = r->memory_size };
+	return dev->t->ops->map_mem(dev->t, &one, slot);
+}
+
+/* REM_MEM_REG: "The memory region to be removed is identified by its guest address,
+ * user address and size. The mmap offset is ignored." Its index, or -1 (logged). */
+int
+vub_mem_find_slot(const struct vub_dev *dev, const struct vu_vhost_mem_region *r)
+{
+	for (uint32_t i = 0; i < dev->mem.nregions; i++) {
+		const struct vub_region *o = &dev->mem.regions[i];
+
+		if (o->gpa == r->guest_phys_addr && o->uva == r->userspace_addr &&
+		    o->size == r->memory_size)
+			return (int)i;
+	}
+	vub_mem_slot_refused(dev, "REM_MEM_REG", r, "no such region is mapped");
+	return -1;
 }

@@ -16,6 +16,7 @@ enum vub_fds {
 	VUB_FDS_VRING,	/* one, unless the payload says "invalid FD" */
 	VUB_FDS_MEMORY, /* one per region: the transport checks */
 	VUB_FDS_ONE,	/* exactly one */
+	VUB_FDS_UNUSED, /* none SHOULD come; one MAY, and is closed unused */
 };
 
 typedef int (*vub_msg_fn)(struct vub_dev *dev, struct vu_vhost_msg *msg,
@@ -27,6 +28,7 @@ typedef int (*vub_msg_fn)(struct vub_dev *dev, struct vu_vhost_msg *msg,
 #define VUB_SIZE_STATE ((int)sizeof(struct vu_vhost_vring_state))
 #define VUB_SIZE_ADDR ((int)sizeof(struct vu_vhost_vring_addr))
 #define VUB_SIZE_INFLIGHT ((int)sizeof(struct vu_vhost_inflight))
+#define VUB_SIZE_MEM_REG ((int)sizeof(struct vu_vhost_mem_reg))
 #define VUB_SIZE_VARIES (-1) /* checked by the handler */
 
 struct vub_request {
@@ -194,6 +196,94 @@ vub_set_mem_table(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost
 	vub_dev_unlock_all(dev);
 	vub_mem_unmap(dev, &old);
 	VU_INFO("%s: memory table of %u regions mapped", dev->name, fresh.nregions);
+	return 0;
+}
+
+/* "the maximum number of memory slots" the device maps with ADD_MEM_REG. */
+static int
+vub_get_max_mem_slots(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
+{
+	(void)dev;
+	(void)msg;
+	vub_reply_u64(reply, VUB_MAX_MEM_SLOTS);
+	return 0;
+}
+
+/* "When the VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS protocol feature has been
+ * successfully negotiated, this message is submitted by the front-end". */
+static bool
+vub_mem_slots_negotiated(const struct vub_dev *dev, const struct vu_vhost_msg *msg)
+{
+	if (vub_has_protocol(dev, VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+		return true;
+	VU_ERR("%s: %s without VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS negotiated: refused",
+	       dev->name, vu_vhost_request_name(msg->hdr.request));
+	return false;
+}
+
+/* Appended while no burst runs: a translation sees the old count or the new one. */
+static int
+vub_add_mem_reg(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
+{
+	struct vub_region slot;
+	int rc;
+
+	(void)reply;
+	if (!vub_mem_slots_negotiated(dev, msg))
+		return -EINVAL;
+	rc = vub_mem_map_slot(dev, msg, &slot);
+	if (rc < 0)
+		return rc;
+	vub_dev_lock_all(dev);
+	dev->mem.regions[dev->mem.nregions++] = slot;
+	vub_dev_unlock_all(dev);
+	VU_DEBUG("%s: ADD_MEM_REG guest 0x%llx size 0x%llx: %u regions", dev->name,
+		 (unsigned long long)slot.gpa, (unsigned long long)slot.size, dev->mem.nregions);
+	return 0;
+}
+
+/* A started ring in the region would point into memory unmapped under it. The spec
+ * names no such case: the frontend stops the ring first (or sends SET_MEM_TABLE). */
+static bool
+vub_ring_inside(const struct vub_dev *dev, const struct vub_region *r)
+{
+	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++) {
+		const struct vub_vq *vq = &dev->vqs[i];
+
+		if (vq->started &&
+		    (vub_region_holds(r, vq->desc_uaddr, 1, false) ||
+		     vub_region_holds(r, vq->avail_uaddr, 1, false) ||
+		     vub_region_holds(r, vq->used_uaddr, 1, false)))
+			return true;
+	}
+	return false;
+}
+
+static int
+vub_rem_mem_reg(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
+{
+	const struct vu_vhost_mem_region *r = &msg->payload.mem_reg.region;
+	struct vub_mem *mem = &dev->mem;
+	struct vub_region gone;
+	int i;
+
+	(void)reply;
+	if (!vub_mem_slots_negotiated(dev, msg))
+		return -EINVAL;
+	i = vub_mem_find_slot(dev, r);
+	if (i < 0)
+		return -ENOENT;
+	if (vub_ring_inside(dev, &mem->regions[i])) {
+		vub_mem_slot_refused(dev, "REM_MEM_REG", r, "a started ring lies in it");
+		return -EBUSY;
+	}
+	vub_dev_lock_all(dev);
+	gone = mem->regions[i];
+	mem->regions[i] = mem->regions[--mem->nregions];
+	vub_dev_unlock_all(dev);
+	dev->t->ops->unmap_mem(dev->t, &gone);
+	VU_DEBUG("%s: REM_MEM_REG guest 0x%llx size 0x%llx: %u regions", dev->name,
+		 (unsigned long long)gone.gpa, (unsigned long long)gone.size, mem->nregions);
 	return 0;
 }
 
@@ -514,6 +604,9 @@ static const struct vub_request vub_requests[] = {
 	VUB_REQ(GET_INFLIGHT_FD, INFLIGHT, NONE, true, vub_msg_get_inflight_fd),
 	VUB_REQ(SET_INFLIGHT_FD, INFLIGHT, ONE, false, vub_msg_set_inflight_fd),
 	VUB_REQ(RESET_DEVICE, NONE, NONE, false, vub_reset_device),
+	VUB_REQ(GET_MAX_MEM_SLOTS, NONE, NONE, true, vub_get_max_mem_slots),
+	VUB_REQ(ADD_MEM_REG, MEM_REG, ONE, false, vub_add_mem_reg),
+	VUB_REQ(REM_MEM_REG, MEM_REG, UNUSED, false, vub_rem_mem_reg),
 	VUB_REQ(SET_STATUS, U64, NONE, false, vub_msg_set_status),
 	VUB_REQ(GET_STATUS, NONE, NONE, true, vub_msg_get_status),
 };
@@ -546,6 +639,8 @@ vub_msg_check(const struct vub_dev *dev, const struct vub_request *rq,
 	if ((rq->fds == VUB_FDS_VRING && !(msg->payload.u64 & VU_VHOST_USER_VRING_NOFD)) ||
 	    rq->fds == VUB_FDS_ONE)
 		want_fds = 1;
+	if (rq->fds == VUB_FDS_UNUSED && msg->nfds <= 1)
+		return 0;
 	if (msg->nfds != want_fds) {
 		VU_ERR("%s: %s came with %u file descriptors, expected %u: refused", dev->name,
 		       rq->name, msg->nfds, want_fds);

@@ -30,9 +30,16 @@
 #define VUB_NET_CONFIG_LEN 12
 _Static_assert(VUB_NET_CONFIG_LEN == sizeof(struct vu_net_config), "config space length");
 
+/* Memory slots offered with CONFIGURE_MEM_SLOTS: QEMU's and rust-vmm's backends say 509,
+ * "the KVM limit" that vhost in the kernel also keeps. */
+#define VUB_MAX_MEM_SLOTS 509u
+
 struct vub_mem {
 	uint32_t nregions;
-	struct vub_region regions[VU_VHOST_USER_MAX_REGIONS];
+	/* The region the last translation hit: bursts of one ring mostly stay in one
+	 * mempool. A hint only, read and written relaxed by any burst. */
+	uint32_t last_hit;
+	struct vub_region regions[VUB_MAX_MEM_SLOTS];
 };
 
 /* One virtqueue, device side. The data path reads the fields above `ctl` with `busy`
@@ -172,8 +179,16 @@ int vub_inflight_resume(struct vub_vq *vq);
 int vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem);
 void vub_mem_unmap(struct vub_dev *dev, struct vub_mem *mem);
 void vub_mem_unmap_all(struct vub_dev *dev);
-void *vub_mem_gpa(const struct vub_mem *mem, uint64_t gpa, uint64_t len);
-void *vub_mem_uva(const struct vub_mem *mem, uint64_t uva, uint64_t len);
+/* CONFIGURE_MEM_SLOTS: ADD_MEM_REG's region checked like SET_MEM_TABLE's and mapped; the
+ * index of REM_MEM_REG's region or -1; either logs a refusal. */
+int vub_mem_map_slot(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_region *slot);
+int vub_mem_find_slot(const struct vub_dev *dev, const struct vu_vhost_mem_region *r);
+void vub_mem_slot_refused(const struct vub_dev *dev, const char *req,
+			  const struct vu_vhost_mem_region *r, const char *why);
+/* [addr, addr + len) lies wholly in r, by guest or by user address (nothing wraps). */
+bool vub_region_holds(const struct vub_region *r, uint64_t addr, uint64_t len, bool by_gpa);
+void *vub_mem_gpa(struct vub_mem *mem, uint64_t gpa, uint64_t len);
+void *vub_mem_uva(struct vub_mem *mem, uint64_t uva, uint64_t len);
 
 /* vub_ring.c: what both ring layouts share. */
 void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,

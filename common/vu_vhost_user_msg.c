@@ -102,6 +102,9 @@ vu_vhost_request_payload_size(uint32_t request)
 		return sizeof(struct vu_vhost_inflight);
 	case VU_VHOST_USER_SET_VRING_ADDR:
 		return sizeof(struct vu_vhost_vring_addr);
+	case VU_VHOST_USER_ADD_MEM_REG:
+	case VU_VHOST_USER_REM_MEM_REG:
+		return sizeof(struct vu_vhost_mem_reg);
 	default:
 		return -1;
 	}

@@ -122,6 +122,13 @@ struct vu_vhost_memory {
 	struct vu_vhost_mem_region regions[VU_VHOST_USER_MAX_REGIONS];
 } __attribute__((packed));
 
+/* ADD_MEM_REG/REM_MEM_REG: "single memory region description", a u64 of padding then
+ * one region as SET_MEM_TABLE describes it. */
+struct vu_vhost_mem_reg {
+	uint64_t padding;
+	struct vu_vhost_mem_region region;
+} __attribute__((packed));
+
 /* GET_CONFIG/SET_CONFIG: offset and size of the window into the config space. */
 struct vu_vhost_config {
 	uint32_t offset;
@@ -184,6 +191,7 @@ union vu_vhost_payload {
 	struct vu_vhost_vring_state state;
 	struct vu_vhost_vring_addr addr;
 	struct vu_vhost_memory memory;
+	struct vu_vhost_mem_reg mem_reg;
 	struct vu_vhost_config config;
 	struct vu_vhost_inflight inflight;
 };
