@@ -54,7 +54,13 @@ struct vu_backend_ops {
 	/* Queue pairs the backend can serve (1 without multi-queue support). */
 	int (*get_max_queue_pairs)(struct vu_backend *b, uint32_t *pairs);
 	int (*set_features)(struct vu_backend *b, uint64_t features);
+	/* The whole table; a backend that takes regions one by one (mem_slots) is sent only
+	 * what changed since the last call. */
 	int (*set_mem_table)(struct vu_backend *b, const struct vu_mem_table *mem);
+	/* Regions the backend takes one by one (vhost-user's CONFIGURE_MEM_SLOTS: its
+	 * GET_MAX_MEM_SLOTS, at most VU_MEM_MAX_SLOTS), or 0: whole tables of at most
+	 * VU_MEM_MAX_REGIONS. NULL: 0. */
+	uint32_t (*mem_slots)(struct vu_backend *b);
 	int (*set_vring_num)(struct vu_backend *b, uint32_t idx, uint32_t num);
 	int (*set_vring_base)(struct vu_backend *b, uint32_t idx, uint32_t base);
 	/* Stops the ring in the backend and returns where it stopped. */

@@ -50,6 +50,21 @@ vu_device_needs_memory_fds(const struct vu_device *dev)
 	return dev->ops->maps_memory_by_fd;
 }
 
+bool
+vu_device_mem_slots(const struct vu_device *dev)
+{
+	return dev->connected && dev->ops->mem_slots && dev->ops->mem_slots(dev->backend) > 0;
+}
+
+/* Without a backend yet (server mode) the table waits for one, which checks it. */
+uint32_t
+vu_device_max_mem_regions(const struct vu_device *dev)
+{
+	if (!dev->connected)
+		return VU_MEM_MAX_SLOTS;
+	return vu_device_mem_slots(dev) ? dev->ops->mem_slots(dev->backend) : VU_MEM_MAX_REGIONS;
+}
+
 static void
 vu_make_mac(uint8_t mac[6])
 {
@@ -389,9 +404,12 @@ vu_device_read_config(const struct vu_device *dev, uint32_t offset, void *buf, u
 int
 vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem)
 {
-	if (mem->nregions == 0 || mem->nregions > VU_MEM_MAX_REGIONS) {
-		VU_ERR("%s: %u memory regions, the device takes 1 to %u", dev->name, mem->nregions,
-		       VU_MEM_MAX_REGIONS);
+	uint32_t max = vu_device_max_mem_regions(dev);
+
+	if (mem->nregions == 0 || mem->nregions > max) {
+		VU_ERR("%s: %u memory regions, the backend takes 1 to %u%s", dev->name,
+		       mem->nregions, max,
+		       vu_device_mem_slots(dev) ? "" : " (it does not offer CONFIGURE_MEM_SLOTS)");
 		return -E2BIG;
 	}
 	for (uint32_t i = 0; i < mem->nregions; i++) {

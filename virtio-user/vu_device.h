@@ -56,6 +56,11 @@ int vu_device_read_config(const struct vu_device *dev, uint32_t offset, void *bu
 /* Memory the backend may access; regions are copied, fds must stay open while in use.
  * Backends that work in our address space (vhost-kernel) take regions without fds. */
 bool vu_device_needs_memory_fds(const struct vu_device *dev);
+/* The most regions the connected backend takes: its memory slots when it takes regions
+ * one by one (then a new table costs only what changed), else VU_MEM_MAX_REGIONS;
+ * VU_MEM_MAX_SLOTS while no backend is connected. */
+uint32_t vu_device_max_mem_regions(const struct vu_device *dev);
+bool vu_device_mem_slots(const struct vu_device *dev);
 int vu_device_set_memory(struct vu_device *dev, const struct vu_mem_table *mem);
 
 /* Queue set-up between FEATURES_OK and DRIVER_OK; idx is the virtqueue index. A packed

@@ -7,6 +7,9 @@
 
 /* vhost-user's baseline limit without CONFIGURE_MEM_SLOTS (vhost-user spec). */
 #define VU_MEM_MAX_REGIONS 8
+/* What a table holds: the most regions a backend with CONFIGURE_MEM_SLOTS is asked to
+ * take (509, what QEMU's libvhost-user and rust-vmm answer GET_MAX_MEM_SLOTS with). */
+#define VU_MEM_MAX_SLOTS 509
 
 struct vu_mem_region {
 	uint64_t addr;	 /* start in the driver's address space (also what descriptors carry) */
@@ -17,7 +20,7 @@ struct vu_mem_region {
 
 struct vu_mem_table {
 	uint32_t nregions;
-	struct vu_mem_region regions[VU_MEM_MAX_REGIONS];
+	struct vu_mem_region regions[VU_MEM_MAX_SLOTS];
 };
 
 #endif /* VU_MEM_H */

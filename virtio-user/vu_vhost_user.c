@@ -26,6 +26,7 @@
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIG) |                                            \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                    \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                      \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                               \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS))
 
 /* Largest inflight region taken from a backend: the packed layout of 16 rings of 32768
@@ -62,6 +63,10 @@ struct vu_backend {
 		uint16_t queue_size;
 		bool shared; /* the current connection has it */
 	} inflight;
+	/* CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS capped at what a table holds (0 without),
+	 * and the regions the backend has mapped, from ADD_MEM_REG less REM_MEM_REG. */
+	uint32_t mem_slots;
+	struct vu_mem_table sent;
 	char name[64];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -291,6 +296,28 @@ vu_vhost_connect(struct vu_backend *b)
 	return 0;
 }
 
+/* GET_MAX_MEM_SLOTS: "the maximum number of memory slots" the backend maps. Fewer than
+ * SET_MEM_TABLE's 8 would make the feature a loss; more than a table holds are not
+ * used. */
+static int
+vu_vhost_get_mem_slots(struct vu_backend *b)
+{
+	uint64_t slots;
+	int rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_MAX_MEM_SLOTS, &slots);
+
+	if (rc < 0)
+		return rc;
+	if (slots < VU_VHOST_USER_MAX_REGIONS) {
+		VU_ERR("%s: GET_MAX_MEM_SLOTS: backend %s reports %llu memory slots, fewer than "
+		       "the %u of SET_MEM_TABLE",
+		       b->name, b->path, (unsigned long long)slots, VU_VHOST_USER_MAX_REGIONS);
+		return -EPROTO;
+	}
+	b->mem_slots = slots < VU_MEM_MAX_SLOTS ? (uint32_t)slots : VU_MEM_MAX_SLOTS;
+	b->sent.nregions = 0;
+	return 0;
+}
+
 /* Connection set-up: SET_OWNER, features, protocol features, queue count. */
 static int
 vu_vhost_handshake(struct vu_backend *b)
@@ -330,16 +357,21 @@ vu_vhost_handshake(struct vu_backend *b)
 		}
 		b->max_queue_pairs = (uint32_t)num;
 	}
+	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
+		rc = vu_vhost_get_mem_slots(b);
+		if (rc < 0)
+			return rc;
+	}
 	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ)) {
 		rc = vu_vhost_open_channel(b);
 		if (rc < 0)
 			return rc;
 	}
 	VU_INFO("%s: vhost-user %s: features 0x%llx protocol features 0x%llx (offered 0x%llx), "
-		"%u queue pairs",
+		"%u queue pairs, %u memory slots",
 		b->name, b->path, (unsigned long long)b->features,
 		(unsigned long long)b->protocol_features, (unsigned long long)offered,
-		b->max_queue_pairs);
+		b->max_queue_pairs, b->mem_slots ? b->mem_slots : VU_VHOST_USER_MAX_REGIONS);
 	return 0;
 }
 
@@ -363,6 +395,8 @@ vu_vhost_drop(struct vu_backend *b)
 	b->protocol_features = 0;
 	b->max_queue_pairs = 0;
 	b->inflight.shared = false;
+	b->mem_slots = 0;
+	b->sent.nregions = 0;
 }
 
 /* Is someone listening on the socket file at path? A stale file refuses the connection. */
@@ -541,14 +575,152 @@ vu_vhost_net_set_mtu(struct vu_backend *b, uint32_t mtu)
 	return vu_vhost_set_u64(b, VU_VHOST_USER_NET_SET_MTU, mtu);
 }
 
+/* ---- CONFIGURE_MEM_SLOTS: the table as ADD_MEM_REG and REM_MEM_REG ---- */
+
+static bool
+vu_region_overlap(const struct vu_mem_region *a, const struct vu_mem_region *b)
+{
+	return a->addr < b->addr + b->len && b->addr < a->addr + a->len;
+}
+
+/* The same file at the same offsets for the addresses both have. */
+static bool
+vu_region_same_map(const struct vu_mem_region *a, const struct vu_mem_region *b)
+{
+	return a->fd == b->fd && a->offset + b->addr == b->offset + a->addr;
+}
+
+/* A mapped region stays while it maps the file a new region has at its addresses and
+ * maps no other region's: memory freed at its edges stays mapped until all of it is
+ * gone, which costs the backend nothing and keeps a ring's region from going away. */
+static bool
+vu_slot_stays(const struct vu_mem_region *s, const struct vu_mem_table *mem)
+{
+	bool matched = false;
+
+	for (uint32_t i = 0; i < mem->nregions; i++) {
+		if (!vu_region_overlap(s, &mem->regions[i]))
+			continue;
+		if (!vu_region_same_map(s, &mem->regions[i]))
+			return false;
+		matched = true;
+	}
+	return matched;
+}
+
+static int
+vu_vhost_mem_reg(struct vu_backend *b, uint32_t request, const struct vu_mem_region *r)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, request, sizeof(struct vu_vhost_mem_reg));
+	/* Descriptors carry process addresses, so "guest physical" == userspace. */
+	msg.payload.mem_reg.region = (struct vu_vhost_mem_region){
+		.guest_phys_addr = r->addr,
+		.memory_size = r->len,
+		.userspace_addr = r->addr,
+		.mmap_offset = r->offset,
+	};
+	/* REM_MEM_REG: "No file descriptors SHOULD be passed". */
+	if (request == VU_VHOST_USER_ADD_MEM_REG) {
+		msg.fds[0] = r->fd;
+		msg.nfds = 1;
+	}
+	return vu_vhost_request(b, &msg, false);
+}
+
+static int
+vu_vhost_add_slot(struct vu_backend *b, const struct vu_mem_region *n, uint64_t start, uint64_t end)
+{
+	struct vu_mem_region piece = { .addr = start,
+				       .len = end - start,
+				       .fd = n->fd,
+				       .offset = n->offset + (start - n->addr) };
+	int rc;
+
+	if (b->sent.nregions >= b->mem_slots) {
+		VU_ERR("%s: ADD_MEM_REG: the memory needs more than the %u memory slots backend "
+		       "%s has",
+		       b->name, b->mem_slots, b->path);
+		return -E2BIG;
+	}
+	rc = vu_vhost_mem_reg(b, VU_VHOST_USER_ADD_MEM_REG, &piece);
+	if (rc == 0)
+		b->sent.regions[b->sent.nregions++] = piece;
+	return rc;
+}
+
+/* ADD_MEM_REG for the parts of n no mapped region covers. */
+static int
+vu_vhost_add_uncovered(struct vu_backend *b, const struct vu_mem_region *n)
+{
+	uint64_t cursor = n->addr, end = n->addr + n->len;
+	uint32_t nsent = b->sent.nregions; /* what this call adds covers nothing else */
+
+	while (cursor < end) {
+		const struct vu_mem_region *first = NULL;
+		struct vu_mem_region rest = { .addr = cursor, .len = end - cursor };
+
+		for (uint32_t i = 0; i < nsent; i++)
+			if (vu_region_overlap(&b->sent.regions[i], &rest) &&
+			    (!first || b->sent.regions[i].addr < first->addr))
+				first = &b->sent.regions[i];
+		if (!first)
+			return vu_vhost_add_slot(b, n, cursor, end);
+		if (first->addr > cursor) {
+			int rc = vu_vhost_add_slot(b, n, cursor, first->addr);
+
+			if (rc < 0)
+				return rc;
+		}
+		cursor = first->addr + first->len;
+	}
+	return 0;
+}
+
+/* The backend has what sent says: REM_MEM_REG what no longer stays, then ADD_MEM_REG
+ * what is new, as QEMU does. A failure leaves sent true to what the backend took. */
+static int
+vu_vhost_update_slots(struct vu_backend *b, const struct vu_mem_table *mem)
+{
+	uint32_t i = 0;
+	int rc;
+
+	while (i < b->sent.nregions) {
+		if (vu_slot_stays(&b->sent.regions[i], mem)) {
+			i++;
+			continue;
+		}
+		rc = vu_vhost_mem_reg(b, VU_VHOST_USER_REM_MEM_REG, &b->sent.regions[i]);
+		if (rc < 0)
+			return rc;
+		b->sent.regions[i] = b->sent.regions[--b->sent.nregions];
+	}
+	for (i = 0; i < mem->nregions; i++) {
+		rc = vu_vhost_add_uncovered(b, &mem->regions[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static uint32_t
+vu_vhost_mem_slots(struct vu_backend *b)
+{
+	return b->mem_slots;
+}
+
 static int
 vu_vhost_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
 {
 	struct vu_vhost_msg msg;
 
+	if (b->mem_slots && b->sock >= 0)
+		return vu_vhost_update_slots(b, mem);
 	if (mem->nregions == 0 || mem->nregions > VU_VHOST_USER_MAX_REGIONS) {
-		VU_ERR("%s: SET_MEM_TABLE: %u memory regions, vhost-user takes 1 to %u", b->name,
-		       mem->nregions, VU_VHOST_USER_MAX_REGIONS);
+		VU_ERR("%s: SET_MEM_TABLE: %u memory regions, vhost-user takes 1 to %u "
+		       "(backend %s does not offer CONFIGURE_MEM_SLOTS)",
+		       b->name, mem->nregions, VU_VHOST_USER_MAX_REGIONS, b->path);
 		return -E2BIG;
 	}
 	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_MEM_TABLE,
@@ -666,8 +838,12 @@ vu_vhost_reset(struct vu_backend *b)
 	/* Either reset forgets the features: nothing is negotiated until the next SET.
 	 * RESET_OWNER is deprecated by the spec; RESET_DEVICE replaces it where offered. */
 	b->acked_features = 0;
-	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+	/* RESET_DEVICE resets "all internal device state", the memory table with it;
+	 * RESET_OWNER's backend should only disable the rings, so its regions stay. */
+	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE)) {
+		b->sent.nregions = 0;
 		return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_DEVICE);
+	}
 	return vu_vhost_no_payload(b, VU_VHOST_USER_RESET_OWNER);
 }
 
@@ -1096,6 +1272,7 @@ const struct vu_backend_ops vu_vhost_user_ops = {
 	.get_max_queue_pairs = vu_vhost_get_max_queue_pairs,
 	.set_features = vu_vhost_set_features,
 	.set_mem_table = vu_vhost_set_mem_table,
+	.mem_slots = vu_vhost_mem_slots,
 	.set_vring_num = vu_vhost_set_vring_num,
 	.set_vring_base = vu_vhost_set_vring_base,
 	.get_vring_base = vu_vhost_get_vring_base,

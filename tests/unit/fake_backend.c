@@ -296,6 +296,13 @@ void
 fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
 		    uint64_t queue_num)
 {
+	fb_script_handshake_slots(fb, features, protocol_features, queue_num, FB_MEM_SLOTS);
+}
+
+void
+fb_script_handshake_slots(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
+			  uint64_t queue_num, uint64_t mem_slots)
+{
 	const uint64_t wanted = FB_WANTED_PF;
 
 	fb_expect_payload(fb, VU_VHOST_USER_SET_OWNER, FB_FLAGS, NULL, 0);
@@ -311,6 +318,10 @@ fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protoco
 	if (protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_MQ)) {
 		fb_expect_payload(fb, VU_VHOST_USER_GET_QUEUE_NUM, FB_FLAGS, NULL, 0);
 		fb_reply_u64(fb, VU_VHOST_USER_GET_QUEUE_NUM, queue_num);
+	}
+	if (protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
+		fb_expect_payload(fb, VU_VHOST_USER_GET_MAX_MEM_SLOTS, FB_FLAGS, NULL, 0);
+		fb_reply_u64(fb, VU_VHOST_USER_GET_MAX_MEM_SLOTS, mem_slots);
 	}
 	if (protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ)) {
 		bool ack = protocol_features & (1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);

@@ -91,9 +91,15 @@ void fb_close(struct fake_backend *fb);
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIG) |                                            \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) |                                    \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                      \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                               \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS))
+/* GET_MAX_MEM_SLOTS' answer in fb_script_handshake when CONFIGURE_MEM_SLOTS is offered. */
+#define FB_MEM_SLOTS 16
 void fb_script_handshake(struct fake_backend *fb, uint64_t features, uint64_t protocol_features,
 			 uint64_t queue_num);
+/* The same with GET_MAX_MEM_SLOTS answered with mem_slots. */
+void fb_script_handshake_slots(struct fake_backend *fb, uint64_t features,
+			       uint64_t protocol_features, uint64_t queue_num, uint64_t mem_slots);
 
 /* Start serving the script. */
 int fb_start(struct fake_backend *fb);
