@@ -150,10 +150,18 @@ int vuser_intr_rxq_setup(struct rte_eth_dev *eth_dev);
 int vuser_rx_queue_intr_enable(struct rte_eth_dev *eth_dev, uint16_t queue_id);
 int vuser_rx_queue_intr_disable(struct rte_eth_dev *eth_dev, uint16_t queue_id);
 
-/* vuser_memory.c: EAL memory as the device's regions; need_fds: only segments with a file
- * (the backend maps them by fd); locked: the caller holds EAL's memory hotplug lock
- * (memory event callbacks do). Returns 0 or -errno (logged). */
-int vuser_memory_table(const struct vuser_port *port, bool need_fds, bool locked,
+/* vuser_memory.c: EAL memory as the device's regions. */
+struct vuser_memory_want {
+	bool need_fds;	 /* only segments with a file (the backend maps them by fd) */
+	bool locked;	 /* the caller holds EAL's memory hotplug lock (memory events) */
+	uint32_t max;	 /* regions the device takes */
+	uintptr_t skip;	 /* segments in [skip, skip + skip_len) are left out: memory */
+	size_t skip_len; /* a FREE event is about to give back (0: none) */
+	bool slots;	 /* the backend takes regions one by one (for the error line) */
+};
+
+/* Returns 0 or -errno (logged). */
+int vuser_memory_table(const struct vuser_port *port, const struct vuser_memory_want *want,
 		       struct vu_mem_table *mem);
 
 /* vuser_log.c */

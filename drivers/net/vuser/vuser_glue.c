@@ -18,27 +18,48 @@ vuser_glue_install_log(void)
 	vu_log_set_handler(vuser_log_sink);
 }
 
+static struct vuser_memory_want
+vuser_memory_want(const struct vuser_port *port, bool locked)
+{
+	return (struct vuser_memory_want){
+		.need_fds = vu_device_needs_memory_fds(port->dev),
+		.locked = locked,
+		.max = vu_device_max_mem_regions(port->dev),
+		.slots = vu_device_mem_slots(port->dev),
+	};
+}
+
 /* EAL grew its memory (dynamic hugepage allocation): the backend must be able to reach
- * the new pages before any descriptor points there. */
+ * the new pages before any descriptor points there. EAL is about to give memory back
+ * (FREE comes before the pages go): a backend that takes regions one by one unmaps the
+ * regions left with nothing in them; a whole table is not sent again for it. */
 static void
-vuser_memory_event(enum rte_mem_event type, const void *addr __rte_unused, size_t len __rte_unused,
-		   void *arg)
+vuser_memory_event(enum rte_mem_event type, const void *addr, size_t len, void *arg)
 {
 	struct vuser_port *port = arg;
+	struct vuser_memory_want want;
 	struct vu_mem_table mem;
-
 	int rc;
 
-	if (type != RTE_MEM_EVENT_ALLOC || !port->started)
+	if (!port->started)
 		return;
-	rc = vuser_memory_table(port, vu_device_needs_memory_fds(port->dev), true, &mem);
+	want = vuser_memory_want(port, true);
+	if (type == RTE_MEM_EVENT_FREE) {
+		if (!want.slots)
+			return;
+		want.skip = (uintptr_t)addr;
+		want.skip_len = len;
+	}
+	rc = vuser_memory_table(port, &want, &mem);
 	if (rc == 0) {
 		vuser_lock(port);
 		rc = vu_device_set_memory(port->dev, &mem);
 		vuser_unlock(port);
 	}
 	if (rc == 0)
-		VUSER_LOG(INFO, port, "memory table updated: %u regions", mem.nregions);
+		VUSER_LOG(INFO, port, "memory table updated (%s): %u regions",
+			  type == RTE_MEM_EVENT_FREE ? "memory freed" : "memory added",
+			  mem.nregions);
 }
 
 static int
@@ -466,12 +487,14 @@ vuser_enable_pairs(struct vuser_port *port)
 int
 vuser_glue_negotiate(struct vuser_port *port, const char **step)
 {
+	struct vuser_memory_want want;
 	struct vu_mem_table mem;
 	int rc;
 
 	vuser_lock(port);
+	want = vuser_memory_want(port, false);
 	*step = "describing EAL memory";
-	rc = vuser_memory_table(port, vu_device_needs_memory_fds(port->dev), false, &mem);
+	rc = vuser_memory_table(port, &want, &mem);
 	if (rc == 0) {
 		*step = "handing the memory table to the device";
 		rc = vu_device_set_memory(port->dev, &mem);

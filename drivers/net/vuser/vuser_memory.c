@@ -7,10 +7,10 @@
 
 struct vuser_memory_walk {
 	struct vu_mem_table *mem;
-	bool need_fds;
+	const struct vuser_memory_want *want;
 	int error;
-	unsigned int wanted;		    /* regions needed, even past the table's capacity */
-	uintptr_t keys[VU_MEM_MAX_REGIONS]; /* the file or memory list of each region */
+	unsigned int wanted;		  /* regions needed, even past the table's capacity */
+	uintptr_t keys[VU_MEM_MAX_SLOTS]; /* the file or memory list of each region */
 };
 
 static struct vu_mem_region *
@@ -22,9 +22,11 @@ vuser_region_for(struct vuser_memory_walk *w, uintptr_t key)
 		if (w->keys[i] == key)
 			return &mem->regions[i];
 	w->wanted++;
-	if (mem->nregions == VU_MEM_MAX_REGIONS)
+	if (mem->nregions == w->want->max)
 		return NULL;
 	w->keys[mem->nregions] = key;
+	/* Zero length marks a region not seen yet (the table is not cleared in full). */
+	mem->regions[mem->nregions] = (struct vu_mem_region){ .fd = -1 };
 	return &mem->regions[mem->nregions++];
 }
 
@@ -41,12 +43,12 @@ vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg
 	uintptr_t key;
 	int fd;
 
-	if (msl->external)
+	if (msl->external || (start >= w->want->skip && start - w->want->skip < w->want->skip_len))
 		return 0;
 	fd = rte_memseg_get_fd_thread_unsafe(ms);
 	if (fd >= 0 && rte_memseg_get_fd_offset_thread_unsafe(ms, &offset) < 0)
 		fd = -1;
-	if (fd < 0 && w->need_fds) {
+	if (fd < 0 && w->want->need_fds) {
 		w->error = -ENOTSUP;
 		return -1;
 	}
@@ -72,13 +74,13 @@ vuser_memory_walk_seg(const struct rte_memseg_list *msl, const struct rte_memseg
 }
 
 int
-vuser_memory_table(const struct vuser_port *port, bool need_fds, bool locked,
+vuser_memory_table(const struct vuser_port *port, const struct vuser_memory_want *want,
 		   struct vu_mem_table *mem)
 {
-	struct vuser_memory_walk w = { .mem = mem, .need_fds = need_fds };
+	struct vuser_memory_walk w = { .mem = mem, .want = want };
 
-	memset(mem, 0, sizeof(*mem));
-	if (locked)
+	mem->nregions = 0;
+	if (want->locked)
 		rte_memseg_walk_thread_unsafe(vuser_memory_walk_seg, &w);
 	else
 		rte_memseg_walk(vuser_memory_walk_seg, &w);
@@ -88,11 +90,12 @@ vuser_memory_table(const struct vuser_port *port, bool need_fds, bool locked,
 			  "with hugepages or with --no-huge --single-file-segments");
 		return w.error;
 	}
-	if (w.wanted > VU_MEM_MAX_REGIONS) {
+	if (w.wanted > want->max) {
 		VUSER_LOG(ERR, port,
-			  "EAL memory spans %u files, vhost-user takes at most %u regions: run EAL "
-			  "with --single-file-segments",
-			  w.wanted, VU_MEM_MAX_REGIONS);
+			  "EAL memory spans %u files, the backend takes at most %u regions%s: run "
+			  "EAL with --single-file-segments",
+			  w.wanted, want->max,
+			  want->slots ? "" : " (it does not offer CONFIGURE_MEM_SLOTS)");
 		return -E2BIG;
 	}
 	if (mem->nregions == 0) {
