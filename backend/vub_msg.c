@@ -237,8 +237,8 @@ vub_add_mem_reg(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_m
 	vub_dev_lock_all(dev);
 	dev->mem.regions[dev->mem.nregions++] = slot;
 	vub_dev_unlock_all(dev);
-	VU_DEBUG("%s: ADD_MEM_REG guest 0x%llx size 0x%llx: %u regions", dev->name,
-		 (unsigned long long)slot.gpa, (unsigned long long)slot.size, dev->mem.nregions);
+	VU_INFO("%s: memory region added (guest 0x%llx, size 0x%llx): %u mapped", dev->name,
+		(unsigned long long)slot.gpa, (unsigned long long)slot.size, dev->mem.nregions);
 	return 0;
 }
 
@@ -282,8 +282,8 @@ vub_rem_mem_reg(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_m
 	mem->regions[i] = mem->regions[--mem->nregions];
 	vub_dev_unlock_all(dev);
 	dev->t->ops->unmap_mem(dev->t, &gone);
-	VU_DEBUG("%s: REM_MEM_REG guest 0x%llx size 0x%llx: %u regions", dev->name,
-		 (unsigned long long)gone.gpa, (unsigned long long)gone.size, mem->nregions);
+	VU_INFO("%s: memory region removed (guest 0x%llx, size 0x%llx): %u mapped", dev->name,
+		(unsigned long long)gone.gpa, (unsigned long long)gone.size, mem->nregions);
 	return 0;
 }
 

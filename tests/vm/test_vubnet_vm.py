@@ -11,6 +11,9 @@ vhost_net_start; the guest takes INTx interrupts instead. The VM boots once for 
 module (the vm_run fixture); each test checks one part of the run:
 
     test_vm_boot        the guest boots, virtio_net drives eth0
+    test_memory_slots   vub-net offers CONFIGURE_MEM_SLOTS: QEMU hands the guest's memory
+                        over with ADD_MEM_REG (its log's "memory region added" lines),
+                        never with SET_MEM_TABLE
     test_ping           ping -c 1000 -i 0.01 from the guest to the TAP's address:
                         1000/1000, and the TAP counted at least 1000 frames each way
     test_vubnet_exit    vub-net ends with exit 0 on SIGTERM after the VM is gone
@@ -201,6 +204,7 @@ def vm_run(vm_kernel, vm_out, vm_verbose):
     run.tap = ({d: after[d]["packets"] - before[d]["packets"] for d in ("rx", "tx")}
                if before and after else {})
     run.vubnet_rc = rc
+    run.vubnet_log = host.log_path
     yield run
 
 
@@ -226,6 +230,16 @@ def test_ping(vm_run, record_property):
           "%d transmitted, %d received of %d; TAP rx %s tx %s frames%s" % (
               sent, got, PINGS, tap.get("rx"), tap.get("tx"),
               "; rtt min/avg/max %s ms" % rtt.group(1) if rtt else ""))
+
+
+def test_memory_slots(vm_run, record_property):
+    log = open(vm_run.vubnet_log).read() if os.path.exists(vm_run.vubnet_log) else ""
+    added = re.findall(r"memory region added \(guest (0x[0-9a-f]+), size (0x[0-9a-f]+)\)", log)
+    removed = len(re.findall(r"memory region removed", log))
+    tables = len(re.findall(r"memory table of \d+ regions mapped", log))
+    check(record_property, vm_run, len(added) >= 1 and tables == 0,
+          "ADD_MEM_REG %d (%s), REM_MEM_REG %d, SET_MEM_TABLE %d" % (
+              len(added), ", ".join("%s+%s" % a for a in added), removed, tables))
 
 
 def test_vubnet_exit(vm_run, record_property):
