@@ -143,6 +143,7 @@ vub_set_protocol_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct 
 		return -EINVAL;
 	}
 	dev->protocol = f;
+	VU_INFO("%s: protocol features 0x%llx negotiated", dev->name, (unsigned long long)f);
 	return 0;
 }
 
