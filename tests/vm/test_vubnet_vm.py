@@ -13,7 +13,8 @@ module (the vm_run fixture); each test checks one part of the run:
     test_vm_boot        the guest boots, virtio_net drives eth0
     test_memory_slots   vub-net offers CONFIGURE_MEM_SLOTS: QEMU hands the guest's memory
                         over with ADD_MEM_REG (its log's "memory region added" lines),
-                        never with SET_MEM_TABLE
+                        never with SET_MEM_TABLE; the protocol features QEMU set have
+                        bit 15
     test_ping           ping -c 1000 -i 0.01 from the guest to the TAP's address:
                         1000/1000, and the TAP counted at least 1000 frames each way
     test_vubnet_exit    vub-net ends with exit 0 on SIGTERM after the VM is gone
@@ -50,6 +51,7 @@ PING_DEADLINE = 150        # seconds ping may run in the guest (-w)
 VM_TIMEOUT = 360
 BOOT_TIMEOUT = 150
 VUBNET_START = 10.0
+MEM_SLOTS_BIT = 15         # VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -237,9 +239,12 @@ def test_memory_slots(vm_run, record_property):
     added = re.findall(r"memory region added \(guest (0x[0-9a-f]+), size (0x[0-9a-f]+)\)", log)
     removed = len(re.findall(r"memory region removed", log))
     tables = len(re.findall(r"memory table of \d+ regions mapped", log))
-    check(record_property, vm_run, len(added) >= 1 and tables == 0,
-          "ADD_MEM_REG %d (%s), REM_MEM_REG %d, SET_MEM_TABLE %d" % (
-              len(added), ", ".join("%s+%s" % a for a in added), removed, tables))
+    pf = [int(x, 16) for x in re.findall(r"protocol features 0x([0-9a-f]+) negotiated", log)]
+    check(record_property, vm_run,
+          len(added) >= 1 and tables == 0 and pf and pf[-1] & (1 << MEM_SLOTS_BIT),
+          "protocol features %s; ADD_MEM_REG %d (%s), REM_MEM_REG %d, SET_MEM_TABLE %d" % (
+              ", ".join(hex(x) for x in pf) or "none logged", len(added),
+              ", ".join("%s+%s" % a for a in added), removed, tables))
 
 
 def test_vubnet_exit(vm_run, record_property):
