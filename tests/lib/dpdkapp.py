@@ -307,16 +307,19 @@ class Telemetry:
 
 
 def eal_args(file_prefix, lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB,
-             vdevs=(), plugins=(), log_levels=(), extra=(), no_huge=True):
+             vdevs=(), plugins=(), log_levels=(), extra=(), no_huge=True, single_file=True):
     """EAL arguments for an app on this machine (no hugepages, no PCI).
 
     ``no_huge=False`` leaves out ``--no-huge`` (the caller then names a
-    hugetlbfs mount with ``--huge-dir`` in ``extra``)."""
+    hugetlbfs mount with ``--huge-dir`` in ``extra``); ``single_file=False``
+    leaves out ``--single-file-segments`` (one file per hugepage); ``mem_mb=None``
+    leaves out ``-m`` (memory grows as the app allocates)."""
     args = ["-l", str(lcores)]
     if main_lcore is not None:
         args += ["--main-lcore", str(main_lcore)]
-    args += (["--no-huge"] if no_huge else []) + [
-        "--single-file-segments", "-m", str(mem_mb),
+    args += (["--no-huge"] if no_huge else []) + (
+        ["--single-file-segments"] if single_file else []) + (
+        ["-m", str(mem_mb)] if mem_mb is not None else []) + [
         "--no-pci", "--file-prefix", file_prefix]
     for p in plugins:
         args += ["-d", p]
@@ -642,6 +645,7 @@ class Testpmd(DpdkApp):
     plugins:    -d paths (already staged)
     app_args:   testpmd args after ``--`` (``-i`` is added when interactive)
     no_huge:    False to run on hugepages (pass ``--huge-dir`` in eal_extra)
+    single_file: False for one file per hugepage (no ``--single-file-segments``)
     cwd:        working directory (relative paths in devargs are resolved there)
     """
 
@@ -652,12 +656,12 @@ class Testpmd(DpdkApp):
     def __init__(self, name, log_dir, vdevs=(), plugins=(), app_args=(), interactive=False,
                  lcores="0,1", main_lcore=0, mem_mb=DEFAULT_MEM_MB, eal_extra=(),
                  log_levels=(), file_prefix=None, binary=None, env=None, no_huge=True,
-                 cwd=None):
+                 cwd=None, single_file=True):
         prefix = file_prefix or unique_prefix(name)
         argv = [binary or TESTPMD]
         argv += eal_args(prefix, lcores=lcores, main_lcore=main_lcore, mem_mb=mem_mb,
                          vdevs=vdevs, plugins=plugins, log_levels=log_levels, extra=eal_extra,
-                         no_huge=no_huge)
+                         no_huge=no_huge, single_file=single_file)
         argv.append("--")
         if interactive:
             argv.append("-i")

@@ -11,12 +11,12 @@ vhost_net_start; the guest takes INTx interrupts instead. The VM boots once for 
 module (the vm_run fixture); each test checks one part of the run:
 
     test_vm_boot        the guest boots, virtio_net drives eth0
+    test_ping           ping -c 1000 -i 0.01 from the guest to the TAP's address:
+                        1000/1000, and the TAP counted at least 1000 frames each way
     test_memory_slots   vub-net offers CONFIGURE_MEM_SLOTS: QEMU hands the guest's memory
                         over with ADD_MEM_REG (its log's "memory region added" lines),
                         never with SET_MEM_TABLE; the protocol features QEMU set have
                         bit 15
-    test_ping           ping -c 1000 -i 0.01 from the guest to the TAP's address:
-                        1000/1000, and the TAP counted at least 1000 frames each way
     test_vubnet_exit    vub-net ends with exit 0 on SIGTERM after the VM is gone
 
 Skipped, the reason printed, when qemu-system-x86_64 or a static busybox is missing and
