@@ -197,6 +197,8 @@ vub_inflight_resume(struct vub_vq *vq)
 	vq->nresubmit = n;
 	vq->inflight = r;
 	vq->last_avail = (uint16_t)(used + n);
+	/* No avail entry past them is known yet: the index is read at the first pop. */
+	vq->avail_idx = vq->last_avail;
 	vq->used_idx = vq->published = used;
 	if (n)
 		VU_INFO("%s: vring %u resubmits %u buffers left in flight, then goes on at %u",

@@ -54,6 +54,7 @@ struct vub_vq {
 	uint16_t last_avail; /* next avail slot (split) or descriptor (packed) to read */
 	uint16_t used_idx;   /* next used slot (split) or descriptor (packed) to write */
 	uint16_t published;  /* split: used idx last made visible to the frontend */
+	uint16_t avail_idx;  /* split: the avail idx last read (last_avail when started) */
 	bool avail_wrap;     /* packed: the wrap counters (spec 2.8.1) */
 	bool used_wrap;
 	uint32_t unflushed; /* packed: descriptors marked used since the last flush */

@@ -43,6 +43,8 @@ vub_split_resume(struct vub_vq *vq)
 {
 	uint16_t used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 
+	/* No avail entry is known yet: the index is read at the first pop. */
+	vq->avail_idx = used;
 	if (used == vq->last_avail)
 		return;
 	VU_INFO("%s: vring %u resumes at its used index %u, not at the base %u it was given",
@@ -51,27 +53,32 @@ vub_split_resume(struct vub_vq *vq)
 }
 
 /* Head of the next available chain: 1, 0 when there is none, -EIO when the ring is
- * broken. Buffers a previous backend left in flight come first (vub_inflight_resume). */
+ * broken. Buffers a previous backend left in flight come first (vub_inflight_resume).
+ * The avail index is read again only when the entries it covered are taken: one
+ * shared-memory read per burst, not per chain. */
 static int
 vub_split_next_head(struct vub_vq *vq, uint16_t *head)
 {
-	/* Acquire: the ring slot is read only after the index that covers it. */
-	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-	uint16_t pending = (uint16_t)(idx - vq->last_avail);
+	uint16_t pending = (uint16_t)(vq->avail_idx - vq->last_avail);
 
 	if (vq->resubmit_pos < vq->nresubmit) {
 		*head = vq->resubmit[vq->resubmit_pos++];
 		return 1;
 	}
-	if (pending == 0)
-		return 0;
+	if (pending == 0) {
+		/* Acquire: the ring slots are read only after the index that covers them. */
+		vq->avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+		pending = (uint16_t)(vq->avail_idx - vq->last_avail);
+		if (pending == 0)
+			return 0;
+	}
 	/* "A driver MUST NOT decrement the available idx": more entries than the ring has
 	 * means the index went backwards or jumped. */
 	if (pending > vq->size) {
 		vub_vq_break(vq,
 			     "avail index %u is %u entries past the last one taken (%u), more "
 			     "than the ring's %u",
-			     idx, pending, vq->last_avail, vq->size);
+			     vq->avail_idx, pending, vq->last_avail, vq->size);
 		return -EIO;
 	}
 	*head = vq->avail->ring[vq->last_avail & (vq->size - 1)];

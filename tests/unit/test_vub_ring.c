@@ -467,6 +467,31 @@ test_resume_at_used_index(void **state)
 	assert_int_equal(tu_log_errors(), 0);
 }
 
+/* A ring set up afresh (zeroed, base 0) after the device took frames from it: the device
+ * knows nothing of the old ring's available entries, so it takes none until the frontend
+ * makes new ones available. */
+static void
+test_fresh_ring_after_stop(void **state)
+{
+	struct vf *f = *state;
+	uint8_t frame[FRAME_LEN] = { 0 }, out[FRAME_LEN];
+	uint32_t len;
+
+	for (uint8_t i = 0; i < NFRAMES; i++)
+		vf_post_tx(f, frame, FRAME_LEN);
+	for (uint8_t i = 0; i < NFRAMES; i++)
+		assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
+	assert_int_equal(vf_get_vring_base(f, VF_TX), NFRAMES);
+	assert_int_equal(vf_setup_ring(f, VF_TX, VF_RING_SIZE), 0);
+	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 0);
+	vf_fill(frame, FRAME_LEN, 7);
+	vf_post_tx(f, frame, FRAME_LEN);
+	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 1);
+	assert_memory_equal(out, frame, FRAME_LEN);
+	assert_int_equal(vf_dequeue(f, &pkt, out, sizeof(out), &len), 0);
+	assert_int_equal(tu_log_errors(), 0);
+}
+
 /* "started but disabled: ... must not supply any new RX packets, but must process and
  * discard any TX packets". */
 static void
@@ -553,6 +578,7 @@ main(void)
 		T(test_readable_in_rx),
 		T(test_recover_after_break),
 		T(test_resume_at_used_index),
+		T(test_fresh_ring_after_stop),
 		T(test_disabled_rings),
 		T(test_call_suppression),
 		T(test_rings_left_out_of_new_table),
