@@ -171,6 +171,7 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->avail_wrap = true;
 	vq->used_wrap = true;
 	vq->unflushed = 0;
+	vq->used_held = false;
 	vq->event_idx = false;
 	vq->desc = NULL;
 	vq->avail = NULL;

@@ -465,6 +465,7 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 	vq->offloads = dev->features & VUB_OFFLOAD_FEATURES;
 	vq->hdr_warned = false;
 	vq->unflushed = 0;
+	vq->used_held = false;
 	/* Polled: "The device uses this in used->flags to advise the driver: don't kick me"
 	 * (packed: RING_EVENT_FLAGS_DISABLE); kick-driven: a kick at the next buffer. */
 	vub_vq_kicks(vq, vq->kick_mode == VUB_KICK_NOTIFY);

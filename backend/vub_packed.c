@@ -170,8 +170,8 @@ broken:
 
 /* "To mark a descriptor as used, the device sets the VIRTQ_DESC_F_USED bit in Flags to
  * match the internal Device Ring Wrap Counter. It also sets the VIRTQ_DESC_F_AVAIL bit to
- * match the same value"; WRITE "specif[ies] whether any data has been written". The id
- * and length are visible before the flags (release). */
+ * match the same value"; WRITE "specif[ies] whether any data has been written". The
+ * flags of a burst's first used descriptor wait for the flush (vub_packed_publish). */
 static void
 vub_packed_mark(struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t id, uint32_t len)
 {
@@ -182,30 +182,48 @@ vub_packed_mark(struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t id, uint32_
 		flags |= VU_DESC_F_WRITE;
 	d->id = id;
 	d->len = len;
-	__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+	if (!vq->used_held) {
+		vq->used_held = true;
+		vq->held_pos = pos;
+		vq->held_flags = flags;
+		return;
+	}
+	__atomic_store_n(&d->flags, flags, __ATOMIC_RELAXED);
+}
+
+/* The held first descriptor's flags, last (release: after every id, length and flags of
+ * the batch). The driver reads used descriptors in ring order from that one, so it sees
+ * the whole batch or none of it. */
+static void
+vub_packed_publish(struct vub_vq *vq)
+{
+	if (!vq->used_held)
+		return;
+	__atomic_store_n(&vq->pdesc[vq->held_pos].flags, vq->held_flags, __ATOMIC_RELEASE);
+	vq->used_held = false;
 }
 
 /* One used descriptor per chain, over its first descriptor (the chains complete in the
  * order they were taken). "These devices always mark the descriptor corresponding to the
- * first buffer in the request used after the rest" (multi-buffer requests): the first
- * chain is marked last, so the driver never sees part of a merged packet. */
+ * first buffer in the request used after the rest" (multi-buffer requests): held back
+ * with the burst's first, no chain of a merged packet is seen before the others. */
 void
 vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 {
-	uint16_t pos = vq->used_idx, first_pos = vq->used_idx;
-	bool wrap = vq->used_wrap, first_wrap = vq->used_wrap;
-	uint32_t first_len = vub_chain_used(&pkt->chains[0], &total);
+	uint16_t pos = vq->used_idx;
+	bool wrap = vq->used_wrap;
 
-	vub_packed_advance(vq, &pos, &wrap, pkt->chains[0].ndesc);
-	for (uint16_t i = 1; i < pkt->nchains; i++) {
+	for (uint16_t i = 0; i < pkt->nchains; i++) {
 		const struct vub_chain *c = &pkt->chains[i];
 
+		/* Only a frontend making descriptors available again before it saw them used
+		 * gets here: a batch may not lap its held first descriptor. */
+		if (vq->used_held && vq->unflushed + c->ndesc > vq->size)
+			vub_packed_publish(vq);
 		vub_packed_mark(vq, pos, wrap, c->head, vub_chain_used(c, &total));
 		vub_packed_advance(vq, &pos, &wrap, c->ndesc);
+		vq->unflushed += c->ndesc;
 	}
-	vub_packed_mark(vq, first_pos, first_wrap, pkt->chains[0].head, first_len);
-	for (uint16_t i = 0; i < pkt->nchains; i++)
-		vq->unflushed += pkt->chains[i].ndesc;
 	vq->used_idx = pos;
 	vq->used_wrap = wrap;
 }
@@ -237,10 +255,10 @@ vub_packed_wants_call(const struct vub_vq *vq)
 	return vu_need_event((uint16_t)off, (uint16_t)new_pos, (uint16_t)old_pos);
 }
 
-/* Used descriptors are visible as they are marked; the notification waits for the
- * burst. "After writing out some descriptors, both the device and the driver are expected
- * to consult the relevant structure to find out whether a used respectively an available
- * buffer notification should be sent." */
+/* The burst's used descriptors become visible, then the notification. "After writing
+ * out some descriptors, both the device and the driver are expected to consult the
+ * relevant structure to find out whether a used respectively an available buffer
+ * notification should be sent." */
 bool
 vub_packed_flush(struct vub_vq *vq)
 {
@@ -248,6 +266,7 @@ vub_packed_flush(struct vub_vq *vq)
 
 	if (vq->unflushed == 0)
 		return false;
+	vub_packed_publish(vq);
 	/* The event structure is read after the used descriptors are written (as for split
 	 * rings). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -58,6 +58,9 @@ struct vub_vq {
 	bool avail_wrap;     /* packed: the wrap counters (spec 2.8.1) */
 	bool used_wrap;
 	uint32_t unflushed; /* packed: descriptors marked used since the last flush */
+	bool used_held;	    /* packed: the flags of held_pos wait for the flush */
+	uint16_t held_pos;
+	uint16_t held_flags;
 	uint32_t hdr_len;
 	bool mrg;
 	bool indirect;
