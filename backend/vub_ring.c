@@ -23,14 +23,15 @@ vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	vq->broken = true;
+	/* SET_VRING_ERR: "the event file descriptor to signal when error occurs". Signalled
+	 * before the log line, so whoever sees the line finds the fd signalled. */
+	dev->t->ops->vring_err(dev->t, vq->index, vq->err_fd);
 	VU_ERR("%s: vring %u stopped: %s", dev->name, vq->index, why);
 	/* The control path sets DEVICE_NEEDS_RESET and tells the frontend (vub_dev_on_wake):
 	 * a burst never waits on the backend channel. */
 	__atomic_store_n(&dev->ring_broke, 1, __ATOMIC_RELEASE);
 	if (write(dev->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		VU_ERR("%s: waking the control path: %s", dev->name, strerror(errno));
-	/* SET_VRING_ERR: "the event file descriptor to signal when error occurs". */
-	dev->t->ops->vring_err(dev->t, vq->index, vq->err_fd);
 }
 
 /* A used buffer notification through the transport; true when one went out. A ring with
