@@ -105,6 +105,8 @@ vu_vhost_request_payload_size(uint32_t request)
 	case VU_VHOST_USER_ADD_MEM_REG:
 	case VU_VHOST_USER_REM_MEM_REG:
 		return sizeof(struct vu_vhost_mem_reg);
+	case VU_VHOST_USER_IOTLB_MSG:
+		return sizeof(struct vu_vhost_iotlb_msg);
 	default:
 		return -1;
 	}

@@ -63,6 +63,7 @@ enum vu_vhost_backend_request {
 #define VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ 5
 #define VU_VHOST_USER_PROTOCOL_F_CONFIG 9
 #define VU_VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD 10
+#define VU_VHOST_USER_PROTOCOL_F_IOTLB 11
 #define VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD 12
 #define VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE 13
 #define VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
@@ -137,6 +138,24 @@ struct vu_vhost_config {
 	uint8_t region[VU_VHOST_USER_MAX_CONFIG_SIZE];
 } __attribute__((packed));
 
+/* IOTLB_MSG and the backend channel's IOTLB_MSG: "a 64-bit I/O virtual address, 64-bit
+ * size, 64-bit user address, 8-bit permissions, 8-bit type", padded as the kernel's
+ * struct vhost_iotlb_msg is (QEMU and DPDK send its sizeof, 32 bytes). */
+struct vu_vhost_iotlb_msg {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint8_t perm;
+	uint8_t type;
+	uint8_t padding[6];
+} __attribute__((packed));
+
+/* Its types (the kernel's VHOST_IOTLB_*); permissions are vu_iotlb.h's VU_IOTLB_PERM_*. */
+#define VU_VHOST_IOTLB_MISS 1
+#define VU_VHOST_IOTLB_UPDATE 2
+#define VU_VHOST_IOTLB_INVALIDATE 3
+#define VU_VHOST_IOTLB_ACCESS_FAIL 4
+
 /* Header bytes of a config message before its window. */
 #define VU_VHOST_USER_CONFIG_HDR_SIZE (offsetof(struct vu_vhost_config, region))
 
@@ -194,6 +213,7 @@ union vu_vhost_payload {
 	struct vu_vhost_mem_reg mem_reg;
 	struct vu_vhost_config config;
 	struct vu_vhost_inflight inflight;
+	struct vu_vhost_iotlb_msg iotlb;
 };
 
 /* One message with the fds that travel with it (ancillary data). */
