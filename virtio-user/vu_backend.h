@@ -25,6 +25,9 @@ struct vu_backend_params {
 	/* vhost-user only: listen on path and let the backend connect (open returns at once,
 	 * without a connection; see the connection ops below) */
 	bool server;
+	/* vhost-user only: IOTLB mode (ACCESS_PLATFORM): the backend reaches only what
+	 * iotlb_map allowed; open fails (-ENOTSUP) with a backend that cannot do it */
+	bool iotlb;
 	/* vhost-kernel only */
 	const char *ifname;   /* TAP name or template with %d; NULL: the default */
 	const uint8_t *mac;   /* the port's MAC, also given to the TAP; NULL: kernel's */
@@ -98,6 +101,16 @@ struct vu_backend_ops {
 	 */
 	int (*share_inflight)(struct vu_backend *b, uint32_t nqueues, uint32_t queue_size,
 			      bool fresh);
+	/*
+	 * IOTLB mode (params->iotlb): allow the backend [iova, iova + len) of our memory
+	 * (iova is our address) with VU_IOTLB_PERM_* perm, told at once when the backend
+	 * has the memory table, else with the rings; unmap takes back every allowed range
+	 * overlapping its range. refused counts the backend's misses outside them.
+	 * -EOPNOTSUPP without IOTLB mode; NULL: no IOTLB mode at all.
+	 */
+	int (*iotlb_map)(struct vu_backend *b, uint64_t iova, uint64_t len, uint8_t perm);
+	int (*iotlb_unmap)(struct vu_backend *b, uint64_t iova, uint64_t len);
+	uint64_t (*iotlb_refused)(struct vu_backend *b);
 
 	/*
 	 * Connection ops, optional (NULL: the backend is connected from open to close and

@@ -124,6 +124,12 @@ vu_device_check_params(const struct vu_device_params *params, const struct vu_ba
 		       params->name, params->ifname, params->path);
 		return -EINVAL;
 	}
+	if (params->iotlb && !ops->iotlb_map) {
+		VU_ERR("%s: iotlb=1 needs a vhost-user backend (IOTLB messages); %s is served by "
+		       "the %s backend",
+		       params->name, params->path, ops->name);
+		return -EINVAL;
+	}
 	if (params->server && !ops->handle_event) {
 		VU_ERR("%s: server=1 makes vhost-user listen on a socket; %s is served by the %s "
 		       "backend, which has no server mode",
@@ -183,6 +189,7 @@ vu_device_create(const struct vu_device_params *params, struct vu_device **out)
 		.ifname = params->ifname,
 		.tun_path = params->tun_path,
 		.server = params->server,
+		.iotlb = params->iotlb,
 	};
 	struct vu_device *dev;
 	int rc;
@@ -462,4 +469,32 @@ int
 vu_device_queue_call_fd(const struct vu_device *dev, uint32_t idx)
 {
 	return idx < dev->nqueues ? dev->queues[idx].call_fd : -EINVAL;
+}
+
+int
+vu_device_iotlb_map(struct vu_device *dev, uint64_t addr, uint64_t len, uint8_t perm)
+{
+	int rc = dev->ops->iotlb_map ? dev->ops->iotlb_map(dev->backend, addr, len, perm) :
+				       -EOPNOTSUPP;
+
+	if (rc < 0 && rc != -EOPNOTSUPP && vu_device_conn_lost(dev) && dev->server)
+		rc = 0;
+	return rc;
+}
+
+int
+vu_device_iotlb_unmap(struct vu_device *dev, uint64_t addr, uint64_t len)
+{
+	int rc = dev->ops->iotlb_unmap ? dev->ops->iotlb_unmap(dev->backend, addr, len) :
+					 -EOPNOTSUPP;
+
+	if (rc < 0 && rc != -EOPNOTSUPP && vu_device_conn_lost(dev) && dev->server)
+		rc = 0;
+	return rc;
+}
+
+uint64_t
+vu_device_iotlb_refused(const struct vu_device *dev)
+{
+	return dev->ops->iotlb_refused ? dev->ops->iotlb_refused(dev->backend) : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "vu_backend.h"
+#include "vu_iotlb.h"
 #include "vu_mem.h"
 #include "vu_virtio.h"
 
@@ -26,6 +27,10 @@ struct vu_device_params {
 	/* vhost-user server mode: listen on path; create returns before any backend
 	 * connects, and backends may come and go (see vu_device_handle_event) */
 	bool server;
+	/* vhost-user IOTLB mode (VIRTIO_F_ACCESS_PLATFORM): the backend reaches only the
+	 * ranges given to vu_device_iotlb_map; create fails (-ENOTSUP, logged, naming the
+	 * missing bit) when the backend cannot do it */
+	bool iotlb;
 };
 
 struct vu_device;
@@ -135,6 +140,18 @@ uint16_t vu_device_active_pairs(const struct vu_device *dev);
 uint32_t vu_device_max_mtu(const struct vu_device *dev);
 int vu_device_set_mtu(struct vu_device *dev, uint32_t mtu);
 uint32_t vu_device_mtu(const struct vu_device *dev);
+
+/*
+ * IOTLB mode (params.iotlb): let the backend reach [addr, addr + len) of our memory
+ * (I/O virtual address == our address) with VU_IOTLB_PERM_* perm, or take back every
+ * range overlapping [addr, addr + len). The ranges outlive a backend connection; a backend
+ * that has the memory table hears of a change at once. Returns 0 or -errno (logged);
+ * -EOPNOTSUPP without IOTLB mode. iotlb_refused counts misses the backend asked outside
+ * them, which the device refused.
+ */
+int vu_device_iotlb_map(struct vu_device *dev, uint64_t addr, uint64_t len, uint8_t perm);
+int vu_device_iotlb_unmap(struct vu_device *dev, uint64_t addr, uint64_t len);
+uint64_t vu_device_iotlb_refused(const struct vu_device *dev);
 
 /* Link as the config space reports it. */
 bool vu_device_link_up(const struct vu_device *dev);

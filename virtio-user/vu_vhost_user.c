@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vu_backend.h"
+#include "vu_iotlb.h"
 #include "vu_log.h"
 #include "vu_vhost_user_msg.h"
 #include "vu_virtio.h"
@@ -32,6 +33,12 @@
 /* Largest inflight region taken from a backend: the packed layout of 16 rings of 32768
  * entries fits well below it. */
 #define VU_VHOST_USER_INFLIGHT_MAX (64ull << 20)
+
+/* IOTLB mode (iotlb=1) needs these too: IOTLB_MSG itself, and the channel its misses
+ * come on ("VHOST_USER_BACKEND_IOTLB_MSG ... Back-end sends such requests to notify of an
+ * IOTLB miss"). */
+#define VU_VHOST_USER_IOTLB_PROTOCOL_FEATURES \
+	((1ull << VU_VHOST_USER_PROTOCOL_F_IOTLB) | (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 
 /* REPLY_ACK status the frontend answers a backend request it does not take with. */
 #define VU_VHOST_USER_REFUSED 1u
@@ -67,6 +74,12 @@ struct vu_backend {
 	 * and the regions the backend has mapped, from ADD_MEM_REG less REM_MEM_REG. */
 	uint32_t mem_slots;
 	struct vu_mem_table sent;
+	/* IOTLB mode: the ranges the device may touch (iova == our address), kept across
+	 * connections; sent once the backend has a memory table to resolve them in. */
+	bool iotlb;
+	bool mem_sent;
+	uint64_t iotlb_refused; /* misses the table did not cover */
+	struct vu_iotlb allowed;
 	char name[64];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -318,10 +331,39 @@ vu_vhost_get_mem_slots(struct vu_backend *b)
 	return 0;
 }
 
+/* iotlb=1 needs ACCESS_PLATFORM and the IOTLB and BACKEND_REQ protocol features: a
+ * backend without one would read our whole memory table, which is what iotlb=1 says not
+ * to allow, so it is refused rather than used without. */
+static int
+vu_vhost_check_iotlb(struct vu_backend *b)
+{
+	const char *missing = NULL;
+
+	if (!b->iotlb)
+		return 0;
+	if (!(b->features & (1ull << VU_F_ACCESS_PLATFORM)))
+		missing = "VIRTIO_F_ACCESS_PLATFORM (feature bit 33)";
+	else if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
+		missing = "VHOST_USER_F_PROTOCOL_FEATURES (feature bit 30)";
+	else if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_IOTLB))
+		missing = "VHOST_USER_PROTOCOL_F_IOTLB (protocol feature bit 11)";
+	else if (b->channel < 0)
+		missing = "VHOST_USER_PROTOCOL_F_BACKEND_REQ (protocol feature bit 5) and its "
+			  "channel";
+	if (!missing)
+		return 0;
+	VU_ERR("%s: iotlb=1: backend %s does not offer %s; refusing it (no fallback to a "
+	       "whole-memory table)",
+	       b->name, b->path, missing);
+	return -ENOTSUP;
+}
+
 /* Connection set-up: SET_OWNER, features, protocol features, queue count. */
 static int
 vu_vhost_handshake(struct vu_backend *b)
 {
+	uint64_t wanted = VU_VHOST_USER_WANTED_PROTOCOL_FEATURES |
+		(b->iotlb ? VU_VHOST_USER_IOTLB_PROTOCOL_FEATURES : 0);
 	int rc;
 
 	rc = vu_vhost_no_payload(b, VU_VHOST_USER_SET_OWNER);
@@ -331,7 +373,7 @@ vu_vhost_handshake(struct vu_backend *b)
 		return rc;
 	b->max_queue_pairs = 1;
 	if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
-		return 0;
+		return vu_vhost_check_iotlb(b);
 
 	uint64_t offered;
 
@@ -339,11 +381,10 @@ vu_vhost_handshake(struct vu_backend *b)
 	if (rc < 0)
 		return rc;
 	/* Set only after the SET is sent: the SET itself is not acked. */
-	rc = vu_vhost_set_u64(b, VU_VHOST_USER_SET_PROTOCOL_FEATURES,
-			      offered & VU_VHOST_USER_WANTED_PROTOCOL_FEATURES);
+	rc = vu_vhost_set_u64(b, VU_VHOST_USER_SET_PROTOCOL_FEATURES, offered & wanted);
 	if (rc < 0)
 		return rc;
-	b->protocol_features = offered & VU_VHOST_USER_WANTED_PROTOCOL_FEATURES;
+	b->protocol_features = offered & wanted;
 	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_MQ)) {
 		uint64_t num;
 
@@ -367,6 +408,9 @@ vu_vhost_handshake(struct vu_backend *b)
 		if (rc < 0)
 			return rc;
 	}
+	rc = vu_vhost_check_iotlb(b);
+	if (rc < 0)
+		return rc;
 	VU_INFO("%s: vhost-user %s: features 0x%llx protocol features 0x%llx (offered 0x%llx), "
 		"%u queue pairs, %u memory slots",
 		b->name, b->path, (unsigned long long)b->features,
@@ -397,6 +441,7 @@ vu_vhost_drop(struct vu_backend *b)
 	b->inflight.shared = false;
 	b->mem_slots = 0;
 	b->sent.nregions = 0;
+	b->mem_sent = false;
 }
 
 /* Is someone listening on the socket file at path? A stale file refuses the connection. */
@@ -512,6 +557,8 @@ vu_vhost_open(const struct vu_backend_params *params, struct vu_backend **out)
 	b->channel = -1;
 	b->inflight.fd = -1;
 	b->server = params->server;
+	b->iotlb = params->iotlb;
+	vu_iotlb_init(&b->allowed);
 	b->timeout_ms = params->timeout_ms;
 	snprintf(b->name, sizeof(b->name), "%s", params->name);
 	memcpy(b->path, params->path, strlen(params->path) + 1);
@@ -557,6 +604,10 @@ vu_vhost_set_features(struct vu_backend *b, uint64_t features)
 		features &= ~VU_BIT(VU_NET_F_MTU);
 	/* Keep PROTOCOL_FEATURES: with it, rings start disabled until SET_VRING_ENABLE. */
 	features |= b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES);
+	/* IOTLB mode is ours, not the driver's: ring and buffer addresses become IOVAs
+	 * (equal to our addresses) that the backend translates through the IOTLB. */
+	if (b->iotlb)
+		features |= 1ull << VU_F_ACCESS_PLATFORM;
 	rc = vu_vhost_set_u64(b, VU_VHOST_USER_SET_FEATURES, features);
 	b->acked_features = rc == 0 ? features : 0;
 	return rc;
@@ -710,13 +761,104 @@ vu_vhost_mem_slots(struct vu_backend *b)
 	return b->mem_slots;
 }
 
+/* "Front-end sends such requests to update and invalidate entries in the device IOTLB
+ * ... This request should be send only when VIRTIO_F_IOMMU_PLATFORM feature has been
+ * successfully negotiated." The ack is awaited where REPLY_ACK is negotiated. */
+static int
+vu_vhost_iotlb_send(struct vu_backend *b, uint8_t type, const struct vu_iotlb_entry *e)
+{
+	struct vu_vhost_msg msg;
+
+	vu_vhost_msg_init(&msg, VU_VHOST_USER_IOTLB_MSG, sizeof(struct vu_vhost_iotlb_msg));
+	msg.payload.iotlb = (struct vu_vhost_iotlb_msg){
+		.iova = e->iova,
+		.size = e->size,
+		.uaddr = e->uaddr,
+		.perm = type == VU_VHOST_IOTLB_UPDATE ? e->perm : 0,
+		.type = type,
+	};
+	return vu_vhost_request(b, &msg, false);
+}
+
+/* Every allowed range, to a backend that has our memory table. DPDK 22.11's vhost keeps an
+ * IOTLB per ring and fills only the rings that exist, so this goes again before each
+ * SET_VRING_ADDR; a range it still misses is answered on the backend channel. */
+static int
+vu_vhost_iotlb_flush(struct vu_backend *b, uint32_t idx)
+{
+	int rc = 0;
+
+	if (!b->iotlb || !b->mem_sent || b->sock < 0)
+		return 0;
+	for (uint32_t i = 0; i < b->allowed.n && rc == 0; i++)
+		rc = vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_UPDATE, &b->allowed.e[i]);
+	if (rc == 0)
+		VU_INFO("%s: IOTLB: %u ranges (rings and mempools) sent to %s for ring %u", b->name,
+			b->allowed.n, b->path, idx);
+	return rc;
+}
+
+static int
+vu_vhost_iotlb_map(struct vu_backend *b, uint64_t iova, uint64_t len, uint8_t perm)
+{
+	int rc;
+
+	if (!b->iotlb)
+		return -EOPNOTSUPP;
+	rc = vu_iotlb_insert(&b->allowed, iova, len, iova, perm);
+	if (rc < 0) {
+		VU_ERR("%s: IOTLB: cannot allow 0x%llx+0x%llx: %s", b->name,
+		       (unsigned long long)iova, (unsigned long long)len, strerror(-rc));
+		return rc;
+	}
+	if (!b->mem_sent || b->sock < 0)
+		return 0;
+	return vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_UPDATE, vu_iotlb_find(&b->allowed, iova));
+}
+
+/* Forget the allowed ranges overlapping [iova, iova + len) and have the backend drop them
+ * (the memory goes away: a ring released, a port closed). */
+static int
+vu_vhost_iotlb_unmap(struct vu_backend *b, uint64_t iova, uint64_t len)
+{
+	uint32_t sent = 0;
+	int rc = 0;
+
+	if (!b->iotlb)
+		return -EOPNOTSUPP;
+	if (len == 0)
+		return 0;
+	for (uint32_t i = 0; i < b->allowed.n && rc == 0 && b->mem_sent && b->sock >= 0; i++) {
+		const struct vu_iotlb_entry *e = &b->allowed.e[i];
+
+		if (e->iova <= iova + (len - 1) && iova <= e->iova + (e->size - 1)) {
+			rc = vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_INVALIDATE, e);
+			sent += rc == 0;
+		}
+	}
+	if (sent)
+		VU_INFO("%s: IOTLB: %u ranges invalidated in %s", b->name, sent, b->path);
+	vu_iotlb_remove(&b->allowed, iova, len);
+	return rc;
+}
+
+static uint64_t
+vu_vhost_iotlb_refused(struct vu_backend *b)
+{
+	return b->iotlb_refused;
+}
+
 static int
 vu_vhost_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
 {
 	struct vu_vhost_msg msg;
+	int rc;
 
-	if (b->mem_slots && b->sock >= 0)
-		return vu_vhost_update_slots(b, mem);
+	if (b->mem_slots && b->sock >= 0) {
+		rc = vu_vhost_update_slots(b, mem);
+		b->mem_sent = rc == 0;
+		return rc;
+	}
 	if (mem->nregions == 0 || mem->nregions > VU_VHOST_USER_MAX_REGIONS) {
 		VU_ERR("%s: SET_MEM_TABLE: %u memory regions, vhost-user takes 1 to %u "
 		       "(backend %s does not offer CONFIGURE_MEM_SLOTS)",
@@ -740,7 +882,11 @@ vu_vhost_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
 		msg.fds[i] = r->fd;
 	}
 	msg.nfds = mem->nregions;
-	return vu_vhost_request(b, &msg, false);
+	rc = vu_vhost_request(b, &msg, false);
+	/* A new table: "Flush IOTLB cache as previous HVAs are now invalid" (DPDK's vhost
+	 * does): the ranges go again, with the next SET_VRING_ADDR. */
+	b->mem_sent = rc == 0;
+	return rc;
 }
 
 static int
@@ -783,6 +929,12 @@ static int
 vu_vhost_set_vring_addr(struct vu_backend *b, uint32_t idx, const struct vu_vring_addr *addr)
 {
 	struct vu_vhost_msg msg;
+	int rc;
+
+	/* With ACCESS_PLATFORM "the ring addresses are IOVAs": ours, mapped first. */
+	rc = vu_vhost_iotlb_flush(b, idx);
+	if (rc < 0)
+		return rc;
 
 	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_VRING_ADDR, sizeof(struct vu_vhost_vring_addr));
 	msg.payload.addr = (struct vu_vhost_vring_addr){
@@ -838,6 +990,7 @@ vu_vhost_reset(struct vu_backend *b)
 	/* Either reset forgets the features: nothing is negotiated until the next SET.
 	 * RESET_OWNER is deprecated by the spec; RESET_DEVICE replaces it where offered. */
 	b->acked_features = 0;
+	b->mem_sent = false;
 	/* RESET_DEVICE resets "all internal device state", the memory table with it;
 	 * RESET_OWNER's backend should only disable the rings, so its regions stay. */
 	if (vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE)) {
@@ -1162,6 +1315,8 @@ gone:
 /* Requests the backend may send before the channel is read again: the rest wait for the
  * next event (the fd stays readable). */
 #define VU_VHOST_CHANNEL_BATCH 16
+/* Refused IOTLB misses logged one by one; the rest are only counted. */
+#define VU_VHOST_IOTLB_REFUSED_LOGGED 8
 
 /* "If VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated, and the back-end set the
  * VHOST_USER_NEED_REPLY flag, the front-end must respond with zero when operation is
@@ -1194,9 +1349,35 @@ vu_vhost_channel_refused(struct vu_backend *b, uint32_t request)
 		request < 63 ? "" : " (further unknown requests are not logged)");
 }
 
-/* Take one request from the backend channel, if one is there. Only CONFIG_CHANGE_MSG is
- * taken (F_CONFIG negotiated): IOTLB and host notifiers need protocol features the
- * frontend never negotiates. It is acked as accepted before the config is read again
+/* "VHOST_USER_BACKEND_IOTLB_MSG ... Back-end sends such requests to notify of an IOTLB
+ * miss": answered with an IOTLB update of the allowed range holding the address, or
+ * refused (non-zero ack when asked for one; counted, logged) when none does or it lacks
+ * the permission. Returns the status to ack with. */
+static uint64_t
+vu_vhost_iotlb_miss(struct vu_backend *b, const struct vu_vhost_msg *msg)
+{
+	const struct vu_vhost_iotlb_msg *m = &msg->payload.iotlb;
+	const struct vu_iotlb_entry *e = NULL;
+
+	if (msg->hdr.size == sizeof(*m) && m->type == VU_VHOST_IOTLB_MISS)
+		e = vu_iotlb_find(&b->allowed, m->iova);
+	if (e && (e->perm & m->perm) == m->perm && m->perm) {
+		if (vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_UPDATE, e) == 0)
+			return 0;
+		return VU_VHOST_USER_REFUSED;
+	}
+	b->iotlb_refused++;
+	if (b->iotlb_refused <= VU_VHOST_IOTLB_REFUSED_LOGGED)
+		VU_WARN("%s: backend %s asked IOTLB type %u for 0x%llx (perm 0x%x), outside the "
+			"memory it may touch: refused (%llu so far)",
+			b->name, b->path, msg->hdr.size == sizeof(*m) ? m->type : 0,
+			(unsigned long long)m->iova, m->perm, (unsigned long long)b->iotlb_refused);
+	return VU_VHOST_USER_REFUSED;
+}
+
+/* Take one request from the backend channel, if one is there: CONFIG_CHANGE_MSG (F_CONFIG
+ * negotiated) and IOTLB_MSG (IOTLB mode); host notifiers need a protocol feature the
+ * frontend never negotiates. A config change is acked as accepted before the config is read again
  * (handle_event's caller does that), since a backend that waits for the ack cannot
  * answer GET_CONFIG meanwhile. Returns 1 when one was handled, 0 when none, -errno when
  * the channel was closed. */
@@ -1218,6 +1399,11 @@ vu_vhost_channel_serve(struct vu_backend *b)
 		    vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_CONFIG)) {
 			VU_INFO("%s: backend %s: its config space changed", b->name, b->path);
 			b->config_changed = true;
+		} else if (msg.hdr.request == VU_VHOST_USER_BACKEND_IOTLB_MSG &&
+			   vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_IOTLB)) {
+			status = vu_vhost_iotlb_miss(b, &msg);
+			if (b->sock < 0)
+				return -ECONNRESET;
 		} else {
 			vu_vhost_channel_refused(b, msg.hdr.request);
 			status = VU_VHOST_USER_REFUSED;
@@ -1286,6 +1472,9 @@ const struct vu_backend_ops vu_vhost_user_ops = {
 	.get_status = vu_vhost_get_status,
 	.get_config = vu_vhost_get_config,
 	.share_inflight = vu_vhost_share_inflight,
+	.iotlb_map = vu_vhost_iotlb_map,
+	.iotlb_unmap = vu_vhost_iotlb_unmap,
+	.iotlb_refused = vu_vhost_iotlb_refused,
 	.event_fd = vu_vhost_event_fd,
 	.channel_fd = vu_vhost_channel_fd,
 	.handle_event = vu_vhost_handle_event,
