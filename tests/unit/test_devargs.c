@@ -258,15 +258,15 @@ static void
 test_flags(void **state)
 {
 	static const char *const keys[] = {
-		"cq", "mrg_rxbuf", "in_order", "packed_vq", "vectorized", "server",
+		"cq", "mrg_rxbuf", "in_order", "packed_vq", "vectorized", "server", "iotlb",
 	};
 	char args[64];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		bool *field[] = { &da.cq,	 &da.mrg_rxbuf,	 &da.in_order,
-				  &da.packed_vq, &da.vectorized, &da.server };
-		static const bool defaults[] = { false, true, true, false, false, false };
+		bool *field[] = { &da.cq,	  &da.mrg_rxbuf, &da.in_order, &da.packed_vq,
+				  &da.vectorized, &da.server,	 &da.iotlb };
+		static const bool defaults[] = { false, true, true, false, false, false, false };
 
 		snprintf(args, sizeof(args), "path=/s,%s=1", keys[i]);
 		accepted(args);

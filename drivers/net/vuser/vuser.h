@@ -97,13 +97,16 @@ void vuser_glue_destroy(struct vuser_port *port);
 /* Port start (vuser_ethdev.c): negotiate, set up each ring, then DRIVER_OK; *step names
  * what failed. Stop resets the device. */
 int vuser_glue_negotiate(struct vuser_port *port, const char **step);
+/* zone: the ring's memzone, which IOTLB mode lets the backend reach. */
 int vuser_glue_setup_queue(struct vuser_port *port, uint32_t vq_index, uint16_t size,
-			   const struct vu_vring_addr *addr);
+			   const struct rte_memzone *zone, const struct vu_vring_addr *addr);
 int vuser_glue_driver_ok(struct vuser_port *port, const char **step);
 void vuser_glue_stop(struct vuser_port *port);
 /* The device's link: up from DRIVER_OK while a backend has the rings. */
 bool vuser_glue_link_up(struct vuser_port *port);
 uint64_t vuser_glue_features(const struct vuser_port *port);
+/* IOTLB misses the device refused the backend (iotlb=1). */
+uint64_t vuser_glue_iotlb_refused(const struct vuser_port *port);
 void vuser_glue_get_mac(const struct vuser_port *port, struct rte_ether_addr *mac);
 void vuser_glue_notify(struct vuser_port *port, uint32_t vq_index);
 int vuser_glue_kick_fd(const struct vuser_port *port, uint32_t vq_index);

@@ -117,6 +117,7 @@ static const struct vu_kv_key vuser_keys[] = {
 	VU_KV_BOOL(struct vuser_devargs, in_order),
 	VU_KV_BOOL(struct vuser_devargs, packed_vq),
 	VU_KV_BOOL(struct vuser_devargs, vectorized),
+	VU_KV_BOOL(struct vuser_devargs, iotlb),
 	{ .name = "iface", .parse = vuser_key_iface },
 	{ .name = "interface_name", .parse = vuser_key_iface },
 };

@@ -28,6 +28,7 @@ struct vuser_devargs {
 	bool vectorized;	  /* ask for a SIMD data path */
 	bool cq;		  /* emulate a control queue (on by default when queues > 1) */
 	bool server;		  /* vhost-user server mode: listen on path, the backend connects */
+	bool iotlb; /* vhost-user IOTLB mode: the backend sees rings and mempools only */
 };
 
 /*

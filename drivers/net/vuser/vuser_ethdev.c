@@ -233,7 +233,8 @@ vuser_start_queues(struct vuser_port *port)
 
 		rc = vuser_rxq_start(rxq, port->features);
 		if (rc == 0)
-			rc = vuser_glue_setup_queue(port, vuser_rxq_vq_index(rxq), size, &addr);
+			rc = vuser_glue_setup_queue(port, vuser_rxq_vq_index(rxq), size, rxq->mz,
+						    &addr);
 		if (rc < 0)
 			return rc;
 	}
@@ -242,7 +243,7 @@ vuser_start_queues(struct vuser_port *port)
 		struct vu_vring_addr addr = vuser_txq_ring_addr(txq);
 
 		vuser_txq_start(txq, port->features);
-		rc = vuser_glue_setup_queue(port, vuser_txq_vq_index(txq), size, &addr);
+		rc = vuser_glue_setup_queue(port, vuser_txq_vq_index(txq), size, txq->mz, &addr);
 		if (rc < 0)
 			return rc;
 	}

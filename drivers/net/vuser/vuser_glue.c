@@ -2,6 +2,7 @@
 /* The one place where the ethdev view (features, status, queues, notify) meets the device API. */
 #include <string.h>
 
+#include <rte_mempool.h>
 #include <rte_memory.h>
 
 #include "vu_log.h"
@@ -86,6 +87,7 @@ vuser_glue_create(struct vuser_port *port)
 		.mac_set = port->args.mac_set,
 		.ifname = port->args.iface[0] ? port->args.iface : NULL,
 		.server = port->args.server,
+		.iotlb = port->args.iotlb,
 	};
 
 	int rc;
@@ -130,6 +132,12 @@ vuser_glue_destroy(struct vuser_port *port)
 		rte_mem_event_callback_unregister(port->name, port);
 	vu_device_destroy(port->dev);
 	port->dev = NULL;
+}
+
+uint64_t
+vuser_glue_iotlb_refused(const struct vuser_port *port)
+{
+	return port->dev ? vu_device_iotlb_refused(port->dev) : 0;
 }
 
 void
@@ -484,6 +492,45 @@ vuser_enable_pairs(struct vuser_port *port)
  * DRIVER_OK and what the driver sends on the control queue. Each half runs under the
  * port's lock; *step names what failed.
  */
+struct vuser_iotlb_walk {
+	struct vuser_port *port;
+	int rc;
+};
+
+static void
+vuser_iotlb_chunk(struct rte_mempool *mp, void *arg, struct rte_mempool_memhdr *memhdr,
+		  unsigned int idx __rte_unused)
+{
+	struct vuser_iotlb_walk *w = arg;
+
+	if (w->rc == 0)
+		w->rc = vu_device_iotlb_map(w->port->dev, (uintptr_t)memhdr->addr, memhdr->len,
+					    VU_IOTLB_PERM_RW);
+	if (w->rc < 0)
+		VUSER_LOG(ERR, w->port, "IOTLB: mempool %s: cannot allow its memory at %p",
+			  mp->name, memhdr->addr);
+}
+
+static void
+vuser_iotlb_pool(struct rte_mempool *mp, void *arg)
+{
+	rte_mempool_mem_iter(mp, vuser_iotlb_chunk, arg);
+}
+
+/* IOTLB mode: the buffers the backend may touch are the mempools' memory, Rx and Tx both
+ * (the application sends mbufs of any pool), so every pool there is at start; the rings
+ * come with vuser_glue_setup_queue. */
+static int
+vuser_iotlb_allow_pools(struct vuser_port *port)
+{
+	struct vuser_iotlb_walk w = { .port = port, .rc = 0 };
+
+	if (!port->args.iotlb)
+		return 0;
+	rte_mempool_walk(vuser_iotlb_pool, &w);
+	return w.rc;
+}
+
 int
 vuser_glue_negotiate(struct vuser_port *port, const char **step)
 {
@@ -500,6 +547,10 @@ vuser_glue_negotiate(struct vuser_port *port, const char **step)
 		rc = vu_device_set_memory(port->dev, &mem);
 	}
 	if (rc == 0) {
+		*step = "describing the mempools to the IOTLB";
+		rc = vuser_iotlb_allow_pools(port);
+	}
+	if (rc == 0) {
 		*step = "negotiating features";
 		rc = vuser_negotiate(port);
 	}
@@ -509,12 +560,17 @@ vuser_glue_negotiate(struct vuser_port *port, const char **step)
 
 int
 vuser_glue_setup_queue(struct vuser_port *port, uint32_t vq_index, uint16_t size,
-		       const struct vu_vring_addr *addr)
+		       const struct rte_memzone *zone, const struct vu_vring_addr *addr)
 {
-	int rc;
+	int rc = 0;
 
 	vuser_lock(port);
-	rc = vu_device_setup_queue(port->dev, vq_index, size, addr);
+	/* The zone holds the ring and, for Tx, the headers its descriptors point at. */
+	if (port->args.iotlb)
+		rc = vu_device_iotlb_map(port->dev, (uintptr_t)zone->addr, zone->len,
+					 VU_IOTLB_PERM_RW);
+	if (rc == 0)
+		rc = vu_device_setup_queue(port->dev, vq_index, size, addr);
 	vuser_unlock(port);
 	return rc;
 }
@@ -551,6 +607,10 @@ void
 vuser_glue_stop(struct vuser_port *port)
 {
 	vuser_lock(port);
+	/* IOTLB mode: the rings and pools go back to the application (queues released,
+	 * pools freed): the backend drops its translations first. */
+	if (port->args.iotlb)
+		vu_device_iotlb_unmap(port->dev, 0, UINT64_MAX);
 	vu_device_set_status(port->dev, 0);
 	port->started = false;
 	vuser_unlock(port);

@@ -108,6 +108,17 @@ vuser_xstats_walk(const struct rte_eth_dev_data *data, struct vuser_xstats_out *
 		vuser_xstats_queue(o, "tx", q, data->tx_queues[q], vuser_txq_extra_xstats,
 				   RTE_DIM(vuser_txq_extra_xstats), VUSER_TXQ(stats),
 				   vuser_tx_fault_kinds, vuser_nb_tx_fault_kinds);
+	/* The port's own, last: IOTLB misses the device refused (iotlb=1 only). */
+	if (((const struct vuser_port *)data->dev_private)->args.iotlb) {
+		if (o->names)
+			snprintf(o->names[o->k].name, RTE_ETH_XSTATS_NAME_SIZE, "iotlb_refused");
+		if (o->values)
+			o->values[o->k] = (struct rte_eth_xstat){
+				.id = o->k,
+				.value = vuser_glue_iotlb_refused(data->dev_private),
+			};
+		o->k++;
+	}
 	return o->k;
 }
 
