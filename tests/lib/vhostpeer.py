@@ -115,10 +115,11 @@ class Backends:
         self.apps = []
         self.count = 0
 
-    def _start(self, tag, vdev, nq, mbufs, wait_path=None):
+    def _start(self, tag, vdev, nq, mbufs, wait_path=None, log_levels=()):
         self.count += 1
         app = Testpmd("backend%d-%s" % (self.count, tag), self.log_dir, vdevs=[vdev],
                       interactive=True, lcores="0,1", main_lcore=0,
+                      log_levels=list(log_levels),
                       app_args=app_args(mbufs) + ["--rxq=%d" % nq, "--txq=%d" % nq])
         self.apps.append(app)
         app.start()
@@ -140,12 +141,14 @@ class Backends:
         self.shared[key] = app
         return app
 
-    def own_listener(self, sock, queues=1, nq=1, mbufs=8192):
-        """A net_vhost server listening at ``sock`` (removed first if it exists)."""
+    def own_listener(self, sock, queues=1, nq=1, mbufs=8192, devargs="", log_levels=()):
+        """A net_vhost server listening at ``sock`` (removed first if it exists);
+        ``devargs`` adds to its vdev (",iommu-support=1"), ``log_levels`` to its EAL."""
         if os.path.exists(sock):
             os.unlink(sock)
-        app = self._start("q%d" % queues, "net_vhost0,iface=%s,queues=%d" % (sock, queues),
-                          nq, mbufs, wait_path=sock)
+        app = self._start("q%d" % queues,
+                          "net_vhost0,iface=%s,queues=%d%s" % (sock, queues, devargs),
+                          nq, mbufs, wait_path=sock, log_levels=log_levels)
         app.sock = sock
         return app
 
