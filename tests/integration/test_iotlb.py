@@ -106,3 +106,88 @@ def test_net_vhost_without_iommu(vhost_backends, frontends, sock_dir):
         assert "virtio_user0" not in fe.run("show port info all") if fe.alive() else True
     finally:
         vhost_backends.discard(be)
+
+
+# ---------------------------------------------------------------- the evil backend
+
+F_MAC, F_STATUS, F_MRG_RXBUF, F_VERSION_1, F_IN_ORDER = 5, 16, 15, 32, 35
+EVIL_FEATURES = sum(1 << b for b in (F_MAC, F_STATUS, F_MRG_RXBUF, F_PROTOCOL_FEATURES,
+                                     F_VERSION_1, F_ACCESS_PLATFORM, F_IN_ORDER))
+EVIL_PROTOCOL = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_BACKEND_REQ, PF_IOTLB))
+PERM_RO, PERM_RW = 1, 3
+
+
+@pytest.fixture
+def env(module_env, request):  # noqa: F811 (the module's Env, one case at a time)
+    module_env.start_case(request.node.name)
+    failed = True
+    try:
+        yield module_env
+        failed = False
+    finally:
+        module_env.end_case(failed)
+
+
+def evil_start(env, features=EVIL_FEATURES, protocol=EVIL_PROTOCOL):
+    be = env.evil(["--features", hex(features), "--protocol-features", hex(protocol)])
+    fe = env.frontend(LAYOUT + ",iotlb=1")
+    return be, fe
+
+
+def iotlb_state(be):
+    m = re.match(r"^ok iotlb updates=(\d+) invalidates=(\d+) ranges=(\S+)$", be.cmd("iotlb"))
+    assert m, "no iotlb answer"
+    ranges = [] if m.group(3) == "-" else [
+        tuple(int(x, 16) for x in re.split(r"[+:]", r)) for r in m.group(3).split(",")]
+    return int(m.group(1)), int(m.group(2)), ranges
+
+
+@pytest.mark.parametrize("features,protocol,missing", [
+    (EVIL_FEATURES & ~(1 << F_ACCESS_PLATFORM), EVIL_PROTOCOL,
+     r"VIRTIO_F_ACCESS_PLATFORM \(feature bit 33\)"),
+    (EVIL_FEATURES, EVIL_PROTOCOL & ~(1 << PF_IOTLB),
+     r"VHOST_USER_PROTOCOL_F_IOTLB \(protocol feature bit 11\)"),
+    (EVIL_FEATURES, EVIL_PROTOCOL & ~(1 << PF_BACKEND_REQ),
+     r"VHOST_USER_PROTOCOL_F_BACKEND_REQ \(protocol feature bit 5\)"),
+], ids=["no-access-platform", "no-iotlb", "no-backend-req"])
+def test_evil_refused(env, features, protocol, missing):
+    """A backend lacking one of the three is refused at probe, the bit named, one line;
+    it never gets a memory table nor an IOTLB update."""
+    be, fe = evil_start(env, features, protocol)
+    fe.wait_for_output(r"iotlb=1: backend \S+ does not offer %s[^;]*; refusing it" % missing,
+                       30)
+    fe.wait_for_output(r"Done", 30)
+    assert count(fe, "does not offer") == 1
+    assert "SET_MEM_TABLE" not in "".join(be.lines)
+    assert be.cmd("iotlb") == "ok iotlb updates=0 invalidates=0 ranges=-"
+
+
+def test_evil_miss(env):
+    """The ranges the frontend allows (two ring zones and testpmd's mempool, all RW) and
+    nothing else; a miss inside one is answered with that range (ack 0, one update); a
+    miss outside all of them is refused (ack 1, no update), counted in iotlb_refused and
+    logged once each; port stop invalidates every range."""
+    be, fe = evil_start(env)
+    fe.wait_ready(30)
+    fe.assert_driver("net_vuser")
+    be.cmd("wait_ready 10")
+    updates, invalidates, ranges = iotlb_state(be)
+    # each range before each ring's SET_VRING_ADDR: two rings
+    assert (len(ranges), updates, invalidates) == (3, 6, 0), (updates, invalidates, ranges)
+    assert all(perm == PERM_RW for _a, _s, perm in ranges), ranges
+    iova, size, _perm = ranges[-1]
+
+    assert be.cmd("iotlb_miss %x %d" % (iova + size - 1, PERM_RO)) == (
+        "ok iotlb_miss ack=0 updates=1")
+    for k in (1, 2):
+        assert be.cmd("iotlb_miss %x %d" % (iova + size, PERM_RO)) == (
+            "ok iotlb_miss ack=1 updates=0")
+        assert xstat(fe, "iotlb_refused") == k
+    assert count(fe, "asked IOTLB type 1 for 0x%x (perm 0x1), outside the memory it may "
+                     "touch: refused" % (iova + size)) == 2
+    assert be.cmd("iotlb_miss 10 %d" % PERM_RO) == "ok iotlb_miss ack=1 updates=0"
+    assert xstat(fe, "iotlb_refused") == 3
+
+    fe.run("port stop 0")
+    assert wait_until(lambda: iotlb_state(be)[1] == 3, 5), iotlb_state(be)
+    assert iotlb_state(be)[2] == []

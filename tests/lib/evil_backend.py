@@ -97,6 +97,11 @@ Commands, one per line on stdin; each is answered on stdout by 'ok <command> [de
                         <up|down> ack=<the frontend's answer, or none>'
   needs_reset           set DEVICE_NEEDS_RESET in the device status, then CONFIG_CHANGE_MSG
   backend_req N         send backend request N (NEED_REPLY): 'ok backend_req N ack=<...>'
+  iotlb                 'ok iotlb updates=<n> invalidates=<n> ranges=<iova>+<size>:<perm>,...':
+                        IOTLB_MSGs received on this connection and the ranges they leave
+  iotlb_miss IOVA PERM  send an IOTLB miss for IOVA (hex) with PERM (1 read, 2 write) on the
+                        backend channel (NEED_REPLY with REPLY_ACK), serving the connection
+                        meanwhile: 'ok iotlb_miss ack=<...> updates=<IOTLB updates since>'
   close                 close the connection now
   quit                  exit
 """
@@ -128,7 +133,9 @@ INFLIGHT_HDR = struct.Struct("<QHHHH")
 INFLIGHT_DESC = struct.Struct("<B5xHQ")
 INFLIGHT_ALIGN = 64
 INFLIGHT_VERSION = 1
-BACKEND_CONFIG_CHANGE_MSG = 2
+BACKEND_IOTLB_MSG, BACKEND_CONFIG_CHANGE_MSG = 1, 2
+IOTLB = struct.Struct("<QQQBB6x")      # iova, size, uaddr, perm, type (kernel's padding)
+IOTLB_MISS, IOTLB_UPDATE, IOTLB_INVALIDATE = 1, 2, 3
 STATUS_FEATURES_OK, STATUS_NEEDS_RESET = 0x8, 0x40
 CONFIG_HDR = struct.Struct("<III")     # offset, size, flags before the window
 DEFAULT_FEATURES = ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_MRG_RXBUF)
@@ -480,6 +487,8 @@ class EvilBackend:
             self.inflight.close()
         self.inflight = None
         self.held = []
+        self.iotlb = {}                 # iova -> (size, perm), as the updates left it
+        self.iotlb_counts = [0, 0]      # updates, invalidates
         if getattr(self, "channel", None) is not None:
             self.channel.close()
         self.channel = None
@@ -712,6 +721,8 @@ class EvilBackend:
                 if self.clear_features_ok:
                     v &= ~STATUS_FEATURES_OK
                 self.status = v
+            elif req == REQ["IOTLB_MSG"]:
+                self.iotlb_msg(payload)
             elif req == REQ["SET_BACKEND_REQ_FD"] and fds:
                 if self.channel is not None:
                     self.channel.close()
@@ -750,26 +761,46 @@ class EvilBackend:
         mac, status, pairs, mtu = self.config
         return mac + struct.pack("<HHH", status, pairs, mtu)
 
-    def backend_request(self, req, timeout=5.0):
+    def iotlb_msg(self, payload):
+        """An IOTLB update or invalidate from the frontend: whole entries overlapping an
+        invalidated range go, as in DPDK's vhost."""
+        iova, size, _uaddr, perm, kind = IOTLB.unpack_from(payload)
+        if kind == IOTLB_UPDATE:
+            self.iotlb[iova] = (size, perm)
+            self.iotlb_counts[0] += 1
+        elif kind == IOTLB_INVALIDATE:
+            self.iotlb = {a: (s, p) for a, (s, p) in self.iotlb.items()
+                          if a + s <= iova or iova + size <= a}
+            self.iotlb_counts[1] += 1
+
+    def backend_request(self, req, timeout=5.0, payload=b""):
         """Send a request on the backend channel with NEED_REPLY (when REPLY_ACK is
-        negotiated) and return the frontend's u64 answer, or None when none is due."""
+        negotiated) and return the frontend's u64 answer, or None when none is due. The
+        connection is served meanwhile: the frontend may send requests before it answers
+        (an IOTLB update for a miss)."""
         if self.channel is None:
             raise RuntimeError("no backend channel (SET_BACKEND_REQ_FD never came)")
         want = bool(self.pf & (1 << PF_REPLY_ACK))
         flags = VERSION | (FLAG_NEED_REPLY if want else 0)
-        self.channel.sendall(HDR.pack(req, flags, 0))
+        self.channel.sendall(HDR.pack(req, flags, len(payload)) + payload)
         if not want:
             return None
-        self.channel.settimeout(timeout)
-        try:
-            data = b""
-            while len(data) < HDR.size + 8:
-                chunk = self.channel.recv(HDR.size + 8 - len(data))
-                if not chunk:
-                    raise RuntimeError("the frontend closed the backend channel")
-                data += chunk
-        finally:
-            self.channel.settimeout(None)
+        deadline = time.monotonic() + timeout
+        data = b""
+        while len(data) < HDR.size + 8:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("no answer on the backend channel")
+            fds = [self.channel] + ([self.sock] if self.sock is not None else [])
+            r, _, _ = select.select(fds, [], [], left)
+            if self.sock is not None and self.sock in r:
+                self.service(0)
+            if self.channel not in r:
+                continue
+            chunk = self.channel.recv(HDR.size + 8 - len(data))
+            if not chunk:
+                raise RuntimeError("the frontend closed the backend channel")
+            data += chunk
         rreq, rflags, size = HDR.unpack_from(data)
         if rreq != req or not rflags & FLAG_REPLY or size != 8:
             raise RuntimeError("bad answer on the backend channel: request %d flags 0x%x "
@@ -1186,6 +1217,17 @@ class EvilBackend:
             if cmd == "backend_req":
                 ack = self.backend_request(ints[0])
                 return "ok backend_req %d ack=%s" % (ints[0], "none" if ack is None else ack)
+            if cmd == "iotlb":
+                return "ok iotlb updates=%d invalidates=%d ranges=%s" % (
+                    self.iotlb_counts[0], self.iotlb_counts[1],
+                    ",".join("%x+%x:%d" % (a, s, p) for a, (s, p) in sorted(self.iotlb.items()))
+                    or "-")
+            if cmd == "iotlb_miss":
+                before = self.iotlb_counts[0]
+                ack = self.backend_request(BACKEND_IOTLB_MSG, payload=IOTLB.pack(
+                    int(args[0], 16), 0, 0, int(args[1]), IOTLB_MISS))
+                return "ok iotlb_miss ack=%s updates=%d" % (
+                    "none" if ack is None else ack, self.iotlb_counts[0] - before)
             if cmd == "features":
                 return "ok features 0x%x protocol 0x%x" % (self.features, self.pf)
             if cmd == "stats":
