@@ -57,6 +57,8 @@ and the logs of every app.
     python3 tests/perf/bench.py --measure backend --quick   # net_vubackend vs net_vhost
     python3 tests/perf/bench.py --cells 'tx/packed*/64,loop/split/*' --rounds 5
     python3 tests/perf/bench.py --list          # cell names, then exit
+    python3 tests/perf/bench.py --quick --iotlb --against build/drivers/net/vuser/librte_net_vuser.so
+                                                # IOTLB mode's cost: 'vuser' with, 'dpdk' without
 
 A data path our driver refuses at probe ("not implemented yet") is reported
 as "unsupported by vuser (probe refused)" (the in-tree driver is still
@@ -526,7 +528,8 @@ class Bench:
             if os.path.exists(sock):
                 os.unlink(sock)
         names = self.vdev_names({drv: self.m.be[drv] for drv in socks})
-        vdevs = ["%s,iface=%s,queues=1" % (names[drv], sock) for drv, sock in socks.items()]
+        vdevs = ["%s,iface=%s,queues=1%s" % (names[drv], sock, self.iotlb_args(drv, "backend"))
+                 for drv, sock in socks.items()]
         plugins = self.plugins_of(self.m.be[drv] for drv in socks)
         app = self.launch("%s-backend" % tag, vdevs, path, main_lcore=0, plugins=plugins,
                           log_levels=BACKEND_LOG_LEVELS if plugins else ())
@@ -540,6 +543,13 @@ class Bench:
                 app.name, ", ".join(names[d] for d in socks if d not in ports),
                 dpdkapp.tail(app.output(), 3)))
         return app, ports
+
+    def iotlb_args(self, drv, end):
+        """--iotlb: IOTLB mode on the 'vuser' side only (net_vhost iommu-support=1, our
+        iotlb=1); the other side runs without, so one run is the A/B."""
+        if not self.a.iotlb or drv != OURS:
+            return ""
+        return ",iommu-support=1" if end == "backend" else ",iotlb=1"
 
     def driver_of(self, drv):
         """The frontend PMD run in `drv`'s place (--against: our other build)."""
@@ -591,8 +601,9 @@ class Bench:
         """Start a frontend with a port per side of `socks` ({side: socket}, in port
         order); return (app, {side: port id}, {side: why its probe failed})."""
         names = self.vdev_names({drv: self.driver_of(drv) for drv in socks})
-        vdevs = ["%s,path=%s,queues=1,queue_size=%d,%s" % (
-            names[drv], sock, self.a.ring, path.devargs()) for drv, sock in socks.items()]
+        vdevs = ["%s,path=%s,queues=1,queue_size=%d,%s%s" % (
+            names[drv], sock, self.a.ring, path.devargs(), self.iotlb_args(drv, "frontend"))
+            for drv, sock in socks.items()]
         plugins = [p for p in map(self.plugin_of, socks) if p]
         app = self.launch("%s-frontend" % tag, vdevs, path, main_lcore=1, plugins=plugins,
                           log_levels=LOG_LEVELS)
@@ -1474,6 +1485,10 @@ def main():
     ap.add_argument("--against", metavar="PLUGIN",
                     help="development A/B: measure another build of net_vuser in the "
                     "in-tree driver's place (the 'dpdk' columns are then that build)")
+    ap.add_argument("--iotlb", action="store_true",
+                    help="IOTLB mode on the 'vuser' side (iotlb=1 on net_vhost with "
+                    "iommu-support=1), --measure frontend only; with --against and the same "
+                    "build, the 'dpdk' columns are that build without it: IOTLB's cost")
     ap.add_argument("--out", default=os.path.join(ROOT, "results", "perf"),
                     help="results go to OUT/<timestamp>/ (default results/perf)")
     ap.add_argument("--no-plot", action="store_true")
@@ -1485,6 +1500,9 @@ def main():
     if args.against and args.measure != "frontend":
         ap.error("--against (two builds of net_vuser) is implemented for --measure frontend "
                  "only, not for --measure %s" % args.measure)
+    if args.iotlb and args.measure != "frontend":
+        ap.error("--iotlb (our frontend's IOTLB mode on net_vhost) is implemented for "
+                 "--measure frontend only, not for --measure %s" % args.measure)
     if args.strict and args.against:
         ap.error("--strict judges the acceptance bar, which is against DPDK's driver: "
                  "it cannot go with --against (two builds of net_vuser)")
