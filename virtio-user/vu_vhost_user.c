@@ -34,11 +34,12 @@
  * entries fits well below it. */
 #define VU_VHOST_USER_INFLIGHT_MAX (64ull << 20)
 
-/* IOTLB mode (iotlb=1) needs these too: IOTLB_MSG itself, and the channel its misses
- * come on ("VHOST_USER_BACKEND_IOTLB_MSG ... Back-end sends such requests to notify of an
- * IOTLB miss"). */
-#define VU_VHOST_USER_IOTLB_PROTOCOL_FEATURES \
-	((1ull << VU_VHOST_USER_PROTOCOL_F_IOTLB) | (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+/* IOTLB mode (iotlb=1) has no protocol feature of its own: VIRTIO_F_ACCESS_PLATFORM turns
+ * it on, and the spec wants BACKEND_REQ (the channel misses come on) and REPLY_ACK with it
+ * ("... REPLY_ACK and BACKEND_REQ protocol features must be negotiated"). */
+#define VU_VHOST_USER_IOTLB_PROTOCOL_FEATURES           \
+	((1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
+	 (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
 
 /* REPLY_ACK status the frontend answers a backend request it does not take with. */
 #define VU_VHOST_USER_REFUSED 1u
@@ -331,7 +332,7 @@ vu_vhost_get_mem_slots(struct vu_backend *b)
 	return 0;
 }
 
-/* iotlb=1 needs ACCESS_PLATFORM and the IOTLB and BACKEND_REQ protocol features: a
+/* iotlb=1 needs ACCESS_PLATFORM and the REPLY_ACK and BACKEND_REQ protocol features: a
  * backend without one would read our whole memory table, which is what iotlb=1 says not
  * to allow, so it is refused rather than used without. */
 static int
@@ -345,8 +346,8 @@ vu_vhost_check_iotlb(struct vu_backend *b)
 		missing = "VIRTIO_F_ACCESS_PLATFORM (feature bit 33)";
 	else if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
 		missing = "VHOST_USER_F_PROTOCOL_FEATURES (feature bit 30)";
-	else if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_IOTLB))
-		missing = "VHOST_USER_PROTOCOL_F_IOTLB (protocol feature bit 11)";
+	else if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
+		missing = "VHOST_USER_PROTOCOL_F_REPLY_ACK (protocol feature bit 3)";
 	else if (b->channel < 0)
 		missing = "VHOST_USER_PROTOCOL_F_BACKEND_REQ (protocol feature bit 5) and its "
 			  "channel";
@@ -1400,7 +1401,7 @@ vu_vhost_channel_serve(struct vu_backend *b)
 			VU_INFO("%s: backend %s: its config space changed", b->name, b->path);
 			b->config_changed = true;
 		} else if (msg.hdr.request == VU_VHOST_USER_BACKEND_IOTLB_MSG &&
-			   vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_IOTLB)) {
+			   (b->features & (1ull << VU_F_ACCESS_PLATFORM))) {
 			status = vu_vhost_iotlb_miss(b, &msg);
 			if (b->sock < 0)
 				return -ECONNRESET;

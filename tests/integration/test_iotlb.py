@@ -25,11 +25,12 @@ from test_status_config import count, module_env, wait_link  # noqa: F401 (fixtu
 CASE_TIMEOUT = 90
 
 F_ACCESS_PLATFORM, F_PROTOCOL_FEATURES = 33, 30
-PF_MQ, PF_REPLY_ACK, PF_NET_MTU, PF_BACKEND_REQ, PF_IOTLB, PF_STATUS = 0, 3, 4, 5, 11, 16
+PF_MQ, PF_REPLY_ACK, PF_NET_MTU, PF_BACKEND_REQ, PF_STATUS = 0, 3, 4, 5, 16
 # DPDK 22.11's net_vhost with our frontend in IOTLB mode: MQ, REPLY_ACK, NET_MTU,
 # SLAVE_REQ, IOTLB, STATUS (lib/vhost/vhost_user.h, VHOST_USER_PROTOCOL_FEATURES)
+# IOTLB mode has no protocol feature bit of its own (bit 11 is HOST_NOTIFIER, never asked)
 NET_VHOST_PROTOCOL = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_NET_MTU, PF_BACKEND_REQ,
-                                          PF_IOTLB, PF_STATUS))
+                                          PF_STATUS))
 LAYOUT = ",packed_vq=0,in_order=1,mrg_rxbuf=1"
 
 
@@ -54,8 +55,8 @@ def iotlb_msgs(be):
 
 
 def test_net_vhost(vhost_backends, frontends, sock_dir):
-    """net_vhost with iommu-support=1: ACCESS_PLATFORM and IOTLB negotiated, as its log
-    says; every range the frontend allows reaches it before each ring's address (its
+    """net_vhost with iommu-support=1: ACCESS_PLATFORM negotiated with REPLY_ACK and
+    BACKEND_REQ (no bit 11, HOST_NOTIFIER), as its log says; every range the frontend allows reaches it before each ring's address (its
     IOTLB is per ring in 22.11) and is invalidated at port stop, as many IOTLB_MSGs as
     the frontend said; traffic both ways counted exactly; no miss refused."""
     be, fe = net_vhost_frontend(vhost_backends, frontends, sock_dir, "iotlb-vhost",
@@ -96,7 +97,7 @@ def test_net_vhost(vhost_backends, frontends, sock_dir):
 
 
 def test_net_vhost_without_iommu(vhost_backends, frontends, sock_dir):
-    """net_vhost without iommu-support: it offers IOTLB but not ACCESS_PLATFORM, and
+    """net_vhost without iommu-support: it offers no ACCESS_PLATFORM, and
     iotlb=1 refuses it at probe, naming the bit; no silent fallback."""
     be, fe = net_vhost_frontend(vhost_backends, frontends, sock_dir, "iotlb-noiommu", "")
     try:
@@ -113,7 +114,7 @@ def test_net_vhost_without_iommu(vhost_backends, frontends, sock_dir):
 F_MAC, F_STATUS, F_MRG_RXBUF, F_VERSION_1, F_IN_ORDER = 5, 16, 15, 32, 35
 EVIL_FEATURES = sum(1 << b for b in (F_MAC, F_STATUS, F_MRG_RXBUF, F_PROTOCOL_FEATURES,
                                      F_VERSION_1, F_ACCESS_PLATFORM, F_IN_ORDER))
-EVIL_PROTOCOL = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_BACKEND_REQ, PF_IOTLB))
+EVIL_PROTOCOL = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_BACKEND_REQ))
 PERM_RO, PERM_RW = 1, 3
 
 
@@ -145,11 +146,11 @@ def iotlb_state(be):
 @pytest.mark.parametrize("features,protocol,missing", [
     (EVIL_FEATURES & ~(1 << F_ACCESS_PLATFORM), EVIL_PROTOCOL,
      r"VIRTIO_F_ACCESS_PLATFORM \(feature bit 33\)"),
-    (EVIL_FEATURES, EVIL_PROTOCOL & ~(1 << PF_IOTLB),
-     r"VHOST_USER_PROTOCOL_F_IOTLB \(protocol feature bit 11\)"),
+    (EVIL_FEATURES, EVIL_PROTOCOL & ~(1 << PF_REPLY_ACK),
+     r"VHOST_USER_PROTOCOL_F_REPLY_ACK \(protocol feature bit 3\)"),
     (EVIL_FEATURES, EVIL_PROTOCOL & ~(1 << PF_BACKEND_REQ),
      r"VHOST_USER_PROTOCOL_F_BACKEND_REQ \(protocol feature bit 5\)"),
-], ids=["no-access-platform", "no-iotlb", "no-backend-req"])
+], ids=["no-access-platform", "no-reply-ack", "no-backend-req"])
 def test_evil_refused(env, features, protocol, missing):
     """A backend lacking one of the three is refused at probe, the bit named, one line;
     it never gets a memory table nor an IOTLB update."""
