@@ -27,6 +27,21 @@ BOOT_TIMEOUT = 120        # s: until a line of the test's boot marks shows on th
 FETCH_TIMEOUT = 600       # s: fetch_kernel.sh, a kernel .deb download included
 TAIL_LINES = 25           # console lines a failure shows
 
+# The first lines of every test guest's /init: busybox's applets, /proc, /sys and /dev,
+# and the boot mark; INIT_MODULES then loads the initramfs's modules in modules.order.
+INIT_HEAD = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "VMTEST: booted $(uname -r)"
+"""
+INIT_MODULES = r"""for m in $(cat /modules.order); do
+	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
+done
+"""
+
 
 class Unavailable(Exception):
     """QEMU or a static busybox cannot be had here: the VM tests are skipped."""

@@ -37,17 +37,7 @@ VDPA_TOOL = "/sbin/vdpa"  # iproute2's, on the host's root
 VM_TIMEOUT = 240
 BOOT_TIMEOUT = 150
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "VMTEST: booted $(uname -r)"
-for m in $(cat /modules.order); do
-	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
-done
-for m in @VDPA_MODULES@; do
+INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + r"""for m in @VDPA_MODULES@; do
 	if [ -d /sys/module/$m ]; then echo "VMTEST: module $m loaded"; fi
 done
 if [ -c /dev/vduse/control ]; then echo "VMTEST: vduse control is a character device"; fi

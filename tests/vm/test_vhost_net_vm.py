@@ -59,17 +59,7 @@ JUMBO_FRAME = 14 + 20 + 8 + 8000   # Ethernet, IPv4, ICMP, 8000 data bytes
 # Top-level modules; their dependencies come from each .ko's "depends=" (modinfo).
 MODULES = ["virtio_pci", "9pnet_virtio", "9p", "tun", "vhost_net"]
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "VMTEST: booted $(uname -r)"
-for m in $(cat /modules.order); do
-	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
-done
-if [ -c /dev/vhost-net ]; then echo "VMTEST: vhost-net ready"; else echo "VMTEST: no /dev/vhost-net"; fi
+INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + r"""if [ -c /dev/vhost-net ]; then echo "VMTEST: vhost-net ready"; else echo "VMTEST: no /dev/vhost-net"; fi
 mkdir -p /host
 opts=trans=virtio,version=9p2000.L,msize=524288
 mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostroot failed"

@@ -53,17 +53,7 @@ BOOT_TIMEOUT = 150
 VUBNET_START = 10.0
 MEM_SLOTS_BIT = 15         # VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "VMTEST: booted $(uname -r)"
-for m in $(cat /modules.order); do
-	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
-done
-i=0
+INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + r"""i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 echo "VMTEST: eth0 driver $(basename "$(readlink /sys/class/net/eth0/device/driver)")"
 echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6

@@ -72,14 +72,7 @@ MASTER_MSGS = [(1, 0), (15, 0), (5, 40), (13, 8), (12, 8)]
 SMALL_BUFFER = 16
 NEEDS_RESET = 0x40
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "VMTEST: booted $(uname -r)"
-hex() { printf 0x%x "$1"; }
+INIT = qemuvm.INIT_HEAD + r"""hex() { printf 0x%x "$1"; }
 rd() { echo $(( $(devmem $(hex $1) $2) )); }
 wr() { devmem $(hex $1) $2 $(hex $3); }
 D=

@@ -65,17 +65,7 @@ MASTER_TIMEOUT = 120
 # A TCG slave drains slowly: a master's burst may wait up to 5 s for ring room.
 VM_TX_RETRY = "set burst tx delay 1000 retry 5000"
 
-INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-echo "VMTEST: booted $(uname -r)"
-for m in $(cat /modules.order); do
-	insmod /modules/$m.ko || echo "VMTEST: insmod $m failed"
-done
-mkdir -p /host
+INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + r"""mkdir -p /host
 opts=trans=virtio,version=9p2000.L,msize=524288
 mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostroot failed"
 mount -t proc proc /host/proc
