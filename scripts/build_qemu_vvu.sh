@@ -60,7 +60,7 @@ patch_hash() {
 install_packages() {
 	local p missing=()
 	for p in "${PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "ok installed" >/dev/null ||
 			missing+=("$p")
 	done
 	[ "${#missing[@]}" -eq 0 ] && return 0
@@ -70,23 +70,47 @@ install_packages() {
 		"${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
 }
 
+# The source versions apt knows, newest first. No grep -q after apt-cache: with pipefail
+# its early exit would fail the pipeline by SIGPIPE.
+source_versions() {
+	apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p' | sort -rV
+}
+
+# The pinned version, else the newest Debian 12 7.2 (security updates replace the pinned
+# one on the mirrors; our patches touch no file Debian's updates change).
+pick_version() {
+	local all
+	all="$(source_versions)"
+	if grep -qx "$QEMU_VERSION" <<<"$all"; then
+		echo "$QEMU_VERSION"
+	else
+		grep -m1 -x "${QEMU_VERSION%%+deb12u*}+deb12u[0-9]*" <<<"$all" || true
+	fi
+}
+
 # apt-get source needs a deb-src entry (scripts/setup.sh writes one for bookworm).
 fetch_source() {
-	local dsc="$DL/qemu_${QEMU_VERSION#*:}.dsc"
-	if [ -f "$dsc" ]; then
-		echo "$dsc"
-		return
-	fi
+	local ver dsc
+	for dsc in "$DL"/qemu_*.dsc; do
+		[ -f "$dsc" ] && {
+			echo "$dsc"
+			return
+		}
+	done
 	mkdir -p "$DL"
-	if ! apt-cache showsrc qemu 2>/dev/null | grep -qx "Version: $QEMU_VERSION"; then
+	ver="$(pick_version)"
+	if [ "$ver" != "$QEMU_VERSION" ]; then
 		log "apt-get update (looking for source qemu $QEMU_VERSION)"
 		apt-get update -q >&2 || true
+		ver="$(pick_version)"
 	fi
-	apt-cache showsrc qemu 2>/dev/null | grep -qx "Version: $QEMU_VERSION" ||
-		die "apt has no source for qemu $QEMU_VERSION: add a deb-src line for bookworm (scripts/setup.sh does)"
-	log "apt-get source --download-only qemu=$QEMU_VERSION"
-	(cd "$DL" && apt-get source --download-only -q "qemu=$QEMU_VERSION" >&2) ||
-		die "apt-get source qemu=$QEMU_VERSION failed"
+	[ -n "$ver" ] ||
+		die "apt has no source for qemu $QEMU_VERSION (nor another 7.2 of Debian 12): add a deb-src line for bookworm (scripts/setup.sh does)"
+	[ "$ver" = "$QEMU_VERSION" ] || log "source qemu $QEMU_VERSION is gone, taking $ver"
+	log "apt-get source --download-only qemu=$ver"
+	(cd "$DL" && apt-get source --download-only -q "qemu=$ver" >&2) ||
+		die "apt-get source qemu=$ver failed"
+	dsc="$DL/qemu_${ver#*:}.dsc"
 	[ -f "$dsc" ] || die "apt-get source did not produce $dsc"
 	echo "$dsc"
 }
@@ -116,7 +140,7 @@ build() {
 }
 
 main() {
-	local want
+	local want dsc
 	want="$(patch_hash)"
 	if [ "$MODE" != force ] && [ -x "$BIN" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
 		echo "$BIN"
@@ -127,7 +151,9 @@ main() {
 		return 1
 	}
 	install_packages
-	prepare_tree "$(fetch_source)"
+	# die in the command substitution ends only its subshell: stop here too
+	dsc="$(fetch_source)" || exit 1
+	prepare_tree "$dsc"
 	build
 	echo "$want" >"$STAMP"
 	log "built $BIN (patch set ${want:0:12})"
