@@ -44,7 +44,8 @@ BACKEND_REQ (it keeps the channel SET_BACKEND_REQ_FD passes), CONFIG, RESET_DEVI
 INFLIGHT_SHMFD (split rings: GET_INFLIGHT_FD answered with a memfd of the spec's layout,
 every buffer taken marked in flight and cleared once used, in the spec's order; a ring
 started with a region from SET_INFLIGHT_FD resubmits what was in flight, oldest first;
-packed rings: GET_INFLIGHT_FD answered with an empty region).
+packed rings: GET_INFLIGHT_FD answered with an empty region), CONFIGURE_MEM_SLOTS
+(GET_MAX_MEM_SLOTS answered 32; ADD_MEM_REG maps one more region, REM_MEM_REG unmaps it).
 
 Commands, one per line on stdin; each is answered on stdout by 'ok <command> [detail]' or
 'err <command>: <why>'.  Spontaneous lines start with 'event: ' ('event: listening',
@@ -142,6 +143,7 @@ DEFAULT_FEATURES = ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_MRG_RXBUF)
                     | (1 << VIRTIO_F_IN_ORDER) | (1 << VIRTIO_F_RING_PACKED)
                     | (1 << F_PROTOCOL_FEATURES))
 DEFAULT_PROTOCOL_FEATURES = (1 << PF_MQ) | (1 << PF_REPLY_ACK)
+MAX_MEM_SLOTS = 32        # GET_MAX_MEM_SLOTS' answer when CONFIGURE_MEM_SLOTS is offered
 
 
 def req_number(name):
@@ -184,6 +186,33 @@ class Memory:
                 os.close(fd)
         self.close()
         self.regions = regions
+
+    def add(self, payload, fds):
+        """ADD_MEM_REG: a u64 of padding, then one region as SET_MEM_TABLE has it."""
+        try:
+            _gpa, size, uaddr, off = struct.unpack_from("<QQQQ", payload, 8)
+            mm = mmap.mmap(fds[0], size + off, mmap.MAP_SHARED,
+                           mmap.PROT_READ | mmap.PROT_WRITE)
+            self.regions.append((uaddr, size, mm, off))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def remove(self, payload, fds):
+        """REM_MEM_REG: the region with that user address and size is unmapped."""
+        for fd in fds:
+            os.close(fd)
+        _gpa, size, uaddr, _off = struct.unpack_from("<QQQQ", payload, 8)
+        keep = []
+        for r in self.regions:
+            if r[0] == uaddr and r[1] == size:
+                try:
+                    r[2].close()
+                except (BufferError, ValueError):
+                    pass
+            else:
+                keep.append(r)
+        self.regions = keep
 
     def at(self, addr, length=1):
         for uaddr, size, mm, off in self.regions:
@@ -660,6 +689,8 @@ class EvilBackend:
                 self.reply(req, CONFIG_HDR.pack(offset, size, 0) + space[offset:offset + size])
         elif req == REQ["GET_INFLIGHT_FD"]:
             self.get_inflight(payload)
+        elif req == REQ["GET_MAX_MEM_SLOTS"]:
+            self.reply(req, struct.pack("<Q", MAX_MEM_SLOTS))
         elif req == REQ["GET_VRING_BASE"]:
             idx, _ = st()
             r = self.ring(idx)
@@ -673,6 +704,12 @@ class EvilBackend:
                 self.pf = u64()
             elif req == REQ["SET_MEM_TABLE"]:
                 self.mem.set(payload, fds)
+                fds = []
+            elif req == REQ["ADD_MEM_REG"]:
+                self.mem.add(payload, fds)
+                fds = []
+            elif req == REQ["REM_MEM_REG"]:
+                self.mem.remove(payload, fds)
                 fds = []
             elif req == REQ["SET_VRING_NUM"]:
                 idx, num = st()
