@@ -51,7 +51,9 @@ def vm_run(vm_kernel_bpo, vm_out, vm_verbose):
     order, idx = qemuvm.module_order(vm_kernel_bpo, MODULES)
     qemuvm.log("vDPA chain (TCG): kernel %s, insmod order: %s; %d pings per frontend"
                % (vm_kernel_bpo, " ".join(order), PINGS))
-    guest_cmd = " ".join([
+    # the sanitizer build's preload and options reach the guest's apps too
+    guest_env, sanitizer_logs = vhn.sanitizer_env()
+    guest_cmd = " ".join(guest_env + [
         "/usr/bin/python3", os.path.join(HERE, "guest_vdpa.py"), "--out", "/run/vmout",
         "--plugin", PLUGIN, "--vubnet", vubnet_bin(), "--pings", str(PINGS),
         "--frontends", ",".join(FRONTENDS)])
@@ -65,6 +67,7 @@ def vm_run(vm_kernel_bpo, vm_out, vm_verbose):
     finally:
         shutil.copytree(out, vm_out, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
+        vhn.collect_sanitizer_logs(vm_out, sanitizer_logs)
     qemuvm.log("VM ran %.0fs; console in %s" % (seconds, os.path.join(vm_out, "console.log")))
     run = qemuvm.Run(console, seconds, vm_out)
     run.results = {}

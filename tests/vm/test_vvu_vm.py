@@ -41,7 +41,7 @@ import pytest
 import dpdkapp
 import qemuvm
 import vhostpeer
-from test_vhost_net_vm import kept_paths
+from test_vhost_net_vm import collect_sanitizer_logs, kept_paths, sanitizer_env
 from test_vvu_device import FIRMWARE, VIRTIO_ID, qemu_vvu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -248,7 +248,9 @@ def vm_run(request, vm_out, vm_verbose):
     if not os.path.isfile(plugin) or not os.path.isfile(dpdkapp.plugin_path()):
         pytest.fail("plugins %s, %s not built (make build)" % (plugin, dpdkapp.plugin_path()))
     order, idx = qemuvm.module_order(vm_kernel, MODULES)
-    guest_cmd = " ".join([
+    # the sanitizer build's preload and options reach the guest's apps too
+    guest_env, sanitizer_logs = sanitizer_env()
+    guest_cmd = " ".join(guest_env + [
         "/usr/bin/python3", os.path.join(HERE, "guest_vvu.py"), "--out", "/run/vmout",
         "--plugin", plugin, "--pci", PCI_ADDR, "--pci2", PCI_ADDR2,
         "--rounds", str(len(MASTERS)), "--restarts", str(RESTARTS), "--bursts", str(BURSTS)])
@@ -280,6 +282,7 @@ def vm_run(request, vm_out, vm_verbose):
         dpdkapp.unstage_plugin(staged)
         shutil.copytree(out, vm_out, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
+        collect_sanitizer_logs(vm_out, sanitizer_logs)
     console, seconds = booted.get("run", ("VMTEST-HOST: the VM did not finish\n", 0.0))
     qemuvm.log("VM ran %.0fs; console in %s" % (seconds, os.path.join(vm_out, "console.log")))
     run = qemuvm.Run(console, seconds, vm_out)
