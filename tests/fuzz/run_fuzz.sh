@@ -64,7 +64,7 @@ build() { # $1 = target
 			-o "$bin" $(pkg-config --libs libdpdk) ;;
 	vub_msg | vub_ring)
 		"$CC" "${SAN[@]}" -I"$ROOT/common" -I"$ROOT/backend" "$ROOT/tests/fuzz/fuzz_$t.c" \
-			"$ROOT/tests/fuzz/fuzz_vub_transport.c" "$ROOT"/backend/vub_{config,dev,mem,msg,net,packed,ring,split}.c \
+			"$ROOT/tests/fuzz/fuzz_vub_transport.c" "$ROOT"/backend/vub_{config,dev,inflight,mem,msg,net,packed,ring,split}.c \
 			"$ROOT/common/vu_vhost_user_msg.c" "$ROOT/common/vu_log.c" -o "$bin" ;;
 	*) echo "run_fuzz: unknown target $t" >&2; return 1 ;;
 	esac
