@@ -130,6 +130,32 @@ void vub_enqueue_end(struct vub_vq *vq, const struct vub_pkt *pkt);
 void vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt);
 
 /*
+ * The burst fast path, for the common frame: one buffer per frame (a single descriptor, no
+ * indirect table), header and frame together in it, no offload asked either way. reserve
+ * takes up to n such buffers in ring order and stops at the first that is anything else,
+ * leaving it for the per-frame calls above (which check and refuse what is wrong with it
+ * exactly as always); commit returns the n reserved buffers and must follow reserve with
+ * nothing else on the ring in between. Every buffer is bounds-checked against the memory
+ * table as the per-frame path checks it.
+ */
+struct vub_buf {
+	uint8_t *frame; /* the frame's first byte, after the virtio-net header */
+	uint32_t len;	/* enqueue: the caller's frame bytes; dequeue: the frame's */
+	uint16_t id;	/* the buffer's id in the used ring */
+};
+
+/* Enqueue: bufs[i].len set by the caller; the buffers reserved (0 to n), each holding
+ * hdr_len + len bytes. commit writes the headers (no offload, num_buffers 1) and the used
+ * entries; the caller has copied the frames to bufs[i].frame. */
+uint16_t vub_enqueue_reserve(struct vub_vq *vq, struct vub_buf *bufs, uint16_t n);
+void vub_enqueue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n);
+
+/* Dequeue: frames of at most max_len bytes whose header asks no offload (flags and
+ * gso_type 0); the caller copies them out, then commits. */
+uint16_t vub_dequeue_reserve(struct vub_vq *vq, uint32_t max_len, struct vub_buf *bufs, uint16_t n);
+void vub_dequeue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n);
+
+/*
  * Kicks: the frontend's "available buffer notifications" on a ring's kick eventfd. A ring
  * is polled by default (VUB_KICK_POLLED): the device asks the frontend not to kick
  * (VRING_USED_F_NO_NOTIFY, or RING_EVENT_FLAGS_DISABLE on a packed ring; with

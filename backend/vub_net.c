@@ -323,6 +323,41 @@ vub_enqueue_abort(struct vub_vq *vq, const struct vub_pkt *pkt)
 	vub_ring_rewind(vq, pkt);
 }
 
+uint16_t
+vub_enqueue_reserve(struct vub_vq *vq, struct vub_buf *bufs, uint16_t n)
+{
+	if (vq->broken)
+		return 0;
+	return vub_vq_reserve(vq, true, 0, bufs, n);
+}
+
+void
+vub_enqueue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n)
+{
+	/* What vub_enqueue_end writes for a frame in one buffer without offloads. */
+	const struct vu_net_hdr hdr = { .num_buffers = 1 };
+
+	for (uint16_t i = 0; i < n; i++)
+		memcpy(bufs[i].frame - vq->hdr_len, &hdr, vq->hdr_len);
+	vub_vq_used_bufs(vq, bufs, n, true);
+}
+
+uint16_t
+vub_dequeue_reserve(struct vub_vq *vq, uint32_t max_len, struct vub_buf *bufs, uint16_t n)
+{
+	/* A disabled ring's frames are discarded by vub_dequeue_begin. */
+	if (vq->broken || !vq->enabled)
+		return 0;
+	return vub_vq_reserve(vq, false, max_len, bufs, n);
+}
+
+void
+vub_dequeue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n)
+{
+	/* Nothing written into a transmit buffer: used length 0. */
+	vub_vq_used_bufs(vq, bufs, n, false);
+}
+
 uint32_t
 vub_pkt_read(const struct vub_pkt *pkt, uint32_t off, void *dst, uint32_t len)
 {

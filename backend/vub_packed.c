@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vub_priv.h"
+#include "vub_burst.h"
 
 /* 2.8.10.1: "Descriptor Ring 16, Device Event Suppression 4, Driver Event Suppression 4"
  * (alignment); the event structures are 4 bytes. */
@@ -226,6 +226,75 @@ vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 	}
 	vq->used_idx = pos;
 	vq->used_wrap = wrap;
+}
+
+/* Descriptors per 64-byte cache line: the burst fast path reads their flags together. */
+#define VUB_PDESC_LINE 4u
+
+/* How many descriptors from pos the driver made available: a whole cache line's flags
+ * looked at together when pos starts one inside the ring and the burst wants that many,
+ * else one. The rest of each descriptor is read after (acquire), as vub_packed_pop does. */
+static unsigned int
+vub_packed_avail_line(const struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t want,
+		      uint16_t *flags)
+{
+	unsigned int n = 1, i;
+
+	if (want >= VUB_PDESC_LINE && pos % VUB_PDESC_LINE == 0 && pos + VUB_PDESC_LINE <= vq->size)
+		n = VUB_PDESC_LINE;
+	for (i = 0; i < n; i++) {
+		flags[i] = __atomic_load_n(&vq->pdesc[pos + i].flags, __ATOMIC_RELAXED);
+		if (!vub_packed_is_avail(flags[i], wrap))
+			break;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return i;
+}
+
+/* The burst fast path: single-descriptor buffers from last_avail on, checked a cache line
+ * at a time; the first descriptor that is not one (a chain, an indirect table, a bad
+ * address) is left to vub_packed_pop, which logs and stops the ring as it always does. */
+uint16_t
+vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
+		   uint16_t n)
+{
+	uint16_t pos = vq->last_avail, k = 0;
+	bool wrap = vq->avail_wrap;
+
+	while (k < n) {
+		uint16_t flags[VUB_PDESC_LINE];
+		unsigned int got = vub_packed_avail_line(vq, pos, wrap, (uint16_t)(n - k), flags);
+
+		if (got == 0)
+			break;
+		for (unsigned int i = 0; i < got; i++, k++) {
+			const struct vu_packed_desc *d = &vq->pdesc[pos];
+
+			if (!vub_fast_desc(vq, d->addr, d->len, flags[i], writable, max_len,
+					   &bufs[k]))
+				goto out;
+			bufs[k].id = d->id;
+			vub_packed_advance(vq, &pos, &wrap, 1);
+		}
+	}
+out:
+	vq->last_avail = pos;
+	vq->avail_wrap = wrap;
+	return k;
+}
+
+/* The reserved buffers used, one descriptor each, as vub_packed_used marks chains. */
+void
+vub_packed_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, bool written)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		if (vq->used_held && vq->unflushed + 1 > vq->size)
+			vub_packed_publish(vq);
+		vub_packed_mark(vq, vq->used_idx, vq->used_wrap, bufs[i].id,
+				written ? vq->hdr_len + bufs[i].len : 0);
+		vub_packed_advance(vq, &vq->used_idx, &vq->used_wrap, 1);
+		vq->unflushed++;
+	}
 }
 
 /*

@@ -217,11 +217,21 @@ bool vub_split_kicks(struct vub_vq *vq, bool on);
 void vub_split_resume(struct vub_vq *vq);
 void vub_split_inflight_rewind(struct vub_vq *vq, const struct vub_pkt *pkt);
 
+/* The burst fast path (vub.h): reserve takes up to n single-descriptor buffers
+ * (vub_fast_desc) from last_avail on and stops before the first other one; used_bufs marks
+ * n reserved buffers used, each with its header and frame written or nothing. */
+uint16_t vub_split_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
+			   uint16_t n);
+void vub_split_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, bool written);
+
 int vub_packed_translate(struct vub_vq *vq);
 int vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt);
 void vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total);
 bool vub_packed_flush(struct vub_vq *vq);
 bool vub_packed_kicks(struct vub_vq *vq, bool on);
+uint16_t vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len,
+			    struct vub_buf *bufs, uint16_t n);
+void vub_packed_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, bool written);
 
 /* Receive buffers must all be device-writable: "A device MUST NOT write to a
  * device-readable buffer". A transmit buffer marked device-writable is read anyway ("a

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vub_priv.h"
+#include "vub_burst.h"
 
 /* Virtio 1.2, 2.7: "Descriptor Table 16, Available Ring 2, Used Ring 4" (alignment) and
  * "16 * (Queue Size)", "6 + 2 * (Queue Size)", "6 + 8 * (Queue Size)" (bytes). */
@@ -252,6 +252,57 @@ vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 		if (vq->inflight)
 			vub_split_batch_add(vq, e->id);
 	}
+}
+
+/* The burst fast path: avail entries read together, each naming one descriptor. Rings
+ * with inflight tracking or buffers to resubmit, an avail index out of range, a head out of
+ * the table: left to vub_split_pop, which logs and stops the ring as it always does. */
+uint16_t
+vub_split_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
+		  uint16_t n)
+{
+	uint16_t pending = (uint16_t)(vq->avail_idx - vq->last_avail);
+	uint16_t mask = (uint16_t)(vq->size - 1), k;
+
+	if (vq->inflight || vq->resubmit_pos < vq->nresubmit)
+		return 0;
+	if (pending < n) {
+		/* Acquire: the ring slots are read only after the index that covers them. */
+		vq->avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+		pending = (uint16_t)(vq->avail_idx - vq->last_avail);
+	}
+	if (pending > vq->size)
+		return 0;
+	if (n > pending)
+		n = pending;
+	for (k = 0; k < n; k++) {
+		uint16_t head = vq->avail->ring[(uint16_t)(vq->last_avail + k) & mask];
+		struct vu_desc d;
+
+		if (head >= vq->size)
+			break;
+		memcpy(&d, &vq->desc[head], sizeof(d));
+		if (!vub_fast_desc(vq, d.addr, d.len, d.flags, writable, max_len, &bufs[k]))
+			break;
+		bufs[k].id = head;
+	}
+	vq->last_avail = (uint16_t)(vq->last_avail + k);
+	return k;
+}
+
+/* The reserved buffers' used entries in one pass, visible at the next flush. */
+void
+vub_split_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, bool written)
+{
+	uint16_t mask = (uint16_t)(vq->size - 1);
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vu_used_elem *e = &vq->used->ring[(uint16_t)(vq->used_idx + i) & mask];
+
+		e->id = bufs[i].id;
+		e->len = written ? vq->hdr_len + bufs[i].len : 0;
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
 }
 
 /* After publishing used entries [old, new): does the driver want a used buffer

@@ -21,6 +21,22 @@ vub_vq_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 		vub_split_used(vq, pkt, total);
 }
 
+static inline uint16_t
+vub_vq_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs, uint16_t n)
+{
+	return vq->packed ? vub_packed_reserve(vq, writable, max_len, bufs, n) :
+			    vub_split_reserve(vq, writable, max_len, bufs, n);
+}
+
+static inline void
+vub_vq_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, bool written)
+{
+	if (vq->packed)
+		vub_packed_used_bufs(vq, bufs, n, written);
+	else
+		vub_split_used_bufs(vq, bufs, n, written);
+}
+
 static inline bool
 vub_vq_kicks(struct vub_vq *vq, bool on)
 {
