@@ -268,12 +268,14 @@ vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vu
 		if (got == 0)
 			break;
 		for (unsigned int i = 0; i < got; i++, k++) {
-			const struct vu_packed_desc *d = &vq->pdesc[pos];
+			struct vu_packed_desc d;
 
-			if (!vub_fast_desc(vq, d->addr, d->len, flags[i], writable, max_len,
+			/* Read once into a local, as vub_packed_pop does. */
+			memcpy(&d, &vq->pdesc[pos], sizeof(d));
+			if (!vub_fast_desc(vq, d.addr, d.len, flags[i], writable, max_len,
 					   &bufs[k]))
 				goto out;
-			bufs[k].id = d->id;
+			bufs[k].id = d.id;
 			vub_packed_advance(vq, &pos, &wrap, 1);
 		}
 	}

@@ -2,6 +2,7 @@
 /* net_vubackend Rx/Tx bursts: libvub's dequeue into mbufs and enqueue from mbufs. */
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 
 #include "vubackend.h"
 #include "vuser_offload.h"
@@ -67,6 +68,8 @@ vubackend_rx_offload(const struct vubackend_port *port, struct rte_mbuf *m,
 /* mbufs taken from the pool a chunk at a time: each pool call finds the lcore's cache
  * through thread-local storage, which costs a shared object far more than a load. */
 #define VUBACKEND_RX_CHUNK 32u
+/* Frames handed to libvub's burst fast path at a time (its buffers sit on the stack). */
+#define VUBACKEND_TX_CHUNK 32u
 
 struct vubackend_rx_stash {
 	struct rte_mempool *mp;
@@ -129,6 +132,61 @@ vubackend_to_mbufs(struct vubackend_rx_stash *st, unsigned int want, const struc
 	return head;
 }
 
+/* One frame through libvub's per-frame path (chains, offloads, what the fast path left):
+ * 1 with *out set, 0 when the burst stops there. */
+static int
+vubackend_rx_one(struct vubackend_queue *q, struct vub_vq *vq, struct vubackend_rx_stash *st,
+		 unsigned int want, struct rte_mbuf **out)
+{
+	struct rte_mbuf *m;
+
+	if (vub_dequeue_begin(vq, &q->pkt) != 1)
+		return 0;
+	m = vubackend_to_mbufs(st, want, &q->pkt);
+	if (!m) {
+		/* Left in the ring for the next burst. */
+		vub_dequeue_abort(vq, &q->pkt);
+		q->port->eth_dev->data->rx_mbuf_alloc_failed++;
+		return 0;
+	}
+	vub_dequeue_end(vq, &q->pkt);
+	vubackend_rx_offload(q->port, m, &q->pkt.hdr);
+	*out = m;
+	return 1;
+}
+
+/* Frames in one buffer each, asking no offload and fitting one mbuf, through libvub's
+ * burst fast path into the stash's mbufs: how many; *more when all it looked for came
+ * (else the next frame, if any, needs the per-frame path). */
+static uint16_t
+vubackend_rx_fast(struct vub_vq *vq, struct vubackend_rx_stash *st, struct rte_mbuf **bufs,
+		  uint16_t want, bool *more)
+{
+	struct vub_buf vb[VUBACKEND_RX_CHUNK];
+	uint16_t k;
+
+	*more = false;
+	if (st->used == st->n) {
+		if (rte_pktmbuf_alloc_bulk(st->mp, st->m, want) != 0)
+			return 0;
+		st->n = want;
+		st->used = 0;
+	}
+	want = (uint16_t)RTE_MIN(want, st->n - st->used);
+	k = vub_dequeue_reserve(vq, rte_pktmbuf_tailroom(st->m[st->used]), vb, want);
+	for (uint16_t i = 0; i < k; i++) {
+		struct rte_mbuf *m = st->m[st->used++];
+
+		rte_memcpy(rte_pktmbuf_mtod(m, void *), vb[i].frame, vb[i].len);
+		m->data_len = (uint16_t)vb[i].len;
+		m->pkt_len = vb[i].len;
+		bufs[i] = m;
+	}
+	vub_dequeue_commit(vq, vb, k);
+	*more = k == want;
+	return k;
+}
+
 /* The frontend's transmit ring of this pair into mbufs. */
 uint16_t
 vubackend_rx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
@@ -138,27 +196,26 @@ vubackend_rx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 	struct vubackend_rx_stash st = { .mp = q->mp };
 	uint64_t bytes = 0;
 	uint16_t n = 0;
+	bool more;
 
 	if (!vq)
 		return 0;
-	while (n < nb && vub_dequeue_begin(vq, &q->pkt) == 1) {
-		struct rte_mbuf *m = vubackend_to_mbufs(&st, nb - n, &q->pkt);
-
-		if (!m) {
-			/* Left in the ring for the next burst. */
-			vub_dequeue_abort(vq, &q->pkt);
-			q->port->eth_dev->data->rx_mbuf_alloc_failed++;
+	while (n < nb) {
+		n += vubackend_rx_fast(vq, &st, bufs + n,
+				       RTE_MIN((unsigned int)(nb - n), VUBACKEND_RX_CHUNK), &more);
+		if (more)
+			continue;
+		if (n == nb || !vubackend_rx_one(q, vq, &st, nb - n, &bufs[n]))
 			break;
-		}
-		vub_dequeue_end(vq, &q->pkt);
-		vubackend_rx_offload(q->port, m, &q->pkt.hdr);
-		vubackend_count_frame(&q->stats, m);
-		bytes += m->pkt_len;
-		bufs[n++] = m;
+		n++;
 	}
 	vubackend_stash_drain(&st);
 	q->stats.notifications += vub_vq_flush(vq);
 	vub_vq_leave(vq);
+	for (uint16_t i = 0; i < n; i++) {
+		vubackend_count_frame(&q->stats, bufs[i]);
+		bytes += bufs[i]->pkt_len;
+	}
 	q->stats.packets += n;
 	q->stats.bytes += bytes;
 	return n;
@@ -198,6 +255,62 @@ vubackend_tx_offload(struct vub_vq *vq, struct vub_pkt *pkt, const struct rte_mb
 	return 0;
 }
 
+/* One frame through libvub's per-frame path (offloads, mergeable buffers, what the fast
+ * path left): 1 sent, 0 dropped (counted), -1 when the burst stops there. */
+static int
+vubackend_tx_one(struct vubackend_queue *q, struct vub_vq *vq, struct rte_mbuf *m)
+{
+	int rc = vub_enqueue_begin(vq, m->pkt_len, &q->pkt);
+	uint32_t csum_at;
+	uint16_t csum;
+
+	if (rc == 1) {
+		rc = vubackend_tx_offload(vq, &q->pkt, m, &csum_at, &csum);
+		if (rc < 0)
+			vub_enqueue_abort(vq, &q->pkt);
+		else
+			rc = 1;
+	}
+	if (rc == -EMSGSIZE || rc == -ENOTSUP || rc == -EINVAL) {
+		q->stats.errors++;
+		return 0;
+	}
+	if (rc != 1)
+		return -1;
+	vubackend_from_mbufs(&q->pkt, m);
+	if (csum_at)
+		vub_pkt_write(&q->pkt, csum_at, &csum, sizeof(csum));
+	vub_enqueue_end(vq, &q->pkt);
+	return 1;
+}
+
+/* Frames asking no offload, each into one buffer, through libvub's burst fast path: how
+ * many went; *more when all it looked for did (else the next frame, if any, needs the
+ * per-frame path). */
+static uint16_t
+vubackend_tx_fast(struct vub_vq *vq, struct rte_mbuf **bufs, uint16_t want, bool *more)
+{
+	struct vub_buf vb[VUBACKEND_TX_CHUNK];
+	uint16_t n = 0, k;
+
+	while (n < want && !(bufs[n]->ol_flags & VUSER_TX_OFFLOAD_FLAGS)) {
+		vb[n].len = bufs[n]->pkt_len;
+		n++;
+	}
+	k = n ? vub_enqueue_reserve(vq, vb, n) : 0;
+	for (uint16_t i = 0; i < k; i++) {
+		uint8_t *dst = vb[i].frame;
+
+		for (const struct rte_mbuf *m = bufs[i]; m; m = m->next) {
+			rte_memcpy(dst, rte_pktmbuf_mtod(m, const void *), m->data_len);
+			dst += m->data_len;
+		}
+	}
+	vub_enqueue_commit(vq, vb, k);
+	*more = k == want;
+	return k;
+}
+
 /* mbufs into the frontend's receive ring of this pair. A frame its buffers cannot hold
  * is dropped (counted); the burst stops where the frontend has no buffers left. */
 uint16_t
@@ -205,37 +318,37 @@ vubackend_tx(void *queue, struct rte_mbuf **bufs, uint16_t nb)
 {
 	struct vubackend_queue *q = queue;
 	struct vub_vq *vq = vub_enqueue_enter(q->port->dev, q->pair);
-	uint64_t bytes = 0, sent = 0;
-	uint16_t i;
+	uint64_t bytes = 0;
+	uint16_t i = 0, sent = 0;
+	bool more;
 
 	if (!vq)
 		return 0;
-	for (i = 0; i < nb; i++) {
-		struct rte_mbuf *m = bufs[i];
-		int rc = vub_enqueue_begin(vq, m->pkt_len, &q->pkt);
-		uint32_t csum_at;
-		uint16_t csum;
+	while (i < nb) {
+		uint16_t k = vubackend_tx_fast(
+			vq, bufs + i, RTE_MIN((unsigned int)(nb - i), VUBACKEND_TX_CHUNK), &more);
+		int rc;
 
-		if (rc == 1) {
-			rc = vubackend_tx_offload(vq, &q->pkt, m, &csum_at, &csum);
-			if (rc < 0)
-				vub_enqueue_abort(vq, &q->pkt);
-			else
-				rc = 1;
+		/* Counted before the burst frees them. */
+		for (uint16_t j = i; j < i + k; j++) {
+			vubackend_count_frame(&q->stats, bufs[j]);
+			bytes += bufs[j]->pkt_len;
 		}
-		if (rc == -EMSGSIZE || rc == -ENOTSUP || rc == -EINVAL) {
-			q->stats.errors++;
+		i += k;
+		sent += k;
+		if (more)
 			continue;
-		}
-		if (rc != 1)
+		if (i == nb)
 			break;
-		vubackend_from_mbufs(&q->pkt, m);
-		if (csum_at)
-			vub_pkt_write(&q->pkt, csum_at, &csum, sizeof(csum));
-		vub_enqueue_end(vq, &q->pkt);
-		vubackend_count_frame(&q->stats, m);
-		bytes += m->pkt_len;
-		sent++;
+		rc = vubackend_tx_one(q, vq, bufs[i]);
+		if (rc < 0)
+			break;
+		if (rc == 1) {
+			vubackend_count_frame(&q->stats, bufs[i]);
+			bytes += bufs[i]->pkt_len;
+			sent++;
+		}
+		i++;
 	}
 	/* Sent and dropped alike: [0, i) is what the burst consumed. */
 	rte_pktmbuf_free_bulk(bufs, i);
