@@ -337,8 +337,13 @@ vub_enqueue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n)
 	/* What vub_enqueue_end writes for a frame in one buffer without offloads. */
 	const struct vu_net_hdr hdr = { .num_buffers = 1 };
 
-	for (uint16_t i = 0; i < n; i++)
-		memcpy(bufs[i].frame - vq->hdr_len, &hdr, vq->hdr_len);
+	/* A constant size lets the compiler store the header inline. */
+	if (vq->hdr_len == sizeof(hdr))
+		for (uint16_t i = 0; i < n; i++)
+			memcpy(bufs[i].frame - sizeof(hdr), &hdr, sizeof(hdr));
+	else
+		for (uint16_t i = 0; i < n; i++)
+			memcpy(bufs[i].frame - vq->hdr_len, &hdr, vq->hdr_len);
 	vub_vq_used_bufs(vq, bufs, n, true);
 }
 

@@ -430,6 +430,16 @@ test_enqueue_split_wrap(void **state)
 	assert_string_equal(out_fast.error, "");
 }
 
+/* Neither VERSION_1 nor MRG_RXBUF: the legacy 10-byte header, no num_buffers. */
+static void
+test_enqueue_legacy_header(void **state)
+{
+	(void)state;
+	enqueue_rounds(VF_FEATURES & ~(VU_BIT(VU_F_VERSION_1) | VU_BIT(VU_NET_F_MRG_RXBUF)),
+		       VF_RING_SIZE, simple6, 6, lens6, 6, 2);
+	assert_int_equal(out_fast.fast, 6);
+}
+
 /* Packed, 8 descriptors (two cache lines) taken six at a time: whole and partial lines,
  * and both wrap counters flipping. */
 static void
@@ -586,6 +596,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_enqueue_split_wrap),
+		cmocka_unit_test(test_enqueue_legacy_header),
 		cmocka_unit_test(test_enqueue_packed_wrap),
 		cmocka_unit_test(test_enqueue_packed_odd),
 		cmocka_unit_test(test_enqueue_split_mixed),
