@@ -11,41 +11,14 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#define RING 256
+#include "app_port.h"
+
 #define BASE_MBUFS 1023
 #define BURST 32
 #define FRAME_LEN 64
 /* An mbuf of the default size with its header and the pool's per-object overhead. */
 #define MBUF_FOOTPRINT (RTE_MBUF_DEFAULT_BUF_SIZE + 256)
 #define SEND_TIMEOUT_S 5
-
-static int
-setup_port(uint16_t port, struct rte_mempool *mp)
-{
-	struct rte_eth_conf conf;
-	int rc;
-
-	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, RING, rte_socket_id(), NULL, mp);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, RING, rte_socket_id(), NULL);
-	return rc ? rc : rte_eth_dev_start(port);
-}
-
-static int
-wait_link(uint16_t port)
-{
-	struct rte_eth_link link;
-
-	for (int i = 0; i < 1000; i++) {
-		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
-			return 0;
-		usleep(10000);
-	}
-	return -1;
-}
 
 /* n broadcast frames of FRAME_LEN bytes from mp, each sent once: the count sent. */
 static unsigned int
@@ -103,7 +76,7 @@ main(int argc, char **argv)
 	}
 	base = rte_pktmbuf_pool_create("base", BASE_MBUFS, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       rte_socket_id());
-	if (!base || setup_port(0, base) || wait_link(0)) {
+	if (!base || app_port_start(0, base) || !app_link_up(0)) {
 		fprintf(stderr, "set-up failed\n");
 		return 2;
 	}

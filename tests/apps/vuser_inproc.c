@@ -22,8 +22,9 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "app_port.h"
+
 #define NB_MBUF 8191
-#define RING 256
 #define WAIT_US (10 * 1000 * 1000)
 
 static struct rte_mempool *mp;
@@ -364,9 +365,9 @@ test_multiqueue(void)
  * into segments of several sizes, through enough bursts of changing sizes to take the
  * ring indexes round several times; each frame must arrive once, in order, intact.
  */
-#define PAYLOAD_FRAMES (3 * RING + 37)
+#define PAYLOAD_FRAMES (3 * APP_RING + 37)
 #define PAYLOAD_ETHERTYPE 0x88b5 /* IEEE 802 local experimental */
-#define PAYLOAD_IN_FLIGHT (RING / 2)
+#define PAYLOAD_IN_FLIGHT (APP_RING / 2)
 #define PAYLOAD_MAX_LEN 9000
 
 /* Frame lengths (no CRC); the first PAYLOAD_ONE_BUFFER fit one Rx buffer each. */
@@ -518,9 +519,9 @@ setup_port(uint16_t port, uint16_t queues, uint64_t rx_off, uint64_t tx_off)
 	conf.txmode.offloads = tx_off;
 	rc = rte_eth_dev_configure(port, queues, queues, &conf);
 	for (uint16_t q = 0; rc == 0 && q < queues; q++) {
-		rc = rte_eth_rx_queue_setup(port, q, RING, rte_socket_id(), NULL, mp);
+		rc = rte_eth_rx_queue_setup(port, q, APP_RING, rte_socket_id(), NULL, mp);
 		if (rc == 0)
-			rc = rte_eth_tx_queue_setup(port, q, RING, rte_socket_id(), NULL);
+			rc = rte_eth_tx_queue_setup(port, q, APP_RING, rte_socket_id(), NULL);
 	}
 	return rc ? rc : rte_eth_dev_start(port);
 }
@@ -583,19 +584,6 @@ test_tx_mtu(void)
 	CHECK(n == 0 && rte_errno == EINVAL,
 	      "a frame over %u bytes: tx_prepare took %u (rte_errno %d)", max_frame, n, rte_errno);
 	return true;
-}
-
-static bool
-link_up(uint16_t port)
-{
-	struct rte_eth_link link;
-
-	for (int i = 0; i < 1000; i++) {
-		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
-			return true;
-		usleep(10000);
-	}
-	return false;
 }
 
 /* The word rte_power_monitor would sleep on, read as it reads it, and the driver's
@@ -684,7 +672,7 @@ test_power_monitor(void)
 
 	rte_eth_dev_info_get(vuser_port, &info);
 	for (uint16_t q = 0; q < info.nb_rx_queues; q++)
-		for (unsigned int b = 0; sent < (q + 1u) * RING * 5 / 2; b++) {
+		for (unsigned int b = 0; sent < (q + 1u) * APP_RING * 5 / 2; b++) {
 			if (!monitor_batch(q, b % 5 + 1))
 				return false;
 			sent += b % 5 + 1;
@@ -742,7 +730,7 @@ pmgmt_run(unsigned int worker, uint16_t queues, const char *mode_name)
 	unsigned int got[RTE_MAX_QUEUES_PER_PORT] = { 0 };
 	bool all;
 
-	CHECK(rte_eth_dev_start(vuser_port) == 0 && link_up(vuser_port), "port start");
+	CHECK(rte_eth_dev_start(vuser_port) == 0 && app_link_up(vuser_port), "port start");
 	CHECK(rte_eal_remote_launch(pmgmt_sender, &queues, worker) == 0, "launch");
 	all = pmgmt_receive(queues, got);
 	CHECK(rte_eal_wait_lcore(worker) == 0, "the sender failed");
@@ -783,7 +771,7 @@ pmgmt_flow(enum rte_power_pmd_mgmt_type mode, const char *mode_name)
 		ok = pmgmt_run(worker, queues, mode_name);
 	while (enabled > 0)
 		rte_power_ethdev_pmgmt_queue_disable(lcore, vuser_port, --enabled);
-	CHECK(rte_eth_dev_start(vuser_port) == 0 && link_up(vuser_port), "port start");
+	CHECK(rte_eth_dev_start(vuser_port) == 0 && app_link_up(vuser_port), "port start");
 	if (rc == -ENOTSUP) {
 		struct rte_cpu_intrinsics cpu;
 
@@ -922,7 +910,7 @@ main(int argc, char **argv)
 	rte_eth_dev_info_get(vuser_port, &info);
 	if (setup_port(vuser_port, queues, rx_off & info.rx_offload_capa,
 		       tx_off & info.tx_offload_capa) != 0 ||
-	    !link_up(vuser_port) || !link_up(vhost_port)) {
+	    !app_link_up(vuser_port) || !app_link_up(vhost_port)) {
 		fprintf(stderr, "ports did not come up\n");
 		return 2;
 	}

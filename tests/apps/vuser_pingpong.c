@@ -13,35 +13,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#define RING 256
-
-static int
-setup_port(uint16_t port, struct rte_mempool *mp)
-{
-	struct rte_eth_conf conf;
-	int rc;
-
-	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, RING, rte_socket_id(), NULL, mp);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, RING, rte_socket_id(), NULL);
-	return rc ? rc : rte_eth_dev_start(port);
-}
-
-static int
-wait_link(uint16_t port)
-{
-	struct rte_eth_link link;
-
-	for (int i = 0; i < 1000; i++) {
-		if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status)
-			return 0;
-		usleep(10000);
-	}
-	return -1;
-}
+#include "app_port.h"
 
 /* Move exactly n packets from one port to the other, polling both. */
 static int
@@ -79,9 +51,9 @@ main(int argc, char **argv)
 	len = (uint16_t)atoi(argv[5]);
 	mp = rte_pktmbuf_pool_create("pp", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				     rte_socket_id());
-	if (!mp || burst > 512 || setup_port(vhost, mp) ||
-	    rte_eal_hotplug_add("vdev", argv[1], argv[2]) || setup_port(front, mp) ||
-	    wait_link(front) || wait_link(vhost) || rte_pktmbuf_alloc_bulk(mp, pkts, burst)) {
+	if (!mp || burst > 512 || app_port_start(vhost, mp) ||
+	    rte_eal_hotplug_add("vdev", argv[1], argv[2]) || app_port_start(front, mp) ||
+	    !app_link_up(front) || !app_link_up(vhost) || rte_pktmbuf_alloc_bulk(mp, pkts, burst)) {
 		fprintf(stderr, "set-up failed\n");
 		return 2;
 	}

@@ -13,6 +13,8 @@
 #include <rte_interrupts.h>
 #include <rte_mbuf.h>
 
+#include "app_port.h"
+
 /*
  * Commands (one per line on stdin; one answer line each on stdout):
  *   link <ms>    wait until the link is up:    "link up" | "link timeout"
@@ -27,7 +29,6 @@
  */
 
 #define PORT 0
-#define RING 256
 #define BURST 32
 
 static struct rte_mempool *mp;
@@ -109,9 +110,9 @@ setup_port(void)
 	if (rc == 0)
 		rc = rte_eth_dev_configure(PORT, 1, 1, &conf);
 	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(PORT, 0, RING, rte_socket_id(), NULL, mp);
+		rc = rte_eth_rx_queue_setup(PORT, 0, APP_RING, rte_socket_id(), NULL, mp);
 	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(PORT, 0, RING, rte_socket_id(), NULL);
+		rc = rte_eth_tx_queue_setup(PORT, 0, APP_RING, rte_socket_id(), NULL);
 	if (rc == 0)
 		rc = rte_eth_dev_start(PORT);
 	if (rc == 0)
