@@ -42,6 +42,42 @@ INIT_MODULES = r"""for m in $(cat /modules.order); do
 done
 """
 
+# The host's root over 9p (read-only) with the guest's own /run and /tmp; the host paths
+# listed in /keep.paths that live below those (a clone under /tmp, a plugin staged under
+# /run) are bound back after the tmpfs mounts. The guest command in /guest.cmd runs
+# chrooted there, its output shared through the vmout 9p tag; then the VM powers off.
+INIT_HOST_ROOT = r"""mkdir -p /host
+opts=trans=virtio,version=9p2000.L,msize=524288
+mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostroot failed"
+mount -t proc proc /host/proc
+mount -t sysfs sysfs /host/sys
+mount -t devtmpfs devtmpfs /host/dev
+@EXTRA_MOUNTS@n=0
+for p in $(cat /keep.paths); do
+	mkdir -p /keep/$n && mount -o bind /host$p /keep/$n || echo "VMTEST: keep $p failed"
+	n=$((n + 1))
+done
+mount -t tmpfs -o mode=755 tmpfs /host/run
+mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+n=0
+for p in $(cat /keep.paths); do
+	mkdir -p /host$p && mount -o bind /keep/$n /host$p || echo "VMTEST: rebind $p failed"
+	n=$((n + 1))
+done
+mkdir -p /host/run/vmout
+mount -t 9p -o $opts vmout /host/run/vmout || echo "VMTEST: mount vmout failed"
+echo "VMTEST: running guest"
+chroot /host /bin/sh -c "cd / && exec $(cat /guest.cmd)"
+echo "VMTEST: guest exit $?"
+sync
+poweroff -f
+"""
+
+
+def init_host_root(extra_mounts=""):
+    """INIT_HOST_ROOT with extra_mounts (shell lines) run once the host's /dev is in."""
+    return INIT_HOST_ROOT.replace("@EXTRA_MOUNTS@", extra_mounts)
+
 
 class Unavailable(Exception):
     """QEMU or a static busybox cannot be had here: the VM tests are skipped."""

@@ -59,35 +59,10 @@ JUMBO_FRAME = 14 + 20 + 8 + 8000   # Ethernet, IPv4, ICMP, 8000 data bytes
 # Top-level modules; their dependencies come from each .ko's "depends=" (modinfo).
 MODULES = ["virtio_pci", "9pnet_virtio", "9p", "tun", "vhost_net"]
 
-INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + r"""if [ -c /dev/vhost-net ]; then echo "VMTEST: vhost-net ready"; else echo "VMTEST: no /dev/vhost-net"; fi
-mkdir -p /host
-opts=trans=virtio,version=9p2000.L,msize=524288
-mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostroot failed"
-mount -t proc proc /host/proc
-mount -t sysfs sysfs /host/sys
-mount -t devtmpfs devtmpfs /host/dev
-# The guest gets private /run and /tmp; host paths it needs that live below them (a
-# clone under /tmp, a plugin staged under /run) are bound back after the tmpfs mounts.
-n=0
-for p in $(cat /keep.paths); do
-	mkdir -p /keep/$n && mount -o bind /host$p /keep/$n || echo "VMTEST: keep $p failed"
-	n=$((n + 1))
-done
-mount -t tmpfs -o mode=755 tmpfs /host/run
-mount -t tmpfs -o mode=1777 tmpfs /host/tmp
-n=0
-for p in $(cat /keep.paths); do
-	mkdir -p /host$p && mount -o bind /keep/$n /host$p || echo "VMTEST: rebind $p failed"
-	n=$((n + 1))
-done
-mkdir -p /host/run/vmout
-mount -t 9p -o $opts vmout /host/run/vmout || echo "VMTEST: mount vmout failed"
-echo "VMTEST: running guest"
-chroot /host /bin/sh -c "cd / && exec $(cat /guest.cmd)"
-echo "VMTEST: guest exit $?"
-sync
-poweroff -f
-"""
+INIT = (qemuvm.INIT_HEAD + qemuvm.INIT_MODULES
+        + 'if [ -c /dev/vhost-net ]; then echo "VMTEST: vhost-net ready"; '
+        + 'else echo "VMTEST: no /dev/vhost-net"; fi\n'
+        + qemuvm.init_host_root())
 
 # Where the guest writes sanitizer reports: the shared output directory (the host's
 # log_path is on the read-only 9p root inside the VM).

@@ -65,34 +65,8 @@ MASTER_TIMEOUT = 120
 # A TCG slave drains slowly: a master's burst may wait up to 5 s for ring room.
 VM_TX_RETRY = "set burst tx delay 1000 retry 5000"
 
-INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + r"""mkdir -p /host
-opts=trans=virtio,version=9p2000.L,msize=524288
-mount -t 9p -o $opts,ro,cache=loose hostroot /host || echo "VMTEST: mount hostroot failed"
-mount -t proc proc /host/proc
-mount -t sysfs sysfs /host/sys
-mount -t devtmpfs devtmpfs /host/dev
-mkdir -p /host/dev/hugepages
-mount -t hugetlbfs nodev /host/dev/hugepages
-n=0
-for p in $(cat /keep.paths); do
-	mkdir -p /keep/$n && mount -o bind /host$p /keep/$n || echo "VMTEST: keep $p failed"
-	n=$((n + 1))
-done
-mount -t tmpfs -o mode=755 tmpfs /host/run
-mount -t tmpfs -o mode=1777 tmpfs /host/tmp
-n=0
-for p in $(cat /keep.paths); do
-	mkdir -p /host$p && mount -o bind /keep/$n /host$p || echo "VMTEST: rebind $p failed"
-	n=$((n + 1))
-done
-mkdir -p /host/run/vmout
-mount -t 9p -o $opts vmout /host/run/vmout || echo "VMTEST: mount vmout failed"
-echo "VMTEST: running guest"
-chroot /host /bin/sh -c "cd / && exec $(cat /guest.cmd)"
-echo "VMTEST: guest exit $?"
-sync
-poweroff -f
-"""
+INIT = qemuvm.INIT_HEAD + qemuvm.INIT_MODULES + qemuvm.init_host_root(
+    "mkdir -p /host/dev/hugepages\nmount -t hugetlbfs nodev /host/dev/hugepages\n")
 
 
 def vubackend_plugin():
