@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "fake_kernel.h"
+#include "fake_kernel_rec.h"
 #include "test_util.h"
 #include "vu_backend.h"
 #include "vu_device.h"
@@ -38,27 +38,6 @@ setup(void **state)
 	tu_log_capture();
 	tu_log_reset();
 	return 0;
-}
-
-/* Index of the next record at or after *pos with this request; fails if none. */
-static const struct fk_rec *
-next_rec(unsigned int *pos, unsigned long request, const char *name)
-{
-	for (; *pos < fk.nrecs; (*pos)++)
-		if (fk.recs[*pos].request == request)
-			return &fk.recs[(*pos)++];
-	fail_msg("no %s after position %u (%u ioctls recorded)", name, *pos, fk.nrecs);
-	return NULL;
-}
-
-static unsigned int
-count_rec(unsigned long request)
-{
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < fk.nrecs; i++)
-		n += fk.recs[i].request == request;
-	return n;
 }
 
 static void
