@@ -39,7 +39,7 @@ GATES = [
 # (from glob, to globs, why): uses that must not exist at all.
 FORBIDDEN = [
     ("virtio-user/vu_device*",
-     ["virtio-user/vu_vhost_user.c", "virtio-user/vu_vhost_kernel.c",
+     ["virtio-user/vu_vhost_user*", "virtio-user/vu_vhost_kernel.c",
       "virtio-user/vu_vhost_vdpa.c", "virtio-user/vu_vdpa_cvq.[ch]", "virtio-user/vu_tap.[ch]", "virtio-user/vu_netlink.[ch]"],
      "the device never knows which backend it drives (ask its vu_backend_ops)"),
     ("virtio-user/*", ["backend/*"], "neither core uses the other (they share common/)"),

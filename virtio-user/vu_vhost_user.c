@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-user frontend (client and server mode): the backend ops over an AF_UNIX socket. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +14,7 @@
 #include "vu_iotlb.h"
 #include "vu_log.h"
 #include "vu_vhost_user_msg.h"
+#include "vu_vhost_user_priv.h"
 #include "vu_virtio.h"
 
 /* Protocol features we use when the backend offers them. */
@@ -30,187 +28,12 @@
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                               \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_STATUS))
 
-/* Largest inflight region taken from a backend: the packed layout of 16 rings of 32768
- * entries fits well below it. */
-#define VU_VHOST_USER_INFLIGHT_MAX (64ull << 20)
-
 /* IOTLB mode (iotlb=1) has no protocol feature of its own: VIRTIO_F_ACCESS_PLATFORM turns
  * it on, and the spec wants BACKEND_REQ (the channel misses come on) and REPLY_ACK with it
  * ("... REPLY_ACK and BACKEND_REQ protocol features must be negotiated"). */
 #define VU_VHOST_USER_IOTLB_PROTOCOL_FEATURES           \
 	((1ull << VU_VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	 (1ull << VU_VHOST_USER_PROTOCOL_F_BACKEND_REQ))
-
-/* REPLY_ACK status the frontend answers a backend request it does not take with. */
-#define VU_VHOST_USER_REFUSED 1u
-
-struct vu_backend {
-	int sock;      /* the connection, -1 while there is none */
-	int listen_fd; /* server mode: the listening socket */
-	bool server;
-	dev_t sock_dev; /* server mode: the socket file we created, so that */
-	ino_t sock_ino; /* close removes it only if it is still ours */
-	unsigned int timeout_ms;
-	uint64_t features;	    /* as offered by GET_FEATURES */
-	uint64_t acked_features;    /* as sent by SET_FEATURES */
-	uint64_t protocol_features; /* negotiated */
-	uint32_t max_queue_pairs;
-	/* Our end of the backend channel (SET_BACKEND_REQ_FD), -1 without one. */
-	int channel;
-	/* Backend request types already logged as refused: each is said once. */
-	uint64_t refused_logged;
-	bool config_changed; /* a CONFIG_CHANGE_MSG came since handle_event last said so */
-	/* The inflight region a backend gave (GET_INFLIGHT_FD): kept across connections so
-	 * that the next backend gets it (SET_INFLIGHT_FD). fd -1: none. */
-	struct {
-		int fd;
-		void *addr;
-		uint64_t size;
-		uint64_t offset;
-		uint16_t num_queues;
-		uint16_t queue_size;
-		bool shared; /* the current connection has it */
-	} inflight;
-	/* CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS capped at what a table holds (0 without),
-	 * and the regions the backend has mapped, from ADD_MEM_REG less REM_MEM_REG. */
-	uint32_t mem_slots;
-	struct vu_mem_table sent;
-	/* IOTLB mode: the ranges the device may touch (iova == our address), kept across
-	 * connections; sent once the backend has a memory table to resolve them in. */
-	bool iotlb;
-	bool mem_sent;
-	uint64_t iotlb_refused; /* misses the table did not cover */
-	struct vu_iotlb allowed;
-	char name[64];
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-};
-
-static void vu_vhost_drop(struct vu_backend *b);
-
-static bool
-vu_has_protocol_feature(const struct vu_backend *b, unsigned int bit)
-{
-	return b->protocol_features & (1ull << bit);
-}
-
-/* Send one request; when the backend acks (REPLY_ACK) and the request has no reply of its
- * own, wait for the ack. fds are only borrowed. */
-static int
-vu_vhost_request(struct vu_backend *b, struct vu_vhost_msg *msg, bool has_reply)
-{
-	const char *req = vu_vhost_request_name(msg->hdr.request);
-	bool want_ack =
-		!has_reply && vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK);
-	struct vu_vhost_msg ack;
-	const char *why;
-	int rc;
-
-	if (b->sock < 0) {
-		VU_ERR("%s: %s: not connected to %s", b->name, req, b->path);
-		return -ENOTCONN;
-	}
-	if (want_ack)
-		msg->hdr.flags |= VU_VHOST_USER_FLAG_NEED_REPLY;
-	/* A request half sent, or whose answer is late or garbled, leaves the stream out of
-	 * step (a late ack would pass for the next request's): the connection is dropped. */
-	rc = vu_vhost_msg_send(b->sock, msg, (int)b->timeout_ms);
-	if (rc < 0) {
-		VU_ERR("%s: %s: send to %s failed: %s", b->name, req, b->path, strerror(-rc));
-		vu_vhost_drop(b);
-		return rc;
-	}
-	if (!want_ack)
-		return 0;
-	rc = vu_vhost_msg_recv(b->sock, &ack, (int)b->timeout_ms);
-	if (rc < 0) {
-		VU_ERR("%s: %s: no ack from %s: %s", b->name, req, b->path, strerror(-rc));
-		vu_vhost_drop(b);
-		return rc;
-	}
-	rc = vu_vhost_msg_check_reply(&ack, msg->hdr.request, sizeof(uint64_t), &why);
-	if (rc < 0) {
-		VU_ERR("%s: %s: bad ack from %s: %s", b->name, req, b->path, why);
-		vu_vhost_msg_close_fds(&ack);
-		vu_vhost_drop(b);
-		return rc;
-	}
-	if (ack.payload.u64 != 0) {
-		VU_ERR("%s: %s: backend %s refused (status %llu)", b->name, req, b->path,
-		       (unsigned long long)ack.payload.u64);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Receive and validate the reply to a request sent with has_reply. */
-static int
-vu_vhost_reply(struct vu_backend *b, uint32_t request, uint32_t size, struct vu_vhost_msg *reply)
-{
-	const char *req = vu_vhost_request_name(request);
-	const char *why;
-	int rc;
-
-	rc = vu_vhost_msg_recv(b->sock, reply, (int)b->timeout_ms);
-	if (rc < 0) {
-		VU_ERR("%s: %s: no reply from %s: %s", b->name, req, b->path,
-		       rc == -EPROTO ? "malformed message" : strerror(-rc));
-		vu_vhost_drop(b);
-		return rc;
-	}
-	rc = vu_vhost_msg_check_reply(reply, request, size, &why);
-	if (rc < 0) {
-		VU_ERR("%s: %s: bad reply from %s: %s (request %u, size %u, flags 0x%x)", b->name,
-		       req, b->path, why, reply->hdr.request, reply->hdr.size, reply->hdr.flags);
-		vu_vhost_msg_close_fds(reply);
-		vu_vhost_drop(b);
-	}
-	return rc;
-}
-
-static int
-vu_vhost_get_u64(struct vu_backend *b, uint32_t request, uint64_t *value)
-{
-	struct vu_vhost_msg msg;
-	int rc;
-
-	vu_vhost_msg_init(&msg, request, 0);
-	rc = vu_vhost_request(b, &msg, true);
-	if (rc == 0)
-		rc = vu_vhost_reply(b, request, sizeof(uint64_t), &msg);
-	if (rc == 0)
-		*value = msg.payload.u64;
-	return rc;
-}
-
-static int
-vu_vhost_set_u64(struct vu_backend *b, uint32_t request, uint64_t value)
-{
-	struct vu_vhost_msg msg;
-
-	vu_vhost_msg_init(&msg, request, sizeof(uint64_t));
-	msg.payload.u64 = value;
-	return vu_vhost_request(b, &msg, false);
-}
-
-static int
-vu_vhost_set_state(struct vu_backend *b, uint32_t request, uint32_t idx, uint32_t num)
-{
-	struct vu_vhost_msg msg;
-
-	vu_vhost_msg_init(&msg, request, sizeof(struct vu_vhost_vring_state));
-	msg.payload.state.index = idx;
-	msg.payload.state.num = num;
-	return vu_vhost_request(b, &msg, false);
-}
-
-static int
-vu_vhost_no_payload(struct vu_backend *b, uint32_t request)
-{
-	struct vu_vhost_msg msg;
-
-	vu_vhost_msg_init(&msg, request, 0);
-	return vu_vhost_request(b, &msg, false);
-}
 
 /* SET_BACKEND_REQ_FD: "the back-end can send requests to the front-end" on a socket the
  * frontend creates and passes. A backend that refuses it (its ack says so) goes on
@@ -243,16 +66,6 @@ vu_vhost_open_channel(struct vu_backend *b)
 	}
 	b->channel = sv[0];
 	return 0;
-}
-
-static void
-vu_vhost_close_channel(struct vu_backend *b)
-{
-	if (b->channel >= 0)
-		close(b->channel);
-	b->channel = -1;
-	b->refused_logged = 0;
-	b->config_changed = false;
 }
 
 /* Connect without ever blocking longer than the timeout (a full backlog blocks connect). */
@@ -308,55 +121,6 @@ vu_vhost_connect(struct vu_backend *b)
 	}
 	b->sock = fd;
 	return 0;
-}
-
-/* GET_MAX_MEM_SLOTS: "the maximum number of memory slots" the backend maps. Fewer than
- * SET_MEM_TABLE's 8 would make the feature a loss; more than a table holds are not
- * used. */
-static int
-vu_vhost_get_mem_slots(struct vu_backend *b)
-{
-	uint64_t slots;
-	int rc = vu_vhost_get_u64(b, VU_VHOST_USER_GET_MAX_MEM_SLOTS, &slots);
-
-	if (rc < 0)
-		return rc;
-	if (slots < VU_VHOST_USER_MAX_REGIONS) {
-		VU_ERR("%s: GET_MAX_MEM_SLOTS: backend %s reports %llu memory slots, fewer than "
-		       "the %u of SET_MEM_TABLE",
-		       b->name, b->path, (unsigned long long)slots, VU_VHOST_USER_MAX_REGIONS);
-		return -EPROTO;
-	}
-	b->mem_slots = slots < VU_MEM_MAX_SLOTS ? (uint32_t)slots : VU_MEM_MAX_SLOTS;
-	b->sent.nregions = 0;
-	return 0;
-}
-
-/* iotlb=1 needs ACCESS_PLATFORM and the REPLY_ACK and BACKEND_REQ protocol features: a
- * backend without one would read our whole memory table, which is what iotlb=1 says not
- * to allow, so it is refused rather than used without. */
-static int
-vu_vhost_check_iotlb(struct vu_backend *b)
-{
-	const char *missing = NULL;
-
-	if (!b->iotlb)
-		return 0;
-	if (!(b->features & (1ull << VU_F_ACCESS_PLATFORM)))
-		missing = "VIRTIO_F_ACCESS_PLATFORM (feature bit 33)";
-	else if (!(b->features & (1ull << VU_VHOST_USER_F_PROTOCOL_FEATURES)))
-		missing = "VHOST_USER_F_PROTOCOL_FEATURES (feature bit 30)";
-	else if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_REPLY_ACK))
-		missing = "VHOST_USER_PROTOCOL_F_REPLY_ACK (protocol feature bit 3)";
-	else if (b->channel < 0)
-		missing = "VHOST_USER_PROTOCOL_F_BACKEND_REQ (protocol feature bit 5) and its "
-			  "channel";
-	if (!missing)
-		return 0;
-	VU_ERR("%s: iotlb=1: backend %s does not offer %s; refusing it (no fallback to a "
-	       "whole-memory table)",
-	       b->name, b->path, missing);
-	return -ENOTSUP;
 }
 
 /* Connection set-up: SET_OWNER, features, protocol features, queue count. */
@@ -418,31 +182,6 @@ vu_vhost_handshake(struct vu_backend *b)
 		(unsigned long long)b->protocol_features, (unsigned long long)offered,
 		b->max_queue_pairs, b->mem_slots ? b->mem_slots : VU_VHOST_USER_MAX_REGIONS);
 	return 0;
-}
-
-/* Forget the connection and what was negotiated over it. */
-static void
-vu_vhost_drop(struct vu_backend *b)
-{
-	if (b->sock >= 0) {
-		char buf[4096];
-
-		/* Closing a UNIX socket with unread data resets the peer's side; discard what
-		 * is pending (bounded) so that it reads a clean end of stream instead. */
-		for (int i = 0; i < 64 && recv(b->sock, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-			;
-		close(b->sock);
-	}
-	b->sock = -1;
-	vu_vhost_close_channel(b);
-	b->features = 0;
-	b->acked_features = 0;
-	b->protocol_features = 0;
-	b->max_queue_pairs = 0;
-	b->inflight.shared = false;
-	b->mem_slots = 0;
-	b->sent.nregions = 0;
-	b->mem_sent = false;
 }
 
 /* Is someone listening on the socket file at path? A stale file refuses the connection. */
@@ -516,8 +255,6 @@ vu_vhost_listen(struct vu_backend *b)
 	VU_INFO("%s: vhost-user server listening on %s", b->name, b->path);
 	return 0;
 }
-
-static void vu_vhost_inflight_release(struct vu_backend *b);
 
 static void
 vu_vhost_close(struct vu_backend *b)
@@ -625,269 +362,6 @@ vu_vhost_net_set_mtu(struct vu_backend *b, uint32_t mtu)
 	    !vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_NET_MTU))
 		return -EOPNOTSUPP;
 	return vu_vhost_set_u64(b, VU_VHOST_USER_NET_SET_MTU, mtu);
-}
-
-/* ---- CONFIGURE_MEM_SLOTS: the table as ADD_MEM_REG and REM_MEM_REG ---- */
-
-static bool
-vu_region_overlap(const struct vu_mem_region *a, const struct vu_mem_region *b)
-{
-	return a->addr < b->addr + b->len && b->addr < a->addr + a->len;
-}
-
-/* The same file at the same offsets for the addresses both have. */
-static bool
-vu_region_same_map(const struct vu_mem_region *a, const struct vu_mem_region *b)
-{
-	return a->fd == b->fd && a->offset + b->addr == b->offset + a->addr;
-}
-
-/* A mapped region stays while it maps the file a new region has at its addresses and
- * maps no other region's: memory freed at its edges stays mapped until all of it is
- * gone, which costs the backend nothing and keeps a ring's region from going away. */
-static bool
-vu_slot_stays(const struct vu_mem_region *s, const struct vu_mem_table *mem)
-{
-	bool matched = false;
-
-	for (uint32_t i = 0; i < mem->nregions; i++) {
-		if (!vu_region_overlap(s, &mem->regions[i]))
-			continue;
-		if (!vu_region_same_map(s, &mem->regions[i]))
-			return false;
-		matched = true;
-	}
-	return matched;
-}
-
-static int
-vu_vhost_mem_reg(struct vu_backend *b, uint32_t request, const struct vu_mem_region *r)
-{
-	struct vu_vhost_msg msg;
-
-	vu_vhost_msg_init(&msg, request, sizeof(struct vu_vhost_mem_reg));
-	/* Descriptors carry process addresses, so "guest physical" == userspace. */
-	msg.payload.mem_reg.region = (struct vu_vhost_mem_region){
-		.guest_phys_addr = r->addr,
-		.memory_size = r->len,
-		.userspace_addr = r->addr,
-		.mmap_offset = r->offset,
-	};
-	/* REM_MEM_REG: "No file descriptors SHOULD be passed". */
-	if (request == VU_VHOST_USER_ADD_MEM_REG) {
-		msg.fds[0] = r->fd;
-		msg.nfds = 1;
-	}
-	return vu_vhost_request(b, &msg, false);
-}
-
-static int
-vu_vhost_add_slot(struct vu_backend *b, const struct vu_mem_region *n, uint64_t start, uint64_t end)
-{
-	struct vu_mem_region piece = { .addr = start,
-				       .len = end - start,
-				       .fd = n->fd,
-				       .offset = n->offset + (start - n->addr) };
-	int rc;
-
-	if (b->sent.nregions >= b->mem_slots) {
-		VU_ERR("%s: ADD_MEM_REG: the memory needs more than the %u memory slots backend "
-		       "%s has",
-		       b->name, b->mem_slots, b->path);
-		return -E2BIG;
-	}
-	rc = vu_vhost_mem_reg(b, VU_VHOST_USER_ADD_MEM_REG, &piece);
-	if (rc == 0)
-		b->sent.regions[b->sent.nregions++] = piece;
-	return rc;
-}
-
-/* ADD_MEM_REG for the parts of n no mapped region covers. */
-static int
-vu_vhost_add_uncovered(struct vu_backend *b, const struct vu_mem_region *n)
-{
-	uint64_t cursor = n->addr, end = n->addr + n->len;
-	uint32_t nsent = b->sent.nregions; /* what this call adds covers nothing else */
-
-	while (cursor < end) {
-		const struct vu_mem_region *first = NULL;
-		struct vu_mem_region rest = { .addr = cursor, .len = end - cursor };
-
-		for (uint32_t i = 0; i < nsent; i++)
-			if (vu_region_overlap(&b->sent.regions[i], &rest) &&
-			    (!first || b->sent.regions[i].addr < first->addr))
-				first = &b->sent.regions[i];
-		if (!first)
-			return vu_vhost_add_slot(b, n, cursor, end);
-		if (first->addr > cursor) {
-			int rc = vu_vhost_add_slot(b, n, cursor, first->addr);
-
-			if (rc < 0)
-				return rc;
-		}
-		cursor = first->addr + first->len;
-	}
-	return 0;
-}
-
-/* The backend has what sent says: REM_MEM_REG what no longer stays, then ADD_MEM_REG
- * what is new, as QEMU does. A failure leaves sent true to what the backend took. */
-static int
-vu_vhost_update_slots(struct vu_backend *b, const struct vu_mem_table *mem)
-{
-	uint32_t i = 0;
-	int rc;
-
-	while (i < b->sent.nregions) {
-		if (vu_slot_stays(&b->sent.regions[i], mem)) {
-			i++;
-			continue;
-		}
-		rc = vu_vhost_mem_reg(b, VU_VHOST_USER_REM_MEM_REG, &b->sent.regions[i]);
-		if (rc < 0)
-			return rc;
-		b->sent.regions[i] = b->sent.regions[--b->sent.nregions];
-	}
-	for (i = 0; i < mem->nregions; i++) {
-		rc = vu_vhost_add_uncovered(b, &mem->regions[i]);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static uint32_t
-vu_vhost_mem_slots(struct vu_backend *b)
-{
-	return b->mem_slots;
-}
-
-/* "Front-end sends such requests to update and invalidate entries in the device IOTLB
- * ... This request should be send only when VIRTIO_F_IOMMU_PLATFORM feature has been
- * successfully negotiated." The ack is awaited where REPLY_ACK is negotiated. */
-static int
-vu_vhost_iotlb_send(struct vu_backend *b, uint8_t type, const struct vu_iotlb_entry *e)
-{
-	struct vu_vhost_msg msg;
-
-	vu_vhost_msg_init(&msg, VU_VHOST_USER_IOTLB_MSG, sizeof(struct vu_vhost_iotlb_msg));
-	msg.payload.iotlb = (struct vu_vhost_iotlb_msg){
-		.iova = e->iova,
-		.size = e->size,
-		.uaddr = e->uaddr,
-		.perm = type == VU_VHOST_IOTLB_UPDATE ? e->perm : 0,
-		.type = type,
-	};
-	return vu_vhost_request(b, &msg, false);
-}
-
-/* Every allowed range, to a backend that has our memory table. DPDK 22.11's vhost keeps an
- * IOTLB per ring and fills only the rings that exist, so this goes again before each
- * SET_VRING_ADDR; a range it still misses is answered on the backend channel. */
-static int
-vu_vhost_iotlb_flush(struct vu_backend *b, uint32_t idx)
-{
-	int rc = 0;
-
-	if (!b->iotlb || !b->mem_sent || b->sock < 0)
-		return 0;
-	for (uint32_t i = 0; i < b->allowed.n && rc == 0; i++)
-		rc = vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_UPDATE, &b->allowed.e[i]);
-	if (rc == 0)
-		VU_INFO("%s: IOTLB: %u ranges (rings and mempools) sent to %s for ring %u", b->name,
-			b->allowed.n, b->path, idx);
-	return rc;
-}
-
-static int
-vu_vhost_iotlb_map(struct vu_backend *b, uint64_t iova, uint64_t len, uint8_t perm)
-{
-	int rc;
-
-	if (!b->iotlb)
-		return -EOPNOTSUPP;
-	rc = vu_iotlb_insert(&b->allowed, iova, len, iova, perm);
-	if (rc < 0) {
-		VU_ERR("%s: IOTLB: cannot allow 0x%llx+0x%llx: %s", b->name,
-		       (unsigned long long)iova, (unsigned long long)len, strerror(-rc));
-		return rc;
-	}
-	if (!b->mem_sent || b->sock < 0)
-		return 0;
-	return vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_UPDATE, vu_iotlb_find(&b->allowed, iova));
-}
-
-/* Forget the allowed ranges overlapping [iova, iova + len) and have the backend drop them
- * (the memory goes away: a ring released, a port closed). */
-static int
-vu_vhost_iotlb_unmap(struct vu_backend *b, uint64_t iova, uint64_t len)
-{
-	uint32_t sent = 0;
-	int rc = 0;
-
-	if (!b->iotlb)
-		return -EOPNOTSUPP;
-	if (len == 0)
-		return 0;
-	for (uint32_t i = 0; i < b->allowed.n && rc == 0 && b->mem_sent && b->sock >= 0; i++) {
-		const struct vu_iotlb_entry *e = &b->allowed.e[i];
-
-		if (e->iova <= iova + (len - 1) && iova <= e->iova + (e->size - 1)) {
-			rc = vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_INVALIDATE, e);
-			sent += rc == 0;
-		}
-	}
-	if (sent)
-		VU_INFO("%s: IOTLB: %u ranges invalidated in %s", b->name, sent, b->path);
-	vu_iotlb_remove(&b->allowed, iova, len);
-	return rc;
-}
-
-static uint64_t
-vu_vhost_iotlb_refused(struct vu_backend *b)
-{
-	return b->iotlb_refused;
-}
-
-static int
-vu_vhost_set_mem_table(struct vu_backend *b, const struct vu_mem_table *mem)
-{
-	struct vu_vhost_msg msg;
-	int rc;
-
-	if (b->mem_slots && b->sock >= 0) {
-		rc = vu_vhost_update_slots(b, mem);
-		b->mem_sent = rc == 0;
-		return rc;
-	}
-	if (mem->nregions == 0 || mem->nregions > VU_VHOST_USER_MAX_REGIONS) {
-		VU_ERR("%s: SET_MEM_TABLE: %u memory regions, vhost-user takes 1 to %u "
-		       "(backend %s does not offer CONFIGURE_MEM_SLOTS)",
-		       b->name, mem->nregions, VU_VHOST_USER_MAX_REGIONS, b->path);
-		return -E2BIG;
-	}
-	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_MEM_TABLE,
-			  offsetof(struct vu_vhost_memory, regions) +
-				  mem->nregions * sizeof(struct vu_vhost_mem_region));
-	msg.payload.memory.nregions = mem->nregions;
-	for (uint32_t i = 0; i < mem->nregions; i++) {
-		const struct vu_mem_region *r = &mem->regions[i];
-
-		/* Descriptors carry process addresses, so "guest physical" == userspace. */
-		msg.payload.memory.regions[i] = (struct vu_vhost_mem_region){
-			.guest_phys_addr = r->addr,
-			.memory_size = r->len,
-			.userspace_addr = r->addr,
-			.mmap_offset = r->offset,
-		};
-		msg.fds[i] = r->fd;
-	}
-	msg.nfds = mem->nregions;
-	rc = vu_vhost_request(b, &msg, false);
-	/* A new table: "Flush IOTLB cache as previous HVAs are now invalid" (DPDK's vhost
-	 * does): the ranges go again, with the next SET_VRING_ADDR. */
-	b->mem_sent = rc == 0;
-	return rc;
 }
 
 static int
@@ -1075,148 +549,6 @@ vu_vhost_get_config(struct vu_backend *b, uint32_t offset, void *buf, uint32_t l
 	return 0;
 }
 
-/* ---- inflight I/O tracking (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) ---- */
-
-/* The frontend only keeps the region alive between backends: the spec's tracking and
- * resubmission run in the backend, which alone reads and writes it. */
-static void
-vu_vhost_inflight_release(struct vu_backend *b)
-{
-	if (b->inflight.addr)
-		munmap(b->inflight.addr, b->inflight.size);
-	if (b->inflight.fd >= 0)
-		close(b->inflight.fd);
-	b->inflight.addr = NULL;
-	b->inflight.fd = -1;
-	b->inflight.size = 0;
-	b->inflight.shared = false;
-}
-
-/* Map the region a GET_INFLIGHT_FD reply describes; it must lie inside the fd. */
-static int
-vu_vhost_inflight_map(struct vu_backend *b, int fd, const struct vu_vhost_inflight *in)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	struct stat st;
-	void *addr;
-
-	if (in->mmap_size > VU_VHOST_USER_INFLIGHT_MAX || in->mmap_offset % (uint64_t)page ||
-	    fstat(fd, &st) < 0 || (uint64_t)st.st_size < in->mmap_offset ||
-	    (uint64_t)st.st_size - in->mmap_offset < in->mmap_size) {
-		VU_ERR("%s: GET_INFLIGHT_FD: backend %s gave a region of %llu bytes at offset "
-		       "%llu that its fd does not hold: going on without inflight tracking",
-		       b->name, b->path, (unsigned long long)in->mmap_size,
-		       (unsigned long long)in->mmap_offset);
-		return -EINVAL;
-	}
-	addr = mmap(NULL, in->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		    (off_t)in->mmap_offset);
-	if (addr == MAP_FAILED) {
-		int err = errno;
-
-		VU_ERR("%s: GET_INFLIGHT_FD: mmap of %llu bytes from %s: %s", b->name,
-		       (unsigned long long)in->mmap_size, b->path, strerror(err));
-		return -err;
-	}
-	b->inflight.fd = fd;
-	b->inflight.addr = addr;
-	b->inflight.size = in->mmap_size;
-	b->inflight.offset = in->mmap_offset;
-	b->inflight.num_queues = in->num_queues;
-	b->inflight.queue_size = in->queue_size;
-	b->inflight.shared = true;
-	return 0;
-}
-
-/* GET_INFLIGHT_FD: "the back-end allocates the shared buffer and returns its fd". A reply
- * out of step drops the connection; a refusal (size 0, no fd) leaves tracking off. */
-static int
-vu_vhost_get_inflight(struct vu_backend *b, uint16_t nqueues, uint16_t queue_size)
-{
-	const uint32_t size = sizeof(struct vu_vhost_inflight);
-	struct vu_vhost_msg msg;
-	struct vu_vhost_inflight in;
-	int rc;
-
-	vu_vhost_msg_init(&msg, VU_VHOST_USER_GET_INFLIGHT_FD, size);
-	msg.payload.inflight.num_queues = nqueues;
-	msg.payload.inflight.queue_size = queue_size;
-	rc = vu_vhost_request(b, &msg, true);
-	if (rc == 0)
-		rc = vu_vhost_msg_recv(b->sock, &msg, (int)b->timeout_ms);
-	if (rc == 0 &&
-	    (msg.hdr.request != VU_VHOST_USER_GET_INFLIGHT_FD ||
-	     !(msg.hdr.flags & VU_VHOST_USER_FLAG_REPLY) || msg.hdr.size != size || msg.nfds > 1))
-		rc = -EPROTO;
-	if (rc < 0) {
-		VU_ERR("%s: GET_INFLIGHT_FD: %s from %s: %s", b->name,
-		       rc == -EPROTO ? "bad reply" : "no reply", b->path, strerror(-rc));
-		vu_vhost_msg_close_fds(&msg);
-		vu_vhost_drop(b);
-		return rc;
-	}
-	in = msg.payload.inflight;
-	if (in.mmap_size == 0 || msg.nfds == 0) {
-		VU_INFO("%s: backend %s keeps no inflight region for %u rings of %u: a reconnect "
-			"resumes after the last used buffer",
-			b->name, b->path, nqueues, queue_size);
-		vu_vhost_msg_close_fds(&msg);
-		return 0;
-	}
-	in.num_queues = nqueues;
-	in.queue_size = queue_size;
-	if (vu_vhost_inflight_map(b, msg.fds[0], &in) < 0) {
-		vu_vhost_msg_close_fds(&msg);
-		return 0;
-	}
-	VU_INFO("%s: inflight region of %llu bytes from %s for %u rings of %u", b->name,
-		(unsigned long long)in.mmap_size, b->path, nqueues, queue_size);
-	return 0;
-}
-
-/* SET_INFLIGHT_FD: the region the previous backend filled, "before the rings are set up"
- * (the backend resubmits from it when the rings start). */
-static int
-vu_vhost_set_inflight(struct vu_backend *b)
-{
-	struct vu_vhost_msg msg;
-	int rc;
-
-	vu_vhost_msg_init(&msg, VU_VHOST_USER_SET_INFLIGHT_FD, sizeof(struct vu_vhost_inflight));
-	msg.payload.inflight = (struct vu_vhost_inflight){
-		.mmap_size = b->inflight.size,
-		.mmap_offset = b->inflight.offset,
-		.num_queues = b->inflight.num_queues,
-		.queue_size = b->inflight.queue_size,
-	};
-	msg.fds[0] = b->inflight.fd;
-	msg.nfds = 1;
-	rc = vu_vhost_request(b, &msg, false);
-	if (rc == 0) {
-		b->inflight.shared = true;
-		VU_INFO("%s: inflight region of %llu bytes handed to %s", b->name,
-			(unsigned long long)b->inflight.size, b->path);
-	}
-	return rc;
-}
-
-static int
-vu_vhost_share_inflight(struct vu_backend *b, uint32_t nqueues, uint32_t queue_size, bool fresh)
-{
-	if (!vu_has_protocol_feature(b, VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
-		return -EOPNOTSUPP;
-	if (nqueues > UINT16_MAX || queue_size > UINT16_MAX)
-		return -EINVAL;
-	/* A region for other rings, or for rings started afresh, describes nothing now. */
-	if (fresh || b->inflight.num_queues != nqueues || b->inflight.queue_size != queue_size)
-		vu_vhost_inflight_release(b);
-	if (b->inflight.fd < 0)
-		return vu_vhost_get_inflight(b, (uint16_t)nqueues, (uint16_t)queue_size);
-	if (b->inflight.shared)
-		return 0;
-	return vu_vhost_set_inflight(b);
-}
-
 static int
 vu_vhost_event_fd(struct vu_backend *b)
 {
@@ -1316,8 +648,6 @@ gone:
 /* Requests the backend may send before the channel is read again: the rest wait for the
  * next event (the fd stays readable). */
 #define VU_VHOST_CHANNEL_BATCH 16
-/* Refused IOTLB misses logged one by one; the rest are only counted. */
-#define VU_VHOST_IOTLB_REFUSED_LOGGED 8
 
 /* "If VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated, and the back-end set the
  * VHOST_USER_NEED_REPLY flag, the front-end must respond with zero when operation is
@@ -1348,32 +678,6 @@ vu_vhost_channel_refused(struct vu_backend *b, uint32_t request)
 	VU_WARN("%s: backend %s sent %s (%u) on the backend channel: not supported, refused%s",
 		b->name, b->path, vu_vhost_backend_request_name(request), request,
 		request < 63 ? "" : " (further unknown requests are not logged)");
-}
-
-/* "VHOST_USER_BACKEND_IOTLB_MSG ... Back-end sends such requests to notify of an IOTLB
- * miss": answered with an IOTLB update of the allowed range holding the address, or
- * refused (non-zero ack when asked for one; counted, logged) when none does or it lacks
- * the permission. Returns the status to ack with. */
-static uint64_t
-vu_vhost_iotlb_miss(struct vu_backend *b, const struct vu_vhost_msg *msg)
-{
-	const struct vu_vhost_iotlb_msg *m = &msg->payload.iotlb;
-	const struct vu_iotlb_entry *e = NULL;
-
-	if (msg->hdr.size == sizeof(*m) && m->type == VU_VHOST_IOTLB_MISS)
-		e = vu_iotlb_find(&b->allowed, m->iova);
-	if (e && (e->perm & m->perm) == m->perm && m->perm) {
-		if (vu_vhost_iotlb_send(b, VU_VHOST_IOTLB_UPDATE, e) == 0)
-			return 0;
-		return VU_VHOST_USER_REFUSED;
-	}
-	b->iotlb_refused++;
-	if (b->iotlb_refused <= VU_VHOST_IOTLB_REFUSED_LOGGED)
-		VU_WARN("%s: backend %s asked IOTLB type %u for 0x%llx (perm 0x%x), outside the "
-			"memory it may touch: refused (%llu so far)",
-			b->name, b->path, msg->hdr.size == sizeof(*m) ? m->type : 0,
-			(unsigned long long)m->iova, m->perm, (unsigned long long)b->iotlb_refused);
-	return VU_VHOST_USER_REFUSED;
 }
 
 /* Take one request from the backend channel, if one is there: CONFIG_CHANGE_MSG (F_CONFIG
