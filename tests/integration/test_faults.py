@@ -26,8 +26,8 @@ fails when an app died of a signal the test did not send:
 
     python3 -m pytest tests/integration/test_faults.py -k rx_faults_split
 
-The vectorized=1 cases assert that the SIMD bursts run (Rx AVX2; Tx AVX2, or AVX-512 in the
-`vec512` layouts, which give EAL --force-max-simd-bitwidth=512); on a CPU without the
+The vectorized=1 cases assert that the SIMD bursts run (AVX2, or on packed rings AVX-512 in
+the `vec512` layouts, which give EAL --force-max-simd-bitwidth=512); on a CPU without the
 instructions they are skipped, with the reason.
 """
 
@@ -262,8 +262,10 @@ LAYOUTS = {
     "packed_vec": ",packed_vq=1,in_order=0,mrg_rxbuf=0,vectorized=1",
     "packed_vec512": ",packed_vq=1,in_order=0,mrg_rxbuf=0,vectorized=1",
     "packed_inorder_vec512": ",packed_vq=1,in_order=1,mrg_rxbuf=0,vectorized=1",
+    # and the AVX-512 line check of the packed Rx burst
+    "packed_mrg_vec512": ",packed_vq=1,in_order=0,mrg_rxbuf=1,vectorized=1",
 }
-# What lets net_vuser pick its AVX-512 Tx burst (`vec512` layouts).
+# What lets net_vuser pick its AVX-512 Rx and Tx bursts (`vec512` layouts).
 SIMD512_EAL = ["--force-max-simd-bitwidth=512"]
 
 
@@ -277,18 +279,19 @@ def need_simd(layout):
     if "vec" in layout and not dpdkapp.host_has_avx2():
         pytest.skip("the CPU has no AVX2: the AVX2 Rx burst under test cannot run")
     if layout.endswith("vec512") and not dpdkapp.host_has_avx512f():
-        pytest.skip("the CPU has no AVX-512: the AVX-512 Tx burst under test cannot run")
+        pytest.skip("the CPU has no AVX-512: the AVX-512 bursts under test cannot run")
 
 
 def assert_simd_rx(fe, layout="packed_vec"):
-    """vectorized=1: the PMD says the AVX2 Rx burst runs, and on a packed ring the Tx burst
-    of the width EAL allows."""
+    """vectorized=1: the PMD says the AVX2 Rx burst runs on a split ring, and on a packed
+    ring the Rx and Tx bursts of the width EAL allows."""
     if layout.startswith("split"):
         line = ("vectorized=1: SIMD Rx burst (AVX2) on the split ring, scalar Tx (the SIMD "
                 "Tx burst is written for packed rings)")
     else:
-        line = ("vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (%s) on the packed "
-                "ring" % ("AVX-512" if layout.endswith("vec512") else "AVX2"))
+        isa = "AVX-512" if layout.endswith("vec512") else "AVX2"
+        line = ("vectorized=1: SIMD Rx burst (%s) and SIMD Tx burst (%s) on the packed "
+                "ring" % (isa, isa))
     fe.wait_for_output(re.escape(line), 5)
 
 
@@ -297,7 +300,7 @@ def rx_faults(env, layout):
     packed = layout.startswith("packed")
     in_order = "inorder" in layout
     need_simd(layout)
-    be, fe = bring_up(env, LAYOUTS[layout])
+    be, fe = bring_up(env, LAYOUTS[layout], eal_extra=layout_eal(layout))
     if "vec" in layout:
         assert_simd_rx(fe, layout)
     be.cmd("rx 10")
@@ -361,13 +364,17 @@ def test_rx_faults_packed_inorder_vec(env):
     rx_faults(env, "packed_inorder_vec")
 
 
+def test_rx_faults_packed_inorder_vec512(env):
+    rx_faults(env, "packed_inorder_vec512")
+
+
 def rx_line_faults(env, layout):
     """Whole ring lines used at once (what the line Rx bursts take four at a time), with a
     fault at each position of the line: exact deliveries and counts."""
     in_order = "inorder" in layout
     mrg = "mrg_rxbuf=1" in LAYOUTS[layout]
     need_simd(layout)
-    be, fe = bring_up(env, LAYOUTS[layout])
+    be, fe = bring_up(env, LAYOUTS[layout], eal_extra=layout_eal(layout))
     if "vec" in layout:
         assert_simd_rx(fe, layout)
     got = {"n": 0}
@@ -435,6 +442,14 @@ def test_rx_line_faults_packed_mrg_vec(env):
     rx_line_faults(env, "packed_mrg_vec")
 
 
+def test_rx_line_faults_packed_inorder_vec512(env):
+    rx_line_faults(env, "packed_inorder_vec512")
+
+
+def test_rx_line_faults_packed_mrg_vec512(env):
+    rx_line_faults(env, "packed_mrg_vec512")
+
+
 def test_rx_bad_num_buffers(env):
     be, fe = bring_up(env, LAYOUTS["split_inorder"])
     be.cmd("rx_bad_num_buffers 4")
@@ -447,7 +462,7 @@ def test_rx_bad_num_buffers(env):
 
 def corrupt_ring(env, layout, inject, kind):
     need_simd(layout)
-    be, fe = bring_up(env, LAYOUTS[layout])
+    be, fe = bring_up(env, LAYOUTS[layout], eal_extra=layout_eal(layout))
     if "vec" in layout:
         assert_simd_rx(fe, layout)
     be.cmd("rx 4")
@@ -488,6 +503,10 @@ def test_packed_wrong_wrap(env):
 
 def test_packed_wrong_wrap_vec(env):
     corrupt_ring(env, "packed_inorder_vec", "rx_bad_wrap", "bad_wrap")
+
+
+def test_packed_wrong_wrap_vec512(env):
+    corrupt_ring(env, "packed_inorder_vec512", "rx_bad_wrap", "bad_wrap")
 
 
 def test_packed_wrong_wrap_not_inorder(env):

@@ -192,7 +192,7 @@ uint16_t vuser_queue_desc_max(const struct vuser_port *port);
 struct rte_mempool *vuser_rxq_mempool(const struct vuser_rxq *rxq);
 void vuser_select_bursts(struct rte_eth_dev *eth_dev);
 void vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,
-		       const char **vec_refusal, const char **tx_isa);
+		       const char **vec_refusal, const char **packed_isa);
 uint16_t vuser_tx_prepare(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 /* vuser_rx.c: eth_dev_ops.get_monitor_addr (power management's monitor mode). */
 int vuser_rx_monitor_addr(void *queue, struct rte_power_monitor_cond *pmc);

@@ -344,36 +344,30 @@ vuser_vec_refusal(void)
 #endif
 }
 
-/* The SIMD Tx burst a port that may have one gets: AVX-512 where the CPU has it and EAL
- * allows 512-bit SIMD, else AVX2. Sets *isa to its name for the log line. */
-static eth_tx_burst_t
-vuser_vec_tx_burst(const char **isa)
+/* The SIMD width of the packed ring's bursts (vuser_rx_lines.c, vuser_tx.c): AVX-512
+ * where the CPU has it and EAL allows 512-bit SIMD, else AVX2. */
+static bool
+vuser_vec_512(void)
 {
 #if defined(RTE_ARCH_X86_64)
-	if (rte_vect_get_max_simd_bitwidth() >= RTE_VECT_SIMD_512 &&
-	    rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0) {
-		*isa = "AVX-512";
-		return vuser_packed_xmit_avx512;
-	}
-	*isa = "AVX2";
-	return vuser_packed_xmit_avx2;
+	return rte_vect_get_max_simd_bitwidth() >= RTE_VECT_SIMD_512 &&
+		rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0;
 #else
-	*isa = "none";
-	return vuser_packed_xmit;
+	return false;
 #endif
 }
 
 /* The bursts for the features the port negotiated; *vec_refusal says why vectorized=1
- * does not get the SIMD bursts (NULL when it does, or was not asked for), *tx_isa which
- * SIMD the Tx burst uses when it does. */
+ * does not get the SIMD bursts (NULL when it does, or was not asked for), *packed_isa which
+ * SIMD a packed ring's Rx and Tx bursts use when it does. */
 void
 vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burst_t *tx,
-		  const char **vec_refusal, const char **tx_isa)
+		  const char **vec_refusal, const char **packed_isa)
 {
 	bool mrg = port->features & VU_BIT(VU_NET_F_MRG_RXBUF);
 
 	*vec_refusal = NULL;
-	*tx_isa = NULL;
+	*packed_isa = NULL;
 	if (vu_ring_is_packed(port->features)) {
 		/* Whole ring lines of one-buffer packets at a time (vuser_rx_lines.c). */
 		*rx = mrg ? vuser_packed_recv_lines_mrg : vuser_packed_recv_lines;
@@ -388,9 +382,14 @@ vuser_pick_bursts(const struct vuser_port *port, eth_rx_burst_t *rx, eth_tx_burs
 #if defined(RTE_ARCH_X86_64)
 	if (*vec_refusal)
 		return;
-	if (vu_ring_is_packed(port->features)) {
+	if (vu_ring_is_packed(port->features) && vuser_vec_512()) {
+		*rx = mrg ? vuser_packed_recv_avx512_mrg : vuser_packed_recv_avx512;
+		*tx = vuser_packed_xmit_avx512;
+		*packed_isa = "AVX-512";
+	} else if (vu_ring_is_packed(port->features)) {
 		*rx = mrg ? vuser_packed_recv_vec_mrg : vuser_packed_recv_vec;
-		*tx = vuser_vec_tx_burst(tx_isa);
+		*tx = vuser_packed_xmit_avx2;
+		*packed_isa = "AVX2";
 	} else {
 		/* A split ring's Tx stays scalar (as DPDK's split vectorized path). */
 		*rx = mrg ? vuser_split_recv_vec_mrg : vuser_split_recv_vec;
@@ -402,9 +401,10 @@ void
 vuser_select_bursts(struct rte_eth_dev *eth_dev)
 {
 	struct vuser_port *port = vuser_port_of(eth_dev);
-	const char *refusal, *tx_isa;
+	const char *refusal, *packed_isa;
 
-	vuser_pick_bursts(port, &eth_dev->rx_pkt_burst, &eth_dev->tx_pkt_burst, &refusal, &tx_isa);
+	vuser_pick_bursts(port, &eth_dev->rx_pkt_burst, &eth_dev->tx_pkt_burst, &refusal,
+			  &packed_isa);
 	if (!port->args.vectorized || !port->features)
 		return;
 	if (refusal)
@@ -412,11 +412,11 @@ vuser_select_bursts(struct rte_eth_dev *eth_dev)
 			  "vectorized=1: scalar %s-ring data path: the SIMD bursts "
 			  "are not used, %s",
 			  vu_ring_is_packed(port->features) ? "packed" : "split", refusal);
-	else if (tx_isa)
+	else if (packed_isa)
 		VUSER_LOG(NOTICE, port,
-			  "vectorized=1: SIMD Rx burst (AVX2) and SIMD Tx burst (%s) on "
+			  "vectorized=1: SIMD Rx burst (%s) and SIMD Tx burst (%s) on "
 			  "the packed ring",
-			  tx_isa);
+			  packed_isa, packed_isa);
 	else
 		VUSER_LOG(NOTICE, port,
 			  "vectorized=1: SIMD Rx burst (AVX2) on the split ring, scalar "

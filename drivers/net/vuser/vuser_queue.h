@@ -202,6 +202,8 @@ uint16_t vuser_packed_recv_lines_mrg(void *queue, struct rte_mbuf **pkts, uint16
 #if defined(RTE_ARCH_X86_64)
 uint16_t vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_packed_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv_avx512(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
+uint16_t vuser_packed_recv_avx512_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_split_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 uint16_t vuser_split_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts);
 #endif

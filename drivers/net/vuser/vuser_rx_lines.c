@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Rx bursts for packed rings: whole cache lines of the ring (four used entries of the
  * buffers due, each a whole packet) checked in one pass and taken together, in plain C or,
- * for vectorized=1, with AVX2; for split rings with vectorized=1, four used entries at a
- * time with AVX2. The general burst (vuser_rx.c) for anything else. */
+ * for vectorized=1, with AVX-512 or AVX2; for split rings with vectorized=1, four used
+ * entries at a time with AVX2. The general burst (vuser_rx.c) for anything else. */
 #include <rte_prefetch.h>
 
 #if defined(RTE_ARCH_X86_64)
@@ -90,17 +90,60 @@ vuser_rx_line_avx2(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id
 				 len, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0))));
 	return true;
 }
+
+#define VUSER_AVX512 __attribute__((target("avx512f")))
+/* The odd 64-bit lanes of a line: the descriptors' tails (len | id << 32 | flags << 48). */
+#define VUSER_RX_LINE_TAILS 0xaa
+
+/* vuser_rx_line_c with AVX-512: the whole line in one 64-byte load, whose aligned 8-byte
+ * elements are single accesses; only the tails' lanes are compared. */
+static inline VUSER_AVX512 bool
+vuser_rx_line_avx512(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
+		     uint32_t cap, uint32_t *lens)
+{
+	__m512i line = _mm512_load_si512((const void *)&rxq->packed.desc[slot]);
+	__m512i want = _mm512_set_epi64((long long)vuser_rx_line_want(first_id + 3, wrap), 0,
+					(long long)vuser_rx_line_want(first_id + 2, wrap), 0,
+					(long long)vuser_rx_line_want(first_id + 1, wrap), 0,
+					(long long)vuser_rx_line_want(first_id, wrap), 0);
+	__m512i id_flags =
+		_mm512_and_si512(line, _mm512_set1_epi64((long long)VUSER_RX_LINE_ID_FLAGS));
+	__m512i len = _mm512_and_si512(line, _mm512_set1_epi64(0xffffffffll));
+	__mmask8 bad = _mm512_mask_cmpneq_epu64_mask(VUSER_RX_LINE_TAILS, id_flags, want) |
+		_mm512_mask_cmple_epu64_mask(VUSER_RX_LINE_TAILS, len,
+					     _mm512_set1_epi64(rxq->hdr_size)) |
+		_mm512_mask_cmpgt_epu64_mask(VUSER_RX_LINE_TAILS, len, _mm512_set1_epi64(cap));
+
+	__atomic_signal_fence(__ATOMIC_ACQUIRE); /* x86 keeps loads in order; the compiler too */
+	if (bad)
+		return false;
+	/* The lengths: 32-bit words 2, 6, 10 and 14 of the line. */
+	_mm_storeu_si128(
+		(__m128i *)lens,
+		_mm512_castsi512_si128(_mm512_permutexvar_epi32(
+			_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 14, 10, 6, 2), line)));
+	return true;
+}
 #endif
+
+/* Which line check a burst is built with. */
+enum vuser_rx_isa {
+	VUSER_RX_C,
+	VUSER_RX_AVX2,
+	VUSER_RX_AVX512
+};
 
 static __rte_always_inline bool
 vuser_rx_line(const struct vuser_rxq *rxq, uint16_t slot, uint16_t first_id, bool wrap,
-	      uint32_t cap, uint32_t *lens, bool avx2)
+	      uint32_t cap, uint32_t *lens, enum vuser_rx_isa isa)
 {
 #if defined(RTE_ARCH_X86_64)
-	if (avx2)
+	if (isa == VUSER_RX_AVX512)
+		return vuser_rx_line_avx512(rxq, slot, first_id, wrap, cap, lens);
+	if (isa == VUSER_RX_AVX2)
 		return vuser_rx_line_avx2(rxq, slot, first_id, wrap, cap, lens);
 #endif
-	RTE_SET_USED(avx2);
+	RTE_SET_USED(isa);
 	return vuser_rx_line_c(rxq, slot, first_id, wrap, cap, lens);
 }
 
@@ -178,7 +221,8 @@ vuser_rx_lines_take(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, c
 
 /* One function on purpose: one hot loop, its per-line state in locals (see vuser_rx_burst). */
 static __rte_always_inline uint16_t
-vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg, bool avx2)
+vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool mrg,
+		     enum vuser_rx_isa isa)
 {
 	struct vuser_rxq *rxq = queue;
 	struct vu_packed_ring *r = &rxq->packed;
@@ -208,7 +252,7 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 	 * of the ids due (they cycle through 0..nb_desc-1). */
 	while (n + VU_PACKED_DESCS_PER_LINE <= max && slot + VU_PACKED_DESCS_PER_LINE <= r->size &&
 	       id + VU_PACKED_DESCS_PER_LINE <= rxq->nb_desc &&
-	       vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], avx2)) {
+	       vuser_rx_line(rxq, slot, id, wrap, cap, &lens[n], isa)) {
 		for (uint16_t k = 0; k < VU_PACKED_DESCS_PER_LINE; k++) {
 			rte_prefetch0(rxq->sw_ring[id + k]);
 			vuser_rx_prefetch_frame(rxq, rxq->sw_ring[id + k]);
@@ -247,13 +291,13 @@ vuser_rx_lines_burst(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts, bool
 uint16_t
 vuser_packed_recv_lines(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, false);
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, VUSER_RX_C);
 }
 
 uint16_t
 vuser_packed_recv_lines_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, false);
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, VUSER_RX_C);
 }
 
 #if defined(RTE_ARCH_X86_64)
@@ -359,12 +403,24 @@ vuser_split_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 VUSER_AVX2 uint16_t
 vuser_packed_recv_vec(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, true);
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, VUSER_RX_AVX2);
 }
 
 VUSER_AVX2 uint16_t
 vuser_packed_recv_vec_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
 {
-	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, true);
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, VUSER_RX_AVX2);
+}
+
+VUSER_AVX512 uint16_t
+vuser_packed_recv_avx512(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, false, VUSER_RX_AVX512);
+}
+
+VUSER_AVX512 uint16_t
+vuser_packed_recv_avx512_mrg(void *queue, struct rte_mbuf **pkts, uint16_t nb_pkts)
+{
+	return vuser_rx_lines_burst(queue, pkts, nb_pkts, true, VUSER_RX_AVX512);
 }
 #endif

@@ -208,9 +208,10 @@ vuser_secondary_ready(const struct vuser_port *port)
 		return NULL;
 	features = __atomic_load_n(&port->features, __ATOMIC_RELAXED);
 	if (unlikely(proc->features != features)) {
-		const char *vec_refusal, *tx_isa;
+		const char *vec_refusal, *packed_isa;
 
-		vuser_pick_bursts(port, &proc->rx_burst, &proc->tx_burst, &vec_refusal, &tx_isa);
+		vuser_pick_bursts(port, &proc->rx_burst, &proc->tx_burst, &vec_refusal,
+				  &packed_isa);
 		proc->features = features;
 	}
 	return proc;
