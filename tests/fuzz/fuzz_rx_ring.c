@@ -42,19 +42,29 @@
  * see it).
  */
 
-/* The line burst of a packed ring: the AVX2 check (vectorized=1) when asked for and the
- * CPU has it, else the plain-C one. */
+/* The Rx burst vuser_pick_bursts gives the ring: with simd (vectorized=1) the AVX2 burst
+ * where the CPU has it, on a packed ring the AVX-512 one for odd burst sizes where the CPU
+ * has that too; else the plain-C line burst (packed) or the general one (split). */
 static uint16_t
-fuzz_recv_lines(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool mrg, bool simd)
+fuzz_recv(struct vuser_rxq *rxq, struct rte_mbuf **pkts, uint16_t n, bool packed, bool mrg,
+	  bool simd)
 {
 #if defined(RTE_ARCH_X86_64)
-	if (simd && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0)
+	if (simd && packed && n % 2 && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0)
+		return mrg ? vuser_packed_recv_avx512_mrg(rxq, pkts, n) :
+			     vuser_packed_recv_avx512(rxq, pkts, n);
+	if (simd && packed && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0)
 		return mrg ? vuser_packed_recv_vec_mrg(rxq, pkts, n) :
 			     vuser_packed_recv_vec(rxq, pkts, n);
+	if (simd && rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0)
+		return mrg ? vuser_split_recv_vec_mrg(rxq, pkts, n) :
+			     vuser_split_recv_vec(rxq, pkts, n);
 #endif
 	(void)simd;
-	return mrg ? vuser_packed_recv_lines_mrg(rxq, pkts, n) :
-		     vuser_packed_recv_lines(rxq, pkts, n);
+	if (packed)
+		return mrg ? vuser_packed_recv_lines_mrg(rxq, pkts, n) :
+			     vuser_packed_recv_lines(rxq, pkts, n);
+	return mrg ? vuser_split_recv_mrg(rxq, pkts, n) : vuser_split_recv(rxq, pkts, n);
 }
 
 #define FUZZ_FAIL(...)                                         \
@@ -324,10 +334,7 @@ fuzz_rx_burst(struct vuser_rxq *rxq, uint64_t features, uint8_t cfg, uint16_t wa
 	uint16_t n;
 
 	fuzz_rx_snap(rxq, packed, &snap);
-	if (packed)
-		n = fuzz_recv_lines(rxq, pkts, want, mrg, cfg & 0x80);
-	else
-		n = mrg ? vuser_split_recv_mrg(rxq, pkts, want) : vuser_split_recv(rxq, pkts, want);
+	n = fuzz_recv(rxq, pkts, want, packed, mrg, cfg & 0x80);
 	if (n > want)
 		FUZZ_FAIL("%u packets for a burst of %u", n, want);
 	fuzz_check_rx(rxq, packed, mrg, pkts, n, &snap);
