@@ -8,18 +8,19 @@
 /* vub_mem_gpa's first try inline: the region the last translation hit, the same check as
  * vub_region_holds ([gpa, gpa + len) wholly inside it); any other region through the call. */
 static inline void *
-vub_fast_gpa(struct vub_mem *mem, uint64_t gpa, uint64_t len)
+vub_fast_gpa(struct vub_dev *dev, uint64_t gpa, uint64_t len)
 {
+	struct vub_mem *mem = &dev->mem;
 	uint32_t hint = __atomic_load_n(&mem->last_hit, __ATOMIC_RELAXED);
 
-	if (hint < mem->nregions) {
+	if (hint < __atomic_load_n(&mem->nregions, __ATOMIC_ACQUIRE)) {
 		const struct vub_region *r = &mem->regions[hint];
 		uint64_t off = gpa - r->gpa;
 
 		if (gpa >= r->gpa && off < r->size && len <= r->size - off)
 			return r->host + off;
 	}
-	return vub_mem_gpa(mem, gpa, len);
+	return vub_mem_gpa(dev, gpa, len);
 }
 
 /* A descriptor the burst fast path takes into b: alone (no NEXT, no INDIRECT), of the
@@ -37,7 +38,7 @@ vub_fast_desc(struct vub_vq *vq, uint64_t addr, uint32_t len, uint16_t flags, bo
 		return false;
 	if (writable ? len - vq->hdr_len < b->len : len - vq->hdr_len > max_len)
 		return false;
-	p = vub_fast_gpa(&vq->dev->mem, addr, len);
+	p = vub_fast_gpa(vq->dev, addr, len);
 	if (!p)
 		return false;
 	if (!writable) {

@@ -137,11 +137,12 @@ vub_region_holds(const struct vub_region *r, uint64_t addr, uint64_t len, bool b
 }
 
 /* The last region hit is tried first: with hundreds of slots a linear walk per
- * descriptor would cost more than the copy. */
+ * descriptor would cost more than the copy. The count is read once, acquired: a miss
+ * appends a region while other bursts translate. */
 static void *
 vub_mem_find(struct vub_mem *mem, uint64_t addr, uint64_t len, bool by_gpa)
 {
-	uint32_t n = mem->nregions;
+	uint32_t n = __atomic_load_n(&mem->nregions, __ATOMIC_ACQUIRE);
 	uint32_t hint = __atomic_load_n(&mem->last_hit, __ATOMIC_RELAXED);
 
 	if (hint < n && vub_region_holds(&mem->regions[hint], addr, len, by_gpa))
@@ -158,16 +159,53 @@ vub_mem_find(struct vub_mem *mem, uint64_t addr, uint64_t len, bool by_gpa)
 	return NULL;
 }
 
-void *
-vub_mem_gpa(struct vub_mem *mem, uint64_t gpa, uint64_t len)
+/*
+ * A translation outside the table, on a transport whose frontend maps memory without
+ * telling (VDUSE's bounce buffer appears at the kernel driver's first streaming DMA
+ * mapping, after DRIVER_OK, with no message): the transport looks the address up and
+ * the region found is appended. Misses of bursts on different rings are serialized by
+ * miss_lock; the control path replaces the table only with every ring locked.
+ */
+static void *
+vub_mem_miss(struct vub_dev *dev, uint64_t addr, uint64_t len, bool by_gpa)
 {
-	return vub_mem_find(mem, gpa, len, true);
+	struct vub_mem *mem = &dev->mem;
+	struct vub_region r = { 0 };
+	void *p;
+
+	if (!dev->t->ops->mem_miss)
+		return NULL;
+	while (__atomic_exchange_n(&dev->miss_lock, 1, __ATOMIC_ACQUIRE))
+		;
+	p = vub_mem_find(mem, addr, len, by_gpa); /* another ring's miss may have added it */
+	if (!p && mem->nregions < VUB_MAX_MEM_SLOTS &&
+	    dev->t->ops->mem_miss(dev->t, addr, len, &r) == 0) {
+		if (vub_region_holds(&r, addr, len, by_gpa)) {
+			mem->regions[mem->nregions] = r;
+			__atomic_store_n(&mem->nregions, mem->nregions + 1, __ATOMIC_RELEASE);
+			p = vub_mem_find(mem, addr, len, by_gpa);
+		} else {
+			dev->t->ops->unmap_mem(dev->t, &r);
+		}
+	}
+	__atomic_store_n(&dev->miss_lock, 0, __ATOMIC_RELEASE);
+	return p;
 }
 
 void *
-vub_mem_uva(struct vub_mem *mem, uint64_t uva, uint64_t len)
+vub_mem_gpa(struct vub_dev *dev, uint64_t gpa, uint64_t len)
 {
-	return vub_mem_find(mem, uva, len, false);
+	void *p = vub_mem_find(&dev->mem, gpa, len, true);
+
+	return p ? p : vub_mem_miss(dev, gpa, len, true);
+}
+
+void *
+vub_mem_uva(struct vub_dev *dev, uint64_t uva, uint64_t len)
+{
+	void *p = vub_mem_find(&dev->mem, uva, len, false);
+
+	return p ? p : vub_mem_miss(dev, uva, len, false);
 }
 
 /* ---- CONFIGURE_MEM_SLOTS: one region at a time ---- */

@@ -68,7 +68,7 @@ vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, 
 	else if (d->len == 0 || d->len % sizeof(*table) ||
 		 d->len / sizeof(*table) > VUB_MAX_QUEUE_SIZE)
 		*why = "indirect table length is not 1 to 32768 descriptors";
-	else if (!(table = vub_mem_gpa(&vq->dev->mem, d->addr, d->len)))
+	else if (!(table = vub_mem_gpa(vq->dev, d->addr, d->len)))
 		*why = "indirect table is not inside one memory region";
 	if (*why)
 		return -EIO;

@@ -124,6 +124,7 @@ struct vub_dev {
 	uint8_t mac[6];
 	uint16_t mtu;
 	struct vub_mem mem;
+	uint32_t miss_lock; /* held while a translation miss appends to mem */
 	/* GET_INFLIGHT_FD's or SET_INFLIGHT_FD's region, fd -1: none. */
 	struct {
 		int fd;
@@ -191,8 +192,10 @@ void vub_mem_slot_refused(const struct vub_dev *dev, const char *req,
 			  const struct vu_vhost_mem_region *r, const char *why);
 /* [addr, addr + len) lies wholly in r, by guest or by user address (nothing wraps). */
 bool vub_region_holds(const struct vub_region *r, uint64_t addr, uint64_t len, bool by_gpa);
-void *vub_mem_gpa(struct vub_mem *mem, uint64_t gpa, uint64_t len);
-void *vub_mem_uva(struct vub_mem *mem, uint64_t uva, uint64_t len);
+/* The host address of [addr, addr + len) in one region, asking the transport on a miss
+ * (vub_transport_ops.mem_miss); NULL when nothing maps it. */
+void *vub_mem_gpa(struct vub_dev *dev, uint64_t gpa, uint64_t len);
+void *vub_mem_uva(struct vub_dev *dev, uint64_t uva, uint64_t len);
 
 /* vub_ring.c: what both ring layouts share. */
 void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,

@@ -48,7 +48,7 @@ vub_vq_call(struct vub_vq *vq)
 void *
 vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len, uint32_t align)
 {
-	void *p = vub_mem_uva(&vq->dev->mem, uaddr, len);
+	void *p = vub_mem_uva(vq->dev, uaddr, len);
 
 	if (!p) {
 		VU_ERR("%s: vring %u: %s at 0x%llx (%llu bytes) is not inside one memory region",
@@ -79,7 +79,7 @@ vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len,
 	/* "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total". */
 	if (*cap + len < *cap)
 		return -EOVERFLOW;
-	p = vub_mem_gpa(&vq->dev->mem, addr, len);
+	p = vub_mem_gpa(vq->dev, addr, len);
 	if (!p)
 		return -EFAULT;
 	pkt->iov[pkt->niov].base = p;

@@ -107,7 +107,7 @@ vub_split_indirect(struct vub_vq *vq, const struct vu_desc *d, bool in_table,
 	if (d->len == 0 || d->len % sizeof(struct vu_desc) ||
 	    d->len / sizeof(struct vu_desc) > VUB_MAX_QUEUE_SIZE)
 		return "indirect table length is not 1 to 32768 descriptors";
-	*table = vub_mem_gpa(&vq->dev->mem, d->addr, d->len);
+	*table = vub_mem_gpa(vq->dev, d->addr, d->len);
 	if (!*table)
 		return "indirect table is not inside one memory region";
 	*count = d->len / sizeof(struct vu_desc);

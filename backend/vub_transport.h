@@ -51,6 +51,11 @@ struct vub_transport_ops {
 	int (*map_mem)(struct vub_transport *t, const struct vu_vhost_msg *msg,
 		       struct vub_region *regions);
 	void (*unmap_mem)(struct vub_transport *t, struct vub_region *region);
+	/* Optional: map the frontend's region holding [addr, addr + len), which no
+	 * message announced, into *region (addresses and mapping filled); 0 or -errno.
+	 * Called from a burst, for a transport whose frontend maps memory silently. */
+	int (*mem_miss)(struct vub_transport *t, uint64_t addr, uint64_t len,
+			struct vub_region *region);
 	/* Notify the frontend: used buffers on vring (call) or an error on it (err). fd is
 	 * what SET_VRING_CALL/ERR passed (-1: none). */
 	int (*vring_call)(struct vub_transport *t, uint16_t vring, int fd);
