@@ -25,7 +25,9 @@ struct vub_transport;
 struct vub_vq;
 
 /* Called from vub_dev_process() when the device becomes ready (a frontend is connected
- * and queue pair 0 is started and enabled) or stops being ready. */
+ * and queue pair 0 is started and enabled) or stops being ready. Over VDUSE the kernel's
+ * virtio_net waits for the answer holding the RTNL lock: take no netlink or TUN ioctl
+ * here. */
 typedef void (*vub_ready_fn)(void *arg, bool ready);
 
 struct vub_dev_params {

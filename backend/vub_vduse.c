@@ -461,6 +461,64 @@ vub_vd_unmap_mem(struct vub_transport *t, struct vub_region *r)
 	r->host = NULL;
 }
 
+/* VDUSE's access bits as mmap protections (VDUSE_IOTLB_GET_FD's fd is opened to match). */
+static int
+vub_vd_prot(uint8_t perm)
+{
+	switch (perm) {
+	case VDUSE_ACCESS_RO:
+		return PROT_READ;
+	case VDUSE_ACCESS_WO:
+		return PROT_WRITE;
+	default:
+		return PROT_READ | PROT_WRITE;
+	}
+}
+
+/*
+ * An IOVA outside the table: bound to virtio_vdpa, the kernel adds its bounce buffer
+ * to the IOTLB at the driver's first streaming DMA mapping, after DRIVER_OK, without a
+ * VDUSE_UPDATE_IOTLB message; the mapping holding it is looked up now.
+ */
+static int
+vub_vd_mem_miss(struct vub_transport *t, uint64_t addr, uint64_t len, struct vub_region *r)
+{
+	struct vub_vduse *v = vub_vd(t);
+	struct vduse_iotlb_entry e = { .start = addr, .last = addr + len - 1 };
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t start;
+	size_t maplen;
+	int fd = ioctl(v->dev_fd, VDUSE_IOTLB_GET_FD, &e);
+	void *p;
+	int err;
+
+	if (fd < 0) {
+		VU_ERR("%s: iova 0x%llx (%llu bytes) is in no IOTLB mapping: %s", v->name,
+		       (unsigned long long)addr, (unsigned long long)len, strerror(errno));
+		return -EFAULT;
+	}
+	start = e.offset & ~(page - 1);
+	maplen = (size_t)(e.offset - start + (e.last - e.start + 1));
+	p = mmap(NULL, maplen, vub_vd_prot(e.perm), MAP_SHARED, fd, (off_t)start);
+	err = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		VU_ERR("%s: IOTLB mapping of iova 0x%llx (%llu bytes): mmap: %s", v->name,
+		       (unsigned long long)e.start, (unsigned long long)(e.last - e.start + 1),
+		       strerror(err));
+		return -err;
+	}
+	*r = (struct vub_region){ .gpa = e.start,
+				  .uva = e.start,
+				  .size = e.last - e.start + 1,
+				  .host = (uint8_t *)p + (e.offset - start),
+				  .map_addr = p,
+				  .map_len = maplen };
+	VU_INFO("%s: IOTLB mapping of iova 0x%llx-0x%llx added on a miss", v->name,
+		(unsigned long long)e.start, (unsigned long long)e.last);
+	return 0;
+}
+
 /* Used buffers: the device's interrupt, injected by the kernel into the driver. */
 static int
 vub_vd_vring_call(struct vub_transport *t, uint16_t vring, int fd)
@@ -523,6 +581,7 @@ static const struct vub_transport_ops vub_vduse_ops = {
 	.send_reply = vub_vd_send_reply,
 	.map_mem = vub_vd_map_mem,
 	.unmap_mem = vub_vd_unmap_mem,
+	.mem_miss = vub_vd_mem_miss,
 	.vring_call = vub_vd_vring_call,
 	.vring_err = vub_vd_vring_err,
 	.send_backend_req = vub_vd_send_backend_req,
