@@ -53,6 +53,7 @@ struct vubnet {
 		[VUBNET_VRINGS]; /* dups of the kick fds in epfd, per vring of the pair; -1: none */
 	bool tap_watched;	 /* TAP readable is waited for: Rx has room (or drops) */
 	bool ready;
+	bool carrier;	 /* the TAP's carrier as last set: follows ready */
 	bool rx_waiting; /* the Rx ring was out of buffers: kicks asked for */
 	bool served;	 /* a frontend was connected (--fd: the program ends when it leaves) */
 	bool stop;
@@ -270,8 +271,19 @@ vubnet_on_ready(void *arg, bool ready)
 		v->pending = 0;
 		v->dropped++;
 	}
-	vubnet_tap_set_carrier(&v->tap, ready);
 	vubnet_watch_tap(v);
+}
+
+/* The TAP's carrier follows the device once the transport has answered: a VDUSE device
+ * becomes ready inside the kernel's virtio_net probe, which holds the RTNL lock while it
+ * waits for the answer, and TUNSETCARRIER takes that lock. */
+static void
+vubnet_sync_carrier(struct vubnet *v)
+{
+	if (v->carrier == v->ready)
+		return;
+	v->carrier = v->ready;
+	vubnet_tap_set_carrier(&v->tap, v->ready);
 }
 
 /* Messages, connects and disconnects; then the kick fds the frontend may have replaced. */
@@ -288,6 +300,7 @@ vubnet_process(struct vubnet *v)
 		VU_INFO("the frontend of --fd=%d left", v->opts.fd);
 		v->stop = true;
 	}
+	vubnet_sync_carrier(v);
 	vubnet_sync_kicks(v);
 }
 
