@@ -17,6 +17,7 @@ For each frontend prints one line
 """
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -50,10 +51,23 @@ def sh(*argv):
     return p.stdout.decode()
 
 
-class VubNet:
-    """vub-net --vduse, its VDUSE device added to the vDPA bus (vhost_vdpa binds it)."""
+def vdpa_bind(driver):
+    """Bind the vDPA device to driver (vhost_vdpa or virtio_vdpa): autoprobe is off
+    (main), the device's driver_override names the one wanted."""
+    dev = "/sys/bus/vdpa/devices/%s" % VDPA_NAME
+    with open(os.path.join(dev, "driver_override"), "w") as f:
+        f.write(driver + "\n")
+    with open("/sys/bus/vdpa/drivers_probe", "w") as f:
+        f.write(VDPA_NAME + "\n")
+    bound = os.path.basename(os.readlink(os.path.join(dev, "driver")))
+    if bound != driver:
+        raise RuntimeError("%s bound to %s, not %s" % (VDPA_NAME, bound, driver))
 
-    def __init__(self, binary, out, tag):
+
+class VubNet:
+    """vub-net --vduse, its VDUSE device added to the vDPA bus and bound to driver."""
+
+    def __init__(self, binary, out, tag, driver="vhost_vdpa"):
         self.log_path = os.path.join(out, "vub-net-%s.log" % tag)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([binary, "--vduse=%s" % VDPA_NAME, "--tap=%s" % TAP],
@@ -67,8 +81,10 @@ class VubNet:
             raise RuntimeError("vub-net exited %d: %s" % (self.proc.returncode, self.output()))
         sh(VDPA, "dev", "add", "name", VDPA_NAME, "mgmtdev", "vduse")
         self.added = True
-        dpdkapp.wait_until(lambda: os.path.exists(VHOST_VDPA), START_TIMEOUT,
-                           what=VHOST_VDPA)
+        vdpa_bind(driver)
+        if driver == "vhost_vdpa":
+            dpdkapp.wait_until(lambda: os.path.exists(VHOST_VDPA), START_TIMEOUT,
+                               what=VHOST_VDPA)
 
     def output(self):
         with open(self.log_path) as f:
@@ -100,12 +116,14 @@ def kernel_side():
     sh("ip", "neigh", "replace", PEER_IP, "lladdr", PORT_MAC, "dev", TAP, "nud", "permanent")
 
 
-def ping(count):
+def ping(count, src=None, dst=PEER_IP):
+    """busybox ping -A (the next one when the reply is in): (sent, received)."""
     busybox = shutil.which("busybox") or "/bin/busybox"
+    deadline = 30 + count // 10
     p = subprocess.run([busybox, "ping", "-q", "-A", "-c", str(count), "-W", "5",
-                        "-w", str(30 + count), PEER_IP],
+                        "-w", str(deadline)] + (["-I", src] if src else []) + [dst],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60 + count)
+                       stderr=subprocess.STDOUT, timeout=deadline + 30)
     out = p.stdout.decode()
     print("GUEST ping: %s" % " | ".join(ln for ln in out.splitlines() if ln), flush=True)
     m = re.search(r"(\d+) packets transmitted, (\d+) packets received", out)
@@ -177,19 +195,125 @@ def run_one(args, frontend):
                                  if "error" in ln.lower() or "refused" in ln][-5:]
 
 
+KERNEL_NS_IP = "10.78.0.1"   # the virtio_vdpa netdev, in the guest's namespace
+TAP_NS_IP = "10.78.0.2"      # vub-net's TAP, moved into a namespace of its own
+
+
+class NetNs:
+    """A network namespace held by a sleeping `unshare -n` process (the guest's root is
+    read-only: no `ip netns` files); commands run in it through nsenter."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["unshare", "-n", "sleep", "600"],
+                                     stdin=subprocess.DEVNULL)
+        dpdkapp.wait_until(lambda: os.readlink("/proc/%d/ns/net" % self.proc.pid) !=
+                           os.readlink("/proc/self/ns/net"), 10, what="the namespace")
+
+    def sh(self, *argv):
+        return sh("nsenter", "-t", str(self.proc.pid), "-n", *argv)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def virtio_netdev():
+    """The netdev virtio_net made of the vDPA device (its virtio device's net/ entry)."""
+    found = glob.glob("/sys/bus/vdpa/devices/%s/virtio*/net/*" % VDPA_NAME)
+    return os.path.basename(found[0]) if found else None
+
+
+def link_stats(run, ifname):
+    """(rx_packets, tx_packets) of ifname as `ip -s -j link` shows them where run runs."""
+    info = json.loads(run("ip", "-s", "-j", "link", "show", "dev", ifname))[0]
+    s = info["stats64"]
+    return s["rx"]["packets"], s["tx"]["packets"], info.get("operstate")
+
+
+def link_mac(run, ifname):
+    return json.loads(run("ip", "-j", "link", "show", "dev", ifname))[0]["address"]
+
+
+def setup_kernel_pair(ns, dev):
+    """The virtio_vdpa netdev here, the TAP in ns: addresses, static neighbours and no
+    IPv6, so that the only frames crossing are the pings and their replies."""
+    ns.sh("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % TAP)
+    with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % dev, "w") as f:
+        f.write("1\n")
+    ns.sh("ip", "link", "set", "lo", "up")
+    ns.sh("ip", "addr", "add", "%s/24" % TAP_NS_IP, "dev", TAP)
+    ns.sh("ip", "link", "set", TAP, "up")
+    sh("ip", "addr", "add", "%s/24" % KERNEL_NS_IP, "dev", dev)
+    sh("ip", "link", "set", dev, "up")
+    sh("ip", "neigh", "replace", TAP_NS_IP, "lladdr", link_mac(ns.sh, TAP), "dev", dev,
+       "nud", "permanent")
+    ns.sh("ip", "neigh", "replace", KERNEL_NS_IP, "lladdr", link_mac(sh, dev), "dev", TAP,
+          "nud", "permanent")
+
+
+def dmesg_tail(lines=15):
+    """The kernel's last lines (the console shows warnings only)."""
+    p = subprocess.run(["dmesg"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=10)
+    return p.stdout.decode(errors="replace").splitlines()[-lines:]
+
+
+def run_kernel(args):
+    """vub-net's VDUSE device bound to virtio_vdpa: the guest kernel's virtio_net netdev
+    pings vub-net's TAP (in its own namespace) through libvub."""
+    res = {"frontend": "kernel", "sent": 0, "received": 0}
+    vub = ns = None
+    try:
+        vub = VubNet(args.vubnet, args.out, "kernel", driver="virtio_vdpa")
+        dpdkapp.wait_until(lambda: virtio_netdev() is not None, START_TIMEOUT,
+                           what="the virtio_vdpa netdev")
+        dev = res["netdev"] = virtio_netdev()
+        ns = NetNs()
+        sh("ip", "link", "set", TAP, "netns", str(ns.proc.pid))
+        setup_kernel_pair(ns, dev)
+        dpdkapp.wait_until(lambda: link_stats(sh, dev)[2] == "UP", 10,
+                           what="%s's carrier" % dev)
+        before_dev, before_tap = link_stats(sh, dev), link_stats(ns.sh, TAP)
+        res["sent"], res["received"] = ping(args.kernel_pings, KERNEL_NS_IP, TAP_NS_IP)
+        after_dev, after_tap = link_stats(sh, dev), link_stats(ns.sh, TAP)
+        res["dev_rx"], res["dev_tx"] = (after_dev[0] - before_dev[0],
+                                        after_dev[1] - before_dev[1])
+        res["tap_rx"], res["tap_tx"] = (after_tap[0] - before_tap[0],
+                                        after_tap[1] - before_tap[1])
+        return res
+    except Exception as e:
+        res["error"] = "%s: %s" % (type(e).__name__, e)
+        traceback.print_exc()
+        return res
+    finally:
+        if res.get("error") or res["received"] != res["sent"]:
+            res["dmesg"] = dmesg_tail()
+        # vub-net first: the namespace's end deletes the TAP under it
+        if vub:
+            res["vubnet_rc"] = vub.stop()
+            res["vubnet_log"] = [ln for ln in vub.output().splitlines()
+                                 if "error" in ln.lower() or "refused" in ln][-5:]
+        if ns:
+            ns.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--plugin", required=True)
     ap.add_argument("--vubnet", required=True)
     ap.add_argument("--pings", type=int, default=100)
-    ap.add_argument("--frontends", default="vuser,dpdk")
+    ap.add_argument("--frontends", default="vuser,dpdk,kernel")
+    ap.add_argument("--kernel-pings", type=int, default=1000)
     ap.add_argument("--start-timeout", type=float, default=150.0)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     sh("ip", "link", "set", "lo", "up")
+    # each run binds its driver by name (vdpa_bind), not the first one that probes
+    with open("/sys/bus/vdpa/drivers_autoprobe", "w") as f:
+        f.write("0\n")
     for fe in [x for x in args.frontends.split(",") if x]:
-        res = run_one(args, fe)
+        res = run_kernel(args) if fe == "kernel" else run_one(args, fe)
         with open(os.path.join(args.out, "result-%s.json" % fe), "w") as f:
             json.dump(res, f)
         print("RESULT " + json.dumps(res), flush=True)

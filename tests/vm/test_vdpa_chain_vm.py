@@ -11,6 +11,11 @@ net_virtio_user on the same device:
     test_ping[vuser]        PINGS pings, all answered; testpmd counts exactly PINGS
                             frames each way
     test_ping[dpdk]         the same with DPDK's net_virtio_user
+    test_kernel_ping        the device bound to virtio_vdpa instead: the guest kernel's
+                            virtio_net netdev pings vub-net's TAP (moved into a network
+                            namespace of its own) KERNEL_PINGS times, all answered, and
+                            both interfaces count exactly KERNEL_PINGS frames each way
+                            (static neighbours, no IPv6: nothing else crosses)
     test_vubnet_exit[...]   vub-net exits 0 on SIGTERM after `vdpa dev del`
 
 Skipped, the reason printed, where QEMU or a static busybox cannot be had. Logs go to
@@ -33,9 +38,10 @@ import test_vhost_net_vm as vhn
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLUGIN = dpdkapp.plugin_path()
 VM_OUT = "vm-vdpa-chain"  # results/vm-vdpa-chain
-MODULES = ["vduse", "vhost_vdpa", "tun", "9pnet_virtio", "9p"]
+MODULES = ["vduse", "vhost_vdpa", "virtio_vdpa", "virtio_net", "tun", "9pnet_virtio", "9p"]
 FRONTENDS = ("vuser", "dpdk")
 PINGS = 100
+KERNEL_PINGS = 1000
 
 
 def vubnet_bin():
@@ -56,7 +62,7 @@ def vm_run(vm_kernel_bpo, vm_out, vm_verbose):
     guest_cmd = " ".join(guest_env + [
         "/usr/bin/python3", os.path.join(HERE, "guest_vdpa.py"), "--out", "/run/vmout",
         "--plugin", PLUGIN, "--vubnet", vubnet_bin(), "--pings", str(PINGS),
-        "--frontends", ",".join(FRONTENDS)])
+        "--kernel-pings", str(KERNEL_PINGS), "--frontends", ",".join(FRONTENDS + ("kernel",))])
     work = tempfile.mkdtemp(prefix="vuser-vdpavm-")
     out = os.path.join(work, "out")
     os.makedirs(out)
@@ -115,7 +121,18 @@ def test_ping(vm_run, frontend, record_property):
               "; error: %s" % r["error"] if r.get("error") else ""))
 
 
-@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_kernel_ping(vm_run, record_property):
+    r = result(vm_run, "kernel")
+    counts = (r.get("dev_tx"), r.get("dev_rx"), r.get("tap_rx"), r.get("tap_tx"))
+    ok = (not r.get("error") and r["sent"] == KERNEL_PINGS and
+          r["received"] == KERNEL_PINGS and counts == (KERNEL_PINGS,) * 4)
+    check(record_property, vm_run, ok,
+          "virtio_vdpa %s: %d/%d pings answered; netdev tx %s rx %s, TAP rx %s tx %s "
+          "frames%s" % ((r.get("netdev"), r["received"], r["sent"]) + counts +
+                        ("; error: %s" % r["error"] if r.get("error") else "",)))
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS + ("kernel",))
 def test_vubnet_exit(vm_run, frontend, record_property):
     r = result(vm_run, frontend)
     check(record_property, vm_run, r.get("vubnet_rc") == 0,
