@@ -47,6 +47,7 @@ struct vub_vduse {
 	int dev_fd;
 	uint8_t status;
 	bool created;
+	bool reattached;	   /* the device existed: a restarted backend serves it again */
 	struct vu_vhost_msg reply; /* the core's reply to the request synthesized last */
 	bool replied;
 	bool acks; /* REPLY_ACK negotiated with the core */
@@ -160,8 +161,15 @@ vub_vd_create_dev(struct vub_vduse *v)
 	c->config_size = VUB_VDUSE_CONFIG_SIZE;
 	memcpy(c->config, v->reply.payload.config.region, VUB_VDUSE_CONFIG_SIZE);
 	if (ioctl(v->ctrl_fd, VDUSE_SET_API_VERSION, &api) < 0 ||
-	    ioctl(v->ctrl_fd, VDUSE_CREATE_DEV, c) < 0) {
+	    ioctl(v->ctrl_fd, VDUSE_CREATE_DEV, c) < 0)
 		rc = -errno;
+	if (rc == -EEXIST) {
+		/* The device outlives the process that served it (VDUSE keeps it until
+		 * VDUSE_DESTROY_DEV): its new backend opens it again. */
+		v->created = v->reattached = true;
+		rc = 0;
+		vu_log(VU_LOG_NOTICE, "%s: the VDUSE device exists: serving it again", v->name);
+	} else if (rc < 0) {
 		VU_ERR("%s: VDUSE_CREATE_DEV (features 0x%llx, %u virtqueues): %s", v->name,
 		       (unsigned long long)c->features, c->vq_num, strerror(-rc));
 	} else {
@@ -197,6 +205,8 @@ vub_vd_setup_vqs(struct vub_vduse *v)
 	return 0;
 }
 
+static int vub_vd_resume(struct vub_vduse *v);
+
 static int
 vub_vd_start(struct vub_transport *t)
 {
@@ -215,6 +225,8 @@ vub_vd_start(struct vub_transport *t)
 	rc = vub_vd_create_dev(v);
 	if (rc == 0)
 		rc = vub_vd_setup_vqs(v);
+	if (rc == 0 && v->reattached)
+		return vub_vd_resume(v);
 	if (rc == 0)
 		vu_log(VU_LOG_NOTICE,
 		       "%s: VDUSE device ready: add it with `vdpa dev add name %s mgmtdev vduse`",
@@ -349,6 +361,39 @@ vub_vd_set_status(struct vub_vduse *v, uint8_t status)
 		rc = vub_vd_send_u64(v, VU_VHOST_USER_SET_STATUS, status);
 	if (rc == 0)
 		v->status = status;
+	return rc;
+}
+
+/*
+ * A device another process served: what the driver negotiated stays in the kernel (its
+ * features, the rings' addresses) and the device's ring positions do not: the core
+ * resumes each started split ring at its used index (vub_split_resume), so buffers the
+ * old device took without returning them are taken again. A driver not that far (no features, no ready ring) goes on with status
+ * requests as usual; one that was (VDUSE has no status to read back) is resumed at
+ * DRIVER_OK, and a DRIVER_OK request still queued then changes nothing.
+ */
+static int
+vub_vd_resume(struct vub_vduse *v)
+{
+	const uint8_t running = VU_STATUS_ACKNOWLEDGE | VU_STATUS_DRIVER | VU_STATUS_FEATURES_OK |
+		VU_STATUS_DRIVER_OK;
+	struct vduse_vq_info info = { .index = 0 };
+	uint64_t features = 0;
+	int rc;
+
+	if (ioctl(v->dev_fd, VDUSE_DEV_GET_FEATURES, &features) < 0 ||
+	    ioctl(v->dev_fd, VDUSE_VQ_GET_INFO, &info) < 0) {
+		VU_ERR("%s: reading the device back: %s", v->name, strerror(errno));
+		return -errno;
+	}
+	if (!(features & VU_BIT(VU_F_VERSION_1)) || !info.ready) {
+		VU_INFO("%s: no driver ran the device: nothing to resume", v->name);
+		return 0;
+	}
+	rc = vub_vd_set_status(v, running);
+	if (rc == 0)
+		vu_log(VU_LOG_NOTICE, "%s: resumed: features 0x%llx, rings running", v->name,
+		       (unsigned long long)features);
 	return rc;
 }
 
