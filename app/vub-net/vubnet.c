@@ -342,7 +342,9 @@ vubnet_event(struct vubnet *v, enum vubnet_src src)
 static int
 vubnet_run(struct vubnet *v)
 {
-	bool more = false;
+	/* One pass before the first wait: a VDUSE device served again may hold buffers
+	 * whose kicks went to the process before, and no kick comes for them. */
+	bool more = true;
 
 	while (!v->stop) {
 		struct epoll_event ev[VUBNET_MAX_EVENTS];
@@ -423,6 +425,12 @@ vubnet_device(struct vubnet *v)
 		rc = vub_dev_create(&dp, t, &v->dev);
 	if (rc == 0)
 		rc = vub_dev_start(v->dev);
+	/* A VDUSE device served again runs from its start on: its rings' kicks and the
+	 * carrier are taken up now, not at the first message. */
+	if (rc == 0) {
+		vubnet_sync_carrier(v);
+		vubnet_sync_kicks(v);
+	}
 	if (rc == 0)
 		rc = vubnet_epoll(v, EPOLL_CTL_ADD, vub_dev_event_fd(v->dev), VUBNET_SRC_DEV,
 				  EPOLLIN);
