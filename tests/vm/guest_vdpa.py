@@ -67,18 +67,27 @@ def vdpa_bind(driver):
 class VubNet:
     """vub-net --vduse, its VDUSE device added to the vDPA bus and bound to driver."""
 
-    def __init__(self, binary, out, tag, driver="vhost_vdpa"):
+    def __init__(self, binary, out, tag, driver="vhost_vdpa", added=False):
+        """added: the vDPA device exists already (a restart): nothing is added or bound,
+        vub-net serves it again."""
         self.log_path = os.path.join(out, "vub-net-%s.log" % tag)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([binary, "--vduse=%s" % VDPA_NAME, "--tap=%s" % TAP],
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        self.added = False
-        dpdkapp.wait_until(lambda: os.path.exists("/dev/vduse/%s" % VDPA_NAME) or
-                           self.proc.poll() is not None, START_TIMEOUT,
-                           what="the VDUSE device")
+        self.added = added
+        if added:
+            dpdkapp.wait_until(lambda: "serving %s" % VDPA_NAME in self.output() or
+                               self.proc.poll() is not None, START_TIMEOUT,
+                               what="vub-net to serve the device again")
+        else:
+            dpdkapp.wait_until(lambda: os.path.exists("/dev/vduse/%s" % VDPA_NAME) or
+                               self.proc.poll() is not None, START_TIMEOUT,
+                               what="the VDUSE device")
         if self.proc.poll() is not None:
             raise RuntimeError("vub-net exited %d: %s" % (self.proc.returncode, self.output()))
+        if added:
+            return
         sh(VDPA, "dev", "add", "name", VDPA_NAME, "mgmtdev", "vduse")
         self.added = True
         vdpa_bind(driver)
@@ -116,10 +125,10 @@ def kernel_side():
     sh("ip", "neigh", "replace", PEER_IP, "lladdr", PORT_MAC, "dev", TAP, "nud", "permanent")
 
 
-def ping(count, src=None, dst=PEER_IP):
+def ping(count, src=None, dst=PEER_IP, deadline=None):
     """busybox ping -A (the next one when the reply is in): (sent, received)."""
     busybox = shutil.which("busybox") or "/bin/busybox"
-    deadline = 30 + count // 10
+    deadline = deadline or 30 + count // 10
     p = subprocess.run([busybox, "ping", "-q", "-A", "-c", str(count), "-W", "5",
                         "-w", str(deadline)] + (["-I", src] if src else []) + [dst],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -234,21 +243,37 @@ def link_mac(run, ifname):
     return json.loads(run("ip", "-j", "link", "show", "dev", ifname))[0]["address"]
 
 
-def setup_kernel_pair(ns, dev):
-    """The virtio_vdpa netdev here, the TAP in ns: addresses, static neighbours and no
-    IPv6, so that the only frames crossing are the pings and their replies."""
+def setup_tap_side(ns, dev):
+    """vub-net's TAP into ns, addressed, its neighbour static, IPv6 off."""
+    sh("ip", "link", "set", TAP, "netns", str(ns.proc.pid))
     ns.sh("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % TAP)
-    with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % dev, "w") as f:
-        f.write("1\n")
     ns.sh("ip", "link", "set", "lo", "up")
     ns.sh("ip", "addr", "add", "%s/24" % TAP_NS_IP, "dev", TAP)
     ns.sh("ip", "link", "set", TAP, "up")
-    sh("ip", "addr", "add", "%s/24" % KERNEL_NS_IP, "dev", dev)
-    sh("ip", "link", "set", dev, "up")
-    sh("ip", "neigh", "replace", TAP_NS_IP, "lladdr", link_mac(ns.sh, TAP), "dev", dev,
-       "nud", "permanent")
     ns.sh("ip", "neigh", "replace", KERNEL_NS_IP, "lladdr", link_mac(sh, dev), "dev", TAP,
           "nud", "permanent")
+    sh("ip", "neigh", "replace", TAP_NS_IP, "lladdr", link_mac(ns.sh, TAP), "dev", dev,
+       "nud", "permanent")
+
+
+def setup_kernel_pair(ns, dev):
+    """The virtio_vdpa netdev here, the TAP in ns: addresses, static neighbours and no
+    IPv6, so that the only frames crossing are the pings and their replies."""
+    with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % dev, "w") as f:
+        f.write("1\n")
+    sh("ip", "addr", "add", "%s/24" % KERNEL_NS_IP, "dev", dev)
+    sh("ip", "link", "set", dev, "up")
+    setup_tap_side(ns, dev)
+
+
+def counted_ping(res, ns, dev, count):
+    """count pings from dev to the TAP; res gets sent, received and both sides'
+    frame counts."""
+    before_dev, before_tap = link_stats(sh, dev), link_stats(ns.sh, TAP)
+    res["sent"], res["received"] = ping(count, KERNEL_NS_IP, TAP_NS_IP)
+    after_dev, after_tap = link_stats(sh, dev), link_stats(ns.sh, TAP)
+    res["dev_rx"], res["dev_tx"] = after_dev[0] - before_dev[0], after_dev[1] - before_dev[1]
+    res["tap_rx"], res["tap_tx"] = after_tap[0] - before_tap[0], after_tap[1] - before_tap[1]
 
 
 def dmesg_tail(lines=15):
@@ -256,6 +281,33 @@ def dmesg_tail(lines=15):
     p = subprocess.run(["dmesg"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=10)
     return p.stdout.decode(errors="replace").splitlines()[-lines:]
+
+
+def kernel_view(dev):
+    """What the guest kernel shows of the device: the netdev's operstate and carrier."""
+    with open("/sys/class/net/%s/carrier" % dev) as f:
+        carrier = f.read().strip()
+    return {"operstate": link_stats(sh, dev)[2], "carrier": carrier}
+
+
+def restart(args, res, vub, ns, dev):
+    """vub-net killed (SIGKILL) and started again on the same VDUSE device: what the
+    kernel shows meanwhile, then counted pings through the new process."""
+    r = res["restart"] = {}
+    dmesg_before = len(dmesg_tail(10000))
+    vub.proc.kill()
+    vub.proc.wait()
+    vub.added = False          # the device stays: the new process serves it
+    r["killed_rc"] = vub.proc.returncode
+    r["gap_view"] = kernel_view(dev)
+    r["gap_sent"], r["gap_received"] = ping(args.gap_pings, KERNEL_NS_IP, TAP_NS_IP,
+                                            deadline=args.gap_pings + 1)
+    r["gap_dmesg"] = dmesg_tail(10000)[dmesg_before:][-10:]
+    res["vub"] = new = VubNet(args.vubnet, args.out, "restarted", added=True)
+    setup_tap_side(ns, dev)
+    r["after_view"] = kernel_view(dev)
+    counted_ping(r, ns, dev, args.restart_pings)
+    r["resumed"] = [ln for ln in new.output().splitlines() if "resume" in ln]
 
 
 def run_kernel(args):
@@ -269,17 +321,12 @@ def run_kernel(args):
                            what="the virtio_vdpa netdev")
         dev = res["netdev"] = virtio_netdev()
         ns = NetNs()
-        sh("ip", "link", "set", TAP, "netns", str(ns.proc.pid))
         setup_kernel_pair(ns, dev)
         dpdkapp.wait_until(lambda: link_stats(sh, dev)[2] == "UP", 10,
                            what="%s's carrier" % dev)
-        before_dev, before_tap = link_stats(sh, dev), link_stats(ns.sh, TAP)
-        res["sent"], res["received"] = ping(args.kernel_pings, KERNEL_NS_IP, TAP_NS_IP)
-        after_dev, after_tap = link_stats(sh, dev), link_stats(ns.sh, TAP)
-        res["dev_rx"], res["dev_tx"] = (after_dev[0] - before_dev[0],
-                                        after_dev[1] - before_dev[1])
-        res["tap_rx"], res["tap_tx"] = (after_tap[0] - before_tap[0],
-                                        after_tap[1] - before_tap[1])
+        counted_ping(res, ns, dev, args.kernel_pings)
+        if args.restart_pings:
+            restart(args, res, vub, ns, dev)
         return res
     except Exception as e:
         res["error"] = "%s: %s" % (type(e).__name__, e)
@@ -288,7 +335,9 @@ def run_kernel(args):
     finally:
         if res.get("error") or res["received"] != res["sent"]:
             res["dmesg"] = dmesg_tail()
-        # vub-net first: the namespace's end deletes the TAP under it
+        # vub-net first (the restarted one, if any): the namespace's end deletes the
+        # TAP under it
+        vub = res.pop("vub", None) or vub
         if vub:
             res["vubnet_rc"] = vub.stop()
             res["vubnet_log"] = [ln for ln in vub.output().splitlines()
@@ -305,6 +354,9 @@ def main():
     ap.add_argument("--pings", type=int, default=100)
     ap.add_argument("--frontends", default="vuser,dpdk,kernel")
     ap.add_argument("--kernel-pings", type=int, default=1000)
+    ap.add_argument("--restart-pings", type=int, default=0,
+                    help="then kill vub-net, start it again, ping this many times")
+    ap.add_argument("--gap-pings", type=int, default=3)
     ap.add_argument("--start-timeout", type=float, default=150.0)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)

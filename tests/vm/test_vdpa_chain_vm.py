@@ -16,6 +16,11 @@ net_virtio_user on the same device:
                             namespace of its own) KERNEL_PINGS times, all answered, and
                             both interfaces count exactly KERNEL_PINGS frames each way
                             (static neighbours, no IPv6: nothing else crosses)
+    test_kernel_restart     then vub-net is killed (SIGKILL): the netdev's state and the
+                            kernel's log are recorded, GAP_PINGS pings go unanswered; a
+                            new vub-net serves the same VDUSE device again (rings resumed
+                            at their used index) and RESTART_PINGS pings are answered,
+                            both interfaces counting exactly RESTART_PINGS each way
     test_vubnet_exit[...]   vub-net exits 0 on SIGTERM after `vdpa dev del`
 
 Skipped, the reason printed, where QEMU or a static busybox cannot be had. Logs go to
@@ -42,6 +47,8 @@ MODULES = ["vduse", "vhost_vdpa", "virtio_vdpa", "virtio_net", "tun", "9pnet_vir
 FRONTENDS = ("vuser", "dpdk")
 PINGS = 100
 KERNEL_PINGS = 1000
+RESTART_PINGS = 100       # after vub-net is killed and started again
+GAP_PINGS = 3             # while no process serves the device
 
 
 def vubnet_bin():
@@ -62,7 +69,8 @@ def vm_run(vm_kernel_bpo, vm_out, vm_verbose):
     guest_cmd = " ".join(guest_env + [
         "/usr/bin/python3", os.path.join(HERE, "guest_vdpa.py"), "--out", "/run/vmout",
         "--plugin", PLUGIN, "--vubnet", vubnet_bin(), "--pings", str(PINGS),
-        "--kernel-pings", str(KERNEL_PINGS), "--frontends", ",".join(FRONTENDS + ("kernel",))])
+        "--kernel-pings", str(KERNEL_PINGS),
+        "--restart-pings", str(RESTART_PINGS), "--gap-pings", str(GAP_PINGS), "--frontends", ",".join(FRONTENDS + ("kernel",))])
     work = tempfile.mkdtemp(prefix="vuser-vdpavm-")
     out = os.path.join(work, "out")
     os.makedirs(out)
@@ -130,6 +138,24 @@ def test_kernel_ping(vm_run, record_property):
           "virtio_vdpa %s: %d/%d pings answered; netdev tx %s rx %s, TAP rx %s tx %s "
           "frames%s" % ((r.get("netdev"), r["received"], r["sent"]) + counts +
                         ("; error: %s" % r["error"] if r.get("error") else "",)))
+
+
+def test_kernel_restart(vm_run, record_property):
+    r = result(vm_run, "kernel").get("restart") or {}
+    gap, after = r.get("gap_view") or {}, r.get("after_view") or {}
+    counts = (r.get("dev_tx"), r.get("dev_rx"), r.get("tap_rx"), r.get("tap_tx"))
+    ok = (r.get("killed_rc") == -9 and r.get("gap_received") == 0 and
+          r.get("sent") == RESTART_PINGS and r.get("received") == RESTART_PINGS and
+          counts == (RESTART_PINGS,) * 4 and bool(r.get("resumed")))
+    detail = ("vub-net killed (rc %s); meanwhile the netdev is %s, carrier %s, %s/%s pings "
+              "answered, kernel log: %s; restarted: %s; then %s/%s pings answered, netdev "
+              "tx %s rx %s, TAP rx %s tx %s frames; netdev %s" % (
+                  (r.get("killed_rc"), gap.get("operstate"), gap.get("carrier"),
+                   r.get("gap_received"), r.get("gap_sent"),
+                   " | ".join(r.get("gap_dmesg") or []) or "nothing",
+                   " | ".join(r.get("resumed") or []) or "not resumed",
+                   r.get("received"), r.get("sent")) + counts + (after.get("operstate"),)))
+    check(record_property, vm_run, ok, detail)
 
 
 @pytest.mark.parametrize("frontend", FRONTENDS + ("kernel",))
