@@ -81,6 +81,7 @@ struct vub_chain {
 	uint16_t head;	/* id returned in the used ring */
 	uint16_t ndesc; /* ring entries the chain takes (what a packed ring advances by) */
 	uint32_t cap;	/* bytes of buffer the chain holds */
+	uint16_t slot;	/* packed, tracked: its head entry in the inflight region */
 };
 
 struct vub_pkt {

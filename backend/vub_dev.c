@@ -181,6 +181,7 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->device_event = NULL;
 	vq->addr_set = false;
 	vq->inflight = NULL;
+	vq->pinflight = NULL;
 	free(vq->resubmit);
 	vq->resubmit = NULL;
 	vq->nresubmit = 0;

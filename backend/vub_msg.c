@@ -454,9 +454,9 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 		return -EFAULT;
 	if (!vq->packed)
 		vub_split_resume(vq);
-	if (!vq->packed && vub_inflight_resume(vq) < 0)
+	if (vub_inflight_resume(vq) < 0)
 		VU_ERR("%s: vring %u: no memory to resubmit its buffers in flight: it goes on "
-		       "untracked from its used index",
+		       "untracked from its used position",
 		       dev->name, vq->index);
 	vq->hdr_len = vu_net_hdr_size(dev->features);
 	vq->mrg = dev->features & VU_BIT(VU_NET_F_MRG_RXBUF);

@@ -84,6 +84,8 @@ vub_ring_rewind(struct vub_vq *vq, const struct vub_pkt *pkt)
 {
 	if (vq->inflight)
 		vub_split_inflight_rewind(vq, pkt);
+	else if (vq->pinflight)
+		vub_packed_inflight_rewind(vq, pkt);
 	vq->last_avail = pkt->avail_before;
 	vq->avail_wrap = pkt->wrap_before;
 }

@@ -113,6 +113,86 @@ vub_packed_piece(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, 
 	return rc;
 }
 
+/* Inflight tracking: descriptor d of a chain taken goes into the free entry *slot ("Set
+ * desc[free_head].addr, ... .len, ... .flags, ... .id"), *slot moving on down the free
+ * list. Nothing is taken until vub_packed_track moves the list's head: a walk that fails
+ * leaves only free entries written. False when the list is used up: more descriptors in
+ * flight than the ring has. */
+static bool
+vub_packed_note(struct vub_vq *vq, const struct vu_packed_desc *d, uint16_t *slot)
+{
+	struct vu_inflight_desc_packed *e;
+
+	if (*slot >= vq->size)
+		return false;
+	e = &vq->pinflight->desc[*slot];
+	e->addr = d->addr;
+	e->len = d->len;
+	e->flags = d->flags;
+	e->id = d->id;
+	*slot = e->next;
+	return true;
+}
+
+/* The chain noted from entry c->slot on is in flight: its head entry says so with its
+ * "last", "num" and "counter", then "free_head" and "old_free_head" move past it (release:
+ * a backend killed in between finds the head entry on the free list, and clears it). */
+static void
+vub_packed_track(struct vub_vq *vq, const struct vub_chain *c, uint16_t last, uint16_t next)
+{
+	struct vu_inflight_packed *r = vq->pinflight;
+	struct vu_inflight_desc_packed *h = &r->desc[c->slot];
+
+	h->num = c->ndesc;
+	h->last = last;
+	h->counter = vq->inflight_counter++;
+	h->inflight = 1;
+	__atomic_store_n(&r->free_head, next, __ATOMIC_RELEASE);
+	r->old_free_head = next;
+}
+
+/* A chain left in flight by a previous backend, from its entries in the region (the
+ * ring's slots may hold other buffers' used descriptors by now): 1, -E2BIG or -EIO. */
+static int
+vub_packed_resubmit(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
+{
+	struct vub_chain *c = &pkt->chains[pkt->nchains];
+	uint16_t head = vq->resubmit[vq->resubmit_pos], s = head;
+	uint16_t num = vq->pinflight->desc[head].num;
+	const char *why = "entry outside the region, or not 1 to the ring's size of them";
+	struct vu_packed_desc d = { 0 };
+	int rc;
+
+	c->ndesc = 0;
+	c->cap = 0;
+	c->slot = head;
+	if (num == 0 || num > vq->size)
+		goto broken;
+	for (; c->ndesc < num; s = vq->pinflight->desc[s].next) {
+		struct vu_inflight_desc_packed e;
+
+		if (s >= vq->size)
+			goto broken;
+		memcpy(&e, &vq->pinflight->desc[s], sizeof(e));
+		d = (struct vu_packed_desc){
+			.addr = e.addr, .len = e.len, .id = e.id, .flags = e.flags
+		};
+		rc = vub_packed_piece(vq, &d, c->ndesc == 0, writable, pkt, c, &why);
+		if (rc == -E2BIG)
+			return rc;
+		if (rc < 0)
+			goto broken;
+		c->ndesc++;
+	}
+	c->head = d.id;
+	vq->resubmit_pos++;
+	pkt->nchains++;
+	return 1;
+broken:
+	vub_vq_break(vq, "resubmitting the chain of inflight entry %u, entry %u: %s", head, s, why);
+	return -EIO;
+}
+
 /*
  * The chain at the device's next descriptor. "The driver always makes the first
  * descriptor in the list available after the rest": every descriptor of a chain is
@@ -123,14 +203,18 @@ int
 vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 {
 	struct vub_chain *c = &pkt->chains[pkt->nchains];
-	uint16_t pos = vq->last_avail, start = vq->last_avail;
+	uint16_t pos = vq->last_avail, start = vq->last_avail, slot = 0, last = 0;
 	bool wrap = vq->avail_wrap;
 	const char *why = NULL;
 	struct vu_packed_desc d;
 	int rc;
 
+	if (vq->resubmit_pos < vq->nresubmit)
+		return vub_packed_resubmit(vq, writable, pkt);
 	c->ndesc = 0;
 	c->cap = 0;
+	if (vq->pinflight)
+		c->slot = slot = vq->pinflight->free_head;
 	do {
 		/* Acquire: the rest of the descriptor is read after its flags. */
 		uint16_t flags = __atomic_load_n(&vq->pdesc[pos].flags, __ATOMIC_ACQUIRE);
@@ -154,11 +238,18 @@ vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 			return rc;
 		if (rc < 0)
 			goto broken;
+		last = slot;
+		if (vq->pinflight && !vub_packed_note(vq, &d, &slot)) {
+			why = "more descriptors in flight than the ring has";
+			goto broken;
+		}
 		c->ndesc++;
 		vub_packed_advance(vq, &pos, &wrap, 1);
 	} while (d.flags & VU_DESC_F_NEXT);
 	/* "Buffer ID is included in the last descriptor in the list." */
 	c->head = d.id;
+	if (vq->pinflight)
+		vub_packed_track(vq, c, last, slot);
 	vq->last_avail = pos;
 	vq->avail_wrap = wrap;
 	pkt->nchains++;
@@ -193,14 +284,81 @@ vub_packed_mark(struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t id, uint32_
 
 /* The held first descriptor's flags, last (release: after every id, length and flags of
  * the batch). The driver reads used descriptors in ring order from that one, so it sees
- * the whole batch or none of it. */
+ * the whole batch or none of it. Then a fence: what follows (the inflight region's clearing,
+ * the driver's event structure) is written or read after the driver can see the batch. */
 static void
 vub_packed_publish(struct vub_vq *vq)
 {
-	if (!vq->used_held)
-		return;
-	__atomic_store_n(&vq->pdesc[vq->held_pos].flags, vq->held_flags, __ATOMIC_RELEASE);
+	if (vq->used_held)
+		__atomic_store_n(&vq->pdesc[vq->held_pos].flags, vq->held_flags, __ATOMIC_RELEASE);
 	vq->used_held = false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Inflight tracking: a used chain joins the batch, linked through its last entry's next. */
+static void
+vub_packed_batch_add(struct vub_vq *vq, uint16_t slot)
+{
+	struct vu_inflight_packed *r = vq->pinflight;
+
+	if (vq->batch_len++ == 0)
+		vq->batch_head = slot;
+	else
+		r->desc[r->desc[vq->batch_tail].last].next = slot;
+	vq->batch_tail = slot;
+}
+
+/*
+ * Publish the batch. Tracked, the spec's order around it: each chain's entries back on
+ * the free list ("Set desc[e.last].next to free_head", "Set free_head to the index of
+ * e"), the used index and wrap counter, the flags ("Update d.flags"), then "the inflight
+ * field of each head ... in the batch to 0" and the old_* fields to the new values.
+ */
+static void
+vub_packed_commit(struct vub_vq *vq)
+{
+	struct vu_inflight_packed *r = vq->pinflight;
+	uint16_t e = vq->batch_head;
+
+	if (!r || vq->batch_len == 0) {
+		vub_packed_publish(vq);
+		return;
+	}
+	for (uint16_t k = 0; k < vq->batch_len; k++) {
+		uint16_t last = r->desc[e].last, next = r->desc[last].next;
+
+		r->desc[last].next = r->free_head;
+		r->free_head = e;
+		e = next;
+	}
+	r->used_idx = vq->used_idx;
+	r->used_wrap_counter = vq->used_wrap;
+	vub_packed_publish(vq);
+	/* The batch heads now lead the free list, newest first. */
+	e = r->free_head;
+	for (uint16_t k = 0; k < vq->batch_len; k++, e = r->desc[r->desc[e].last].next)
+		r->desc[e].inflight = 0;
+	r->old_free_head = r->free_head;
+	r->old_used_idx = r->used_idx;
+	r->old_used_wrap_counter = r->used_wrap_counter;
+	vq->batch_len = 0;
+}
+
+/* A packet put back: its chains taken from the ring are no longer in flight, their
+ * entries the free list's head again (nothing was published meanwhile); resubmitted ones
+ * (the first) go back on their list. */
+void
+vub_packed_inflight_rewind(struct vub_vq *vq, const struct vub_pkt *pkt)
+{
+	struct vu_inflight_packed *r = vq->pinflight;
+	uint16_t again = (uint16_t)(vq->resubmit_pos - pkt->resubmit_before);
+
+	if (again < pkt->nchains) {
+		for (uint16_t i = again; i < pkt->nchains; i++)
+			r->desc[pkt->chains[i].slot].inflight = 0;
+		r->free_head = r->old_free_head = pkt->chains[again].slot;
+	}
+	vq->resubmit_pos = pkt->resubmit_before;
 }
 
 /* One used descriptor per chain, over its first descriptor (the chains complete in the
@@ -218,9 +376,14 @@ vub_packed_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 
 		/* Only a frontend making descriptors available again before it saw them used
 		 * gets here: a batch may not lap its held first descriptor. */
-		if (vq->used_held && vq->unflushed + c->ndesc > vq->size)
-			vub_packed_publish(vq);
+		if (vq->used_held && vq->unflushed + c->ndesc > vq->size) {
+			vq->used_idx = pos;
+			vq->used_wrap = wrap;
+			vub_packed_commit(vq);
+		}
 		vub_packed_mark(vq, pos, wrap, c->head, vub_chain_used(c, &total));
+		if (vq->pinflight)
+			vub_packed_batch_add(vq, c->slot);
 		vub_packed_advance(vq, &pos, &wrap, c->ndesc);
 		vq->unflushed += c->ndesc;
 	}
@@ -253,7 +416,9 @@ vub_packed_avail_line(const struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t
 
 /* The burst fast path: single-descriptor buffers from last_avail on, checked a cache line
  * at a time; the first descriptor that is not one (a chain, an indirect table, a bad
- * address) is left to vub_packed_pop, which logs and stops the ring as it always does. */
+ * address) is left to vub_packed_pop, which logs and stops the ring as it always does.
+ * Rings with inflight tracking or chains to resubmit go to vub_packed_pop whole: it keeps
+ * the region's entries, which the fast path does not. */
 uint16_t
 vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
 		   uint16_t n)
@@ -261,6 +426,8 @@ vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vu
 	uint16_t pos = vq->last_avail, k = 0;
 	bool wrap = vq->avail_wrap;
 
+	if (vq->pinflight || vq->resubmit_pos < vq->nresubmit)
+		return 0;
 	while (k < n) {
 		uint16_t flags[VUB_PDESC_LINE];
 		unsigned int got = vub_packed_avail_line(vq, pos, wrap, (uint16_t)(n - k), flags);
@@ -337,10 +504,9 @@ vub_packed_flush(struct vub_vq *vq)
 
 	if (vq->unflushed == 0)
 		return false;
-	vub_packed_publish(vq);
 	/* The event structure is read after the used descriptors are written (as for split
-	 * rings). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	 * rings): vub_packed_publish's fence. */
+	vub_packed_commit(vq);
 	call = vub_packed_wants_call(vq);
 	vq->unflushed = 0;
 	return call && vub_vq_call(vq);

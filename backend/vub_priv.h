@@ -86,10 +86,12 @@ struct vub_vq {
 	uint64_t used_uaddr;
 	int kick_fd;
 
-	/* INFLIGHT_SHMFD (split): this ring's part of the region, NULL untracked; the
-	 * buffers to resubmit first (ctl allocates them at start, the data path reads);
-	 * the used entries not yet published, linked through the region's next fields. */
+	/* INFLIGHT_SHMFD: this ring's part of the region by layout, NULL untracked; the
+	 * buffers to resubmit first (split: heads, packed: head entries; ctl allocates them
+	 * at start, the data path reads); the used chains not yet published, linked through
+	 * the region's next fields (packed: those of each chain's last entry). */
 	struct vu_inflight_split *inflight;
+	struct vu_inflight_packed *pinflight;
 	uint64_t inflight_counter;
 	uint16_t *resubmit;
 	uint16_t nresubmit;
@@ -172,7 +174,7 @@ int vub_msg_set_config(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_
 int vub_msg_set_backend_req_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
 			       struct vu_vhost_msg *reply);
 
-/* vub_inflight.c: the inflight region (INFLIGHT_SHMFD) and a split ring's restart on it. */
+/* vub_inflight.c: the inflight region (INFLIGHT_SHMFD) and a ring's restart on it. */
 int vub_msg_get_inflight_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
 			    struct vu_vhost_msg *reply);
 int vub_msg_set_inflight_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
@@ -235,6 +237,7 @@ bool vub_packed_kicks(struct vub_vq *vq, bool on);
 uint16_t vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len,
 			    struct vub_buf *bufs, uint16_t n);
 void vub_packed_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, bool written);
+void vub_packed_inflight_rewind(struct vub_vq *vq, const struct vub_pkt *pkt);
 
 /* Receive buffers must all be device-writable: "A device MUST NOT write to a
  * device-readable buffer". A transmit buffer marked device-writable is read anyway ("a

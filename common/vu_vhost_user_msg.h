@@ -189,6 +189,44 @@ struct vu_inflight_split {
 	struct vu_inflight_desc_split desc[];
 } __attribute__((packed));
 
+/*
+ * The packed ring's inflight region (same section): entries form a free list; a chain
+ * taken fills one entry per descriptor ("id", "flags", "len", "addr" of each), its head
+ * entry saying "inflight", its "last" entry, "num" descriptors and its "counter". The
+ * header keeps the free list's head, the used index and wrap counter, and their "old"
+ * values from before the batch being published. Not packed: QEMU and DPDK lay desc[]
+ * out at offset 32, after 7 bytes of padding and 3 of alignment.
+ */
+struct vu_inflight_desc_packed {
+	uint8_t inflight;
+	uint8_t padding;
+	uint16_t next;
+	uint16_t last;
+	uint16_t num;
+	uint64_t counter;
+	uint16_t id;
+	uint16_t flags;
+	uint32_t len;
+	uint64_t addr;
+};
+
+struct vu_inflight_packed {
+	uint64_t features;
+	uint16_t version;
+	uint16_t desc_num;
+	uint16_t free_head;
+	uint16_t old_free_head;
+	uint16_t used_idx;
+	uint16_t old_used_idx;
+	uint8_t used_wrap_counter;
+	uint8_t old_used_wrap_counter;
+	uint8_t padding[7];
+	struct vu_inflight_desc_packed desc[];
+};
+
+_Static_assert(sizeof(struct vu_inflight_desc_packed) == 32, "DescStatePacked is 32 bytes");
+_Static_assert(offsetof(struct vu_inflight_packed, desc) == 32, "QueueRegionPacked's desc[]");
+
 /* Each queue's region starts on a 64-byte boundary (QEMU's and DPDK's INFLIGHT_ALIGNMENT). */
 #define VU_INFLIGHT_ALIGNMENT 64u
 /* The layout's version, written by the backend that first uses a region. */
@@ -200,6 +238,16 @@ vu_inflight_split_queue_size(uint16_t queue_size)
 {
 	uint64_t n = sizeof(struct vu_inflight_split) +
 		(uint64_t)queue_size * sizeof(struct vu_inflight_desc_split);
+
+	return (n + VU_INFLIGHT_ALIGNMENT - 1) / VU_INFLIGHT_ALIGNMENT * VU_INFLIGHT_ALIGNMENT;
+}
+
+/* Bytes of one packed queue's inflight region for a ring of queue_size entries. */
+static inline uint64_t
+vu_inflight_packed_queue_size(uint16_t queue_size)
+{
+	uint64_t n = sizeof(struct vu_inflight_packed) +
+		(uint64_t)queue_size * sizeof(struct vu_inflight_desc_packed);
 
 	return (n + VU_INFLIGHT_ALIGNMENT - 1) / VU_INFLIGHT_ALIGNMENT * VU_INFLIGHT_ALIGNMENT;
 }

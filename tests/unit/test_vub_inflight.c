@@ -21,6 +21,8 @@
 #define VI_FEATURES (VF_FEATURES & ~VU_BIT(VU_NET_F_MRG_RXBUF))
 #define VI_FRAME_LEN 60u
 #define VI_FRAMES 4
+#define VI_PACKED (VI_FEATURES | VU_BIT(VU_F_RING_PACKED))
+#define VI_ODD_SIZE 6u /* packed rings need not be a power of 2 */
 
 static struct vub_pkt vi_pkt[VI_FRAMES + 1];
 
@@ -226,25 +228,25 @@ test_split_restart(void **state)
 	vf_close(&f);
 }
 
-/* No region (size 0, no fd) for packed rings, which this device does not track; nor
- * without the protocol feature negotiated, nor for more rings than it has. */
+/* No region (size 0, no fd) without the protocol feature negotiated, nor for more rings
+ * than the device has, nor for a split ring whose size is not a power of 2. */
 static void
 test_no_region(void **state)
 {
-	const uint64_t packed = VI_FEATURES | VU_BIT(VU_F_RING_PACKED);
 	const struct {
 		uint64_t features, protocol;
-		uint16_t num_queues;
+		uint16_t num_queues, queue_size;
 	} cases[] = {
-		{ packed, VI_PROTOCOL, 2 },
-		{ VI_FEATURES, VF_PROTOCOL, 2 },
-		{ VI_FEATURES, VI_PROTOCOL, 3 },
+		{ VI_FEATURES, VF_PROTOCOL, 2, VF_RING_SIZE },
+		{ VI_FEATURES, VI_PROTOCOL, 3, VF_RING_SIZE },
+		{ VI_PACKED, VI_PROTOCOL, 3, VF_RING_SIZE },
+		{ VI_FEATURES, VI_PROTOCOL, 2, VI_ODD_SIZE },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vu_vhost_inflight in = { .num_queues = cases[i].num_queues,
-						.queue_size = VF_RING_SIZE };
+						.queue_size = cases[i].queue_size };
 		struct vf f;
 
 		vf_open(&f, 1);
@@ -255,12 +257,410 @@ test_no_region(void **state)
 	}
 }
 
+/* ---- packed rings ---- */
+
+/* The spec's QueueRegionPacked and DescStatePacked byte for byte (QEMU's and DPDK's
+ * layout): a GET_INFLIGHT_FD for packed rings sizes its region by them, 64-byte aligned,
+ * for ring sizes that are not a power of 2 too. */
+static void
+test_packed_layout(void **state)
+{
+	const uint16_t sizes[] = { VF_RING_SIZE, VI_ODD_SIZE };
+
+	(void)state;
+	assert_int_equal(offsetof(struct vu_inflight_packed, version), 8);
+	assert_int_equal(offsetof(struct vu_inflight_packed, desc_num), 10);
+	assert_int_equal(offsetof(struct vu_inflight_packed, free_head), 12);
+	assert_int_equal(offsetof(struct vu_inflight_packed, old_free_head), 14);
+	assert_int_equal(offsetof(struct vu_inflight_packed, used_idx), 16);
+	assert_int_equal(offsetof(struct vu_inflight_packed, old_used_idx), 18);
+	assert_int_equal(offsetof(struct vu_inflight_packed, used_wrap_counter), 20);
+	assert_int_equal(offsetof(struct vu_inflight_packed, old_used_wrap_counter), 21);
+	assert_int_equal(offsetof(struct vu_inflight_packed, desc), 32);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, next), 2);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, last), 4);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, num), 6);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, counter), 8);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, id), 16);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, flags), 18);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, len), 20);
+	assert_int_equal(offsetof(struct vu_inflight_desc_packed, addr), 24);
+	/* 32 + 8 * 32 = 288, and 32 + 6 * 32 = 224, each rounded up to 64 */
+	assert_int_equal(vu_inflight_packed_queue_size(VF_RING_SIZE), 320);
+	assert_int_equal(vu_inflight_packed_queue_size(VI_ODD_SIZE), 256);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct vu_vhost_inflight in = { .num_queues = 2, .queue_size = sizes[i] };
+		struct vf f;
+		int fd;
+
+		vf_open(&f, 1);
+		vi_setup(&f, VI_PACKED);
+		fd = vi_inflight(&f, VU_VHOST_USER_GET_INFLIGHT_FD, &in, -1);
+		assert_true(fd >= 0);
+		assert_int_equal(in.mmap_size, 2 * vu_inflight_packed_queue_size(sizes[i]));
+		close(fd);
+		vf_close(&f);
+	}
+}
+
+/* A packed pair on a fresh region: GET_INFLIGHT_FD, both rings set up; *region is the
+ * Tx ring's part (mapped whole at *map), the region's fd returned. */
+static int
+vi_packed_open(struct vf *f, void **map, struct vu_inflight_packed **tx)
+{
+	const uint64_t qbytes = vu_inflight_packed_queue_size(VF_RING_SIZE);
+	struct vu_vhost_inflight in = { .num_queues = 2, .queue_size = VF_RING_SIZE };
+	int fd;
+
+	vf_open(f, 1);
+	vi_setup(f, VI_PACKED);
+	fd = vi_inflight(f, VU_VHOST_USER_GET_INFLIGHT_FD, &in, -1);
+	assert_true(fd >= 0);
+	for (uint32_t i = 0; i < VF_NRINGS; i++) {
+		assert_int_equal(vf_setup_ring(f, i, VF_RING_SIZE), 0);
+		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+	}
+	*map = mmap(NULL, 2 * qbytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(*map != MAP_FAILED);
+	*tx = (struct vu_inflight_packed *)((uint8_t *)*map + qbytes);
+	return fd;
+}
+
+/* The next backend: the region, then each packed ring where the driver has read it up
+ * to (the base a frontend sends). */
+static void
+vi_packed_restart(struct vf *f, int fd)
+{
+	struct vu_vhost_inflight in = { .mmap_size =
+						2 * vu_inflight_packed_queue_size(VF_RING_SIZE),
+					.num_queues = 2,
+					.queue_size = VF_RING_SIZE };
+
+	vi_new_backend(f);
+	vi_setup(f, VI_PACKED);
+	vi_inflight(f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
+	for (uint32_t i = 0; i < VF_NRINGS; i++) {
+		struct vu_packed_ring *r = &f->pring[i];
+		struct vu_vhost_vring_addr a = {
+			.index = i,
+			.desc_user_addr = (uintptr_t)r->desc,
+			.avail_user_addr = (uintptr_t)r->driver_event,
+			.used_user_addr = (uintptr_t)r->device_event,
+		};
+		uint64_t v = i;
+		int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_NUM, i, VF_RING_SIZE), 0);
+		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, i,
+					      vu_packed_ring_base(r->used_idx, r->used_wrap)),
+				 0);
+		assert_int_equal(
+			vf_request(f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		assert_int_equal(
+			vf_request(f, VU_VHOST_USER_SET_VRING_CALL, &v, sizeof(v), &f->call[i], 1),
+			0);
+		assert_int_equal(
+			vf_request(f, VU_VHOST_USER_SET_VRING_KICK, &v, sizeof(v), &kick, 1), 0);
+		close(f->kick[i]);
+		f->kick[i] = kick;
+		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+	}
+}
+
+/* Post n Tx frames numbered from `first` (the frame's first byte). */
+static void
+vi_post(struct vf *f, uint8_t first, int n)
+{
+	uint8_t frame[VI_FRAME_LEN] = { 0 };
+
+	for (int k = 0; k < n; k++) {
+		frame[0] = (uint8_t)(first + k);
+		vf_post_tx(f, frame, VI_FRAME_LEN);
+	}
+}
+
+/* Take n Tx frames, complete those of `done` (positions, in that order) in one batch:
+ * the ring is left entered, returned. */
+static struct vub_vq *
+vi_take_complete(struct vf *f, int n, const int *done, int ndone, uint8_t *which)
+{
+	struct vub_vq *vq = vub_dequeue_enter(f->dev, 0);
+
+	assert_non_null(vq);
+	vi_take(f, vq, n, which);
+	for (int k = 0; k < ndone; k++)
+		vub_dequeue_end(vq, &vi_pkt[done[k]]);
+	return vq;
+}
+
+/* The used descriptors the driver has not read yet, by buffer id, into ids. */
+static int
+vi_used_ids(struct vf *f, uint32_t *ids, int max)
+{
+	uint32_t len;
+	int n = 0;
+
+	while (n < max && vf_used(f, VF_TX, &ids[n], &len))
+		n++;
+	return n;
+}
+
+/* One descriptor of buffer id `slot` taken into entry `e`: exactly what the spec keeps. */
+static void
+vi_assert_entry(const struct vf *f, const struct vu_inflight_packed *r, uint16_t e, uint16_t slot,
+		uint8_t inflight, uint64_t counter)
+{
+	const struct vu_inflight_desc_packed *d = &r->desc[e];
+
+	assert_int_equal(d->inflight, inflight);
+	assert_int_equal(d->num, 1);
+	assert_int_equal(d->last, e);
+	assert_int_equal(d->counter, counter);
+	assert_int_equal(d->id, slot);
+	assert_int_equal(d->addr, (uintptr_t)vf_buf(f, VF_TX, slot));
+	assert_int_equal(d->len, VF_HDR_LEN + VI_FRAME_LEN);
+	assert_int_equal(d->flags & VU_PACKED_DESC_F_AVAIL_USED, VU_PACKED_DESC_F_AVAIL);
+}
+
+/*
+ * Taking 4 Tx buffers fills entries 0-3 from the free list (each its own chain of 1, in
+ * flight, counters 0-3); completing the 4th then the 2nd in one batch puts their entries
+ * back at the free list's head (1 -> 3 -> 4) with the used slot, and the old_* fields
+ * follow once published: the region's bytes after each step.
+ */
+static void
+test_packed_track(void **state)
+{
+	const int done[] = { 3, 1 };
+	struct vu_inflight_packed *tx;
+	uint8_t which[VI_FRAMES];
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq;
+	struct vf f;
+	void *map;
+	int fd;
+
+	(void)state;
+	fd = vi_packed_open(&f, &map, &tx);
+	assert_int_equal(tx->version, VU_INFLIGHT_VERSION);
+	assert_int_equal(tx->desc_num, VF_RING_SIZE);
+	assert_int_equal(tx->used_wrap_counter + tx->old_used_wrap_counter, 2);
+	for (uint16_t e = 0; e < VF_RING_SIZE; e++)
+		assert_int_equal(tx->desc[e].next, e + 1);
+	vi_post(&f, 0, VI_FRAMES);
+	vq = vi_take_complete(&f, VI_FRAMES, done, 0, which);
+	assert_int_equal(tx->free_head, 4);
+	assert_int_equal(tx->old_free_head, 4);
+	for (uint16_t e = 0; e < VI_FRAMES; e++)
+		vi_assert_entry(&f, tx, e, e, 1, e);
+	for (int k = 0; k < 2; k++)
+		vub_dequeue_end(vq, &vi_pkt[done[k]]);
+	/* Used but not published: the region still has them in flight. */
+	assert_int_equal(tx->free_head, 4);
+	assert_int_equal(tx->desc[3].inflight + tx->desc[1].inflight, 2);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 2);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(ids[1], 1);
+	assert_int_equal(tx->free_head, 1);
+	assert_int_equal(tx->desc[1].next, 3);
+	assert_int_equal(tx->desc[3].next, 4);
+	assert_int_equal(tx->old_free_head, 1);
+	assert_int_equal(tx->used_idx, 2);
+	assert_int_equal(tx->old_used_idx, 2);
+	assert_int_equal(tx->used_wrap_counter, 1);
+	assert_int_equal(tx->old_used_wrap_counter, 1);
+	for (uint16_t e = 0; e < VI_FRAMES; e++)
+		vi_assert_entry(&f, tx, e, e, e % 2 == 0, e);
+	munmap(map, 2 * vu_inflight_packed_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(&f);
+}
+
+/*
+ * A backend killed in the middle of publishing the batch above, either side of the flags
+ * store ("If d.flags is not equal to the calculated flags value ... commit", else "roll
+ * back"): the next one resubmits exactly the buffers the driver did not see used, oldest
+ * first, then goes on after them at slot 4; every frame used once.
+ */
+static void
+vi_packed_killed(bool published)
+{
+	const int done[] = { 3, 1 };
+	const uint8_t want_pub[] = { 0, 2, VI_FRAMES }, want_unpub[] = { 0, 1, 2, 3, VI_FRAMES };
+	const uint8_t *want = published ? want_pub : want_unpub;
+	const int nwant = published ? 3 : 5;
+	struct vu_inflight_packed *tx;
+	uint8_t which[VI_FRAMES + 1];
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq;
+	struct vf f;
+	void *map;
+	int fd;
+
+	fd = vi_packed_open(&f, &map, &tx);
+	vi_post(&f, 0, VI_FRAMES);
+	vq = vi_take_complete(&f, VI_FRAMES, done, 2, which);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	/* Killed before the clearing: the batch's heads in flight, the old_* fields before
+	 * it; and, unpublished, before the flags store of its first used slot too. */
+	tx->desc[1].inflight = tx->desc[3].inflight = 1;
+	tx->old_free_head = 4;
+	tx->old_used_idx = 0;
+	if (published) {
+		assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 2);
+	} else {
+		f.pring[VF_TX].desc[0].flags = VU_PACKED_DESC_F_AVAIL;
+		assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 0);
+	}
+
+	vi_packed_restart(&f, fd);
+	assert_int_equal(tx->free_head, tx->old_free_head);
+	assert_int_equal(tx->used_idx, published ? 2 : 0);
+	vi_post(&f, VI_FRAMES, 1);
+	vq = vub_dequeue_enter(f.dev, 0);
+	assert_non_null(vq);
+	vi_take(&f, vq, nwant, which);
+	assert_int_equal(vub_dequeue_begin(vq, &vi_pkt[nwant]), 0);
+	assert_memory_equal(which, want, nwant);
+	for (int k = 0; k < nwant; k++)
+		vub_dequeue_end(vq, &vi_pkt[k]);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), nwant);
+	for (int k = 0; k < nwant; k++)
+		assert_int_equal(ids[k], want[k]);
+	assert_int_equal(tx->used_idx, 5);
+	for (uint16_t e = 0; e < VF_RING_SIZE; e++)
+		assert_int_equal(tx->desc[e].inflight, 0);
+	assert_int_equal(tu_log_errors(), 0);
+	munmap(map, 2 * vu_inflight_packed_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(&f);
+}
+
+static void
+test_packed_killed_published(void **state)
+{
+	(void)state;
+	vi_packed_killed(true);
+}
+
+static void
+test_packed_killed_unpublished(void **state)
+{
+	(void)state;
+	vi_packed_killed(false);
+}
+
+/*
+ * Across the ring's wrap: 6 frames go through, then 4 more sit in slots 6, 7, 0, 1; only
+ * the 2nd (id 7) completes, and the backend dies with ids 6, 0 and 1 in flight, the used
+ * position at slot 7 of counter 1. The next one resubmits 6, 0, 1 in that order and takes
+ * the next frame at slot 2 of the second lap (counter 0): the used descriptors go to
+ * slots 7, 0, 1, 2 and the region ends at slot 3, counter 0.
+ */
+static void
+test_packed_wrap(void **state)
+{
+	const int none[] = { 0 }, done[] = { 1 };
+	struct vu_inflight_packed *tx;
+	uint8_t which[6];
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq;
+	struct vf f;
+	void *map;
+	int fd;
+
+	(void)state;
+	fd = vi_packed_open(&f, &map, &tx);
+	vi_post(&f, 0, 6);
+	vq = vi_take_complete(&f, 6, none, 0, which);
+	for (int k = 0; k < 6; k++)
+		vub_dequeue_end(vq, &vi_pkt[k]);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 6);
+	vi_post(&f, 6, 4);
+	vq = vi_take_complete(&f, 4, done, 1, which);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_memory_equal(which, ((uint8_t[]){ 6, 7, 8, 9 }), 4);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 1);
+	assert_int_equal(ids[0], 7);
+	assert_int_equal(tx->used_idx, 7);
+	assert_int_equal(tx->used_wrap_counter, 1);
+
+	vi_packed_restart(&f, fd);
+	vi_post(&f, 10, 1);
+	vq = vub_dequeue_enter(f.dev, 0);
+	assert_non_null(vq);
+	vi_take(&f, vq, 4, which);
+	assert_int_equal(vub_dequeue_begin(vq, &vi_pkt[4]), 0);
+	assert_memory_equal(which, ((uint8_t[]){ 6, 8, 9, 10 }), 4);
+	for (int k = 0; k < 4; k++)
+		vub_dequeue_end(vq, &vi_pkt[k]);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 4);
+	assert_memory_equal(ids, ((uint32_t[]){ 6, 0, 1, 2 }), 4 * sizeof(uint32_t));
+	assert_int_equal(tx->used_idx, 3);
+	assert_int_equal(tx->used_wrap_counter, 0);
+	assert_int_equal(tx->old_used_idx, 3);
+	for (uint16_t e = 0; e < VF_RING_SIZE; e++)
+		assert_int_equal(tx->desc[e].inflight, 0);
+	munmap(map, 2 * vu_inflight_packed_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(&f);
+}
+
+/* A region a ring of this size cannot have written (its free list loops): logged, nothing
+ * resubmitted, and tracking starts again from the base on a fresh free list. */
+static void
+test_packed_bad_region(void **state)
+{
+	struct vu_inflight_packed *tx;
+	uint8_t which[1];
+	struct vub_vq *vq;
+	struct vf f;
+	void *map;
+	int fd;
+
+	(void)state;
+	fd = vi_packed_open(&f, &map, &tx);
+	tx->desc[5].next = 4;
+	tx->desc[2].inflight = 1;
+	vi_packed_restart(&f, fd);
+	vf_assert_error_logged("does not describe a ring of 8");
+	assert_int_equal(tx->desc[2].inflight, 0);
+	assert_int_equal(tx->desc[5].next, 6);
+	vi_post(&f, 0, 1);
+	vq = vub_dequeue_enter(f.dev, 0);
+	assert_non_null(vq);
+	vi_take(&f, vq, 1, which);
+	assert_int_equal(which[0], 0);
+	vub_dequeue_end(vq, &vi_pkt[0]);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	munmap(map, 2 * vu_inflight_packed_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(&f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_restart),
 		cmocka_unit_test(test_no_region),
+		cmocka_unit_test(test_packed_layout),
+		cmocka_unit_test(test_packed_track),
+		cmocka_unit_test(test_packed_killed_published),
+		cmocka_unit_test(test_packed_killed_unpublished),
+		cmocka_unit_test(test_packed_wrap),
+		cmocka_unit_test(test_packed_bad_region),
 	};
 
 	tu_log_capture();
