@@ -2,11 +2,13 @@
 """Integration tests: lossless reconnect with vhost-user INFLIGHT_SHMFD (issue 28, point 5).
 
     frontend  dpdk-testpmd -d librte_net_vuser.so --vdev virtio_user0,path=<sock>,server=1,
-              packed_vq=0,in_order=0 in io forwarding: every frame it receives goes out
+              packed_vq=0|1,in_order=0 in io forwarding: every frame it receives goes out
     backends  tests/lib/evil_backend.py --client, offering INFLIGHT_SHMFD or not: it
               delivers frames carrying a sequence number, takes the Tx buffers they come
               back in, completes some out of order and is killed with others in flight; the
-              next one resubmits them from the region; DPDK 22.11's net_vhost and
+              next one resubmits them from the region (split or packed layout); a
+              packed region left by it is resumed by vub-net (libvub); DPDK 22.11's
+              net_vhost and
               net_virtio_user, to see what they offer and use
 
 A frame is lost when no backend ever completes its Tx buffer, and doubled when two do:
@@ -28,19 +30,23 @@ from test_faults import Env, link, wait_ipackets
 CASE_TIMEOUT = 90
 
 PF_MQ, PF_REPLY_ACK, PF_INFLIGHT_SHMFD, PF_STATUS = 0, 3, 12, 16
-F_PROTOCOL_FEATURES, F_VERSION_1 = 30, 32
+F_PROTOCOL_FEATURES, F_VERSION_1, F_RING_PACKED = 30, 32, 34
 # no IN_ORDER: completing buffers out of order is legal then
 FEATURES = (1 << F_VERSION_1) | (1 << F_PROTOCOL_FEATURES)
+PACKED_FEATURES = FEATURES | (1 << F_RING_PACKED)
 PF_TRACKED = (1 << PF_MQ) | (1 << PF_REPLY_ACK) | (1 << PF_INFLIGHT_SHMFD)
 PF_UNTRACKED = (1 << PF_MQ) | (1 << PF_REPLY_ACK)
-LAYOUT = ",packed_vq=0,in_order=0,mrg_rxbuf=0"
+LAYOUT = ",packed_vq=%d,in_order=0,mrg_rxbuf=0"
+# the two ring layouts, each tracked in its own region layout
+RINGS = pytest.mark.parametrize("packed", [False, True], ids=["split", "packed"])
 FRAMES = 16
 # DPDK 22.11's frontend (drivers/net/virtio/virtio_user/vhost_user.c) asks for these only
 DPDK_FRONTEND_PF = (1 << PF_MQ) | (1 << PF_REPLY_ACK) | (1 << PF_STATUS)
 
 
-def backend(env, pf):
-    be = env.evil(["--client", "--features", hex(FEATURES), "--protocol-features", hex(pf)])
+def backend(env, pf, packed=False):
+    features = PACKED_FEATURES if packed else FEATURES
+    be = env.evil(["--client", "--features", hex(features), "--protocol-features", hex(pf)])
     be.cmd("wait_ready 15")
     return be
 
@@ -59,19 +65,19 @@ def tags(answer, cmd):
     return [int(w) for w in nums if w != "-"]
 
 
-def frontend_up(env):
-    fe = env.frontend(LAYOUT, mode="io", server=True)
+def frontend_up(env, packed=False):
+    fe = env.frontend(LAYOUT % packed, mode="io", server=True)
     fe.wait_ready(30)
     fe.assert_driver("net_vuser")
     fe.start_forwarding()
     return fe
 
 
-def first_round(env, fe, pf, complete):
+def first_round(env, fe, pf, complete, packed=False):
     """A backend delivers FRAMES tagged frames, takes the FRAMES Tx buffers they come back
     in, completes those at `complete` (positions in its order of taking) and is killed
     with the others in flight. Returns the tags it completed."""
-    a = backend(env, pf)
+    a = backend(env, pf, packed)
     wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
     assert negotiated_pf(a) == pf, "protocol features 0x%x, offered 0x%x" % (
         negotiated_pf(a), pf)
@@ -85,10 +91,10 @@ def first_round(env, fe, pf, complete):
     return done
 
 
-def second_round(env, fe, pf, done_before):
+def second_round(env, fe, pf, done_before, packed=False):
     """The next backend: every frame the first one left in flight completes once, none
     twice; then FRAMES more go through it, counted exactly."""
-    b = backend(env, pf)
+    b = backend(env, pf, packed)
     wait_until(lambda: link(fe) == "UP", 5, interval=0.05, what="link up")
     got = tags(b.cmd("tx_tags 0.5"), "tx_tags")
     every = sorted(done_before + got)
@@ -105,30 +111,36 @@ def second_round(env, fe, pf, done_before):
     return b
 
 
-def test_out_of_order_reconnect(env):
+@RINGS
+def test_out_of_order_reconnect(env, packed):
     """INFLIGHT_SHMFD negotiated (as the backends saw it); the first backend completes
     every other Tx buffer, the later ones first, and dies with 8 in flight: the next one
     is handed the region (one line each way in the frontend's log) and resubmits those 8,
-    and nothing is lost or doubled."""
-    fe = frontend_up(env)
+    and nothing is lost or doubled. Packed: the region has the packed layout's size."""
+    fe = frontend_up(env, packed)
     complete = list(range(FRAMES - 1, 0, -2))   # 15, 13, ..., 1
-    done = first_round(env, fe, PF_TRACKED, complete)
+    done = first_round(env, fe, PF_TRACKED, complete, packed)
     assert sorted(done) == list(range(1, FRAMES, 2)), done
-    b = second_round(env, fe, PF_TRACKED, done)
+    b = second_round(env, fe, PF_TRACKED, done, packed)
     assert negotiated_pf(b) == PF_TRACKED
     assert re.search(r"^ok inflight \d+ resubmitted=%d " % (FRAMES // 2), b.cmd("inflight"))
     out = fe.output()
-    assert len(re.findall(r"inflight region of \d+ bytes from \S+ for 2 rings of 256", out)) == 1
-    assert len(re.findall(r"inflight region of \d+ bytes handed to", out)) == 1
+    # 2 rings of 256: split 16 + 256 * 16, packed 32 + 256 * 32, each 64-byte aligned
+    size = 2 * (8256 if packed else 4160)
+    assert len(re.findall(r"inflight region of %d bytes from \S+ for 2 rings of 256" % size,
+                          out)) == 1
+    assert len(re.findall(r"inflight region of %d bytes handed to" % size, out)) == 1
 
 
-def test_in_order_reconnect_untracked(env):
+@RINGS
+def test_in_order_reconnect_untracked(env, packed):
     """The fallback: a backend that does not offer INFLIGHT_SHMFD hears of no region, and
-    one that completes in order loses nothing across a kill, resuming at the used index."""
-    fe = frontend_up(env)
-    done = first_round(env, fe, PF_UNTRACKED, list(range(FRAMES // 2)))
+    one that completes in order loses nothing across a kill, resuming at the used index
+    (packed: the used position the frontend reads from the ring)."""
+    fe = frontend_up(env, packed)
+    done = first_round(env, fe, PF_UNTRACKED, list(range(FRAMES // 2)), packed)
     assert done == list(range(FRAMES // 2)), done
-    b = second_round(env, fe, PF_UNTRACKED, done)
+    b = second_round(env, fe, PF_UNTRACKED, done, packed)
     assert b.cmd("inflight") == "ok inflight 0 resubmitted=0"
     assert "inflight region" not in fe.output()
 

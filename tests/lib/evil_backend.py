@@ -41,11 +41,12 @@ crash) or use class EvilBackend in-process (tests/soak/server_soak.py).
 
 Protocol features it serves when offered (--protocol-features): MQ, REPLY_ACK, NET_MTU,
 BACKEND_REQ (it keeps the channel SET_BACKEND_REQ_FD passes), CONFIG, RESET_DEVICE, STATUS,
-INFLIGHT_SHMFD (split rings: GET_INFLIGHT_FD answered with a memfd of the spec's layout,
-every buffer taken marked in flight and cleared once used, in the spec's order; a ring
-started with a region from SET_INFLIGHT_FD resubmits what was in flight, oldest first;
-packed rings: GET_INFLIGHT_FD answered with an empty region), CONFIGURE_MEM_SLOTS
-(GET_MAX_MEM_SLOTS answered 32; ADD_MEM_REG maps one more region, REM_MEM_REG unmaps it).
+INFLIGHT_SHMFD (GET_INFLIGHT_FD answered with a memfd of the spec's layout for the rings
+negotiated, split or packed; every buffer taken marked in flight and cleared once used, in
+the spec's order; a ring started with a region from SET_INFLIGHT_FD resubmits what was in
+flight, oldest first, packed chains from the descriptors the region keeps),
+CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS answered 32; ADD_MEM_REG maps one more region,
+REM_MEM_REG unmaps it).
 
 Commands, one per line on stdin; each is answered on stdout by 'ok <command> [detail]' or
 'err <command>: <why>'.  Spontaneous lines start with 'event: ' ('event: listening',
@@ -133,6 +134,12 @@ INFLIGHT_MSG = struct.Struct("<QQHHI")
 INFLIGHT_HDR = struct.Struct("<QHHHH")
 INFLIGHT_DESC = struct.Struct("<B5xHQ")
 INFLIGHT_ALIGN = 64
+# packed: features, version, desc_num, free_head, old_free_head, used_idx, old_used_idx,
+# used_wrap_counter, old_used_wrap_counter, padding[7]; desc[] at 32 (QEMU's, DPDK's)
+PK_INFLIGHT_HDR = struct.Struct("<QHHHHHHBB7x")
+PK_INFLIGHT_DESC_AT = 32
+# entry: inflight, padding, next, last, num, counter, id, flags, len, addr
+PK_INFLIGHT_DESC = struct.Struct("<BxHHHQHHIQ")
 INFLIGHT_VERSION = 1
 BACKEND_IOTLB_MSG, BACKEND_CONFIG_CHANGE_MSG = 1, 2
 IOTLB = struct.Struct("<QQQBB6x")      # iova, size, uaddr, perm, type (kernel's padding)
@@ -324,6 +331,126 @@ class Inflight:
         return [h for h in range(self.queue_size) if self.desc(q, h)[0]]
 
 
+def pk_inflight_queue_bytes(queue_size):
+    """One packed ring's share of the region, 64-byte aligned."""
+    n = PK_INFLIGHT_DESC_AT + PK_INFLIGHT_DESC.size * queue_size
+    return (n + INFLIGHT_ALIGN - 1) // INFLIGHT_ALIGN * INFLIGHT_ALIGN
+
+
+class InflightPacked:
+    """The inflight region in the packed layout: a free list of entries, one per
+    descriptor of a chain taken, its head saying it is in flight (spec, "Inflight I/O
+    tracking", QueueRegionPacked)."""
+
+    HDR = ("features", "version", "desc_num", "free_head", "old_free_head", "used_idx",
+           "old_used_idx", "used_wrap", "old_used_wrap")
+    DESC = ("inflight", "next", "last", "num", "counter", "id", "flags", "len", "addr")
+
+    def __init__(self, fd, size, offset, num_queues, queue_size):
+        self.mm = mmap.mmap(fd, size + offset, mmap.MAP_SHARED,
+                            mmap.PROT_READ | mmap.PROT_WRITE)
+        self.offset, self.size = offset, size
+        self.num_queues, self.queue_size = num_queues, queue_size
+        self.per_queue = pk_inflight_queue_bytes(queue_size)
+
+    close = Inflight.close
+
+    def _hdr_at(self, q):
+        return self.offset + q * self.per_queue
+
+    def hdr(self, q):
+        return dict(zip(self.HDR, PK_INFLIGHT_HDR.unpack_from(self.mm, self._hdr_at(q))))
+
+    def set_hdr(self, q, **kw):
+        h = self.hdr(q)
+        h.update(kw)
+        PK_INFLIGHT_HDR.pack_into(self.mm, self._hdr_at(q), *(h[k] for k in self.HDR))
+
+    def _desc_at(self, q, e):
+        if e >= self.queue_size:
+            raise RuntimeError("inflight entry %d past the ring's %d" % (e, self.queue_size))
+        return self._hdr_at(q) + PK_INFLIGHT_DESC_AT + PK_INFLIGHT_DESC.size * e
+
+    def desc(self, q, e):
+        return dict(zip(self.DESC, PK_INFLIGHT_DESC.unpack_from(self.mm, self._desc_at(q, e))))
+
+    def set_desc(self, q, e, **kw):
+        d = self.desc(q, e)
+        d.update(kw)
+        PK_INFLIGHT_DESC.pack_into(self.mm, self._desc_at(q, e), *(d[k] for k in self.DESC))
+
+    def init(self, q, used_slot, used_wrap):
+        """A region no ring used: every entry free, in order; the used position given."""
+        for e in range(self.queue_size):
+            PK_INFLIGHT_DESC.pack_into(self.mm, self._desc_at(q, e), 0, e + 1, 0, 0, 0, 0,
+                                       0, 0, 0)
+        self.set_hdr(q, features=0, version=INFLIGHT_VERSION, desc_num=self.queue_size,
+                     free_head=0, old_free_head=0, used_idx=used_slot, old_used_idx=used_slot,
+                     used_wrap=int(used_wrap), old_used_wrap=int(used_wrap))
+
+    def take(self, q, chain, id_, counter):
+        """A chain taken: its descriptors into entries from free_head on, its head entry
+        (old_free_head) in flight with num, last and counter; returns the head entry."""
+        h = self.hdr(q)
+        head, e = h["old_free_head"], h["free_head"]
+        last = e
+        for addr, ln, flags in chain:
+            self.set_desc(q, e, addr=addr, len=ln, flags=flags, id=id_)
+            last, e = e, self.desc(q, e)["next"]
+        self.set_desc(q, head, num=len(chain), last=last, counter=counter, inflight=1)
+        self.set_hdr(q, free_head=e, old_free_head=e)
+        return head
+
+    def put(self, q, head, used_slot, used_wrap, publish):
+        """A used buffer, in the spec's order: its entries back on the free list, the used
+        position, then publish() (the flags), then inflight 0 and the old_* fields."""
+        h = self.hdr(q)
+        self.set_desc(q, self.desc(q, head)["last"], next=h["free_head"])
+        self.set_hdr(q, free_head=head, used_idx=used_slot, used_wrap=int(used_wrap))
+        publish()
+        self.set_desc(q, head, inflight=0)
+        self.set_hdr(q, old_free_head=head, old_used_idx=used_slot,
+                     old_used_wrap=int(used_wrap))
+
+    def recover(self, q, flags_at, base_slot, base_wrap):
+        """A ring starting on the region: commit or roll back the last update by the flags
+        at old_used_idx, clear the free list's entries; the heads in flight oldest first,
+        the next counter, the used slot and wrap counter, and the descriptors in flight."""
+        h = self.hdr(q)
+        if h["version"] == 0:
+            self.init(q, base_slot, base_wrap)
+            return [], 0, base_slot, base_wrap, 0
+        if h["used_idx"] != h["old_used_idx"]:
+            avail = PK_AVAIL if h["old_used_wrap"] else PK_USED
+            if flags_at(h["old_used_idx"]) & (PK_AVAIL | PK_USED) != avail:
+                self.set_hdr(q, old_free_head=h["free_head"], old_used_idx=h["used_idx"],
+                             old_used_wrap=h["used_wrap"])
+        h = self.hdr(q)
+        self.set_hdr(q, free_head=h["old_free_head"], used_idx=h["old_used_idx"],
+                     used_wrap=h["old_used_wrap"])
+        e, n = h["old_free_head"], 0
+        while e < self.queue_size and n <= self.queue_size:
+            self.set_desc(q, e, inflight=0)
+            e, n = self.desc(q, e)["next"], n + 1
+        held = sorted((d["counter"], e, d["num"]) for e, d in
+                      ((e, self.desc(q, e)) for e in range(self.queue_size)) if d["inflight"])
+        nxt = held[-1][0] + 1 if held else 0
+        return ([e for _c, e, _n in held], nxt, h["old_used_idx"], bool(h["old_used_wrap"]),
+                sum(n for _c, _e, n in held))
+
+    def chain(self, q, head):
+        """The buffer a head entry holds: (id, [(addr, len, flags)], ndesc)."""
+        d, e, chain = self.desc(q, head), head, []
+        for _ in range(d["num"]):
+            x = self.desc(q, e)
+            chain.append((x["addr"], x["len"], x["flags"]))
+            id_, e = x["id"], x["next"]
+        return id_, chain, d["num"]
+
+    def heads(self, q):
+        return [e for e in range(self.queue_size) if self.desc(q, e)["inflight"]]
+
+
 # ---------------------------------------------------------------- rings
 
 class Ring:
@@ -344,8 +471,10 @@ class Ring:
         # packed: next slot to read / write, and their wrap counters
         self.avail_slot = self.used_slot = 0
         self.avail_wrap = self.used_wrap = True
-        # split with INFLIGHT_SHMFD: the region, heads to resubmit, the next counter
+        # with INFLIGHT_SHMFD: the region, heads to resubmit (packed: head entries), the
+        # next counter; packed: the head entry of each buffer id in flight
         self.inflight = None
+        self.pk_held = {}
         self.resubmit = []
         self.resubmitted = 0
         self.counter = 0
@@ -370,7 +499,15 @@ class Ring:
     def recover(self, mem):
         """Start from the inflight region rather than the base: "last_avail_idx =
         used_idx + inflight count", the buffers in flight resubmitted first."""
-        if self.inflight is None or self.packed:
+        if self.inflight is None:
+            return
+        if self.packed:
+            self.resubmit, self.counter, slot, wrap, ndesc = self.inflight.recover(
+                self.index, lambda s: mem.read(self.desc + 16 * s + 14, "<H")[0],
+                self.used_slot, self.used_wrap)
+            self.resubmitted = len(self.resubmit)
+            self.used_slot, self.used_wrap = slot, wrap
+            self.avail_slot, self.avail_wrap = self.pk_ahead(ndesc)
             return
         used_idx, = mem.read(self.used + 2, "<H")
         self.resubmit, self.counter = self.inflight.recover(self.index, used_idx)
@@ -427,7 +564,13 @@ class Ring:
 
     # ---- packed
     def pk_pop(self, mem):
-        """Next available buffer: (id, first slot, [(addr, len, flags)], ndesc) or None."""
+        """Next available buffer: (id, first slot, [(addr, len, flags)], ndesc) or None;
+        buffers left in flight first (first slot None)."""
+        if self.resubmit:
+            head = self.resubmit.pop(0)
+            id_, chain, ndesc = self.inflight.chain(self.index, head)
+            self.pk_held[id_] = head
+            return id_, None, chain, ndesc
         slot, wrap = self.avail_slot, self.avail_wrap
         chain = []
         for _ in range(self.num):
@@ -444,6 +587,10 @@ class Ring:
             if not flags & DESC_F_NEXT:
                 first = self.avail_slot
                 self.avail_slot, self.avail_wrap = slot, wrap
+                if self.inflight is not None:
+                    self.pk_held[id_] = self.inflight.take(self.index, chain, id_,
+                                                           self.counter)
+                    self.counter += 1
                 return id_, first, chain, len(chain)
         return None
 
@@ -462,9 +609,16 @@ class Ring:
         mem.write(self.desc + 16 * slot + 14, "<H", flags)
 
     def pk_push(self, mem, id_, ln, ndesc, flags_override=None):
-        """Mark a used descriptor at the used position, skip ndesc slots."""
-        self.pk_write(mem, self.used_slot, self.used_wrap, id_, ln, flags_override)
+        """Mark a used descriptor at the used position, skip ndesc slots; a buffer the
+        region has in flight leaves it in the spec's order around the flags store."""
+        slot, wrap = self.used_slot, self.used_wrap
         self.used_slot, self.used_wrap = self.pk_ahead(ndesc)
+        head = self.pk_held.pop(id_, None) if self.inflight is not None else None
+        if head is None:
+            self.pk_write(mem, slot, wrap, id_, ln, flags_override)
+            return
+        self.inflight.put(self.index, head, self.used_slot, self.used_wrap,
+                          lambda: self.pk_write(mem, slot, wrap, id_, ln, flags_override))
 
 
 # ---------------------------------------------------------------- the backend
@@ -743,7 +897,8 @@ class EvilBackend:
                 size, offset, nq, qs, _pad = INFLIGHT_MSG.unpack_from(payload)
                 if self.inflight is not None:
                     self.inflight.close()
-                self.inflight = Inflight(fds[0], size, offset, nq, qs)
+                self.inflight = (InflightPacked if self.packed else Inflight)(
+                    fds[0], size, offset, nq, qs)
             elif req == REQ["SET_VRING_ENABLE"]:
                 idx, num = st()
                 self.ring(idx).enabled = bool(num)
@@ -776,19 +931,16 @@ class EvilBackend:
         return sum(r.resubmitted for r in self.rings.values())
 
     def get_inflight(self, payload):
-        """GET_INFLIGHT_FD: a zeroed memfd for the rings asked about (split); an empty
-        answer for packed rings, whose layout this backend does not keep."""
+        """GET_INFLIGHT_FD: a zeroed memfd for the rings asked about, in the layout of the
+        rings negotiated."""
         _size, _off, nq, qs, _pad = INFLIGHT_MSG.unpack_from(payload)
-        if self.packed:
-            self.send_msg(REQ["GET_INFLIGHT_FD"], INFLIGHT_MSG.pack(0, 0, nq, qs, 0))
-            return
-        size = nq * inflight_queue_bytes(qs)
+        size = nq * (pk_inflight_queue_bytes(qs) if self.packed else inflight_queue_bytes(qs))
         fd = os.memfd_create("evil-inflight", os.MFD_CLOEXEC)
         try:
             os.ftruncate(fd, size)
             if self.inflight is not None:
                 self.inflight.close()
-            self.inflight = Inflight(fd, size, 0, nq, qs)
+            self.inflight = (InflightPacked if self.packed else Inflight)(fd, size, 0, nq, qs)
             self.send_msg(REQ["GET_INFLIGHT_FD"], INFLIGHT_MSG.pack(size, 0, nq, qs, 0),
                           fds=(fd,))
         finally:
@@ -1102,12 +1254,13 @@ class EvilBackend:
         at = self.hdr_len + 14
         return struct.unpack_from("<I", data, at)[0] if len(data) >= at + 4 else -1
 
-    def _tx_done(self, head, chain):
+    def _tx_done(self, got):
         r = self.rings[1]
         if self.packed:
-            raise RuntimeError("the tagged Tx commands are for split rings")
-        r.split_push(self.mem, [(head, 0)])
-        return self._tx_tag(chain)
+            r.pk_push(self.mem, got[0], 0, got[3])
+            return self._tx_tag(got[2])
+        r.split_push(self.mem, [(got[0], 0)])
+        return self._tx_tag(got[1])
 
     def tx_take(self, n, seconds=5.0):
         """Take n Tx buffers and hold them: in flight until tx_complete."""
@@ -1125,7 +1278,7 @@ class EvilBackend:
         for k in ks:
             if k >= len(self.held) or self.held[k] is None:
                 raise RuntimeError("no held Tx buffer %d" % k)
-            tags.append(self._tx_done(*self.held[k]))
+            tags.append(self._tx_done(self.held[k]))
             self.held[k] = None
         self.tx_reaped += len(tags)
         return tags
@@ -1135,7 +1288,7 @@ class EvilBackend:
         tags = []
 
         def one(got):
-            tags.append(self._tx_done(*got))
+            tags.append(self._tx_done(got))
             return 1
         self._tx_complete_for(seconds, one)
         return tags
