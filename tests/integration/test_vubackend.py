@@ -33,7 +33,8 @@ And once per frontend:
                    quits and a new one listens, 5 times (the backend reconnects): exact
                    counts both ways after each; vuser asks the first backend for the
                    INFLIGHT_SHMFD region and hands it to the next five (their lines
-                   counted), DPDK's frontend takes none
+                   counted), DPDK's frontend takes none; vuser on packed rings too
+                   (in_order=0), the region in the packed layout
 
     offloads       both sides with UDP/TCP checksum offloads (split rings): the frontend
                    says it negotiated CSUM and GUEST_CSUM; exact counts both ways
@@ -434,23 +435,26 @@ def case_server_restarts(env, fe_kind):
     assert_clean_exit(env.stop_all())
 
 
-# INFLIGHT_SHMFD's region for one pair of 256-entry split rings (the spec's layout)
-INFLIGHT_BYTES = 2 * ((16 + 16 * 256 + 63) // 64 * 64)
+# INFLIGHT_SHMFD's region for one pair of 256-entry rings (the spec's layouts: a 16-byte
+# header and entry for split rings, 32 bytes each for packed ones)
+INFLIGHT_BYTES = {False: 2 * ((16 + 16 * 256 + 63) // 64 * 64),
+                  True: 2 * ((32 + 32 * 256 + 63) // 64 * 64)}
 
 
 def check_inflight_handed(fe, bes, fe_kind):
     """vuser asks the first backend for the inflight region and hands it to each one
     after (both sides' lines, counted); DPDK's frontend takes no region."""
+    size = INFLIGHT_BYTES[bool(fe_kind.packed)]
     said = [len(re.findall(r"inflight region of %d bytes (for 2 rings of 256|from the "
-                           r"frontend)" % INFLIGHT_BYTES, be.output())) for be in bes]
+                           r"frontend)" % size, be.output())) for be in bes]
     if fe_kind.kind != "vuser":
         assert said == [0] * len(bes), "backends' inflight lines %s" % said
         return
     assert said == [1] * len(bes), "backends' inflight lines %s" % said
     assert "for 2 rings of 256" in bes[0].output()
     out = fe.output()
-    assert len(re.findall(r"inflight region of %d bytes from " % INFLIGHT_BYTES, out)) == 1
-    assert len(re.findall(r"inflight region of %d bytes handed to " % INFLIGHT_BYTES,
+    assert len(re.findall(r"inflight region of %d bytes from " % size, out)) == 1
+    assert len(re.findall(r"inflight region of %d bytes handed to " % size,
                           out)) == len(bes) - 1
 
 
@@ -616,6 +620,7 @@ def build_cases():
         cases.append(("client_restarts_%s" % kind, case_client_restarts, (kind, 1, 0, 1)))
         cases.append(("queues2_%s" % kind, case_queues2, (kind, 1, 1)))
         cases.append(("offloads_%s" % kind, case_offloads, (kind, 1, 0)))
+    cases.append(("client_restarts_vuser_packed", case_client_restarts, ("vuser", 1, 1, 0)))
     cases.append(("status_dpdk", case_status, ("dpdk", 1, 0)))
     cases.append(("bad_devargs", case_bad_devargs, None))
     return cases
