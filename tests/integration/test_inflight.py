@@ -6,9 +6,9 @@
     backends  tests/lib/evil_backend.py --client, offering INFLIGHT_SHMFD or not: it
               delivers frames carrying a sequence number, takes the Tx buffers they come
               back in, completes some out of order and is killed with others in flight; the
-              next one resubmits them from the region (split or packed layout); a
-              packed region left by it is resumed by vub-net (libvub); DPDK 22.11's
-              net_vhost and
+              next one resubmits them from the region (split or packed layout);
+              testpmd + net_vubackend (libvub) `client=1` as the next backend, resuming
+              the region the scripted one filled; DPDK 22.11's net_vhost and
               net_virtio_user, to see what they offer and use
 
 A frame is lost when no backend ever completes its Tx buffer, and doubled when two do:
@@ -24,8 +24,9 @@ import pytest
 
 import dpdkapp
 import vhostpeer
-from dpdkapp import wait_until
-from test_faults import Env, link, wait_ipackets
+from dpdkapp import wait_until, wait_stable
+from test_faults import APP_ARGS, Env, link, wait_ipackets
+from test_vubackend import vubackend_plugin
 
 CASE_TIMEOUT = 90
 
@@ -40,6 +41,7 @@ LAYOUT = ",packed_vq=%d,in_order=0,mrg_rxbuf=0"
 # the two ring layouts, each tracked in its own region layout
 RINGS = pytest.mark.parametrize("packed", [False, True], ids=["split", "packed"])
 FRAMES = 16
+BURST = 32          # testpmd's --burst (APP_ARGS): what `start tx_first 1` sends
 # DPDK 22.11's frontend (drivers/net/virtio/virtio_user/vhost_user.c) asks for these only
 DPDK_FRONTEND_PF = (1 << PF_MQ) | (1 << PF_REPLY_ACK) | (1 << PF_STATUS)
 
@@ -130,6 +132,52 @@ def test_out_of_order_reconnect(env, packed):
     assert len(re.findall(r"inflight region of %d bytes from \S+ for 2 rings of 256" % size,
                           out)) == 1
     assert len(re.findall(r"inflight region of %d bytes handed to" % size, out)) == 1
+
+
+@RINGS
+def test_resumed_by_libvub(env, packed):
+    """Two implementations of the region's layout: the scripted backend dies with 8 Tx
+    buffers in flight (completed 15, 13, ..., 1), and net_vubackend (libvub) is handed
+    its region: it resubmits exactly those 8 (its `resubmits 8` line), which arrive once
+    each (ipackets 8, still 8 once settled); then a burst it sends comes back through the
+    frontend's io forwarding, counted exactly on both sides."""
+    plugin = dpdkapp.stage_plugin(vubackend_plugin())
+    try:
+        fe = frontend_up(env, packed)
+        done = first_round(env, fe, PF_TRACKED, list(range(FRAMES - 1, 0, -2)), packed)
+        assert sorted(done) == list(range(1, FRAMES, 2)), done
+        be = dpdkapp.Testpmd("%s-vubackend" % env.case, env.log_dir,
+                             vdevs=["net_vubackend0,iface=%s,client=1" % env.sock()],
+                             plugins=[plugin], interactive=True, lcores="0,1", main_lcore=0,
+                             log_levels=["pmd.net.vubackend:info"],
+                             app_args=["--forward-mode=rxonly"] + APP_ARGS)
+        env.apps.append(be)
+        be.start()
+        be.wait_ready()
+        wait_until(lambda: link(fe) == "UP", 10, interval=0.05, what="link up")
+        be.wait_for_output(r"vring 1 resubmits %d buffers left in flight" % (FRAMES // 2))
+        f0 = fe.stats()
+        be.run("start")
+        got = wait_stable(lambda: be.stats()["ipackets"], 10, settle=1.0,
+                          until=lambda v: v >= FRAMES // 2)
+        assert got == FRAMES // 2, "libvub received %d frames of the 8 left in flight" % got
+        be.run("stop")
+        be.run("start tx_first 1")
+        got = wait_stable(lambda: be.stats()["ipackets"], 10, settle=1.0,
+                          until=lambda v: v >= FRAMES // 2 + BURST)
+        be.run("stop")
+        b, f = be.stats(), fe.stats()
+        assert (b["ipackets"], b["opackets"]) == (FRAMES // 2 + BURST, BURST), b
+        assert (f["ipackets"] - f0["ipackets"], f["opackets"] - f0["opackets"]) == (
+            BURST, BURST), (f0, f)
+        assert (f["ierrors"], f["oerrors"]) == (0, 0), f
+        size = 2 * (8256 if packed else 4160)
+        assert len(re.findall(r"inflight region of %d bytes handed to" % size,
+                              fe.output())) == 1
+        assert re.search(r"inflight region of %d bytes from the frontend" % size, be.output())
+    finally:
+        # the app keeps the plugin it loaded; the case's end kills it
+        dpdkapp.unstage_plugin(plugin)
 
 
 @RINGS
