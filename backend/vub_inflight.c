@@ -279,8 +279,8 @@ vub_inflight_packed_heads(struct vub_vq *vq, struct vu_inflight_packed *r, uint3
  * A packed ring starting with a region: settle the last batch, resubmit the chains in
  * flight from their entries (the ring's slots they came from may hold used descriptors
  * by now), and go on at the used position the region keeps, the device's next available
- * descriptor past all they hold. That position is the region's, not the base's: a
- * frontend reads the used position from a ring completed out of order by guesswork.
+ * descriptor past all they hold. With chains in flight that position is the region's,
+ * not the base's: a frontend reads it from a ring completed out of order by guesswork.
  */
 static int
 vub_inflight_resume_packed(struct vub_vq *vq, struct vu_inflight_packed *r)
@@ -305,6 +305,12 @@ vub_inflight_resume_packed(struct vub_vq *vq, struct vu_inflight_packed *r)
 		       "nothing resubmitted, tracking starts again at the base",
 		       dev->name, vq->index, vq->size);
 		vq->nresubmit = 0;
+		vub_inflight_packed_init(vq, r);
+		return 0;
+	}
+	/* Nothing in flight: the base says where the ring is (a frontend may have laid it
+	 * out afresh), and the region starts again there. */
+	if (vq->nresubmit == 0) {
 		vub_inflight_packed_init(vq, r);
 		return 0;
 	}

@@ -434,6 +434,10 @@ class InflightPacked:
             e, n = self.desc(q, e)["next"], n + 1
         held = sorted((d["counter"], e, d["num"]) for e, d in
                       ((e, self.desc(q, e)) for e in range(self.queue_size)) if d["inflight"])
+        if not held:
+            # nothing to resubmit: the base says where the ring is
+            self.init(q, base_slot, base_wrap)
+            return [], 0, base_slot, base_wrap, 0
         nxt = held[-1][0] + 1 if held else 0
         return ([e for _c, e, _n in held], nxt, h["old_used_idx"], bool(h["old_used_wrap"]),
                 sum(n for _c, _e, n in held))

@@ -616,6 +616,59 @@ test_packed_wrap(void **state)
 	vf_close(&f);
 }
 
+/* Nothing in flight when the backend died, and the frontend lays its rings out afresh
+ * (slot 0, counter 1) but hands the same region (used slot 4): the base wins, the region
+ * starts again there, and the next frame, at slot 0, is taken. */
+static void
+test_packed_nothing_in_flight(void **state)
+{
+	const int done[] = { 0, 1, 2, 3 };
+	struct vu_vhost_inflight in = { .mmap_size =
+						2 * vu_inflight_packed_queue_size(VF_RING_SIZE),
+					.num_queues = 2,
+					.queue_size = VF_RING_SIZE };
+	struct vu_inflight_packed *tx;
+	uint8_t which[VI_FRAMES];
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq;
+	struct vf f;
+	void *map;
+	int fd;
+
+	(void)state;
+	fd = vi_packed_open(&f, &map, &tx);
+	vi_post(&f, 0, VI_FRAMES);
+	vq = vi_take_complete(&f, VI_FRAMES, done, VI_FRAMES, which);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), VI_FRAMES);
+	assert_int_equal(tx->used_idx, VI_FRAMES);
+
+	vi_new_backend(&f);
+	vi_setup(&f, VI_PACKED);
+	vi_inflight(&f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
+	for (uint32_t i = 0; i < VF_NRINGS; i++) {
+		assert_int_equal(vf_setup_ring(&f, i, VF_RING_SIZE), 0);
+		assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+	}
+	assert_int_equal(tx->used_idx, 0);
+	assert_int_equal(tx->free_head, 0);
+	vi_post(&f, 7, 1);
+	vq = vub_dequeue_enter(f.dev, 0);
+	assert_non_null(vq);
+	vi_take(&f, vq, 1, which);
+	assert_int_equal(which[0], 7);
+	vub_dequeue_end(vq, &vi_pkt[0]);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), 1);
+	assert_int_equal(ids[0], 0);
+	assert_int_equal(tx->used_idx, 1);
+	munmap(map, in.mmap_size);
+	close(fd);
+	vf_close(&f);
+}
+
 /* A region a ring of this size cannot have written (its free list loops): logged, nothing
  * resubmitted, and tracking starts again from the base on a fresh free list. */
 static void
@@ -660,6 +713,7 @@ main(void)
 		cmocka_unit_test(test_packed_killed_published),
 		cmocka_unit_test(test_packed_killed_unpublished),
 		cmocka_unit_test(test_packed_wrap),
+		cmocka_unit_test(test_packed_nothing_in_flight),
 		cmocka_unit_test(test_packed_bad_region),
 	};
 
