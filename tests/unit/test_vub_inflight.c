@@ -22,7 +22,8 @@
 #define VI_FRAME_LEN 60u
 #define VI_FRAMES 4
 #define VI_PACKED (VI_FEATURES | VU_BIT(VU_F_RING_PACKED))
-#define VI_ODD_SIZE 6u /* packed rings need not be a power of 2 */
+#define VI_ODD_SIZE 6u	       /* packed rings need not be a power of 2 */
+#define VI_BURST_MAX_LEN 1500u /* the longest frame the fast path may take */
 
 static struct vub_pkt vi_pkt[VI_FRAMES + 1];
 
@@ -669,6 +670,87 @@ test_packed_nothing_in_flight(void **state)
 	vf_close(&f);
 }
 
+/* The burst fast path on a packed pair's rings: the buffers it reserves (VI_FRAMES, or
+ * 0 when the ring keeps a region), then each ring's part of the region (NULL none). */
+static void
+vi_burst(struct vf *f, uint16_t want, const struct vu_inflight_packed *rx,
+	 const struct vu_inflight_packed *tx)
+{
+	struct vub_buf bufs[VI_FRAMES];
+	uint32_t ids[VF_RING_SIZE], len;
+	uint8_t which[VI_FRAMES];
+	struct vub_vq *vq;
+	unsigned int n = 0;
+
+	vi_post(f, 0, VI_FRAMES);
+	vq = vub_dequeue_enter(f->dev, 0);
+	assert_non_null(vq);
+	assert_int_equal(vub_dequeue_reserve(vq, VI_BURST_MAX_LEN, bufs, VI_FRAMES), want);
+	vub_dequeue_commit(vq, bufs, want);
+	/* What the fast path left: the per-frame path takes it, noting each buffer taken. */
+	vi_take(f, vq, VI_FRAMES - want, which);
+	for (uint16_t e = 0; tx && e < VI_FRAMES; e++) {
+		assert_int_equal(which[e], e);
+		vi_assert_entry(f, tx, e, e, 1, e);
+		vub_dequeue_end(vq, &vi_pkt[e]);
+	}
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(f, ids, VF_RING_SIZE), VI_FRAMES);
+
+	vf_post_rx(f, VI_FRAMES, VF_HDR_LEN + VI_FRAME_LEN);
+	vq = vub_enqueue_enter(f->dev, 0);
+	assert_non_null(vq);
+	for (int k = 0; k < VI_FRAMES; k++)
+		bufs[k].len = VI_FRAME_LEN;
+	assert_int_equal(vub_enqueue_reserve(vq, bufs, VI_FRAMES), want);
+	vub_enqueue_commit(vq, bufs, want);
+	for (uint16_t e = 0; e < VI_FRAMES - want; e++) {
+		assert_int_equal(vub_enqueue_begin(vq, VI_FRAME_LEN, &vi_pkt[e]), 1);
+		assert_int_equal(rx->desc[e].inflight, 1);
+		assert_int_equal(rx->desc[e].id, e);
+		assert_int_equal(rx->desc[e].counter, e);
+		vub_enqueue_end(vq, &vi_pkt[e]);
+	}
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	while (n < VF_RING_SIZE && vf_used(f, VF_RX, &ids[n], &len))
+		n++;
+	assert_int_equal(n, VI_FRAMES);
+}
+
+/*
+ * net_vubackend hands every burst to the fast path first. A packed ring keeping a region
+ * must leave it all to the per-frame path, which fills the region's entries: without a
+ * region the same single-descriptor buffers are the fast path's.
+ */
+static void
+test_packed_burst_tracked(void **state)
+{
+	struct vu_inflight_packed *tx;
+	struct vf f;
+	void *map;
+	int fd;
+
+	(void)state;
+	vf_open(&f, 1);
+	vi_setup(&f, VI_PACKED);
+	for (uint32_t i = 0; i < VF_NRINGS; i++) {
+		assert_int_equal(vf_setup_ring(&f, i, VF_RING_SIZE), 0);
+		assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+	}
+	vi_burst(&f, VI_FRAMES, NULL, NULL);
+	vf_close(&f);
+
+	fd = vi_packed_open(&f, &map, &tx);
+	vi_burst(&f, 0, (struct vu_inflight_packed *)map, tx);
+	assert_int_equal(tx->free_head, 3);
+	assert_int_equal(tx->used_idx, VI_FRAMES);
+	munmap(map, 2 * vu_inflight_packed_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(&f);
+}
+
 /* A region a ring of this size cannot have written (its free list loops): logged, nothing
  * resubmitted, and tracking starts again from the base on a fresh free list. */
 static void
@@ -715,6 +797,7 @@ main(void)
 		cmocka_unit_test(test_packed_wrap),
 		cmocka_unit_test(test_packed_nothing_in_flight),
 		cmocka_unit_test(test_packed_bad_region),
+		cmocka_unit_test(test_packed_burst_tracked),
 	};
 
 	tu_log_capture();
