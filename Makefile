@@ -17,6 +17,9 @@
 #   make bench   build, then tests/perf/bench.py: net_vuser vs DPDK's net_virtio_user
 #                (BENCH_ARGS="--quick" ...; "--measure backend": net_vubackend vs
 #                net_vhost; "--measure pair": both; see docs/performance.md)
+#   make bench-vvu  build and make qemu-vvu, then tests/perf/vvu_cost.py: the same backend
+#                over the VVU transport and over AF_UNIX in one TCG slave VM
+#                (BENCH_VVU_ARGS="--rounds 5 --window 3"; docs/vvu.md)
 #   make setup   packages and DPDK SDK headers only
 #   make qemu-vvu  QEMU 7.2 with the virtio-vhost-user device (qemu-vvu/, GPL-2.0+)
 #                into .deps/qemu-vvu/, skipped when the patch set is unchanged; minutes
@@ -35,6 +38,7 @@ SDK_INC := $(ROOT)/.deps/dpdk-sdk/include
 MESON_OPTS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+BENCH_VVU_ARGS ?=
 PYTHON ?= python3
 ASAN_BUILD_DIR := $(ROOT)/build-asan
 # Integration files run on the sanitizer build (all of them: ASAN_INTEGRATION=test_*.py).
@@ -44,7 +48,7 @@ SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
 .PHONY: build setup test test-vdpa demo demo-container bench clean test-asan fuzz soak qemu-vvu \
-	test-vvu
+	test-vvu bench-vvu
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -108,6 +112,9 @@ demo-container: build
 
 bench: build
 	$(PYTHON) $(ROOT)/tests/perf/bench.py $(BENCH_ARGS)
+
+bench-vvu: build qemu-vvu
+	$(PYTHON) $(ROOT)/tests/perf/vvu_cost.py $(BENCH_VVU_ARGS)
 
 clean:
 	rm -rf "$(BUILD_DIR)" "$(ASAN_BUILD_DIR)" "$(ROOT)/build-fuzz" "$(ROOT)/results"
