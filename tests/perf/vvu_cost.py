@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "vm"))
 import dpdkapp  # noqa: E402
 import qemuvm  # noqa: E402
 import vhostpeer  # noqa: E402
-from test_vvu_device import FIRMWARE, VIRTIO_ID, qemu_vvu  # noqa: E402
-from test_vvu_vm import build_initramfs, vubackend_plugin, MODULES  # noqa: E402
+from test_vvu_device import qemu_vvu  # noqa: E402
+from test_vvu_vm import build_initramfs, qemu_argv, vubackend_plugin, MODULES  # noqa: E402
 
 PCI_ADDR = "0000:00:10.0"
 VM_TIMEOUT = 900
@@ -44,21 +44,6 @@ TURN_TIMEOUT = 300
 MASTER_TIMEOUT = 120
 LABELS = {"m2s": "master -> backend (master txonly, backend rxonly)",
           "s2m": "backend -> master (backend txonly, master rxonly)"}
-
-
-def qemu_argv(qemu, release, initrd, sock, out):
-    return [qemu] + FIRMWARE + [
-        "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024", "-nodefaults",
-        "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none",
-        "-net", "none",
-        "-kernel", qemuvm.kernel_path(release), "-initrd", initrd,
-        "-append", "console=ttyS0 panic=-1 quiet loglevel=4",
-        "-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
-        "-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
-        "-fsdev", "local,id=vmout,path=%s,security_model=none" % out,
-        "-device", "virtio-9p-pci,fsdev=vmout,mount_tag=vmout",
-        "-chardev", "socket,id=vvu0,path=%s,server=on,wait=off" % sock,
-        "-device", "virtio-vhost-user-pci,chardev=vvu0,virtio-id=%d,addr=0x10" % VIRTIO_ID]
 
 
 def wait_file(out, name, vm, timeout=TURN_TIMEOUT):

@@ -185,6 +185,15 @@ def qemu_vvu():
     return p.stdout.decode().strip(), None
 
 
+
+def qemu_vvu_or_skip():
+    """The built QEMU; the calling test module is skipped, saying why, without one."""
+    qemu, why = qemu_vvu()
+    if not qemu:
+        print("SKIP: " + why)
+        pytest.skip(why)
+    return qemu
+
 def build_initramfs(path):
     polls = str(MASTER_TIMEOUT * 10 // 2)
     init = (INIT.replace("@DEVID@", "0x%04x" % PCI_DEVICE).replace("@RES@", hex(RESERVED))
@@ -280,10 +289,7 @@ class Master:
 
 @pytest.fixture(scope="module")
 def vm_run(request, vm_out, vm_verbose):
-    qemu, why = qemu_vvu()
-    if not qemu:
-        print("SKIP: " + why)
-        pytest.skip(why)
+    qemu = qemu_vvu_or_skip()
     vm_kernel = request.getfixturevalue("vm_kernel")
     work = tempfile.mkdtemp(prefix="vuser-vvu-")
     sock = os.path.join(work, "vvu.sock")

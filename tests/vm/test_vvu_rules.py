@@ -56,7 +56,7 @@ import pytest
 
 import qemuvm
 import vhost_user_wire as wire
-from test_vvu_device import FIRMWARE, VIRTIO_ID, qemu_vvu
+from test_vvu_device import FIRMWARE, VIRTIO_ID, qemu_vvu_or_skip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VM_OUT = "vm-vvu-rules"    # results/vm-vvu-rules
@@ -568,10 +568,7 @@ def drive(ctl, sock, results):
 
 @pytest.fixture(scope="module")
 def vm_run(request, vm_out, vm_verbose):
-    qemu, why = qemu_vvu()
-    if not qemu:
-        print("SKIP: " + why)
-        pytest.skip(why)
+    qemu = qemu_vvu_or_skip()
     vm_kernel = request.getfixturevalue("vm_kernel")
     order, idx = qemuvm.module_order(vm_kernel, MODULES)
     work = tempfile.mkdtemp(prefix="vuser-vvu-rules-")

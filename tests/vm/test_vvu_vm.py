@@ -42,7 +42,7 @@ import dpdkapp
 import qemuvm
 import vhostpeer
 from test_vhost_net_vm import collect_sanitizer_logs, kept_paths, sanitizer_env
-from test_vvu_device import FIRMWARE, VIRTIO_ID, qemu_vvu
+from test_vvu_device import FIRMWARE, VIRTIO_ID, qemu_vvu_or_skip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VM_OUT = "vm-vvu-e2e"      # results/vm-vvu-e2e
@@ -87,8 +87,10 @@ def build_initramfs(order, idx, guest_cmd, path):
     qemuvm.cpio_newc(entries + qemuvm.module_entries(order, idx, r), path)
 
 
-def qemu_argv(qemu, release, initrd, sock, msock, out):
-    return [qemu] + FIRMWARE + [
+def qemu_argv(qemu, release, initrd, sock, out, msock=None):
+    """The slave VM: its VVU device at PCI_SLOT listens on sock; with msock a second one
+    at PCI_SLOT2 connects to a master in server mode (the restart rounds)."""
+    argv = [qemu] + FIRMWARE + [
         "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024", "-nodefaults",
         "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none",
         "-net", "none",
@@ -100,11 +102,13 @@ def qemu_argv(qemu, release, initrd, sock, msock, out):
         "-device", "virtio-9p-pci,fsdev=vmout,mount_tag=vmout",
         "-chardev", "socket,id=vvu0,path=%s,server=on,wait=off" % sock,
         "-device", "virtio-vhost-user-pci,chardev=vvu0,virtio-id=%d,addr=%#x"
-        % (VIRTIO_ID, PCI_SLOT),
-        # the restart rounds: the VMM connects to a master in server mode, reconnecting
-        "-chardev", "socket,id=vvu1,path=%s,server=off,reconnect=1" % msock,
-        "-device", "virtio-vhost-user-pci,chardev=vvu1,virtio-id=%d,addr=%#x"
-        % (VIRTIO_ID, PCI_SLOT2)]
+        % (VIRTIO_ID, PCI_SLOT)]
+    if msock:
+        # the VMM connects to a master in server mode, reconnecting
+        argv += ["-chardev", "socket,id=vvu1,path=%s,server=off,reconnect=1" % msock,
+                 "-device", "virtio-vhost-user-pci,chardev=vvu1,virtio-id=%d,addr=%#x"
+                 % (VIRTIO_ID, PCI_SLOT2)]
+    return argv
 
 
 class Turns:
@@ -213,10 +217,7 @@ def drive_masters(turns, sock, master, plugin, log_dir, results):
 
 @pytest.fixture(scope="module")
 def vm_run(request, vm_out, vm_verbose):
-    qemu, why = qemu_vvu()
-    if not qemu:
-        print("SKIP: " + why)
-        pytest.skip(why)
+    qemu = qemu_vvu_or_skip()
     vm_kernel = request.getfixturevalue("vm_kernel")
     plugin = vubackend_plugin()
     if not os.path.isfile(plugin) or not os.path.isfile(dpdkapp.plugin_path()):
@@ -236,7 +237,7 @@ def vm_run(request, vm_out, vm_verbose):
     build_initramfs(order, idx, guest_cmd, initrd)
     booted = {}
     vm = threading.Thread(target=lambda: booted.update(run=qemuvm.boot_vm(
-        qemu_argv(qemu, vm_kernel, initrd, sock, msock, out),
+        qemu_argv(qemu, vm_kernel, initrd, sock, out, msock),
         os.path.join(vm_out, "console.log"), vm_verbose, ("VMTEST: booted",), VM_TIMEOUT,
         BOOT_TIMEOUT)), daemon=True)
     results = {}
