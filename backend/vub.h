@@ -42,6 +42,9 @@ struct vub_dev_params {
 	uint8_t mac[6];
 	bool has_mac;
 	uint16_t mtu;
+	/* IOTLB mode: offer VIRTIO_F_ACCESS_PLATFORM; once negotiated the device reaches
+	 * only what the frontend's IOTLB updates describe (docs/backend.md). */
+	bool iommu;
 };
 
 /* A device over a transport (vub_transport.h); the device owns the transport from then
@@ -69,6 +72,10 @@ uint8_t vub_dev_status(const struct vub_dev *dev);
  * there is no channel to announce on), or -errno when the announcement failed. */
 int vub_dev_set_link_up(struct vub_dev *dev, bool up);
 bool vub_dev_link_up(const struct vub_dev *dev);
+/* IOTLB mode's counters of vring: misses asked of the frontend, and accesses denied
+ * (outside the IOTLB, lacking its permission, or a miss the frontend refused). */
+void vub_dev_iotlb_stats(const struct vub_dev *dev, uint16_t vring, uint64_t *misses,
+			 uint64_t *denied);
 
 /* One packet's place in the frontend's memory, translated and bounds-checked: the
  * virtio-net header (hdr_len bytes) followed by len bytes of frame. */

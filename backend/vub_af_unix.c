@@ -32,6 +32,7 @@ enum vub_source {
 	VUB_SRC_CONN,
 	VUB_SRC_TIMER,
 	VUB_SRC_WAKE,
+	VUB_SRC_BACKEND,
 };
 
 struct vub_af_unix {
@@ -352,6 +353,8 @@ vub_au_process(struct vub_transport *t)
 				vub_au_timer(u);
 			else if (ev[i].data.u32 == VUB_SRC_WAKE)
 				vub_dev_on_wake(u->base.dev);
+			else if (ev[i].data.u32 == VUB_SRC_BACKEND)
+				vub_dev_on_backend(u->base.dev);
 		}
 	}
 	return 0;
@@ -500,6 +503,8 @@ vub_au_drain_stale(struct vub_af_unix *u, int fd)
 	struct vu_vhost_msg stale;
 
 	for (int i = 0; i < VUB_STALE_REPLIES_MAX && vu_vhost_msg_recv(fd, &stale, 0) == 0; i++) {
+		if (vub_dev_backend_reply(u->base.dev, &stale))
+			continue;
 		VU_WARN("%s: a late reply to backend request %s on the backend channel: dropped",
 			u->name, vu_vhost_backend_request_name(stale.hdr.request));
 		vu_vhost_msg_close_fds(&stale);
@@ -524,7 +529,10 @@ vub_au_send_backend_req(struct vub_transport *t, int fd, const struct vu_vhost_m
 	rc = vu_vhost_msg_send(fd, msg, VUB_MSG_TIMEOUT_MS);
 	if (rc < 0 || !ack)
 		return rc;
-	rc = vu_vhost_msg_recv(fd, &reply, VUB_MSG_TIMEOUT_MS);
+	/* The acks of IOTLB misses sent before may come first. */
+	do
+		rc = vu_vhost_msg_recv(fd, &reply, VUB_MSG_TIMEOUT_MS);
+	while (rc == 0 && vub_dev_backend_reply(u->base.dev, &reply));
 	if (rc < 0)
 		return rc;
 	if (vu_vhost_msg_check_reply(&reply, msg->hdr.request, sizeof(uint64_t), &why) < 0) {
@@ -535,6 +543,17 @@ vub_au_send_backend_req(struct vub_transport *t, int fd, const struct vu_vhost_m
 	}
 	*ack = reply.payload.u64;
 	return 0;
+}
+
+static void
+vub_au_watch_backend(struct vub_transport *t, int fd, bool on)
+{
+	struct vub_af_unix *u = vub_au(t);
+
+	if (on)
+		vub_au_watch(u, fd, VUB_SRC_BACKEND);
+	else
+		epoll_ctl(u->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 static void
@@ -572,6 +591,7 @@ static const struct vub_transport_ops vub_af_unix_ops = {
 	.vring_call = vub_au_vring_call,
 	.vring_err = vub_au_vring_err,
 	.send_backend_req = vub_au_send_backend_req,
+	.watch_backend = vub_au_watch_backend,
 };
 
 int

@@ -156,6 +156,9 @@ vub_msg_set_backend_req_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
 	vub_backend_close(dev);
 	dev->backend_fd = msg->fds[0];
 	msg->fds[0] = -1;
+	/* The acks of IOTLB misses come while this thread serves the main socket. */
+	if (dev->t->ops->watch_backend)
+		dev->t->ops->watch_backend(dev->t, dev->backend_fd, true);
 	VU_INFO("%s: backend channel set", dev->name);
 	return 0;
 }
@@ -218,6 +221,7 @@ vub_dev_on_wake(struct vub_dev *dev)
 
 	if (read(dev->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		VU_ERR("%s: reading the wake eventfd: %s", dev->name, strerror(errno));
+	vub_iotlb_send_misses(dev);
 	if (!__atomic_exchange_n(&dev->ring_broke, 0, __ATOMIC_ACQ_REL) || !dev->connected ||
 	    !vub_has_protocol(dev, VU_VHOST_USER_PROTOCOL_F_STATUS) ||
 	    (dev->status & VU_STATUS_DEVICE_NEEDS_RESET))

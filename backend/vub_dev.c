@@ -139,9 +139,25 @@ vub_status_set(struct vub_dev *dev, uint8_t st)
 }
 
 void
+vub_dev_wake(struct vub_dev *dev)
+{
+	uint64_t one = 1;
+
+	if (write(dev->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		VU_ERR("%s: waking the control path: %s", dev->name, strerror(errno));
+}
+
+void
 vub_backend_close(struct vub_dev *dev)
 {
+	if (dev->backend_fd >= 0 && dev->t->ops->watch_backend)
+		dev->t->ops->watch_backend(dev->t, dev->backend_fd, false);
 	vub_close_fd(&dev->backend_fd);
+	/* No ack can come on a closed channel: the misses it carried are asked again. */
+	dev->miss_ack_count = 0;
+	for (uint16_t i = 0; i < VUB_MAX_VRINGS; i++)
+		if (dev->vqs[i].miss_state == VUB_MISS_SENT)
+			__atomic_store_n(&dev->vqs[i].miss_state, VUB_MISS_NONE, __ATOMIC_RELEASE);
 }
 
 void
@@ -187,6 +203,10 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->nresubmit = 0;
 	vq->resubmit_pos = 0;
 	vq->batch_len = 0;
+	vq->iotlb = false;
+	vq->iotlb_hit.size = 0;
+	vq->iotlb_wait = false;
+	vq->miss_state = VUB_MISS_NONE;
 }
 
 /* Rings, features, memory and status back to their initial state; the connection, the
@@ -200,6 +220,7 @@ vub_dev_reset(struct vub_dev *dev)
 		vub_vq_reset(&dev->vqs[i]);
 	vub_inflight_unmap(dev);
 	vub_mem_unmap_all(dev);
+	vu_iotlb_init(&dev->iotlb);
 	dev->features = 0;
 	dev->features_refused = false;
 	__atomic_store_n(&dev->ring_broke, 0, __ATOMIC_RELEASE);
@@ -290,6 +311,12 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 		dev->offered |= VU_BIT(VU_NET_F_MAC);
 	if (dev->mtu)
 		dev->offered |= VU_BIT(VU_NET_F_MTU);
+	/* VIRTIO_F_ACCESS_PLATFORM: "the device can be used on a platform where device
+	 * access to data in memory is limited and/or translated" (an IOMMU, here the
+	 * frontend's IOTLB); with BACKEND_REQ and REPLY_ACK, which are always offered. */
+	if (params->iommu)
+		dev->offered |= VU_BIT(VU_F_ACCESS_PLATFORM);
+	vu_iotlb_init(&dev->iotlb);
 	for (uint16_t i = 0; i < VUB_MAX_VRINGS; i++) {
 		dev->vqs[i].dev = dev;
 		dev->vqs[i].index = i;

@@ -29,6 +29,7 @@ typedef int (*vub_msg_fn)(struct vub_dev *dev, struct vu_vhost_msg *msg,
 #define VUB_SIZE_ADDR ((int)sizeof(struct vu_vhost_vring_addr))
 #define VUB_SIZE_INFLIGHT ((int)sizeof(struct vu_vhost_inflight))
 #define VUB_SIZE_MEM_REG ((int)sizeof(struct vu_vhost_mem_reg))
+#define VUB_SIZE_IOTLB ((int)sizeof(struct vu_vhost_iotlb_msg))
 #define VUB_SIZE_VARIES (-1) /* checked by the handler */
 
 struct vub_request {
@@ -188,6 +189,7 @@ vub_set_mem_table(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost
 	vub_dev_lock_all(dev);
 	old = dev->mem;
 	dev->mem = fresh;
+	vub_iotlb_forget_hits(dev);
 	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++) {
 		struct vub_vq *vq = &dev->vqs[i];
 
@@ -281,6 +283,7 @@ vub_rem_mem_reg(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_m
 	vub_dev_lock_all(dev);
 	gone = mem->regions[i];
 	mem->regions[i] = mem->regions[--mem->nregions];
+	vub_iotlb_forget_hits(dev);
 	vub_dev_unlock_all(dev);
 	dev->t->ops->unmap_mem(dev->t, &gone);
 	VU_INFO("%s: memory region removed (guest 0x%llx, size 0x%llx): %u mapped", dev->name,
@@ -384,6 +387,7 @@ vub_get_vring_base(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 		return -EINVAL;
 	vub_vq_lock(vq);
 	vq->started = false;
+	vq->iotlb_wait = false;
 	reply->hdr.size = sizeof(reply->payload.state);
 	reply->payload.state.index = s->index;
 	reply->payload.state.num = vq->last_avail;
@@ -426,54 +430,6 @@ vub_replace_fd(int *slot, int fd)
 	*slot = fd;
 }
 
-/* Start the ring: everything it needs is set and inside the memory table. */
-static int
-vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
-{
-	const char *missing = NULL;
-
-	if (vq->size == 0)
-		missing = "SET_VRING_NUM";
-	else if (!vq->addr_set)
-		missing = "SET_VRING_ADDR";
-	else if (dev->mem.nregions == 0)
-		missing = "SET_MEM_TABLE";
-	if (missing) {
-		VU_ERR("%s: SET_VRING_KICK on vring %u before %s: the ring stays stopped",
-		       dev->name, vq->index, missing);
-		return -EINVAL;
-	}
-	vq->packed = vub_packed_negotiated(dev);
-	if (vq->packed && vq->last_avail >= vq->size) {
-		VU_ERR("%s: SET_VRING_KICK on vring %u: its base %u is past its %u descriptors: "
-		       "the ring stays stopped",
-		       dev->name, vq->index, vq->last_avail, vq->size);
-		return -EINVAL;
-	}
-	if (vub_vq_translate(vq) < 0)
-		return -EFAULT;
-	if (!vq->packed)
-		vub_split_resume(vq);
-	if (vub_inflight_resume(vq) < 0)
-		VU_ERR("%s: vring %u: no memory to resubmit its buffers in flight: it goes on "
-		       "untracked from its used position",
-		       dev->name, vq->index);
-	vq->hdr_len = vu_net_hdr_size(dev->features);
-	vq->mrg = dev->features & VU_BIT(VU_NET_F_MRG_RXBUF);
-	vq->indirect = dev->features & VU_BIT(VU_F_RING_INDIRECT_DESC);
-	vq->event_idx = dev->features & VU_BIT(VU_F_RING_EVENT_IDX);
-	vq->offloads = dev->features & VUB_OFFLOAD_FEATURES;
-	vq->hdr_warned = false;
-	vq->unflushed = 0;
-	vq->used_held = false;
-	/* Polled: "The device uses this in used->flags to advise the driver: don't kick me"
-	 * (packed: RING_EVENT_FLAGS_DISABLE); kick-driven: a kick at the next buffer. */
-	vub_vq_kicks(vq, vq->kick_mode == VUB_KICK_NOTIFY);
-	vq->broken = false;
-	vq->started = true;
-	return 0;
-}
-
 /* Rings start when SET_VRING_KICK arrives, as implementations do (the vhost-user text
  * says on the first kick; a polling device does not wait for one). */
 static int
@@ -493,7 +449,11 @@ vub_set_vring_kick(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 	vub_replace_fd(&vq->kick_fd, fd);
 	rc = vub_vq_start(dev, vq);
 	vub_vq_unlock(vq);
-	if (rc == 0)
+	if (rc == 0 && vq->iotlb_wait) {
+		VU_INFO("%s: vring %u waits for an IOTLB update of its addresses", dev->name,
+			vq->index);
+		vub_iotlb_send_misses(dev);
+	} else if (rc == 0)
 		VU_INFO("%s: vring %u started: %s ring of %u entries at %u%s%s", dev->name,
 			vq->index, vq->packed ? "packed" : "split", vq->size, vq->last_avail,
 			vq->mrg ? ", mergeable Rx buffers" : "",
@@ -601,6 +561,7 @@ static const struct vub_request vub_requests[] = {
 	VUB_REQ(GET_QUEUE_NUM, NONE, NONE, true, vub_get_queue_num),
 	VUB_REQ(SET_VRING_ENABLE, STATE, NONE, false, vub_set_vring_enable),
 	VUB_REQ(SET_BACKEND_REQ_FD, NONE, ONE, false, vub_msg_set_backend_req_fd),
+	VUB_REQ(IOTLB_MSG, IOTLB, NONE, false, vub_msg_iotlb),
 	VUB_REQ(GET_CONFIG, VARIES, NONE, true, vub_msg_get_config),
 	VUB_REQ(SET_CONFIG, VARIES, NONE, false, vub_msg_set_config),
 	VUB_REQ(GET_INFLIGHT_FD, INFLIGHT, NONE, true, vub_msg_get_inflight_fd),

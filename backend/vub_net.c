@@ -192,6 +192,11 @@ vub_dequeue_begin(struct vub_vq *vq, struct vub_pkt *pkt)
 
 		vub_pkt_reset(vq, pkt);
 		rc = vub_vq_pop(vq, false, pkt);
+		/* An IOTLB miss: asked for, the chain taken again at a later burst. */
+		if (rc == -EAGAIN) {
+			vub_pkt_rollback(vq, pkt);
+			return 0;
+		}
 		if (rc == -E2BIG) {
 			vub_vq_break(vq, "transmit chain at descriptor %u has more than %u buffers",
 				     pkt->chains[0].head, VUB_PKT_MAX_IOV);
@@ -243,9 +248,9 @@ vub_enqueue_chain(struct vub_vq *vq, struct vub_pkt *pkt)
 			     pkt->chains[pkt->nchains].head, VUB_PKT_MAX_IOV);
 		return -EIO;
 	}
-	if (rc == 0 || rc == -E2BIG) {
+	if (rc == 0 || rc == -E2BIG || rc == -EAGAIN) {
 		vub_pkt_rollback(vq, pkt);
-		return rc == 0 ? 0 : -EMSGSIZE;
+		return rc == -E2BIG ? -EMSGSIZE : 0;
 	}
 	if (rc < 0)
 		return rc;

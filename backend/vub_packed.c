@@ -15,13 +15,20 @@ vub_packed_translate(struct vub_vq *vq)
 {
 	void *desc, *drv, *dev;
 
+	/* IOTLB permissions: the device writes used descriptors and its event suppression
+	 * (reading it back), and reads the driver's. */
 	desc = vub_ring_part(vq, "descriptor ring", vq->desc_uaddr,
-			     sizeof(struct vu_packed_desc) * (uint64_t)vq->size, VUB_PDESC_ALIGN);
+			     sizeof(struct vu_packed_desc) * (uint64_t)vq->size, VUB_PDESC_ALIGN,
+			     VU_IOTLB_PERM_RW);
+	if (!desc)
+		return -EFAULT;
 	drv = vub_ring_part(vq, "driver event suppression", vq->avail_uaddr,
-			    sizeof(struct vu_packed_event), VUB_EVENT_ALIGN);
+			    sizeof(struct vu_packed_event), VUB_EVENT_ALIGN, VU_IOTLB_PERM_RO);
+	if (!drv)
+		return -EFAULT;
 	dev = vub_ring_part(vq, "device event suppression", vq->used_uaddr,
-			    sizeof(struct vu_packed_event), VUB_EVENT_ALIGN);
-	if (!desc || !drv || !dev)
+			    sizeof(struct vu_packed_event), VUB_EVENT_ALIGN, VU_IOTLB_PERM_RW);
+	if (!dev)
 		return -EFAULT;
 	vq->pdesc = desc;
 	vq->driver_event = drv;
@@ -57,7 +64,7 @@ vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, 
 {
 	const struct vu_packed_desc *table;
 	uint32_t count;
-	int rc;
+	int rc = 0;
 
 	*why = NULL;
 	if (!vq->indirect)
@@ -68,10 +75,18 @@ vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, 
 	else if (d->len == 0 || d->len % sizeof(*table) ||
 		 d->len / sizeof(*table) > VUB_MAX_QUEUE_SIZE)
 		*why = "indirect table length is not 1 to 32768 descriptors";
-	else if (!(table = vub_mem_gpa(vq->dev, d->addr, d->len)))
-		*why = "indirect table is not inside one memory region";
 	if (*why)
 		return -EIO;
+	table = vq->iotlb ? vub_iotlb_table(vq, d->addr, d->len, &rc) :
+			    vub_mem_gpa(vq->dev, d->addr, d->len);
+	if (rc == -EAGAIN)
+		return rc;
+	if (!table) {
+		*why = vq->iotlb ? "indirect table is not inside one readable IOTLB entry (IOTLB "
+				   "denied)" :
+				   "indirect table is not inside one memory region";
+		return -EIO;
+	}
 	count = d->len / sizeof(*table);
 	for (uint32_t i = 0; i < count; i++) {
 		struct vu_packed_desc e;
@@ -81,8 +96,8 @@ vub_packed_table(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, 
 			*why = "device-readable buffer in a receive chain";
 			return -EIO;
 		}
-		rc = vub_pkt_add(vq, pkt, e.addr, e.len, &c->cap);
-		if (rc == -E2BIG)
+		rc = vub_pkt_add(vq, pkt, e.addr, e.len, &c->cap, writable);
+		if (rc == -E2BIG || rc == -EAGAIN)
 			return rc;
 		if (rc < 0) {
 			*why = vub_pkt_add_error(rc);
@@ -105,8 +120,8 @@ vub_packed_piece(struct vub_vq *vq, const struct vu_packed_desc *d, bool first, 
 		*why = "device-readable buffer in a receive chain";
 		return -EIO;
 	}
-	rc = vub_pkt_add(vq, pkt, d->addr, d->len, &c->cap);
-	if (rc < 0 && rc != -E2BIG) {
+	rc = vub_pkt_add(vq, pkt, d->addr, d->len, &c->cap, writable);
+	if (rc < 0 && rc != -E2BIG && rc != -EAGAIN) {
 		*why = vub_pkt_add_error(rc);
 		return -EIO;
 	}
@@ -234,7 +249,7 @@ vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 		memcpy(&d, &vq->pdesc[pos], sizeof(d));
 		d.flags = flags;
 		rc = vub_packed_piece(vq, &d, c->ndesc == 0, writable, pkt, c, &why);
-		if (rc == -E2BIG)
+		if (rc == -E2BIG || rc == -EAGAIN)
 			return rc;
 		if (rc < 0)
 			goto broken;

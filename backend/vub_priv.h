@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vu_iotlb.h"
 #include "vu_log.h"
 #include "vu_ring.h"
 #include "vu_ring_packed.h"
@@ -86,6 +87,25 @@ struct vub_vq {
 	uint64_t used_uaddr;
 	int kick_fd;
 
+	/* IOTLB mode (VIRTIO_F_ACCESS_PLATFORM): ring and buffer addresses are IOVAs. The
+	 * data path keeps the last entry it hit (host: where its iova lies here; size 0:
+	 * none) and counts; the control path empties the hit when the IOTLB changes. */
+	bool iotlb;
+	struct {
+		uint64_t iova;
+		uint64_t size;
+		uint8_t *host;
+		uint8_t perm;
+	} iotlb_hit;
+	uint64_t iotlb_misses; /* MISS requests asked for */
+	uint64_t iotlb_denied; /* accesses refused: outside the IOTLB or lacking permission */
+	/* The one miss of this ring at a time: asked by a burst or a start (WANTED), sent on
+	 * the backend channel by the control path (SENT), answered by an update or an ack. */
+	uint32_t miss_state; /* VUB_MISS_* */
+	uint64_t miss_iova;
+	uint8_t miss_perm;
+	bool iotlb_wait; /* SET_VRING_KICK came, the ring waits for its addresses' update */
+
 	/* INFLIGHT_SHMFD: this ring's part of the region by layout, NULL untracked; the
 	 * buffers to resubmit first (split: heads, packed: head entries; ctl allocates them
 	 * at start, the data path reads); the used chains not yet published, linked through
@@ -127,6 +147,13 @@ struct vub_dev {
 	uint16_t mtu;
 	struct vub_mem mem;
 	uint32_t miss_lock; /* held while a translation miss appends to mem */
+	/* IOTLB mode: iova -> the frontend's user address (resolved in mem at each use).
+	 * Changed by the control path with every ring locked. The rings whose MISS awaits
+	 * its ack, in the order they were sent (acks come in order). */
+	struct vu_iotlb iotlb;
+	uint16_t miss_acks[VUB_MAX_VRINGS];
+	uint16_t miss_ack_head;
+	uint16_t miss_ack_count;
 	/* GET_INFLIGHT_FD's or SET_INFLIGHT_FD's region, fd -1: none. */
 	struct {
 		int fd;
@@ -182,6 +209,44 @@ int vub_msg_set_inflight_fd(struct vub_dev *dev, struct vu_vhost_msg *msg,
 void vub_inflight_unmap(struct vub_dev *dev);
 int vub_inflight_resume(struct vub_vq *vq);
 
+/* vub_iotlb.c: IOTLB mode (VIRTIO_F_ACCESS_PLATFORM). */
+enum vub_miss_state {
+	VUB_MISS_NONE,
+	VUB_MISS_WANTED,
+	VUB_MISS_SENT,
+};
+/* vub_iotlb_msg.c: IOTLB_MSG (vub_msg.c's table). */
+int vub_msg_iotlb(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply);
+/* vub_iotlb.c: the translations, data path and ring starts. */
+/* A ring part (what: for the log) at IOVA iova, wholly inside one IOTLB entry with perm;
+ * NULL when it is not (a miss is asked for, or the access is denied: logged). */
+void *vub_iotlb_ring_part(struct vub_vq *vq, const char *what, uint64_t iova, uint64_t len,
+			  uint8_t perm);
+/* vub_pkt_add in IOTLB mode: -EAGAIN on a miss (asked for; take the packet again later),
+ * -EACCES (no permission) or -ENXIO (the entry left the memory table) when denied
+ * (counted). */
+int vub_iotlb_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t iova, uint32_t len,
+		      uint32_t *cap, bool writable);
+/* An indirect table at iova, read in place: NULL with *rc -EAGAIN (miss asked for) or
+ * -EACCES/-EFAULT (denied, counted). */
+void *vub_iotlb_table(struct vub_vq *vq, uint64_t iova, uint32_t len, int *rc);
+/* Forget the rings' last hits (every ring locked); "read", "write" or "read-write". */
+void vub_iotlb_forget_hits(struct vub_dev *dev);
+const char *vub_iotlb_perm_name(uint8_t perm);
+/* vub_iotlb_msg.c, the control path's part: send the misses bursts asked for. */
+void vub_iotlb_send_misses(struct vub_dev *dev);
+
+/* A ring's IOTLB counter: one writer (the ring's holder), xstats read it from another
+ * thread. */
+static inline void
+vub_iotlb_count(uint64_t *counter)
+{
+	__atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
+}
+/* vub_vq_start.c: start a ring whose kick came (also again once its addresses are in
+ * the IOTLB). Called with the ring locked. */
+int vub_vq_start(struct vub_dev *dev, struct vub_vq *vq);
+
 /* vub_mem.c: maps and translates; swapping a table in is the message handler's. */
 int vub_mem_map(struct vub_dev *dev, const struct vu_vhost_msg *msg, struct vub_mem *mem);
 void vub_mem_unmap(struct vub_dev *dev, struct vub_mem *mem);
@@ -201,9 +266,12 @@ void *vub_mem_uva(struct vub_dev *dev, uint64_t uva, uint64_t len);
 
 /* vub_ring.c: what both ring layouts share. */
 void *vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,
-		    uint32_t align);
+		    uint32_t align, uint8_t perm);
+/* Have the control path run vub_dev_on_wake (from any thread). */
+void vub_dev_wake(struct vub_dev *dev);
 void vub_vq_break(struct vub_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap);
+int vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap,
+		bool writable);
 const char *vub_pkt_add_error(int rc);
 bool vub_vq_call(struct vub_vq *vq);
 

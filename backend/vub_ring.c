@@ -13,7 +13,6 @@ void
 vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 {
 	struct vub_dev *dev = vq->dev;
-	uint64_t one = 1;
 	char why[256];
 	va_list ap;
 
@@ -30,8 +29,7 @@ vub_vq_break(struct vub_vq *vq, const char *fmt, ...)
 	/* The control path sets DEVICE_NEEDS_RESET and tells the frontend (vub_dev_on_wake):
 	 * a burst never waits on the backend channel. */
 	__atomic_store_n(&dev->ring_broke, 1, __ATOMIC_RELEASE);
-	if (write(dev->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		VU_ERR("%s: waking the control path: %s", dev->name, strerror(errno));
+	vub_dev_wake(dev);
 }
 
 /* A used buffer notification through the transport; true when one went out. A ring with
@@ -46,10 +44,19 @@ vub_vq_call(struct vub_vq *vq)
 
 /* One part of a ring (what: for the log) inside one memory region and aligned, or NULL. */
 void *
-vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len, uint32_t align)
+vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len, uint32_t align,
+	      uint8_t perm)
 {
-	void *p = vub_mem_uva(vq->dev, uaddr, len);
+	void *p;
 
+	/* IOTLB mode: "the ring addresses are IOVAs" (logged there). */
+	if (vq->iotlb) {
+		p = vub_iotlb_ring_part(vq, what, uaddr, len, perm);
+		if (!p)
+			return NULL;
+	} else {
+		p = vub_mem_uva(vq->dev, uaddr, len);
+	}
 	if (!p) {
 		VU_ERR("%s: vring %u: %s at 0x%llx (%llu bytes) is not inside one memory region",
 		       vq->dev->name, vq->index, what, (unsigned long long)uaddr,
@@ -66,19 +73,23 @@ vub_ring_part(struct vub_vq *vq, const char *what, uint64_t uaddr, uint64_t len,
 }
 
 /* Append one buffer piece to pkt: 0, -E2BIG when pkt is full, -EFAULT when the piece is
- * not wholly inside one memory region, -EOVERFLOW past 4 GiB. */
+ * not wholly inside one memory region, -EOVERFLOW past 4 GiB. IOTLB mode (one branch):
+ * -EAGAIN on a miss, -EACCES or -ENXIO when denied (vub_iotlb_pkt_add). */
 int
-vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap)
+vub_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t addr, uint32_t len, uint32_t *cap,
+	    bool writable)
 {
 	void *p;
 
 	if (len == 0)
 		return 0;
-	if (pkt->niov == VUB_PKT_MAX_IOV)
-		return -E2BIG;
 	/* "Drivers MUST NOT add a descriptor chain longer than 2^32 bytes in total". */
 	if (*cap + len < *cap)
 		return -EOVERFLOW;
+	if (vq->iotlb)
+		return vub_iotlb_pkt_add(vq, pkt, addr, len, cap, writable);
+	if (pkt->niov == VUB_PKT_MAX_IOV)
+		return -E2BIG;
 	p = vub_mem_gpa(vq->dev, addr, len);
 	if (!p)
 		return -EFAULT;
@@ -97,6 +108,10 @@ vub_pkt_add_error(int rc)
 		return "more than " VUB_STR(VUB_PKT_MAX_IOV) " buffers for one packet";
 	case -EOVERFLOW:
 		return "chain longer than 2^32 bytes";
+	case -EACCES:
+		return "buffer's IOTLB entry lacks the permission the device needs (IOTLB denied)";
+	case -ENXIO:
+		return "buffer's IOTLB entry is not inside one memory region (IOTLB denied)";
 	default:
 		return "buffer is not inside one memory region";
 	}

@@ -19,13 +19,22 @@ vub_split_translate(struct vub_vq *vq)
 	uint64_t n = vq->size;
 	void *desc, *avail, *used;
 
+	/* IOTLB permissions: the device reads the descriptors and the available ring, and
+	 * reads (its index on restart) and writes the used ring. One part at a time: a
+	 * miss is asked for one address. */
 	desc = vub_ring_part(vq, "descriptor table", vq->desc_uaddr, sizeof(struct vu_desc) * n,
-			     VUB_DESC_ALIGN);
+			     VUB_DESC_ALIGN, VU_IOTLB_PERM_RO);
+	if (!desc)
+		return -EFAULT;
 	avail = vub_ring_part(vq, "available ring", vq->avail_uaddr,
-			      VUB_RING_HDR_BYTES + sizeof(uint16_t) * n, VUB_AVAIL_ALIGN);
+			      VUB_RING_HDR_BYTES + sizeof(uint16_t) * n, VUB_AVAIL_ALIGN,
+			      VU_IOTLB_PERM_RO);
+	if (!avail)
+		return -EFAULT;
 	used = vub_ring_part(vq, "used ring", vq->used_uaddr,
-			     VUB_RING_HDR_BYTES + sizeof(struct vu_used_elem) * n, VUB_USED_ALIGN);
-	if (!desc || !avail || !used)
+			     VUB_RING_HDR_BYTES + sizeof(struct vu_used_elem) * n, VUB_USED_ALIGN,
+			     VU_IOTLB_PERM_RW);
+	if (!used)
 		return -EFAULT;
 	vq->desc = desc;
 	vq->avail = avail;
@@ -91,33 +100,46 @@ vub_split_next_head(struct vub_vq *vq, uint16_t *head)
 	return 1;
 }
 
-/* A descriptor with VIRTQ_DESC_F_INDIRECT: find its table, or say what is wrong. */
-static const char *
+/* A descriptor with VIRTQ_DESC_F_INDIRECT: find its table (0), or say what is wrong
+ * (-EIO with *why), or -EAGAIN (IOTLB miss asked for). */
+static int
 vub_split_indirect(struct vub_vq *vq, const struct vu_desc *d, bool in_table,
-		   const struct vu_desc **table, uint32_t *count)
+		   const struct vu_desc **table, uint32_t *count, const char **why)
 {
+	int rc = 0;
+
+	*why = NULL;
 	if (!vq->indirect)
-		return "indirect descriptor without VIRTIO_F_INDIRECT_DESC";
+		*why = "indirect descriptor without VIRTIO_F_INDIRECT_DESC";
 	/* "The driver MUST NOT set the VIRTQ_DESC_F_INDIRECT flag within an indirect
 	 * descriptor" nor "both VIRTQ_DESC_F_INDIRECT and VIRTQ_DESC_F_NEXT". */
-	if (in_table)
-		return "indirect descriptor inside an indirect table";
-	if (d->flags & VU_DESC_F_NEXT)
-		return "indirect descriptor with VIRTQ_DESC_F_NEXT";
-	if (d->len == 0 || d->len % sizeof(struct vu_desc) ||
-	    d->len / sizeof(struct vu_desc) > VUB_MAX_QUEUE_SIZE)
-		return "indirect table length is not 1 to 32768 descriptors";
-	*table = vub_mem_gpa(vq->dev, d->addr, d->len);
-	if (!*table)
-		return "indirect table is not inside one memory region";
+	else if (in_table)
+		*why = "indirect descriptor inside an indirect table";
+	else if (d->flags & VU_DESC_F_NEXT)
+		*why = "indirect descriptor with VIRTQ_DESC_F_NEXT";
+	else if (d->len == 0 || d->len % sizeof(struct vu_desc) ||
+		 d->len / sizeof(struct vu_desc) > VUB_MAX_QUEUE_SIZE)
+		*why = "indirect table length is not 1 to 32768 descriptors";
+	if (*why)
+		return -EIO;
+	*table = vq->iotlb ? vub_iotlb_table(vq, d->addr, d->len, &rc) :
+			     vub_mem_gpa(vq->dev, d->addr, d->len);
+	if (rc == -EAGAIN)
+		return rc;
+	if (!*table) {
+		*why = vq->iotlb ? "indirect table is not inside one readable IOTLB entry (IOTLB "
+				   "denied)" :
+				   "indirect table is not inside one memory region";
+		return -EIO;
+	}
 	*count = d->len / sizeof(struct vu_desc);
-	return NULL;
+	return 0;
 }
 
 /*
  * Walk the chain at head into pkt (appending), describing it in *c. Every descriptor is
  * read once into a local: the frontend may change the table meanwhile. Returns 0, -E2BIG
- * when pkt is full (the caller decides), or -EIO when the chain is broken (logged, the
+ * when pkt is full (the caller decides), -EAGAIN on an IOTLB miss (put back), or -EIO when the chain is broken (logged, the
  * ring stopped).
  */
 static int
@@ -149,8 +171,10 @@ vub_split_walk(struct vub_vq *vq, uint16_t head, bool writable, struct vub_pkt *
 		if (!in_table)
 			c->ndesc++;
 		if (d.flags & VU_DESC_F_INDIRECT) {
-			why = vub_split_indirect(vq, &d, in_table, &table, &count);
-			if (why)
+			rc = vub_split_indirect(vq, &d, in_table, &table, &count, &why);
+			if (rc == -EAGAIN)
+				return rc;
+			if (rc < 0)
 				goto broken;
 			in_table = true;
 			idx = 0;
@@ -161,8 +185,8 @@ vub_split_walk(struct vub_vq *vq, uint16_t head, bool writable, struct vub_pkt *
 			why = "device-readable buffer in a receive chain";
 			goto broken;
 		}
-		rc = vub_pkt_add(vq, pkt, d.addr, d.len, &c->cap);
-		if (rc == -E2BIG)
+		rc = vub_pkt_add(vq, pkt, d.addr, d.len, &c->cap, writable);
+		if (rc == -E2BIG || rc == -EAGAIN)
 			return rc;
 		if (rc < 0) {
 			why = vub_pkt_add_error(rc);

@@ -67,6 +67,9 @@ struct vub_transport_ops {
 	 * (no ack in time), -EPROTO (not an ack of msg), or another -errno. */
 	int (*send_backend_req)(struct vub_transport *t, int fd, const struct vu_vhost_msg *msg,
 				uint64_t *ack);
+	/* Optional: watch the backend channel fd (on) for the acks of requests sent without
+	 * waiting (IOTLB misses); call vub_dev_on_backend when it is readable. */
+	void (*watch_backend)(struct vub_transport *t, int fd, bool on);
 };
 
 struct vub_transport {
@@ -84,6 +87,10 @@ void vub_dev_on_disconnect(struct vub_dev *dev);
  * burst left it (a ring broke); then call vub_dev_on_wake. */
 int vub_dev_wake_fd(const struct vub_dev *dev);
 void vub_dev_on_wake(struct vub_dev *dev);
+void vub_dev_on_backend(struct vub_dev *dev);
+/* A reply read on the backend channel: true when it was the ack of an IOTLB miss (taken
+ * by the core), false when it is the caller's. */
+bool vub_dev_backend_reply(struct vub_dev *dev, const struct vu_vhost_msg *m);
 const char *vub_dev_name(const struct vub_dev *dev);
 
 /* The AF_UNIX transport: one frontend connection at a time over a UNIX socket. */
