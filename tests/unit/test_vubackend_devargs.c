@@ -35,6 +35,7 @@ test_defaults(void **state)
 	assert_int_equal(a.queues, 1);
 	assert_false(a.client);
 	assert_false(a.tso);
+	assert_false(a.iommu);
 	assert_false(a.has_mac);
 	assert_int_equal(a.mtu, 0);
 }
@@ -47,10 +48,11 @@ test_every_key(void **state)
 	(void)state;
 	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xCD, 0x0f };
 
-	assert_int_equal(vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1,tso=1,"
-						 "mac=52:54:00:ab:CD:0f,mtu=9000",
-						 &a, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1,iommu-support=1,tso=1,"
+					"mac=52:54:00:ab:CD:0f,mtu=9000",
+					&a, err, sizeof(err)),
+		0);
 	assert_true(a.has_mac);
 	assert_memory_equal(a.mac, mac, sizeof(mac));
 	assert_int_equal(a.mtu, 9000);
@@ -58,6 +60,7 @@ test_every_key(void **state)
 	assert_int_equal(a.queues, 128);
 	assert_true(a.client);
 	assert_true(a.tso);
+	assert_true(a.iommu);
 	assert_int_equal(vubackend_devargs_parse("client=0,iface=x", &a, err, sizeof(err)), 0);
 	assert_false(a.client);
 	assert_int_equal(
@@ -88,13 +91,21 @@ test_refused(void **state)
 	assert_refused("iface=a,client=2", "client=2: expected 0 or 1");
 	assert_refused("iface=a,client=", "client=: expected 0 or 1");
 	assert_refused("iface=a,tso=yes", "tso=yes: expected 0 or 1");
+	assert_refused("iface=a,iommu-support=2", "iommu-support=2: expected 0 or 1");
+	assert_refused("vduse=vd0,iommu-support=1",
+		       "iommu-support=1: only with a vhost-user "
+		       "socket (iface=), not with vduse");
+	assert_refused("transport=vvu,pci=0000:00:10.0,iommu-support=1",
+		       "iommu-support=1: only with a vhost-user socket (iface=), not with "
+		       "transport=vvu");
 	assert_refused("iface=a,iface=b", "devarg 'iface' given twice");
 	assert_refused("iface=a,,queues=1", "empty devarg");
 	assert_refused("iface=a,queues", "not of the form key=value");
 	assert_refused("iface=a,=1", "not of the form key=value");
 	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
 	assert_refused("iface=a,bogus=1",
-		       "unknown devarg 'bogus' (known: iface, queues, client, tso, mac, mtu, "
+		       "unknown devarg 'bogus' (known: iface, queues, client, iommu-support, tso, "
+		       "mac, mtu, "
 		       "transport, pci, vduse)");
 	assert_refused("vduse=vd0,iface=a", "vduse=vd0: iface and client are for");
 	assert_refused("vduse=vd0,client=1", "vduse=vd0: iface and client are for");
@@ -144,8 +155,10 @@ static void
 test_net_vhost_keys_not_implemented(void **state)
 {
 	static const char *const keys[] = {
-		"iommu-support", "postcopy-support", "linear-buffer",
-		"ext-buffer",	 "legacy-ol-flags",
+		"postcopy-support",
+		"linear-buffer",
+		"ext-buffer",
+		"legacy-ol-flags",
 	};
 	char args[128], needle[64];
 

@@ -49,6 +49,20 @@ vubackend_key_mac(const struct vu_kv_key *key, const char *val, void *arg, char 
 	return 0;
 }
 
+/* net_vhost's iommu-support: offer VIRTIO_F_ACCESS_PLATFORM (IOTLB mode). */
+static int
+vubackend_key_iommu(const struct vu_kv_key *key, const char *val, void *arg, char *err,
+		    size_t errlen)
+{
+	struct vubackend_devargs *out = arg;
+
+	(void)key;
+	if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+		return vu_kv_fail(err, errlen, "iommu-support=%s: expected 0 or 1", val);
+	out->iommu = val[0] == '1';
+	return 0;
+}
+
 /* transport=NAME: one line per transport, a name not here is refused naming it. */
 static const struct {
 	const char *name;
@@ -95,7 +109,7 @@ static const struct vu_kv_key vubackend_keys[] = {
 	{ .name = "iface", .parse = vubackend_key_iface },
 	VU_KV_U16(struct vubackend_devargs, queues, 1, VUB_MAX_QUEUE_PAIRS),
 	VU_KV_BOOL(struct vubackend_devargs, client),
-	{ .name = "iommu-support", .missing = "VIRTIO_F_IOMMU_PLATFORM and IOTLB messages" },
+	{ .name = "iommu-support", .parse = vubackend_key_iommu },
 	{ .name = "postcopy-support", .missing = "postcopy live migration" },
 	VU_KV_BOOL(struct vubackend_devargs, tso),
 	{ .name = "linear-buffer", .missing = "a choice of mbuf layout" },
@@ -130,6 +144,12 @@ vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *e
 	rc = vu_kv_parse(&vubackend_kv_table, args, out, &seen, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* IOTLB messages travel on a vhost-user socket; VDUSE has its own IOTLB. */
+	if (out->iommu && (out->transport == VUBACKEND_VVU || out->vduse[0] != '\0'))
+		return vu_kv_fail(err, errlen,
+				  "iommu-support=1: only with a vhost-user socket "
+				  "(iface=), not with %s",
+				  out->vduse[0] != '\0' ? "vduse" : "transport=vvu");
 	if (out->transport == VUBACKEND_VVU) {
 		/* the master's socket is the slave VMM's, not this program's */
 		if (vu_kv_given(&seen, "iface") || vu_kv_given(&seen, "client") ||

@@ -389,6 +389,7 @@ vubackend_dev_open(struct vubackend_port *port)
 					  0),
 		.has_mac = port->args.has_mac,
 		.mtu = port->args.mtu,
+		.iommu = port->args.iommu,
 	};
 	struct vub_transport *t;
 	int rc;

@@ -2,9 +2,11 @@
 /* net_vubackend extended statistics: net_vhost's per-ring names and meanings, then ours. */
 #include "vubackend.h"
 
-/* A counter lib/vhost has that cannot move here (libvub has no IOTLB and no asynchronous
- * copies): read as 0, as net_vhost's read without iommu-support and async channels. */
+/* A counter lib/vhost has that cannot move here (libvub keeps no IOTLB hit count and has
+ * no asynchronous copies): read as 0, as net_vhost's read without async channels. */
 #define VUBACKEND_XSTAT_NEVER SIZE_MAX
+/* The ring's IOTLB misses, which libvub counts (vub_dev_iotlb_stats). */
+#define VUBACKEND_XSTAT_IOTLB_MISSES (SIZE_MAX - 1)
 
 struct vubackend_xstat_def {
 	const char *name;
@@ -31,7 +33,7 @@ static const struct vubackend_xstat_def vubackend_queue_xstats[] = {
 	{ "size_1519_max_packets", VUBACKEND_STAT(size_bins[7]) },
 	{ "guest_notifications", VUBACKEND_STAT(notifications) },
 	{ "iotlb_hits", VUBACKEND_XSTAT_NEVER },
-	{ "iotlb_misses", VUBACKEND_XSTAT_NEVER },
+	{ "iotlb_misses", VUBACKEND_XSTAT_IOTLB_MISSES },
 	{ "inflight_submitted", VUBACKEND_XSTAT_NEVER },
 	{ "inflight_completed", VUBACKEND_XSTAT_NEVER },
 };
@@ -42,6 +44,9 @@ static const struct vubackend_xstat_def vubackend_txq_extra_xstats[] = {
 	{ "errors", VUBACKEND_STAT(errors) },
 };
 
+/* Ours, last and with iommu-support=1 only: IOTLB mode's counters over every ring. */
+static const char *const vubackend_iotlb_xstats[] = { "iotlb_misses", "iotlb_denied" };
+
 /* Where a walk writes: names, values, both or neither (counting only). */
 struct vubackend_xstats_out {
 	struct rte_eth_xstat_name *names;
@@ -49,7 +54,18 @@ struct vubackend_xstats_out {
 	unsigned int k;
 };
 
-/* One queue's counters of a table. A queue not set up reads 0. */
+static uint64_t
+vubackend_iotlb_count(const struct vubackend_port *port, uint16_t vring, bool denied)
+{
+	uint64_t misses = 0, refused = 0;
+
+	if (port->dev)
+		vub_dev_iotlb_stats(port->dev, vring, &misses, &refused);
+	return denied ? refused : misses;
+}
+
+/* One queue's counters of a table. A queue not set up reads 0. Rx queue q takes the
+ * frontend's vring 2q + 1, Tx queue q fills its vring 2q. */
 static void
 vubackend_xstats_queue(struct vubackend_xstats_out *o, const char *dir, uint16_t qid,
 		       const struct vubackend_queue *q, const struct vubackend_xstat_def *defs,
@@ -63,10 +79,35 @@ vubackend_xstats_queue(struct vubackend_xstats_out *o, const char *dir, uint16_t
 				 qid, defs[i].name);
 		if (!o->values)
 			continue;
-		if (q && defs[i].offset != VUBACKEND_XSTAT_NEVER)
+		if (q && defs[i].offset == VUBACKEND_XSTAT_IOTLB_MISSES)
+			v = vubackend_iotlb_count(q->port, 2 * qid + (dir[0] == 'r'), false);
+		else if (q && defs[i].offset != VUBACKEND_XSTAT_NEVER)
 			memcpy(&v, (const uint8_t *)&q->stats + defs[i].offset, sizeof(v));
 		o->values[o->k] = (struct rte_eth_xstat){ .id = o->k, .value = v };
 	}
+}
+
+static void
+vubackend_xstats_iotlb(struct vubackend_xstats_out *o, const struct vubackend_port *port)
+{
+	for (unsigned int i = 0; i < RTE_DIM(vubackend_iotlb_xstats); i++, o->k++) {
+		uint64_t v = 0;
+
+		if (o->names)
+			snprintf(o->names[o->k].name, RTE_ETH_XSTATS_NAME_SIZE, "%s",
+				 vubackend_iotlb_xstats[i]);
+		if (!o->values)
+			continue;
+		for (uint16_t r = 0; r < 2 * port->args.queues; r++)
+			v += vubackend_iotlb_count(port, r, i == 1);
+		o->values[o->k] = (struct rte_eth_xstat){ .id = o->k, .value = v };
+	}
+}
+
+static const struct vubackend_port *
+vubackend_port_of(const struct rte_eth_dev_data *data)
+{
+	return data->dev_private;
 }
 
 /* Every xstat in order; returns how many. */
@@ -82,6 +123,8 @@ vubackend_xstats_walk(const struct rte_eth_dev_data *data, struct vubackend_xsta
 	for (uint16_t q = 0; q < data->nb_tx_queues; q++)
 		vubackend_xstats_queue(o, "tx", q, data->tx_queues[q], vubackend_txq_extra_xstats,
 				       RTE_DIM(vubackend_txq_extra_xstats));
+	if (vubackend_port_of(data)->args.iommu)
+		vubackend_xstats_iotlb(o, vubackend_port_of(data));
 	return o->k;
 }
 
@@ -89,7 +132,8 @@ static unsigned int
 vubackend_xstats_count(const struct rte_eth_dev_data *data)
 {
 	return (data->nb_rx_queues + data->nb_tx_queues) * RTE_DIM(vubackend_queue_xstats) +
-		data->nb_tx_queues * RTE_DIM(vubackend_txq_extra_xstats);
+		data->nb_tx_queues * RTE_DIM(vubackend_txq_extra_xstats) +
+		(vubackend_port_of(data)->args.iommu ? RTE_DIM(vubackend_iotlb_xstats) : 0);
 }
 
 /* Unlike net_vhost's, these read with or without a frontend: the counters belong to the
