@@ -404,6 +404,7 @@ vubnet_device(struct vubnet *v)
 		.arg = v,
 		.has_mac = v->opts.has_mac,
 		.mtu = v->opts.mtu,
+		.iommu = v->opts.iommu,
 	};
 	struct vub_transport *t;
 	struct stat st;

@@ -114,6 +114,14 @@ vubnet_opt_client(const char *val, struct vubnet_opts *out, char *err, size_t er
 }
 
 static int
+vubnet_opt_iommu(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
+{
+	(void)val, (void)err, (void)errlen;
+	out->iommu = true;
+	return 0;
+}
+
+static int
 vubnet_opt_print_capabilities(const char *val, struct vubnet_opts *out, char *err, size_t errlen)
 {
 	(void)val, (void)err, (void)errlen;
@@ -136,6 +144,7 @@ static const struct vubnet_opt vubnet_opt_table[] = {
 	{ "print-capabilities", false, vubnet_opt_print_capabilities },
 	{ "tap", true, vubnet_opt_tap },
 	{ "client", false, vubnet_opt_client },
+	{ "iommu-support", false, vubnet_opt_iommu },
 	{ "mac", true, vubnet_opt_mac },
 	{ "mtu", true, vubnet_opt_mtu },
 	{ "help", false, vubnet_opt_help },
@@ -177,6 +186,11 @@ vubnet_opts_check(const struct vubnet_opts *o, char *err, size_t errlen)
 				   "--socket-path=PATH, --fd=FDNUM or --vduse=NAME is required");
 	if (o->client && !path)
 		return vubnet_fail(err, errlen, "--client needs --socket-path");
+	/* IOTLB messages come on a vhost-user socket; VDUSE keeps its own IOTLB. */
+	if (o->iommu && vduse)
+		return vubnet_fail(err, errlen,
+				   "--iommu-support needs a vhost-user socket, "
+				   "not --vduse");
 	if (o->tap[0] == '\0')
 		return vubnet_fail(err, errlen, "--tap=NAME is required");
 	return 0;
@@ -250,7 +264,7 @@ vubnet_usage(void)
 {
 	return "usage: vub-net (--socket-path=PATH [--client] | --fd=FDNUM | --vduse=NAME)\n"
 	       "               --tap=NAME"
-	       " [--mac=xx:xx:xx:xx:xx:xx] [--mtu=N]\n"
+	       " [--mac=xx:xx:xx:xx:xx:xx] [--mtu=N] [--iommu-support]\n"
 	       "       vub-net --print-capabilities\n"
 	       "\n"
 	       "A vhost-user virtio-net device forwarding between its frontend and a TAP.\n"
@@ -266,6 +280,8 @@ vubnet_usage(void)
 	       "  --mac=MAC             the guest's MAC in its config space (VIRTIO_NET_F_MAC)\n"
 	       "  --mtu=N               the guest's MTU in its config space (VIRTIO_NET_F_MTU,\n"
 	       "                        68 to 65535); the TAP's own MTU is the host's to set\n"
+	       "  --iommu-support       offer VIRTIO_F_ACCESS_PLATFORM: the frontend then gives\n"
+	       "                        the device its memory through IOTLB updates\n"
 	       "  --print-capabilities  print the JSON capabilities and exit\n"
 	       "  --help                this text\n";
 }

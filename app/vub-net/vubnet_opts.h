@@ -19,6 +19,7 @@ struct vubnet_opts {
 	char vduse[VUBNET_VDUSE_NAME_MAX]; /* --vduse=NAME: a VDUSE device, "" without */
 	char tap[IFNAMSIZ];
 	bool client; /* connect to socket_path instead of listening there */
+	bool iommu;  /* --iommu-support: offer VIRTIO_F_ACCESS_PLATFORM (IOTLB mode) */
 	/* The frontend's config space: --mac (VIRTIO_NET_F_MAC), --mtu (0: not given). */
 	bool has_mac;
 	uint8_t mac[6];

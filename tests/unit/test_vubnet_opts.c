@@ -44,7 +44,8 @@ static void
 test_socket_path(void **state)
 {
 	char *const av[] = { "vub-net", "--socket-path=/run/vu.sock", "--tap=vubt0" };
-	char *const av2[] = { "vub-net", "--tap", "t1", "--socket-path", "/s", "--client" };
+	char *const av2[] = { "vub-net",  "--tap",	    "t1", "--socket-path", "/s",
+			      "--client", "--iommu-support" };
 	struct vubnet_opts o;
 
 	(void)state;
@@ -53,12 +54,14 @@ test_socket_path(void **state)
 	assert_string_equal(o.tap, "vubt0");
 	assert_int_equal(o.fd, -1);
 	assert_false(o.client);
+	assert_false(o.iommu);
 	assert_false(o.print_capabilities);
 	/* "--name value" as well as "--name=value" */
 	assert_int_equal(parse(ARGC(av2), av2, &o), 0);
 	assert_string_equal(o.socket_path, "/s");
 	assert_string_equal(o.tap, "t1");
 	assert_true(o.client);
+	assert_true(o.iommu);
 	assert_false(o.has_mac);
 	assert_int_equal(o.mtu, 0);
 }
@@ -149,6 +152,10 @@ test_refused(void **state)
 	assert_refused("exclude each other", "--vduse=vd0", "--fd=3", "--tap=t");
 	assert_refused("exclude each other", "--vduse=vd0", "--socket-path=/s", "--tap=t");
 	assert_refused("--client needs --socket-path", "--vduse=vd0", "--tap=t", "--client");
+	assert_refused("--iommu-support needs a vhost-user socket, not --vduse", "--vduse=vd0",
+		       "--tap=t", "--iommu-support");
+	assert_refused("--iommu-support takes no value", "--socket-path=/s", "--tap=t",
+		       "--iommu-support=1");
 	assert_refused("--vduse=a/b: a name of 1 to 255 bytes", "--vduse=a/b", "--tap=t");
 	assert_refused("--vduse=: a name", "--vduse=", "--tap=t");
 	assert_refused("--tap=NAME is required", "--socket-path=/s");
