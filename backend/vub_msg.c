@@ -111,6 +111,7 @@ vub_set_features(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 	}
 	dev->features = f;
 	dev->features_refused = false;
+	VU_INFO("%s: virtio features 0x%llx negotiated", dev->name, (unsigned long long)f);
 	/* "If VHOST_USER_F_PROTOCOL_FEATURES has not been negotiated, the ring starts
 	 * directly in the enabled state." */
 	if (!(f & VU_BIT(VU_VHOST_USER_F_PROTOCOL_FEATURES)))
