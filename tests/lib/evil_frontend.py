@@ -26,7 +26,7 @@ frontend's own, which only name ring parts in SET_VRING_ADDR) from UVA_BASE:
 
 Standard library only. As a program it is the well-behaved frontend:
 
-    evil_frontend.py --path SOCK [--packed] [--indirect] [--frames N | --attack NAME]
+    evil_frontend.py --path SOCK [--packed] [--indirect] [--iotlb] [--frames N | --attack NAME]
 
 sends N (default 64) 64-byte frames and prints 'ok sent N' once the backend used them all;
 with --attack it runs one of ATTACKS (below) instead and prints what the backend said.
@@ -60,6 +60,12 @@ FRAME_LEN = 64
 DESC = struct.Struct("<QIHH")          # split: addr, len, flags, next
 PDESC = struct.Struct("<QIHH")         # packed: addr, len, id, flags
 REGION = struct.Struct("<QQQQ")        # guest address, size, user address, mmap offset
+IOTLB = struct.Struct("<QQQBB6x")      # iova, size, user address, perm, type (32 bytes)
+IOTLB_MISS, IOTLB_UPDATE = 1, 2
+PERM_RO, PERM_WO, PERM_RW = 1, 2, 3
+F_ACCESS_PLATFORM = 33
+PF_BACKEND_REQ = 5
+BACKEND_IOTLB_MSG = 1                  # the backend channel's request number
 RX_VRING, TX_VRING = 0, 1
 REPLY_TIMEOUT = 5.0
 
@@ -181,9 +187,9 @@ class Vring:
 class EvilFrontend:
     """One connection to a backend's socket, and queue pair 0's rings in a memfd."""
 
-    def __init__(self, path, packed=False, indirect=False):
-        self.path, self.packed, self.indirect = path, packed, indirect
-        self.sock = None
+    def __init__(self, path, packed=False, indirect=False, iotlb=False):
+        self.path, self.packed, self.indirect, self.iotlb = path, packed, indirect, iotlb
+        self.sock = self.channel = None
         self.mem = Memory()
         self.rings = [Vring(self.mem, i, packed) for i in (RX_VRING, TX_VRING)]
         self.features = self.protocol = 0
@@ -206,9 +212,10 @@ class EvilFrontend:
                 time.sleep(0.05)
 
     def close(self):
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        for s in (self.sock, self.channel):
+            if s is not None:
+                s.close()
+        self.sock = self.channel = None
         for r in self.rings:
             r.close()
         self.mem.close()
@@ -268,14 +275,16 @@ class EvilFrontend:
             want |= 1 << VIRTIO_F_RING_PACKED
         if self.indirect:
             want |= 1 << VIRTIO_F_INDIRECT_DESC
+        if self.iotlb:
+            want |= 1 << F_ACCESS_PLATFORM
         if want & ~offered:
             raise RuntimeError("backend offers 0x%x, without 0x%x" % (offered, want & ~offered))
         self.features = want
         self.request("SET_FEATURES", struct.pack("<Q", want))
         pf = struct.unpack("<Q", self.get("GET_PROTOCOL_FEATURES"))[0]
-        self.request("SET_PROTOCOL_FEATURES",
-                     struct.pack("<Q", pf & ((1 << PF_MQ) | (1 << PF_REPLY_ACK))))
-        self.protocol = pf & ((1 << PF_MQ) | (1 << PF_REPLY_ACK))
+        take = (1 << PF_MQ) | (1 << PF_REPLY_ACK) | (1 << PF_BACKEND_REQ if self.iotlb else 0)
+        self.request("SET_PROTOCOL_FEATURES", struct.pack("<Q", pf & take))
+        self.protocol = pf & take
         return self
 
     def mem_table(self, regions, fds):
@@ -311,6 +320,54 @@ class EvilFrontend:
         """Connected and handshaken: memory, both rings of pair 0, enabled."""
         self.handshake()
         self.set_mem_table()
+        for r in self.rings:
+            self.setup_ring(r)
+            self.enable(r)
+        return self
+
+    # ---- IOTLB mode (VIRTIO_F_ACCESS_PLATFORM, iotlb=True)
+    def backend_channel(self):
+        """SET_BACKEND_REQ_FD: the backend's requests (IOTLB misses) come on self.channel."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.request("SET_BACKEND_REQ_FD", b"", [theirs.fileno()])
+        finally:
+            theirs.close()
+        self.channel = mine
+
+    def iotlb_update(self, iova, size, uaddr, perm):
+        self.request("IOTLB_MSG", IOTLB.pack(iova, size, uaddr, perm, IOTLB_UPDATE))
+
+    def iotlb_request(self, timeout=REPLY_TIMEOUT):
+        """The backend's next request on the channel: (request, flags, iova, size, uaddr,
+        perm, type), or None when none came within timeout."""
+        self.channel.settimeout(timeout)
+        try:
+            req, flags, payload, fds = recv_msg(self.channel)
+        except socket.timeout:
+            return None
+        for fd in fds:
+            os.close(fd)
+        if len(payload) != IOTLB.size:
+            raise RuntimeError("backend request %d with %d bytes" % (req, len(payload)))
+        return (req, flags) + IOTLB.unpack(payload)
+
+    def iotlb_ack(self, status):
+        """The REPLY_ACK of the backend's IOTLB miss: 0 answered, else refused."""
+        send_msg(self.channel, BACKEND_IOTLB_MSG, struct.pack("<Q", status),
+                 VERSION | FLAG_REPLY)
+
+    def start_iotlb(self, bufs=2 * QUEUE_SIZE * BUF_SIZE, bufs_perm=PERM_RW):
+        """start() in IOTLB mode: the rings' zone (IOVA == user address) and the first
+        `bufs` bytes of buffers with bufs_perm (IOVA == guest address) as IOTLB updates,
+        given before the rings as a driver's IOMMU would."""
+        self.handshake()
+        self.set_mem_table()
+        self.backend_channel()
+        self.iotlb_update(UVA_BASE + RING_AREA, 2 * RING_STRIDE, UVA_BASE + RING_AREA,
+                          PERM_RW)
+        if bufs:
+            self.iotlb_update(GPA_BASE + BUF_AREA, bufs, UVA_BASE + BUF_AREA, bufs_perm)
         for r in self.rings:
             self.setup_ring(r)
             self.enable(r)
@@ -617,14 +674,19 @@ def main():
     ap.add_argument("--indirect", action="store_true")
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--attack", choices=sorted(ATTACKS))
+    ap.add_argument("--iotlb", action="store_true",
+                    help="IOTLB mode: every ring and buffer given as IOTLB updates")
     a = ap.parse_args()
-    with EvilFrontend(a.path, packed=a.packed, indirect=a.indirect) as fe:
+    with EvilFrontend(a.path, packed=a.packed, indirect=a.indirect, iotlb=a.iotlb) as fe:
         fe.connect()
         if a.attack:
             print("ok %s %s dropped=%s" % (a.attack, ATTACKS[a.attack](fe), fe.dropped(1.0)),
                   flush=True)
             return 0
-        fe.start()
+        if a.iotlb:
+            fe.start_iotlb()
+        else:
+            fe.start()
         print("ok sent %d" % fe.send(a.frames), flush=True)
     return 0
 
