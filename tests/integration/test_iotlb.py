@@ -13,14 +13,19 @@ driver nor sends IOTLB messages (drivers/net/virtio/virtio_user, 22.11).
     python3 -m pytest tests/integration/test_iotlb.py -k net_vhost
 """
 
+import os
 import re
 
 import pytest
 
+import dpdkapp
 import vhostpeer
 from dpdkapp import wait_until
+from evil_frontend import (BUF_AREA, BUF_SIZE, GPA_BASE, PERM_RO, PERM_RW, PERM_WO, QUEUE_SIZE,
+                           UVA_BASE, EvilFrontend)
 from test_faults import Env, link
 from test_status_config import count, module_env, wait_link  # noqa: F401 (fixture)
+from test_vubackend import vubackend_plugin
 
 CASE_TIMEOUT = 90
 
@@ -115,7 +120,6 @@ F_MAC, F_STATUS, F_MRG_RXBUF, F_VERSION_1, F_IN_ORDER = 5, 16, 15, 32, 35
 EVIL_FEATURES = sum(1 << b for b in (F_MAC, F_STATUS, F_MRG_RXBUF, F_PROTOCOL_FEATURES,
                                      F_VERSION_1, F_ACCESS_PLATFORM, F_IN_ORDER))
 EVIL_PROTOCOL = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_BACKEND_REQ))
-PERM_RO, PERM_RW = 1, 3
 
 
 @pytest.fixture
@@ -192,3 +196,207 @@ def test_evil_miss(env):
     fe.run("port stop 0")
     assert wait_until(lambda: iotlb_state(be)[1] == 3, 5), iotlb_state(be)
     assert iotlb_state(be)[2] == []
+
+
+# ---------------------------------------------------------------- our backend
+#
+#   backend   dpdk-testpmd -d <staged librte_net_vubackend.so>
+#                          --vdev net_vubackend0,iface=<sock>,iommu-support=1
+#   frontend  net_vuser iotlb=1, or tests/lib/evil_frontend.py in IOTLB mode (in process)
+
+VUB_DEV = "net_vubackend0"
+VUB_FRAMES = 64                         # each way: two bursts of vhostpeer.BURST
+# What net_vuser iotlb=1 takes of what libvub offers (backend/vub_dev.c): REPLY_ACK,
+# BACKEND_REQ, STATUS, CONFIG, MQ, CONFIGURE_MEM_SLOTS, RESET_DEVICE, INFLIGHT_SHMFD.
+PF_CONFIG, PF_RESET_DEVICE, PF_INFLIGHT, PF_MEM_SLOTS = 9, 13, 12, 15
+VUB_PROTOCOL_TAKEN = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_BACKEND_REQ, PF_CONFIG,
+                                          PF_INFLIGHT, PF_RESET_DEVICE, PF_MEM_SLOTS,
+                                          PF_STATUS))
+GOOD_TX = 8                             # evil frontend: Tx buffers inside the IOTLB
+WAITING_TX = 4                          # frames made available past them, at the miss
+EVIL_FRAMES_AFTER = 64                  # a well-behaved IOTLB frontend's frames, after
+
+
+@pytest.fixture(scope="module")
+def vub_plugin():
+    staged = dpdkapp.stage_plugin(vubackend_plugin())
+    yield staged
+    dpdkapp.unstage_plugin(staged)
+
+
+def vub_backend(log_dir, plugin, sock, name):
+    if os.path.exists(sock):
+        os.unlink(sock)
+    app = dpdkapp.Testpmd(name, log_dir,
+                          vdevs=["%s,iface=%s,iommu-support=1" % (VUB_DEV, sock)],
+                          plugins=[plugin], interactive=True, lcores="0,1", main_lcore=0,
+                          log_levels=["pmd.net.vubackend:info"],
+                          app_args=vhostpeer.app_args())
+    app.start()
+    wait_until(lambda: os.path.exists(sock) or not app.alive(), vhostpeer.BOOT_TIMEOUT,
+               what="backend socket %s" % sock)
+    app.wait_ready(timeout=vhostpeer.BOOT_TIMEOUT)
+    vhostpeer.enable_tx_retry(app, vhostpeer.SINK)
+    return app
+
+
+def vub_negotiated(be, what):
+    """Every '<what> features 0x.. negotiated' value libvub logged, in order."""
+    return [int(x, 16) for x in re.findall(
+        r"%s: %s features 0x([0-9a-f]+) negotiated" % (VUB_DEV, what), be.output())]
+
+
+def both_ways(fe, be):
+    for sender, receiver in ((fe, be), (be, fe)):
+        _s, _r, bad = vhostpeer.send_counted(sender, receiver, VUB_FRAMES // vhostpeer.BURST)
+        assert not bad, "; ".join(bad)
+
+
+def test_vubackend(frontends, log_dir, sock_dir, vub_plugin):
+    """net_vuser iotlb=1 with net_vubackend iommu-support=1: the backend's log says
+    ACCESS_PLATFORM (33) negotiated and exactly the protocol features expected (REPLY_ACK
+    and BACKEND_REQ among them, no bit 11); both rings start on the ranges sent before
+    SET_VRING_ADDR, no miss, nothing denied; 64 frames each way exactly; port stop's
+    invalidates stop both rings (no miss asked), port start brings them back and 64
+    frames go each way again."""
+    sock = os.path.join(sock_dir, "iotlb-vub.sock")
+    be = vub_backend(log_dir, vub_plugin, sock, "iotlb-vub-backend")
+    try:
+        fe = frontends("iotlb-vub-frontend", "vuser", "path=%s%s,iotlb=1" % (sock, LAYOUT),
+                       vhostpeer.app_args(), log_levels=["pmd.net.vuser:info"])
+        fe.wait_ready(30)
+        fe.assert_driver("net_vuser")
+        vhostpeer.enable_tx_retry(fe, vhostpeer.SINK)
+        wait_link(fe, "UP")
+        feats = vub_negotiated(be, "virtio")
+        assert feats and all(f >> F_ACCESS_PLATFORM & 1 for f in feats), (
+            "virtio features %s" % ["0x%x" % f for f in feats])
+        assert vub_negotiated(be, "protocol") == [VUB_PROTOCOL_TAKEN], (
+            "protocol features %s" % ["0x%x" % f for f in vub_negotiated(be, "protocol")])
+        for ring in (0, 1):
+            be.wait_for_output(r"%s: vring %d started" % (VUB_DEV, ring), 10)
+        both_ways(fe, be)
+        assert (xstat(be, "iotlb_misses"), xstat(be, "iotlb_denied")) == (0, 0)
+        assert xstat(fe, "iotlb_refused") == 0
+
+        fe.run("port stop 0")
+        for ring in (0, 1):
+            be.wait_for_output(r"%s: vring %d stopped: its addresses left the IOTLB"
+                               % (VUB_DEV, ring), 10)
+        fe.run("port start 0")
+        wait_link(fe, "UP")
+        both_ways(fe, be)
+        assert (xstat(be, "iotlb_misses"), xstat(be, "iotlb_denied")) == (0, 0)
+        assert xstat(fe, "iotlb_refused") == 0
+        assert count(be, "IOTLB miss at") == 0 and count(be, "denied") == 0
+    finally:
+        dpdkapp.kill_all([be])
+
+
+def evil_iotlb(sock, **kw):
+    fe = EvilFrontend(sock, iotlb=True).connect()
+    return fe.start_iotlb(**kw)
+
+
+def rx_packets(be):
+    return be.stats().get("ipackets") or 0
+
+
+def after_denial(be, sock, denied, since):
+    """The port goes on: once the backend saw the denied frontend leave (a frontend
+    connecting before that is turned away as a second one), a well-behaved IOTLB
+    frontend's frames all arrive; the denial count stays."""
+    be.wait_for_output(r"VUSER: %s: frontend disconnected" % VUB_DEV, timeout=10, since=since)
+    n0 = rx_packets(be)
+    with evil_iotlb(sock) as good:
+        assert good.send(EVIL_FRAMES_AFTER) == EVIL_FRAMES_AFTER
+    assert wait_until(lambda: rx_packets(be) == n0 + EVIL_FRAMES_AFTER, 10), (
+        "backend took %d frames, expected %d" % (rx_packets(be) - n0, EVIL_FRAMES_AFTER))
+    assert xstat(be, "iotlb_denied") == denied
+    assert be.alive()
+
+
+def test_vubackend_outside_iotlb(log_dir, sock_dir, vub_plugin):
+    """A frontend whose IOTLB leaves out all but the first 8 Tx buffers: those 8 are taken;
+    the 9th asks a miss on the backend channel (its exact payload: the buffer's IOVA, read
+    permission, NEED_REPLY); refused (ack 1), the ring stops with a line naming the port
+    and the ring, its err eventfd written, nothing more taken; iotlb_misses 1,
+    iotlb_denied 1; the process goes on (64 frames of the next frontend)."""
+    sock = os.path.join(sock_dir, "iotlb-vub-evil.sock")
+    be = vub_backend(log_dir, vub_plugin, sock, "iotlb-vub-outside")
+    try:
+        be.start_forwarding()
+        since = be.output_len()
+        with evil_iotlb(sock, bufs=(QUEUE_SIZE + GOOD_TX) * BUF_SIZE) as fe:
+            fe.make_tx(GOOD_TX)
+            fe.wait_completed(GOOD_TX)
+            fe.make_tx(1)
+            req = fe.iotlb_request()
+            assert req is not None, "no IOTLB miss on the backend channel"
+            rq, flags, iova, size, uaddr, perm, typ = req
+            assert (rq, flags, typ) == (1, 0x1 | 0x8, 1), req
+            assert (iova, size, uaddr, perm) == (GPA_BASE + fe.tx.buf(GOOD_TX), 0, 0,
+                                                 PERM_RO), req
+            fe.iotlb_ack(1)
+            be.wait_for_output(r"%s: vring 1 stopped: IOTLB miss at IOVA 0x%x \(read\): "
+                               r"refused by the frontend" % (VUB_DEV, iova), 10)
+            assert os.eventfd_read(fe.tx.err) == 1
+            assert fe.completed() == GOOD_TX
+        assert rx_packets(be) == GOOD_TX
+        assert (xstat(be, "iotlb_misses"), xstat(be, "iotlb_denied")) == (1, 1)
+        after_denial(be, sock, 1, since)
+    finally:
+        dpdkapp.kill_all([be])
+
+
+def test_vubackend_miss_answered(log_dir, sock_dir, vub_plugin):
+    """The frontend answers the miss: an update of the rest of the Tx buffers on the main
+    socket, then ack 0 on the channel (net_vuser's order; the backend does not wait for
+    the ack, so it reads the update meanwhile). The 4 frames waiting are taken, 64 more
+    follow with no further request on the channel; iotlb_misses 1, iotlb_denied 0."""
+    sock = os.path.join(sock_dir, "iotlb-vub-answered.sock")
+    be = vub_backend(log_dir, vub_plugin, sock, "iotlb-vub-answered")
+    try:
+        be.start_forwarding()
+        with evil_iotlb(sock, bufs=(QUEUE_SIZE + GOOD_TX) * BUF_SIZE) as fe:
+            fe.make_tx(GOOD_TX)
+            fe.wait_completed(GOOD_TX)
+            fe.make_tx(WAITING_TX)
+            req = fe.iotlb_request()
+            assert req is not None, "no IOTLB miss on the backend channel"
+            assert req[5:] == (PERM_RO, 1) and req[2] == GPA_BASE + fe.tx.buf(GOOD_TX), req
+            rest = BUF_AREA + (QUEUE_SIZE + GOOD_TX) * BUF_SIZE
+            fe.iotlb_update(GPA_BASE + rest, (QUEUE_SIZE - GOOD_TX) * BUF_SIZE,
+                            UVA_BASE + rest, PERM_RW)
+            fe.iotlb_ack(0)
+            fe.wait_completed(GOOD_TX + WAITING_TX)
+            assert fe.send(EVIL_FRAMES_AFTER) == EVIL_FRAMES_AFTER
+            assert fe.iotlb_request(timeout=0.2) is None, "a second miss"
+        n = GOOD_TX + WAITING_TX + EVIL_FRAMES_AFTER
+        assert wait_until(lambda: rx_packets(be) == n, 10), (
+            "backend took %d frames, expected %d" % (rx_packets(be), n))
+        assert (xstat(be, "iotlb_misses"), xstat(be, "iotlb_denied")) == (1, 0)
+        assert count(be, "vring 1 stopped") == 0
+    finally:
+        dpdkapp.kill_all([be])
+
+
+def test_vubackend_no_permission(log_dir, sock_dir, vub_plugin):
+    """Tx buffers the frontend gives write-only: the device must read them, so the first
+    frame is denied at once (no miss asked), the ring stops with its line, iotlb_denied 1,
+    iotlb_misses 0; the process goes on."""
+    sock = os.path.join(sock_dir, "iotlb-vub-perm.sock")
+    be = vub_backend(log_dir, vub_plugin, sock, "iotlb-vub-perm")
+    try:
+        be.start_forwarding()
+        since = be.output_len()
+        with evil_iotlb(sock, bufs_perm=PERM_WO) as fe:
+            fe.make_tx(1)
+            be.wait_for_output(r"%s: vring 1 stopped: chain at descriptor 0, descriptor 0: "
+                               r"buffer's IOTLB entry lacks the permission" % VUB_DEV, 10)
+            assert fe.iotlb_request(timeout=0.2) is None, "a miss was asked"
+            assert fe.completed() == 0
+        assert (xstat(be, "iotlb_misses"), xstat(be, "iotlb_denied")) == (0, 1)
+        after_denial(be, sock, 1, since)
+    finally:
+        dpdkapp.kill_all([be])
