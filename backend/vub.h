@@ -176,7 +176,8 @@ void vub_dequeue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t 
  * descriptor) and looks at the ring again after a full barrier. Returns 1 when a buffer
  * came meanwhile (take it, then call again: no kick will say so), 0 when the caller may
  * sleep until vub_dev_kick_fd is readable (read the eventfd, then enter the ring), or the
- * ring is broken (it runs again once the frontend sets it up again). The
+ * ring is broken (it runs again once the frontend sets it up again), or its next buffer
+ * waits for an IOTLB update (IOTLB mode: the update comes as a message). The
  * mode stays with the ring (also across its restarts and reconnects) until changed.
  */
 enum vub_kick_mode {

@@ -62,7 +62,11 @@ vub_vq_kick_mode(struct vub_vq *vq, enum vub_kick_mode mode)
 	 * message): "a buffer came" would send the caller back to it forever. */
 	if (vq->broken)
 		return 0;
-	return vub_vq_kicks(vq, mode == VUB_KICK_NOTIFY) ? 1 : 0;
+	/* Nor has a ring whose next buffer waits for an IOTLB update: the update (or the
+	 * ack of its miss) is a message, which wakes the caller anyway. */
+	if (vub_vq_kicks(vq, mode == VUB_KICK_NOTIFY))
+		return __atomic_load_n(&vq->miss_state, __ATOMIC_ACQUIRE) == VUB_MISS_NONE;
+	return 0;
 }
 
 static void
