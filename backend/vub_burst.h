@@ -23,10 +23,26 @@ vub_fast_gpa(struct vub_dev *dev, uint64_t gpa, uint64_t len)
 	return vub_mem_gpa(dev, gpa, len);
 }
 
+/* IOTLB mode's first try inline: the ring's last entry hit, wholly holding [iova, iova +
+ * len) with perm; any other entry through the call. Neither asks a miss nor counts a
+ * denial: a buffer they do not find is the per-frame path's, which does both. */
+static inline void *
+vub_fast_iova(struct vub_vq *vq, uint64_t iova, uint64_t len, uint8_t perm)
+{
+	uint64_t off = iova - vq->iotlb_hit.iova;
+
+	if (off < vq->iotlb_hit.size && len <= vq->iotlb_hit.size - off &&
+	    (vq->iotlb_hit.perm & perm) == perm)
+		return vq->iotlb_hit.host + off;
+	return vub_iotlb_fast(vq, iova, len, perm);
+}
+
 /* A descriptor the burst fast path takes into b: alone (no NEXT, no INDIRECT), of the
  * ring's direction, holding the header and b->len frame bytes (receive) or at most max_len
  * (transmit, its header asking no offload), wholly inside one memory region as vub_pkt_add
- * checks it. Else false: the per-frame pop takes it, and refuses what is wrong with it. */
+ * checks it (IOTLB mode: inside one IOTLB entry granting the access, "the buffer addresses
+ * are IOVAs"). Else false: the per-frame pop takes it, and refuses what is wrong with it
+ * (or asks the miss). */
 static inline bool
 vub_fast_desc(struct vub_vq *vq, uint64_t addr, uint32_t len, uint16_t flags, bool writable,
 	      uint32_t max_len, struct vub_buf *b)
@@ -38,7 +54,9 @@ vub_fast_desc(struct vub_vq *vq, uint64_t addr, uint32_t len, uint16_t flags, bo
 		return false;
 	if (writable ? len - vq->hdr_len < b->len : len - vq->hdr_len > max_len)
 		return false;
-	p = vub_fast_gpa(vq->dev, addr, len);
+	p = vq->iotlb ?
+		vub_fast_iova(vq, addr, len, writable ? VU_IOTLB_PERM_WO : VU_IOTLB_PERM_RO) :
+		vub_fast_gpa(vq->dev, addr, len);
 	if (!p)
 		return false;
 	if (!writable) {

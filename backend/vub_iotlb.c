@@ -103,6 +103,17 @@ vub_iotlb_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t iova, uint32_
 }
 
 void *
+vub_iotlb_fast(struct vub_vq *vq, uint64_t iova, uint64_t len, uint8_t perm)
+{
+	uint8_t *host;
+	uint64_t got;
+
+	if (vub_iotlb_lookup(vq, iova, len, perm, &host, &got) < 0 || got < len)
+		return NULL;
+	return host;
+}
+
+void *
 vub_iotlb_table(struct vub_vq *vq, uint64_t iova, uint32_t len, int *rc)
 {
 	uint8_t *host;

@@ -227,6 +227,9 @@ void *vub_iotlb_ring_part(struct vub_vq *vq, const char *what, uint64_t iova, ui
  * (counted). */
 int vub_iotlb_pkt_add(struct vub_vq *vq, struct vub_pkt *pkt, uint64_t iova, uint32_t len,
 		      uint32_t *cap, bool writable);
+/* The burst fast path's lookup (vub_burst.h): [iova, iova + len) wholly inside one entry
+ * granting perm, where it lies here; else NULL, nothing asked or counted. */
+void *vub_iotlb_fast(struct vub_vq *vq, uint64_t iova, uint64_t len, uint8_t perm);
 /* An indirect table at iova, read in place: NULL with *rc -EAGAIN (miss asked for) or
  * -EACCES/-EFAULT (denied, counted). */
 void *vub_iotlb_table(struct vub_vq *vq, uint64_t iova, uint32_t len, int *rc);
