@@ -28,9 +28,11 @@ vub_msg_set_status(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhos
 		return -EINVAL;
 	}
 	st = (uint8_t)v;
-	/* "Writing 0 into this field resets the device" (virtio 1.2, 2.1). */
+	/* "Writing 0 into this field resets the device" (virtio 1.2, 2.1): the device, not
+	 * the frontend's memory. Its table and IOTLB stay, as frontends expect after a device
+	 * stop (QEMU's and ours add only the memory slots the backend lacks). */
 	if (st == 0) {
-		vub_dev_reset(dev);
+		vub_dev_reset(dev, false);
 		return 0;
 	}
 	/* "otherwise it MUST fail to set the FEATURES_OK device status bit when the driver

@@ -209,18 +209,20 @@ vub_vq_reset(struct vub_vq *vq)
 	vq->miss_state = VUB_MISS_NONE;
 }
 
-/* Rings, features, memory and status back to their initial state; the connection, the
- * negotiated protocol features and the backend channel stay (frontends send those once
- * per connection). */
+/* Rings, features and status back to their initial state, and with memory the memory
+ * table and the IOTLB; the connection, the negotiated protocol features and the backend
+ * channel stay (frontends send those once per connection). */
 void
-vub_dev_reset(struct vub_dev *dev)
+vub_dev_reset(struct vub_dev *dev, bool memory)
 {
 	vub_dev_lock_all(dev);
 	for (uint16_t i = 0; i < vub_dev_nvrings(dev); i++)
 		vub_vq_reset(&dev->vqs[i]);
 	vub_inflight_unmap(dev);
-	vub_mem_unmap_all(dev);
-	vu_iotlb_init(&dev->iotlb);
+	if (memory) {
+		vub_mem_unmap_all(dev);
+		vu_iotlb_init(&dev->iotlb);
+	}
 	dev->features = 0;
 	dev->features_refused = false;
 	__atomic_store_n(&dev->ring_broke, 0, __ATOMIC_RELEASE);
@@ -340,7 +342,7 @@ vub_dev_destroy(struct vub_dev *dev)
 {
 	if (!dev)
 		return;
-	vub_dev_reset(dev);
+	vub_dev_reset(dev, true);
 	vub_backend_close(dev);
 	dev->t->ops->cleanup(dev->t);
 	close(dev->wake_fd);
@@ -407,7 +409,7 @@ vub_dev_on_connect(struct vub_dev *dev)
 void
 vub_dev_on_disconnect(struct vub_dev *dev)
 {
-	vub_dev_reset(dev);
+	vub_dev_reset(dev, true);
 	vub_backend_close(dev);
 	dev->protocol = 0;
 	dev->owner = false;

@@ -531,7 +531,7 @@ vub_reset_device(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_
 {
 	(void)msg;
 	(void)reply;
-	vub_dev_reset(dev);
+	vub_dev_reset(dev, true);
 	VU_INFO("%s: device reset by the frontend", dev->name);
 	return 0;
 }

@@ -172,7 +172,7 @@ void vub_dev_lock_all(struct vub_dev *dev);
 void vub_dev_unlock_all(struct vub_dev *dev);
 void vub_vq_close_fds(struct vub_vq *vq);
 void vub_vq_reset(struct vub_vq *vq);
-void vub_dev_reset(struct vub_dev *dev);
+void vub_dev_reset(struct vub_dev *dev, bool memory);
 /* The status byte, its change logged; the backend channel closed. */
 void vub_status_set(struct vub_dev *dev, uint8_t status);
 void vub_backend_close(struct vub_dev *dev);

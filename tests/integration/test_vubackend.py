@@ -27,6 +27,13 @@ And once per frontend:
     server_restarts  backend server (split rings, in_order=1): the frontend quits and a
                    new one connects, 5 times: the backend resets and serves each, exact
                    counts both ways after each
+    port_restarts  the frontend's `port stop 0` / `port start 0`, twice (split rings,
+                   in_order=1): the device is reset through its status (SET_STATUS 0
+                   where negotiated), the frontend's memory stays with the backend
+                   (net_vuser adds only the memory slots the backend lacks): with
+                   net_vuser the backend's link goes down at each stop (DPDK's
+                   frontend stops only its port); exact counts both ways after each
+                   start
     client_restarts  backend client=1, frontend server=1 (split rings, in_order=1): the
                    backend quits and a new one connects to the same frontend, 5 times
                    (the frontend resumes its rings where they are), then the frontend
@@ -97,6 +104,7 @@ XSTATS_TIMEOUT = 240              # the xstats case: 28 exchanges through two po
 CASE_TIMEOUT = {"default": 90, "test_vubackend_restarts": RESTART_TIMEOUT,
                 "test_vubackend_xstats": XSTATS_TIMEOUT}
 RESTARTS = 5
+PORT_RESTARTS = 2
 SETTLE_TIMEOUT = 10.0
 LINK_TIMEOUT = 15.0
 PROBE_LIMIT = 20.0
@@ -435,6 +443,25 @@ def case_server_restarts(env, fe_kind):
     assert_clean_exit(env.stop_all())
 
 
+def case_port_restarts(env, fe_kind):
+    """The frontend stops and starts its port: the device is reset and set up again on
+    the same connection, its memory table kept."""
+    be, fe = start_pair(env, fe_kind)
+    exchange(be, fe, fe_kind, False)
+    for i in range(PORT_RESTARTS):
+        fe.run("port stop 0")
+        # DPDK's virtio_user stops its port, not the device: the backend sees nothing
+        if fe_kind.kind == "vuser":
+            link_down(be, "backend link down after frontend port stop %d" % i)
+        said = fe.run("port start 0")
+        assert "Fail" not in said, "port start %d: %s" % (i, said)
+        exchange(be, fe, fe_kind, False)
+        env.log("port restart %d: exact counts both ways" % i)
+    assert not re.search(r"before SET_MEM_TABLE|refused", be.output()), (
+        "backend refused something across the restarts")
+    assert_clean_exit(env.stop_all())
+
+
 # INFLIGHT_SHMFD's region for one pair of 256-entry rings (the spec's layouts: a 16-byte
 # header and entry for split rings, 32 bytes each for packed ones)
 INFLIGHT_BYTES = {False: 2 * ((16 + 16 * 256 + 63) // 64 * 64),
@@ -618,6 +645,7 @@ def build_cases():
                           (kind, 1, ring == "packed", 1)))
         cases.append(("server_restarts_%s" % kind, case_server_restarts, (kind, 1, 0, 1)))
         cases.append(("client_restarts_%s" % kind, case_client_restarts, (kind, 1, 0, 1)))
+        cases.append(("port_restarts_%s" % kind, case_port_restarts, (kind, 1, 0, 1)))
         cases.append(("queues2_%s" % kind, case_queues2, (kind, 1, 1)))
         cases.append(("offloads_%s" % kind, case_offloads, (kind, 1, 0)))
     cases.append(("client_restarts_vuser_packed", case_client_restarts, ("vuser", 1, 1, 0)))

@@ -80,7 +80,7 @@ test_status_transitions(void **state)
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_STATUS, 0x100), EINVAL);
 	vf_assert_error_logged("the device status is 8 bits");
 	assert_int_equal(vub_dev_status(f.dev), 0x0f);
-	/* "Writing 0 into this field resets the device": rings, memory, features. */
+	/* "Writing 0 into this field resets the device": rings, features (not the memory). */
 	assert_true(f.ready);
 	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_STATUS, 0), 0);
 	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_STATUS), 0);

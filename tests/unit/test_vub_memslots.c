@@ -46,10 +46,9 @@ ms_req(struct vf *f, uint32_t request, const struct vu_vhost_mem_reg *r, const i
 
 /* The handshake of vf_handshake with the memory in MS_NREGIONS slots. */
 static void
-ms_handshake(struct vf *f)
+ms_handshake_with(struct vf *f, uint64_t protocol)
 {
-	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, MS_PROTOCOL),
-			 VF_NO_ACK);
+	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_PROTOCOL_FEATURES, protocol), VF_NO_ACK);
 	f->acks = true;
 	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
 	assert_int_equal(vf_set_u64(f, VU_VHOST_USER_SET_FEATURES, VF_FEATURES), 0);
@@ -63,6 +62,12 @@ ms_handshake(struct vf *f)
 		assert_int_equal(vf_setup_ring(f, i, VF_RING_SIZE), 0);
 		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
 	}
+}
+
+static void
+ms_handshake(struct vf *f)
+{
+	ms_handshake_with(f, MS_PROTOCOL);
 }
 
 static void
@@ -216,6 +221,49 @@ test_slots_full(void **state)
 	vf_close(&f);
 }
 
+/* "Writing 0 into this field resets the device": the device, not the frontend's memory.
+ * After SET_STATUS 0 the features again and the rings set up with no ADD_MEM_REG (a
+ * frontend keeps its slots, as QEMU and net_vuser do) start and carry frames;
+ * RESET_DEVICE ("all internal device state") forgets the memory. */
+static void
+test_status_reset_keeps_slots(void **state)
+{
+	const uint64_t protocol = MS_PROTOCOL | VU_BIT(VU_VHOST_USER_PROTOCOL_F_STATUS) |
+		VU_BIT(VU_VHOST_USER_PROTOCOL_F_RESET_DEVICE);
+	uint8_t in[FRAME_LEN], out[FRAME_LEN];
+	static struct vub_pkt pkt;
+	uint32_t len = 0;
+	struct vf f;
+
+	(void)state;
+	vf_open(&f, 1);
+	ms_handshake_with(&f, protocol);
+	assert_true(f.ready);
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_STATUS, 0), 0);
+	assert_false(f.ready);
+	assert_int_equal(vub_dev_features(f.dev), 0);
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_FEATURES, VF_FEATURES), 0);
+	for (uint32_t i = 0; i < VF_NRINGS; i++) {
+		assert_int_equal(vf_setup_ring(&f, i, VF_RING_SIZE), 0);
+		assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+	}
+	assert_true(f.ready);
+	for (uint8_t i = 0; i < 2 * VF_RING_SIZE; i++) {
+		vf_fill(in, FRAME_LEN, i);
+		vf_post_tx(&f, in, FRAME_LEN);
+		assert_int_equal(vf_dequeue(&f, &pkt, out, sizeof(out), &len), 1);
+		assert_int_equal(len, FRAME_LEN);
+		assert_memory_equal(in, out, FRAME_LEN);
+	}
+	assert_int_equal(tu_log_errors(), 0);
+
+	assert_int_equal(vf_request(&f, VU_VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0), 0);
+	assert_int_equal(vf_set_u64(&f, VU_VHOST_USER_SET_FEATURES, VF_FEATURES), 0);
+	assert_int_equal(vf_setup_ring(&f, 0, VF_RING_SIZE), EINVAL);
+	vf_assert_error_logged("SET_VRING_KICK on vring 0 before SET_MEM_TABLE");
+	vf_close(&f);
+}
+
 int
 main(void)
 {
@@ -224,6 +272,7 @@ main(void)
 		cmocka_unit_test_setup(test_traffic_in_many_regions, vf_log_setup),
 		cmocka_unit_test_setup(test_bad_regions, vf_log_setup),
 		cmocka_unit_test_setup(test_slots_full, vf_log_setup),
+		cmocka_unit_test_setup(test_status_reset_keeps_slots, vf_log_setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
