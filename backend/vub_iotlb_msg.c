@@ -227,15 +227,19 @@ vub_iotlb_invalidate(struct vub_dev *dev, const struct vu_vhost_iotlb_msg *m)
 }
 
 /* "This request should be send only when VIRTIO_F_IOMMU_PLATFORM feature has been
- * successfully negotiated." */
+ * successfully negotiated": taken while the device offers it, also between a status reset
+ * and the next SET_FEATURES (frontends describe their memory first, as DPDK's vhost
+ * allows). The IOTLB is the frontend's, like the memory table: rings use it only with
+ * ACCESS_PLATFORM negotiated. */
 int
 vub_msg_iotlb(struct vub_dev *dev, struct vu_vhost_msg *msg, struct vu_vhost_msg *reply)
 {
 	const struct vu_vhost_iotlb_msg *m = &msg->payload.iotlb;
 
 	(void)reply;
-	if (!(dev->features & VU_BIT(VU_F_ACCESS_PLATFORM))) {
-		VU_ERR("%s: IOTLB_MSG without VIRTIO_F_ACCESS_PLATFORM negotiated: refused",
+	if (!(dev->offered & VU_BIT(VU_F_ACCESS_PLATFORM))) {
+		VU_ERR("%s: IOTLB_MSG to a device not offering VIRTIO_F_ACCESS_PLATFORM "
+		       "(iommu-support off): refused",
 		       dev->name);
 		return -ENOTSUP;
 	}
