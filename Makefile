@@ -20,6 +20,9 @@
 #   make bench-vvu  build and make qemu-vvu, then tests/perf/vvu_cost.py: the same backend
 #                over the VVU transport and over AF_UNIX in one TCG slave VM
 #                (BENCH_VVU_ARGS="--rounds 5 --window 3"; docs/vvu.md)
+#   make bench-vdpa  build, then tests/perf/vdpa_bench.py: in one TCG VM boot,
+#                net_vuser vs net_virtio_user on /dev/vhost-vdpa-0 (VDPA_BENCH_ARGS=
+#                "--rounds 5"; docs/vdpa.md)
 #   make setup   packages and DPDK SDK headers only
 #   make qemu-vvu  QEMU 7.2 with the virtio-vhost-user device (qemu-vvu/, GPL-2.0+)
 #                into .deps/qemu-vvu/, skipped when the patch set is unchanged; minutes
@@ -47,8 +50,8 @@ FUZZ_SECONDS ?= 60
 SOAK_ARGS ?=
 
 .DEFAULT_GOAL := build
-.PHONY: build setup test test-vdpa demo demo-container bench clean test-asan fuzz soak qemu-vvu \
-	test-vvu bench-vvu
+.PHONY: build setup test test-vdpa demo demo-container bench bench-vdpa clean test-asan fuzz \
+	soak qemu-vvu test-vvu bench-vvu
 
 setup:
 	@bash $(ROOT)/scripts/setup.sh
@@ -115,6 +118,9 @@ bench: build
 
 bench-vvu: build qemu-vvu
 	$(PYTHON) $(ROOT)/tests/perf/vvu_cost.py $(BENCH_VVU_ARGS)
+
+bench-vdpa: build
+	$(PYTHON) $(ROOT)/tests/perf/vdpa_bench.py $(VDPA_BENCH_ARGS)
 
 clean:
 	rm -rf "$(BUILD_DIR)" "$(ASAN_BUILD_DIR)" "$(ROOT)/build-fuzz" "$(ROOT)/results"

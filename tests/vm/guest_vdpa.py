@@ -13,7 +13,14 @@ For each frontend prints one line
     RESULT {"frontend": F, "sent": S, "received": R, "pmd_ipackets": ..., ...}
 (JSON, also DIR/result-F.json); logs to DIR. Standard library only; every wait bounded.
 
+With --bench ROUNDS (tests/perf/vdpa_bench.py) it runs no ping: per round and frontend,
+vub-net with its TAP up and testpmd txonly, each --bench-sizes frame size for
+--bench-window seconds, one line per size
+    RESULT {"bench": true, "frontend": F, "round": N, "size": S, "pps": ..., "tap_pps": ...}
+(pps: testpmd's opackets; tap_pps: the TAP's rx_packets, what vub-net wrote into it).
+
     guest_vdpa.py --out DIR --plugin SO --vubnet BIN --pings N [--frontends vuser,dpdk]
+    guest_vdpa.py --out DIR --plugin SO --vubnet BIN --bench 3 [--bench-sizes 64,1518]
 """
 
 import argparse
@@ -139,7 +146,10 @@ def ping(count, src=None, dst=PEER_IP, deadline=None):
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def testpmd(args, frontend):
+def testpmd(args, frontend, fwd=None):
+    """testpmd on /dev/vhost-vdpa-0 with the frontend's driver; fwd: its forwarding
+    arguments (icmpecho by default)."""
+    fwd = fwd or ["--forward-mode=icmpecho"]
     if frontend == "vuser":
         staged = dpdkapp.stage_plugin(args.plugin)
         return dpdkapp.Testpmd(
@@ -147,14 +157,12 @@ def testpmd(args, frontend):
             vdevs=["net_vuser0,path=%s,mac=%s" % (VHOST_VDPA, PORT_MAC)],
             interactive=True, lcores="0,1", main_lcore=0, mem_mb=256, file_prefix="vdpavu",
             log_levels=["pmd.net.vuser:info"],
-            app_args=["--forward-mode=icmpecho", "--nb-cores=1", "--total-num-mbufs=4096",
-                      "--burst=32"]), staged
+            app_args=fwd + ["--nb-cores=1", "--total-num-mbufs=4096", "--burst=32"]), staged
     return dpdkapp.Testpmd(
         "testpmd-dpdk", args.out,
         vdevs=["net_virtio_user0,path=%s,mac=%s" % (VHOST_VDPA, PORT_MAC)],
         interactive=True, lcores="0,1", main_lcore=0, mem_mb=256, file_prefix="vdpadk",
-        app_args=["--forward-mode=icmpecho", "--nb-cores=1", "--total-num-mbufs=4096",
-                  "--burst=32"]), None
+        app_args=fwd + ["--nb-cores=1", "--total-num-mbufs=4096", "--burst=32"]), None
 
 
 def run_one(args, frontend):
@@ -346,6 +354,71 @@ def run_kernel(args):
             ns.close()
 
 
+def tap_rx():
+    """Frames vub-net wrote into the TAP (the kernel counts a TAP write as its Rx)."""
+    with open("/sys/class/net/%s/statistics/rx_packets" % TAP) as f:
+        return int(f.read())
+
+
+def wait_prompt(app, timeout):
+    dpdkapp.wait_until(
+        lambda: (not app.alive()) or re.search(dpdkapp.PROMPT, app.output(), re.M),
+        timeout, what="testpmd to start")
+    if "No probed ethernet devices" in app.output() or not app.alive():
+        why = [ln for ln in app.output().splitlines() if "VUSER" in ln or "EAL" in ln or
+               "virtio" in ln.lower()]
+        raise RuntimeError("probe failed: " + " | ".join(why[-4:]))
+
+
+def bench_one(args, frontend, rnd):
+    """One round of one frontend: testpmd txonly into vub-net, each size for a fixed
+    window after a warm-up; one RESULT line per size."""
+    sizes = [int(x) for x in args.bench_sizes.split(",")]
+    out = []
+    vub = app = staged = None
+    try:
+        vub = VubNet(args.vubnet, args.out, "bench-%s-r%d" % (frontend, rnd))
+        # up, or every TAP write fails; the kernel drops the frames (not its MAC)
+        sh("ip", "link", "set", TAP, "up")
+        app, staged = testpmd(args, frontend, ["--forward-mode=txonly",
+                                               "--txpkts=%d" % sizes[0]])
+        app.start()
+        wait_prompt(app, args.start_timeout)
+        for size in sizes:
+            app.run("set txpkts %d" % size)
+            app.start_forwarding("txonly")
+            time.sleep(args.bench_warmup)
+            s0, r0, t0 = app.stats(0), tap_rx(), time.monotonic()
+            time.sleep(args.bench_window)
+            s1, r1, t1 = app.stats(0), tap_rx(), time.monotonic()
+            app.cmd("stop", wait=r"Done\.", timeout=30)
+            sec = t1 - t0
+            out.append({"bench": True, "frontend": frontend, "round": rnd, "size": size,
+                        "seconds": round(sec, 3),
+                        "pps": round(((s1.get("opackets") or 0) - (s0.get("opackets") or 0))
+                                     / sec),
+                        "tap_pps": round((r1 - r0) / sec)})
+    except Exception as e:
+        out.append({"bench": True, "frontend": frontend, "round": rnd,
+                    "error": "%s: %s" % (type(e).__name__, e)})
+        traceback.print_exc()
+    finally:
+        if app:
+            app.stop(timeout=15)
+        if staged:
+            dpdkapp.unstage_plugin(staged)
+        if vub:
+            vub.stop()
+    return out
+
+
+def bench(args, frontends):
+    for rnd in range(args.bench):
+        for fe in frontends:
+            for res in bench_one(args, fe, rnd):
+                print("RESULT " + json.dumps(res), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -358,13 +431,22 @@ def main():
                     help="then kill vub-net, start it again, ping this many times")
     ap.add_argument("--gap-pings", type=int, default=3)
     ap.add_argument("--start-timeout", type=float, default=150.0)
+    ap.add_argument("--bench", type=int, default=0,
+                    help="rounds of the txonly benchmark instead of the tests")
+    ap.add_argument("--bench-sizes", default="64,1518")
+    ap.add_argument("--bench-window", type=float, default=3.0)
+    ap.add_argument("--bench-warmup", type=float, default=1.0)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     sh("ip", "link", "set", "lo", "up")
     # each run binds its driver by name (vdpa_bind), not the first one that probes
     with open("/sys/bus/vdpa/drivers_autoprobe", "w") as f:
         f.write("0\n")
-    for fe in [x for x in args.frontends.split(",") if x]:
+    frontends = [x for x in args.frontends.split(",") if x]
+    if args.bench:
+        bench(args, frontends)
+        return 0
+    for fe in frontends:
         res = run_kernel(args) if fe == "kernel" else run_one(args, fe)
         with open(os.path.join(args.out, "result-%s.json" % fe), "w") as f:
             json.dump(res, f)
