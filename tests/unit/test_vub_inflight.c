@@ -25,7 +25,8 @@
 #define VI_ODD_SIZE 6u	       /* packed rings need not be a power of 2 */
 #define VI_BURST_MAX_LEN 1500u /* the longest frame the fast path may take */
 
-static struct vub_pkt vi_pkt[VI_FRAMES + 1];
+/* Up to VI_FRAMES + 1 frames taken at once, and a slot for the begin that finds none. */
+static struct vub_pkt vi_pkt[VI_FRAMES + 2];
 
 /* GET_INFLIGHT_FD (reply) or SET_INFLIGHT_FD (ack) for the pair's two rings; the reply's
  * description goes to *in and its fd is returned (-1 none). */
