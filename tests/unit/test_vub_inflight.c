@@ -94,22 +94,25 @@ vi_new_backend(struct vf *f)
 	f->acks = false;
 }
 
-/* Hand ring i to the new backend where it is: base its used index. */
+/* Hand ring i to the new backend where the driver has read it up to: a split ring's used
+ * index, or a packed ring's slot and wrap counter (the base a frontend sends). */
 static void
-vi_resume_ring(struct vf *f, uint32_t i)
+vi_resume_ring(struct vf *f, uint32_t i, bool packed)
 {
 	struct vu_split_ring *r = &f->ring[i];
+	struct vu_packed_ring *pr = &f->pring[i];
 	struct vu_vhost_vring_addr a = {
 		.index = i,
-		.desc_user_addr = (uintptr_t)r->desc,
-		.avail_user_addr = (uintptr_t)r->avail,
-		.used_user_addr = (uintptr_t)r->used,
+		.desc_user_addr = packed ? (uintptr_t)pr->desc : (uintptr_t)r->desc,
+		.avail_user_addr = packed ? (uintptr_t)pr->driver_event : (uintptr_t)r->avail,
+		.used_user_addr = packed ? (uintptr_t)pr->device_event : (uintptr_t)r->used,
 	};
+	uint64_t base = packed ? vu_packed_ring_base(pr->used_idx, pr->used_wrap) : r->used->idx;
 	uint64_t v = i;
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_NUM, i, VF_RING_SIZE), 0);
-	assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, i, r->used->idx), 0);
+	assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, i, base), 0);
 	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
 	assert_int_equal(vf_request(f, VU_VHOST_USER_SET_VRING_CALL, &v, sizeof(v), &f->call[i], 1),
 			 0);
@@ -205,7 +208,7 @@ test_split_restart(void **state)
 	in.mmap_size = 2 * qbytes;
 	vi_inflight(&f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
 	for (uint32_t i = 0; i < VF_NRINGS; i++)
-		vi_resume_ring(&f, i);
+		vi_resume_ring(&f, i, false);
 	assert_int_equal(tx->used_idx, 2);
 	assert_int_equal(tx->desc[vi_head(1)].inflight + tx->desc[vi_head(3)].inflight, 0);
 	frame[0] = VI_FRAMES;
@@ -341,32 +344,8 @@ vi_packed_restart(struct vf *f, int fd)
 	vi_new_backend(f);
 	vi_setup(f, VI_PACKED);
 	vi_inflight(f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
-	for (uint32_t i = 0; i < VF_NRINGS; i++) {
-		struct vu_packed_ring *r = &f->pring[i];
-		struct vu_vhost_vring_addr a = {
-			.index = i,
-			.desc_user_addr = (uintptr_t)r->desc,
-			.avail_user_addr = (uintptr_t)r->driver_event,
-			.used_user_addr = (uintptr_t)r->device_event,
-		};
-		uint64_t v = i;
-		int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_NUM, i, VF_RING_SIZE), 0);
-		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_BASE, i,
-					      vu_packed_ring_base(r->used_idx, r->used_wrap)),
-				 0);
-		assert_int_equal(
-			vf_request(f, VU_VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
-		assert_int_equal(
-			vf_request(f, VU_VHOST_USER_SET_VRING_CALL, &v, sizeof(v), &f->call[i], 1),
-			0);
-		assert_int_equal(
-			vf_request(f, VU_VHOST_USER_SET_VRING_KICK, &v, sizeof(v), &kick, 1), 0);
-		close(f->kick[i]);
-		f->kick[i] = kick;
-		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
-	}
+	for (uint32_t i = 0; i < VF_NRINGS; i++)
+		vi_resume_ring(f, i, true);
 }
 
 /* Post n Tx frames numbered from `first` (the frame's first byte). */
