@@ -432,8 +432,7 @@ vub_packed_avail_line(const struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t
 /* The burst fast path: single-descriptor buffers from last_avail on, checked a cache line
  * at a time; the first descriptor that is not one (a chain, an indirect table, a bad
  * address) is left to vub_packed_pop, which logs and stops the ring as it always does.
- * Rings with inflight tracking or chains to resubmit go to vub_packed_pop whole: it keeps
- * the region's entries, which the fast path does not. */
+ * Tracked rings never come here (vub_vq_reserve). */
 uint16_t
 vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
 		   uint16_t n)
@@ -441,8 +440,6 @@ vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vu
 	uint16_t pos = vq->last_avail, k = 0;
 	bool wrap = vq->avail_wrap;
 
-	if (vq->pinflight || vq->resubmit_pos < vq->nresubmit)
-		return 0;
 	while (k < n) {
 		uint16_t flags[VUB_PDESC_LINE];
 		unsigned int got = vub_packed_avail_line(vq, pos, wrap, (uint16_t)(n - k), flags);

@@ -278,9 +278,9 @@ vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 	}
 }
 
-/* The burst fast path: avail entries read together, each naming one descriptor. Rings
- * with inflight tracking or buffers to resubmit, an avail index out of range, a head out of
- * the table: left to vub_split_pop, which logs and stops the ring as it always does. */
+/* The burst fast path: avail entries read together, each naming one descriptor (tracked
+ * rings never come here: vub_vq_reserve). An avail index out of range, a head out of the
+ * table: left to vub_split_pop, which logs and stops the ring as it always does. */
 uint16_t
 vub_split_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
 		  uint16_t n)
@@ -288,8 +288,6 @@ vub_split_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub
 	uint16_t pending = (uint16_t)(vq->avail_idx - vq->last_avail);
 	uint16_t mask = (uint16_t)(vq->size - 1), k;
 
-	if (vq->inflight || vq->resubmit_pos < vq->nresubmit)
-		return 0;
 	if (pending < n) {
 		/* Acquire: the ring slots are read only after the index that covers them. */
 		vq->avail_idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
