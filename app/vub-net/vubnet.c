@@ -56,6 +56,7 @@ struct vubnet {
 	bool carrier;	 /* the TAP's carrier as last set: follows ready */
 	bool rx_waiting; /* the Rx ring was out of buffers: kicks asked for */
 	bool served;	 /* a frontend was connected (--fd: the program ends when it leaves) */
+	bool tap_gone;	 /* the TAP interface was deleted: the program ends, exit 1 */
 	bool stop;
 	uint32_t pending; /* bytes of a TAP frame in frame[] waiting for Rx buffers */
 	uint64_t dropped; /* TAP frames no Rx buffer could hold, or with the Rx ring down */
@@ -113,6 +114,21 @@ vubnet_drain_kick(struct vubnet *v, uint16_t vring)
 		VU_ERR("read of vring %u's kick: %s", vring, strerror(errno));
 }
 
+/* A failed TAP read or write, logged. EBADFD: the interface was deleted under the open
+ * fd, and the kernel answers so to every read and write from then on (and epoll reports
+ * an error whatever it watches): nothing can be forwarded any more, the program ends. */
+static void
+vubnet_tap_error(struct vubnet *v, const char *what, int err)
+{
+	if (err == EBADFD) {
+		if (!v->tap_gone)
+			VU_ERR("tap %s: %s: the interface is gone: ending", v->tap.name, what);
+		v->tap_gone = v->stop = true;
+		return;
+	}
+	VU_ERR("tap %s: %s: %s", v->tap.name, what, strerror(err));
+}
+
 /* One frame of the frontend's to the TAP, without its virtio-net header (the TAP takes
  * plain frames). */
 static void
@@ -133,8 +149,7 @@ vubnet_write_tap(struct vubnet *v)
 		skip = 0;
 	}
 	if (writev(v->tap.fd, v->iov, cnt) < 0)
-		VU_ERR("tap %s: write of a %u-byte frame: %s", v->tap.name, v->pkt.len,
-		       strerror(errno));
+		vubnet_tap_error(v, "write", errno);
 }
 
 /* Guest to host: every frame the frontend transmits goes to the TAP; once the ring is
@@ -149,11 +164,12 @@ vubnet_guest_to_tap(struct vubnet *v)
 	if (!vq)
 		return false;
 	do {
-		for (; n < VUBNET_BUDGET && vub_dequeue_begin(vq, &v->pkt) == 1; n++) {
+		for (; n < VUBNET_BUDGET && !v->tap_gone && vub_dequeue_begin(vq, &v->pkt) == 1;
+		     n++) {
 			vubnet_write_tap(v);
 			vub_dequeue_end(vq, &v->pkt);
 		}
-	} while (n < VUBNET_BUDGET && vub_vq_kick_mode(vq, VUB_KICK_NOTIFY) == 1);
+	} while (!v->tap_gone && n < VUBNET_BUDGET && vub_vq_kick_mode(vq, VUB_KICK_NOTIFY) == 1);
 	vub_vq_flush(vq);
 	vub_vq_leave(vq);
 	return n == VUBNET_BUDGET;
@@ -171,7 +187,7 @@ vubnet_tap_read(struct vubnet *v)
 	r = read(v->tap.fd, v->frame, sizeof(v->frame));
 	if (r <= 0) {
 		if (r < 0 && errno != EAGAIN)
-			VU_ERR("tap %s: read: %s", v->tap.name, strerror(errno));
+			vubnet_tap_error(v, "read", errno);
 		return false;
 	}
 	v->pending = (uint32_t)r;
@@ -499,5 +515,5 @@ main(int argc, char **argv)
 	}
 	VU_INFO("%" PRIu64 " frames from the TAP dropped", v.dropped);
 	vubnet_teardown(&v);
-	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc == 0 && !v.tap_gone ? EXIT_SUCCESS : EXIT_FAILURE;
 }
