@@ -134,6 +134,7 @@ class VubNet:
 
     def __init__(self, ns, log_dir, name, args, pass_fds=()):
         self.ns, self.name = ns, name
+        self.expect_rc = 0  # the exit code the fixture expects at the end
         # the socket file it creates (not with --client or --fd)
         paths = [a.split("=", 1)[1] for a in args if a.startswith("--socket-path=")]
         self.listening = paths[0] if paths and "--client" not in args else None
@@ -203,7 +204,7 @@ def vubnet(netns, log_dir, request):
     yield start
     for vn in started:
         rc = vn.terminate()
-        assert rc == 0, "vub-net: %s: %s" % (
+        assert rc == vn.expect_rc, "vub-net: %s: %s" % (
             "exit code %s on SIGTERM" % rc if rc is not None else
             "still running %ss after SIGTERM" % EXIT_TIMEOUT, vn.output()[-800:])
         if vn.listening:
@@ -355,6 +356,27 @@ def test_client_mode(netns, vubnet, frontends, sock_dir, time_limit):
         wait_ready(vn, netns)
         problems = exchange(fe, netns, vn, ping=False)
     assert not problems, "; ".join(problems)
+
+
+def test_tap_deleted(netns, vubnet, frontends, sock_dir, time_limit):
+    """The TAP deleted under a serving vub-net: the kernel answers every read and write of
+    its fd with EBADFD from then on. vub-net says so once and ends with exit code 1."""
+    sock = os.path.join(sock_dir, "vubnet-gone.sock")
+    with time_limit(CASE_TIMEOUT, "the case"):
+        vn = vubnet(["--socket-path=%s" % sock, "--tap=%s" % TAP])
+        setup_tap(netns)
+        start_frontend(frontends, "fe-gone", "dpdk", "path=%s" % sock)
+        wait_ready(vn, netns)
+        run(["ip", "-n", netns.name, "link", "del", TAP])
+        try:
+            rc = vn.proc.wait(EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            rc = None
+    vn.expect_rc = 1
+    out = vn.output()
+    assert rc == 1, "vub-net %s after its TAP was deleted: %s" % (
+        "still running %ss" % EXIT_TIMEOUT if rc is None else "exited %d" % rc, out[-800:])
+    assert out.count("the interface is gone: ending") == 1, out[-800:]
 
 
 def vubnet_once(ns, *args):
