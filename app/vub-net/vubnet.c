@@ -164,12 +164,11 @@ vubnet_guest_to_tap(struct vubnet *v)
 	if (!vq)
 		return false;
 	do {
-		for (; n < VUBNET_BUDGET && !v->tap_gone && vub_dequeue_begin(vq, &v->pkt) == 1;
-		     n++) {
+		for (; n < VUBNET_BUDGET && !v->stop && vub_dequeue_begin(vq, &v->pkt) == 1; n++) {
 			vubnet_write_tap(v);
 			vub_dequeue_end(vq, &v->pkt);
 		}
-	} while (!v->tap_gone && n < VUBNET_BUDGET && vub_vq_kick_mode(vq, VUB_KICK_NOTIFY) == 1);
+	} while (!v->stop && n < VUBNET_BUDGET && vub_vq_kick_mode(vq, VUB_KICK_NOTIFY) == 1);
 	vub_vq_flush(vq);
 	vub_vq_leave(vq);
 	return n == VUBNET_BUDGET;
