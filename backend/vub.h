@@ -152,6 +152,7 @@ struct vub_buf {
 	uint8_t *frame; /* the frame's first byte, after the virtio-net header */
 	uint32_t len;	/* enqueue: the caller's frame bytes; dequeue: the frame's */
 	uint16_t id;	/* the buffer's id in the used ring */
+	uint16_t slot;	/* libvub's own: a tracked packed ring's inflight entry */
 };
 
 /* Enqueue: bufs[i].len set by the caller; the buffers reserved (0 to n), each holding

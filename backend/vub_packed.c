@@ -149,16 +149,16 @@ vub_packed_note(struct vub_vq *vq, const struct vu_packed_desc *d, uint16_t *slo
 	return true;
 }
 
-/* The chain noted from entry c->slot on is in flight: its head entry says so with its
+/* The chain of ndesc noted from entry slot on is in flight: its head entry says so with its
  * "last", "num" and "counter", then "free_head" and "old_free_head" move past it (release:
  * a backend killed in between finds the head entry on the free list, and clears it). */
 static void
-vub_packed_track(struct vub_vq *vq, const struct vub_chain *c, uint16_t last, uint16_t next)
+vub_packed_track(struct vub_vq *vq, uint16_t slot, uint16_t ndesc, uint16_t last, uint16_t next)
 {
 	struct vu_inflight_packed *r = vq->pinflight;
-	struct vu_inflight_desc_packed *h = &r->desc[c->slot];
+	struct vu_inflight_desc_packed *h = &r->desc[slot];
 
-	h->num = c->ndesc;
+	h->num = ndesc;
 	h->last = last;
 	h->counter = vq->inflight_counter++;
 	h->inflight = 1;
@@ -264,7 +264,7 @@ vub_packed_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 	/* "Buffer ID is included in the last descriptor in the list." */
 	c->head = d.id;
 	if (vq->pinflight)
-		vub_packed_track(vq, c, last, slot);
+		vub_packed_track(vq, c->slot, c->ndesc, last, slot);
 	vq->last_avail = pos;
 	vq->avail_wrap = wrap;
 	pkt->nchains++;
@@ -429,10 +429,26 @@ vub_packed_avail_line(const struct vub_vq *vq, uint16_t pos, bool wrap, uint16_t
 	return i;
 }
 
+/* A tracked ring's buffer of one descriptor taken by the fast path: noted and marked in
+ * flight as vub_packed_pop does it. False when the free list is used up: vub_packed_pop
+ * then stops the ring. */
+static bool
+vub_packed_track_one(struct vub_vq *vq, struct vu_packed_desc *d, uint16_t flags, struct vub_buf *b)
+{
+	uint16_t slot = vq->pinflight->free_head;
+
+	b->slot = slot;
+	d->flags = flags;
+	if (!vub_packed_note(vq, d, &slot))
+		return false;
+	vub_packed_track(vq, b->slot, 1, b->slot, slot);
+	return true;
+}
+
 /* The burst fast path: single-descriptor buffers from last_avail on, checked a cache line
  * at a time; the first descriptor that is not one (a chain, an indirect table, a bad
  * address) is left to vub_packed_pop, which logs and stops the ring as it always does.
- * Tracked rings never come here (vub_vq_reserve). */
+ * Buffers to resubmit first never come here (vub_vq_reserve). */
 uint16_t
 vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
 		   uint16_t n)
@@ -452,7 +468,8 @@ vub_packed_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vu
 			/* Read once into a local, as vub_packed_pop does. */
 			memcpy(&d, &vq->pdesc[pos], sizeof(d));
 			if (!vub_fast_desc(vq, d.addr, d.len, flags[i], writable, max_len,
-					   &bufs[k]))
+					   &bufs[k]) ||
+			    (vq->pinflight && !vub_packed_track_one(vq, &d, flags[i], &bufs[k])))
 				goto out;
 			bufs[k].id = d.id;
 			vub_packed_advance(vq, &pos, &wrap, 1);
@@ -470,9 +487,11 @@ vub_packed_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, 
 {
 	for (uint16_t i = 0; i < n; i++) {
 		if (vq->used_held && vq->unflushed + 1 > vq->size)
-			vub_packed_publish(vq);
+			vub_packed_commit(vq);
 		vub_packed_mark(vq, vq->used_idx, vq->used_wrap, bufs[i].id,
 				written ? vq->hdr_len + bufs[i].len : 0);
+		if (vq->pinflight)
+			vub_packed_batch_add(vq, bufs[i].slot);
 		vub_packed_advance(vq, &vq->used_idx, &vq->used_wrap, 1);
 		vq->unflushed++;
 	}

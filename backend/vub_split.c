@@ -202,6 +202,15 @@ broken:
 	return -EIO;
 }
 
+/* Inflight tracking: a chain taken is marked before it is used, with its order of
+ * taking ("counter ... preserved for resubmission order"). */
+static inline void
+vub_split_track(struct vub_vq *vq, uint16_t head)
+{
+	vq->inflight->desc[head].counter = vq->inflight_counter++;
+	vq->inflight->desc[head].inflight = 1;
+}
+
 int
 vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 {
@@ -214,12 +223,8 @@ vub_split_pop(struct vub_vq *vq, bool writable, struct vub_pkt *pkt)
 	rc = vub_split_walk(vq, head, writable, pkt, &pkt->chains[pkt->nchains]);
 	if (rc < 0)
 		return rc;
-	/* Inflight tracking: a chain taken is marked before it is used, with its order of
-	 * taking ("counter ... preserved for resubmission order"). */
-	if (vq->inflight && !resubmitted) {
-		vq->inflight->desc[head].counter = vq->inflight_counter++;
-		vq->inflight->desc[head].inflight = 1;
-	}
+	if (vq->inflight && !resubmitted)
+		vub_split_track(vq, head);
 	pkt->nchains++;
 	return 1;
 }
@@ -278,9 +283,10 @@ vub_split_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 	}
 }
 
-/* The burst fast path: avail entries read together, each naming one descriptor (tracked
- * rings never come here: vub_vq_reserve). An avail index out of range, a head out of the
- * table: left to vub_split_pop, which logs and stops the ring as it always does. */
+/* The burst fast path: avail entries read together, each naming one descriptor, marked
+ * in flight as vub_split_pop marks them (buffers to resubmit first never come here:
+ * vub_vq_reserve). An avail index out of range, a head out of the table: left to
+ * vub_split_pop, which logs and stops the ring as it always does. */
 uint16_t
 vub_split_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs,
 		  uint16_t n)
@@ -308,6 +314,9 @@ vub_split_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub
 			break;
 		bufs[k].id = head;
 	}
+	if (vq->inflight)
+		for (uint16_t i = 0; i < k; i++)
+			vub_split_track(vq, bufs[i].id);
 	vq->last_avail = (uint16_t)(vq->last_avail + k);
 	return k;
 }
@@ -324,6 +333,9 @@ vub_split_used_bufs(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n, b
 		e->id = bufs[i].id;
 		e->len = written ? vq->hdr_len + bufs[i].len : 0;
 	}
+	if (vq->inflight)
+		for (uint16_t i = 0; i < n; i++)
+			vub_split_batch_add(vq, bufs[i].id);
 	vq->used_idx = (uint16_t)(vq->used_idx + n);
 }
 

@@ -24,9 +24,9 @@ vub_vq_used(struct vub_vq *vq, const struct vub_pkt *pkt, uint32_t total)
 static inline uint16_t
 vub_vq_reserve(struct vub_vq *vq, bool writable, uint32_t max_len, struct vub_buf *bufs, uint16_t n)
 {
-	/* A ring tracked in an inflight region, or with buffers to resubmit first: every
-	 * buffer goes through the per-frame path, which records and resubmits them. */
-	if (vq->inflight || vq->pinflight || vq->resubmit_pos < vq->nresubmit)
+	/* Buffers a previous backend left in flight go first, through the per-frame path,
+	 * which resubmits them. */
+	if (vq->resubmit_pos < vq->nresubmit)
 		return 0;
 	return vq->packed ? vub_packed_reserve(vq, writable, max_len, bufs, n) :
 			    vub_split_reserve(vq, writable, max_len, bufs, n);

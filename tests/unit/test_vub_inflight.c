@@ -142,6 +142,48 @@ vi_head(int k)
 	return vi_pkt[k].chains[0].head;
 }
 
+/* A split pair on a fresh region: GET_INFLIGHT_FD, both rings set up; *tx is the Tx
+ * ring's part (the region mapped whole at *map), the region's fd returned. */
+static int
+vi_split_open(struct vf *f, void **map, struct vu_inflight_split **tx)
+{
+	const uint64_t qbytes = vu_inflight_split_queue_size(VF_RING_SIZE);
+	struct vu_vhost_inflight in = { .num_queues = 2, .queue_size = VF_RING_SIZE };
+	int fd;
+
+	vf_open(f, 1);
+	vi_setup(f, VI_FEATURES);
+	fd = vi_inflight(f, VU_VHOST_USER_GET_INFLIGHT_FD, &in, -1);
+	assert_true(fd >= 0);
+	assert_int_equal(in.mmap_size, 2 * qbytes);
+	assert_int_equal(in.mmap_offset, 0);
+	for (uint32_t i = 0; i < VF_NRINGS; i++) {
+		assert_int_equal(vf_setup_ring(f, i, VF_RING_SIZE), 0);
+		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
+	}
+	*map = mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(*map != MAP_FAILED);
+	*tx = (struct vu_inflight_split *)((uint8_t *)*map + qbytes);
+	assert_int_equal((*tx)->version, VU_INFLIGHT_VERSION);
+	assert_int_equal((*tx)->desc_num, VF_RING_SIZE);
+	return fd;
+}
+
+/* The next backend: the region, then each split ring at the driver's used index. */
+static void
+vi_split_restart(struct vf *f, int fd)
+{
+	struct vu_vhost_inflight in = { .mmap_size = 2 * vu_inflight_split_queue_size(VF_RING_SIZE),
+					.num_queues = 2,
+					.queue_size = VF_RING_SIZE };
+
+	vi_new_backend(f);
+	vi_setup(f, VI_FEATURES);
+	vi_inflight(f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
+	for (uint32_t i = 0; i < VF_NRINGS; i++)
+		vi_resume_ring(f, i, false);
+}
+
 /*
  * Split: the first backend takes 4 Tx buffers, completes the 4th and the 2nd (one batch)
  * and dies with the 1st and 3rd in flight, the region saying so; it is killed as if after
@@ -152,8 +194,6 @@ vi_head(int k)
 static void
 test_split_restart(void **state)
 {
-	const uint64_t qbytes = vu_inflight_split_queue_size(VF_RING_SIZE);
-	struct vu_vhost_inflight in = { .num_queues = 2, .queue_size = VF_RING_SIZE };
 	uint8_t frame[VI_FRAME_LEN] = { 0 }, which[VI_FRAMES + 1];
 	struct vu_inflight_split *tx;
 	uint32_t id, len;
@@ -163,21 +203,7 @@ test_split_restart(void **state)
 	int fd;
 
 	(void)state;
-	vf_open(&f, 1);
-	vi_setup(&f, VI_FEATURES);
-	fd = vi_inflight(&f, VU_VHOST_USER_GET_INFLIGHT_FD, &in, -1);
-	assert_true(fd >= 0);
-	assert_int_equal(in.mmap_size, 2 * qbytes);
-	assert_int_equal(in.mmap_offset, 0);
-	for (uint32_t i = 0; i < VF_NRINGS; i++) {
-		assert_int_equal(vf_setup_ring(&f, i, VF_RING_SIZE), 0);
-		assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
-	}
-	region = mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(region != MAP_FAILED);
-	tx = (struct vu_inflight_split *)((uint8_t *)region + qbytes);
-	assert_int_equal(tx->version, VU_INFLIGHT_VERSION);
-	assert_int_equal(tx->desc_num, VF_RING_SIZE);
+	fd = vi_split_open(&f, &region, &tx);
 
 	for (uint8_t k = 0; k < VI_FRAMES; k++) {
 		frame[0] = k;
@@ -203,12 +229,7 @@ test_split_restart(void **state)
 	tx->desc[vi_head(1)].inflight = 1;
 	tx->used_idx = 0;
 
-	vi_new_backend(&f);
-	vi_setup(&f, VI_FEATURES);
-	in.mmap_size = 2 * qbytes;
-	vi_inflight(&f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
-	for (uint32_t i = 0; i < VF_NRINGS; i++)
-		vi_resume_ring(&f, i, false);
+	vi_split_restart(&f, fd);
 	assert_int_equal(tx->used_idx, 2);
 	assert_int_equal(tx->desc[vi_head(1)].inflight + tx->desc[vi_head(3)].inflight, 0);
 	frame[0] = VI_FRAMES;
@@ -228,7 +249,7 @@ test_split_restart(void **state)
 	assert_int_equal(tx->used_idx, 5);
 	for (uint16_t h = 0; h < VF_RING_SIZE; h++)
 		assert_int_equal(tx->desc[h].inflight, 0);
-	munmap(region, in.mmap_size);
+	munmap(region, 2 * vu_inflight_split_queue_size(VF_RING_SIZE));
 	close(fd);
 	vf_close(&f);
 }
@@ -650,82 +671,170 @@ test_packed_nothing_in_flight(void **state)
 	vf_close(&f);
 }
 
-/* The burst fast path on a packed pair's rings: the buffers it reserves (VI_FRAMES, or
- * 0 when the ring keeps a region), then each ring's part of the region (NULL none). */
-static void
-vi_burst(struct vf *f, uint16_t want, const struct vu_inflight_packed *rx,
-	 const struct vu_inflight_packed *tx)
+/* The burst fast path on the Tx ring: VI_FRAMES frames numbered from `first` reserved
+ * (left entered, returned). */
+static struct vub_vq *
+vi_reserve_tx(struct vf *f, uint8_t first, struct vub_buf *bufs)
 {
-	struct vub_buf bufs[VI_FRAMES];
-	uint32_t ids[VF_RING_SIZE], len;
-	uint8_t which[VI_FRAMES];
 	struct vub_vq *vq;
-	unsigned int n = 0;
 
-	vi_post(f, 0, VI_FRAMES);
+	vi_post(f, first, VI_FRAMES);
 	vq = vub_dequeue_enter(f->dev, 0);
 	assert_non_null(vq);
-	assert_int_equal(vub_dequeue_reserve(vq, VI_BURST_MAX_LEN, bufs, VI_FRAMES), want);
-	vub_dequeue_commit(vq, bufs, want);
-	/* What the fast path left: the per-frame path takes it, noting each buffer taken. */
-	vi_take(f, vq, VI_FRAMES - want, which);
-	for (uint16_t e = 0; tx && e < VI_FRAMES; e++) {
-		assert_int_equal(which[e], e);
-		vi_assert_entry(f, tx, e, e, 1, e);
-		vub_dequeue_end(vq, &vi_pkt[e]);
+	assert_int_equal(vub_dequeue_reserve(vq, VI_BURST_MAX_LEN, bufs, VI_FRAMES), VI_FRAMES);
+	for (int k = 0; k < VI_FRAMES; k++)
+		assert_int_equal(bufs[k].frame[0], first + k);
+	return vq;
+}
+
+/* The next backend takes what the killed one had reserved again, through the per-frame
+ * path, oldest first: frames `first` on, completed, the region left with none in flight. */
+static void
+vi_resubmitted(struct vf *f, uint8_t first)
+{
+	uint8_t which[VI_FRAMES];
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq = vub_dequeue_enter(f->dev, 0);
+	struct vub_buf b;
+
+	assert_non_null(vq);
+	assert_int_equal(vub_dequeue_reserve(vq, VI_BURST_MAX_LEN, &b, 1), 0);
+	vi_take(f, vq, VI_FRAMES, which);
+	assert_int_equal(vub_dequeue_begin(vq, &vi_pkt[VI_FRAMES]), 0);
+	for (int k = 0; k < VI_FRAMES; k++) {
+		assert_int_equal(which[k], first + k);
+		vub_dequeue_end(vq, &vi_pkt[k]);
 	}
 	vub_vq_flush(vq);
 	vub_vq_leave(vq);
 	assert_int_equal(vi_used_ids(f, ids, VF_RING_SIZE), VI_FRAMES);
+}
+
+/*
+ * Split, the burst fast path on a tracked ring: a burst reserved is marked in flight in
+ * taking order, as vub_split_pop marks chains, and cleared once published; a backend
+ * killed between reserve and commit leaves it marked, and the next resubmits it.
+ */
+static void
+test_split_burst_tracked(void **state)
+{
+	struct vub_buf bufs[VI_FRAMES];
+	struct vu_inflight_split *tx;
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq;
+	struct vf f;
+	void *map;
+	int fd;
+
+	(void)state;
+	fd = vi_split_open(&f, &map, &tx);
+	vq = vi_reserve_tx(&f, 0, bufs);
+	for (int k = 0; k < VI_FRAMES; k++) {
+		assert_int_equal(tx->desc[bufs[k].id].inflight, 1);
+		assert_int_equal(tx->desc[bufs[k].id].counter, k);
+	}
+	vub_dequeue_commit(vq, bufs, VI_FRAMES);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), VI_FRAMES);
+	assert_int_equal(tx->used_idx, VI_FRAMES);
+	assert_int_equal(tx->last_batch_head, bufs[0].id);
+	for (int k = 0; k + 1 < VI_FRAMES; k++)
+		assert_int_equal(tx->desc[bufs[k].id].next, bufs[k + 1].id);
+	for (uint16_t h = 0; h < VF_RING_SIZE; h++)
+		assert_int_equal(tx->desc[h].inflight, 0);
+
+	vq = vi_reserve_tx(&f, VI_FRAMES, bufs);
+	vub_vq_leave(vq);
+	vi_split_restart(&f, fd);
+	vi_resubmitted(&f, VI_FRAMES);
+	assert_int_equal(tx->used_idx, 2 * VI_FRAMES);
+	for (uint16_t h = 0; h < VF_RING_SIZE; h++)
+		assert_int_equal(tx->desc[h].inflight, 0);
+	munmap(map, 2 * vu_inflight_split_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(&f);
+}
+
+/* A packed pair's Rx ring through the fast path: the region's entries of each buffer
+ * reserved as the per-frame path fills them, cleared once published. */
+static void
+vi_packed_burst_rx(struct vf *f, const struct vu_inflight_packed *rx)
+{
+	struct vub_buf bufs[VI_FRAMES];
+	uint32_t id, len;
+	struct vub_vq *vq;
+	unsigned int n = 0;
 
 	vf_post_rx(f, VI_FRAMES, VF_HDR_LEN + VI_FRAME_LEN);
 	vq = vub_enqueue_enter(f->dev, 0);
 	assert_non_null(vq);
 	for (int k = 0; k < VI_FRAMES; k++)
 		bufs[k].len = VI_FRAME_LEN;
-	assert_int_equal(vub_enqueue_reserve(vq, bufs, VI_FRAMES), want);
-	vub_enqueue_commit(vq, bufs, want);
-	for (uint16_t e = 0; e < VI_FRAMES - want; e++) {
-		assert_int_equal(vub_enqueue_begin(vq, VI_FRAME_LEN, &vi_pkt[e]), 1);
+	assert_int_equal(vub_enqueue_reserve(vq, bufs, VI_FRAMES), VI_FRAMES);
+	for (uint16_t e = 0; e < VI_FRAMES; e++) {
 		assert_int_equal(rx->desc[e].inflight, 1);
+		assert_int_equal(rx->desc[e].num, 1);
 		assert_int_equal(rx->desc[e].id, e);
 		assert_int_equal(rx->desc[e].counter, e);
-		vub_enqueue_end(vq, &vi_pkt[e]);
+		assert_int_equal(rx->desc[e].addr, (uintptr_t)vf_buf(f, VF_RX, e));
 	}
+	vub_enqueue_commit(vq, bufs, VI_FRAMES);
 	vub_vq_flush(vq);
 	vub_vq_leave(vq);
-	while (n < VF_RING_SIZE && vf_used(f, VF_RX, &ids[n], &len))
+	while (n < VF_RING_SIZE && vf_used(f, VF_RX, &id, &len))
 		n++;
 	assert_int_equal(n, VI_FRAMES);
+	for (uint16_t e = 0; e < VF_RING_SIZE; e++)
+		assert_int_equal(rx->desc[e].inflight, 0);
+	assert_int_equal(rx->used_idx, VI_FRAMES);
 }
 
 /*
- * net_vubackend hands every burst to the fast path first. A packed ring keeping a region
- * must leave it all to the per-frame path, which fills the region's entries: without a
- * region the same single-descriptor buffers are the fast path's.
+ * Packed, the burst fast path on a tracked ring: each buffer reserved fills its free
+ * entry as vub_packed_pop does (a chain of one, in flight, counters in taking order);
+ * published, the entries lead the free list newest first (3 -> 2 -> 1 -> 0 -> 4), none
+ * in flight. A backend killed between reserve and commit: the next resubmits them.
  */
 static void
 test_packed_burst_tracked(void **state)
 {
+	struct vub_buf bufs[VI_FRAMES];
 	struct vu_inflight_packed *tx;
+	uint32_t ids[VF_RING_SIZE];
+	struct vub_vq *vq;
 	struct vf f;
 	void *map;
 	int fd;
 
 	(void)state;
-	vf_open(&f, 1);
-	vi_setup(&f, VI_PACKED);
-	for (uint32_t i = 0; i < VF_NRINGS; i++) {
-		assert_int_equal(vf_setup_ring(&f, i, VF_RING_SIZE), 0);
-		assert_int_equal(vf_set_state(&f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
-	}
-	vi_burst(&f, VI_FRAMES, NULL, NULL);
-	vf_close(&f);
-
 	fd = vi_packed_open(&f, &map, &tx);
-	vi_burst(&f, 0, (struct vu_inflight_packed *)map, tx);
-	assert_int_equal(tx->free_head, 3);
+	vq = vi_reserve_tx(&f, 0, bufs);
+	for (uint16_t e = 0; e < VI_FRAMES; e++)
+		vi_assert_entry(&f, tx, e, e, 1, e);
+	assert_int_equal(tx->free_head, VI_FRAMES);
+	assert_int_equal(tx->old_free_head, VI_FRAMES);
+	vub_dequeue_commit(vq, bufs, VI_FRAMES);
+	vub_vq_flush(vq);
+	vub_vq_leave(vq);
+	assert_int_equal(vi_used_ids(&f, ids, VF_RING_SIZE), VI_FRAMES);
+	assert_int_equal(tx->free_head, VI_FRAMES - 1);
+	for (uint16_t e = VI_FRAMES - 1; e > 0; e--)
+		assert_int_equal(tx->desc[e].next, e - 1);
+	assert_int_equal(tx->desc[0].next, VI_FRAMES);
 	assert_int_equal(tx->used_idx, VI_FRAMES);
+	for (uint16_t e = 0; e < VF_RING_SIZE; e++)
+		assert_int_equal(tx->desc[e].inflight, 0);
+	vi_packed_burst_rx(&f, (const struct vu_inflight_packed *)map);
+
+	vq = vi_reserve_tx(&f, VI_FRAMES, bufs);
+	vub_vq_leave(vq);
+	vi_packed_restart(&f, fd);
+	vi_resubmitted(&f, VI_FRAMES);
+	assert_int_equal(tx->used_idx, 0);
+	assert_int_equal(tx->used_wrap_counter, 0);
+	for (uint16_t e = 0; e < VF_RING_SIZE; e++)
+		assert_int_equal(tx->desc[e].inflight, 0);
 	munmap(map, 2 * vu_inflight_packed_queue_size(VF_RING_SIZE));
 	close(fd);
 	vf_close(&f);
@@ -777,6 +886,7 @@ main(void)
 		cmocka_unit_test(test_packed_wrap),
 		cmocka_unit_test(test_packed_nothing_in_flight),
 		cmocka_unit_test(test_packed_bad_region),
+		cmocka_unit_test(test_split_burst_tracked),
 		cmocka_unit_test(test_packed_burst_tracked),
 	};
 
