@@ -45,6 +45,10 @@ struct vub_dev_params {
 	/* IOTLB mode: offer VIRTIO_F_ACCESS_PLATFORM; once negotiated the device reaches
 	 * only what the frontend's IOTLB updates describe (docs/backend.md). */
 	bool iommu;
+	/* Offer INFLIGHT_SHMFD (over a transport passing fds): for an application that may
+	 * complete buffers out of order, or to resume a region another backend left. One
+	 * completing in order resumes at the used index without it, and saves its stores. */
+	bool inflight;
 };
 
 /* A device over a transport (vub_transport.h); the device owns the transport from then

@@ -299,7 +299,7 @@ vub_dev_create(const struct vub_dev_params *params, struct vub_transport *t, str
 	if (dev->queue_pairs > 1)
 		dev->offered |= VU_BIT(VU_NET_F_MQ);
 	dev->offered_protocol = VUB_PROTOCOL_FEATURES;
-	if (t->ops->passes_fds)
+	if (t->ops->passes_fds && params->inflight)
 		dev->offered_protocol |= VUB_PROTOCOL_FEATURES_FDS;
 	dev->backend_fd = -1;
 	dev->inflight.fd = -1;

@@ -7,8 +7,8 @@
               delivers frames carrying a sequence number, takes the Tx buffers they come
               back in, completes some out of order and is killed with others in flight; the
               next one resubmits them from the region (split or packed layout);
-              testpmd + net_vubackend (libvub) `client=1` as the next backend, resuming
-              the region the scripted one filled; DPDK 22.11's net_vhost and
+              testpmd + net_vubackend (libvub) `client=1,inflight=1` as the next
+              backend, resuming the region the scripted one filled; DPDK 22.11's net_vhost and
               net_virtio_user, to see what they offer and use
 
 A frame is lost when no backend ever completes its Tx buffer, and doubled when two do:
@@ -147,7 +147,7 @@ def test_resumed_by_libvub(env, packed):
         done = first_round(env, fe, PF_TRACKED, list(range(FRAMES - 1, 0, -2)), packed)
         assert sorted(done) == list(range(1, FRAMES, 2)), done
         be = dpdkapp.Testpmd("%s-vubackend" % env.case, env.log_dir,
-                             vdevs=["net_vubackend0,iface=%s,client=1" % env.sock()],
+                             vdevs=["net_vubackend0,iface=%s,client=1,inflight=1" % env.sock()],
                              plugins=[plugin], interactive=True, lcores="0,1", main_lcore=0,
                              log_levels=["pmd.net.vubackend:info"],
                              app_args=["--forward-mode=rxonly"] + APP_ARGS)

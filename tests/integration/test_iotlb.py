@@ -206,12 +206,12 @@ def test_evil_miss(env):
 
 VUB_DEV = "net_vubackend0"
 VUB_FRAMES = 64                         # each way: two bursts of vhostpeer.BURST
-# What net_vuser iotlb=1 takes of what libvub offers (backend/vub_dev.c): REPLY_ACK,
-# BACKEND_REQ, STATUS, CONFIG, MQ, CONFIGURE_MEM_SLOTS, RESET_DEVICE, INFLIGHT_SHMFD.
-PF_CONFIG, PF_RESET_DEVICE, PF_INFLIGHT, PF_MEM_SLOTS = 9, 13, 12, 15
+# What net_vuser iotlb=1 takes of what net_vubackend offers (backend/vub_dev.c;
+# INFLIGHT_SHMFD only with inflight=1): REPLY_ACK, BACKEND_REQ, STATUS, CONFIG, MQ,
+# CONFIGURE_MEM_SLOTS, RESET_DEVICE.
+PF_CONFIG, PF_RESET_DEVICE, PF_MEM_SLOTS = 9, 13, 15
 VUB_PROTOCOL_TAKEN = sum(1 << b for b in (PF_MQ, PF_REPLY_ACK, PF_BACKEND_REQ, PF_CONFIG,
-                                          PF_INFLIGHT, PF_RESET_DEVICE, PF_MEM_SLOTS,
-                                          PF_STATUS))
+                                          PF_RESET_DEVICE, PF_MEM_SLOTS, PF_STATUS))
 GOOD_TX = 8                             # evil frontend: Tx buffers inside the IOTLB
 WAITING_TX = 4                          # frames made available past them, at the miss
 EVIL_FRAMES_AFTER = 64                  # a well-behaved IOTLB frontend's frames, after

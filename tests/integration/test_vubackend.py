@@ -38,10 +38,12 @@ And once per frontend:
                    backend quits and a new one connects to the same frontend, 5 times
                    (the frontend resumes its rings where they are), then the frontend
                    quits and a new one listens, 5 times (the backend reconnects): exact
-                   counts both ways after each; vuser asks the first backend for the
-                   INFLIGHT_SHMFD region and hands it to the next five (their lines
-                   counted), DPDK's frontend takes none; vuser on packed rings too
-                   (in_order=0), the region in the packed layout
+                   counts both ways after each; without `inflight=1` the backend
+                   offers no INFLIGHT_SHMFD (vuser's handshake line says what was
+                   offered) and no side logs a region; with it (vuser, split and
+                   packed rings, in_order=0 on packed) vuser asks the first backend
+                   for the region and hands it to the next five (their lines counted),
+                   in the packed layout on packed rings; DPDK's frontend takes none
 
     offloads       both sides with UDP/TCP checksum offloads (split rings): the frontend
                    says it negotiated CSUM and GUEST_CSUM; exact counts both ways
@@ -81,6 +83,7 @@ Each case is a pytest test (docs/testing.md), bounded by CASE_TIMEOUT:
     python3 -m pytest tests/integration/test_vubackend.py -k matrix_vuser_packed_mrg0
 """
 
+import functools
 import os
 import re
 import shutil
@@ -115,6 +118,7 @@ COUNT_KEYS = ("ipackets", "opackets", "ibytes", "obytes")
 ERROR_KEYS = ("imissed", "ierrors", "oerrors", "rx_nombuf")
 BACKEND_DRIVER = "net_vubackend"
 F_MRG_RXBUF, F_RING_PACKED, F_IN_ORDER = 15, 34, 35
+PF_INFLIGHT_SHMFD = 12
 # What each frontend says it negotiated, and the log level that makes it say so.
 NEGOTIATED = {
     "dpdk": (r"features after negotiate = ([0-9a-fA-F]+)", "pmd.net.virtio.init:debug"),
@@ -468,14 +472,21 @@ INFLIGHT_BYTES = {False: 2 * ((16 + 16 * 256 + 63) // 64 * 64),
                   True: 2 * ((32 + 32 * 256 + 63) // 64 * 64)}
 
 
-def check_inflight_handed(fe, bes, fe_kind):
-    """vuser asks the first backend for the inflight region and hands it to each one
-    after (both sides' lines, counted); DPDK's frontend takes no region."""
+def check_inflight_handed(fe, bes, fe_kind, inflight):
+    """With `inflight=1`, vuser asks the first backend for the inflight region and hands
+    it to each one after (both sides' lines, counted); DPDK's frontend takes no region,
+    and without the devarg no backend offers one (what vuser says each offered)."""
     size = INFLIGHT_BYTES[bool(fe_kind.packed)]
     said = [len(re.findall(r"inflight region of %d bytes (for 2 rings of 256|from the "
                            r"frontend)" % size, be.output())) for be in bes]
-    if fe_kind.kind != "vuser":
+    if fe_kind.kind == "vuser":
+        offered = [int(x, 16) >> PF_INFLIGHT_SHMFD & 1 for x in re.findall(
+            r"protocol features 0x[0-9a-f]+ \(offered 0x([0-9a-f]+)\)", fe.output())]
+        assert offered == [inflight] * len(bes), (
+            "INFLIGHT_SHMFD offered by each backend, as vuser saw it: %s" % offered)
+    if fe_kind.kind != "vuser" or not inflight:
         assert said == [0] * len(bes), "backends' inflight lines %s" % said
+        assert "inflight region" not in fe.output(), "the frontend logged a region"
         return
     assert said == [1] * len(bes), "backends' inflight lines %s" % said
     assert "for 2 rings of 256" in bes[0].output()
@@ -485,10 +496,10 @@ def check_inflight_handed(fe, bes, fe_kind):
                           out)) == len(bes) - 1
 
 
-def case_client_restarts(env, fe_kind):
+def case_client_restarts(env, fe_kind, inflight=0):
     """The frontend listens (server=1) and the backend connects (client=1): a backend
     and then RESTARTS more against one frontend, then RESTARTS new frontends against
-    the last backend, which reconnects to each."""
+    the last backend, which reconnects to each. `inflight`: the backends' devarg."""
     sock = env.sock("%s.sock" % env.case)
     # DPDK's virtio_user in server mode waits in its probe for the backend to connect.
     fe = env.frontend(fe_kind, sock, server=True, wait=False, tag="frontend0")
@@ -496,7 +507,8 @@ def case_client_restarts(env, fe_kind):
                        what="frontend socket %s" % sock)
     bes = []
     for i in range(RESTARTS + 1):
-        be = env.backend([("iface", sock), ("client", 1)], tag="backend%d" % i)
+        be = env.backend([("iface", sock), ("client", 1), ("inflight", inflight)],
+                         tag="backend%d" % i)
         bes.append(be)
         if i == 0:
             fe.wait_ready()
@@ -508,7 +520,7 @@ def case_client_restarts(env, fe_kind):
             break
         stop_ok(be, "backend %d" % i)
         link_down(fe, "frontend link down after backend %d left" % i)
-    check_inflight_handed(fe, bes, fe_kind)
+    check_inflight_handed(fe, bes, fe_kind, inflight)
     for i in range(1, RESTARTS + 1):
         stop_ok(fe, "frontend %d" % (i - 1))
         link_down(be, "backend link down after frontend %d left" % (i - 1))
@@ -648,7 +660,9 @@ def build_cases():
         cases.append(("port_restarts_%s" % kind, case_port_restarts, (kind, 1, 0, 1)))
         cases.append(("queues2_%s" % kind, case_queues2, (kind, 1, 1)))
         cases.append(("offloads_%s" % kind, case_offloads, (kind, 1, 0)))
-    cases.append(("client_restarts_vuser_packed", case_client_restarts, ("vuser", 1, 1, 0)))
+    tracked = functools.partial(case_client_restarts, inflight=1)
+    cases.append(("client_restarts_vuser_inflight", tracked, ("vuser", 1, 0, 1)))
+    cases.append(("client_restarts_vuser_packed_inflight", tracked, ("vuser", 1, 1, 0)))
     cases.append(("status_dpdk", case_status, ("dpdk", 1, 0)))
     cases.append(("bad_devargs", case_bad_devargs, None))
     return cases

@@ -32,7 +32,9 @@ static const uint8_t vc_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static void
 vc_open(struct vf *f, uint64_t protocol)
 {
-	struct vub_dev_params dp = { .queue_pairs = 2, .has_mac = true, .mtu = VC_MTU };
+	struct vub_dev_params dp = {
+		.queue_pairs = 2, .has_mac = true, .mtu = VC_MTU, .inflight = true
+	};
 
 	memcpy(dp.mac, vc_mac, sizeof(dp.mac));
 	vf_open_params(f, &dp);

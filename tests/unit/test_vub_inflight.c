@@ -79,7 +79,7 @@ static void
 vi_new_backend(struct vf *f)
 {
 	struct vub_af_unix_params ap = { .name = "vub-ut" };
-	struct vub_dev_params dp = { .name = "vub-ut", .queue_pairs = 1 };
+	struct vub_dev_params dp = { .name = "vub-ut", .queue_pairs = 1, .inflight = true };
 	struct vub_transport *t;
 	int sv[2];
 
@@ -251,6 +251,24 @@ test_split_restart(void **state)
 		assert_int_equal(tx->desc[h].inflight, 0);
 	munmap(region, 2 * vu_inflight_split_queue_size(VF_RING_SIZE));
 	close(fd);
+	vf_close(&f);
+}
+
+/* INFLIGHT_SHMFD is offered only to an application that asks (vub_dev_params.inflight):
+ * one that completes in order does without the region's stores. */
+static void
+test_offered_on_request(void **state)
+{
+	const struct vub_dev_params plain = { .queue_pairs = 1 };
+	const uint64_t bit = VU_BIT(VU_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+	struct vf f;
+
+	(void)state;
+	vf_open_params(&f, &plain);
+	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_PROTOCOL_FEATURES) & bit, 0);
+	vf_close(&f);
+	vf_open(&f, 1);
+	assert_int_equal(vf_get_u64(&f, VU_VHOST_USER_GET_PROTOCOL_FEATURES) & bit, bit);
 	vf_close(&f);
 }
 
@@ -879,6 +897,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_restart),
 		cmocka_unit_test(test_no_region),
+		cmocka_unit_test(test_offered_on_request),
 		cmocka_unit_test(test_packed_layout),
 		cmocka_unit_test(test_packed_track),
 		cmocka_unit_test(test_packed_killed_published),

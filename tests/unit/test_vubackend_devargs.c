@@ -36,6 +36,7 @@ test_defaults(void **state)
 	assert_false(a.client);
 	assert_false(a.tso);
 	assert_false(a.iommu);
+	assert_false(a.inflight);
 	assert_false(a.has_mac);
 	assert_int_equal(a.mtu, 0);
 }
@@ -50,7 +51,7 @@ test_every_key(void **state)
 
 	assert_int_equal(
 		vubackend_devargs_parse("iface=/tmp/s,queues=128,client=1,iommu-support=1,tso=1,"
-					"mac=52:54:00:ab:CD:0f,mtu=9000",
+					"mac=52:54:00:ab:CD:0f,mtu=9000,inflight=1",
 					&a, err, sizeof(err)),
 		0);
 	assert_true(a.has_mac);
@@ -61,6 +62,7 @@ test_every_key(void **state)
 	assert_true(a.client);
 	assert_true(a.tso);
 	assert_true(a.iommu);
+	assert_true(a.inflight);
 	assert_int_equal(vubackend_devargs_parse("client=0,iface=x", &a, err, sizeof(err)), 0);
 	assert_false(a.client);
 	assert_int_equal(
@@ -105,8 +107,14 @@ test_refused(void **state)
 	assert_refused("iface=a,queues=1,client=1,client=0", "given twice");
 	assert_refused("iface=a,bogus=1",
 		       "unknown devarg 'bogus' (known: iface, queues, client, iommu-support, tso, "
-		       "mac, mtu, "
+		       "mac, mtu, inflight, "
 		       "transport, pci, vduse)");
+	assert_refused("iface=a,inflight=yes", "inflight=yes");
+	assert_refused("vduse=vd0,inflight=1",
+		       "inflight=1: only with a vhost-user socket (iface=), not with vduse");
+	assert_refused(
+		"transport=vvu,pci=0000:00:10.0,inflight=1",
+		"inflight=1: only with a vhost-user socket (iface=), not with transport=vvu");
 	assert_refused("vduse=vd0,iface=a", "vduse=vd0: iface and client are for");
 	assert_refused("vduse=vd0,client=1", "vduse=vd0: iface and client are for");
 	assert_refused("vduse=vd0,queues=2", "vduse=vd0: queues=2: the VDUSE transport serves one");

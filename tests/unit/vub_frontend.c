@@ -37,7 +37,7 @@ vf_open(struct vf *f, uint16_t pairs)
 void
 vf_open_offloads(struct vf *f, uint16_t pairs, uint64_t offloads)
 {
-	struct vub_dev_params dp = { .queue_pairs = pairs, .offloads = offloads };
+	struct vub_dev_params dp = { .queue_pairs = pairs, .offloads = offloads, .inflight = true };
 
 	vf_open_params(f, &dp);
 }

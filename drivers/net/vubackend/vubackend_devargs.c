@@ -118,6 +118,8 @@ static const struct vu_kv_key vubackend_keys[] = {
 	/* Not net_vhost's: the config space the frontend reads with GET_CONFIG. */
 	{ .name = "mac", .parse = vubackend_key_mac },
 	VU_KV_U16(struct vubackend_devargs, mtu, VU_NET_MIN_MTU, VU_NET_MAX_MTU),
+	/* Not net_vhost's: INFLIGHT_SHMFD offered (net_vhost offers it to no net device). */
+	VU_KV_BOOL(struct vubackend_devargs, inflight),
 	/* Not net_vhost's: the transport, and the virtio-vhost-user device it needs. */
 	{ .name = "transport", .parse = vubackend_key_transport },
 	{ .name = "pci", .parse = vubackend_key_pci },
@@ -149,6 +151,11 @@ vubackend_devargs_parse(const char *args, struct vubackend_devargs *out, char *e
 		return vu_kv_fail(err, errlen,
 				  "iommu-support=1: only with a vhost-user socket "
 				  "(iface=), not with %s",
+				  out->vduse[0] != '\0' ? "vduse" : "transport=vvu");
+	/* The region travels as an fd in GET/SET_INFLIGHT_FD: vhost-user messages only. */
+	if (out->inflight && (out->transport == VUBACKEND_VVU || out->vduse[0] != '\0'))
+		return vu_kv_fail(err, errlen,
+				  "inflight=1: only with a vhost-user socket (iface=), not with %s",
 				  out->vduse[0] != '\0' ? "vduse" : "transport=vvu");
 	if (out->transport == VUBACKEND_VVU) {
 		/* the master's socket is the slave VMM's, not this program's */

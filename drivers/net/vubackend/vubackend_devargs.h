@@ -27,6 +27,7 @@ struct vubackend_devargs {
 	bool client;			 /* connect to iface instead of listening on it */
 	bool tso;			 /* offer VIRTIO_NET_F_HOST_TSO4/6 */
 	bool iommu;			 /* iommu-support: offer VIRTIO_F_ACCESS_PLATFORM */
+	bool inflight;			 /* not net_vhost's: offer INFLIGHT_SHMFD */
 	/* The frontend's config space (GET_CONFIG): its MAC (VIRTIO_NET_F_MAC) and MTU
 	 * (VIRTIO_NET_F_MTU), 0 when not given. */
 	bool has_mac;
@@ -37,7 +38,7 @@ struct vubackend_devargs {
 /*
  * Parse "key=value,key=value" as given after the vdev name, with the keys and meanings
  * of DPDK's net_vhost that apply (iface, queues, client, iommu-support, tso), plus the frontend's config
- * space (mac, mtu), the transport (transport=af_unix with iface, or transport=vvu with
+ * space (mac, mtu), the inflight region (inflight), the transport (transport=af_unix with iface, or transport=vvu with
  * pci) and the VDUSE transport (vduse, instead of iface). Returns 0, or -EINVAL with a
  * one-line reason in err naming the key.
  */

@@ -390,6 +390,7 @@ vubackend_dev_open(struct vubackend_port *port)
 		.has_mac = port->args.has_mac,
 		.mtu = port->args.mtu,
 		.iommu = port->args.iommu,
+		.inflight = port->args.inflight,
 	};
 	struct vub_transport *t;
 	int rc;
