@@ -39,7 +39,8 @@ vub_fast_iova(struct vub_vq *vq, uint64_t iova, uint64_t len, uint8_t perm)
 
 /* A descriptor the burst fast path takes into b: alone (no NEXT, no INDIRECT), of the
  * ring's direction, holding the header and b->len frame bytes (receive) or at most max_len
- * (transmit, its header asking no offload), wholly inside one memory region as vub_pkt_add
+ * (transmit, its header asking no offload: read only when the ring negotiated one, see
+ * below), wholly inside one memory region as vub_pkt_add
  * checks it (IOTLB mode: inside one IOTLB entry granting the access, "the buffer addresses
  * are IOVAs"). Else false: the per-frame pop takes it, and refuses what is wrong with it
  * (or asks the miss). */
@@ -62,7 +63,10 @@ vub_fast_desc(struct vub_vq *vq, uint64_t addr, uint32_t len, uint16_t flags, bo
 	if (!writable) {
 		const struct vu_net_hdr *hdr = (const struct vu_net_hdr *)p;
 
-		if (hdr->flags || hdr->gso_type != VU_NET_HDR_GSO_NONE)
+		/* "If VIRTIO_NET_F_CSUM is not negotiated, the driver MUST set flags to zero",
+		 * and gso_type to GSO_NONE without HOST_TSO: then the header (often a cache
+		 * line of its own) is not read, as DPDK's vhost does not read it. */
+		if (vq->tx_hdr_asks && (hdr->flags || hdr->gso_type != VU_NET_HDR_GSO_NONE))
 			return false;
 		b->len = len - vq->hdr_len;
 	}
