@@ -142,17 +142,17 @@ vi_head(int k)
 	return vi_pkt[k].chains[0].head;
 }
 
-/* A split pair on a fresh region: GET_INFLIGHT_FD, both rings set up; *tx is the Tx
- * ring's part (the region mapped whole at *map), the region's fd returned. */
+/* A pair on a fresh region of 2 * qbytes (the layout of features): GET_INFLIGHT_FD, both
+ * rings set up; *tx is the Tx ring's part (the region mapped whole at *map), the
+ * region's fd returned. */
 static int
-vi_split_open(struct vf *f, void **map, struct vu_inflight_split **tx)
+vi_region_open(struct vf *f, uint64_t features, uint64_t qbytes, void **map, void **tx)
 {
-	const uint64_t qbytes = vu_inflight_split_queue_size(VF_RING_SIZE);
 	struct vu_vhost_inflight in = { .num_queues = 2, .queue_size = VF_RING_SIZE };
 	int fd;
 
 	vf_open(f, 1);
-	vi_setup(f, VI_FEATURES);
+	vi_setup(f, features);
 	fd = vi_inflight(f, VU_VHOST_USER_GET_INFLIGHT_FD, &in, -1);
 	assert_true(fd >= 0);
 	assert_int_equal(in.mmap_size, 2 * qbytes);
@@ -163,25 +163,54 @@ vi_split_open(struct vf *f, void **map, struct vu_inflight_split **tx)
 	}
 	*map = mmap(NULL, in.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	assert_true(*map != MAP_FAILED);
-	*tx = (struct vu_inflight_split *)((uint8_t *)*map + qbytes);
+	*tx = (uint8_t *)*map + qbytes;
+	return fd;
+}
+
+/* The next backend: the region of 2 * qbytes, then each ring where the driver has read it
+ * up to (the base a frontend sends). */
+static void
+vi_region_restart(struct vf *f, int fd, uint64_t features, uint64_t qbytes)
+{
+	struct vu_vhost_inflight in = { .mmap_size = 2 * qbytes,
+					.num_queues = 2,
+					.queue_size = VF_RING_SIZE };
+
+	vi_new_backend(f);
+	vi_setup(f, features);
+	vi_inflight(f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
+	for (uint32_t i = 0; i < VF_NRINGS; i++)
+		vi_resume_ring(f, i, features & VU_BIT(VU_F_RING_PACKED));
+}
+
+static int
+vi_split_open(struct vf *f, void **map, struct vu_inflight_split **tx)
+{
+	void *part;
+	int fd = vi_region_open(f, VI_FEATURES, vu_inflight_split_queue_size(VF_RING_SIZE), map,
+				&part);
+
+	*tx = part;
 	assert_int_equal((*tx)->version, VU_INFLIGHT_VERSION);
 	assert_int_equal((*tx)->desc_num, VF_RING_SIZE);
 	return fd;
 }
 
-/* The next backend: the region, then each split ring at the driver's used index. */
 static void
 vi_split_restart(struct vf *f, int fd)
 {
-	struct vu_vhost_inflight in = { .mmap_size = 2 * vu_inflight_split_queue_size(VF_RING_SIZE),
-					.num_queues = 2,
-					.queue_size = VF_RING_SIZE };
+	vi_region_restart(f, fd, VI_FEATURES, vu_inflight_split_queue_size(VF_RING_SIZE));
+}
 
-	vi_new_backend(f);
-	vi_setup(f, VI_FEATURES);
-	vi_inflight(f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
-	for (uint32_t i = 0; i < VF_NRINGS; i++)
-		vi_resume_ring(f, i, false);
+/* The end of a split case: nothing left in flight, the region and the pair closed. */
+static void
+vi_split_close(struct vf *f, void *map, int fd, const struct vu_inflight_split *tx)
+{
+	for (uint16_t h = 0; h < VF_RING_SIZE; h++)
+		assert_int_equal(tx->desc[h].inflight, 0);
+	munmap(map, 2 * vu_inflight_split_queue_size(VF_RING_SIZE));
+	close(fd);
+	vf_close(f);
 }
 
 /*
@@ -247,11 +276,7 @@ test_split_restart(void **state)
 		assert_true(vf_used(&f, VF_TX, &id, &len) && id == vi_head(k));
 	assert_false(vf_used(&f, VF_TX, &id, &len));
 	assert_int_equal(tx->used_idx, 5);
-	for (uint16_t h = 0; h < VF_RING_SIZE; h++)
-		assert_int_equal(tx->desc[h].inflight, 0);
-	munmap(region, 2 * vu_inflight_split_queue_size(VF_RING_SIZE));
-	close(fd);
-	vf_close(&f);
+	vi_split_close(&f, region, fd, tx);
 }
 
 /* INFLIGHT_SHMFD is offered only to an application that asks (vub_dev_params.inflight):
@@ -347,44 +372,21 @@ test_packed_layout(void **state)
 	}
 }
 
-/* A packed pair on a fresh region: GET_INFLIGHT_FD, both rings set up; *region is the
- * Tx ring's part (mapped whole at *map), the region's fd returned. */
 static int
 vi_packed_open(struct vf *f, void **map, struct vu_inflight_packed **tx)
 {
-	const uint64_t qbytes = vu_inflight_packed_queue_size(VF_RING_SIZE);
-	struct vu_vhost_inflight in = { .num_queues = 2, .queue_size = VF_RING_SIZE };
-	int fd;
+	void *part;
+	int fd = vi_region_open(f, VI_PACKED, vu_inflight_packed_queue_size(VF_RING_SIZE), map,
+				&part);
 
-	vf_open(f, 1);
-	vi_setup(f, VI_PACKED);
-	fd = vi_inflight(f, VU_VHOST_USER_GET_INFLIGHT_FD, &in, -1);
-	assert_true(fd >= 0);
-	for (uint32_t i = 0; i < VF_NRINGS; i++) {
-		assert_int_equal(vf_setup_ring(f, i, VF_RING_SIZE), 0);
-		assert_int_equal(vf_set_state(f, VU_VHOST_USER_SET_VRING_ENABLE, i, 1), 0);
-	}
-	*map = mmap(NULL, 2 * qbytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(*map != MAP_FAILED);
-	*tx = (struct vu_inflight_packed *)((uint8_t *)*map + qbytes);
+	*tx = part;
 	return fd;
 }
 
-/* The next backend: the region, then each packed ring where the driver has read it up
- * to (the base a frontend sends). */
 static void
 vi_packed_restart(struct vf *f, int fd)
 {
-	struct vu_vhost_inflight in = { .mmap_size =
-						2 * vu_inflight_packed_queue_size(VF_RING_SIZE),
-					.num_queues = 2,
-					.queue_size = VF_RING_SIZE };
-
-	vi_new_backend(f);
-	vi_setup(f, VI_PACKED);
-	vi_inflight(f, VU_VHOST_USER_SET_INFLIGHT_FD, &in, fd);
-	for (uint32_t i = 0; i < VF_NRINGS; i++)
-		vi_resume_ring(f, i, true);
+	vi_region_restart(f, fd, VI_PACKED, vu_inflight_packed_queue_size(VF_RING_SIZE));
 }
 
 /* Post n Tx frames numbered from `first` (the frame's first byte). */
@@ -767,11 +769,7 @@ test_split_burst_tracked(void **state)
 	vi_split_restart(&f, fd);
 	vi_resubmitted(&f, VI_FRAMES);
 	assert_int_equal(tx->used_idx, 2 * VI_FRAMES);
-	for (uint16_t h = 0; h < VF_RING_SIZE; h++)
-		assert_int_equal(tx->desc[h].inflight, 0);
-	munmap(map, 2 * vu_inflight_split_queue_size(VF_RING_SIZE));
-	close(fd);
-	vf_close(&f);
+	vi_split_close(&f, map, fd, tx);
 }
 
 /* A packed pair's Rx ring through the fast path: the region's entries of each buffer
