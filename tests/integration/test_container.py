@@ -203,7 +203,9 @@ def test_demo_container(host_network, log_dir, record_property, time_limit):
         assert sent > 0 and recv > 0, out
         assert not left, "the demo left %s" % left
 
-        p = _demo(log_dir)
+        # a window far longer than the second before the signal: the run cannot end
+        # on its own first (a 0.5 s window did, on a fast start)
+        p = _demo(log_dir, "--duration", "60")
         seen = []
         for ln in p.stdout:
             seen.append(ln)
