@@ -233,8 +233,10 @@ def main():
                     help="run the frontend in a container (docs/containers.md)")
     args = ap.parse_args()
     demo = Demo(args)
-    # SIGTERM and SIGHUP clean up as Ctrl-C does: containers and the runtime are stopped
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGTERM and SIGHUP clean up as Ctrl-C does: containers and the runtime are stopped.
+    # SIGINT too, set again: a shell starting the demo in the background ignores it, and
+    # Python then installs no handler of its own.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
     try:
         return demo.main()
