@@ -64,9 +64,10 @@ vub_fast_desc(struct vub_vq *vq, uint64_t addr, uint32_t len, uint16_t flags, bo
 		const struct vu_net_hdr *hdr = (const struct vu_net_hdr *)p;
 
 		/* "If VIRTIO_NET_F_CSUM is not negotiated, the driver MUST set flags to zero",
-		 * and gso_type to GSO_NONE without HOST_TSO: then the header (often a cache
-		 * line of its own) is not read, as DPDK's vhost does not read it. */
-		if (vq->tx_hdr_asks && (hdr->flags || hdr->gso_type != VU_NET_HDR_GSO_NONE))
+		 * and gso_type to GSO_NONE without HOST_TSO (refused without CSUM): then the
+		 * header, often a cache line of its own, is not read, as DPDK's vhost does. */
+		if ((vq->offloads & VU_BIT(VU_NET_F_CSUM)) &&
+		    (hdr->flags || hdr->gso_type != VU_NET_HDR_GSO_NONE))
 			return false;
 		b->len = len - vq->hdr_len;
 	}

@@ -68,7 +68,6 @@ struct vub_vq {
 	bool event_idx;		      /* VIRTIO_RING_F_EVENT_IDX */
 	bool hdr_warned;	      /* a bad offload request was logged */
 	uint64_t offloads;	      /* negotiated bits of VUB_OFFLOAD_FEATURES */
-	bool tx_hdr_asks;	      /* CSUM or HOST_TSO4/6: transmit headers may ask them */
 	enum vub_kick_mode kick_mode; /* the application's; survives resets */
 	struct vu_desc *desc;
 	struct vu_avail *avail;

@@ -52,8 +52,6 @@ vub_vq_start(struct vub_dev *dev, struct vub_vq *vq)
 	vq->indirect = dev->features & VU_BIT(VU_F_RING_INDIRECT_DESC);
 	vq->event_idx = dev->features & VU_BIT(VU_F_RING_EVENT_IDX);
 	vq->offloads = dev->features & VUB_OFFLOAD_FEATURES;
-	vq->tx_hdr_asks = vq->offloads &
-		(VU_BIT(VU_NET_F_CSUM) | VU_BIT(VU_NET_F_HOST_TSO4) | VU_BIT(VU_NET_F_HOST_TSO6));
 	vq->hdr_warned = false;
 	vq->unflushed = 0;
 	vq->used_held = false;
