@@ -74,9 +74,10 @@ vub_fast_desc(struct vub_vq *vq, uint64_t addr, uint32_t len, uint16_t flags, bo
 	b->frame = p + vq->hdr_len;
 	/* The lines the caller's copy meets next, often in the frontend's cache: asked for as
 	 * the burst is reserved, so their misses overlap instead of stalling the copy one
-	 * buffer at a time (a receive buffer's header and frame are both written). */
+	 * buffer at a time (a receive buffer's header is read first, and written only when it
+	 * differs: vub_enqueue_commit). */
 	if (writable) {
-		vu_prefetch_write(p);
+		__builtin_prefetch(p, 0, 3);
 		vu_prefetch_write(b->frame);
 	} else {
 		__builtin_prefetch(b->frame, 0, 3);

@@ -342,19 +342,29 @@ vub_enqueue_reserve(struct vub_vq *vq, struct vub_buf *bufs, uint16_t n)
 	return vub_vq_reserve(vq, true, 0, bufs, n);
 }
 
+/* A header already holding what it must is left alone (DPDK's vhost does the same): only
+ * read, its line stays shared with the driver, which reads num_buffers there (MRG_RXBUF)
+ * or writes its next transmit header; written, the line is taken from it every frame. */
+static inline void
+vub_hdr_put(uint8_t *at, const struct vu_net_hdr *hdr, size_t len)
+{
+	if (memcmp(at, hdr, len) != 0)
+		memcpy(at, hdr, len);
+}
+
 void
 vub_enqueue_commit(struct vub_vq *vq, const struct vub_buf *bufs, uint16_t n)
 {
 	/* What vub_enqueue_end writes for a frame in one buffer without offloads. */
 	const struct vu_net_hdr hdr = { .num_buffers = 1 };
 
-	/* A constant size lets the compiler store the header inline. */
+	/* A constant size lets the compiler compare and store the header inline. */
 	if (vq->hdr_len == sizeof(hdr))
 		for (uint16_t i = 0; i < n; i++)
-			memcpy(bufs[i].frame - sizeof(hdr), &hdr, sizeof(hdr));
+			vub_hdr_put(bufs[i].frame - sizeof(hdr), &hdr, sizeof(hdr));
 	else
 		for (uint16_t i = 0; i < n; i++)
-			memcpy(bufs[i].frame - vq->hdr_len, &hdr, vq->hdr_len);
+			vub_hdr_put(bufs[i].frame - vq->hdr_len, &hdr, vq->hdr_len);
 	vub_vq_used_bufs(vq, bufs, n, true);
 }
 
