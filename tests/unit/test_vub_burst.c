@@ -129,10 +129,7 @@ post_indirect(struct vf *f, uint32_t ring, uint8_t *buf, uint32_t len, uint16_t 
 	post_desc(f, ring, (uintptr_t)t, n * sizeof(*t), VU_DESC_F_INDIRECT);
 }
 
-/* Rounds (bit r: round r) of enqueue_rounds whose receive buffers are posted with garbage
- * where the device writes the header; the others keep what the last round left there. */
-static uint32_t rx_garbage_rounds;
-#define HDR_GARBAGE 0xa5
+#define HDR_GARBAGE 0xa5 /* what a receive header holds before the device writes it */
 
 /* Receive buffers as the script says. */
 static void
@@ -374,10 +371,13 @@ open_pair(struct vf *a, struct vf *b, uint64_t features, uint32_t ring, uint16_t
 	memset(&out_slow, 0, sizeof(out_slow));
 }
 
-/* Rounds of receive buffers and frames through both paths, compared after each round. */
+/* Rounds of receive buffers and frames through both paths, compared after each round; the
+ * rounds of garbage (bit r: round r) post their buffers with garbage where the header goes,
+ * the others keep what the round before left there. */
 static void
-enqueue_rounds(uint64_t features, uint16_t size, const struct post *p, unsigned int nposts,
-	       const uint32_t *lens, unsigned int nframes, unsigned int rounds)
+enqueue_rounds_hdr(uint64_t features, uint16_t size, const struct post *p, unsigned int nposts,
+		   const uint32_t *lens, unsigned int nframes, unsigned int rounds,
+		   uint32_t garbage)
 {
 	struct vf a, b;
 
@@ -385,8 +385,8 @@ enqueue_rounds(uint64_t features, uint16_t size, const struct post *p, unsigned 
 	for (unsigned int r = 0; r < rounds; r++) {
 		memset(&out_fast, 0, sizeof(out_fast));
 		memset(&out_slow, 0, sizeof(out_slow));
-		post_rx(&a, p, nposts, rx_garbage_rounds >> r & 1);
-		post_rx(&b, p, nposts, rx_garbage_rounds >> r & 1);
+		post_rx(&a, p, nposts, garbage >> r & 1);
+		post_rx(&b, p, nposts, garbage >> r & 1);
 		run_enqueue(&a, lens, nframes, (uint8_t)r, true, &out_fast);
 		finish(&a, VF_RX, &out_fast);
 		run_enqueue(&b, lens, nframes, (uint8_t)r, false, &out_slow);
@@ -397,6 +397,13 @@ enqueue_rounds(uint64_t features, uint16_t size, const struct post *p, unsigned 
 	}
 	vf_close(&a);
 	vf_close(&b);
+}
+
+static void
+enqueue_rounds(uint64_t features, uint16_t size, const struct post *p, unsigned int nposts,
+	       const uint32_t *lens, unsigned int nframes, unsigned int rounds)
+{
+	enqueue_rounds_hdr(features, size, p, nposts, lens, nframes, rounds, 0);
 }
 
 static void
@@ -458,13 +465,13 @@ test_enqueue_legacy_header(void **state)
 static void
 test_enqueue_header_garbage(void **state)
 {
+	const uint32_t garbage = 0x5; /* rounds 0 and 2 */
+
 	(void)state;
-	rx_garbage_rounds = 0x5;
-	enqueue_rounds(VF_FEATURES, VF_RING_SIZE, simple6, 6, lens6, 6, 4);
+	enqueue_rounds_hdr(VF_FEATURES, VF_RING_SIZE, simple6, 6, lens6, 6, 4, garbage);
 	assert_int_equal(out_fast.fast, 6);
-	enqueue_rounds(PACKED_FEATURES, VF_RING_SIZE, simple6, 6, lens6, 6, 4);
+	enqueue_rounds_hdr(PACKED_FEATURES, VF_RING_SIZE, simple6, 6, lens6, 6, 4, garbage);
 	assert_int_equal(out_fast.fast, 6);
-	rx_garbage_rounds = 0;
 }
 
 /* Packed, 8 descriptors (two cache lines) taken six at a time: whole and partial lines,
